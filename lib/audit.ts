@@ -1,0 +1,28 @@
+/** The audit trail: who changed what, when. Details never carry secrets. */
+import type { Queryable } from "./db/driver.ts";
+import { auditLogRepo } from "./db/audit_log.ts";
+
+export interface Actor {
+  userId: number | null;
+  username: string | null;
+  requestId?: string;
+}
+
+export async function audit(
+  db: Queryable,
+  actor: Actor,
+  action: "create" | "update" | "delete" | "login" | "logout" | "run" | "cancel" | string,
+  entity: string,
+  entityId: number | string | null,
+  details?: Record<string, unknown>,
+): Promise<void> {
+  await auditLogRepo.record(db, {
+    userId: actor.userId,
+    username: actor.username,
+    action,
+    entity,
+    entityId,
+    details: details ?? null,
+    requestId: actor.requestId ?? null,
+  });
+}

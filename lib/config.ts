@@ -1,0 +1,212 @@
+/**
+ * Configuration, read once at start: command-line flags > environment (`NMSLITE_*`) > config
+ * file (`NMSLITE_CONFIG` or `--config`, YAML or JSON). Every value is validated here so a bad
+ * setting stops the program with a message naming the setting, never half-way through a run.
+ *
+ * ```ts
+ * const config = loadConfig(["--server.port", "9443"], Deno.env.toObject());
+ * ```
+ */
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "number") return v;
+  const ms = parseDurationMs(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `not a duration: "${v}" (use e.g. 30s, 15m, 7d)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const boolish = z.union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"])])
+  .transform((v) => v === true || v === "true" || v === "1" || v === "yes");
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+export const ConfigSchema = z.object({
+  server: z.object({
+    host: z.string().min(1).default("0.0.0.0"),
+    port: port.default(8443),
+    /** Plain HTTP, for running behind a TLS-terminating proxy. */
+    plain_http: boolish.default(false),
+    cert_file: z.string().optional(),
+    key_file: z.string().optional(),
+    body_limit_bytes: z.coerce.number().int().min(1024).default(1024 * 1024),
+  }).prefault({}),
+  data_dir: z.string().min(1).default("./data"),
+  database: z.object({
+    /** postgres://… ; empty means the embedded PGlite database in `<data_dir>/pglite`. */
+    url: z.string().optional(),
+    max_connections: z.coerce.number().int().min(1).max(200).default(10),
+  }).prefault({}),
+  auth: z.object({
+    jwt_secret: z.string().min(32, "must be at least 32 characters").optional(),
+    access_token_ttl_ms: duration.default(15 * 60_000),
+    refresh_token_ttl_ms: duration.default(7 * 24 * 3_600_000),
+    bcrypt_cost: z.coerce.number().int().min(10).max(15).default(12),
+    login_max_failures: z.coerce.number().int().min(1).default(5),
+    login_lockout_ms: duration.default(15 * 60_000),
+  }).prefault({}),
+  admin: z.object({
+    username: z.string().min(1).default("admin"),
+    password: z.string().min(8, "must be at least 8 characters").optional(),
+  }).prefault({}),
+  encryption: z.object({
+    /** 32 bytes as 64 hex characters or base64; absent means `<data_dir>/master.key`. */
+    master_key: z.string().optional(),
+    /** Earlier master keys, comma-separated, still accepted for decryption during rotation. */
+    previous_keys: z.string().optional(),
+  }).prefault({}),
+  metrics: z.object({
+    retention_days: z.coerce.number().int().min(0).default(90),
+  }).prefault({}),
+  log: z.object({
+    level: z.enum(["debug", "info", "warning", "error"]).default("info"),
+  }).prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Environment variable -> config path. Names follow the NMSlite 1.0 design (§10.3). */
+const ENV_NAMES: Record<string, string> = {
+  NMSLITE_SERVER_HOST: "server.host",
+  NMSLITE_SERVER_PORT: "server.port",
+  NMSLITE_PLAIN_HTTP: "server.plain_http",
+  NMSLITE_TLS_CERT_FILE: "server.cert_file",
+  NMSLITE_TLS_KEY_FILE: "server.key_file",
+  NMSLITE_BODY_LIMIT_BYTES: "server.body_limit_bytes",
+  NMSLITE_DATA_DIR: "data_dir",
+  DATABASE_URL: "database.url",
+  NMSLITE_DATABASE_URL: "database.url",
+  NMSLITE_DB_MAX_CONNECTIONS: "database.max_connections",
+  NMSLITE_JWT_SECRET: "auth.jwt_secret",
+  NMSLITE_ACCESS_TOKEN_TTL: "auth.access_token_ttl_ms",
+  NMSLITE_REFRESH_TOKEN_TTL: "auth.refresh_token_ttl_ms",
+  NMSLITE_BCRYPT_COST: "auth.bcrypt_cost",
+  NMSLITE_LOGIN_MAX_FAILURES: "auth.login_max_failures",
+  NMSLITE_LOGIN_LOCKOUT: "auth.login_lockout_ms",
+  NMSLITE_ADMIN_USERNAME: "admin.username",
+  NMSLITE_ADMIN_PASSWORD: "admin.password",
+  NMSLITE_MASTER_KEY: "encryption.master_key",
+  NMSLITE_MASTER_KEY_PREVIOUS: "encryption.previous_keys",
+  NMSLITE_METRICS_RETENTION_DAYS: "metrics.retention_days",
+  NMSLITE_LOG_LEVEL: "log.level",
+};
+
+/** Flag aliases besides the dotted config paths (`--server.port 8443`). */
+const FLAG_ALIASES: Record<string, string> = {
+  port: "server.port",
+  host: "server.host",
+  "plain-http": "server.plain_http",
+  "data-dir": "data_dir",
+  "database-url": "database.url",
+  "log-level": "log.level",
+  "tls-cert": "server.cert_file",
+  "tls-key": "server.key_file",
+};
+
+/** Config paths whose values are secrets: never echoed in an error message. */
+const SECRET_PATHS = new Set([
+  "auth.jwt_secret",
+  "admin.password",
+  "encryption.master_key",
+  "encryption.previous_keys",
+  "database.url",
+]);
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function loadConfig(args: string[], env: Record<string, string | undefined>): Config {
+  const flags = parseFlags(args);
+  const file = flags.config ?? env.NMSLITE_CONFIG;
+  delete flags.config;
+  const merged: Record<string, unknown> = file ? readConfigFile(file) : {};
+  for (const [name, path] of Object.entries(ENV_NAMES)) {
+    const value = env[name];
+    if (value !== undefined && value !== "") setPath(merged, path, value);
+  }
+  for (const [flag, value] of Object.entries(flags)) {
+    const path = FLAG_ALIASES[flag] ?? flag;
+    if (!ConfigPaths.has(path)) throw new ConfigError(`unknown flag --${flag}`);
+    setPath(merged, path, value);
+  }
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const path = issue.path.join(".");
+      return `  ${path}: ${
+        SECRET_PATHS.has(path) ? issue.message.replace(/".*"/, "(hidden)") : issue.message
+      }`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}
+
+const ConfigPaths = new Set<string>(
+  Object.entries(ConfigSchema.shape).flatMap(([key, schema]) => {
+    const inner = (schema as unknown as { def?: { innerType?: { shape?: object } } }).def
+      ?.innerType?.shape;
+    return inner ? Object.keys(inner).map((k) => `${key}.${k}`) : [key];
+  }),
+);
+
+function parseFlags(args: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  const rest = args[0] === "--" ? args.slice(1) : args;
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf("=");
+    if (eq > 0) {
+      out[arg.slice(2, eq)] = arg.slice(eq + 1);
+    } else if (i + 1 < rest.length && !rest[i + 1].startsWith("--")) {
+      out[arg.slice(2)] = rest[++i];
+    } else {
+      out[arg.slice(2)] = "true";
+    }
+  }
+  return out;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc)) {
+    throw new ConfigError(`config file ${path} must hold a mapping of settings`);
+  }
+  return structuredClone(doc) as Record<string, unknown>;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split(".");
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof node[part] !== "object" || node[part] === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]] = value;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 };
+
+export function parseDurationMs(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? "ms"]);
+}

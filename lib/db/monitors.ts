@@ -1,0 +1,86 @@
+import type { Queryable } from "./driver.ts";
+import { listPage, type ListParams, type Page } from "./pagination.ts";
+
+export interface Monitor {
+  id: number;
+  device_id: number;
+  credential_profile_id: number;
+  plugin_id: number;
+  polling_interval: number;
+  enabled: boolean;
+  last_polled: Date | null;
+  last_attempted: Date | null;
+  last_error: string | null;
+  last_error_at: Date | null;
+  consecutive_failures: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface MonitorWrite {
+  device_id: number;
+  credential_profile_id: number;
+  plugin_id: number;
+  polling_interval: number;
+  enabled: boolean;
+}
+
+type R = Monitor;
+const COLUMNS = `id, device_id, credential_profile_id, plugin_id, polling_interval, enabled,
+  last_polled, last_attempted, last_error, last_error_at, consecutive_failures, created_at, updated_at`;
+
+export const monitorsRepo = {
+  async list(
+    db: Queryable,
+    list: ListParams,
+    filter: { device_id?: number; enabled?: boolean },
+  ): Promise<Page<Monitor>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.device_id !== undefined) {
+      params.push(filter.device_id);
+      where.push(`device_id = $${params.length}`);
+    }
+    if (filter.enabled !== undefined) {
+      params.push(filter.enabled);
+      where.push(`enabled = $${params.length}`);
+    }
+    return await listPage<R>(db, {
+      from: "monitors",
+      select: COLUMNS,
+      where,
+      params,
+      sortable: {
+        id: "id",
+        device_id: "device_id",
+        polling_interval: "polling_interval",
+        last_polled: "last_polled",
+        last_error_at: "last_error_at",
+        created_at: "created_at",
+      },
+      defaultSort: "id",
+    }, list);
+  },
+  async get(db: Queryable, id: number): Promise<Monitor | undefined> {
+    return (await db.query<R>(`SELECT ${COLUMNS} FROM monitors WHERE id = $1`, [id]))[0];
+  },
+  async create(db: Queryable, m: MonitorWrite): Promise<Monitor> {
+    return (await db.query<R>(
+      `INSERT INTO monitors (device_id, credential_profile_id, plugin_id, polling_interval, enabled)
+       VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
+      [m.device_id, m.credential_profile_id, m.plugin_id, m.polling_interval, m.enabled],
+    ))[0];
+  },
+  async update(db: Queryable, id: number, m: MonitorWrite): Promise<Monitor | undefined> {
+    return (await db.query<R>(
+      `UPDATE monitors SET device_id = $2, credential_profile_id = $3, plugin_id = $4,
+         polling_interval = $5, enabled = $6, updated_at = now()
+       WHERE id = $1 RETURNING ${COLUMNS}`,
+      [id, m.device_id, m.credential_profile_id, m.plugin_id, m.polling_interval, m.enabled],
+    ))[0];
+  },
+  /** Deletes the monitor and, through the foreign key's cascade, its metrics. */
+  async delete(db: Queryable, id: number): Promise<boolean> {
+    return (await db.query("DELETE FROM monitors WHERE id = $1 RETURNING id", [id])).length > 0;
+  },
+};

@@ -1,0 +1,38 @@
+import type { AppContext } from "./app_context.ts";
+
+export interface HealthReport {
+  status: "ok" | "degraded";
+  version: string;
+  uptime_seconds: number;
+  database: { reachable: boolean; kind: string; latency_ms: number | null };
+}
+
+export async function checkHealth(app: AppContext): Promise<HealthReport> {
+  const started = performance.now();
+  let reachable = true;
+  try {
+    await withTimeout(app.db.query("SELECT 1"), 2_000);
+  } catch {
+    reachable = false;
+  }
+  return {
+    status: reachable ? "ok" : "degraded",
+    version: app.version,
+    uptime_seconds: Math.round((Date.now() - app.startedAt.getTime()) / 1000),
+    database: {
+      reachable,
+      kind: app.db.kind,
+      latency_ms: reachable ? Math.round((performance.now() - started) * 100) / 100 : null,
+    },
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("timeout")), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,85 @@
+/**
+ * Credential profile rules: the password is sealed before it reaches the database and never
+ * comes back out through the API; the port follows `use_ssl` unless given; Basic over plain
+ * HTTP must be asked for explicitly because it sends the password in clear.
+ */
+import type { Keyring } from "../crypto/secrets.ts";
+import type {
+  CredentialProfile,
+  CredentialProfileWrite,
+  CredentialType,
+  TlsVerify,
+} from "../db/credential_profiles.ts";
+
+export interface CredentialProfileInput {
+  name: string;
+  type: CredentialType;
+  username: string;
+  password?: string;
+  domain?: string | null;
+  port?: number;
+  use_ssl?: boolean;
+  tls_verify?: TlsVerify;
+  tls_ca_pem?: string | null;
+  allow_unencrypted?: boolean;
+}
+
+export class CredentialRuleError extends Error {
+  override name = "CredentialRuleError";
+  constructor(readonly field: string, message: string) {
+    super(message);
+  }
+}
+
+export const DEFAULT_HTTP_PORT = 5985;
+export const DEFAULT_HTTPS_PORT = 5986;
+
+/** Builds the row to store; `existing` supplies what an update leaves out. */
+export async function toCredentialWrite(
+  keyring: Keyring,
+  input: Partial<CredentialProfileInput>,
+  existing?: CredentialProfile & { password_enc: string },
+): Promise<CredentialProfileWrite> {
+  const useSsl = input.use_ssl ?? existing?.use_ssl ?? false;
+  const sslChanged = existing !== undefined && input.use_ssl !== undefined &&
+    input.use_ssl !== existing.use_ssl;
+  const defaultPort = useSsl ? DEFAULT_HTTPS_PORT : DEFAULT_HTTP_PORT;
+  const port = input.port ?? (sslChanged ? defaultPort : existing?.port ?? defaultPort);
+  const type = input.type ?? existing?.type;
+  const tlsVerify = input.tls_verify ?? existing?.tls_verify ?? "system";
+  const tlsCaPem = input.tls_ca_pem !== undefined ? input.tls_ca_pem : existing?.tls_ca_pem ?? null;
+  const allowUnencrypted = input.allow_unencrypted ?? existing?.allow_unencrypted ?? false;
+  if (!type) throw new CredentialRuleError("type", "type is required");
+  if (tlsVerify === "pinned" && !tlsCaPem) {
+    throw new CredentialRuleError(
+      "tls_ca_pem",
+      "tls_verify 'pinned' needs tls_ca_pem: the CA or server certificate in PEM form",
+    );
+  }
+  if (type === "winrm_basic" && !useSsl && !allowUnencrypted) {
+    throw new CredentialRuleError(
+      "use_ssl",
+      "Basic authentication over HTTP sends the password in clear: set use_ssl, or set allow_unencrypted to accept that",
+    );
+  }
+  let passwordEnc: string;
+  if (input.password !== undefined) passwordEnc = await keyring.encrypt(input.password);
+  else if (existing) passwordEnc = existing.password_enc;
+  else throw new CredentialRuleError("password", "password is required");
+  const name = input.name ?? existing?.name;
+  const username = input.username ?? existing?.username;
+  if (!name) throw new CredentialRuleError("name", "name is required");
+  if (!username) throw new CredentialRuleError("username", "username is required");
+  return {
+    name,
+    type,
+    username,
+    passwordEnc,
+    domain: input.domain !== undefined ? input.domain || null : existing?.domain ?? null,
+    port,
+    use_ssl: useSsl,
+    tls_verify: tlsVerify,
+    tls_ca_pem: tlsVerify === "pinned" ? tlsCaPem : null,
+    allow_unencrypted: allowUnencrypted,
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * Every message that crosses an isolate boundary (main <-> scheduler Worker <-> poller
+ * Workers) or goes through the Deno KV queue. Plain JSON-serialisable data only.
+ */
+
+// ---- scheduler ---------------------------------------------------------------------------
+
+/** What the scheduler needs to know about a monitor to fire it. */
+export interface ScheduledMonitor {
+  monitorId: number;
+  deviceId: number;
+  deviceIp: string;
+  credentialProfileId: number;
+  pluginId: number;
+  intervalS: number;
+}
+
+/** main -> scheduler */
+export type SchedulerCommand =
+  | { type: "load"; monitors: ScheduledMonitor[] } // replaces the whole set
+  | { type: "upsert"; monitor: ScheduledMonitor } // new or changed; takes effect at once
+  | { type: "remove"; monitorId: number } // deleted, disabled, or its device paused
+  | { type: "stats" }
+  | { type: "stop" };
+
+/** scheduler -> main */
+export type SchedulerEvent =
+  | { type: "due"; jobs: PollJob[] }
+  | { type: "stats"; stats: SchedulerStats };
+
+export interface SchedulerStats {
+  monitors: number;
+  fired: number;
+  /** fire time minus due time, ms, over the last window */
+  lagP50Ms: number;
+  lagP99Ms: number;
+  lagMaxMs: number;
+  /** deadlines missed by more than one interval and run once late instead of in a burst */
+  skipped: number;
+}
+
+// ---- polling -----------------------------------------------------------------------------
+
+export interface PollJob {
+  monitorId: number;
+  deviceId: number;
+  deviceIp: string;
+  credentialProfileId: number;
+  pluginId: number;
+  /** epoch ms the poll was due */
+  dueAt: number;
+  intervalS: number;
+}
+
+/** The plugin a poller runs, resolved by main from the plugins table. */
+export interface PluginSpec {
+  id: number;
+  name: string;
+  type: "builtin" | "exec";
+  config: Record<string, unknown>;
+}
+
+/** Decrypted credential handed to a poller on request; cached there for a TTL. */
+export interface Credential {
+  id: number;
+  type: "winrm_basic" | "winrm_ntlm" | "wmi";
+  username: string;
+  password: string;
+  domain: string | null;
+  port: number;
+  useSsl: boolean;
+  tlsVerify: "system" | "pinned" | "insecure";
+  tlsCaPem: string | null;
+  allowUnencrypted: boolean;
+  /** updated_at of the profile: a poller drops its cached copy when this changes */
+  version: string;
+}
+
+export interface VolumeSample {
+  name: string;
+  total: number;
+  used: number;
+}
+
+export interface InterfaceSample {
+  name: string;
+  sentBps: number;
+  recvBps: number;
+  packetsSent: number;
+  packetsRecv: number;
+  errors: number;
+  discards: number;
+  /** interface bandwidth, bits/s */
+  bandwidthBps: number | null;
+  utilization: number | null;
+}
+
+/** One row of the `metrics` table. Bytes as numbers (exact below 2^53 = 8 PiB). */
+export interface MetricSample {
+  monitorId: number;
+  /** epoch ms */
+  ts: number;
+  cpuPercent: number | null;
+  memoryTotal: number | null;
+  memoryUsed: number | null;
+  diskTotal: number | null;
+  diskUsed: number | null;
+  netSentBps: number | null;
+  netRecvBps: number | null;
+  netPacketsSent: number | null;
+  netPacketsRecv: number | null;
+  netErrors: number | null;
+  netDiscards: number | null;
+  netUtilization: number | null;
+  processCount: number | null;
+  collectionMs: number | null;
+  volumes: VolumeSample[] | null;
+  interfaces: InterfaceSample[] | null;
+}
+
+/** How one poll (with its retries) ended. */
+export interface PollOutcome {
+  monitorId: number;
+  deviceId: number;
+  ok: boolean;
+  attempts: number;
+  /** epoch ms of the last attempt */
+  attemptedAt: number;
+  /** epoch ms the poll was due (for scheduler-to-row latency) */
+  dueAt: number;
+  durationMs: number;
+  /** the last attempt's error, when !ok; never contains a secret */
+  error?: string;
+  errorKind?: string;
+}
+
+/** A Deno KV queue message: many results per message (KV delivers ~1,000 messages/s). */
+export interface ResultBatch {
+  v: 1;
+  batchId: string;
+  samples: MetricSample[];
+  outcomes: PollOutcome[];
+}
+
+/** main -> poller */
+export type PollerCommand =
+  | {
+    type: "init";
+    workerId: number;
+    kvPath: string | null;
+    concurrency: number;
+    perHostLimit: number;
+    pollTimeoutMs: number;
+    retries: number;
+    credentialTtlMs: number;
+  }
+  | { type: "poll"; job: PollJob; plugin: PluginSpec }
+  | { type: "credential"; requestId: number; credential: Credential | null; error?: string }
+  | { type: "credential-changed"; credentialProfileId: number }
+  | { type: "stats" }
+  | { type: "stop" };
+
+/** poller -> main */
+export type PollerEvent =
+  | { type: "credential-request"; requestId: number; credentialProfileId: number }
+  | { type: "stats"; stats: PollerStats }
+  | { type: "stopped" };
+
+export interface PollerStats {
+  workerId: number;
+  inFlight: number;
+  queued: number;
+  polls: { ok: number; failed: number; retried: number };
+  /** poll duration histogram bucket counts, upper bounds in ms (Prometheus style) */
+  durationBuckets: Record<string, number>;
+  durationSumMs: number;
+  enqueuedBatches: number;
+}

@@ -1,0 +1,81 @@
+/**
+ * Native partitions of `metrics` (when TimescaleDB is absent): one per UTC day, created a week
+ * ahead and dropped once wholly past retention. With TimescaleDB the extension does this.
+ */
+import type { Database } from "../db/driver.ts";
+
+const DAY_MS = 86_400_000;
+export const DAYS_AHEAD = 7;
+
+export async function isHypertable(db: Database): Promise<boolean> {
+  const rows = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'timescaledb'`,
+  );
+  return rows[0].n > 0;
+}
+
+export function partitionName(day: Date): string {
+  return `metrics_p${day.toISOString().slice(0, 10).replaceAll("-", "")}`;
+}
+
+/** Creates missing daily partitions from yesterday to DAYS_AHEAD; returns the names created. */
+export async function ensurePartitions(db: Database, now = new Date()): Promise<string[]> {
+  if (await isHypertable(db)) return [];
+  const existing = new Set(await listPartitions(db));
+  const today = Math.floor(now.getTime() / DAY_MS) * DAY_MS;
+  const created: string[] = [];
+  for (let d = -1; d <= DAYS_AHEAD; d++) {
+    const from = new Date(today + d * DAY_MS);
+    const to = new Date(from.getTime() + DAY_MS);
+    const name = partitionName(from);
+    if (existing.has(name)) continue;
+    await db.transaction(async (tx) => {
+      // Rows that landed in the default partition for this day move into the new one, since
+      // PostgreSQL refuses to attach a range the default partition already holds rows for.
+      await tx.query(
+        `CREATE TABLE ${name} (LIKE metrics INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
+      );
+      await tx.query(
+        `WITH moved AS (DELETE FROM metrics_default WHERE ts >= $1 AND ts < $2 RETURNING *)
+         INSERT INTO ${name} SELECT * FROM moved`,
+        [from, to],
+      );
+      await tx.query(
+        `ALTER TABLE metrics ATTACH PARTITION ${name} FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`,
+      );
+    });
+    created.push(name);
+  }
+  return created;
+}
+
+/** Drops partitions whose whole day is older than the retention; 0 keeps everything. */
+export async function dropExpiredPartitions(
+  db: Database,
+  retentionDays: number,
+  now = new Date(),
+): Promise<string[]> {
+  if (retentionDays <= 0 || await isHypertable(db)) return [];
+  const cutoff = Math.floor(now.getTime() / DAY_MS) * DAY_MS - retentionDays * DAY_MS;
+  const dropped: string[] = [];
+  for (const name of await listPartitions(db)) {
+    const m = /^metrics_p(\d{4})(\d{2})(\d{2})$/.exec(name);
+    if (!m) continue;
+    const dayEnd = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) + DAY_MS;
+    if (dayEnd <= cutoff) {
+      await db.exec(`DROP TABLE ${name}`);
+      dropped.push(name);
+    }
+  }
+  return dropped;
+}
+
+async function listPartitions(db: Database): Promise<string[]> {
+  const rows = await db.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_inherits i
+     JOIN pg_class c ON c.oid = i.inhrelid
+     JOIN pg_class p ON p.oid = i.inhparent
+     WHERE p.relname = 'metrics' AND c.relname LIKE 'metrics_p%'`,
+  );
+  return rows.map((r) => r.name);
+}

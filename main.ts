@@ -1,0 +1,85 @@
+/**
+ * NMSlite: `deno task start`. Wires config -> logging -> database -> HTTP(S) and shuts down
+ * gracefully on SIGINT / SIGTERM.
+ */
+import { getLogger } from "@logtape/logtape";
+import { ConfigError, loadConfig } from "./lib/config.ts";
+import { setupLogging, stopLogging } from "./lib/log.ts";
+import { bootstrap, StartupError } from "./lib/bootstrap.ts";
+import { loadTlsMaterial } from "./lib/tls_certificate.ts";
+import { createApp } from "./routes/app.ts";
+import { DatabaseUnavailableError } from "./lib/db/driver.ts";
+import { MasterKeyError, SecretDecryptionError } from "./lib/crypto/secrets.ts";
+import { MigrationError } from "./lib/db/migrate.ts";
+
+const log = getLogger(["nmslite", "main"]);
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(Deno.args, Deno.env.toObject());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`nmslite: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  await setupLogging(config.log.level);
+  let ctx;
+  try {
+    ctx = await bootstrap(config);
+  } catch (err) {
+    if (
+      err instanceof StartupError || err instanceof DatabaseUnavailableError ||
+      err instanceof MasterKeyError || err instanceof SecretDecryptionError ||
+      err instanceof MigrationError
+    ) {
+      log.error("cannot start: {message}", { message: err.message });
+      console.error(`nmslite: ${err.message}`);
+      await stopLogging();
+      return 1;
+    }
+    throw err;
+  }
+  const app = createApp(ctx);
+  const { host, port, plain_http } = config.server;
+  const tls = plain_http ? undefined : await loadTlsMaterial({
+    certFile: config.server.cert_file,
+    keyFile: config.server.key_file,
+    dataDir: config.data_dir,
+  });
+  const server = Deno.serve({
+    hostname: host,
+    port,
+    ...(tls ? { cert: tls.cert, key: tls.key } : {}),
+    onListen: ({ hostname, port }) => {
+      const url = `${tls ? "https" : "http"}://${
+        hostname === "0.0.0.0" ? "localhost" : hostname
+      }:${port}`;
+      log.info("listening on {url} (database: {database})", { url, database: ctx.db.kind });
+      if (tls) {
+        log.info("TLS certificate SHA-256 fingerprint {fingerprint}", {
+          fingerprint: tls.fingerprint256,
+          created: tls.created,
+        });
+      }
+      console.error(`NMSlite ${ctx.version} listening on ${url}`);
+      if (tls) console.error(`TLS certificate SHA-256 fingerprint: ${tls.fingerprint256}`);
+    },
+  }, app.fetch);
+
+  const stop = new Promise<void>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      Deno.addSignalListener(signal, () => resolve());
+    }
+  });
+  await stop;
+  log.info("shutting down");
+  await server.shutdown();
+  await ctx.db.close();
+  await stopLogging();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());

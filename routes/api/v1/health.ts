@@ -1,0 +1,42 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../../http/env.ts";
+import { handle } from "../../http/define.ts";
+import { jsonResponse } from "./schemas.ts";
+import { checkHealth } from "../../../lib/health_check.ts";
+
+const Health = z.object({
+  success: z.boolean(),
+  data: z.object({
+    status: z.enum(["ok", "degraded"]),
+    version: z.string(),
+    uptime_seconds: z.number(),
+    database: z.object({
+      reachable: z.boolean(),
+      kind: z.string(),
+      latency_ms: z.number().nullable(),
+    }),
+  }),
+}).openapi("Health");
+
+export function registerHealthRoute(app: OpenAPIHono<AppEnv>): void {
+  handle(
+    app,
+    createRoute({
+      method: "get",
+      path: "/health",
+      tags: ["health"],
+      summary: "Liveness and database reachability (no authentication)",
+      responses: {
+        200: jsonResponse(Health, "Healthy"),
+        503: jsonResponse(Health, "The database is unreachable"),
+      },
+    }),
+    async (c) => {
+      const health = await checkHealth(c.get("app"));
+      return c.json(
+        { success: health.status === "ok", data: health },
+        health.status === "ok" ? 200 : 503,
+      );
+    },
+  );
+}

@@ -1,0 +1,94 @@
+/**
+ * The JSON API under /api/v1: middleware order is request id + log, body limit, then
+ * authentication for everything but login/refresh/logout, the OpenAPI document and its page.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import type { AppEnv } from "../../http/env.ts";
+import { ApiError, errorResponse, zodErrorBody } from "../../http/errors.ts";
+import { authenticate, viewersReadOnly } from "../../http/auth.ts";
+import { registerAuthRoutes } from "./auth.ts";
+import { registerUserRoutes } from "./users.ts";
+import { registerCredentialProfileRoutes } from "./credential_profiles.ts";
+import { registerDiscoveryProfileRoutes } from "./discovery_profiles.ts";
+import { registerDeviceRoutes } from "./devices.ts";
+import { registerPluginRoutes } from "./plugins.ts";
+import { registerMonitorRoutes } from "./monitors.ts";
+import { registerAuditLogRoutes } from "./audit_log.ts";
+import { registerHealthRoute } from "./health.ts";
+import { renderDocsPage } from "./docs_page.ts";
+import { VERSION } from "../../../lib/app_context.ts";
+
+const PUBLIC_PATHS = new Set([
+  "/api/v1/auth/login",
+  "/api/v1/auth/refresh",
+  "/api/v1/auth/logout",
+  "/api/v1/openapi.json",
+  "/api/v1/docs",
+  "/api/v1/health",
+]);
+
+export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
+  const api = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) return c.json(zodErrorBody(result.error), 400);
+    },
+  });
+  api.onError(errorResponse);
+  api.notFound((c) =>
+    errorResponse(new ApiError(404, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`), c)
+  );
+  api.use(
+    "*",
+    bodyLimit({
+      maxSize: bodyLimitBytes,
+      onError: () => {
+        throw new ApiError(
+          413,
+          "PAYLOAD_TOO_LARGE",
+          `request body exceeds ${bodyLimitBytes} bytes`,
+          {
+            limit_bytes: bodyLimitBytes,
+          },
+        );
+      },
+    }),
+  );
+  const auth = authenticate();
+  const readOnly = viewersReadOnly();
+  api.use("*", async (c, next) => {
+    if (PUBLIC_PATHS.has(c.req.path)) return await next();
+    await auth(c, async () => {
+      await readOnly(c, next);
+    });
+  });
+
+  registerHealthRoute(api);
+  registerAuthRoutes(api);
+  registerUserRoutes(api);
+  registerCredentialProfileRoutes(api);
+  registerDiscoveryProfileRoutes(api);
+  registerDeviceRoutes(api);
+  registerPluginRoutes(api);
+  registerMonitorRoutes(api);
+  registerAuditLogRoutes(api);
+
+  api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
+  const documentConfig = {
+    openapi: "3.0.3",
+    info: {
+      title: "NMSlite API",
+      version: VERSION,
+      description: "Agentless Windows monitoring. Every response is {success, data} or " +
+        "{success:false, error:{code, message, details}}.",
+    },
+    servers: [{ url: "/api/v1" }],
+  };
+  api.doc("/openapi.json", documentConfig);
+  api.get("/docs", (c) => c.html(renderDocsPage(api.getOpenAPIDocument(documentConfig))));
+  return api;
+}

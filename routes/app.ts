@@ -1,0 +1,35 @@
+/**
+ * The whole HTTP application: the JSON API under /api/v1 and /health. The dashboard pages
+ * mount here too.
+ */
+import { Hono } from "hono";
+import { secureHeaders } from "hono/secure-headers";
+import type { AppEnv } from "./http/env.ts";
+import type { AppContext } from "../lib/app_context.ts";
+import { requestLog } from "./http/request_log.ts";
+import { ApiError, errorResponse } from "./http/errors.ts";
+import { createApiV1 } from "./api/v1/mod.ts";
+import { checkHealth } from "../lib/health_check.ts";
+
+export function createApp(ctx: AppContext): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("*", async (c, next) => {
+    c.set("app", ctx);
+    await next();
+  });
+  app.use("*", requestLog());
+  app.use("*", secureHeaders());
+  app.onError(errorResponse);
+  app.notFound((c) =>
+    errorResponse(new ApiError(404, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`), c)
+  );
+  app.get("/health", async (c) => {
+    const health = await checkHealth(ctx);
+    return c.json(
+      { success: health.status === "ok", data: health },
+      health.status === "ok" ? 200 : 503,
+    );
+  });
+  app.route("/api/v1", createApiV1(ctx.config.server.body_limit_bytes));
+  return app;
+}

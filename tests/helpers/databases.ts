@@ -1,0 +1,35 @@
+/**
+ * The databases a test runs against: the embedded PGlite always, and a scratch database on
+ * the PostgreSQL named by TEST_DATABASE_URL when it is set (created per use, dropped after).
+ */
+import postgres from "postgres";
+
+export type Backend = "pglite" | "postgres";
+
+export function backends(): Backend[] {
+  return Deno.env.get("TEST_DATABASE_URL") ? ["pglite", "postgres"] : ["pglite"];
+}
+
+export interface ScratchDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function createScratchDatabase(prefix = "nmslite_test"): Promise<ScratchDatabase> {
+  const adminUrl = Deno.env.get("TEST_DATABASE_URL");
+  if (!adminUrl) throw new Error("TEST_DATABASE_URL is not set");
+  const name = `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const a = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      await a.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}
