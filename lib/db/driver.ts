@@ -12,6 +12,8 @@ export interface Queryable {
   query<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** Runs several statements separated by `;` without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /** Bulk-loads CSV rows with COPY (postgres.js: FROM STDIN; PGlite: FROM '/dev/blob'). */
+  copyCsv(table: string, columns: readonly string[], csv: string): Promise<void>;
 }
 
 export interface Database extends Queryable {
@@ -65,6 +67,15 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     async exec(text: string) {
       await q.unsafe(text).simple();
     },
+    async copyCsv(table: string, columns: readonly string[], csv: string) {
+      const stream = await q.unsafe(`COPY ${table} (${columns.join(", ")}) FROM STDIN (FORMAT csv)`)
+        .writable();
+      await new Promise<void>((resolve, reject) => {
+        stream.on("error", reject);
+        stream.on("finish", () => resolve());
+        stream.end(csv);
+      });
+    },
   });
   const base = wrap(sql);
   return {
@@ -73,6 +84,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     transaction: async <T>(fn: (tx: Queryable) => Promise<T>) =>
       await sql.begin((tx) => fn(wrap(tx))) as T,
     exec: base.exec,
+    copyCsv: base.copyCsv,
     close: async () => {
       await sql.end({ timeout: 5 });
     },
@@ -93,31 +105,28 @@ async function openPglite(dataDir: string): Promise<Database> {
     tail = run.catch(() => {});
     return run;
   };
-  const direct: Queryable = {
+  type PgliteTx = Pick<PGlite, "query" | "exec">;
+  const wrap = (q: PgliteTx): Queryable => ({
     async query<T>(text: string, params: readonly unknown[] = []) {
-      return (await db.query<T>(text, params as unknown[])).rows;
+      return (await q.query<T>(text, params as unknown[])).rows;
     },
     async exec(text: string) {
-      await db.exec(text);
+      await q.exec(text);
     },
-  };
+    async copyCsv(table: string, columns: readonly string[], csv: string) {
+      await q.query(`COPY ${table} (${columns.join(", ")}) FROM '/dev/blob' (FORMAT csv)`, [], {
+        blob: new Blob([csv]),
+      });
+    },
+  });
+  const direct = wrap(db);
   return {
     kind: "pglite",
     query: (text, params) => exclusive(() => direct.query(text, params)),
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
-      exclusive(() =>
-        db.transaction(async (tx) =>
-          await fn({
-            async query<R>(text: string, params: readonly unknown[] = []) {
-              return (await tx.query<R>(text, params as unknown[])).rows;
-            },
-            async exec(text: string) {
-              await tx.exec(text);
-            },
-          })
-        )
-      ),
+      exclusive(() => db.transaction(async (tx) => await fn(wrap(tx)))),
     exec: (text) => exclusive(() => direct.exec(text)),
+    copyCsv: (table, columns, csv) => exclusive(() => direct.copyCsv(table, columns, csv)),
     close: () => exclusive(() => db.close()),
   };
 }

@@ -1,0 +1,269 @@
+/**
+ * The metrics writer: commits result batches from the queue into `metrics` with COPY (into a
+ * per-connection staging table, then one INSERT … ON CONFLICT DO NOTHING, so a redelivered
+ * batch never duplicates a row) and records each poll's outcome on its monitor. Batches that
+ * arrive while a commit runs are committed together in the next one (group commit). A caller
+ * acknowledges a queue message only once `write()` resolved, i.e. after the rows committed.
+ */
+import type { Database, Queryable } from "../db/driver.ts";
+import type { MetricSample, PollOutcome, ResultBatch } from "../messages.ts";
+
+export const METRIC_COLUMNS = [
+  "monitor_id",
+  "ts",
+  "cpu_percent",
+  "memory_total",
+  "memory_used",
+  "disk_total",
+  "disk_used",
+  "net_sent_bps",
+  "net_recv_bps",
+  "net_packets_sent",
+  "net_packets_recv",
+  "net_errors",
+  "net_discards",
+  "net_utilization",
+  "process_count",
+  "collection_ms",
+  "volumes",
+  "interfaces",
+] as const;
+
+export interface CommitResult {
+  batches: number;
+  rows: number;
+  inserted: number;
+  /** rows already stored (a redelivered batch) */
+  duplicates: number;
+  /** rows whose monitor was deleted meanwhile */
+  orphaned: number;
+  outcomes: number;
+  commitMs: number;
+}
+
+export interface MetricsWriterOptions {
+  /** After a commit: the outcomes it recorded (the health monitor reads them). */
+  onCommitted?(outcomes: PollOutcome[], result: CommitResult): void;
+  /** How long a batch waits out an unreachable database before its message is redelivered. */
+  outageRetryMs?: number;
+  /** Upper bound of rows per group commit. */
+  maxRowsPerCommit?: number;
+}
+
+interface Pending {
+  batch: ResultBatch;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+export class MetricsWriter {
+  private pending: Pending[] = [];
+  private running = false;
+  private stopped = false;
+  readonly totals = { batches: 0, inserted: 0, duplicates: 0, orphaned: 0, failedCommits: 0 };
+  lastCommit: CommitResult | null = null;
+
+  constructor(private readonly db: Database, private readonly opts: MetricsWriterOptions = {}) {}
+
+  /** Resolves once the batch's rows and outcomes are committed. */
+  write(batch: ResultBatch): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ batch, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  /** Pending writes fail (their queue messages are redelivered later); nothing new starts. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.pending.length && !this.stopped) {
+        const group = this.takeGroup();
+        try {
+          await this.commitWithRetry(group.map((p) => p.batch));
+          for (const p of group) p.resolve();
+        } catch (err) {
+          this.totals.failedCommits++;
+          if (group.length === 1 || !isTransient(err)) {
+            // One bad batch must not hold back the others: retry them one by one.
+            await this.commitEach(group, err);
+          } else {
+            for (const p of group) p.reject(err);
+          }
+        }
+      }
+      for (const p of this.pending.splice(0)) p.reject(new Error("metrics writer stopped"));
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private takeGroup(): Pending[] {
+    const max = this.opts.maxRowsPerCommit ?? 20_000;
+    let rows = 0;
+    let n = 0;
+    while (n < this.pending.length && (n === 0 || rows < max)) {
+      rows += this.pending[n].batch.samples.length + this.pending[n].batch.outcomes.length;
+      n++;
+    }
+    return this.pending.splice(0, n);
+  }
+
+  private async commitEach(group: Pending[], firstError: unknown): Promise<void> {
+    if (group.length === 1) return group[0].reject(firstError);
+    for (const p of group) {
+      try {
+        await this.commitWithRetry([p.batch]);
+        p.resolve();
+      } catch (err) {
+        p.reject(err);
+      }
+    }
+  }
+
+  private async commitWithRetry(batches: ResultBatch[]): Promise<CommitResult> {
+    const deadline = Date.now() + (this.opts.outageRetryMs ?? 600_000);
+    let delay = 250;
+    while (true) {
+      try {
+        return await this.commit(batches);
+      } catch (err) {
+        if (!isTransient(err) || Date.now() + delay > deadline || this.stopped) throw err;
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5_000);
+      }
+    }
+  }
+
+  /** One transaction: the samples of every batch, then the outcomes. */
+  async commit(batches: ResultBatch[]): Promise<CommitResult> {
+    const started = performance.now();
+    const samples = batches.flatMap((b) => b.samples);
+    const outcomes = batches.flatMap((b) => b.outcomes);
+    const counts = await this.db.transaction(async (tx) => {
+      const inserted = samples.length ? await insertSamples(tx, samples) : { inserted: 0, kept: 0 };
+      if (outcomes.length) await recordOutcomes(tx, outcomes);
+      return inserted;
+    });
+    const result: CommitResult = {
+      batches: batches.length,
+      rows: samples.length,
+      inserted: counts.inserted,
+      duplicates: counts.kept - counts.inserted,
+      orphaned: samples.length - counts.kept,
+      outcomes: outcomes.length,
+      commitMs: performance.now() - started,
+    };
+    this.totals.batches += batches.length;
+    this.totals.inserted += result.inserted;
+    this.totals.duplicates += result.duplicates;
+    this.totals.orphaned += result.orphaned;
+    this.lastCommit = result;
+    this.opts.onCommitted?.(outcomes, result);
+    return result;
+  }
+}
+
+async function insertSamples(
+  tx: Queryable,
+  samples: MetricSample[],
+): Promise<{ inserted: number; kept: number }> {
+  await tx.exec(
+    `CREATE TEMP TABLE IF NOT EXISTS metrics_staging (LIKE metrics INCLUDING DEFAULTS)
+     ON COMMIT DELETE ROWS`,
+  );
+  await tx.copyCsv("metrics_staging", METRIC_COLUMNS, samplesToCsv(samples));
+  // kept: staged rows whose monitor still exists; inserted: those not stored before.
+  const [row] = await tx.query<{ inserted: number; kept: number }>(
+    `WITH kept AS (
+       SELECT s.* FROM metrics_staging s WHERE EXISTS (SELECT 1 FROM monitors m WHERE m.id = s.monitor_id)
+     ), ins AS (
+       INSERT INTO metrics SELECT * FROM kept ON CONFLICT (monitor_id, ts) DO NOTHING RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM kept)::int AS kept`,
+  );
+  return row;
+}
+
+/** Per monitor, the latest outcome wins; failures add to the consecutive count. */
+async function recordOutcomes(tx: Queryable, outcomes: PollOutcome[]): Promise<void> {
+  const latest = new Map<number, { o: PollOutcome; failures: number }>();
+  for (const o of outcomes) {
+    const prev = latest.get(o.monitorId);
+    const failures = o.ok
+      ? 0
+      : (prev && prev.o.attemptedAt <= o.attemptedAt ? prev.failures : 0) + 1;
+    if (!prev || prev.o.attemptedAt <= o.attemptedAt) latest.set(o.monitorId, { o, failures });
+  }
+  const rows = [...latest.values()];
+  await tx.query(
+    `UPDATE monitors m SET
+       last_attempted = GREATEST(m.last_attempted, o.attempted_at),
+       last_polled = CASE WHEN o.ok THEN GREATEST(m.last_polled, o.attempted_at) ELSE m.last_polled END,
+       last_error = CASE WHEN o.ok THEN m.last_error ELSE o.error END,
+       last_error_at = CASE WHEN o.ok THEN m.last_error_at ELSE o.attempted_at END,
+       consecutive_failures = CASE WHEN o.ok THEN 0 ELSE m.consecutive_failures + o.failures END
+     FROM jsonb_to_recordset($1::text::jsonb)
+       AS o(monitor_id int, attempted_at timestamptz, ok bool, error text, failures int)
+     WHERE m.id = o.monitor_id`,
+    [JSON.stringify(rows.map(({ o, failures }) => ({
+      monitor_id: o.monitorId,
+      attempted_at: new Date(o.attemptedAt).toISOString(),
+      ok: o.ok,
+      error: o.ok ? null : (o.error ?? "poll failed").slice(0, 2_000),
+      failures,
+    })))],
+  );
+}
+
+export function samplesToCsv(samples: MetricSample[]): string {
+  const lines: string[] = new Array(samples.length);
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i];
+    lines[i] = [
+      int(s.monitorId),
+      new Date(s.ts).toISOString(),
+      num(s.cpuPercent),
+      int(s.memoryTotal),
+      int(s.memoryUsed),
+      int(s.diskTotal),
+      int(s.diskUsed),
+      num(s.netSentBps),
+      num(s.netRecvBps),
+      int(s.netPacketsSent),
+      int(s.netPacketsRecv),
+      int(s.netErrors),
+      int(s.netDiscards),
+      num(s.netUtilization),
+      int(s.processCount),
+      int(s.collectionMs),
+      json(s.volumes),
+      json(s.interfaces),
+    ].join(",");
+  }
+  return lines.join("\n") + "\n";
+}
+
+// An unquoted empty field is NULL in CSV COPY.
+const num = (v: number | null | undefined) => v == null || !Number.isFinite(v) ? "" : String(v);
+const int = (v: number | null | undefined) =>
+  v == null || !Number.isFinite(v) ? "" : String(Math.round(v));
+const json = (v: unknown) => v == null ? "" : `"${JSON.stringify(v).replaceAll('"', '""')}"`;
+
+/** Connection-level failures are worth waiting out; constraint or data errors are not. */
+export function isTransient(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; message?: string };
+  if (!e) return false;
+  if (e.name === "DatabaseUnavailableError") return true;
+  const code = String(e.code ?? "");
+  if (/^(08|57P|53)/.test(code)) return true; // connection, shutdown, resources
+  if (["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "CONNECTION_CLOSED"].includes(code)) {
+    return true;
+  }
+  if (code.startsWith("CONNECTION_") || code === "CONNECT_TIMEOUT") return true;
+  return /connection (refused|reset|closed|terminated)|ECONNREFUSED/i.test(e.message ?? "");
+}
