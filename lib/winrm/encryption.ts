@@ -1,0 +1,149 @@
+/**
+ * MS-WSMV §2.2.9.1.1 message encryption framing: a multipart/encrypted body
+ * whose binary part is <u32 LE sig len><NTLM signature><sealed SOAP>.
+ * Parsing works on bytes because the sealed part is arbitrary binary.
+ */
+import type { NtlmSession } from "./ntlm/session.ts";
+import { NtlmIntegrityError, NtlmProtocolError } from "./ntlm/errors.ts";
+
+export const ENCRYPTED_CONTENT_TYPE =
+  'multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";boundary="Encrypted Boundary"';
+
+const te = new TextEncoder();
+const BOUNDARY = te.encode("--Encrypted Boundary\r\n");
+const BOUNDARY_ALT = te.encode("-- Encrypted Boundary\r\n"); // Windows client (WSMV §4.5)
+const END = te.encode("--Encrypted Boundary--\r\n");
+const END_ALT = te.encode("-- Encrypted Boundary--\r\n");
+const PART2 = te.encode("--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n");
+const SIG_LEN = 16;
+
+/** Returns the whole multipart body. */
+export function encryptMessage(
+  session: NtlmSession,
+  soap: Uint8Array,
+  charset: "UTF-8" | "UTF-16" = "UTF-8",
+): Uint8Array {
+  const head = te.encode(
+    "--Encrypted Boundary\r\n" +
+      "\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n" +
+      `\tOriginalContent: type=application/soap+xml;charset=${charset};Length=${soap.length}\r\n`,
+  );
+  const { signature, sealed } = session.seal(soap);
+  const out = new Uint8Array(
+    head.length + PART2.length + 4 + SIG_LEN + sealed.length + END.length,
+  );
+  let o = 0;
+  out.set(head, o);
+  o += head.length;
+  out.set(PART2, o);
+  o += PART2.length;
+  new DataView(out.buffer).setUint32(o, SIG_LEN, true);
+  o += 4;
+  out.set(signature, o);
+  o += SIG_LEN;
+  out.set(sealed, o);
+  o += sealed.length;
+  out.set(END, o);
+  return out;
+}
+
+/** Verifies signature and Length=; throws typed errors on garbage/truncation/tamper. */
+export function decryptMessage(session: NtlmSession, body: Uint8Array): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  let pos = skipCrlf(body, 0);
+  // Each chunk is a header part followed by an octet-stream part; NTLM uses one chunk.
+  for (;;) {
+    pos = expectBoundary(body, pos);
+    const { lines, next } = readHeaders(body, pos);
+    const original = lines.find((l) => /^OriginalContent:/i.test(l));
+    const m = original?.match(/;\s*Length=(\d+)/i);
+    if (!m) throw new NtlmProtocolError("encrypted message lacks OriginalContent Length");
+    const length = Number(m[1]);
+    pos = expectBoundary(body, next);
+    const part2 = readHeaders(body, pos, 1);
+    if (!part2.lines.some((l) => /^Content-Type:\s*application\/octet-stream/i.test(l))) {
+      throw new NtlmProtocolError("encrypted message lacks the octet-stream part");
+    }
+    pos = part2.next;
+    if (pos + 4 > body.length) throw new NtlmProtocolError("encrypted message truncated");
+    const sigLen = new DataView(body.buffer, body.byteOffset + pos, 4).getUint32(0, true);
+    if (sigLen !== SIG_LEN) throw new NtlmProtocolError("unexpected signature length");
+    pos += 4;
+    const sigEnd = pos + SIG_LEN;
+    // The sealed data runs to the next boundary; find it from Length, then confirm.
+    const end = sigEnd + length;
+    if (end > body.length) {
+      throw new NtlmIntegrityError("encrypted message shorter than its declared Length");
+    }
+    const last = startsWith(body, end, END) || startsWith(body, end, END_ALT) ||
+      atFinalBoundaryWithoutCrlf(body, end);
+    const more = !last && (startsWith(body, end, BOUNDARY) || startsWith(body, end, BOUNDARY_ALT));
+    if (!last && !more) {
+      throw new NtlmIntegrityError("encrypted payload length does not match its declared Length");
+    }
+    const signature = body.subarray(pos, sigEnd);
+    chunks.push(session.unseal(body.subarray(sigEnd, end), signature));
+    if (last) break;
+    pos = end;
+  }
+  return chunks.length === 1 ? chunks[0] : concat(chunks);
+}
+
+function startsWith(b: Uint8Array, at: number, p: Uint8Array): boolean {
+  if (at + p.length > b.length) return false;
+  for (let i = 0; i < p.length; i++) if (b[at + i] !== p[i]) return false;
+  return true;
+}
+
+/** Tolerates a closing boundary without the trailing CRLF at the very end of the body. */
+function atFinalBoundaryWithoutCrlf(b: Uint8Array, at: number): boolean {
+  const tail = new TextDecoder().decode(b.subarray(at)).trimEnd();
+  return tail === "--Encrypted Boundary--" || tail === "-- Encrypted Boundary--";
+}
+
+function skipCrlf(b: Uint8Array, at: number): number {
+  while (at < b.length && (b[at] === 0x0d || b[at] === 0x0a)) at++;
+  return at;
+}
+
+function expectBoundary(b: Uint8Array, at: number): number {
+  if (startsWith(b, at, BOUNDARY)) return at + BOUNDARY.length;
+  if (startsWith(b, at, BOUNDARY_ALT)) return at + BOUNDARY_ALT.length;
+  throw new NtlmProtocolError("encrypted message boundary missing");
+}
+
+/**
+ * Reads CRLF-terminated header lines (optionally TAB-prefixed) until the next
+ * boundary, or exactly `count` lines (the binary follows with no blank line).
+ */
+function readHeaders(
+  b: Uint8Array,
+  at: number,
+  count = Infinity,
+): { lines: string[]; next: number } {
+  const lines: string[] = [];
+  while (lines.length < count) {
+    if (b[at] === 0x2d && b[at + 1] === 0x2d) break; // "--": next boundary
+    let eol = -1;
+    for (let i = at; i + 1 < b.length && i < at + 1024; i++) {
+      if (b[i] === 0x0d && b[i + 1] === 0x0a) {
+        eol = i;
+        break;
+      }
+    }
+    if (eol < 0) throw new NtlmProtocolError("encrypted message header truncated");
+    lines.push(new TextDecoder("latin1").decode(b.subarray(at, eol)).trim());
+    at = eol + 2;
+  }
+  return { lines, next: at };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
