@@ -1,0 +1,31 @@
+/**
+ * Control endpoint for a simulator running in another process (benchmarks):
+ *   POST /fault {"ip": "127.0.10.3" | "*", "fault": {"kind":"hang"} | "slow:500" | null}
+ *   GET  /stats?ip=127.0.10.3   one host's counters;  GET /stats   totals over all hosts
+ *   GET  /memory                Deno.memoryUsage() of the simulator process
+ */
+import type { Winsim } from "./mod.ts";
+
+export function serveControl(sim: Winsim, port: number): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
+    const url = new URL(req.url);
+    try {
+      if (req.method === "POST" && url.pathname === "/fault") {
+        const { ip, fault } = await req.json();
+        if (typeof ip !== "string") throw new Error("ip must be a string");
+        sim.setFault(ip, fault ?? null);
+        return Response.json({ ok: true });
+      }
+      if (req.method === "GET" && url.pathname === "/stats") {
+        const ip = url.searchParams.get("ip");
+        return Response.json(ip ? sim.stats(ip) : sim.totals());
+      }
+      if (req.method === "GET" && url.pathname === "/memory") {
+        return Response.json(Deno.memoryUsage());
+      }
+      return Response.json({ error: "not found" }, { status: 404 });
+    } catch (err) {
+      return Response.json({ error: (err as Error).message }, { status: 400 });
+    }
+  });
+}

@@ -1,0 +1,199 @@
+/**
+ * Simulated Windows hosts speaking WinRM (WS-Management over HTTP 5985 / HTTPS 5986) with
+ * Basic and NTLM, for tests and benchmarks. Each host listens on its own loopback address.
+ *
+ *   const sim = await startWinsim({ hosts: 3, username: "Administrator", password: "pw" });
+ *   sim.hosts[0].ip; sim.setFault(sim.hosts[1].ip, { kind: "hang" }); await sim.close();
+ */
+import { type AuthConfig } from "./auth.ts";
+import { simCertificate } from "./cert.ts";
+import { checkFault, type SimFault } from "./faults.ts";
+import { hostAddresses, HostState, type HostStats } from "./hosts.ts";
+import { type ServeContext, serveNotWinrm, serveSilent, serveWinrm } from "./server.ts";
+import type { Instance } from "./wmi.ts";
+import { CLASSES } from "./wmi_disk_net.ts";
+
+export type { HostStats, SimFault };
+export { parseFault, parseFaultSpec } from "./faults.ts";
+
+export interface WinsimOptions {
+  /** number of WinRM hosts */
+  hosts: number;
+  /** first host address (default 127.0.10.1); later ones follow, skipping .0 and .255 */
+  base?: string;
+  username?: string;
+  password?: string;
+  /** 0 picks a free port per listener (see SimHost.httpPort) */
+  httpPort?: number;
+  /** 0 picks a free port per listener; null serves no HTTPS */
+  httpsPort?: number | null;
+  /** offer Basic (default true) */
+  basic?: boolean;
+  /** Basic and unsealed SOAP over plain HTTP (default true) */
+  allowUnencrypted?: boolean;
+  /** addresses that accept TCP on httpPort (answering non-WinRM) and rpcPort, nothing else */
+  tcpOnly?: string[];
+  /** when set, every host (WinRM or TCP-only) also accepts TCP here, like RPC port 135 */
+  rpcPort?: number;
+  /** WinRM MaxBatchItems (default 32000): lower it to force Pulls whatever MaxElements says */
+  maxBatchItems?: number;
+  /** faults in force from the start, by address */
+  faults?: Record<string, SimFault>;
+}
+
+export interface SimHost {
+  ip: string;
+  /** CSName / NetBIOS name; NTLM target name */
+  name: string;
+  tcpOnly: boolean;
+  httpPort: number;
+  /** null when HTTPS is off or the host is TCP-only */
+  httpsPort: number | null;
+  rpcPort: number | null;
+}
+
+export interface Winsim {
+  /** WinRM hosts, in address order */
+  hosts: SimHost[];
+  /** TCP-only hosts */
+  tcpOnly: SimHost[];
+  username: string;
+  certificatePem: string;
+  certificateDer: Uint8Array;
+  /** `"*"` applies to every host; null clears */
+  setFault(ip: string, fault: SimFault | null): void;
+  stats(ip: string): HostStats;
+  /** sums over all hosts */
+  totals(): HostStats;
+  /** what a WMI class returns on a host at `now` (for asserting on static values) */
+  instances(ip: string, className: string, now?: number): Instance[];
+  close(): Promise<void>;
+}
+
+export const DEFAULT_USER = "Administrator";
+
+export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
+  const auth: AuthConfig = {
+    username: opts.username ?? DEFAULT_USER,
+    password: opts.password ?? "Passw0rd!",
+    basic: opts.basic ?? true,
+    allowUnencrypted: opts.allowUnencrypted ?? true,
+  };
+  const httpPort = opts.httpPort ?? 5985;
+  const httpsPort = opts.httpsPort === undefined ? 5986 : opts.httpsPort;
+  const cert = await simCertificate();
+  const tcpOnlySet = new Set(opts.tcpOnly ?? []);
+  const states = new Map<string, HostState>();
+  hostAddresses(opts.base ?? "127.0.10.1", opts.hosts).forEach((ip, i) =>
+    states.set(ip, new HostState(ip, i, tcpOnlySet.has(ip)))
+  );
+  for (const h of states.values()) h.maxBatchItems = opts.maxBatchItems ?? 32000;
+  for (const ip of tcpOnlySet) {
+    if (!states.has(ip)) states.set(ip, new HostState(ip, states.size, true));
+  }
+
+  const ctx: ServeContext = { auth, conns: new Set() };
+  const listeners: Deno.Listener[] = [];
+  const loops: Promise<void>[] = [];
+  const serving = new Set<Promise<void>>();
+  const listen = <C extends Deno.Conn>(l: Deno.Listener<C>, serve: (c: C) => Promise<void>) => {
+    listeners.push(l as unknown as Deno.Listener);
+    loops.push((async () => {
+      try {
+        for await (const c of l) {
+          const p = serve(c).finally(() => serving.delete(p));
+          serving.add(p);
+        }
+      } catch { /* listener closed */ }
+    })());
+    return (l.addr as Deno.NetAddr).port;
+  };
+
+  const hosts: SimHost[] = [];
+  const tcpOnly: SimHost[] = [];
+  try {
+    for (const h of states.values()) {
+      const sim: SimHost = {
+        ip: h.ip,
+        name: h.tcpOnly ? "" : h.profile.name,
+        tcpOnly: h.tcpOnly,
+        httpPort: 0,
+        httpsPort: null,
+        rpcPort: null,
+      };
+      const tcp = Deno.listen({ hostname: h.ip, port: httpPort });
+      sim.httpPort = listen(
+        tcp,
+        (c) => h.tcpOnly ? serveNotWinrm(c, h, ctx) : serveWinrm(c, h, ctx),
+      );
+      if (!h.tcpOnly && httpsPort !== null) {
+        const tls = Deno.listenTls({
+          hostname: h.ip,
+          port: httpsPort,
+          cert: cert.cert,
+          key: cert.key,
+        });
+        sim.httpsPort = listen(tls, (c) => serveWinrm(c, h, ctx, cert.der));
+      }
+      if (opts.rpcPort !== undefined) {
+        sim.rpcPort = listen(
+          Deno.listen({ hostname: h.ip, port: opts.rpcPort }),
+          (c) => serveSilent(c, h, ctx),
+        );
+      }
+      (h.tcpOnly ? tcpOnly : hosts).push(sim);
+    }
+  } catch (err) {
+    for (const l of listeners) l.close();
+    throw err;
+  }
+
+  const state = (ip: string): HostState => {
+    const h = states.get(ip);
+    if (!h) throw new Error(`no simulated host at ${ip}`);
+    return h;
+  };
+  const setFault = (ip: string, fault: SimFault | null) => {
+    const checked = checkFault(fault);
+    if (ip === "*") { for (const h of states.values()) h.fault = checked; }
+    else state(ip).fault = checked;
+  };
+  for (const [ip, f] of Object.entries(opts.faults ?? {})) setFault(ip, f);
+
+  return {
+    hosts,
+    tcpOnly,
+    username: auth.username,
+    certificatePem: cert.cert,
+    certificateDer: cert.der,
+    setFault,
+    stats: (ip) => ({ ...state(ip).stats }),
+    totals() {
+      const sum = { ...[...states.values()][0].stats };
+      for (const k of Object.keys(sum) as (keyof HostStats)[]) sum[k] = 0;
+      for (const h of states.values()) {
+        for (const k of Object.keys(sum) as (keyof HostStats)[]) sum[k] += h.stats[k];
+      }
+      return sum;
+    },
+    instances(ip, className, now = Date.now()) {
+      const cls = CLASSES.get(className.toLowerCase());
+      if (!cls) throw new Error(`unknown class ${className}`);
+      return cls.instances(state(ip).profile, now);
+    },
+    async close() {
+      for (const l of listeners) {
+        try {
+          l.close();
+        } catch { /* closed */ }
+      }
+      for (const c of ctx.conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await Promise.all(loops);
+      await Promise.all(serving);
+    },
+  };
+}
