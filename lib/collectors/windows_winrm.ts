@@ -1,0 +1,181 @@
+/**
+ * The built-in Windows collector: WMI over WinRM, no agent.
+ *
+ * HTTP round trips. Every query is one WQL Enumerate with OptimizeEnumeration and
+ * MaxElements 32000, so the server puts the whole result in the EnumerateResponse and no
+ * Pull follows (Windows only splits a result when it exceeds MaxEnvelopeSize, 150 KiB here,
+ * which a poll's results never approach). WS-Man has no batching and WQL reads one class
+ * per query, so:
+ *
+ *   collect():  5 round trips: Processor _Total, OperatingSystem (memory), LogicalDisk
+ *               (fixed disks), Tcpip_NetworkInterface, PerfOS_System (processes).
+ *   identify(): 3 round trips: OperatingSystem, ComputerSystem, BIOS.
+ *
+ * All of them run sequentially on one pooled keep-alive connection. On a new connection
+ * NTLM adds 2 round trips (NEGOTIATE/CHALLENGE, then AUTHENTICATE; over HTTPS the first
+ * query rides on AUTHENTICATE, over HTTP that leg is empty and the query is sealed after),
+ * plus the TCP (and TLS) setup; Basic adds none. Connections stay in the process-wide pool
+ * between polls, so a device polled every minute normally pays 5 round trips a poll.
+ */
+import type { Credential } from "../messages.ts";
+import type { MetricsDocument } from "./metrics_document.ts";
+import { clientFromCredential, numProp, strProp, type WinrmClient } from "../winrm/mod.ts";
+import type { WmiItem } from "../winrm/parse.ts";
+
+export const WQL = {
+  cpu:
+    "SELECT PercentProcessorTime FROM Win32_PerfFormattedData_PerfOS_Processor WHERE Name='_Total'",
+  memory: "SELECT TotalVisibleMemorySize, FreePhysicalMemory FROM Win32_OperatingSystem",
+  disks: "SELECT DeviceID, Size, FreeSpace FROM Win32_LogicalDisk WHERE DriveType=3",
+  network: "SELECT Name, BytesReceivedPersec, BytesSentPersec, CurrentBandwidth, " +
+    "PacketsReceivedPersec, PacketsSentPersec, PacketsReceivedErrors, PacketsOutboundErrors, " +
+    "PacketsReceivedDiscarded, PacketsOutboundDiscarded FROM Win32_PerfFormattedData_Tcpip_NetworkInterface",
+  processes: "SELECT Processes FROM Win32_PerfFormattedData_PerfOS_System",
+  os:
+    "SELECT Caption, Version, BuildNumber, CSName, TotalVisibleMemorySize FROM Win32_OperatingSystem",
+  computer: "SELECT Name, Domain, PartOfDomain, TotalPhysicalMemory FROM Win32_ComputerSystem",
+  bios: "SELECT SerialNumber FROM Win32_BIOS",
+} as const;
+
+export interface WindowsIdentity {
+  hostname: string | null;
+  /** Active Directory domain; null for a workgroup host */
+  domain: string | null;
+  /** OS caption, trimmed ("Microsoft Windows Server 2019 Standard") */
+  os: string | null;
+  version: string | null;
+  build: string | null;
+  serial: string | null;
+  totalMemoryBytes: number | null;
+}
+
+export async function identify(
+  client: WinrmClient,
+  signal?: AbortSignal,
+): Promise<WindowsIdentity> {
+  const os = (await client.enumerate(WQL.os, { signal }))[0] ?? {};
+  const cs = (await client.enumerate(WQL.computer, { signal }))[0] ?? {};
+  const bios = (await client.enumerate(WQL.bios, { signal }))[0] ?? {};
+  const visibleKb = numProp(os, "TotalVisibleMemorySize");
+  return {
+    hostname: strProp(cs, "Name") ?? strProp(os, "CSName"),
+    domain: cs.PartOfDomain === false ? null : trimmed(strProp(cs, "Domain")),
+    os: trimmed(strProp(os, "Caption")),
+    version: strProp(os, "Version"),
+    build: strProp(os, "BuildNumber"),
+    serial: trimmed(strProp(bios, "SerialNumber")),
+    totalMemoryBytes: numProp(cs, "TotalPhysicalMemory") ??
+      (visibleKb === null ? null : visibleKb * 1024),
+  };
+}
+
+/** One poll: the metrics document (lib/collectors/metrics_document.ts). */
+export async function collect(client: WinrmClient, signal?: AbortSignal): Promise<MetricsDocument> {
+  const opts = { signal };
+  const cpu = (await client.enumerate(WQL.cpu, opts))[0];
+  const os = (await client.enumerate(WQL.memory, opts))[0];
+  const disks = await client.enumerate(WQL.disks, opts);
+  const nics = await client.enumerate(WQL.network, opts);
+  const system = (await client.enumerate(WQL.processes, opts))[0];
+
+  const doc: MetricsDocument = {};
+  const cpuPercent = cpu ? numProp(cpu, "PercentProcessorTime") : null;
+  if (cpuPercent !== null) doc.cpu_percent = Math.min(100, Math.max(0, cpuPercent));
+
+  const totalKb = os ? numProp(os, "TotalVisibleMemorySize") : null;
+  const freeKb = os ? numProp(os, "FreePhysicalMemory") : null;
+  if (totalKb !== null) {
+    doc.memory_total = totalKb * 1024;
+    if (freeKb !== null) doc.memory_used = Math.max(0, totalKb - freeKb) * 1024;
+  }
+
+  doc.volumes = [];
+  for (const d of disks) {
+    const size = numProp(d, "Size");
+    const free = numProp(d, "FreeSpace");
+    if (size === null) continue; // nil on an unformatted or inaccessible volume
+    doc.volumes.push({
+      name: strProp(d, "DeviceID") ?? "?",
+      total: size,
+      used: Math.max(0, size - (free ?? 0)),
+    });
+  }
+  if (doc.volumes.length) {
+    doc.disk_total = sum(doc.volumes, (v) => v.total);
+    doc.disk_used = sum(doc.volumes, (v) => v.used);
+  }
+
+  doc.interfaces = nics.map(networkInterface);
+  const ifs = doc.interfaces;
+  if (ifs.length) {
+    doc.net_sent_bps = sum(ifs, (i) => i.sent_bps);
+    doc.net_recv_bps = sum(ifs, (i) => i.recv_bps);
+    doc.net_packets_sent = sum(ifs, (i) => i.packets_sent);
+    doc.net_packets_recv = sum(ifs, (i) => i.packets_recv);
+    doc.net_errors = sum(ifs, (i) => i.errors);
+    doc.net_discards = sum(ifs, (i) => i.discards);
+    const bandwidth = sum(ifs, (i) => i.bandwidth_bps ?? 0);
+    if (bandwidth > 0) {
+      doc.net_utilization = round((doc.net_sent_bps + doc.net_recv_bps) * 8 / bandwidth * 100);
+    }
+  }
+
+  const processes = system ? numProp(system, "Processes") : null;
+  if (processes !== null) doc.process_count = Math.max(0, Math.round(processes));
+  return doc;
+}
+
+type InterfaceDoc = NonNullable<MetricsDocument["interfaces"]>[number];
+
+function networkInterface(n: WmiItem): InterfaceDoc {
+  const sent = numProp(n, "BytesSentPersec") ?? 0;
+  const recv = numProp(n, "BytesReceivedPersec") ?? 0;
+  // CurrentBandwidth is bits/s; 0 on tunnels and disconnected adapters
+  const bandwidth = numProp(n, "CurrentBandwidth");
+  return {
+    name: strProp(n, "Name") ?? "?",
+    sent_bps: sent,
+    recv_bps: recv,
+    packets_sent: numProp(n, "PacketsSentPersec") ?? 0,
+    packets_recv: numProp(n, "PacketsReceivedPersec") ?? 0,
+    errors: (numProp(n, "PacketsReceivedErrors") ?? 0) + (numProp(n, "PacketsOutboundErrors") ?? 0),
+    discards: (numProp(n, "PacketsReceivedDiscarded") ?? 0) +
+      (numProp(n, "PacketsOutboundDiscarded") ?? 0),
+    bandwidth_bps: bandwidth || null,
+    utilization: bandwidth ? round((sent + recv) * 8 / bandwidth * 100) : null,
+  };
+}
+
+/**
+ * The poller registry's entry point: one poll of `ip` with a decrypted credential, on the
+ * process-wide connection pool (a warm connection skips the NTLM handshake).
+ */
+export function collectWindowsDocument(
+  ip: string,
+  credential: Credential,
+  signal: AbortSignal,
+): Promise<MetricsDocument> {
+  return collect(clientFromCredential(ip, credential), signal);
+}
+
+/** Identification of `ip` for discovery/inventory, on the shared pool too. */
+export function identifyWindows(
+  ip: string,
+  credential: Credential,
+  signal?: AbortSignal,
+): Promise<WindowsIdentity> {
+  return identify(clientFromCredential(ip, credential), signal);
+}
+
+function sum<T>(items: T[], pick: (t: T) => number): number {
+  let n = 0;
+  for (const t of items) n += pick(t);
+  return n;
+}
+
+function trimmed(s: string | null): string | null {
+  const t = s?.trim();
+  return t ? t : null;
+}
+
+const round = (v: number) => Math.round(v * 1000) / 1000;

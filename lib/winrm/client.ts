@@ -1,0 +1,270 @@
+/**
+ * WinRM (WS-Management) client for WMI queries: WQL enumeration and Get, over Basic or NTLM,
+ * HTTP or HTTPS, on pooled keep-alive connections. Errors are the typed classes of
+ * errors.ts; none carries the password (it lives only in private fields).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { abortError, Connection } from "./connection.ts";
+import { EnvelopeBuilder, wmiResourceUri } from "./envelope.ts";
+import { enumerateBatches } from "./enumerate.ts";
+import { ConfigError, ProtocolError, TimeoutError, WsmanFaultError } from "./errors.ts";
+import { faultOf, getItem, parseEnvelope, type WmiItem } from "./parse.ts";
+import { ConnectionPool, type PoolStats, sharedPool } from "./pool.ts";
+import type { TlsOptions } from "./tls_verify.ts";
+import { Transport } from "./transport.ts";
+import { cancel, schedule } from "./ticker.ts";
+
+export interface WinrmTimeouts {
+  /** TCP connect + TLS handshake */
+  connectMs?: number;
+  /** longest silence while waiting for response bytes */
+  readMs?: number;
+  /** a whole public call (an enumeration with all its Pulls, or a Get) */
+  operationMs?: number;
+}
+
+export interface WinrmClientOptions {
+  host: string;
+  /** default 5986 with https, 5985 without */
+  port?: number;
+  https?: boolean;
+  auth: "basic" | "ntlm";
+  /** "user", "DOMAIN\\user" or "user@domain" */
+  username: string;
+  password: string;
+  domain?: string | null;
+  tls?: Partial<TlsOptions>;
+  /** lets Basic run over plain HTTP (the server must allow it too) */
+  allowUnencrypted?: boolean;
+  timeouts?: WinrmTimeouts;
+  /** share warm connections with other clients for the same target and credential */
+  shared?: boolean;
+  pool?: { maxIdle?: number; idleTimeoutMs?: number };
+  /** w:OperationTimeout in seconds (server side); default 20, like pywinrm */
+  operationTimeoutS?: number;
+  maxEnvelopeSize?: number;
+  locale?: string;
+  /** bound for the best-effort Release of an abandoned enumeration */
+  releaseTimeoutMs?: number;
+}
+
+export interface EnumerateOptions {
+  /** items per response (Enumerate and each Pull); default 32000 like WinRb/txwinrm */
+  maxElements?: number;
+  /** WMI namespace, default root/cimv2 */
+  namespace?: string;
+  signal?: AbortSignal;
+}
+
+export interface ClientCounters {
+  enumerations: number;
+  pulls: number;
+  releases: number;
+  gets: number;
+}
+
+const DEFAULTS = { connectMs: 10_000, readMs: 30_000, operationMs: 60_000 };
+const SALT = randomBytes(16);
+
+export class WinrmClient {
+  readonly host: string;
+  readonly port: number;
+  readonly https: boolean;
+  readonly counters: ClientCounters = { enumerations: 0, pulls: 0, releases: 0, gets: 0 };
+  readonly #transport: Transport;
+  readonly #builder: EnvelopeBuilder;
+  readonly #pool: ConnectionPool;
+  readonly #ownPool: boolean;
+  readonly #operationMs: number;
+  readonly #releaseTimeoutMs: number;
+
+  constructor(opts: WinrmClientOptions) {
+    if (!opts.host) throw new ConfigError("a host is required");
+    if (!opts.username) throw new ConfigError("a user name is required");
+    this.host = opts.host;
+    this.https = opts.https ?? false;
+    this.port = opts.port || (this.https ? 5986 : 5985);
+    const t = { ...DEFAULTS, ...opts.timeouts };
+    this.#operationMs = t.operationMs;
+    this.#releaseTimeoutMs = opts.releaseTimeoutMs ?? 2_000;
+    const tls: TlsOptions = { verify: opts.tls?.verify ?? "system", ...opts.tls } as TlsOptions;
+    if (tls.verify === "pinned" && !tls.caPem) {
+      throw new ConfigError("TLS verification 'pinned' needs a CA or certificate PEM");
+    }
+    const open = (signal?: AbortSignal) =>
+      Connection.open({
+        host: this.host,
+        port: this.port,
+        https: this.https,
+        tls,
+        connectTimeoutMs: t.connectMs,
+        signal,
+      });
+    const poolOpts = {
+      maxIdle: opts.pool?.maxIdle ?? 4,
+      idleTimeoutMs: opts.pool?.idleTimeoutMs ?? 60_000,
+    };
+    const key = poolKey(opts, this.port, tls);
+    this.#ownPool = !opts.shared;
+    this.#pool = opts.shared
+      ? sharedPool(key, open, poolOpts)
+      : new ConnectionPool(key, open, poolOpts);
+    this.#transport = new Transport({
+      host: this.host,
+      port: this.port,
+      https: this.https,
+      auth: {
+        scheme: opts.auth,
+        username: opts.username,
+        domain: opts.domain,
+        allowUnencrypted: opts.allowUnencrypted ?? false,
+      },
+      password: opts.password,
+      pool: this.#pool,
+      readTimeoutMs: t.readMs,
+    });
+    const scheme = this.https ? "https" : "http";
+    const hostPart = this.host.includes(":") ? `[${this.host}]` : this.host;
+    this.#builder = new EnvelopeBuilder({
+      to: `${scheme}://${hostPart}:${this.port}/wsman`,
+      operationTimeoutS: opts.operationTimeoutS ?? 20,
+      maxEnvelopeSize: opts.maxEnvelopeSize ?? 153_600,
+      locale: opts.locale ?? "en-US",
+    });
+  }
+
+  /** Runs a WQL query and returns every instance (all Pulls done). */
+  enumerate(wql: string, opts: EnumerateOptions = {}): Promise<WmiItem[]> {
+    return this.#deadline(opts.signal, async (signal) => {
+      const out: WmiItem[] = [];
+      for await (const batch of this.#batches(wql, opts, signal)) {
+        for (const item of batch) out.push(item);
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Streams a WQL query batch by batch. Breaking out early releases the server-side
+   * context. The operation timeout applies to each request here, not to the whole stream.
+   */
+  async *enumerateBatches(wql: string, opts: EnumerateOptions = {}): AsyncGenerator<WmiItem[]> {
+    yield* this.#batches(wql, opts, opts.signal, true);
+  }
+
+  #batches(wql: string, opts: EnumerateOptions, signal?: AbortSignal, perRequestDeadline = false) {
+    this.counters.enumerations++;
+    const resourceUri = wmiResourceUri(opts.namespace ?? "root/cimv2");
+    const call = perRequestDeadline
+      ? (xml: string, s?: AbortSignal) => this.#deadline(s, (d) => this.#call(xml, d))
+      : (xml: string, s?: AbortSignal) => this.#call(xml, s);
+    return enumerateBatches(
+      {
+        builder: this.#builder,
+        call,
+        release: (uri, context) => this.#release(uri, context),
+        onPull: () => this.counters.pulls++,
+      },
+      resourceUri,
+      wql,
+      opts.maxElements ?? 32_000,
+      signal,
+    );
+  }
+
+  /** WS-Transfer Get of one instance: a class name (in `namespace`) or a full ResourceURI. */
+  get(
+    resource: string,
+    selectors?: Record<string, string | number>,
+    opts: { namespace?: string; signal?: AbortSignal } = {},
+  ): Promise<WmiItem> {
+    this.counters.gets++;
+    const uri = resource.includes("://")
+      ? resource
+      : wmiResourceUri(opts.namespace ?? "root/cimv2", resource);
+    return this.#deadline(
+      opts.signal,
+      async (signal) => getItem(await this.#call(this.#builder.get(uri, selectors).xml, signal)),
+    );
+  }
+
+  stats(): PoolStats {
+    return this.#pool.snapshot();
+  }
+
+  /** Closes this client's connections (a shared pool stays open for other clients). */
+  close() {
+    if (this.#ownPool) this.#pool.destroy();
+  }
+
+  // deno-lint-ignore no-explicit-any
+  async #call(xml: string, signal?: AbortSignal): Promise<any> {
+    const res = await this.#transport.post(xml, signal);
+    if (res.status !== 200 && !/Envelope/.test(res.xml)) {
+      throw new ProtocolError(
+        `HTTP ${res.status} from the WS-Management service` +
+          (res.xml.trim() ? `: ${res.xml.trim().slice(0, 200)}` : ""),
+        res.status,
+      );
+    }
+    const { body } = parseEnvelope(res.xml);
+    const fault = faultOf(body);
+    if (fault) throw new WsmanFaultError(fault, res.status);
+    if (res.status !== 200) {
+      throw new ProtocolError(
+        `HTTP ${res.status} with a SOAP body that is not a fault`,
+        res.status,
+      );
+    }
+    return body;
+  }
+
+  async #release(resourceUri: string, context: string): Promise<void> {
+    this.counters.releases++;
+    try {
+      await this.#deadline(
+        undefined,
+        (s) => this.#call(this.#builder.release(resourceUri, context).xml, s),
+        this.#releaseTimeoutMs,
+      );
+    } catch { /* best effort: the server expires the context anyway */ }
+  }
+
+  /** Runs fn under the operation deadline, linked to the caller's signal. */
+  async #deadline<T>(
+    outer: AbortSignal | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+    ms = this.#operationMs,
+  ): Promise<T> {
+    if (outer?.aborted) throw abortError(outer);
+    const ctl = new AbortController();
+    const timer = schedule(ms, () =>
+      ctl.abort(
+        new TimeoutError("operation", `${this.host}:${this.port}: no result within ${ms} ms`),
+      ));
+    const onAbort = () => ctl.abort(outer!.reason);
+    outer?.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await fn(ctl.signal);
+    } finally {
+      cancel(timer);
+      outer?.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+/** Identity of a pool: everything that decides whether a connection may be reused. */
+function poolKey(opts: WinrmClientOptions, port: number, tls: TlsOptions): string {
+  const secret = createHash("sha256").update(SALT).update(opts.password).update(tls.caPem ?? "")
+    .digest("base64url").slice(0, 16);
+  return [
+    opts.https ? "https" : "http",
+    opts.host,
+    port,
+    opts.auth,
+    `${opts.domain ?? ""}\\${opts.username}`,
+    tls.verify,
+    tls.servername ?? "",
+    secret,
+  ].join("|");
+}

@@ -1,0 +1,264 @@
+/**
+ * One keep-alive TCP or TLS connection to a WinRM listener. node:net/node:tls rather than
+ * Deno.connectTls because verification is chosen per credential (system CAs, a pinned PEM,
+ * or off) and Deno.connectTls can neither skip verification per connection nor accept a
+ * self-signed CA:TRUE certificate; node:tls also hands us the peer certificate DER that NTLM
+ * channel binding needs. Requests on a connection are strictly sequential.
+ */
+import net from "node:net";
+import tls from "node:tls";
+import { Buffer } from "node:buffer";
+import { type HttpResponse, ResponseParser } from "./http.ts";
+import { CancelledError, ConnectionError, connectionErrorFrom, TimeoutError } from "./errors.ts";
+import { tlsErrorFor, type TlsOptions, verifyPeer } from "./tls_verify.ts";
+import type { NtlmSession } from "./ntlm/session.ts";
+import { cancel, postpone, schedule, type Timer } from "./ticker.ts";
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  https: boolean;
+  tls: TlsOptions;
+  connectTimeoutMs: number;
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  parser: ResponseParser;
+  resolve: (r: HttpResponse) => void;
+  reject: (e: Error) => void;
+  timer: Timer;
+  readTimeoutMs: number;
+}
+
+let nextId = 1;
+
+/** Maps an abort reason to our error types (a timeout reason stays a TimeoutError). */
+export function abortError(signal: AbortSignal): Error {
+  const r = signal.reason;
+  if (r instanceof TimeoutError || r instanceof CancelledError) return r;
+  if (r instanceof DOMException && r.name === "TimeoutError") {
+    return new TimeoutError("operation", "the operation timed out (deadline reached)");
+  }
+  return new CancelledError("the operation was cancelled");
+}
+
+export class Connection {
+  readonly id = nextId++;
+  readonly endpoint: string;
+  /** DER of the server certificate (HTTPS only), for NTLM channel binding */
+  readonly peerCertificate: Uint8Array | undefined;
+  /** set by the transport once the connection-bound NTLM context is established */
+  ntlm: NtlmSession | null = null;
+  requests = 0;
+  /** whether the last request received any response byte (stale keep-alive detection) */
+  lastResponseStarted = false;
+  #socket: net.Socket;
+  #dead = false;
+  #pending: Pending | null = null;
+  #idleTimer: Timer | undefined;
+
+  private constructor(socket: net.Socket, endpoint: string, peerCertificate?: Uint8Array) {
+    this.#socket = socket;
+    this.endpoint = endpoint;
+    this.peerCertificate = peerCertificate;
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("end", () => this.#onClose(null));
+    socket.on("close", () => this.#onClose(null));
+    socket.on("error", (err: Error) => this.#onClose(err));
+  }
+
+  static open(opts: ConnectOptions): Promise<Connection> {
+    const endpoint = `${opts.https ? "https" : "http"}://${
+      net.isIPv6(opts.host) ? `[${opts.host}]` : opts.host
+    }:${opts.port}`;
+    return new Promise((resolve, reject) => {
+      if (opts.signal?.aborted) return reject(abortError(opts.signal));
+      let tcpUp = false;
+      let settled = false;
+      let socket: net.Socket;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        socket.on("error", () => {}); // late errors of a discarded socket
+        socket.destroy();
+        reject(err);
+      };
+      const onAbort = () => fail(abortError(opts.signal!));
+      const timer = setTimeout(
+        () =>
+          fail(
+            new TimeoutError(
+              "connect",
+              `${endpoint}: no ${
+                tcpUp ? "TLS handshake" : "TCP connection"
+              } within ${opts.connectTimeoutMs} ms`,
+            ),
+          ),
+        opts.connectTimeoutMs,
+      );
+      const cleanup = () => {
+        clearTimeout(timer);
+        opts.signal?.removeEventListener("abort", onAbort);
+        socket.removeListener("error", onError);
+      };
+      const onError = (err: Error) =>
+        fail(tcpUp && opts.https ? tlsErrorFor(err, endpoint) : connectionErrorFrom(err, endpoint));
+      const done = (peer?: Uint8Array) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        resolve(new Connection(socket, endpoint, peer));
+      };
+      if (opts.https) {
+        const t = tls.connect({
+          host: opts.host,
+          port: opts.port,
+          servername: opts.tls.servername ?? (net.isIP(opts.host) ? undefined : opts.host),
+          ca: opts.tls.verify === "pinned" ? opts.tls.caPem : undefined,
+          // verified by hand in verifyPeer so the error can name the exact problem
+          rejectUnauthorized: false,
+        });
+        socket = t;
+        t.once("connect", () => (tcpUp = true));
+        t.once("secureConnect", () => {
+          tcpUp = true;
+          const cert = t.getPeerCertificate();
+          const problem = verifyPeer(t, cert, opts.tls, endpoint);
+          if (problem) return fail(problem);
+          done(cert?.raw ? new Uint8Array(cert.raw) : undefined);
+        });
+      } else {
+        socket = net.connect({ host: opts.host, port: opts.port });
+        socket.once("connect", () => done());
+      }
+      socket.on("error", onError);
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  get alive(): boolean {
+    return !this.#dead;
+  }
+
+  /** Sends one request and resolves with the complete response. */
+  request(data: Uint8Array, readTimeoutMs: number, signal?: AbortSignal): Promise<HttpResponse> {
+    if (this.#pending) throw new Error("connection already has a request in flight");
+    this.#clearIdle();
+    this.requests++;
+    this.lastResponseStarted = false;
+    return new Promise((resolve, reject) => {
+      if (this.#dead) {
+        return reject(new ConnectionError("closed", `${this.endpoint}: connection closed`));
+      }
+      if (signal?.aborted) return reject(abortError(signal));
+      const onAbort = () => this.#fail(abortError(signal!));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#pending = {
+        parser: new ResponseParser(),
+        resolve: (r) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(r);
+        },
+        reject: (e) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(e);
+        },
+        timer: schedule(readTimeoutMs, () => this.#readTimeout()),
+        readTimeoutMs,
+      };
+      this.#socket.write(data);
+    });
+  }
+
+  /** Keeps an idle connection from holding the process open; closes it after `ms`. */
+  park(ms: number, onExpire: () => void) {
+    this.#clearIdle();
+    this.#socket.unref();
+    this.#idleTimer = schedule(ms, () => {
+      this.#idleTimer = undefined;
+      this.close();
+      onExpire();
+    });
+  }
+
+  close() {
+    this.#clearIdle();
+    this.#dead = true;
+    this.#socket.destroy();
+  }
+
+  #clearIdle() {
+    if (this.#idleTimer !== undefined) {
+      cancel(this.#idleTimer);
+      this.#idleTimer = undefined;
+      this.#socket.ref();
+    }
+  }
+
+  #readTimeout() {
+    const p = this.#pending;
+    if (!p) return;
+    this.#fail(
+      new TimeoutError(
+        "read",
+        `${this.endpoint}: no response data for ${p.readTimeoutMs} ms`,
+      ),
+    );
+  }
+
+  #fail(err: Error) {
+    const p = this.#pending;
+    this.#pending = null;
+    this.close();
+    if (p) {
+      cancel(p.timer);
+      p.reject(err);
+    }
+  }
+
+  #onData(chunk: Buffer) {
+    const p = this.#pending;
+    if (!p) {
+      this.close(); // unsolicited bytes: the stream is out of sync, never reuse it
+      return;
+    }
+    this.lastResponseStarted = true;
+    let res: HttpResponse | null;
+    try {
+      res = p.parser.push(chunk);
+    } catch (err) {
+      return this.#fail(err as Error);
+    }
+    if (!res) {
+      postpone(p.timer, p.readTimeoutMs);
+      return;
+    }
+    cancel(p.timer);
+    this.#pending = null;
+    if (!res.keepAlive) this.close();
+    p.resolve(res);
+  }
+
+  #onClose(err: Error | null) {
+    this.#dead = true;
+    const p = this.#pending;
+    if (!p) return;
+    if (err) return this.#fail(connectionErrorFrom(err, this.endpoint));
+    this.#pending = null;
+    cancel(p.timer);
+    this.#socket.destroy();
+    try {
+      p.resolve(p.parser.end());
+    } catch (e) {
+      // nothing at all arrived: the peer closed (a stale keep-alive or a dropped request)
+      p.reject(
+        p.parser.started
+          ? e as Error
+          : new ConnectionError("closed", `${this.endpoint}: connection closed by the server`),
+      );
+    }
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * A small incremental HTTP/1.1 response parser (status line, headers, Content-Length or
+ * chunked body, or a body delimited by close). Written here because the transport runs on
+ * node:net/node:tls sockets (see connection.ts) and needs repeated WWW-Authenticate headers,
+ * which fetch() folds together.
+ */
+import { Buffer } from "node:buffer";
+import { ProtocolError } from "./errors.ts";
+
+export interface HttpResponse {
+  status: number;
+  reason: string;
+  /** lower-cased names; repeated headers keep every value in order */
+  headers: Map<string, string[]>;
+  body: Buffer;
+  /** false when the server asked to close (or spoke HTTP/1.0 without keep-alive) */
+  keepAlive: boolean;
+}
+
+export const SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8";
+
+/** Lower-cased scheme names from every WWW-Authenticate header. */
+export function offered(res: HttpResponse): string[] {
+  return (res.headers.get("www-authenticate") ?? []).map((v) => v.split(/\s/)[0].toLowerCase());
+}
+
+export function header(res: HttpResponse, name: string): string | undefined {
+  return res.headers.get(name)?.[0];
+}
+
+const MAX_HEAD = 64 * 1024;
+const MAX_BODY = 64 * 1024 * 1024;
+const CRLFCRLF = Buffer.from("\r\n\r\n");
+
+type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-trailer" | "close" | "done";
+
+export class ResponseParser {
+  #buf: Buffer = Buffer.alloc(0);
+  #state: State = "head";
+  #status = 0;
+  #reason = "";
+  #headers = new Map<string, string[]>();
+  #keepAlive = true;
+  #remaining = 0;
+  #parts: Buffer[] = [];
+  #bodyLen = 0;
+  /** true once any byte of a response arrived (a stale keep-alive socket sends none) */
+  started = false;
+
+  /** Feeds bytes; returns the response once complete (extra bytes are a protocol error). */
+  push(chunk: Buffer): HttpResponse | null {
+    this.started = true;
+    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
+    for (;;) {
+      switch (this.#state) {
+        case "head": {
+          const end = this.#buf.indexOf(CRLFCRLF);
+          if (end < 0) {
+            if (this.#buf.length > MAX_HEAD) {
+              throw new ProtocolError("HTTP response head too large");
+            }
+            return null;
+          }
+          this.#parseHead(this.#buf.subarray(0, end).toString("latin1"));
+          this.#buf = this.#buf.subarray(end + 4);
+          if (this.#status >= 100 && this.#status < 200) {
+            this.#headers = new Map(); // 100 Continue: the real response follows
+            continue;
+          }
+          this.#chooseBodyMode();
+          continue;
+        }
+        case "length": {
+          const take = Math.min(this.#remaining, this.#buf.length);
+          if (take) this.#add(this.#buf.subarray(0, take));
+          this.#buf = this.#buf.subarray(take);
+          this.#remaining -= take;
+          if (this.#remaining > 0) return null;
+          this.#state = "done";
+          continue;
+        }
+        case "chunk-size": {
+          const nl = this.#buf.indexOf("\r\n");
+          if (nl < 0) {
+            if (this.#buf.length > 1024) throw new ProtocolError("bad chunk size line");
+            return null;
+          }
+          const line = this.#buf.subarray(0, nl).toString("latin1").split(";")[0].trim();
+          if (!/^[0-9a-fA-F]+$/.test(line)) throw new ProtocolError("bad chunk size line");
+          this.#remaining = parseInt(line, 16);
+          this.#buf = this.#buf.subarray(nl + 2);
+          this.#state = this.#remaining === 0 ? "chunk-trailer" : "chunk-data";
+          continue;
+        }
+        case "chunk-data": {
+          if (this.#remaining > 0) {
+            const take = Math.min(this.#remaining, this.#buf.length);
+            if (take) this.#add(this.#buf.subarray(0, take));
+            this.#buf = this.#buf.subarray(take);
+            this.#remaining -= take;
+            if (this.#remaining > 0) return null;
+          }
+          if (this.#buf.length < 2) return null;
+          if (this.#buf[0] !== 13 || this.#buf[1] !== 10) throw new ProtocolError("bad chunk end");
+          this.#buf = this.#buf.subarray(2);
+          this.#state = "chunk-size";
+          continue;
+        }
+        case "chunk-trailer": {
+          const nl = this.#buf.indexOf("\r\n");
+          if (nl < 0) return null;
+          this.#buf = this.#buf.subarray(nl + 2);
+          if (nl === 0) this.#state = "done"; // empty line ends the trailers
+          continue;
+        }
+        case "close":
+          this.#add(this.#buf);
+          this.#buf = Buffer.alloc(0);
+          return null;
+        case "done":
+          if (this.#buf.length) throw new ProtocolError("unexpected bytes after the HTTP response");
+          return this.#result();
+      }
+    }
+  }
+
+  /** The peer closed: completes a close-delimited body, otherwise the response was cut. */
+  end(): HttpResponse {
+    if (this.#state === "close") {
+      this.#keepAlive = false;
+      return this.#result();
+    }
+    throw new ProtocolError(
+      this.#state === "head"
+        ? "connection closed before a complete HTTP response head"
+        : "connection closed in the middle of the HTTP response body (truncated)",
+    );
+  }
+
+  #add(part: Buffer) {
+    this.#bodyLen += part.length;
+    if (this.#bodyLen > MAX_BODY) throw new ProtocolError("HTTP response body too large");
+    this.#parts.push(part);
+  }
+
+  #parseHead(head: string) {
+    const lines = head.split("\r\n");
+    const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]);
+    if (!m) {
+      throw new ProtocolError(`not an HTTP response: ${JSON.stringify(lines[0].slice(0, 40))}`);
+    }
+    this.#status = Number(m[2]);
+    this.#reason = m[3] ?? "";
+    this.#keepAlive = m[1] === "1";
+    for (let i = 1; i < lines.length; i++) {
+      const colon = lines[i].indexOf(":");
+      if (colon <= 0) throw new ProtocolError("malformed HTTP header line");
+      const name = lines[i].slice(0, colon).trim().toLowerCase();
+      const value = lines[i].slice(colon + 1).trim();
+      const list = this.#headers.get(name);
+      if (list) list.push(value);
+      else this.#headers.set(name, [value]);
+    }
+    const conn = this.#headers.get("connection")?.join(",").toLowerCase() ?? "";
+    if (conn.includes("close")) this.#keepAlive = false;
+    else if (conn.includes("keep-alive")) this.#keepAlive = true;
+  }
+
+  #chooseBodyMode() {
+    const te = this.#headers.get("transfer-encoding")?.join(",").toLowerCase();
+    const cl = this.#headers.get("content-length");
+    if (this.#status === 204 || this.#status === 304) {
+      this.#state = "done";
+    } else if (te && te.includes("chunked")) {
+      this.#state = "chunk-size";
+    } else if (cl) {
+      if (new Set(cl).size !== 1 || !/^\d+$/.test(cl[0])) {
+        throw new ProtocolError("invalid Content-Length");
+      }
+      this.#remaining = Number(cl[0]);
+      this.#state = this.#remaining ? "length" : "done";
+    } else {
+      this.#state = "close";
+      this.#keepAlive = false;
+    }
+  }
+
+  #result(): HttpResponse {
+    return {
+      status: this.#status,
+      reason: this.#reason,
+      headers: this.#headers,
+      body: this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts),
+      keepAlive: this.#keepAlive,
+    };
+  }
+}
+
+const encoder = new TextEncoder();
+let scratch = new Uint8Array(64 * 1024);
+
+/**
+ * Builds the request; the body goes in the same write so it leaves in one segment. A string
+ * body is UTF-8 encoded with encodeInto into a reused buffer (Deno's node Buffer paths are
+ * JS loops; TextEncoder is native), then head and body are copied into one array.
+ */
+export function buildRequest(
+  hostHeader: string,
+  headers: [string, string][],
+  body: Uint8Array | string,
+): Uint8Array {
+  let bytes: Uint8Array;
+  if (typeof body === "string") {
+    if (scratch.length < body.length * 3) scratch = new Uint8Array(body.length * 3);
+    bytes = scratch.subarray(0, encoder.encodeInto(body, scratch).written);
+  } else {
+    bytes = body;
+  }
+  let head = `POST /wsman HTTP/1.1\r\nHost: ${hostHeader}\r\n`;
+  for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
+  head += `Content-Length: ${bytes.length}\r\n\r\n`;
+  // header values are ASCII, so the head's byte length is its string length
+  const out = new Uint8Array(head.length + bytes.length);
+  encoder.encodeInto(head, out);
+  out.set(bytes, head.length);
+  return out;
+}

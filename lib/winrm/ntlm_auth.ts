@@ -1,0 +1,131 @@
+/**
+ * The NTLM handshake on one connection and the per-connection sealing, mapping the NTLM
+ * module's errors onto the client's error types. See transport.ts for the wire sequence.
+ */
+import { Buffer } from "node:buffer";
+import { NtlmClient } from "./ntlm/client.ts";
+import { NtlmAuthenticationError, NtlmIntegrityError, NtlmProtocolError } from "./ntlm/errors.ts";
+import { decryptMessage, encryptMessage } from "./encryption.ts";
+import type { Connection } from "./connection.ts";
+import { type HttpResponse, offered, SOAP_CONTENT_TYPE } from "./http.ts";
+import { AuthenticationError, ProtocolError } from "./errors.ts";
+import type { Transport } from "./transport.ts";
+
+const EMPTY = new Uint8Array(0);
+
+export interface HandshakeInput {
+  username: string;
+  domain?: string | null;
+  password: string;
+  https: boolean;
+  /** the request body; carried by the AUTHENTICATE leg over HTTPS */
+  body: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Establishes the NTLM context on `conn` (sets conn.ntlm). Over HTTPS it returns the
+ * response to `body`, which rode on the AUTHENTICATE leg; over HTTP it returns null.
+ */
+export async function ntlmHandshake(
+  transport: Transport,
+  conn: Connection,
+  input: HandshakeInput,
+): Promise<HttpResponse | null> {
+  let client: NtlmClient;
+  let type1: Uint8Array;
+  try {
+    client = new NtlmClient({
+      username: input.username,
+      password: input.password,
+      domain: input.domain ?? undefined,
+      serverCertificate: input.https ? conn.peerCertificate : undefined,
+    });
+    type1 = client.negotiate();
+  } catch (err) {
+    throw mapNtlmError(err, conn);
+  }
+  const r1 = await transport.send(conn, EMPTY, SOAP_CONTENT_TYPE, negotiate(type1), input.signal);
+  const challenge = challengeOf(r1);
+  if (r1.status !== 401 || !challenge) {
+    if (r1.status === 401) {
+      throw new AuthenticationError(
+        `${conn.endpoint}: the server does not offer NTLM (Negotiate) authentication` +
+          ` (offered: ${offered(r1).join(", ") || "nothing"})`,
+        401,
+      );
+    }
+    throw new ProtocolError(
+      `${conn.endpoint}: expected an NTLM challenge (HTTP 401), got HTTP ${r1.status}`,
+      r1.status,
+    );
+  }
+  if (!r1.keepAlive || !conn.alive) {
+    throw new ProtocolError(`${conn.endpoint}: the server closed the connection mid-handshake`);
+  }
+  let type3: Uint8Array;
+  try {
+    type3 = client.authenticate(challenge);
+  } catch (err) {
+    throw mapNtlmError(err, conn);
+  }
+  const r3 = await transport.send(
+    conn,
+    input.https ? input.body : EMPTY,
+    SOAP_CONTENT_TYPE,
+    negotiate(type3),
+    input.signal,
+  );
+  if (r3.status === 401) {
+    throw new AuthenticationError(
+      `${conn.endpoint}: the server rejected the user name or password (HTTP 401, NTLM)`,
+      401,
+    );
+  }
+  conn.ntlm = client.session;
+  return input.https ? r3 : null;
+}
+
+export function sealRequest(conn: Connection, body: Uint8Array): Uint8Array {
+  try {
+    return encryptMessage(conn.ntlm!, body);
+  } catch (err) {
+    throw mapNtlmError(err, conn);
+  }
+}
+
+export function unsealResponse(conn: Connection, body: Uint8Array): Uint8Array {
+  try {
+    return decryptMessage(conn.ntlm!, body);
+  } catch (err) {
+    throw mapNtlmError(err, conn);
+  }
+}
+
+function negotiate(token: Uint8Array): string {
+  return "Negotiate " +
+    Buffer.from(token.buffer, token.byteOffset, token.length).toString("base64");
+}
+
+/** The token of the first `Negotiate <token>` (or `NTLM <token>`) header value. */
+function challengeOf(res: HttpResponse): Uint8Array | null {
+  for (const v of res.headers.get("www-authenticate") ?? []) {
+    const m = /^(?:Negotiate|NTLM)\s+([A-Za-z0-9+/=]+)\s*$/i.exec(v);
+    if (m) return new Uint8Array(Buffer.from(m[1], "base64"));
+  }
+  return null;
+}
+
+function mapNtlmError(err: unknown, conn: Connection): Error {
+  const msg = (err as Error)?.message ?? String(err);
+  if (err instanceof NtlmAuthenticationError) {
+    return new AuthenticationError(`${conn.endpoint}: ${msg}`);
+  }
+  if (err instanceof NtlmIntegrityError) {
+    return new ProtocolError(`${conn.endpoint}: NTLM message integrity check failed: ${msg}`);
+  }
+  if (err instanceof NtlmProtocolError) {
+    return new ProtocolError(`${conn.endpoint}: NTLM protocol error: ${msg}`);
+  }
+  return err instanceof Error ? err : new Error(msg);
+}

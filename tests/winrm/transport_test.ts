@@ -1,0 +1,210 @@
+/**
+ * HTTP framing and TLS verification edge cases, on real loopback sockets against a canned
+ * responder (tests/winrm/canned_server.ts), plus the response parser on its own.
+ */
+import { Buffer } from "node:buffer";
+import selfsigned from "selfsigned";
+import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
+import { ResponseParser } from "../../lib/winrm/http.ts";
+import {
+  AuthenticationError,
+  ProtocolError,
+  TlsError,
+  WinrmClient,
+  type WinrmClientOptions,
+} from "../../lib/winrm/mod.ts";
+import { fixture, httpReply, startCanned } from "./canned_server.ts";
+
+const SOAP = [["Content-Type", "application/soap+xml;charset=UTF-8"]] as [string, string][];
+const WQL = "SELECT * FROM Win32_OperatingSystem";
+
+function basicClient(port: number, extra: Partial<WinrmClientOptions> = {}) {
+  return new WinrmClient({
+    host: "127.0.0.1",
+    port,
+    auth: "basic",
+    username: "admin",
+    password: "pw",
+    allowUnencrypted: true,
+    timeouts: { connectMs: 2_000, readMs: 2_000, operationMs: 5_000 },
+    ...extra,
+  });
+}
+
+Deno.test("parser: repeated WWW-Authenticate, chunked body, 100 Continue, byte by byte", () => {
+  const raw = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 401 Unauthorized\r\n" +
+    'WWW-Authenticate: Negotiate\r\nWWW-Authenticate: Basic realm="WSMAN"\r\n' +
+    "Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n";
+  const p = new ResponseParser();
+  let res = null;
+  for (const byte of Buffer.from(raw)) res ??= p.push(Buffer.from([byte]));
+  assert(res);
+  assertEquals(res.status, 401);
+  assertEquals(res.headers.get("www-authenticate"), ["Negotiate", 'Basic realm="WSMAN"']);
+  assertEquals(res.body.toString(), "hello world");
+  assertEquals(res.keepAlive, true);
+  const closeDelimited = new ResponseParser();
+  assertEquals(closeDelimited.push(Buffer.from("HTTP/1.0 200 OK\r\n\r\nabc")), null);
+  assertEquals(closeDelimited.end().body.toString(), "abc");
+  const truncated = new ResponseParser();
+  truncated.push(Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"));
+  assertThrows(() => truncated.end(), ProtocolError, "truncated");
+  assertThrows(
+    () => new ResponseParser().push(Buffer.from("SSH-2.0-OpenSSH\r\n\r\n")),
+    ProtocolError,
+  );
+});
+
+Deno.test("chunked responses written in pieces; keep-alive reuse", async () => {
+  const xml = fixture("os_star.xml");
+  const server = startCanned(() => {
+    const head = "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n" +
+      "Transfer-Encoding: chunked\r\n\r\n";
+    const a = Buffer.from(xml.slice(0, 700)), b = Buffer.from(xml.slice(700));
+    return [
+      head,
+      `${a.length.toString(16)}\r\n`,
+      a,
+      `\r\n${b.length.toString(16)}\r\n`,
+      b,
+      "\r\n0\r\n\r\n",
+    ];
+  });
+  const c = basicClient(server.port);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const [os] = await c.enumerate(WQL);
+      assertEquals(os.CSName, "AMAZONA-Q2R281F");
+    }
+    assertEquals(server.connections, 1);
+    const auth = /authorization: (.*)/i.exec(server.requests[0].head)![1];
+    assertEquals(auth, "Basic " + btoa("admin:pw"));
+    assert(server.requests[0].body.includes("<w:Filter Dialect="));
+  } finally {
+    c.close();
+    await server.close();
+  }
+});
+
+Deno.test("truncated, garbage and non-SOAP responses are ProtocolErrors", async () => {
+  const xml = fixture("os_star.xml");
+  const replies = [
+    `HTTP/1.1 200 OK\r\nContent-Length: ${xml.length}\r\n\r\n${xml.slice(0, 200)}`, // then close
+    "NOT HTTP AT ALL\r\n\r\n",
+    httpReply(200, SOAP, "<html>proxy error</html>"),
+    httpReply(502, [["Content-Type", "text/html"]], "<html>bad gateway</html>"),
+    httpReply(200, SOAP, xml.slice(0, xml.length - 40)),
+  ];
+  let i = 0;
+  const server = startCanned(() => {
+    const r = replies[i++];
+    return i === 1 ? [r, "close"] : r;
+  });
+  const c = basicClient(server.port);
+  try {
+    for (let n = 0; n < replies.length; n++) {
+      const err = await assertRejects(() => c.enumerate(WQL), ProtocolError);
+      assertEquals((err as ProtocolError).kind, "protocol");
+    }
+  } finally {
+    c.close();
+    await server.close();
+  }
+});
+
+Deno.test("a server closing an idle keep-alive connection costs nothing visible", async () => {
+  const xml = fixture("os_star.xml");
+  // answers, then hangs up on the next request without a byte (a stale keep-alive)
+  const server = startCanned((req) => req.seq === 1 ? httpReply(200, SOAP, xml) : "close");
+  const c = basicClient(server.port);
+  try {
+    await c.enumerate(WQL);
+    await c.enumerate(WQL);
+    await c.enumerate(WQL);
+    assertEquals(server.connections, 3);
+  } finally {
+    c.close();
+    await server.close();
+  }
+});
+
+Deno.test("Basic 401 says so; the server's schemes are read from every header", async () => {
+  const server = startCanned(() =>
+    httpReply(401, [["WWW-Authenticate", "Negotiate"], ["WWW-Authenticate", 'Basic realm="WSMAN"']])
+  );
+  const c = basicClient(server.port);
+  try {
+    const err = await assertRejects(() => c.enumerate(WQL), AuthenticationError);
+    assert(!err.message.includes("not enabled"));
+    assertEquals(server.requests.length, 1, "one attempt only");
+  } finally {
+    c.close();
+    await server.close();
+  }
+});
+
+async function pki() {
+  const ca = await selfsigned.generate([{ name: "commonName", value: "Test Root CA" }], {
+    keySize: 2048,
+    algorithm: "sha256",
+    extensions: [{ name: "basicConstraints", cA: true }, { name: "keyUsage", keyCertSign: true }],
+  });
+  const leaf = (notAfter: Date, notBefore?: Date) =>
+    selfsigned.generate([{ name: "commonName", value: "winhost.example" }], {
+      keySize: 2048,
+      algorithm: "sha256",
+      notBeforeDate: notBefore,
+      notAfterDate: notAfter,
+      ca: { key: ca.private, cert: ca.cert },
+      extensions: [
+        { name: "basicConstraints", cA: false },
+        { name: "subjectAltName", altNames: [{ type: 2, value: "winhost.example" }] },
+      ],
+    });
+  const day = 86_400_000;
+  return {
+    ca,
+    good: await leaf(new Date(Date.now() + 30 * day)),
+    expired: await leaf(new Date(Date.now() - day), new Date(Date.now() - 10 * day)),
+  };
+}
+
+Deno.test("TLS errors name the problem: hostname mismatch, expired, untrusted issuer", async () => {
+  const { ca, good, expired } = await pki();
+  const xml = fixture("os_star.xml");
+  const ok = () => httpReply(200, SOAP, xml);
+  const goodServer = startCanned(ok, { cert: good.cert, key: good.private });
+  const expiredServer = startCanned(ok, { cert: expired.cert, key: expired.private });
+  const https = (port: number, tls: WinrmClientOptions["tls"]) =>
+    basicClient(port, { https: true, tls });
+  const cases: [number, WinrmClientOptions["tls"], string | null][] = [
+    [goodServer.port, { verify: "pinned", caPem: ca.cert }, "hostname-mismatch"],
+    [goodServer.port, { verify: "pinned", caPem: ca.cert, servername: "winhost.example" }, null],
+    [goodServer.port, { verify: "system", servername: "winhost.example" }, "untrusted-issuer"],
+    [goodServer.port, { verify: "insecure" }, null],
+    [
+      expiredServer.port,
+      { verify: "pinned", caPem: ca.cert, servername: "winhost.example" },
+      "expired",
+    ],
+  ];
+  try {
+    for (const [port, tls, problem] of cases) {
+      const c = https(port, tls);
+      try {
+        if (problem === null) {
+          assertEquals((await c.enumerate(WQL)).length, 1);
+        } else {
+          const err = await assertRejects(() => c.enumerate(WQL), TlsError);
+          assertEquals((err as TlsError).problem, problem, err.message);
+        }
+      } finally {
+        c.close();
+      }
+    }
+    assertEquals(expiredServer.requests.length, 0);
+  } finally {
+    await goodServer.close();
+    await expiredServer.close();
+  }
+});
