@@ -11,6 +11,7 @@ import { createApp } from "./routes/app.ts";
 import { DatabaseUnavailableError } from "./lib/db/driver.ts";
 import { MasterKeyError, SecretDecryptionError } from "./lib/crypto/secrets.ts";
 import { MigrationError } from "./lib/db/migrate.ts";
+import { MonitoringRuntime } from "./lib/pipeline/runtime.ts";
 
 const log = getLogger(["nmslite", "main"]);
 
@@ -41,6 +42,15 @@ async function main(): Promise<number> {
       return 1;
     }
     throw err;
+  }
+  let runtime: MonitoringRuntime | undefined;
+  if (config.polling.enabled) {
+    runtime = new MonitoringRuntime(
+      ctx,
+      config.polling.queue_path ?? `${config.data_dir}/queue.kv`,
+    );
+    ctx.monitoring = runtime;
+    await runtime.start();
   }
   const app = createApp(ctx);
   const { host, port, plain_http } = config.server;
@@ -77,6 +87,8 @@ async function main(): Promise<number> {
   await stop;
   log.info("shutting down");
   await server.shutdown();
+  await ctx.discovery?.stopAll();
+  await runtime?.stop();
   await ctx.db.close();
   await stopLogging();
   return 0;

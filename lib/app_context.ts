@@ -7,6 +7,8 @@ import type { Keyring } from "./crypto/secrets.ts";
 import type { AccessTokens } from "./auth/tokens.ts";
 import type { LoginThrottle } from "./auth/login_throttle.ts";
 import type { EntityEvents } from "./entity_events.ts";
+import type { DiscoveryService } from "./discovery/discovery.ts";
+import type { MonitoringRuntime } from "./pipeline/runtime.ts";
 
 export interface AppContext {
   config: Config;
@@ -20,6 +22,10 @@ export interface AppContext {
   events: EntityEvents;
   startedAt: Date;
   version: string;
+  /** discovery runs (absent in tools that only migrate) */
+  discovery?: DiscoveryService;
+  /** queue, writer, scheduler, pollers and health monitor (absent when polling is off) */
+  monitoring?: MonitoringRuntime;
 }
 
 export const VERSION = "0.1.0";

@@ -17,6 +17,9 @@ import { credentialProfilesRepo } from "./db/credential_profiles.ts";
 import { hashPassword } from "./auth/passwords.ts";
 import { ensurePartitions } from "./metrics/partitions.ts";
 import { EntityEvents } from "./entity_events.ts";
+import { DiscoveryService } from "./discovery/discovery.ts";
+import { discoveryRunsRepo } from "./db/discovery_runs.ts";
+import { identifyHost } from "./collectors/identify_host.ts";
 
 const log = getLogger(["nmslite", "start"]);
 
@@ -38,10 +41,22 @@ export async function bootstrap(config: Config): Promise<AppContext> {
     const keyring = await Keyring.create(secrets.masterKey, secrets.previousKeys);
     await resealStaleSecrets(db, keyring);
     await ensurePartitions(db);
+    const interrupted = await discoveryRunsRepo.failInterrupted(db);
+    if (interrupted) {
+      log.warn("{count} discovery runs were interrupted by a restart", { count: interrupted });
+    }
+    const d = config.discovery;
     return {
       config,
       db,
       keyring,
+      discovery: new DiscoveryService(db, keyring, identifyHost, {
+        concurrency: d.concurrency,
+        probeTimeoutMs: d.probe_timeout_ms,
+        identifyConcurrency: d.identify_concurrency,
+        identifyTimeoutMs: d.identify_timeout_ms,
+        ping: d.ping,
+      }),
       accessTokens: new AccessTokens(secrets.jwtSecret, config.auth.access_token_ttl_ms),
       loginThrottle: new LoginThrottle(
         config.auth.login_max_failures,

@@ -65,6 +65,36 @@ export const ConfigSchema = z.object({
   log: z.object({
     level: z.enum(["debug", "info", "warning", "error"]).default("info"),
   }).prefault({}),
+  polling: z.object({
+    /** Turns the scheduler, pollers and writer off (API-only process). */
+    enabled: boolish.default(true),
+    pollers: z.coerce.number().int().min(1).max(32).default(2),
+    /** polls in flight per poller Worker */
+    concurrency: z.coerce.number().int().min(1).max(2_000).default(200),
+    /** operations at once against one target host */
+    per_host_limit: z.coerce.number().int().min(1).max(16).default(2),
+    timeout_ms: duration.default(30_000),
+    retries: z.coerce.number().int().min(0).max(5).default(2),
+    retry_backoff_ms: duration.default(1_000),
+    credential_ttl_ms: duration.default(5 * 60_000),
+    /** Deno KV file of the results queue; empty means `<data_dir>/queue.kv`. */
+    queue_path: z.string().optional(),
+  }).prefault({}),
+  discovery: z.object({
+    concurrency: z.coerce.number().int().min(1).max(4_096).default(256),
+    probe_timeout_ms: duration.default(1_000),
+    identify_concurrency: z.coerce.number().int().min(1).max(256).default(16),
+    identify_timeout_ms: duration.default(15_000),
+    ping: boolish.default(true),
+  }).prefault({}),
+  health: z.object({
+    /** failures closer together than the window count up; a quiet window resets */
+    failure_window_ms: duration.default(5 * 60_000),
+    failure_threshold: z.coerce.number().int().min(1).default(5),
+    /** an unreachable device is probed for recovery after this long */
+    reactivate_after_ms: duration.default(5 * 60_000),
+    probe_interval_ms: duration.default(30_000),
+  }).prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -93,6 +123,24 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_MASTER_KEY_PREVIOUS: "encryption.previous_keys",
   NMSLITE_METRICS_RETENTION_DAYS: "metrics.retention_days",
   NMSLITE_LOG_LEVEL: "log.level",
+  NMSLITE_POLLING_ENABLED: "polling.enabled",
+  NMSLITE_POLLERS: "polling.pollers",
+  NMSLITE_POLLER_CONCURRENCY: "polling.concurrency",
+  NMSLITE_POLL_PER_HOST_LIMIT: "polling.per_host_limit",
+  NMSLITE_POLL_TIMEOUT: "polling.timeout_ms",
+  NMSLITE_POLL_RETRIES: "polling.retries",
+  NMSLITE_POLL_RETRY_BACKOFF: "polling.retry_backoff_ms",
+  NMSLITE_CREDENTIAL_CACHE_TTL: "polling.credential_ttl_ms",
+  NMSLITE_QUEUE_PATH: "polling.queue_path",
+  NMSLITE_DISCOVERY_CONCURRENCY: "discovery.concurrency",
+  NMSLITE_DISCOVERY_PROBE_TIMEOUT: "discovery.probe_timeout_ms",
+  NMSLITE_DISCOVERY_IDENTIFY_CONCURRENCY: "discovery.identify_concurrency",
+  NMSLITE_DISCOVERY_IDENTIFY_TIMEOUT: "discovery.identify_timeout_ms",
+  NMSLITE_DISCOVERY_PING: "discovery.ping",
+  NMSLITE_HEALTH_FAILURE_WINDOW: "health.failure_window_ms",
+  NMSLITE_HEALTH_FAILURE_THRESHOLD: "health.failure_threshold",
+  NMSLITE_HEALTH_REACTIVATE_AFTER: "health.reactivate_after_ms",
+  NMSLITE_HEALTH_PROBE_INTERVAL: "health.probe_interval_ms",
 };
 
 /** Flag aliases besides the dotted config paths (`--server.port 8443`). */

@@ -5,6 +5,8 @@ export interface HealthReport {
   version: string;
   uptime_seconds: number;
   database: { reachable: boolean; kind: string; latency_ms: number | null };
+  /** absent when polling is off in this process; dead letters make the status "degraded" */
+  pipeline?: { queue_depth: number; dead_letters: number; monitors_scheduled: number };
 }
 
 export async function checkHealth(app: AppContext): Promise<HealthReport> {
@@ -15,8 +17,17 @@ export async function checkHealth(app: AppContext): Promise<HealthReport> {
   } catch {
     reachable = false;
   }
+  const rt = app.monitoring;
+  const pipeline = rt
+    ? {
+      queue_depth: rt.pending(),
+      dead_letters: await rt.deadLetters(),
+      monitors_scheduled: rt.pipeline.stats().scheduler?.monitors ?? 0,
+    }
+    : undefined;
   return {
-    status: reachable ? "ok" : "degraded",
+    status: reachable && !pipeline?.dead_letters ? "ok" : "degraded",
+    ...(pipeline ? { pipeline } : {}),
     version: app.version,
     uptime_seconds: Math.round((Date.now() - app.startedAt.getTime()) / 1000),
     database: {

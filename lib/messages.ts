@@ -152,6 +152,7 @@ export type PollerCommand =
     perHostLimit: number;
     pollTimeoutMs: number;
     retries: number;
+    retryBackoffMs: number;
     credentialTtlMs: number;
   }
   | { type: "poll"; job: PollJob; plugin: PluginSpec }

@@ -10,6 +10,7 @@ import { requestLog } from "./http/request_log.ts";
 import { ApiError, errorResponse } from "./http/errors.ts";
 import { createApiV1 } from "./api/v1/mod.ts";
 import { checkHealth } from "../lib/health_check.ts";
+import { renderSelfMetrics } from "../lib/observability/self_metrics.ts";
 
 export function createApp(ctx: AppContext): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -26,10 +27,15 @@ export function createApp(ctx: AppContext): Hono<AppEnv> {
   app.get("/health", async (c) => {
     const health = await checkHealth(ctx);
     return c.json(
-      { success: health.status === "ok", data: health },
-      health.status === "ok" ? 200 : 503,
+      { success: health.database.reachable, data: health },
+      health.database.reachable ? 200 : 503,
     );
   });
+  // Prometheus scrape target, unauthenticated like /health: counts only, no names or secrets.
+  app.get("/metrics", async (c) =>
+    c.body(await renderSelfMetrics(ctx), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    }));
   app.route("/api/v1", createApiV1(ctx.config.server.body_limit_bytes));
   return app;
 }

@@ -117,6 +117,45 @@ export const devicesRepo = {
       params,
     ))[0];
   },
+  /**
+   * A host discovery identified: created once per IP; a later run refreshes its identity and
+   * last_seen but never its status (the health monitor and operators own that).
+   */
+  async upsertDiscovered(
+    db: Queryable,
+    d:
+      & { ip: string; discovery_profile_id: number }
+      & Omit<DeviceFields, "status" | "status_reason">
+      & {
+        memory_total_bytes?: number | null;
+      },
+  ): Promise<{ id: number; created: boolean }> {
+    return (await db.query<{ id: number; created: boolean }>(
+      `INSERT INTO devices (ip, hostname, domain, os, os_version, serial_number, memory_total_bytes,
+         status, status_changed_at, last_seen, discovery_profile_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'discovered', now(), now(), $8)
+       ON CONFLICT (ip) DO UPDATE SET
+         hostname = COALESCE(EXCLUDED.hostname, devices.hostname),
+         domain = COALESCE(EXCLUDED.domain, devices.domain),
+         os = COALESCE(EXCLUDED.os, devices.os),
+         os_version = COALESCE(EXCLUDED.os_version, devices.os_version),
+         serial_number = COALESCE(EXCLUDED.serial_number, devices.serial_number),
+         memory_total_bytes = COALESCE(EXCLUDED.memory_total_bytes, devices.memory_total_bytes),
+         discovery_profile_id = COALESCE(devices.discovery_profile_id, EXCLUDED.discovery_profile_id),
+         last_seen = now(), updated_at = now()
+       RETURNING id, (xmax = 0) AS created`,
+      [
+        d.ip,
+        d.hostname ?? null,
+        d.domain ?? null,
+        d.os ?? null,
+        d.os_version ?? null,
+        d.serial_number ?? null,
+        d.memory_total_bytes ?? null,
+        d.discovery_profile_id,
+      ],
+    ))[0];
+  },
   async monitorCount(db: Queryable, id: number): Promise<number> {
     return (await db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM monitors WHERE device_id = $1",

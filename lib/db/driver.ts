@@ -91,12 +91,21 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   };
 }
 
+/** int8 as a JS number, as for postgres.js; pass these to any PGlite given to pgliteDatabase. */
+export const PGLITE_PARSERS = { [INT8_OID]: (v: string) => Number(v) };
+
 async function openPglite(dataDir: string): Promise<Database> {
   const dir = dataDir === "memory://" ? dataDir : `${dataDir}/pglite`;
   if (dir !== "memory://") await Deno.mkdir(dir, { recursive: true });
-  const db = await PGlite.create(dir, {
-    parsers: { [INT8_OID]: (v: string) => Number(v) },
-  });
+  const db = await PGlite.create(dir, { parsers: PGLITE_PARSERS });
+  return pgliteDatabase(db);
+}
+
+/**
+ * The Database over an open PGlite; it owns it from here (close() closes it). Exported so a
+ * test can bring a PGlite build with extensions (TimescaleDB) the bundled one lacks.
+ */
+export function pgliteDatabase(db: PGlite): Database {
   // PGlite is one connection: serialize access so a transaction never interleaves with
   // another caller's statements.
   let tail: Promise<unknown> = Promise.resolve();

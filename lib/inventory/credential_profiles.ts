@@ -4,6 +4,8 @@
  * HTTP must be asked for explicitly because it sends the password in clear.
  */
 import type { Keyring } from "../crypto/secrets.ts";
+import type { Queryable } from "../db/driver.ts";
+import type { Credential } from "../messages.ts";
 import type {
   CredentialProfile,
   CredentialProfileWrite,
@@ -81,5 +83,49 @@ export async function toCredentialWrite(
     tls_verify: tlsVerify,
     tls_ca_pem: tlsVerify === "pinned" ? tlsCaPem : null,
     allow_unencrypted: allowUnencrypted,
+  };
+}
+
+export class CredentialNotFoundError extends Error {
+  override name = "CredentialNotFoundError";
+  readonly kind = "credential";
+}
+
+/** Decrypts a credential profile for a poller (the only place a password leaves the keyring). */
+export async function decryptCredential(
+  db: Queryable,
+  keyring: Keyring,
+  id: number,
+): Promise<Credential> {
+  const [row] = await db.query<{
+    id: number;
+    type: Credential["type"];
+    username: string;
+    password_enc: string;
+    domain: string | null;
+    port: number;
+    use_ssl: boolean;
+    tls_verify: Credential["tlsVerify"];
+    tls_ca_pem: string | null;
+    allow_unencrypted: boolean;
+    updated_at: Date;
+  }>(
+    `SELECT id, type, username, password_enc, domain, port, use_ssl, tls_verify, tls_ca_pem,
+       allow_unencrypted, updated_at FROM credential_profiles WHERE id = $1`,
+    [id],
+  );
+  if (!row) throw new CredentialNotFoundError(`credential profile ${id} no longer exists`);
+  return {
+    id: row.id,
+    type: row.type,
+    username: row.username,
+    password: await keyring.decrypt(row.password_enc),
+    domain: row.domain,
+    port: row.port,
+    useSsl: row.use_ssl,
+    tlsVerify: row.tls_verify,
+    tlsCaPem: row.tls_ca_pem,
+    allowUnencrypted: row.allow_unencrypted,
+    version: new Date(row.updated_at).toISOString(),
   };
 }

@@ -50,6 +50,23 @@ export interface MetricsWriterOptions {
   maxRowsPerCommit?: number;
 }
 
+/** Upper bounds of the writer's histograms (Prometheus style, non-cumulative counts). */
+export const COMMIT_MS_BUCKETS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500];
+export const BATCH_ROWS_BUCKETS = [1, 10, 50, 100, 500, 1000, 5000, 20000];
+
+export class Histogram {
+  readonly buckets: Record<string, number>;
+  sum = 0;
+  constructor(readonly bounds: number[]) {
+    this.buckets = Object.fromEntries([...bounds.map(String), "+Inf"].map((b) => [b, 0]));
+  }
+  observe(v: number): void {
+    const bound = this.bounds.find((b) => v <= b);
+    this.buckets[bound === undefined ? "+Inf" : String(bound)]++;
+    this.sum += v;
+  }
+}
+
 interface Pending {
   batch: ResultBatch;
   resolve(): void;
@@ -62,6 +79,8 @@ export class MetricsWriter {
   private stopped = false;
   readonly totals = { batches: 0, inserted: 0, duplicates: 0, orphaned: 0, failedCommits: 0 };
   lastCommit: CommitResult | null = null;
+  readonly commitMs = new Histogram(COMMIT_MS_BUCKETS);
+  readonly batchRows = new Histogram(BATCH_ROWS_BUCKETS);
 
   constructor(private readonly db: Database, private readonly opts: MetricsWriterOptions = {}) {}
 
@@ -163,6 +182,8 @@ export class MetricsWriter {
     this.totals.duplicates += result.duplicates;
     this.totals.orphaned += result.orphaned;
     this.lastCommit = result;
+    this.commitMs.observe(result.commitMs);
+    this.batchRows.observe(result.rows + result.outcomes);
     this.opts.onCommitted?.(outcomes, result);
     return result;
   }
@@ -265,5 +286,7 @@ export function isTransient(err: unknown): boolean {
     return true;
   }
   if (code.startsWith("CONNECTION_") || code === "CONNECT_TIMEOUT") return true;
+  // e.g. ALTER DATABASE … ALLOW_CONNECTIONS false during maintenance
+  if (code === "55000" && /accepting connections/.test(e.message ?? "")) return true;
   return /connection (refused|reset|closed|terminated)|ECONNREFUSED/i.test(e.message ?? "");
 }

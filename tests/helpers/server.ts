@@ -7,6 +7,7 @@ import { bootstrap } from "../../lib/bootstrap.ts";
 import { createApp } from "../../routes/app.ts";
 import type { AppContext } from "../../lib/app_context.ts";
 import { type Backend, createScratchDatabase, type ScratchDatabase } from "./databases.ts";
+import { MonitoringRuntime } from "../../lib/pipeline/runtime.ts";
 
 export const ADMIN_PASSWORD = "admin-password-1";
 
@@ -14,6 +15,8 @@ export interface TestServer {
   url: string;
   api: string;
   ctx: AppContext;
+  /** the scratch PostgreSQL database, when the backend is postgres */
+  scratch?: ScratchDatabase;
   dataDir: string;
   /** Logs in and returns an access token. */
   login(username?: string, password?: string): Promise<string>;
@@ -27,9 +30,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+export interface TestServerOptions {
+  /** start the scheduler, pollers, queue, writer and health monitor as main.ts does */
+  pipeline?: boolean;
+}
+
 export async function startTestServer(
   backend: Backend,
   env: Record<string, string> = {},
+  opts: TestServerOptions = {},
 ): Promise<TestServer> {
   const dataDir = await Deno.makeTempDir({ prefix: "nmslite-test-" });
   let scratch: ScratchDatabase | undefined;
@@ -42,6 +51,10 @@ export async function startTestServer(
     ...env,
   });
   const ctx = await bootstrap(config);
+  if (opts.pipeline) {
+    ctx.monitoring = new MonitoringRuntime(ctx, `${dataDir}/queue.kv`);
+    await ctx.monitoring.start();
+  }
   const app = createApp(ctx);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   const url = `http://127.0.0.1:${server.addr.port}`;
@@ -66,6 +79,7 @@ export async function startTestServer(
     url,
     api,
     ctx,
+    scratch,
     dataDir,
     call,
     async login(username = "admin", password = ADMIN_PASSWORD) {
@@ -77,6 +91,8 @@ export async function startTestServer(
     },
     async close() {
       await server.shutdown();
+      await ctx.discovery?.stopAll();
+      await ctx.monitoring?.stop();
       await ctx.db.close();
       await scratch?.drop();
       await Deno.remove(dataDir, { recursive: true });

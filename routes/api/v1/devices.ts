@@ -22,7 +22,7 @@ import { audit } from "../../../lib/audit.ts";
 
 const STATUS = DEVICE_STATUSES as unknown as readonly ["discovered", ...string[]];
 
-const Device = z.object({
+export const Device = z.object({
   id: z.number().int(),
   ip: z.string(),
   hostname: z.string().nullable(),

@@ -34,8 +34,8 @@ export function registerHealthRoute(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const health = await checkHealth(c.get("app"));
       return c.json(
-        { success: health.status === "ok", data: health },
-        health.status === "ok" ? 200 : 503,
+        { success: health.database.reachable, data: health },
+        health.database.reachable ? 200 : 503,
       );
     },
   );

@@ -11,6 +11,7 @@ import { registerAuthRoutes } from "./auth.ts";
 import { registerUserRoutes } from "./users.ts";
 import { registerCredentialProfileRoutes } from "./credential_profiles.ts";
 import { registerDiscoveryProfileRoutes } from "./discovery_profiles.ts";
+import { registerDiscoveryRunRoutes } from "./discovery_runs.ts";
 import { registerDeviceRoutes } from "./devices.ts";
 import { registerPluginRoutes } from "./plugins.ts";
 import { registerMonitorRoutes } from "./monitors.ts";
@@ -68,6 +69,7 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   registerUserRoutes(api);
   registerCredentialProfileRoutes(api);
   registerDiscoveryProfileRoutes(api);
+  registerDiscoveryRunRoutes(api);
   registerDeviceRoutes(api);
   registerPluginRoutes(api);
   registerMonitorRoutes(api);

@@ -1,0 +1,294 @@
+/**
+ * Discovery runs: a profile's target is swept (ICMP through fping when installed, TCP connect
+ * to the profile's ports always). A host with one of those ports open is found; with the
+ * credential's WinRM port open it is identified over WinRM and becomes (or refreshes) a device,
+ * unique by IP. Ping replies are only counted: Windows' firewall drops ICMP by default and a
+ * host that merely pings is not a Windows host. Progress is saved a few times a second, never
+ * per address; unreachable addresses are only counted.
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Database } from "../db/driver.ts";
+import type { Keyring } from "../crypto/secrets.ts";
+import type { Credential } from "../messages.ts";
+import { discoveryProfilesRepo } from "../db/discovery_profiles.ts";
+import {
+  type DiscoveryProgress,
+  type DiscoveryRun,
+  discoveryRunsRepo,
+  type UnidentifiedHost,
+} from "../db/discovery_runs.ts";
+import { devicesRepo } from "../db/devices.ts";
+import { decryptCredential } from "../inventory/credential_profiles.ts";
+import { parseTarget } from "./targets.ts";
+import { findFping, openPorts, pingAlive } from "./probe.ts";
+
+const log = getLogger(["nmslite", "discovery"]);
+
+export interface HostIdentity {
+  hostname: string;
+  domain?: string | null;
+  os?: string | null;
+  osVersion?: string | null;
+  serial?: string | null;
+  totalMemoryBytes?: number | null;
+}
+
+/** Asks a host who it is over WinRM with the profile's credential (lib/collectors). */
+export type IdentifyHost = (
+  ip: string,
+  credential: Credential,
+  signal: AbortSignal,
+) => Promise<HostIdentity>;
+
+export interface DiscoveryOptions {
+  /** addresses probed at once */
+  concurrency: number;
+  probeTimeoutMs: number;
+  /** hosts identified over WinRM at once */
+  identifyConcurrency: number;
+  identifyTimeoutMs: number;
+  /** ICMP through fping when installed */
+  ping: boolean;
+}
+
+export const DEFAULT_DISCOVERY_OPTIONS: DiscoveryOptions = {
+  concurrency: 256,
+  probeTimeoutMs: 1_000,
+  identifyConcurrency: 16,
+  identifyTimeoutMs: 15_000,
+  ping: true,
+};
+
+export class DiscoveryProfileNotFoundError extends Error {
+  override name = "DiscoveryProfileNotFoundError";
+}
+
+interface ActiveRun {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+export class DiscoveryService {
+  private readonly active = new Map<number, ActiveRun>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly keyring: Keyring,
+    private readonly identify: IdentifyHost,
+    private readonly opts: DiscoveryOptions = DEFAULT_DISCOVERY_OPTIONS,
+  ) {}
+
+  /** Creates the run and starts it in the background. */
+  async start(profileId: number, userId: number | null): Promise<DiscoveryRun> {
+    const profile = await discoveryProfilesRepo.get(this.db, profileId);
+    if (!profile) throw new DiscoveryProfileNotFoundError(`discovery profile ${profileId}`);
+    const run = await discoveryRunsRepo.create(this.db, {
+      discovery_profile_id: profileId,
+      addresses_total: profile.address_count,
+      started_by: userId,
+    });
+    const controller = new AbortController();
+    const done = this.execute(run.id, profile, controller.signal)
+      .catch((err) =>
+        log.error("discovery run {id} failed: {message}", { id: run.id, message: err.message })
+      )
+      .finally(() => this.active.delete(run.id));
+    this.active.set(run.id, { controller, done });
+    return run;
+  }
+
+  /** Resolves when the run has finished (at once when it is not running here). */
+  async wait(runId: number): Promise<void> {
+    await this.active.get(runId)?.done;
+  }
+
+  /** Asks a running run to stop; false when it is not running in this process. */
+  cancel(runId: number): boolean {
+    const run = this.active.get(runId);
+    if (!run) return false;
+    run.controller.abort();
+    return true;
+  }
+
+  isActive(runId: number): boolean {
+    return this.active.has(runId);
+  }
+
+  /** Stops every run (shutdown) and waits for them to record that they were cancelled. */
+  async stopAll(): Promise<void> {
+    for (const run of this.active.values()) run.controller.abort();
+    await Promise.all([...this.active.values()].map((r) => r.done));
+  }
+
+  private async execute(
+    runId: number,
+    profile: { id: number; target: string; ports: number[]; credential_profile_id: number },
+    signal: AbortSignal,
+  ): Promise<void> {
+    const progress: DiscoveryProgress = {
+      addresses_scanned: 0,
+      hosts_found: 0,
+      identified: 0,
+      failed: 0,
+      ping_replies: 0,
+    };
+    const deviceIds: number[] = [];
+    const unidentified: UnidentifiedHost[] = [];
+    let status: "completed" | "failed" | "cancelled" = "completed";
+    let error: string | null = null;
+    const saver = setInterval(() => {
+      discoveryRunsRepo.saveProgress(this.db, runId, progress).catch(() => {});
+    }, 300);
+    try {
+      const credential = await decryptCredential(
+        this.db,
+        this.keyring,
+        profile.credential_profile_id,
+      );
+      const target = parseTarget(profile.target);
+      const pingable = this.opts.ping && (await findFping()) !== null;
+      await discoveryRunsRepo.markRunning(this.db, runId, pingable);
+      const winrmPort = credential.port;
+      const identifyQueue = new Limiter(this.opts.identifyConcurrency);
+      const identifications: Promise<void>[] = [];
+
+      const onHost = (ip: string, ports: number[]) => {
+        progress.hosts_found++;
+        if (!ports.includes(winrmPort)) {
+          progress.failed++;
+          unidentified.push({
+            ip,
+            open_ports: ports,
+            reason: `WinRM port ${winrmPort} is closed (open: ${ports.join(", ")})`,
+          });
+          return;
+        }
+        identifications.push(identifyQueue.run(async () => {
+          if (signal.aborted) return;
+          try {
+            const id = await this.identify(
+              ip,
+              credential,
+              AbortSignal.any([signal, AbortSignal.timeout(this.opts.identifyTimeoutMs)]),
+            );
+            const device = await devicesRepo.upsertDiscovered(this.db, {
+              ip,
+              discovery_profile_id: profile.id,
+              hostname: id.hostname,
+              domain: id.domain ?? null,
+              os: id.os ?? null,
+              os_version: id.osVersion ?? null,
+              serial_number: id.serial ?? null,
+              memory_total_bytes: id.totalMemoryBytes ?? null,
+            });
+            deviceIds.push(device.id);
+            progress.identified++;
+          } catch (err) {
+            progress.failed++;
+            unidentified.push({ ip, open_ports: ports, reason: describe(err) });
+          }
+        }));
+      };
+
+      await sweep(target.addresses(), {
+        concurrency: this.opts.concurrency,
+        chunk: 256,
+        signal,
+        probe: async (chunk) => {
+          const alive = pingable ? await pingAlive(chunk, this.opts.probeTimeoutMs, signal) : null;
+          await Promise.all(chunk.map(async (ip) => {
+            const ports = await openPorts(ip, profile.ports, this.opts.probeTimeoutMs);
+            progress.addresses_scanned++;
+            if (alive?.has(ip)) progress.ping_replies++;
+            if (ports.length) onHost(ip, ports);
+          }));
+        },
+      });
+      await Promise.all(identifications);
+      if (signal.aborted) status = "cancelled";
+    } catch (err) {
+      if (signal.aborted) status = "cancelled";
+      else {
+        status = "failed";
+        error = describe(err);
+      }
+    } finally {
+      clearInterval(saver);
+    }
+    unidentified.sort((a, b) => ipOrder(a.ip) - ipOrder(b.ip));
+    await discoveryRunsRepo.finish(this.db, runId, {
+      ...progress,
+      status,
+      error,
+      device_ids: deviceIds.sort((a, b) => a - b),
+      unidentified: unidentified.slice(0, 1_000),
+    });
+    log.info(
+      "discovery run {runId} {status}: {scanned} addresses, {found} hosts, {identified} identified, {failed} failed",
+      {
+        runId,
+        status,
+        scanned: progress.addresses_scanned,
+        found: progress.hosts_found,
+        identified: progress.identified,
+        failed: progress.failed,
+      },
+    );
+  }
+}
+
+/** Feeds addresses in chunks to `probe`, keeping about `concurrency` addresses in flight. */
+async function sweep(
+  addresses: Iterable<string>,
+  o: {
+    concurrency: number;
+    chunk: number;
+    signal: AbortSignal;
+    probe(chunk: string[]): Promise<void>;
+  },
+): Promise<void> {
+  const iterator = addresses[Symbol.iterator]();
+  const chunkSize = Math.max(1, Math.min(o.chunk, o.concurrency));
+  const lanes = Math.max(1, Math.floor(o.concurrency / chunkSize));
+  const next = (): string[] => {
+    const out: string[] = [];
+    while (out.length < chunkSize) {
+      const r = iterator.next();
+      if (r.done) break;
+      out.push(r.value);
+    }
+    return out;
+  };
+  await Promise.all(Array.from({ length: lanes }, async () => {
+    for (let chunk = next(); chunk.length && !o.signal.aborted; chunk = next()) {
+      await o.probe(chunk);
+    }
+  }));
+}
+
+/** Runs at most `limit` tasks at once. */
+class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { message?: string; kind?: string };
+  const message = e?.message ?? String(err);
+  return e?.kind ? `${e.kind}: ${message}` : message;
+}
+
+function ipOrder(ip: string): number {
+  return ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+}

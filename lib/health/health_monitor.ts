@@ -1,0 +1,142 @@
+/**
+ * The health monitor: reads every committed poll outcome into a per-device sliding failure
+ * window; at the threshold the device becomes `unreachable` (reason recorded) and its monitors
+ * leave the schedule. Unreachable devices get a cheap TCP probe of their WinRM ports after
+ * `reactivateAfterMs`; one that answers goes back to `monitoring` and is scheduled again.
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Database } from "../db/driver.ts";
+import type { PollOutcome } from "../messages.ts";
+import { FailureWindow } from "./failure_window.ts";
+import { openPorts } from "../discovery/probe.ts";
+
+const log = getLogger(["nmslite", "health"]);
+
+export interface HealthMonitorOptions {
+  windowMs: number;
+  threshold: number;
+  reactivateAfterMs: number;
+  probeIntervalMs: number;
+  probeTimeoutMs?: number;
+  now?: () => number;
+}
+
+/** What the monitor asks of the pipeline when a device leaves or rejoins the schedule. */
+export interface ScheduleControl {
+  pauseDevice(deviceId: number): Promise<void>;
+  resumeDevice(deviceId: number): Promise<void>;
+}
+
+export class HealthMonitor {
+  private readonly window: FailureWindow;
+  private timer?: ReturnType<typeof setInterval>;
+  private probing = false;
+  readonly counters = { deactivated: 0, reactivated: 0, probes: 0 };
+
+  constructor(
+    private readonly db: Database,
+    private readonly schedule: ScheduleControl,
+    private readonly opts: HealthMonitorOptions,
+  ) {
+    this.window = new FailureWindow({
+      windowMs: opts.windowMs,
+      threshold: opts.threshold,
+      reactivateAfterMs: opts.reactivateAfterMs,
+      now: opts.now,
+    });
+  }
+
+  /** Picks up devices left unreachable before a restart, then probes on a timer. */
+  async start(): Promise<void> {
+    const rows = await this.db.query<{ id: number; changed: Date | null }>(
+      "SELECT id, status_changed_at AS changed FROM devices WHERE status = 'unreachable'",
+    );
+    for (const r of rows) this.window.markDeactivated(r.id, r.changed?.getTime());
+    this.timer = setInterval(() => void this.probeDue(), this.opts.probeIntervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Outcomes in commit order (MetricsWriter.onCommitted). */
+  async record(outcomes: PollOutcome[]): Promise<void> {
+    for (const o of outcomes) {
+      if (o.ok) {
+        this.window.recordSuccess(o.deviceId);
+        continue;
+      }
+      const decision = this.window.recordFailure(
+        o.deviceId,
+        o.error ?? "poll failed",
+        o.attemptedAt,
+      );
+      if (decision.action !== "deactivate") continue;
+      const changed = await this.db.query(
+        `UPDATE devices SET status = 'unreachable', status_reason = $2, status_changed_at = now(),
+           updated_at = now()
+         WHERE id = $1 AND status NOT IN ('unreachable', 'inactive') RETURNING id`,
+        [o.deviceId, decision.reason],
+      );
+      if (changed.length === 0) continue;
+      this.counters.deactivated++;
+      log.warn("device {deviceId} is unreachable: {reason}", {
+        deviceId: o.deviceId,
+        reason: decision.reason,
+      });
+      await this.schedule.pauseDevice(o.deviceId);
+    }
+  }
+
+  /** An operator set the device's status by hand: its failure history no longer applies. */
+  forgetDevice(deviceId: number): void {
+    this.window.reactivated(deviceId);
+  }
+
+  /** One round of recovery probes; returns the devices that came back. */
+  async probeDue(): Promise<number[]> {
+    if (this.probing) return [];
+    this.probing = true;
+    const back: number[] = [];
+    try {
+      for (const deviceId of this.window.probesDue()) {
+        const [device] = await this.db.query<{ ip: string; status: string; ports: number[] }>(
+          `SELECT host(d.ip) AS ip, d.status,
+             COALESCE(array_agg(DISTINCT c.port) FILTER (WHERE c.port IS NOT NULL), '{5985,5986}') AS ports
+           FROM devices d
+           LEFT JOIN monitors m ON m.device_id = d.id
+           LEFT JOIN credential_profiles c ON c.id = m.credential_profile_id
+           WHERE d.id = $1 GROUP BY d.id`,
+          [deviceId],
+        );
+        if (!device || device.status !== "unreachable") {
+          this.window.forget(deviceId);
+          continue;
+        }
+        this.counters.probes++;
+        const open = await openPorts(device.ip, device.ports, this.opts.probeTimeoutMs ?? 2_000);
+        if (open.length === 0) {
+          this.window.probeFailed(deviceId);
+          continue;
+        }
+        const changed = await this.db.query(
+          `UPDATE devices SET status = 'monitoring', status_changed_at = now(), updated_at = now(),
+             status_reason = $2, last_seen = now()
+           WHERE id = $1 AND status = 'unreachable' RETURNING id`,
+          [deviceId, `recovered: port ${open[0]} answered a reachability probe`],
+        );
+        this.window.reactivated(deviceId);
+        if (changed.length === 0) continue;
+        this.counters.reactivated++;
+        back.push(deviceId);
+        log.info("device {deviceId} recovered; polling resumes", { deviceId });
+        await this.schedule.resumeDevice(deviceId);
+      }
+    } catch (err) {
+      log.error("recovery probes failed: {message}", { message: (err as Error).message });
+    } finally {
+      this.probing = false;
+    }
+    return back;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * NMSlite's own metrics for `GET /metrics` (Prometheus text): polls by outcome, poll duration,
+ * scheduler lag, queue depth and dead letters, writer batch size and commit time, devices by
+ * status. Values are read where they live at scrape time; nothing here keeps state.
+ */
+import type { AppContext } from "../app_context.ts";
+import { PrometheusText } from "./prometheus.ts";
+import type { Histogram } from "../metrics/writer.ts";
+
+const msToSeconds = (buckets: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(
+    Object.entries(buckets).map(([b, n]) => [b === "+Inf" ? b : String(Number(b) / 1000), n]),
+  );
+
+export async function renderSelfMetrics(ctx: AppContext): Promise<string> {
+  const out = new PrometheusText();
+  const devices = await ctx.db.query<{ status: string; n: number }>(
+    "SELECT status, count(*)::int AS n FROM devices GROUP BY status",
+  );
+  const byStatus = new Map(devices.map((d) => [d.status, d.n]));
+  out.gauge(
+    "nmslite_devices",
+    "Devices by status",
+    ["discovered", "monitoring", "unreachable", "inactive"].map((s) => [
+      { status: s },
+      byStatus.get(s) ?? 0,
+    ]),
+  );
+  out.gauge(
+    "nmslite_uptime_seconds",
+    "Seconds since start",
+    (Date.now() - ctx.startedAt.getTime()) / 1000,
+  );
+  const rt = ctx.monitoring;
+  if (!rt) return out.toString();
+
+  const stats = rt.pipeline.stats();
+  const polls = { ok: 0, failed: 0, retried: 0 };
+  const duration: Record<string, number> = {};
+  let durationSum = 0;
+  for (const p of stats.pollers) {
+    polls.ok += p.polls.ok;
+    polls.failed += p.polls.failed;
+    polls.retried += p.polls.retried;
+    durationSum += p.durationSumMs;
+    for (const [b, n] of Object.entries(p.durationBuckets)) duration[b] = (duration[b] ?? 0) + n;
+  }
+  out.counter("nmslite_polls_total", "Polls by outcome (after retries)", [
+    [{ outcome: "ok" }, polls.ok],
+    [{ outcome: "failed" }, polls.failed],
+  ]);
+  out.counter("nmslite_poll_retries_total", "Poll attempts retried", polls.retried);
+  out.histogram(
+    "nmslite_poll_duration_seconds",
+    "Poll duration including retries",
+    msToSeconds(duration),
+    durationSum / 1000,
+  );
+  out.gauge(
+    "nmslite_polls_in_flight",
+    "Polls running in the poller Workers",
+    stats.pollers.reduce((n, p) => n + p.inFlight, 0),
+  );
+  out.gauge(
+    "nmslite_polls_queued",
+    "Polls waiting for a free slot in the poller Workers",
+    stats.pollers.reduce((n, p) => n + p.queued, 0),
+  );
+  const s = stats.scheduler;
+  out.gauge("nmslite_scheduler_monitors", "Monitors in the schedule", s?.monitors ?? 0);
+  out.counter("nmslite_scheduler_fired_total", "Polls fired by the scheduler", s?.fired ?? 0);
+  out.counter(
+    "nmslite_scheduler_skipped_total",
+    "Deadlines missed by more than an interval and run once late",
+    s?.skipped ?? 0,
+  );
+  out.gauge("nmslite_scheduler_lag_seconds", "Fire time minus due time over recent fires", [
+    [{ quantile: "0.5" }, (s?.lagP50Ms ?? 0) / 1000],
+    [{ quantile: "0.99" }, (s?.lagP99Ms ?? 0) / 1000],
+    [{ quantile: "1" }, (s?.lagMaxMs ?? 0) / 1000],
+  ]);
+  out.gauge("nmslite_queue_depth", "Result messages enqueued and not yet committed", rt.pending());
+  out.gauge("nmslite_queue_dead_letters", "Undeliverable result messages", await rt.deadLetters());
+  out.counter("nmslite_queue_messages_total", "Result messages taken off the queue", [
+    [{ result: "committed" }, rt.queue.committed],
+    [{ result: "failed" }, rt.queue.failed],
+    [{ result: "malformed" }, rt.queue.malformed],
+  ]);
+  const w = rt.writer;
+  out.counter("nmslite_writer_rows_total", "Metric rows the writer handled", [
+    [{ result: "inserted" }, w.totals.inserted],
+    [{ result: "duplicate" }, w.totals.duplicates],
+    [{ result: "orphaned" }, w.totals.orphaned],
+  ]);
+  histogram(out, "nmslite_writer_batch_rows", "Rows and outcomes per commit", w.batchRows, 1);
+  histogram(out, "nmslite_writer_commit_seconds", "Commit time", w.commitMs, 1000);
+  out.counter(
+    "nmslite_health_deactivated_total",
+    "Devices marked unreachable",
+    rt.health.counters.deactivated,
+  );
+  out.counter(
+    "nmslite_health_reactivated_total",
+    "Devices that recovered",
+    rt.health.counters.reactivated,
+  );
+  return out.toString();
+}
+
+function histogram(out: PrometheusText, name: string, help: string, h: Histogram, div: number) {
+  const buckets = div === 1 ? h.buckets : msToSeconds(h.buckets);
+  out.histogram(name, help, buckets, h.sum / div);
+}

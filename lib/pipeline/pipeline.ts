@@ -1,0 +1,244 @@
+/**
+ * The monitoring pipeline in the main isolate: the scheduler Worker fires due monitors, the
+ * poller Workers collect (each host always goes to the same poller, so its per-host limit
+ * holds fleet-wide), results come back through the Deno KV queue to the writer, and the
+ * health monitor reads what the writer committed.
+ */
+import { getLogger } from "@logtape/logtape";
+import type { AppContext } from "../app_context.ts";
+import type {
+  PluginSpec,
+  PollerCommand,
+  PollerEvent,
+  PollerStats,
+  PollJob,
+  SchedulerCommand,
+  SchedulerEvent,
+  SchedulerStats,
+} from "../messages.ts";
+import type { EntityEvent } from "../entity_events.ts";
+import { decryptCredential } from "../inventory/credential_profiles.ts";
+import {
+  loadPlugins,
+  monitorIdsOfDevice,
+  schedulableMonitor,
+  schedulableMonitors,
+} from "./monitor_source.ts";
+
+const log = getLogger(["nmslite", "pipeline"]);
+
+export interface PipelineOptions {
+  pollers: number;
+  pollerConcurrency: number;
+  perHostLimit: number;
+  pollTimeoutMs: number;
+  retries: number;
+  retryBackoffMs: number;
+  credentialTtlMs: number;
+  kvPath: string | null;
+}
+
+export interface PipelineStats {
+  scheduler: SchedulerStats | null;
+  pollers: PollerStats[];
+  dispatched: number;
+  droppedNoPlugin: number;
+}
+
+export class Pipeline {
+  private scheduler?: Worker;
+  private readonly pollers: Worker[] = [];
+  private plugins = new Map<number, PluginSpec>();
+  private schedulerStats: SchedulerStats | null = null;
+  private readonly pollerStats = new Map<number, PollerStats>();
+  private dispatched = 0;
+  private droppedNoPlugin = 0;
+  private unsubscribe?: () => void;
+  private statsTimer?: ReturnType<typeof setInterval>;
+
+  constructor(private readonly ctx: AppContext, private readonly opts: PipelineOptions) {}
+
+  async start(): Promise<void> {
+    this.plugins = await loadPlugins(this.ctx.db);
+    for (let i = 0; i < this.opts.pollers; i++) this.pollers.push(this.startPoller(i));
+    this.scheduler = new Worker(new URL("../../workers/scheduler.ts", import.meta.url).href, {
+      type: "module",
+      name: "scheduler",
+    });
+    this.scheduler.onmessage = (e: MessageEvent<SchedulerEvent>) => this.onSchedulerEvent(e.data);
+    this.scheduler.onerror = (e) => {
+      log.error("scheduler worker failed: {message}", { message: e.message });
+    };
+    this.send({ type: "load", monitors: await schedulableMonitors(this.ctx.db) });
+    this.unsubscribe = this.ctx.events.subscribe((event) => {
+      this.onEntityEvent(event).catch((err) =>
+        log.error("cannot apply {entity} change: {message}", {
+          entity: event.entity,
+          message: (err as Error).message,
+        })
+      );
+    });
+    this.statsTimer = setInterval(() => this.requestStats(), 5_000);
+  }
+
+  /** Stops firing, lets the pollers finish and enqueue what they hold, then stops them. */
+  async stop(): Promise<void> {
+    clearInterval(this.statsTimer);
+    this.unsubscribe?.();
+    this.send({ type: "stop" });
+    this.scheduler?.terminate();
+    await Promise.all(this.pollers.map((w) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          w.terminate();
+          resolve();
+        }, 30_000);
+        w.addEventListener("message", (e: MessageEvent<PollerEvent>) => {
+          if (e.data.type === "stopped") {
+            clearTimeout(timer);
+            w.terminate();
+            resolve();
+          }
+        });
+        w.postMessage({ type: "stop" } satisfies PollerCommand);
+      })
+    ));
+  }
+
+  stats(): PipelineStats {
+    return {
+      scheduler: this.schedulerStats,
+      pollers: [...this.pollerStats.values()],
+      dispatched: this.dispatched,
+      droppedNoPlugin: this.droppedNoPlugin,
+    };
+  }
+
+  /** A device became unreachable (health monitor): its monitors leave the schedule. */
+  async pauseDevice(deviceId: number): Promise<void> {
+    for (const id of await monitorIdsOfDevice(this.ctx.db, deviceId)) {
+      this.send({ type: "remove", monitorId: id });
+    }
+  }
+
+  /** A device recovered or was re-enabled: its monitors are scheduled again. */
+  async resumeDevice(deviceId: number): Promise<void> {
+    for (const id of await monitorIdsOfDevice(this.ctx.db, deviceId)) await this.replan(id);
+  }
+
+  private startPoller(index: number): Worker {
+    const worker = new Worker(new URL("../../workers/poller.ts", import.meta.url).href, {
+      type: "module",
+      name: `poller-${index}`,
+    });
+    worker.onmessage = (e: MessageEvent<PollerEvent>) => this.onPollerEvent(worker, e.data);
+    worker.onerror = (e) =>
+      log.error("poller {index} failed: {message}", { index, message: e.message });
+    worker.postMessage(
+      {
+        type: "init",
+        workerId: index,
+        kvPath: this.opts.kvPath,
+        concurrency: this.opts.pollerConcurrency,
+        perHostLimit: this.opts.perHostLimit,
+        pollTimeoutMs: this.opts.pollTimeoutMs,
+        retries: this.opts.retries,
+        retryBackoffMs: this.opts.retryBackoffMs,
+        credentialTtlMs: this.opts.credentialTtlMs,
+      } satisfies PollerCommand,
+    );
+    return worker;
+  }
+
+  private send(cmd: SchedulerCommand): void {
+    this.scheduler?.postMessage(cmd);
+  }
+
+  private onSchedulerEvent(event: SchedulerEvent): void {
+    if (event.type === "stats") {
+      this.schedulerStats = event.stats;
+      return;
+    }
+    for (const job of event.jobs) this.dispatch(job);
+  }
+
+  private dispatch(job: PollJob): void {
+    const plugin = this.plugins.get(job.pluginId);
+    if (!plugin) {
+      this.droppedNoPlugin++;
+      return;
+    }
+    const worker = this.pollers[hashIp(job.deviceIp) % this.pollers.length];
+    worker.postMessage({ type: "poll", job, plugin } satisfies PollerCommand);
+    this.dispatched++;
+  }
+
+  private async onPollerEvent(worker: Worker, event: PollerEvent): Promise<void> {
+    if (event.type === "stats") {
+      this.pollerStats.set(event.stats.workerId, event.stats);
+      return;
+    }
+    if (event.type !== "credential-request") return;
+    try {
+      const credential = await decryptCredential(
+        this.ctx.db,
+        this.ctx.keyring,
+        event.credentialProfileId,
+      );
+      worker.postMessage(
+        { type: "credential", requestId: event.requestId, credential } satisfies PollerCommand,
+      );
+    } catch (err) {
+      worker.postMessage(
+        {
+          type: "credential",
+          requestId: event.requestId,
+          credential: null,
+          error: (err as Error).message,
+        } satisfies PollerCommand,
+      );
+    }
+  }
+
+  private async onEntityEvent(event: EntityEvent): Promise<void> {
+    switch (event.entity) {
+      case "monitor":
+        if (event.action === "deleted") this.send({ type: "remove", monitorId: event.id });
+        else await this.replan(event.id);
+        break;
+      case "device":
+        for (const id of await monitorIdsOfDevice(this.ctx.db, event.id)) await this.replan(id);
+        break;
+      case "credential_profile":
+        for (const w of this.pollers) {
+          w.postMessage(
+            { type: "credential-changed", credentialProfileId: event.id } satisfies PollerCommand,
+          );
+        }
+        break;
+      case "plugin":
+        this.plugins = await loadPlugins(this.ctx.db);
+        break;
+    }
+  }
+
+  private async replan(monitorId: number): Promise<void> {
+    const monitor = await schedulableMonitor(this.ctx.db, monitorId);
+    this.send(monitor ? { type: "upsert", monitor } : { type: "remove", monitorId });
+  }
+
+  private requestStats(): void {
+    this.send({ type: "stats" });
+    for (const w of this.pollers) w.postMessage({ type: "stats" } satisfies PollerCommand);
+  }
+}
+
+/** FNV-1a of the address: one host, one poller. */
+function hashIp(ip: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < ip.length; i++) {
+    h ^= ip.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}

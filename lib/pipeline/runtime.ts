@@ -1,0 +1,152 @@
+/**
+ * Everything that runs in the background of the main isolate, started after migrations and
+ * stopped before the database closes: the results queue listener and metrics writer, the
+ * scheduler and poller Workers, the health monitor, and the daily partition upkeep.
+ *
+ * Order matters at both ends: the writer listens before pollers can enqueue, and on shutdown
+ * the pollers flush into the queue before the writer stops (what it has not committed stays
+ * in the queue and is delivered at the next start).
+ */
+import { getLogger } from "@logtape/logtape";
+import type { AppContext } from "../app_context.ts";
+import { MetricsWriter } from "../metrics/writer.ts";
+import { DEAD_LETTER_PREFIX, decodeBatch, ResultBatchFormatError } from "../queue/results_queue.ts";
+import { Pipeline } from "./pipeline.ts";
+import { HealthMonitor } from "../health/health_monitor.ts";
+import { dropExpiredPartitions, ensurePartitions } from "../metrics/partitions.ts";
+
+const log = getLogger(["nmslite", "runtime"]);
+
+export class MonitoringRuntime {
+  readonly writer: MetricsWriter;
+  readonly pipeline: Pipeline;
+  readonly health: HealthMonitor;
+  private kv?: Deno.Kv;
+  private upkeepTimer?: ReturnType<typeof setInterval>;
+  private unsubscribe?: () => void;
+  private stopped = false;
+  /** queue messages taken off the queue and committed, or refused as malformed */
+  readonly queue = { delivered: 0, committed: 0, malformed: 0, failed: 0 };
+
+  constructor(private readonly ctx: AppContext, readonly queuePath: string) {
+    this.health = new HealthMonitor(ctx.db, {
+      pauseDevice: (id) => this.pipeline.pauseDevice(id),
+      resumeDevice: (id) => this.pipeline.resumeDevice(id),
+    }, {
+      windowMs: ctx.config.health.failure_window_ms,
+      threshold: ctx.config.health.failure_threshold,
+      reactivateAfterMs: ctx.config.health.reactivate_after_ms,
+      probeIntervalMs: ctx.config.health.probe_interval_ms,
+    });
+    this.writer = new MetricsWriter(ctx.db, {
+      onCommitted: (outcomes) => {
+        if (outcomes.length) {
+          this.health.record(outcomes).catch((err) =>
+            log.error("health monitor failed: {message}", { message: err.message })
+          );
+        }
+      },
+    });
+    const p = ctx.config.polling;
+    this.pipeline = new Pipeline(ctx, {
+      pollers: p.pollers,
+      pollerConcurrency: p.concurrency,
+      perHostLimit: p.per_host_limit,
+      pollTimeoutMs: p.timeout_ms,
+      retries: p.retries,
+      retryBackoffMs: p.retry_backoff_ms,
+      credentialTtlMs: p.credential_ttl_ms,
+      kvPath: queuePath,
+    });
+  }
+
+  async start(): Promise<void> {
+    this.kv = await Deno.openKv(this.queuePath);
+    const kv = this.kv;
+    kv.listenQueue(async (message: unknown) => {
+      this.queue.delivered++;
+      let batch;
+      try {
+        batch = decodeBatch(message);
+      } catch (err) {
+        if (!(err instanceof ResultBatchFormatError)) throw err;
+        // Retrying cannot fix it: keep it where an operator can look, and move on.
+        this.queue.malformed++;
+        await kv.set([...DEAD_LETTER_PREFIX, `malformed-${crypto.randomUUID()}`], message);
+        return;
+      }
+      try {
+        await this.writer.write(batch);
+        this.queue.committed++;
+      } catch (err) {
+        this.queue.failed++;
+        log.error("cannot commit result batch {batchId}: {message}; it will be redelivered", {
+          batchId: batch.batchId,
+          message: (err as Error).message,
+        });
+        throw err;
+      }
+    });
+    await this.health.start();
+    await this.pipeline.start();
+    this.unsubscribe = this.ctx.events.subscribe((event) => {
+      if (event.entity === "device") this.health.forgetDevice(event.id);
+    });
+    this.upkeepTimer = setInterval(() => void this.upkeep(), 3_600_000);
+    await this.upkeep();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.upkeepTimer);
+    this.unsubscribe?.();
+    this.health.stop();
+    await this.pipeline.stop();
+    // Give the queue a moment to hand over what the pollers flushed, then stop committing.
+    await this.settle(5_000);
+    this.writer.stop();
+    this.kv?.close();
+  }
+
+  /** Waits until every message enqueued so far has been committed, or the timeout passes. */
+  async settle(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.pending() === 0) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return this.pending() === 0;
+  }
+
+  /** Messages enqueued by the pollers and not yet committed (an approximation of depth). */
+  pending(): number {
+    const enqueued = this.pipeline.stats().pollers.reduce((n, p) => n + p.enqueuedBatches, 0);
+    return Math.max(0, enqueued - this.queue.committed - this.queue.malformed);
+  }
+
+  async deadLetters(limit = 10_000): Promise<number> {
+    // After stop() the queue's store is closed; open it briefly to answer.
+    const kv = this.stopped || !this.kv ? await Deno.openKv(this.queuePath) : this.kv;
+    try {
+      let n = 0;
+      for await (const _ of kv.list({ prefix: [...DEAD_LETTER_PREFIX] }, { limit })) n++;
+      return n;
+    } finally {
+      if (kv !== this.kv) kv.close();
+    }
+  }
+
+  private async upkeep(): Promise<void> {
+    try {
+      await ensurePartitions(this.ctx.db);
+      const dropped = await dropExpiredPartitions(
+        this.ctx.db,
+        this.ctx.config.metrics.retention_days,
+      );
+      if (dropped.length) log.info("dropped expired metrics partitions {dropped}", { dropped });
+    } catch (err) {
+      log.error("metrics partition upkeep failed: {message}", { message: (err as Error).message });
+    }
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * A poller Worker: a thin shell around lib/polling. Jobs arrive from the main isolate; the
+ * decrypted credential is asked for once and cached for its TTL; results go into the Deno KV
+ * queue in batches, where the writer in the main isolate commits them.
+ */
+/// <reference lib="deno.worker" />
+import type { Credential, PollerCommand, PollerEvent } from "../lib/messages.ts";
+import { Poller } from "../lib/polling/poller.ts";
+import { CredentialCache } from "../lib/polling/credential_cache.ts";
+import { ResultBatcher } from "../lib/polling/result_batcher.ts";
+import { collectMetrics } from "../lib/collectors/registry.ts";
+import { openResultsQueue, packBatches, type ResultsQueue } from "../lib/queue/results_queue.ts";
+
+let poller: Poller | undefined;
+let batcher: ResultBatcher | undefined;
+let queue: ResultsQueue | undefined;
+let credentials: CredentialCache | undefined;
+let workerId = 0;
+let nextRequest = 1;
+const pendingCredentials = new Map<
+  number,
+  { resolve(c: Credential): void; reject(e: Error): void }
+>();
+
+class CredentialUnavailableError extends Error {
+  override name = "CredentialUnavailableError";
+  readonly kind = "credential";
+}
+
+function post(event: PollerEvent): void {
+  self.postMessage(event);
+}
+
+function requestCredential(credentialProfileId: number): Promise<Credential> {
+  const requestId = nextRequest++;
+  return new Promise((resolve, reject) => {
+    pendingCredentials.set(requestId, { resolve, reject });
+    post({ type: "credential-request", requestId, credentialProfileId });
+  });
+}
+
+self.onmessage = async (e: MessageEvent<PollerCommand>) => {
+  const cmd = e.data;
+  switch (cmd.type) {
+    case "init": {
+      workerId = cmd.workerId;
+      queue = await openResultsQueue(cmd.kvPath);
+      batcher = new ResultBatcher({
+        maxDelayMs: 100,
+        maxItems: 200,
+        pack: packBatches,
+        enqueue: (batch) => queue!.enqueue(batch),
+        onError: (err) =>
+          console.error(`poller ${workerId}: enqueue failed: ${(err as Error).message}`),
+      });
+      credentials = new CredentialCache(cmd.credentialTtlMs, requestCredential);
+      poller = new Poller({
+        concurrency: cmd.concurrency,
+        perHostLimit: cmd.perHostLimit,
+        pollTimeoutMs: cmd.pollTimeoutMs,
+        retries: cmd.retries,
+        backoffBaseMs: cmd.retryBackoffMs,
+        getCredential: (id) => credentials!.get(id),
+        collect: collectMetrics,
+        onSample: (s) => batcher!.addSample(s),
+        onOutcome: (o) => batcher!.addOutcome(o),
+      });
+      post({ type: "stats", stats: stats() });
+      break;
+    }
+    case "poll":
+      poller?.submit(cmd.job, cmd.plugin);
+      break;
+    case "credential": {
+      const waiter = pendingCredentials.get(cmd.requestId);
+      pendingCredentials.delete(cmd.requestId);
+      if (!waiter) break;
+      if (cmd.credential) waiter.resolve(cmd.credential);
+      else waiter.reject(new CredentialUnavailableError(cmd.error ?? "credential unavailable"));
+      break;
+    }
+    case "credential-changed":
+      credentials?.invalidate(cmd.credentialProfileId);
+      break;
+    case "stats":
+      post({ type: "stats", stats: stats() });
+      break;
+    case "stop":
+      // finish what is running, put every result into the queue, then say so
+      if (poller) {
+        await poller.idle();
+        poller.stop();
+      }
+      await batcher?.flush();
+      queue?.close();
+      post({ type: "stats", stats: stats() });
+      post({ type: "stopped" });
+      self.close();
+      break;
+  }
+};
+
+function stats() {
+  return {
+    workerId,
+    inFlight: poller?.active ?? 0,
+    queued: poller?.queued ?? 0,
+    polls: {
+      ok: poller?.stats.ok ?? 0,
+      failed: poller?.stats.failed ?? 0,
+      retried: poller?.stats.retried ?? 0,
+    },
+    durationBuckets: poller?.stats.buckets ?? {},
+    durationSumMs: poller?.stats.durationSumMs ?? 0,
+    enqueuedBatches: batcher?.enqueuedBatches ?? 0,
+  };
+}
