@@ -15,6 +15,7 @@ import { registerDiscoveryRunRoutes } from "./discovery_runs.ts";
 import { registerDeviceRoutes } from "./devices.ts";
 import { registerPluginRoutes } from "./plugins.ts";
 import { registerMonitorRoutes } from "./monitors.ts";
+import { registerMetricsRoutes } from "./metrics.ts";
 import { registerAuditLogRoutes } from "./audit_log.ts";
 import { registerHealthRoute } from "./health.ts";
 import { renderDocsPage } from "./docs_page.ts";
@@ -73,6 +74,7 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   registerDeviceRoutes(api);
   registerPluginRoutes(api);
   registerMonitorRoutes(api);
+  registerMetricsRoutes(api);
   registerAuditLogRoutes(api);
 
   api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -1,0 +1,215 @@
+/**
+ * Metrics of a monitor or a device: the latest sample with derived percentages, and history
+ * downsampled server-side for charts. Read-only, so every role may call them.
+ */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../../http/env.ts";
+import { handle, ok } from "../../http/define.ts";
+import { notFound, validationError } from "../../http/errors.ts";
+import { commonErrors, envelope, IdParam, jsonResponse, notFoundError } from "./schemas.ts";
+import {
+  getMonitorRef,
+  history,
+  latestSample,
+  listDeviceMonitorRefs,
+  MAX_HISTORY_RANGE_MS,
+} from "../../../lib/metrics/reader.ts";
+import { devicesRepo } from "../../../lib/db/devices.ts";
+
+const DEFAULT_RANGE_MS = 3_600_000;
+export const MAX_POINTS = 2_000;
+
+const n = z.number().nullable();
+const Time = z.string().openapi({ format: "date-time" });
+const Usage = z.object({ total_bytes: n, used_bytes: n, percent: n }).openapi("MetricUsage", {
+  description: "percent = used_bytes / total_bytes × 100, derived at query time",
+});
+
+const Sample = z.object({
+  ts: Time,
+  cpu_percent: n,
+  memory: Usage,
+  disk: Usage,
+  network: z.object({
+    sent_bps: n,
+    recv_bps: n,
+    packets_sent: n,
+    packets_recv: n,
+    errors: n,
+    discards: n,
+    utilization_percent: n.openapi({
+      description: "as collected, else the busiest interface's (bytes/s × 8 over link speed)",
+    }),
+  }),
+  process_count: n,
+  collection_ms: n,
+  volumes: z.array(Usage.extend({ name: z.string() })),
+  interfaces: z.array(z.object({
+    name: z.string(),
+    sent_bps: z.number(),
+    recv_bps: z.number(),
+    packets_sent: z.number(),
+    packets_recv: z.number(),
+    errors: z.number(),
+    discards: z.number(),
+    bandwidth_bps: n,
+    utilization_percent: n,
+  })),
+}).openapi("MetricSample");
+
+const MonitorLatest = z.object({
+  monitor_id: z.number().int(),
+  device_id: z.number().int(),
+  sample: Sample.nullable(),
+}).openapi("MonitorLatestMetrics", {
+  description: "sample is null while the monitor has none (not polled yet, or silent for over " +
+    "400 days before its last poll)",
+});
+
+const Stat = z.object({ min: n, avg: n, max: n }).openapi("MetricStat");
+const HistoryPoint = z.object({
+  t: Time.openapi({ description: "bucket start" }),
+  samples: z.number().int(),
+  cpu_percent: Stat,
+  memory_percent: Stat,
+  disk_percent: Stat,
+  net_sent_bps: Stat,
+  net_recv_bps: Stat,
+  net_utilization_percent: Stat,
+  process_count: Stat,
+}).openapi("MetricHistoryPoint");
+
+const History = z.object({
+  monitor_id: z.number().int(),
+  from: Time,
+  to: Time,
+  bucket_seconds: z.number().int(),
+  points: z.array(HistoryPoint).openapi({
+    description: "one per bucket holding samples, oldest first; empty buckets are left out",
+  }),
+  breakdown: z.object({
+    kind: z.enum(["volumes", "interfaces"]),
+    series: z.array(z.object({
+      name: z.string(),
+      points: z.array(z.record(z.string(), z.union([z.string(), z.number(), z.null()]))).openapi({
+        description: "volumes: {t, percent}; interfaces: {t, sent_bps, recv_bps, " +
+          "utilization_percent} (bucket averages)",
+      }),
+    })),
+  }).nullable(),
+}).openapi("MetricHistory");
+
+// An unencoded "+02:00" offset arrives as " 02:00" (form decoding); take it as meant.
+const isoTime = (field: string, description: string) =>
+  z.preprocess(
+    (v) => typeof v === "string" ? v.replace(/ (\d\d:?\d\d)$/, "+$1") : v,
+    z.iso.datetime({ offset: true }),
+  ).optional().openapi({
+    param: { name: field, in: "query" },
+    description,
+    example: "2026-01-01T00:00:00Z",
+  });
+
+const HistoryQuery = z.object({
+  from: isoTime("from", "range start, inclusive (default: to minus one hour)"),
+  to: isoTime("to", "range end, exclusive (default: now)"),
+  points: z.coerce.number().int().min(1).max(MAX_POINTS).default(300).openapi({
+    description: `at most this many buckets of (to - from) / points (1 to ${MAX_POINTS})`,
+    example: 300,
+  }),
+  breakdown: z.enum(["volumes", "interfaces"]).optional().openapi({
+    description: "also per-volume or per-interface average series",
+  }),
+});
+
+export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
+  const tags = ["metrics"];
+  const security = [{ bearerAuth: [] }];
+
+  handle(
+    app,
+    createRoute({
+      method: "get",
+      path: "/monitors/{id}/metrics",
+      tags,
+      security,
+      summary: "Latest sample of a monitor, with percentages and per-volume/interface figures",
+      request: { params: IdParam },
+      responses: {
+        200: jsonResponse(envelope(MonitorLatest), "The latest sample, or sample: null"),
+        ...commonErrors,
+        ...notFoundError,
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const db = c.get("app").db;
+      const monitor = await getMonitorRef(db, id);
+      if (!monitor) throw notFound("monitor", id);
+      return ok(c, await latestSample(db, monitor));
+    },
+  );
+
+  handle(
+    app,
+    createRoute({
+      method: "get",
+      path: "/monitors/{id}/metrics/history",
+      tags,
+      security,
+      summary: "History of a monitor downsampled into min/avg/max buckets (date_bin)",
+      request: { params: IdParam, query: HistoryQuery },
+      responses: {
+        200: jsonResponse(envelope(History), "Buckets over [from, to)"),
+        ...commonErrors,
+        ...notFoundError,
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const q = c.req.valid("query");
+      const to = q.to ? new Date(q.to) : new Date();
+      const from = q.from ? new Date(q.from) : new Date(to.getTime() - DEFAULT_RANGE_MS);
+      if (Number.isNaN(from.getTime())) throw validationError("from", "not a valid date");
+      if (Number.isNaN(to.getTime())) throw validationError("to", "not a valid date");
+      if (from >= to) throw validationError("from", "must be before to");
+      if (to.getTime() - from.getTime() > MAX_HISTORY_RANGE_MS) {
+        throw validationError(
+          "to",
+          `the range may span at most ${MAX_HISTORY_RANGE_MS / 86_400_000} days`,
+        );
+      }
+      const db = c.get("app").db;
+      if (!await getMonitorRef(db, id)) throw notFound("monitor", id);
+      return ok(c, await history(db, id, { from, to, points: q.points, breakdown: q.breakdown }));
+    },
+  );
+
+  handle(
+    app,
+    createRoute({
+      method: "get",
+      path: "/devices/{id}/metrics",
+      tags,
+      security,
+      summary: "Latest sample of each monitor of a device",
+      request: { params: IdParam },
+      responses: {
+        200: jsonResponse(
+          envelope(z.object({ device_id: z.number().int(), monitors: z.array(MonitorLatest) })),
+          "One entry per monitor of the device, by monitor id",
+        ),
+        ...commonErrors,
+        ...notFoundError,
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const db = c.get("app").db;
+      if (!await devicesRepo.get(db, id)) throw notFound("device", id);
+      const monitors = [];
+      for (const m of await listDeviceMonitorRefs(db, id)) monitors.push(await latestSample(db, m));
+      return ok(c, { device_id: id, monitors });
+    },
+  );
+}
