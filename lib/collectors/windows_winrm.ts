@@ -11,11 +11,12 @@
  *               (fixed disks), Tcpip_NetworkInterface, PerfOS_System (processes).
  *   identify(): 3 round trips: OperatingSystem, ComputerSystem, BIOS.
  *
- * All of them run sequentially on one pooled keep-alive connection. On a new connection
- * NTLM adds 2 round trips (NEGOTIATE/CHALLENGE, then AUTHENTICATE; over HTTPS the first
- * query rides on AUTHENTICATE, over HTTP that leg is empty and the query is sealed after),
- * plus the TCP (and TLS) setup; Basic adds none. Connections stay in the process-wide pool
- * between polls, so a device polled every minute normally pays 5 round trips a poll.
+ * All of them run sequentially on one pooled keep-alive connection. A new connection adds
+ * the TCP (and TLS) setup, and for NTLM the handshake: over HTTP 2 extra round trips
+ * (NEGOTIATE -> CHALLENGE, then an empty AUTHENTICATE leg; the queries follow sealed), over
+ * HTTPS 1 (the first query rides on the AUTHENTICATE leg). Basic adds none (the header goes
+ * with every request). Connections stay in the process-wide pool between polls (idle up to
+ * 60 s), so a device polled every minute or faster pays exactly 5 round trips a poll.
  */
 import type { Credential } from "../messages.ts";
 import type { MetricsDocument } from "./metrics_document.ts";

@@ -8,7 +8,14 @@ import { abortError, Connection } from "./connection.ts";
 import { EnvelopeBuilder, wmiResourceUri } from "./envelope.ts";
 import { enumerateBatches } from "./enumerate.ts";
 import { ConfigError, ProtocolError, TimeoutError, WsmanFaultError } from "./errors.ts";
-import { faultOf, getItem, parseEnvelope, type WmiItem } from "./parse.ts";
+import {
+  type EnumerationBatch,
+  enumerationBatch,
+  faultOf,
+  getItem,
+  parseEnvelope,
+  type WmiItem,
+} from "./parse.ts";
 import { ConnectionPool, type PoolStats, sharedPool } from "./pool.ts";
 import type { TlsOptions } from "./tls_verify.ts";
 import { Transport } from "./transport.ts";
@@ -136,8 +143,17 @@ export class WinrmClient {
   /** Runs a WQL query and returns every instance (all Pulls done). */
   enumerate(wql: string, opts: EnumerateOptions = {}): Promise<WmiItem[]> {
     return this.#deadline(opts.signal, async (signal) => {
+      // Fast path: a poll's results fit the EnumerateResponse (OptimizeEnumeration), so the
+      // generator below, with its per-batch promises, is only entered when Pulls follow.
+      this.counters.enumerations++;
+      const uri = wmiResourceUri(opts.namespace ?? "root/cimv2");
+      const max = opts.maxElements ?? 32_000;
+      const first = enumerationBatch(
+        await this.#call(this.#builder.enumerate(uri, wql, max).xml, signal),
+      );
+      if (first.endOfSequence) return first.items;
       const out: WmiItem[] = [];
-      for await (const batch of this.#batches(wql, opts, signal)) {
+      for await (const batch of this.#batches(wql, opts, signal, false, first)) {
         for (const item of batch) out.push(item);
       }
       return out;
@@ -152,8 +168,14 @@ export class WinrmClient {
     yield* this.#batches(wql, opts, opts.signal, true);
   }
 
-  #batches(wql: string, opts: EnumerateOptions, signal?: AbortSignal, perRequestDeadline = false) {
-    this.counters.enumerations++;
+  #batches(
+    wql: string,
+    opts: EnumerateOptions,
+    signal?: AbortSignal,
+    perRequestDeadline = false,
+    first?: EnumerationBatch,
+  ) {
+    if (!first) this.counters.enumerations++;
     const resourceUri = wmiResourceUri(opts.namespace ?? "root/cimv2");
     const call = perRequestDeadline
       ? (xml: string, s?: AbortSignal) => this.#deadline(s, (d) => this.#call(xml, d))
@@ -169,6 +191,7 @@ export class WinrmClient {
       wql,
       opts.maxElements ?? 32_000,
       signal,
+      first,
     );
   }
 

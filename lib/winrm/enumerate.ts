@@ -6,7 +6,7 @@
  * EnumerationTimeoutms (60 s by default).
  */
 import type { EnvelopeBuilder } from "./envelope.ts";
-import { enumerationBatch, type WmiItem } from "./parse.ts";
+import { type EnumerationBatch, enumerationBatch, type WmiItem } from "./parse.ts";
 
 // deno-lint-ignore no-explicit-any
 type Body = any;
@@ -26,11 +26,13 @@ export async function* enumerateBatches(
   wql: string,
   maxElements: number,
   signal?: AbortSignal,
+  /** the EnumerateResponse when the caller already sent the Enumerate */
+  enumerated?: EnumerationBatch,
 ): AsyncGenerator<WmiItem[], void, undefined> {
-  let context: string | null = null;
+  let context: string | null = enumerated?.context ?? null;
   let finished = false;
   try {
-    const first = enumerationBatch(
+    const first = enumerated ?? enumerationBatch(
       await calls.call(calls.builder.enumerate(resourceUri, wql, maxElements).xml, signal),
     );
     context = first.context;

@@ -62,7 +62,7 @@ const ENVELOPE_END = /<\/(?:[\w.-]+:)?Envelope\s*>\s*$/;
 
 /** Parses a SOAP envelope and returns its Body (ProtocolError for garbage/truncation). */
 export function parseEnvelope(xml: string): { header: Node; body: Node } {
-  if (!ENVELOPE_END.test(xml)) {
+  if (!ENVELOPE_END.test(xml.length > 256 ? xml.slice(-256) : xml)) {
     throw new ProtocolError(
       xml.trim() === ""
         ? "empty response body where a SOAP envelope was expected"

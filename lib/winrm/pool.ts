@@ -10,6 +10,8 @@ export interface PoolOptions {
   /** idle connections kept open (Windows HTTP.sys drops idle ones after 120 s by default) */
   maxIdle: number;
   idleTimeoutMs: number;
+  /** called when the last idle connection expired and none is in use */
+  onEmpty?: () => void;
 }
 
 export interface PoolStats {
@@ -73,6 +75,7 @@ export class ConnectionPool {
     conn.park(this.opts.idleTimeoutMs, () => {
       const i = this.#idle.indexOf(conn);
       if (i >= 0) this.#idle.splice(i, 1);
+      if (!this.#idle.length && !this.#active.size) this.opts.onEmpty?.();
     });
   }
 
@@ -110,7 +113,15 @@ export function sharedPool(
 ): ConnectionPool {
   let pool = shared.get(key);
   if (!pool) {
-    pool = new ConnectionPool(key, open, opts);
+    // forgotten once idle, so rotated credentials and removed devices leave nothing behind
+    const created: ConnectionPool = new ConnectionPool(key, open, {
+      maxIdle: opts?.maxIdle ?? 4,
+      idleTimeoutMs: opts?.idleTimeoutMs ?? 60_000,
+      onEmpty: () => {
+        if (shared.get(key) === created) shared.delete(key);
+      },
+    });
+    pool = created;
     shared.set(key, pool);
   }
   return pool;

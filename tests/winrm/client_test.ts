@@ -145,3 +145,15 @@ Deno.test("connection refused is a ConnectionError", async () => {
     assertEquals((err as ConnectionError).problem, "refused");
   });
 });
+
+Deno.test("idle connections expire from the pool", () =>
+  withSim(async (sim) => {
+    await using(clientFor(sim, "basic-http", { pool: { idleTimeoutMs: 100 } }), async (c) => {
+      await c.enumerate("SELECT * FROM Win32_BIOS");
+      assertEquals(c.stats().idle, 1);
+      await new Promise((r) => setTimeout(r, 400));
+      assertEquals(c.stats().idle, 0);
+      await c.enumerate("SELECT * FROM Win32_BIOS");
+      assertEquals(c.stats().opened, 2);
+    });
+  }));

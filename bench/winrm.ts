@@ -1,0 +1,220 @@
+/**
+ * `deno task bench:winrm [-- --seconds 5 --hosts 64]`
+ *
+ * Measures the WinRM client's full poll (lib/collectors/windows_winrm.ts collect(): five WQL
+ * enumerations on a kept-alive connection; identify() once per host first) against the
+ * simulator (tests/winsim/main.ts) running as a separate process, so this process's CPU is
+ * the client's alone. Modes: Basic over HTTPS, NTLM over HTTP with message encryption;
+ * concurrency 1 and 64 (one host and one connection per worker). Then runs the same five
+ * queries with pywinrm (/usr/bin/python3, bench/pywinrm_poll.py) for comparison.
+ *
+ * Reported: polls/s (wall), client CPU ms per poll, polls per client CPU-second.
+ * Targets: >= 10x pywinrm's polls per CPU-second; < 1 ms client CPU per poll.
+ */
+import process from "node:process";
+import { WinrmClient } from "../lib/winrm/client.ts";
+import { collect, identify, WQL } from "../lib/collectors/windows_winrm.ts";
+
+const argv = Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args;
+const opt = (name: string, dflt: number) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : dflt;
+};
+const SECONDS = opt("seconds", 5);
+const HOSTS = opt("hosts", 64);
+const PASSWORD = "Bench-Passw0rd!";
+const USER = "Administrator";
+const BASE = "127.0.40.1";
+const root = new URL("../", import.meta.url);
+
+type Mode = "basic-https" | "ntlm-http";
+
+interface Sim {
+  child: Deno.ChildProcess;
+  hosts: string[];
+  httpPort: number;
+  httpsPort: number;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: BASE, port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function startSim(): Promise<Sim> {
+  const [http, https] = [freePort(), freePort()];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "tests/winsim/main.ts",
+      "--hosts",
+      String(HOSTS),
+      "--base",
+      BASE,
+      "--http-port",
+      String(http),
+      "--https-port",
+      String(https),
+    ],
+    cwd: root,
+    env: { WINSIM_PASSWORD: PASSWORD },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  while (!buf.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("simulator exited before it was ready");
+    buf += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  const ready = JSON.parse(buf.slice(0, buf.indexOf("\n")));
+  return { child, hosts: ready.hosts, httpPort: ready.httpPort, httpsPort: ready.httpsPort };
+}
+
+function client(sim: Sim, mode: Mode, host: string): WinrmClient {
+  const https = mode === "basic-https";
+  return new WinrmClient({
+    host,
+    port: https ? sim.httpsPort : sim.httpPort,
+    https,
+    auth: https ? "basic" : "ntlm",
+    username: USER,
+    password: PASSWORD,
+    tls: { verify: "insecure" },
+  });
+}
+
+interface Row {
+  client: string;
+  mode: Mode;
+  concurrency: number;
+  polls: number;
+  pollsPerS: number;
+  cpuMsPerPoll: number;
+  pollsPerCpuS: number;
+  connections?: number;
+}
+
+async function ours(sim: Sim, mode: Mode, concurrency: number): Promise<Row> {
+  const clients = sim.hosts.slice(0, concurrency).map((h) => client(sim, mode, h));
+  try {
+    await Promise.all(clients.map((c) => identify(c)));
+    for (let i = 0; i < 20; i++) await Promise.all(clients.map((c) => collect(c))); // JIT warm-up
+    let polls = 0;
+    const deadline = performance.now() + SECONDS * 1000;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await Promise.all(clients.map(async (c) => {
+      while (performance.now() < deadline) {
+        await collect(c);
+        polls++;
+      }
+    }));
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    return {
+      client: "nmslite",
+      mode,
+      concurrency,
+      polls,
+      pollsPerS: polls / wall,
+      cpuMsPerPoll: cpuMs / polls,
+      pollsPerCpuS: polls / (cpuMs / 1000),
+      connections: clients.reduce((n, c) => n + c.stats().opened, 0),
+    };
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
+async function pywinrm(sim: Sim, mode: Mode): Promise<Row | null> {
+  const https = mode === "basic-https";
+  const spec = {
+    endpoint: `${https ? "https" : "http"}://${sim.hosts[0]}:${
+      https ? sim.httpsPort : sim.httpPort
+    }/wsman`,
+    transport: https ? "basic" : "ntlm",
+    username: USER,
+    queries: [WQL.cpu, WQL.memory, WQL.disks, WQL.network, WQL.processes],
+    seconds: SECONDS,
+  };
+  const out = await new Deno.Command("/usr/bin/python3", {
+    args: [new URL("bench/pywinrm_poll.py", root).pathname, JSON.stringify(spec)],
+    clearEnv: true, // REQUESTS_CA_BUNDLE would make pywinrm 0.3 verify the self-signed cert
+    env: {
+      PATH: "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/tmp",
+      OPENSSL_CONF: new URL("bench/openssl-legacy.cnf", root).pathname,
+      BENCH_PASSWORD: PASSWORD,
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    console.error(`pywinrm (${mode}) failed: ${new TextDecoder().decode(out.stderr).slice(-800)}`);
+    return null;
+  }
+  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  return {
+    client: "pywinrm",
+    mode,
+    concurrency: 1,
+    polls: r.polls,
+    pollsPerS: r.polls / r.wall_s,
+    cpuMsPerPoll: r.cpu_s * 1000 / r.polls,
+    pollsPerCpuS: r.polls / r.cpu_s,
+  };
+}
+
+const sim = await startSim();
+const rows: Row[] = [];
+try {
+  for (const mode of ["basic-https", "ntlm-http"] as Mode[]) {
+    for (const c of [1, Math.min(64, sim.hosts.length)]) {
+      const row = await ours(sim, mode, c);
+      rows.push(row);
+      console.error(`${row.client} ${mode} x${c}: ${row.pollsPerS.toFixed(0)} polls/s`);
+    }
+    const py = await pywinrm(sim, mode);
+    if (py) rows.push(py);
+  }
+} finally {
+  try {
+    sim.child.kill("SIGTERM");
+  } catch { /* gone */ }
+  await sim.child.status;
+}
+
+const fmt = (n: number, d = 1) => n.toFixed(d).padStart(10);
+console.log(
+  "client    mode          conc     polls    polls/s  cpu ms/poll  polls/cpu-s",
+);
+for (const r of rows) {
+  console.log(
+    `${r.client.padEnd(9)} ${r.mode.padEnd(12)} ${String(r.concurrency).padStart(5)}` +
+      `${String(r.polls).padStart(10)} ${fmt(r.pollsPerS)} ${fmt(r.cpuMsPerPoll, 3)}   ` +
+      fmt(r.pollsPerCpuS, 0),
+  );
+}
+const verdicts = (["basic-https", "ntlm-http"] as Mode[]).map((mode) => {
+  const py = rows.find((r) => r.client === "pywinrm" && r.mode === mode);
+  const mine = rows.filter((r) => r.client === "nmslite" && r.mode === mode);
+  const best = Math.min(...mine.map((r) => r.cpuMsPerPoll));
+  const ratio = py ? mine[0].pollsPerCpuS / py.pollsPerCpuS : null;
+  return {
+    mode,
+    cpuMsPerPollConc1: mine[0].cpuMsPerPoll,
+    cpuMsPerPollBest: best,
+    underOneMs: mine[0].cpuMsPerPoll < 1,
+    vsPywinrmPollsPerCpuS: ratio,
+    tenTimes: ratio === null ? null : ratio >= 10,
+  };
+});
+console.log(JSON.stringify({ seconds: SECONDS, rows, verdicts }, null, 2));
