@@ -1,4 +1,4 @@
-"""pywinrm side of bench/winrm.ts: the collector's five WQL queries, polled repeatedly.
+"""pywinrm side of bench/winrm.ts: the collector's WQL queries, polled repeatedly.
 
 Usage: pywinrm_poll.py '<json spec>'  (password in env BENCH_PASSWORD, never on argv)
 spec = {"endpoint": url, "transport": "basic"|"ntlm", "username": str, "queries": [str],

@@ -1,11 +1,11 @@
 /**
  * `deno task bench:winrm [-- --seconds 5 --hosts 64]`
  *
- * Measures the WinRM client's full poll (lib/collectors/windows_winrm.ts collect(): five WQL
+ * Measures the WinRM client's full poll (lib/collectors/windows_winrm.ts collect(): four WQL
  * enumerations on a kept-alive connection; identify() once per host first) against the
  * simulator (tests/winsim/main.ts) running as a separate process, so this process's CPU is
  * the client's alone. Modes: Basic over HTTPS, NTLM over HTTP with message encryption;
- * concurrency 1 and 64 (one host and one connection per worker). Then runs the same five
+ * concurrency 1 and 64 (one host and one connection per worker). Then runs the same four
  * queries with pywinrm (/usr/bin/python3, bench/pywinrm_poll.py) for comparison.
  *
  * Reported: polls/s (wall), client CPU ms per poll, polls per client CPU-second.
@@ -142,7 +142,7 @@ async function pywinrm(sim: Sim, mode: Mode): Promise<Row | null> {
     }/wsman`,
     transport: https ? "basic" : "ntlm",
     username: USER,
-    queries: [WQL.cpu, WQL.memory, WQL.disks, WQL.network, WQL.processes],
+    queries: [WQL.cpu, WQL.memory, WQL.disks, WQL.network],
     seconds: SECONDS,
   };
   const out = await new Deno.Command("/usr/bin/python3", {

@@ -7,7 +7,7 @@ import { AuthenticationError, closeSharedPools, sharedPoolStats } from "../../li
 import { clientFor, MODES, PASSWORD, using, withSim } from "./sim_helpers.ts";
 
 for (const mode of MODES) {
-  Deno.test(`${mode}: identify + collect on one connection, 3 + 5 round trips`, () =>
+  Deno.test(`${mode}: identify + collect on one connection, 3 + 4 round trips`, () =>
     withSim(async (sim) => {
       const ip = sim.hosts[0].ip;
       await using(clientFor(sim, mode), async (c) => {
@@ -31,10 +31,10 @@ for (const mode of MODES) {
         // carries the first query); collect: 5 queries on the warm connection
         const handshake = mode === "ntlm-http" ? 2 : mode === "ntlm-https" ? 1 : 0;
         assertEquals(afterIdentify, 3 + handshake);
-        assertEquals(server.requests - afterIdentify, 5, "collect = 5 round trips");
+        assertEquals(server.requests - afterIdentify, 4, "collect = 4 round trips");
         assertEquals(server.connections, 1);
         assertEquals(c.stats().opened, 1);
-        assertEquals(server.enumerations, 8);
+        assertEquals(server.enumerations, 7);
         assertEquals(server.pulls, 0);
         assert(!ntlmHttp || server.authHandshakes === 1);
 
@@ -95,7 +95,7 @@ Deno.test("collectWindowsDocument: polls share the warm connection of the shared
       const server = sim.stats(h.ip);
       assertEquals(server.connections, 2, "one per credential/port");
       assertEquals(server.authHandshakes, 1);
-      assertEquals(server.requests, 3 * 5 + 2 + 5);
+      assertEquals(server.requests, 3 * 4 + 2 + 4);
       const pools = Object.values(sharedPoolStats());
       assertEquals(pools.length, 2);
       assert(!JSON.stringify(sharedPoolStats()).includes(PASSWORD));
