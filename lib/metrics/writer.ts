@@ -53,6 +53,7 @@ export interface MetricsWriterOptions {
 /** Upper bounds of the writer's histograms (Prometheus style, non-cumulative counts). */
 export const COMMIT_MS_BUCKETS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500];
 export const BATCH_ROWS_BUCKETS = [1, 10, 50, 100, 500, 1000, 5000, 20000];
+export const POLL_TO_ROW_MS_BUCKETS = [250, 500, 1000, 2000, 5000, 10000, 30000, 60000, 300000];
 
 export class Histogram {
   readonly buckets: Record<string, number>;
@@ -81,6 +82,8 @@ export class MetricsWriter {
   lastCommit: CommitResult | null = null;
   readonly commitMs = new Histogram(COMMIT_MS_BUCKETS);
   readonly batchRows = new Histogram(BATCH_ROWS_BUCKETS);
+  /** due time of a successful poll to the commit of its row */
+  readonly pollToRowMs = new Histogram(POLL_TO_ROW_MS_BUCKETS);
 
   constructor(private readonly db: Database, private readonly opts: MetricsWriterOptions = {}) {}
 
@@ -184,6 +187,8 @@ export class MetricsWriter {
     this.lastCommit = result;
     this.commitMs.observe(result.commitMs);
     this.batchRows.observe(result.rows + result.outcomes);
+    const committedAt = Date.now();
+    for (const o of outcomes) if (o.ok) this.pollToRowMs.observe(committedAt - o.dueAt);
     this.opts.onCommitted?.(outcomes, result);
     return result;
   }

@@ -94,6 +94,13 @@ export async function renderSelfMetrics(ctx: AppContext): Promise<string> {
   ]);
   histogram(out, "nmslite_writer_batch_rows", "Rows and outcomes per commit", w.batchRows, 1);
   histogram(out, "nmslite_writer_commit_seconds", "Commit time", w.commitMs, 1000);
+  histogram(
+    out,
+    "nmslite_poll_to_row_seconds",
+    "From a successful poll's due time to the commit of its row",
+    w.pollToRowMs,
+    1000,
+  );
   out.counter(
     "nmslite_health_deactivated_total",
     "Devices marked unreachable",

@@ -1,32 +1,12 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { backends, createScratchDatabase } from "../helpers/databases.ts";
-import { type Database, openDatabase } from "../../lib/db/driver.ts";
+import { openDatabase } from "../../lib/db/driver.ts";
+import { seedMonitors } from "../helpers/seed.ts";
 import { migrate } from "../../lib/db/migrate.ts";
 import { ensurePartitions } from "../../lib/metrics/partitions.ts";
 import { MetricsWriter } from "../../lib/metrics/writer.ts";
 import type { MetricSample, PollOutcome, ResultBatch } from "../../lib/messages.ts";
 import { decodeBatch, encodeBatch, packBatches } from "../../lib/queue/results_queue.ts";
-
-async function seedMonitors(db: Database, n: number): Promise<number[]> {
-  await db.query(
-    `INSERT INTO credential_profiles (name, type, username, password_enc, port)
-     VALUES ('c', 'winrm_ntlm', 'u', 'v1:x:y', 5985)`,
-  );
-  const ids: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const [d] = await db.query<{ id: number }>(
-      "INSERT INTO devices (ip) VALUES ($1) RETURNING id",
-      [`10.9.0.${i + 1}`],
-    );
-    const [m] = await db.query<{ id: number }>(
-      `INSERT INTO monitors (device_id, credential_profile_id, plugin_id, polling_interval)
-       SELECT $1, c.id, p.id, 60 FROM credential_profiles c, plugins p LIMIT 1 RETURNING id`,
-      [d.id],
-    );
-    ids.push(m.id);
-  }
-  return ids;
-}
 
 function sample(monitorId: number, ts: number): MetricSample {
   return {

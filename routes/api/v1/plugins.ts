@@ -92,6 +92,7 @@ export function registerPluginRoutes(app: OpenAPIHono<AppEnv>): void {
         await audit(tx, actorOf(c), "create", "plugin", row.id, { name: row.name });
         return row;
       });
+      c.get("app").events.emit({ entity: "plugin", id: created.id, action: "created" });
       return ok(c, created, 201);
     },
   );
@@ -198,6 +199,7 @@ export function registerPluginRoutes(app: OpenAPIHono<AppEnv>): void {
         await pluginsRepo.delete(tx, id);
         await audit(tx, actorOf(c), "delete", "plugin", id);
       });
+      c.get("app").events.emit({ entity: "plugin", id, action: "deleted" });
       return noContent(c);
     },
   );

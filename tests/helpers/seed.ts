@@ -1,0 +1,32 @@
+/** Rows a database test needs before it can store metrics: monitors on loopback devices. */
+import type { Database } from "../../lib/db/driver.ts";
+
+/**
+ * Creates `n` devices (127.0.<third>.1…) with one monitor each and returns the monitor ids.
+ * Monitors start disabled unless asked, so no scheduler polls them.
+ */
+export async function seedMonitors(
+  db: Database,
+  n: number,
+  opts: { third?: number; enabled?: boolean } = {},
+): Promise<number[]> {
+  await db.query(
+    `INSERT INTO credential_profiles (name, type, username, password_enc, port)
+     VALUES ('seed', 'winrm_ntlm', 'u', 'v1:x:y', 5985) ON CONFLICT (name) DO NOTHING`,
+  );
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const [d] = await db.query<{ id: number }>(
+      "INSERT INTO devices (ip) VALUES ($1) RETURNING id",
+      [`127.0.${opts.third ?? 90}.${i + 1}`],
+    );
+    const [m] = await db.query<{ id: number }>(
+      `INSERT INTO monitors (device_id, credential_profile_id, plugin_id, polling_interval, enabled)
+       SELECT $1, c.id, p.id, 60, $2 FROM credential_profiles c, plugins p
+       WHERE c.name = 'seed' AND p.name = 'windows-winrm' RETURNING id`,
+      [d.id, opts.enabled ?? false],
+    );
+    ids.push(m.id);
+  }
+  return ids;
+}
