@@ -28,7 +28,11 @@ async function start(dataDir: string, env: Record<string, string>): Promise<Runn
   // stderr has the banner, stdout the JSON log lines: the test reads both as one text
   let err = "";
   const drain = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) err += chunk;
+    for await (
+      const chunk of stream.pipeThrough(
+        new TextDecoderStream() as TransformStream<Uint8Array, string>,
+      )
+    ) err += chunk;
   };
   const pump = Promise.all([drain(child.stdout), drain(child.stderr)]);
   const deadline = Date.now() + 60_000;

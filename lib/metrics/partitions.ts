@@ -2,16 +2,22 @@
  * Native partitions of `metrics` (when TimescaleDB is absent): one per UTC day, created a week
  * ahead and dropped once wholly past retention. With TimescaleDB the extension does this.
  */
-import type { Database } from "../db/driver.ts";
+import type { Database, Queryable } from "../db/driver.ts";
 
 const DAY_MS = 86_400_000;
 export const DAYS_AHEAD = 7;
 
-export async function isHypertable(db: Database): Promise<boolean> {
-  const rows = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'timescaledb'`,
+/**
+ * Whether `metrics` is a TimescaleDB hypertable. The extension alone is not enough: installed
+ * after 0002 ran, it leaves metrics natively partitioned (relkind 'p'), still ours to manage.
+ */
+export async function isHypertable(db: Queryable): Promise<boolean> {
+  const rows = await db.query<{ hyper: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
+        AND EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('metrics') AND relkind = 'r')
+        AS hyper`,
   );
-  return rows[0].n > 0;
+  return rows[0].hyper;
 }
 
 export function partitionName(day: Date): string {

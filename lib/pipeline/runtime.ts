@@ -13,7 +13,8 @@ import { MetricsWriter } from "../metrics/writer.ts";
 import { DEAD_LETTER_PREFIX, decodeBatch, ResultBatchFormatError } from "../queue/results_queue.ts";
 import { Pipeline } from "./pipeline.ts";
 import { HealthMonitor } from "../health/health_monitor.ts";
-import { dropExpiredPartitions, ensurePartitions } from "../metrics/partitions.ts";
+import { ensurePartitions } from "../metrics/partitions.ts";
+import { applyRetention } from "../metrics/timescale.ts";
 
 const log = getLogger(["nmslite", "runtime"]);
 
@@ -140,11 +141,13 @@ export class MonitoringRuntime {
   private async upkeep(): Promise<void> {
     try {
       await ensurePartitions(this.ctx.db);
-      const dropped = await dropExpiredPartitions(
+      // Native partitions past retention are dropped; on TimescaleDB the policies are set.
+      const { dropped, changed } = await applyRetention(
         this.ctx.db,
         this.ctx.config.metrics.retention_days,
       );
       if (dropped.length) log.info("dropped expired metrics partitions {dropped}", { dropped });
+      if (changed.length) log.info("metrics retention policies set for {changed}", { changed });
     } catch (err) {
       log.error("metrics partition upkeep failed: {message}", { message: (err as Error).message });
     }
