@@ -1,0 +1,215 @@
+/**
+ * `deno task bench:api`: starts NMSlite as a separate process (plain HTTP, so TLS is not what
+ * is measured; embedded database unless DATABASE_URL is set), seeds 500 devices, a credential
+ * profile and a disabled monitor, then loads the device list and a monitor read at fixed
+ * concurrencies and at a fixed rate, and prints requests/s and latency percentiles.
+ *
+ *   deno task bench:api [-- --seconds 10 --concurrency 32,64 --rate 1000 --devices 500
+ *                          --log-level info]      (--rate 0 leaves out the fixed-rate rows)
+ */
+import { type ChildServer, withChildServer } from "../scripts/child_server.ts";
+import { type LoadResult, runLoad } from "./load.ts";
+
+const args = Deno.args[0] === "--" ? Deno.args.slice(1) : [...Deno.args];
+function option(name: string, fallback: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
+}
+const SECONDS = Number(option("seconds", "10"));
+const CONCURRENCY = option("concurrency", "32,64").split(",").map(Number);
+const RATE = Number(option("rate", "1000"));
+const DEVICES = Number(option("devices", "500"));
+const LOG_LEVEL = option("log-level", "info") as "debug" | "info" | "warning" | "error";
+for (const [name, v] of [["seconds", SECONDS], ["devices", DEVICES]] as const) {
+  if (!(v > 0)) throw new Error(`--${name} must be a positive number`);
+}
+if (!(RATE >= 0)) throw new Error("--rate must be 0 (none) or requests per second");
+if (!CONCURRENCY.every((c) => Number.isInteger(c) && c > 0)) {
+  throw new Error("--concurrency must be a comma list of positive integers");
+}
+const WARMUP_MS = 2_000;
+const TARGET = { rps: 1_000, p95: 10 };
+
+const databaseUrl = Deno.env.get("DATABASE_URL") || undefined;
+
+/** The n-th bench device address: loopback, so even a stray poll would stay on this host. */
+function deviceIp(n: number): string {
+  if (n >= 250 * 256) throw new Error("too many devices");
+  return `127.77.${Math.floor(n / 250)}.${(n % 250) + 1}`;
+}
+
+interface Shape {
+  label: string;
+  concurrency?: number;
+  rate?: number;
+}
+// Closed loop at each concurrency, then open loop at the target rate: with N requests always
+// outstanding, latency ≈ N / throughput, so p95 < 10 ms at c=32 needs > 3,200 req/s; the
+// fixed-rate row answers "what is p95 at 1,000 req/s".
+const SHAPES: Shape[] = [
+  ...CONCURRENCY.map((c) => ({ label: `c=${c}`, concurrency: c })),
+  ...(RATE > 0 ? [{ label: `${RATE}/s`, rate: RATE }] : []),
+];
+
+type Json = { success: boolean; data: { id: number } & Record<string, unknown> };
+
+async function seed(server: ChildServer) {
+  const api = `${server.url}/api/v1`;
+  const login = await fetch(`${api}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: server.adminUsername, password: server.adminPassword }),
+  });
+  if (login.status !== 200) throw new Error(`login failed: HTTP ${login.status}`);
+  const token: string = (await login.json()).data.access_token;
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const post = async (path: string, body: unknown, okStatus = [201]) => {
+    const res = await fetch(`${api}${path}`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+    });
+    const json = await res.json() as Json;
+    if (!okStatus.includes(res.status)) {
+      throw new Error(`POST ${path}: HTTP ${res.status} ${JSON.stringify(json)}`);
+    }
+    return { status: res.status, json };
+  };
+  const run = Date.now().toString(36);
+  const started = performance.now();
+  const cred = await post("/credential-profiles", {
+    name: `bench-${run}`,
+    type: "winrm_ntlm",
+    username: "bench",
+    password: crypto.randomUUID(),
+  });
+  // Eight at a time: fast enough, and 409 (left over from an earlier run on the same
+  // PostgreSQL) just means the device is already there.
+  const deviceIds: number[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < DEVICES) {
+      const n = next++;
+      const r = await post("/devices", { ip: deviceIp(n), hostname: `bench-${n}` }, [201, 409]);
+      if (r.status === 201) deviceIds.push(r.json.data.id);
+    }
+  }));
+  const first = await fetch(`${api}/devices?q=${deviceIp(0)}&limit=10`, { headers });
+  const device = ((await first.json()).data as { id: number; ip: string }[])
+    .find((d) => d.ip === deviceIp(0));
+  if (!device) throw new Error("seeded device not found");
+  const plugins = await (await fetch(`${api}/plugins?limit=500`, { headers })).json();
+  const plugin = plugins.data.find((p: { name: string }) => p.name === "windows-winrm");
+  // Disabled: the benchmark measures the API, not the poller.
+  const monitor = await post("/monitors", {
+    device_id: device.id,
+    credential_profile_id: cred.json.data.id,
+    plugin_id: plugin.id,
+    polling_interval: 300,
+    enabled: false,
+  });
+  const total = (await (await fetch(`${api}/devices?limit=1`, { headers })).json()).meta.total;
+  console.log(
+    `seeded ${deviceIds.length} devices (${total} in the database), a credential profile and ` +
+      `a disabled monitor in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  const cleanup = async () => {
+    const del = (path: string) =>
+      fetch(`${api}${path}`, { method: "DELETE", headers }).then((r) => r.body?.cancel());
+    await del(`/monitors/${monitor.json.data.id}`);
+    await del(`/credential-profiles/${cred.json.data.id}`);
+    for (const id of deviceIds) await del(`/devices/${id}`);
+  };
+  return { token, monitorId: monitor.json.data.id, totalDevices: total as number, cleanup };
+}
+
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+/** 1, 5 and 15 minute load averages (Linux), to tell a busy machine from a slow server. */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
+type Row = { endpoint: string; shape: Shape; r: LoadResult };
+
+function table(rows: Row[]): string {
+  const head = ["endpoint", "load", "requests", "errors", "skipped", "req/s", "p50 ms", "p95 ms"]
+    .concat(["p99 ms", "max ms", "server CPU", "srv µs/req", "bench CPU"]);
+  const pctOf = (v?: number) => v === undefined ? "-" : `${Math.round(v * 100)} %`;
+  const body = rows.map(({ endpoint, shape, r }) => [
+    endpoint,
+    shape.label,
+    String(r.requests),
+    String(r.errors),
+    String(r.skipped),
+    fmt(r.rps, 0),
+    fmt(r.p50, 2),
+    fmt(r.p95, 2),
+    fmt(r.p99, 2),
+    fmt(r.max, 1),
+    pctOf(r.serverCpu),
+    r.serverCpu === undefined ? "-" : fmt(r.serverCpu * r.seconds / r.requests * 1e6, 0),
+    pctOf(r.clientCpu),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join("  ");
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
+
+await withChildServer({ databaseUrl, logLevel: LOG_LEVEL }, async (server) => {
+  console.log(
+    `NMSlite API benchmark: plain HTTP (TLS is not measured), database ${server.databaseKind}, ` +
+      `server log level ${LOG_LEVEL}, ${navigator.hardwareConcurrency} CPUs shared by the ` +
+      `server (pid ${server.pid}) and this load generator`,
+  );
+  console.log(`load average before: ${loadAverage()}`);
+  const seeded = await seed(server);
+  const headers = { authorization: `Bearer ${seeded.token}` };
+  const pages = Math.max(1, Math.ceil(Math.min(seeded.totalDevices, DEVICES) / 50));
+  const endpoints = [
+    {
+      name: "GET /devices?limit=50&offset=…",
+      url: (i: number) => `${server.url}/api/v1/devices?limit=50&offset=${(i % pages) * 50}`,
+    },
+    {
+      name: "GET /monitors/:id",
+      url: () => `${server.url}/api/v1/monitors/${seeded.monitorId}`,
+    },
+  ];
+  const rows: Row[] = [];
+  for (const ep of endpoints) {
+    for (const shape of SHAPES) {
+      const load = { concurrency: shape.concurrency, rate: shape.rate, url: ep.url, headers };
+      // Warm-up (JIT, connection pool), not counted.
+      await runLoad({ ...load, durationMs: WARMUP_MS });
+      const r = await runLoad({ ...load, durationMs: SECONDS * 1000, serverPid: server.pid });
+      if (r.errors > 0) {
+        console.error(`${ep.name} ${shape.label}: ${r.errors} errors, first: ${r.firstError}`);
+      }
+      rows.push({ endpoint: ep.name, shape, r });
+      console.error(`  done: ${ep.name} ${shape.label} (${fmt(r.rps, 0)} req/s)`);
+    }
+  }
+  console.log(
+    `\n${SECONDS} s per row after ${WARMUP_MS / 1000} s warm-up; latency measured in the ` +
+      `client; c=N: N requests always outstanding; N/s: fixed request rate\n`,
+  );
+  console.log(table(rows));
+  console.log(
+    `\nserver CPU: share of one core used by the server process; srv µs/req: its CPU time per ` +
+      `request (less sensitive to other load on the machine than req/s)\n` +
+      `load average after: ${loadAverage()} (other processes on the machine skew the figures)`,
+  );
+  console.log(`\ntarget: p95 < ${TARGET.p95} ms at >= ${TARGET.rps} req/s`);
+  for (const { endpoint, shape, r } of rows) {
+    // 2 % slack: a fixed-rate run ends with a few requests still in flight.
+    const met = r.rps >= TARGET.rps * 0.98 && r.p95 < TARGET.p95 && r.errors === 0;
+    console.log(`  ${met ? "met    " : "NOT met"}  ${endpoint} ${shape.label}`);
+  }
+  if (databaseUrl) await seeded.cleanup();
+});

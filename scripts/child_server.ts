@@ -1,0 +1,157 @@
+/**
+ * Starts NMSlite (`main.ts`) as a separate process on a free loopback port with a throw-away
+ * data directory, for newman and the API benchmark. The child's output goes to a log file in
+ * that directory, shown only when the server fails to start.
+ */
+export interface ChildServer {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  adminUsername: string;
+  /** Random per run; callers must not print it. */
+  adminPassword: string;
+  databaseKind: "pglite" | "postgres";
+  /** The server's process id (the benchmark reads its CPU time from /proc). */
+  pid: number;
+  /** Stops the server (SIGTERM, then SIGKILL) and removes the data directory; idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface ChildServerOptions {
+  /** postgres://… to use instead of the embedded database. */
+  databaseUrl?: string;
+  logLevel?: "debug" | "info" | "warning" | "error";
+  /** Extra environment for the server (NMSLITE_*). */
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+}
+
+// The repository root, where main.ts and deno.json live.
+const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+
+/** A TCP port free on loopback right now (bound and released). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+export async function startChildServer(opts: ChildServerOptions = {}): Promise<ChildServer> {
+  const dataDir = await Deno.makeTempDir({ prefix: "nmslite-child-" });
+  const logPath = `${dataDir}/server.log`;
+  const port = freePort();
+  const adminUsername = "admin";
+  const adminPassword = `pw-${crypto.randomUUID()}`;
+  // Settings from the caller's shell (NMSLITE_*, DATABASE_URL) must not leak into a run that is
+  // meant to start from nothing, so the child gets an explicit environment.
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(Deno.env.toObject())) {
+    if (!k.startsWith("NMSLITE_") && k !== "DATABASE_URL") env[k] = v;
+  }
+  Object.assign(env, {
+    NMSLITE_DATA_DIR: dataDir,
+    NMSLITE_ADMIN_USERNAME: adminUsername,
+    NMSLITE_ADMIN_PASSWORD: adminPassword,
+    NMSLITE_LOG_LEVEL: opts.logLevel ?? "info",
+    ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
+    ...opts.env,
+  });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "main.ts",
+      "--server.host",
+      "127.0.0.1",
+      "--server.port",
+      String(port),
+      "--plain-http",
+    ],
+    cwd: ROOT,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const logFile = await Deno.open(logPath, { write: true, create: true, append: true });
+  // Both streams append to one file; each pipe gets its own writer over the same handle.
+  const drain = (stream: ReadableStream<Uint8Array>) =>
+    (async () => {
+      for await (const chunk of stream) await logFile.write(chunk).catch(() => 0);
+    })().catch(() => {});
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    stopped ??= (async () => {
+      if (!exited) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* already gone */ }
+        const timer = setTimeout(() => {
+          try {
+            child.kill("SIGKILL");
+          } catch { /* already gone */ }
+        }, 10_000);
+        await status;
+        clearTimeout(timer);
+      }
+      await drained;
+      logFile.close();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    })();
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 120_000);
+  try {
+    while (true) {
+      if (exited) throw new Error(`server exited with code ${(await status).code}`);
+      if (Date.now() > deadline) throw new Error("server did not become healthy in time");
+      try {
+        const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
+        const body = await res.json();
+        if (res.status === 200 && body?.data?.database?.reachable) {
+          return {
+            url,
+            adminUsername,
+            adminPassword,
+            databaseKind: body.data.database.kind,
+            pid: child.pid,
+            stop,
+          };
+        }
+      } catch { /* not listening yet */ }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } catch (err) {
+    const log = await Deno.readTextFile(logPath).catch(() => "");
+    console.error(`--- server log (last lines) ---\n${log.split("\n").slice(-30).join("\n")}`);
+    await stop();
+    throw err;
+  }
+}
+
+/** Runs `fn` with a started server and always stops it, also on Ctrl-C / SIGTERM. */
+export async function withChildServer<T>(
+  opts: ChildServerOptions,
+  fn: (server: ChildServer) => Promise<T>,
+): Promise<T> {
+  const server = await startChildServer(opts);
+  const onSignal = () => {
+    server.stop().finally(() => Deno.exit(130));
+  };
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  try {
+    return await fn(server);
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    await server.stop();
+  }
+}
