@@ -110,9 +110,10 @@ const profile = profiles.find((p) => p.name === "Demo lab") ??
 
 console.log("running discovery of", `${BASE}.0/24`, "…");
 const result = (await api("POST", `/discovery-profiles/${profile.id}/run?wait=true`, token)).data;
+const seconds = (Date.parse(result.run.finished_at) - Date.parse(result.run.started_at)) / 1000;
 console.log(
   `discovery: ${result.run.addresses_scanned} addresses, ${result.run.hosts_found} hosts found, ` +
-    `${result.found} identified, ${result.run.failed} not identified`,
+    `${result.found} identified, ${result.run.failed} not identified, in ${seconds.toFixed(1)} s`,
 );
 const monitored = new Set(
   ((await api("GET", "/monitors?limit=500", token)).data as { device_id: number }[]).map((m) =>
@@ -129,7 +130,7 @@ for (const d of result.devices as { id: number }[]) {
   });
 }
 // Once they are monitored, a few hosts start to misbehave, each differently.
-sim.setFault(`${BASE}.4`, { kind: "slow", ms: 2_500 });
+sim.setFault(`${BASE}.4`, { kind: "slow", ms: 800 });
 sim.setFault(`${BASE}.7`, { kind: "reset" });
 sim.setFault(`${BASE}.11`, { kind: "malformed" });
 sim.setFault(`${BASE}.16`, { kind: "fault", subcode: "AccessDenied" });
@@ -138,7 +139,7 @@ NMSlite demo is running: ${url}
   log in as ${ADMIN.username} / ${ADMIN.password}
   API docs:   ${url}/api/v1/docs
   Prometheus: ${url}/metrics
-Every identified host is polled every 10 s. Now ${BASE}.4 answers slowly, ${BASE}.7 resets
+Every identified host is polled every 10 s. Now ${BASE}.4 answers slowly (but in time), ${BASE}.7 resets
 every connection, ${BASE}.11 sends broken XML and ${BASE}.16 denies access: watch their
 monitors' last_error, and the devices become unreachable after 3 failed polls. Ctrl-C stops.`);
 await server.status;
