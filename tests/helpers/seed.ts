@@ -1,5 +1,9 @@
 /** Rows a database test needs before it can store metrics: monitors on loopback devices. */
 import type { Database } from "../../lib/db/driver.ts";
+import { Keyring, parseMasterKey } from "../../lib/crypto/secrets.ts";
+
+/** A fixed master key for tests that hand a seeded database to a real main.ts. */
+export const SEED_MASTER_KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 /**
  * Creates `n` devices (127.0.<third>.1…) with one monitor each and returns the monitor ids.
@@ -10,9 +14,12 @@ export async function seedMonitors(
   n: number,
   opts: { third?: number; enabled?: boolean } = {},
 ): Promise<number[]> {
+  // Sealed for real: main.ts re-seals stale secrets at start and refuses what it cannot open.
+  const keyring = await Keyring.create(parseMasterKey(SEED_MASTER_KEY));
   await db.query(
     `INSERT INTO credential_profiles (name, type, username, password_enc, port)
-     VALUES ('seed', 'winrm_ntlm', 'u', 'v1:x:y', 5985) ON CONFLICT (name) DO NOTHING`,
+     VALUES ('seed', 'winrm_ntlm', 'u', $1, 5985) ON CONFLICT (name) DO NOTHING`,
+    [await keyring.encrypt("seed-password")],
   );
   const ids: number[] = [];
   for (let i = 0; i < n; i++) {
