@@ -11,6 +11,8 @@ import { ApiError, errorResponse } from "./http/errors.ts";
 import { createApiV1 } from "./api/v1/mod.ts";
 import { checkHealth } from "../lib/health_check.ts";
 import { renderSelfMetrics } from "../lib/observability/self_metrics.ts";
+import { cookieCsrf } from "./http/session.ts";
+import { createPages } from "./pages/mod.ts";
 
 export function createApp(ctx: AppContext): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -36,6 +38,9 @@ export function createApp(ctx: AppContext): Hono<AppEnv> {
     c.body(await renderSelfMetrics(ctx), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
+  // Browser sessions authenticate by cookie: their writes must prove they come from our pages.
+  app.use("/api/v1/*", cookieCsrf());
   app.route("/api/v1", createApiV1(ctx.config.server.body_limit_bytes));
+  app.route("/", createPages());
   return app;
 }

@@ -10,6 +10,7 @@ import { authenticate, viewersReadOnly } from "../../http/auth.ts";
 import { registerAuthRoutes } from "./auth.ts";
 import { registerUserRoutes } from "./users.ts";
 import { registerCredentialProfileRoutes } from "./credential_profiles.ts";
+import { registerCredentialTestRoute } from "./credential_check.ts";
 import { registerDiscoveryProfileRoutes } from "./discovery_profiles.ts";
 import { registerDiscoveryRunRoutes } from "./discovery_runs.ts";
 import { registerDeviceRoutes } from "./devices.ts";
@@ -69,6 +70,7 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   registerAuthRoutes(api);
   registerUserRoutes(api);
   registerCredentialProfileRoutes(api);
+  registerCredentialTestRoute(api);
   registerDiscoveryProfileRoutes(api);
   registerDiscoveryRunRoutes(api);
   registerDeviceRoutes(api);

@@ -1,0 +1,253 @@
+/**
+ * Credential profiles: create / edit (the password is write-only: left empty on edit, it is
+ * kept), delete, and "test against an IP", which shows the identity or the exact error.
+ */
+import { useSignal } from "@preact/signals";
+import { api, errorText } from "./api.ts";
+
+export interface CredentialRow {
+  id: number;
+  name: string;
+  type: "winrm_basic" | "winrm_ntlm" | "wmi";
+  username: string;
+  domain: string | null;
+  port: number;
+  use_ssl: boolean;
+  tls_verify: "system" | "pinned" | "insecure";
+  allow_unencrypted: boolean;
+}
+
+interface TestResult {
+  ok: boolean;
+  ip: string;
+  identity: { hostname: string | null; os: string | null; domain: string | null } | null;
+  error: { kind: string; message: string } | null;
+  duration_ms: number;
+}
+
+function Form({ edit, onSaved, onCancel }: {
+  edit: CredentialRow | null;
+  onSaved: (row: CredentialRow) => void;
+  onCancel: () => void;
+}) {
+  const error = useSignal<string | null>(null);
+  return (
+    <form
+      class="card stack"
+      aria-label={edit ? `Edit ${edit.name}` : "New credential profile"}
+      onSubmit={async (e) => {
+        e.preventDefault();
+        const f = new FormData(e.currentTarget);
+        const body: Record<string, unknown> = {
+          name: f.get("name"),
+          type: f.get("type"),
+          username: f.get("username"),
+          domain: String(f.get("domain") ?? "") || null,
+          use_ssl: f.get("use_ssl") === "on",
+          tls_verify: f.get("tls_verify"),
+          allow_unencrypted: f.get("allow_unencrypted") === "on",
+        };
+        const port = String(f.get("port") ?? "");
+        if (port) body.port = Number(port);
+        const password = String(f.get("password") ?? "");
+        if (password || !edit) body.password = password;
+        try {
+          onSaved(
+            edit
+              ? await api("PUT", `/credential-profiles/${edit.id}`, body)
+              : await api("POST", "/credential-profiles", body),
+          );
+        } catch (err) {
+          error.value = errorText(err);
+        }
+      }}
+    >
+      <h2>{edit ? `Edit “${edit.name}”` : "New credential profile"}</h2>
+      <label>
+        Name <input name="name" required maxLength={100} value={edit?.name ?? ""} />
+      </label>
+      <label>
+        Type
+        <select name="type">
+          {["winrm_ntlm", "winrm_basic", "wmi"].map((t) => (
+            <option key={t} value={t} selected={(edit?.type ?? "winrm_ntlm") === t}>{t}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Username <input name="username" required autocomplete="off" value={edit?.username ?? ""} />
+      </label>
+      <label>
+        Password{edit ? " (leave empty to keep the stored one)" : ""}
+        <input name="password" type="password" autocomplete="new-password" required={!edit} />
+      </label>
+      <label>
+        Domain (optional) <input name="domain" value={edit?.domain ?? ""} />
+      </label>
+      <label>
+        Port (default 5985, or 5986 with HTTPS)
+        <input name="port" type="number" min={1} max={65535} value={edit?.port ?? ""} />
+      </label>
+      <label class="check">
+        <input name="use_ssl" type="checkbox" checked={edit?.use_ssl ?? false} /> Use HTTPS
+      </label>
+      <label>
+        TLS verification
+        <select name="tls_verify">
+          {/* a pinned certificate is set through the API; keep it when editing */}
+          {["system", "insecure", ...(edit?.tls_verify === "pinned" ? ["pinned"] : [])].map((t) => (
+            <option key={t} value={t} selected={(edit?.tls_verify ?? "system") === t}>{t}</option>
+          ))}
+        </select>
+      </label>
+      <label class="check">
+        <input
+          name="allow_unencrypted"
+          type="checkbox"
+          checked={edit?.allow_unencrypted ?? false}
+        />{" "}
+        Allow Basic over plain HTTP
+      </label>
+      {error.value && <p class="error" role="alert">{error.value}</p>}
+      <div class="row-form">
+        <button type="submit">{edit ? "Save" : "Create profile"}</button>
+        <button type="button" class="secondary" onClick={onCancel}>Cancel</button>
+      </div>
+    </form>
+  );
+}
+
+function Tester({ row }: { row: CredentialRow }) {
+  const ip = useSignal("");
+  const busy = useSignal(false);
+  const result = useSignal<TestResult | null>(null);
+  const error = useSignal<string | null>(null);
+  return (
+    <form
+      class="inline"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        busy.value = true;
+        error.value = null;
+        result.value = null;
+        try {
+          result.value = await api("POST", `/credential-profiles/${row.id}/test`, { ip: ip.value });
+        } catch (err) {
+          error.value = errorText(err);
+        } finally {
+          busy.value = false;
+        }
+      }}
+    >
+      <label class="sr-only" for={`test-${row.id}`}>IP to test {row.name} against</label>
+      <input
+        id={`test-${row.id}`}
+        placeholder="IP to test"
+        required
+        value={ip.value}
+        onInput={(e) => ip.value = e.currentTarget.value}
+      />
+      <button type="submit" class="secondary" disabled={busy.value}>
+        {busy.value ? "Testing…" : "Test"}
+      </button>
+      <span role="status" class="test-result">
+        {result.value?.ok && (
+          <span class="ok">
+            OK: {result.value.identity?.hostname} · {result.value.identity?.os}
+          </span>
+        )}
+        {result.value && !result.value.ok && (
+          <span class="error">{result.value.error?.kind}: {result.value.error?.message}</span>
+        )}
+        {error.value && <span class="error">{error.value}</span>}
+      </span>
+    </form>
+  );
+}
+
+export default function CredentialProfiles(
+  { rows: initial, canEdit }: { rows: CredentialRow[]; canEdit: boolean },
+) {
+  const rows = useSignal(initial);
+  const editing = useSignal<CredentialRow | "new" | null>(null);
+  const error = useSignal<string | null>(null);
+  const edit = editing.value;
+  return (
+    <div>
+      {error.value && <p class="error" role="alert">{error.value}</p>}
+      {rows.value.length === 0
+        ? (
+          <p class="muted">
+            No credential profiles yet. NMSlite needs a Windows account (local or domain) that may
+            query WMI over WinRM.
+          </p>
+        )
+        : (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">Account</th>
+                  <th scope="col">Port</th>
+                  {canEdit && <th scope="col">Test / change</th>}
+                </tr>
+              </thead>
+              <tbody>
+                {rows.value.map((r) => (
+                  <tr key={r.id}>
+                    <td>{r.name}</td>
+                    <td>{r.type}</td>
+                    <td>{r.domain ? `${r.domain}\\${r.username}` : r.username}</td>
+                    <td>{r.port}{r.use_ssl ? " (HTTPS)" : ""}</td>
+                    {canEdit && (
+                      <td>
+                        <Tester row={r} />
+                        <div class="row-form">
+                          <button type="button" class="secondary" onClick={() => editing.value = r}>
+                            Edit
+                          </button>
+                          <button
+                            type="button"
+                            class="danger"
+                            onClick={async () => {
+                              if (!confirm(`Delete credential profile ${r.name}?`)) return;
+                              try {
+                                await api("DELETE", `/credential-profiles/${r.id}`);
+                                rows.value = rows.value.filter((x) => x.id !== r.id);
+                              } catch (err) {
+                                error.value = errorText(err);
+                              }
+                            }}
+                          >
+                            Delete
+                          </button>
+                        </div>
+                      </td>
+                    )}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      {canEdit && edit === null && (
+        <button type="button" onClick={() => editing.value = "new"}>New credential profile</button>
+      )}
+      {canEdit && edit !== null && (
+        <Form
+          key={edit === "new" ? "new" : edit.id}
+          edit={edit === "new" ? null : edit}
+          onCancel={() => editing.value = null}
+          onSaved={(row) => {
+            rows.value = [...rows.value.filter((x) => x.id !== row.id), row].sort((a, b) =>
+              a.name.localeCompare(b.name)
+            );
+            editing.value = null;
+          }}
+        />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,293 @@
+/**
+ * CPU, memory, disk and network of one monitor over 1 h / 24 h / 7 d / 30 d from the
+ * downsampled history (min–max band around the average), plus per-volume and per-interface
+ * averages; re-fetched while the page is open. Chart.js is imported piece by piece.
+ */
+import { useSignal } from "@preact/signals";
+import { useEffect, useRef } from "preact/hooks";
+import {
+  Chart,
+  type ChartDataset,
+  Filler,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+} from "chart.js";
+import { api, errorText } from "./api.ts";
+import { fmtBps } from "../components/format.ts";
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, Filler, Tooltip, Legend);
+
+const RANGES = { "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000 };
+type Range = keyof typeof RANGES;
+const REFRESH_MS: Record<Range, number> = {
+  "1h": 15_000,
+  "24h": 60_000,
+  "7d": 300_000,
+  "30d": 300_000,
+};
+const COLORS = ["#2f7ed8", "#e4572e", "#29a35a", "#a05ad6", "#d6a21e", "#17a2b8"];
+
+interface Stat {
+  min: number | null;
+  avg: number | null;
+  max: number | null;
+}
+type Point = { t: string } & Record<string, Stat>;
+interface Series {
+  name: string;
+  points: Record<string, string | number | null>[];
+}
+interface History {
+  from: string;
+  to: string;
+  points: Point[];
+  breakdown: { kind: string; series: Series[] } | null;
+}
+type XY = { x: number; y: number | null };
+type Line = ChartDataset<"line", XY[]>;
+
+/** Sparse series get dots, or a single sample would draw nothing. */
+const dots = (n: number) => n < 60 ? 2 : 0;
+
+function band(points: Point[], key: string, label: string, color: string): Line[] {
+  const at = (p: Point, k: "min" | "avg" | "max") => ({
+    x: Date.parse(p.t),
+    y: p[key]?.[k] ?? null,
+  });
+  return [
+    {
+      label: `${label} max`,
+      data: points.map((p) => at(p, "max")),
+      borderWidth: 0,
+      pointRadius: 0,
+      fill: "+1",
+      backgroundColor: `${color}33`,
+    },
+    {
+      label: `${label} min`,
+      data: points.map((p) => at(p, "min")),
+      borderWidth: 0,
+      pointRadius: 0,
+      fill: false,
+    },
+    {
+      label: `${label} avg`,
+      data: points.map((p) => at(p, "avg")),
+      borderColor: color,
+      backgroundColor: color,
+      borderWidth: 2,
+      pointRadius: dots(points.length),
+      fill: false,
+    },
+  ];
+}
+
+function lines(series: Series[], key: string, suffix = ""): Line[] {
+  return series.map((s, i) => ({
+    label: `${s.name}${suffix}`,
+    data: s.points.map((p) => ({ x: Date.parse(String(p.t)), y: p[key] as number | null })),
+    borderColor: COLORS[i % COLORS.length],
+    backgroundColor: COLORS[i % COLORS.length],
+    borderWidth: 2,
+    pointRadius: dots(s.points.length),
+    fill: false,
+  }));
+}
+
+function tick(ms: number, span: number): string {
+  const iso = new Date(ms).toISOString();
+  return span > 86_400_000 ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16);
+}
+
+function makeChart(
+  canvas: HTMLCanvasElement,
+  percent: boolean,
+  bytes: boolean,
+): Chart<"line", XY[]> {
+  const fg = getComputedStyle(document.body).getPropertyValue("--fg").trim() || "#222";
+  const grid = getComputedStyle(document.body).getPropertyValue("--line").trim() || "#ddd";
+  return new Chart<"line", XY[]>(canvas, {
+    type: "line",
+    data: { datasets: [] },
+    options: {
+      animation: false,
+      parsing: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      spanGaps: false,
+      interaction: { mode: "nearest", axis: "x", intersect: false },
+      color: fg,
+      scales: {
+        x: {
+          type: "linear",
+          grid: { color: grid },
+          ticks: {
+            color: fg,
+            maxTicksLimit: 6,
+            callback: (v) => tick(Number(v), 0),
+          },
+        },
+        y: {
+          type: "linear",
+          beginAtZero: true,
+          max: percent ? 100 : undefined,
+          grid: { color: grid },
+          ticks: {
+            color: fg,
+            callback: (v) => bytes ? fmtBps(Number(v)) : percent ? `${v} %` : String(v),
+          },
+        },
+      },
+      plugins: {
+        legend: { labels: { color: fg, filter: (item) => !/ (min|max)$/.test(item.text) } },
+        tooltip: {
+          callbacks: {
+            title: (items) =>
+              items.length
+                ? new Date(items[0].parsed.x ?? 0).toISOString().slice(0, 16).replace("T", " ")
+                : "",
+          },
+        },
+      },
+    },
+  });
+}
+
+const CHARTS = [
+  { id: "cpu", title: "CPU", percent: true, bytes: false },
+  { id: "memory", title: "Memory", percent: true, bytes: false },
+  { id: "disk", title: "Disk", percent: true, bytes: false },
+  { id: "network", title: "Network", percent: false, bytes: true },
+  { id: "volumes", title: "Volumes (used %)", percent: true, bytes: false },
+  { id: "interfaces", title: "Interfaces (received)", percent: false, bytes: true },
+] as const;
+type ChartId = typeof CHARTS[number]["id"];
+
+export default function DeviceCharts({ monitors }: { monitors: { id: number; label: string }[] }) {
+  const monitorId = useSignal(monitors[0]?.id ?? 0);
+  const range = useSignal<Range>("1h");
+  const error = useSignal<string | null>(null);
+  const points = useSignal(-1);
+  const canvases = useRef<Partial<Record<ChartId, HTMLCanvasElement | null>>>({});
+  const charts = useRef<Partial<Record<ChartId, Chart<"line", XY[]>>>>({});
+
+  useEffect(() => {
+    for (const c of CHARTS) {
+      const el = canvases.current[c.id];
+      if (el) charts.current[c.id] = makeChart(el, c.percent, c.bytes);
+    }
+    return () => Object.values(charts.current).forEach((ch) => ch?.destroy());
+  }, []);
+
+  useEffect(() => {
+    let stopped = false;
+    const load = async () => {
+      const span = RANGES[range.value];
+      const to = new Date();
+      const from = new Date(to.getTime() - span);
+      const qs = `from=${from.toISOString()}&to=${to.toISOString()}&points=240`;
+      const base = `/monitors/${monitorId.value}/metrics/history?${qs}`;
+      try {
+        const [vol, net] = await Promise.all([
+          api<History>("GET", `${base}&breakdown=volumes`),
+          api<History>("GET", `${base}&breakdown=interfaces`),
+        ]);
+        if (stopped) return;
+        const data: Record<ChartId, Line[]> = {
+          cpu: band(vol.points, "cpu_percent", "CPU", COLORS[0]),
+          memory: band(vol.points, "memory_percent", "Memory", COLORS[2]),
+          disk: band(vol.points, "disk_percent", "Disk", COLORS[3]),
+          network: [
+            ...band(vol.points, "net_recv_bps", "Received", COLORS[0]),
+            ...band(vol.points, "net_sent_bps", "Sent", COLORS[1]),
+          ],
+          volumes: lines(vol.breakdown?.series ?? [], "percent"),
+          interfaces: lines(net.breakdown?.series ?? [], "recv_bps"),
+        };
+        for (const c of CHARTS) {
+          const ch = charts.current[c.id];
+          if (!ch) continue;
+          ch.data.datasets = data[c.id];
+          const x = ch.options.scales!.x!;
+          x.min = from.getTime();
+          x.max = to.getTime();
+          (x.ticks as { callback: (v: number | string) => string }).callback = (v) =>
+            tick(Number(v), span);
+          ch.update("none");
+        }
+        points.value = vol.points.length;
+        error.value = null;
+      } catch (err) {
+        if (!stopped) error.value = `Could not load the history: ${errorText(err)}`;
+      }
+    };
+    load();
+    const timer = setInterval(load, REFRESH_MS[range.value]);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [range.value, monitorId.value]);
+
+  if (monitors.length === 0) {
+    return <p class="muted">Charts appear once the device has a monitor.</p>;
+  }
+  return (
+    <section class="charts" data-points={points.value} aria-label="Metrics charts">
+      <div class="toolbar">
+        <div role="group" aria-label="Time range" class="seg">
+          {(Object.keys(RANGES) as Range[]).map((r) => (
+            <button
+              key={r}
+              type="button"
+              aria-pressed={range.value === r}
+              onClick={() => range.value = r}
+            >
+              {r}
+            </button>
+          ))}
+        </div>
+        {monitors.length > 1 && (
+          <label>
+            Monitor{" "}
+            <select
+              value={monitorId.value}
+              onChange={(e) => monitorId.value = Number(e.currentTarget.value)}
+            >
+              {monitors.map((m) => <option key={m.id} value={m.id}>{m.label}</option>)}
+            </select>
+          </label>
+        )}
+        <span class="muted small" aria-live="polite">
+          {points.value < 0
+            ? "Loading…"
+            : points.value === 0
+            ? "No samples in this range yet."
+            : `${points.value} points`}
+        </span>
+      </div>
+      {error.value && <p class="error" role="alert">{error.value}</p>}
+      <div class="chart-grid">
+        {CHARTS.map((c) => (
+          <figure key={c.id} class="chart card">
+            <figcaption>{c.title}</figcaption>
+            <div class="canvas-box">
+              <canvas
+                id={`chart-${c.id}`}
+                ref={(el) => {
+                  canvases.current[c.id] = el;
+                }}
+                role="img"
+                aria-label={`${c.title} chart`}
+              />
+            </div>
+          </figure>
+        ))}
+      </div>
+    </section>
+  );
+}

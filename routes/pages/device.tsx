@@ -1,0 +1,188 @@
+/** /devices/:id : identity, monitors, the latest sample, and the charts island. */
+import type { Hono } from "hono";
+import type { AppEnv } from "../http/env.ts";
+import { canEdit, type View } from "./view.tsx";
+import { devicesRepo } from "../../lib/db/devices.ts";
+import { getMonitorRef, type LatestSample, latestSample } from "../../lib/metrics/reader.ts";
+import { EmptyState, StatusBadge } from "../../components/Layout.tsx";
+import { Island } from "../../components/Island.tsx";
+import { fmtBps, fmtBytes, fmtPercent, fmtTime } from "../../components/format.ts";
+import DeviceCharts from "../../islands/DeviceCharts.tsx";
+import MonitorEditor from "../../islands/MonitorEditor.tsx";
+import { loadMonitorRows, loadOptions } from "./monitor_rows.ts";
+
+function Latest({ s }: { s: LatestSample }) {
+  return (
+    <>
+      <dl class="facts">
+        <div>
+          <dt>CPU</dt>
+          <dd>{fmtPercent(s.cpu_percent)}</dd>
+        </div>
+        <div>
+          <dt>Memory</dt>
+          <dd>
+            {fmtPercent(s.memory.percent)} of {fmtBytes(s.memory.total_bytes)}
+          </dd>
+        </div>
+        <div>
+          <dt>Disk</dt>
+          <dd>{fmtPercent(s.disk.percent)} of {fmtBytes(s.disk.total_bytes)}</dd>
+        </div>
+        <div>
+          <dt>Network</dt>
+          <dd>
+            ↓ {fmtBps(s.network.recv_bps)} ↑ {fmtBps(s.network.sent_bps)}
+          </dd>
+        </div>
+        <div>
+          <dt>Processes</dt>
+          <dd>{s.process_count ?? "–"}</dd>
+        </div>
+        <div>
+          <dt>Sampled</dt>
+          <dd>{fmtTime(s.ts)}</dd>
+        </div>
+      </dl>
+      <div class="grid2">
+        <div class="table-wrap">
+          <table>
+            <caption>Volumes</caption>
+            <thead>
+              <tr>
+                <th scope="col">Volume</th>
+                <th scope="col">Used</th>
+                <th scope="col">Size</th>
+              </tr>
+            </thead>
+            <tbody>
+              {s.volumes.map((v) => (
+                <tr key={v.name}>
+                  <td>{v.name}</td>
+                  <td>{fmtPercent(v.percent)}</td>
+                  <td>{fmtBytes(v.total_bytes)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        <div class="table-wrap">
+          <table>
+            <caption>Interfaces</caption>
+            <thead>
+              <tr>
+                <th scope="col">Interface</th>
+                <th scope="col">Received</th>
+                <th scope="col">Sent</th>
+                <th scope="col">Errors</th>
+              </tr>
+            </thead>
+            <tbody>
+              {s.interfaces.map((i) => (
+                <tr key={i.name}>
+                  <td>{i.name}</td>
+                  <td>{fmtBps(i.recv_bps)}</td>
+                  <td>{fmtBps(i.sent_bps)}</td>
+                  <td>{i.errors}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </div>
+    </>
+  );
+}
+
+export function registerDevicePage(app: Hono<AppEnv>, view: View): void {
+  app.get("/devices/:id{[0-9]+}", async (c) => {
+    const db = c.get("app").db;
+    const id = Number(c.req.param("id"));
+    const device = id <= 2_147_483_647 ? await devicesRepo.get(db, id) : undefined;
+    if (!device) {
+      return view.page(
+        c,
+        "Device not found",
+        <EmptyState title="Device not found">
+          Device {id} does not exist (any more). Back to the <a href="/devices">device list</a>.
+        </EmptyState>,
+        404,
+      );
+    }
+    const [monitors, options] = await Promise.all([
+      loadMonitorRows(db, { deviceId: id }),
+      loadOptions(db),
+    ]);
+    const ref = monitors.length ? await getMonitorRef(db, monitors[0].id) : null;
+    const latest = ref ? (await latestSample(db, ref)).sample : null;
+    const edit = canEdit(c);
+    return view.page(
+      c,
+      device.hostname ?? device.ip,
+      <>
+        <p class="crumbs">
+          <a href="/devices">Devices</a> /
+        </p>
+        <h1>
+          {device.hostname ?? device.ip} <StatusBadge status={device.status} />
+        </h1>
+        <dl class="facts">
+          <div>
+            <dt>IP</dt>
+            <dd>{device.ip}</dd>
+          </div>
+          <div>
+            <dt>Domain</dt>
+            <dd>{device.domain ?? "–"}</dd>
+          </div>
+          <div>
+            <dt>OS</dt>
+            <dd>{[device.os, device.os_version].filter(Boolean).join(" ") || "–"}</dd>
+          </div>
+          <div>
+            <dt>Serial</dt>
+            <dd>{device.serial_number ?? "–"}</dd>
+          </div>
+          <div>
+            <dt>Memory</dt>
+            <dd>{fmtBytes(device.memory_total_bytes)}</dd>
+          </div>
+          <div>
+            <dt>Last seen</dt>
+            <dd>{fmtTime(device.last_seen)}</dd>
+          </div>
+        </dl>
+        {device.status_reason && <p class="muted">Status: {device.status_reason}</p>}
+        <h2>Monitors</h2>
+        <Island
+          name="MonitorEditor"
+          component={MonitorEditor}
+          props={{
+            monitors,
+            canEdit: edit,
+            showDevice: false,
+            create: { device_id: id, ...options },
+          }}
+        />
+        <h2>Latest sample</h2>
+        {latest ? <Latest s={latest} /> : (
+          <p class="muted">
+            {monitors.length
+              ? "No sample yet: the first poll is on its way."
+              : edit
+              ? "Add a monitor above to start collecting metrics."
+              : "This device is not monitored."}
+          </p>
+        )}
+        <h2>History</h2>
+        <Island
+          name="DeviceCharts"
+          component={DeviceCharts}
+          props={{
+            monitors: monitors.map((m) => ({ id: m.id, label: `#${m.id} ${m.plugin_name}` })),
+          }}
+        />
+      </>,
+    );
+  });
+}

@@ -1,0 +1,81 @@
+/**
+ * The dashboard: server-rendered pages (one module per URL), their static assets, and the
+ * cookie session's login/logout/refresh. Islands are bundled once per process, on the first
+ * page request (not at creation, so API-only tests never spawn the bundler).
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../http/env.ts";
+import { pageSession } from "../http/session.ts";
+import { buildWebAssets, type WebAssets } from "../../lib/web/bundle.ts";
+import { getLogger } from "@logtape/logtape";
+import { createView } from "./view.tsx";
+import { registerLoginPages } from "./login.tsx";
+import { registerOverviewPage } from "./overview.tsx";
+import { registerDevicesPage } from "./devices.tsx";
+import { registerDevicePage } from "./device.tsx";
+import { registerMonitorsPage } from "./monitors.tsx";
+import { registerDiscoveryPage } from "./discovery.tsx";
+import { registerCredentialsPage } from "./credentials.tsx";
+import { registerUsersPage } from "./users.tsx";
+
+const log = getLogger(["nmslite", "web"]);
+
+const PAGE_PATHS = [
+  "/",
+  "/overview.json",
+  "/devices",
+  "/devices/*",
+  "/discovery",
+  "/credentials",
+  "/monitors",
+  "/users",
+];
+
+let shared: Promise<WebAssets> | null = null;
+
+/** One bundle per process: every app instance (tests start several) shares it. */
+export function webAssets(): Promise<WebAssets> {
+  shared ??= buildWebAssets().then((a) => {
+    if (a.error) log.error("islands not bundled, pages stay static: {error}", { error: a.error });
+    return a;
+  });
+  return shared;
+}
+
+export function createPages(): Hono<AppEnv> {
+  const view = createView(webAssets);
+  const app = new Hono<AppEnv>();
+  app.get("/static/*", async (c) => {
+    const file = (await webAssets()).files.get(c.req.path.slice("/static".length));
+    if (!file) return c.text("not found", 404);
+    // JS paths carry the build hash and the CSS URL a content hash: cache for good.
+    return c.body(file.body as Uint8Array<ArrayBuffer>, 200, {
+      "content-type": file.type,
+      "cache-control": "public, max-age=31536000, immutable",
+    });
+  });
+  // A failing page still answers with a page that says what to do, never a blank one.
+  app.onError((err, c) => {
+    log.error("page failed: {path}: {error}", { path: c.req.path, error: String(err) });
+    return c.html(
+      `<!doctype html><html lang="en"><meta charset="utf-8"><title>Error · NMSlite</title>` +
+        `<link rel="stylesheet" href="/static/app.css"><main id="main"><div class="empty">` +
+        `<h1>Something went wrong</h1><p>The page could not be built (request ` +
+        `${c.get("requestId") ?? ""}). Try again, or go back to the <a href="/">overview</a>.` +
+        `</p></div></main></html>`,
+      500,
+    );
+  });
+  app.get("/favicon.ico", (c) => c.body(null, 204));
+  registerLoginPages(app, view);
+  const session = pageSession();
+  for (const p of PAGE_PATHS) app.use(p, session);
+  registerOverviewPage(app, view);
+  registerDevicesPage(app, view);
+  registerDevicePage(app, view);
+  registerMonitorsPage(app, view);
+  registerDiscoveryPage(app, view);
+  registerCredentialsPage(app, view);
+  registerUsersPage(app, view);
+  return app;
+}

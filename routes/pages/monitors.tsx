@@ -1,0 +1,74 @@
+/** /monitors : every monitor (or ?failing=1 those that failed in the last hour), and plugins. */
+import type { Hono } from "hono";
+import type { AppEnv } from "../http/env.ts";
+import { canEdit, type View } from "./view.tsx";
+import { Island } from "../../components/Island.tsx";
+import { EmptyState } from "../../components/Layout.tsx";
+import MonitorEditor from "../../islands/MonitorEditor.tsx";
+import { loadMonitorRows } from "./monitor_rows.ts";
+
+export function registerMonitorsPage(app: Hono<AppEnv>, view: View): void {
+  app.get("/monitors", async (c) => {
+    const db = c.get("app").db;
+    const failing = c.req.query("failing") === "1";
+    const [monitors, plugins] = await Promise.all([
+      loadMonitorRows(db, { failing }),
+      db.query<{ id: number; name: string; type: string; description: string }>(
+        "SELECT id, name, type, description FROM plugins ORDER BY id LIMIT 200",
+      ),
+    ]);
+    return view.page(
+      c,
+      "Monitors",
+      <>
+        <h1>Monitors{failing ? " failing in the last hour" : ""}</h1>
+        {failing && (
+          <p>
+            <a href="/monitors">Show all monitors</a>
+          </p>
+        )}
+        {monitors.length === 0 && !failing
+          ? (
+            <EmptyState title="No monitors yet">
+              Open a <a href="/devices">device</a>{" "}
+              and add a monitor, or use “Monitor these devices” on a finished{" "}
+              <a href="/discovery">discovery</a> run.
+            </EmptyState>
+          )
+          : (
+            <Island
+              name="MonitorEditor"
+              component={MonitorEditor}
+              props={{ monitors, canEdit: canEdit(c), showDevice: true }}
+            />
+          )}
+        <h2>Plugins</h2>
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">#</th>
+                <th scope="col">Name</th>
+                <th scope="col">Type</th>
+                <th scope="col">Description</th>
+              </tr>
+            </thead>
+            <tbody>
+              {plugins.map((p) => (
+                <tr key={p.id}>
+                  <td>{p.id}</td>
+                  <td>{p.name}</td>
+                  <td>{p.type}</td>
+                  <td>{p.description}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        <p class="muted small">
+          Exec plugins are added through the API (<a href="/api/v1/docs">POST /api/v1/plugins</a>).
+        </p>
+      </>,
+    );
+  });
+}

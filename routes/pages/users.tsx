@@ -1,0 +1,37 @@
+/** /users : user administration, for admins only (the API enforces the same). */
+import type { Hono } from "hono";
+import type { AppEnv } from "../http/env.ts";
+import type { View } from "./view.tsx";
+import { Island } from "../../components/Island.tsx";
+import { EmptyState } from "../../components/Layout.tsx";
+import UserAdmin, { type UserRow } from "../../islands/UserAdmin.tsx";
+
+export function registerUsersPage(app: Hono<AppEnv>, view: View): void {
+  app.get("/users", async (c) => {
+    const user = c.get("user");
+    if (user.role !== "admin") {
+      return view.page(
+        c,
+        "Users",
+        <EmptyState title="Admins only">
+          Only an admin can manage users. Ask one to change your role if you need to.
+        </EmptyState>,
+        403,
+      );
+    }
+    const users = await c.get("app").db.query<UserRow>(
+      "SELECT id, username, role FROM users ORDER BY username LIMIT 1000",
+    );
+    return view.page(
+      c,
+      "Users",
+      <>
+        <h1>Users</h1>
+        <p class="muted">
+          Admins do everything; operators change everything but users; viewers only read.
+        </p>
+        <Island name="UserAdmin" component={UserAdmin} props={{ users, me: user.userId }} />
+      </>,
+    );
+  });
+}
