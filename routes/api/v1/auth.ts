@@ -13,7 +13,6 @@ import {
   RefreshTokenError,
 } from "../../../lib/auth/sessions.ts";
 import { audit } from "../../../lib/audit.ts";
-import { authenticate } from "../../http/auth.ts";
 
 const SessionSchema = z.object({
   access_token: z.string(),
@@ -135,7 +134,6 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  app.use("/auth/me", authenticate());
   handle(
     app,
     createRoute({
