@@ -13,7 +13,7 @@ import { ensurePartitions } from "../lib/metrics/partitions.ts";
 import { MetricsWriter } from "../lib/metrics/writer.ts";
 import type { MetricSample, PollOutcome } from "../lib/messages.ts";
 import { decodeBatch, encodeBatch, packBatches } from "../lib/queue/results_queue.ts";
-import { option, percentile, scratchDatabase } from "./query.ts";
+import { option, percentile, scratchDatabase, syntheticSample as sample } from "./query.ts";
 
 const MIN = 60_000;
 
@@ -25,39 +25,6 @@ interface IngestResult {
   totalMs: number;
   commits: number;
   commitMs: number[];
-}
-
-function sample(monitorId: number, ts: number): MetricSample {
-  return {
-    monitorId,
-    ts,
-    cpuPercent: (monitorId * 7 + ts / MIN) % 100,
-    memoryTotal: 17_179_869_184,
-    memoryUsed: 8_589_934_592,
-    diskTotal: 500e9,
-    diskUsed: 200e9,
-    netSentBps: 10_000,
-    netRecvBps: 50_000,
-    netPacketsSent: 100,
-    netPacketsRecv: 400,
-    netErrors: 0,
-    netDiscards: 0,
-    netUtilization: null,
-    processCount: 140,
-    collectionMs: 40,
-    volumes: [{ name: "C:", total: 250e9, used: 100e9 }, { name: "D:", total: 250e9, used: 100e9 }],
-    interfaces: [{
-      name: "Ethernet0",
-      sentBps: 10_000,
-      recvBps: 50_000,
-      packetsSent: 100,
-      packetsRecv: 400,
-      errors: 0,
-      discards: 0,
-      bandwidthBps: 1e9,
-      utilization: null,
-    }],
-  };
 }
 
 async function seedMonitors(db: Database, n: number): Promise<number[]> {

@@ -6,7 +6,7 @@
  *
  *   deno task bench:query [-- --days 30 --monitors 200 --iterations 200 --explain]
  */
-import postgres from "postgres";
+import { createScratchDatabase, type ScratchDatabase } from "../tests/helpers/databases.ts";
 import { loadConfig } from "../lib/config.ts";
 import { bootstrap } from "../lib/bootstrap.ts";
 import { createApp } from "../routes/app.ts";
@@ -37,23 +37,8 @@ export function option(name: string, fallback: string): string {
 }
 
 /** A throwaway database on the server of `adminUrl`, so a bench never touches real data. */
-export async function scratchDatabase(
-  adminUrl: string,
-): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `nmslite_bench_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const a = postgres(adminUrl, { max: 1, onnotice: () => {} });
-      await a.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
+export function scratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
+  return createScratchDatabase("nmslite_bench", adminUrl);
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -97,7 +82,8 @@ export function printTable(title: string, rows: Timing[]): void {
   }
 }
 
-function syntheticSample(monitorId: number, ts: number): MetricSample {
+/** A plausible sample that moves with time (also used by bench:ingest). */
+export function syntheticSample(monitorId: number, ts: number): MetricSample {
   const phase = (ts / MIN) % 1440 / 1440 * 2 * Math.PI;
   const mem = 17_179_869_184;
   return {

@@ -15,8 +15,11 @@ export interface ScratchDatabase {
   drop(): Promise<void>;
 }
 
-export async function createScratchDatabase(prefix = "nmslite_test"): Promise<ScratchDatabase> {
-  const adminUrl = Deno.env.get("TEST_DATABASE_URL");
+/** A database of its own on the server of `adminUrl` (default TEST_DATABASE_URL). */
+export async function createScratchDatabase(
+  prefix = "nmslite_test",
+  adminUrl = Deno.env.get("TEST_DATABASE_URL"),
+): Promise<ScratchDatabase> {
   if (!adminUrl) throw new Error("TEST_DATABASE_URL is not set");
   const name = `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
