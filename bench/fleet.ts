@@ -1,0 +1,238 @@
+/**
+ * `deno task bench:fleet`: NMSlite polling a simulated Windows fleet end to end. The simulator
+ * (tests/winsim, HTTP only) and NMSlite (main.ts) each run in their own process; the bench
+ * seeds a credential profile, a device and a monitor per simulated host, lets one interval
+ * pass, measures for `--duration` seconds from `GET /metrics`, then disables the monitors,
+ * waits for the queue to drain and checks that every successful poll became exactly one row.
+ *
+ *   deno task bench:fleet -- --hosts 10000 --interval 60 [--duration 300]
+ *     [--database-url postgres://…] [--auth ntlm|basic] [--pollers 2] [--concurrency 200]
+ *     [--scrape 5] [--base 127.1.0.1] [--sim-processes N] [--keep-logs]
+ *
+ * With --database-url (or DATABASE_URL) a scratch database is created on that server and
+ * dropped at the end; otherwise NMSlite uses its embedded PGlite. The hosts are split over as
+ * many simulator processes as the open-files limit needs (a listener and a connection per
+ * host); process i serves addresses from the base with its second octet raised by i.
+ */
+import { startChildServer } from "../scripts/child_server.ts";
+import {
+  cpuSeconds,
+  createScratchDatabase,
+  hostsPerSimulator,
+  loadAverage,
+  machineCpu,
+  peakRssMB,
+  postgresBackends,
+  startSimulator,
+  threadCpuSeconds,
+} from "./fleet_procs.ts";
+import { disableMonitors, login, seedFleet } from "./fleet_seed.ts";
+import { type Scrape, scrape, value } from "./fleet_metrics.ts";
+import { report, type RunResult } from "./fleet_report.ts";
+
+const args = Deno.args[0] === "--" ? Deno.args.slice(1) : [...Deno.args];
+function option(name: string, fallback: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
+}
+const HOSTS = Number(option("hosts", "200"));
+const INTERVAL = Number(option("interval", "60"));
+const DURATION = Number(option("duration", "300"));
+const SCRAPE = Number(option("scrape", "5"));
+const AUTH = option("auth", "ntlm") as "ntlm" | "basic";
+const BASE = option("base", "127.1.0.1");
+const DATABASE_URL = option("database-url", Deno.env.get("DATABASE_URL") ?? "");
+const KEEP_LOGS = args.includes("--keep-logs");
+const SIM_PROCESSES = Number(
+  option("sim-processes", String(Math.ceil(HOSTS / hostsPerSimulator()))),
+);
+// Polling settings: two poller Workers (one per core) and room for every poll of a burst.
+const POLLING: Record<string, string> = {
+  NMSLITE_POLLERS: option("pollers", "2"),
+  NMSLITE_POLLER_CONCURRENCY: option("concurrency", "200"),
+  NMSLITE_POLL_PER_HOST_LIMIT: "2",
+  NMSLITE_POLL_TIMEOUT: "30s",
+  NMSLITE_POLL_RETRIES: "2",
+};
+if (!(HOSTS >= 1 && INTERVAL >= 10 && DURATION >= 10 && (AUTH === "ntlm" || AUTH === "basic"))) {
+  console.error("usage: --hosts N (>= 1) --interval S (>= 10) [--duration S] [--auth ntlm|basic]");
+  Deno.exit(2);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const say = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+// Everything started is undone in reverse order, on success, failure and Ctrl-C alike.
+const cleanups: (() => Promise<void>)[] = [];
+let cleaning: Promise<void> | undefined;
+const cleanup = () =>
+  cleaning ??= (async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((e) => say(`cleanup: ${e.message}`));
+  })();
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(sig, () => {
+    say(`${sig}: stopping child processes`);
+    cleanup().finally(() => Deno.exit(130));
+  });
+}
+
+// A scrape that fails (a stalled or overloaded server) is counted and skipped, not fatal.
+let missedScrapes = 0;
+let lastScrape = Date.now();
+async function tryScrape(url: string): Promise<Scrape | undefined> {
+  try {
+    const s = await scrape(url);
+    lastScrape = Date.now();
+    return s;
+  } catch (err) {
+    missedScrapes++;
+    say(`  scrape failed: ${(err as Error).message}`);
+    if (Date.now() - lastScrape > 120_000) throw new Error("no answer from /metrics for 2 min");
+    return undefined;
+  }
+}
+
+async function run(): Promise<RunResult> {
+  const tmp = await Deno.makeTempDir({ prefix: "nmslite-fleet-" });
+  cleanups.push(() =>
+    KEEP_LOGS ? Promise.resolve(say(`logs kept in ${tmp}`)) : Deno.remove(tmp, { recursive: true })
+  );
+  const password = `Sim-${crypto.randomUUID()}`;
+  let databaseUrl: string | undefined;
+  let databaseName = "";
+  if (DATABASE_URL) {
+    const scratch = await createScratchDatabase(DATABASE_URL);
+    cleanups.push(() => scratch.drop());
+    databaseUrl = scratch.url;
+    databaseName = new URL(scratch.url).pathname.slice(1);
+  }
+
+  say(`starting ${SIM_PROCESSES} simulator process(es) with ${HOSTS} hosts from ${BASE}`);
+  const octets = BASE.split(".").map(Number);
+  const sims = await Promise.all(Array.from({ length: SIM_PROCESSES }, async (_, i) => {
+    const hosts = Math.floor(HOSTS / SIM_PROCESSES) + (i < HOSTS % SIM_PROCESSES ? 1 : 0);
+    const base = [octets[0], octets[1] + i, octets[2], octets[3]].join(".");
+    const logDir = await Deno.makeTempDir({ dir: tmp, prefix: `winsim-${i}-` });
+    const sim = await startSimulator({ hosts, base, password, logDir });
+    cleanups.push(() => sim.stop());
+    return sim;
+  }));
+  say("starting NMSlite");
+  const server = await startChildServer({ databaseUrl, logLevel: "warning", env: POLLING });
+  cleanups.push(() => server.stop());
+  const api = await login(server);
+
+  say(`seeding ${HOSTS} devices and monitors (interval ${INTERVAL} s, ${AUTH})`);
+  const seeded = await seedFleet(api, {
+    hosts: sims.flatMap((s) => s.hosts),
+    intervalSeconds: INTERVAL,
+    auth: AUTH,
+    username: "Administrator",
+    password,
+    concurrency: 16,
+    onProgress: (n) => say(`  ${n} monitors created`),
+  });
+  say(`seeded in ${seeded.seconds.toFixed(1)} s; warm-up ${INTERVAL} s`);
+  await sleep(INTERVAL * 1000);
+
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  // PostgreSQL's share is its backends for the scratch database (its pool is open by now).
+  const backends = databaseName ? postgresBackends(databaseName) : [];
+  const cpu = () => ({
+    nmslite: cpuSeconds(server.pid),
+    simulator: sum(sims.map((s) => cpuSeconds(s.pid))),
+    postgres: sum(backends.map(cpuSeconds).filter(Number.isFinite)),
+    bench: cpuSeconds(Deno.pid),
+    machine: machineCpu().busy,
+  });
+  // Counters summed over the simulator processes.
+  const simStats = async () => {
+    const totals: Record<string, number> = {};
+    for (const s of sims) {
+      const t = await (await fetch(`${s.control}/stats`)).json();
+      for (const [k, v] of Object.entries(t)) totals[k] = (totals[k] ?? 0) + (v as number);
+    }
+    return totals;
+  };
+  const simStart = await simStats();
+  const threadsStart = threadCpuSeconds(server.pid);
+  const loadStart = loadAverage();
+  const cpuStart = cpu();
+  const start = await scrape(server.url);
+  const scrapes: Scrape[] = [start];
+  say(`measuring for ${DURATION} s`);
+  while (Date.now() - start.at < DURATION * 1000) {
+    await sleep(Math.min(SCRAPE * 1000, start.at + DURATION * 1000 - Date.now()));
+    const s = await tryScrape(server.url);
+    if (!s) continue;
+    const prev = scrapes[scrapes.length - 1];
+    scrapes.push(s);
+    const ok = value(s, "nmslite_polls_total", 'outcome="ok"') -
+      value(prev, "nmslite_polls_total", 'outcome="ok"');
+    say(
+      `  ${((s.at - start.at) / 1000).toFixed(0)} s: ok ${
+        (ok / ((s.at - prev.at) / 1000)).toFixed(0)
+      }/s, failed ${value(s, "nmslite_polls_total", 'outcome="failed"')}, lag p99 ${
+        value(s, "nmslite_scheduler_lag_seconds", 'quantile="0.99"').toFixed(2)
+      } s, in flight ${value(s, "nmslite_polls_in_flight")}, queued ${
+        value(s, "nmslite_polls_queued")
+      }, queue depth ${value(s, "nmslite_queue_depth")}`,
+    );
+  }
+  const cpuEnd = cpu();
+  const threadsEnd = threadCpuSeconds(server.pid);
+  const loadEnd = loadAverage();
+  const simEnd = await simStats();
+
+  // Stop new polls, then wait until nothing runs, nothing waits and the counters stand still
+  // over more than one poller stats period (5 s), so ok polls and rows are final.
+  say("disabling every monitor and waiting for the queue to drain");
+  const drainStarted = performance.now();
+  await disableMonitors(api, seeded.monitorIds, 16);
+  let final = await scrape(server.url);
+  const key = (s: Scrape) =>
+    ["ok", "failed"].map((o) => value(s, "nmslite_polls_total", `outcome="${o}"`)).concat(
+      ["inserted", "duplicate", "orphaned"].map((r) =>
+        value(s, "nmslite_writer_rows_total", `result="${r}"`)
+      ),
+    ).join(",");
+  for (let settled = false; !settled;) {
+    if (performance.now() - drainStarted > 180_000) throw new Error("the queue did not drain");
+    await sleep(6_000);
+    const s = await tryScrape(server.url);
+    if (!s) continue;
+    settled = key(s) === key(final) && value(s, "nmslite_polls_in_flight") === 0 &&
+      value(s, "nmslite_polls_queued") === 0 && value(s, "nmslite_queue_depth") === 0;
+    final = s;
+  }
+  const drainSeconds = (performance.now() - drainStarted) / 1000;
+  return {
+    hosts: HOSTS,
+    interval: INTERVAL,
+    duration: DURATION,
+    auth: AUTH,
+    database: server.databaseKind,
+    polling: POLLING,
+    seedSeconds: seeded.seconds,
+    scrapes,
+    final,
+    drainSeconds,
+    missedScrapes,
+    cpu: { start: cpuStart, end: cpuEnd },
+    peakMB: { nmslite: peakRssMB(server.pid), simulator: sum(sims.map((s) => peakRssMB(s.pid))) },
+    sim: { start: simStart, end: simEnd, processes: sims.length },
+    threads: { start: threadsStart, end: threadsEnd },
+    load: { start: loadStart, end: loadEnd },
+  };
+}
+
+let code = 0;
+try {
+  console.log(report(await run()));
+} catch (err) {
+  console.error(`bench:fleet failed: ${(err as Error).stack ?? err}`);
+  code = 1;
+} finally {
+  await cleanup();
+}
+Deno.exit(code);

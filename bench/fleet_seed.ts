@@ -1,0 +1,111 @@
+/**
+ * The fleet benchmark's use of the NMSlite API: a credential profile, one device and one
+ * monitor per simulated host (many requests at once), and disabling them all at the end.
+ */
+import type { ChildServer } from "../scripts/child_server.ts";
+
+export interface Api {
+  // Response bodies are read ad hoc after their status was checked.
+  // deno-lint-ignore no-explicit-any
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
+}
+
+export async function login(server: ChildServer): Promise<Api> {
+  const api = `${server.url}/api/v1`;
+  const res = await fetch(`${api}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: server.adminUsername, password: server.adminPassword }),
+  });
+  if (res.status !== 200) throw new Error(`login failed: HTTP ${res.status}`);
+  const token: string = (await res.json()).data.access_token;
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  return {
+    async call(method, path, body) {
+      const r = await fetch(`${api}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: r.status, json: await r.json().catch(() => null) };
+    },
+  };
+}
+
+/** Runs `fn` over `items` with `concurrency` calls outstanding; the first error stops it. */
+export async function eachConcurrently<T>(
+  items: T[],
+  concurrency: number,
+  fn: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  }));
+}
+
+export interface Seeded {
+  credentialId: number;
+  monitorIds: number[];
+  seconds: number;
+}
+
+/** A credential profile, then a device and its monitor for every host. */
+export async function seedFleet(api: Api, opts: {
+  hosts: string[];
+  intervalSeconds: number;
+  auth: "ntlm" | "basic";
+  username: string;
+  password: string;
+  concurrency: number;
+  onProgress?: (done: number) => void;
+}): Promise<Seeded> {
+  const started = performance.now();
+  const cred = await api.call("POST", "/credential-profiles", {
+    name: `fleet-${Date.now().toString(36)}`,
+    type: opts.auth === "basic" ? "winrm_basic" : "winrm_ntlm",
+    username: opts.username,
+    password: opts.password,
+    port: 5985,
+    use_ssl: false,
+    // Basic over plain HTTP must be allowed explicitly; NTLM seals the messages instead.
+    ...(opts.auth === "basic" ? { allow_unencrypted: true } : {}),
+  });
+  if (cred.status !== 201) throw new Error(`credential profile: HTTP ${cred.status}`);
+  const plugins = await api.call("GET", "/plugins?limit=500");
+  const plugin = plugins.json.data.find((p: { name: string }) => p.name === "windows-winrm");
+  if (!plugin) throw new Error("plugin windows-winrm not found");
+  const monitorIds: number[] = new Array(opts.hosts.length);
+  let done = 0;
+  await eachConcurrently(opts.hosts, opts.concurrency, async (ip, i) => {
+    const dev = await api.call("POST", "/devices", { ip, hostname: `fleet-${i}` });
+    if (dev.status !== 201) throw new Error(`POST /devices ${ip}: HTTP ${dev.status}`);
+    const mon = await api.call("POST", "/monitors", {
+      device_id: dev.json.data.id,
+      credential_profile_id: cred.json.data.id,
+      plugin_id: plugin.id,
+      polling_interval: opts.intervalSeconds,
+    });
+    if (mon.status !== 201) {
+      throw new Error(`POST /monitors: HTTP ${mon.status} ${JSON.stringify(mon.json)}`);
+    }
+    monitorIds[i] = mon.json.data.id;
+    if (++done % 1000 === 0) opts.onProgress?.(done);
+  });
+  return {
+    credentialId: cred.json.data.id,
+    monitorIds,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Takes every monitor out of the schedule, so the counters can settle. */
+export async function disableMonitors(api: Api, ids: number[], concurrency: number) {
+  await eachConcurrently(ids, concurrency, async (id) => {
+    const r = await api.call("PUT", `/monitors/${id}`, { enabled: false });
+    if (r.status !== 200) throw new Error(`PUT /monitors/${id}: HTTP ${r.status}`);
+  });
+}
