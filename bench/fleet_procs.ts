@@ -2,7 +2,11 @@
  * Processes for the fleet benchmark: the simulator in its own process, a scratch PostgreSQL
  * database, and CPU time / peak memory of a process read from /proc.
  */
-import postgres from "postgres";
+import {
+  createScratchDatabase as createTestScratchDatabase,
+  type ScratchDatabase,
+} from "../tests/helpers/databases.ts";
+import { terminate } from "../scripts/child_server.ts";
 
 // The repository root, where tests/winsim lives.
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
@@ -78,18 +82,7 @@ export async function startSimulator(
   let stopped: Promise<void> | undefined;
   const stop = () =>
     stopped ??= (async () => {
-      if (!exited) {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* already gone */ }
-        const timer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* already gone */ }
-        }, 10_000);
-        await status;
-        clearTimeout(timer);
-      }
+      if (!exited) await terminate(child, status);
       await drainErr;
       log.close();
     })();
@@ -120,27 +113,9 @@ export async function startSimulator(
   return { pid: child.pid, hosts: ready.hosts, control: ready.control, logPath, stop };
 }
 
-export interface ScratchDatabase {
-  url: string;
-  drop(): Promise<void>;
-}
-
-/** A fresh database on the server at `adminUrl`, dropped by `drop()` (like the tests do). */
-export async function createScratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
-  const name = `nmslite_fleet_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const a = postgres(adminUrl, { max: 1, onnotice: () => {} });
-      await a.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
+/** A fresh database on the server at `adminUrl`, dropped by `drop()` (as the tests do). */
+export function createScratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
+  return createTestScratchDatabase("nmslite_fleet", adminUrl);
 }
 
 /**

@@ -28,6 +28,24 @@ export interface ChildServerOptions {
 // The repository root, where main.ts and deno.json live.
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 
+/** SIGTERM, then SIGKILL if the process is still there after `graceMs`; resolves on exit. */
+export async function terminate(
+  child: Deno.ChildProcess,
+  status: Promise<unknown> = child.status,
+  graceMs = 10_000,
+): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, graceMs);
+  await status;
+  clearTimeout(timer);
+}
+
 /** A TCP port free on loopback right now (bound and released). */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -90,18 +108,7 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
   let stopped: Promise<void> | undefined;
   const stop = () =>
     stopped ??= (async () => {
-      if (!exited) {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* already gone */ }
-        const timer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* already gone */ }
-        }, 10_000);
-        await status;
-        clearTimeout(timer);
-      }
+      if (!exited) await terminate(child, status);
       await drained;
       logFile.close();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
