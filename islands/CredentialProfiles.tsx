@@ -4,6 +4,7 @@
  */
 import { useSignal } from "@preact/signals";
 import { api, errorText } from "./api.ts";
+import { DeleteButton } from "./delete_button.tsx";
 
 export interface CredentialRow {
   id: number;
@@ -208,21 +209,12 @@ export default function CredentialProfiles(
                           <button type="button" class="secondary" onClick={() => editing.value = r}>
                             Edit
                           </button>
-                          <button
-                            type="button"
-                            class="danger"
-                            onClick={async () => {
-                              if (!confirm(`Delete credential profile ${r.name}?`)) return;
-                              try {
-                                await api("DELETE", `/credential-profiles/${r.id}`);
-                                rows.value = rows.value.filter((x) => x.id !== r.id);
-                              } catch (err) {
-                                error.value = errorText(err);
-                              }
-                            }}
-                          >
-                            Delete
-                          </button>
+                          <DeleteButton
+                            what={`credential profile ${r.name}`}
+                            path={`/credential-profiles/${r.id}`}
+                            onDeleted={() => rows.value = rows.value.filter((x) => x.id !== r.id)}
+                            onError={(message) => error.value = message}
+                          />
                         </div>
                       </td>
                     )}

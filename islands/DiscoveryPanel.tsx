@@ -4,6 +4,7 @@
  */
 import { useSignal } from "@preact/signals";
 import { api, errorText } from "./api.ts";
+import { DeleteButton } from "./delete_button.tsx";
 import {
   FINISHED,
   RecentRuns,
@@ -155,21 +156,13 @@ export default function DiscoveryPanel(props: DiscoveryPanelProps) {
                           <button type="button" class="secondary" onClick={() => editing.value = p}>
                             Edit
                           </button>
-                          <button
-                            type="button"
-                            class="danger"
-                            onClick={async () => {
-                              if (!confirm(`Delete discovery profile ${p.name}?`)) return;
-                              try {
-                                await api("DELETE", `/discovery-profiles/${p.id}`);
-                                profiles.value = profiles.value.filter((x) => x.id !== p.id);
-                              } catch (err) {
-                                error.value = errorText(err);
-                              }
-                            }}
-                          >
-                            Delete
-                          </button>
+                          <DeleteButton
+                            what={`discovery profile ${p.name}`}
+                            path={`/discovery-profiles/${p.id}`}
+                            onDeleted={() =>
+                              profiles.value = profiles.value.filter((x) => x.id !== p.id)}
+                            onError={(message) => error.value = message}
+                          />
                         </div>
                       </td>
                     )}
