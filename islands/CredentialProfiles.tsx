@@ -3,7 +3,7 @@
  * kept), delete, and "test against an IP", which shows the identity or the exact error.
  */
 import { useSignal } from "@preact/signals";
-import { api, errorText } from "./api.ts";
+import { api, errorText, saveResource } from "./api.ts";
 import { DeleteButton } from "./delete_button.tsx";
 
 export interface CredentialRow {
@@ -53,11 +53,7 @@ function Form({ edit, onSaved, onCancel }: {
         const password = String(f.get("password") ?? "");
         if (password || !edit) body.password = password;
         try {
-          onSaved(
-            edit
-              ? await api("PUT", `/credential-profiles/${edit.id}`, body)
-              : await api("POST", "/credential-profiles", body),
-          );
+          onSaved(await saveResource("/credential-profiles", edit?.id, body));
         } catch (err) {
           error.value = errorText(err);
         }

@@ -3,7 +3,7 @@
  * the run). Only PascalCase files here are islands; lowercase ones are their parts.
  */
 import { useSignal } from "@preact/signals";
-import { api, errorText } from "./api.ts";
+import { api, errorText, saveResource } from "./api.ts";
 import { DeleteButton } from "./delete_button.tsx";
 import {
   FINISHED,
@@ -51,11 +51,7 @@ function ProfileForm({ edit, credentials, onSaved, onCancel }: {
           ...(ports.length ? { ports } : {}),
         };
         try {
-          onSaved(
-            edit
-              ? await api("PUT", `/discovery-profiles/${edit.id}`, body)
-              : await api("POST", "/discovery-profiles", body),
-          );
+          onSaved(await saveResource("/discovery-profiles", edit?.id, body));
         } catch (err) {
           error.value = errorText(err);
         }

@@ -56,6 +56,14 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
   return json.data as T;
 }
 
+/** Creates (POST to the collection) or, with an id, updates (PUT) one resource. */
+// deno-lint-ignore no-explicit-any
+export function saveResource<T = any>(collection: string, id: number | undefined, body: unknown) {
+  return id === undefined
+    ? api<T>("POST", collection, body)
+    : api<T>("PUT", `${collection}/${id}`, body);
+}
+
 export function errorText(err: unknown): string {
   if (err instanceof ApiCallError) return `${err.message} (${err.code})`;
   return err instanceof Error ? err.message : String(err);
