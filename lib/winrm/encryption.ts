@@ -16,6 +16,7 @@ const END = te.encode("--Encrypted Boundary--\r\n");
 const END_ALT = te.encode("-- Encrypted Boundary--\r\n");
 const PART2 = te.encode("--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n");
 const SIG_LEN = 16;
+const latin1 = new TextDecoder("latin1");
 
 /** Returns the whole multipart body. */
 export function encryptMessage(
@@ -23,26 +24,23 @@ export function encryptMessage(
   soap: Uint8Array,
   charset: "UTF-8" | "UTF-16" = "UTF-8",
 ): Uint8Array {
-  const head = te.encode(
-    "--Encrypted Boundary\r\n" +
-      "\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n" +
-      `\tOriginalContent: type=application/soap+xml;charset=${charset};Length=${soap.length}\r\n`,
-  );
-  const { signature, sealed } = session.seal(soap);
+  // ASCII only, so the string's length is its byte length
+  const head = "--Encrypted Boundary\r\n" +
+    "\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n" +
+    `\tOriginalContent: type=application/soap+xml;charset=${charset};Length=${soap.length}\r\n`;
   const out = new Uint8Array(
-    head.length + PART2.length + 4 + SIG_LEN + sealed.length + END.length,
+    head.length + PART2.length + 4 + SIG_LEN + soap.length + END.length,
   );
-  let o = 0;
-  out.set(head, o);
-  o += head.length;
+  te.encodeInto(head, out);
+  let o = head.length;
   out.set(PART2, o);
   o += PART2.length;
-  new DataView(out.buffer).setUint32(o, SIG_LEN, true);
+  out[o] = SIG_LEN; // u32 LE
   o += 4;
-  out.set(signature, o);
+  const sigAt = o;
   o += SIG_LEN;
-  out.set(sealed, o);
-  o += sealed.length;
+  session.sealInto(soap, out, o, out, sigAt);
+  o += soap.length;
   out.set(END, o);
   return out;
 }
@@ -132,7 +130,7 @@ function readHeaders(
       }
     }
     if (eol < 0) throw new NtlmProtocolError("encrypted message header truncated");
-    lines.push(new TextDecoder("latin1").decode(b.subarray(at, eol)).trim());
+    lines.push(latin1.decode(b.subarray(at, eol)).trim());
     at = eol + 2;
   }
   return { lines, next: at };

@@ -28,8 +28,11 @@ export class Rc4 {
     return out;
   }
 
-  /** Transforms `input` into `out` (may be the same array), advancing the keystream. */
-  updateInto(input: Uint8Array, out: Uint8Array): void {
+  /**
+   * Transforms `input` into out[at..] (may be the same array at the same place), advancing
+   * the keystream.
+   */
+  updateInto(input: Uint8Array, out: Uint8Array, at = 0): void {
     const s = this.#s;
     let i = this.#i;
     let j = this.#j;
@@ -41,7 +44,7 @@ export class Rc4 {
       const sj = s[j];
       s[i] = sj;
       s[j] = si;
-      out[k] = input[k] ^ s[(si + sj) & 0xff];
+      out[at + k] = input[k] ^ s[(si + sj) & 0xff];
     }
     this.#i = i;
     this.#j = j;

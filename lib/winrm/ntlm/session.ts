@@ -38,6 +38,8 @@ export class NtlmSession {
   #in: Channel;
   #keyExch: boolean;
   #seqBuf = new Uint8Array(4);
+  #mac = new Uint8Array(16);
+  #expected = new Uint8Array(SIGNATURE_LENGTH);
 
   constructor(opts: NtlmSessionOptions) {
     if (!(opts.flags & NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY)) {
@@ -69,10 +71,20 @@ export class NtlmSession {
 
   /** for the side that created it: client sessions seal with client keys, server sessions with server keys */
   seal(plain: Uint8Array): { signature: Uint8Array; sealed: Uint8Array } {
-    const ch = this.#out;
-    const sealed = ch.rc4.update(plain);
-    const signature = this.#signature(ch, plain);
+    const sealed = new Uint8Array(plain.length);
+    const signature = new Uint8Array(SIGNATURE_LENGTH);
+    this.sealInto(plain, sealed, 0, signature, 0);
     return { signature, sealed };
+  }
+
+  /**
+   * Seals `plain` into out[at..] and writes its signature to sig[sigAt..sigAt+16] (the
+   * message encryption framing builds the whole body in one array this way).
+   */
+  sealInto(plain: Uint8Array, out: Uint8Array, at: number, sig: Uint8Array, sigAt: number) {
+    const ch = this.#out;
+    ch.rc4.updateInto(plain, out, at); // the message first, then the checksum: one keystream
+    this.#signatureInto(ch, plain, sig, sigAt);
   }
 
   /** throws NtlmIntegrityError when the signature does not verify */
@@ -87,7 +99,9 @@ export class NtlmSession {
   }
 
   sign(msg: Uint8Array): Uint8Array {
-    return this.#signature(this.#out, msg);
+    const sig = new Uint8Array(SIGNATURE_LENGTH);
+    this.#signatureInto(this.#out, msg, sig, 0);
+    return sig;
   }
 
   verify(msg: Uint8Array, sig: Uint8Array): void {
@@ -97,28 +111,35 @@ export class NtlmSession {
     this.#check(this.#in, msg, sig);
   }
 
-  /** Version ‖ Checksum ‖ SeqNum, advancing the channel's sequence number (§3.4.4.2). */
-  #signature(ch: Channel, msg: Uint8Array): Uint8Array {
-    const sig = new Uint8Array(SIGNATURE_LENGTH);
-    const dv = new DataView(sig.buffer);
-    dv.setUint32(0, 1, true);
-    dv.setUint32(12, ch.seq, true);
-    const mac = this.#mac(ch, msg);
-    if (this.#keyExch) ch.rc4.updateInto(mac, mac);
-    sig.set(mac, 4);
-    ch.seq = (ch.seq + 1) >>> 0;
-    return sig;
+  /**
+   * Version ‖ Checksum ‖ SeqNum into sig[at..at+16], advancing the channel's sequence
+   * number (§3.4.4.2). Checksum = HMAC_MD5(SigningKey, SeqNum ‖ Message)[0..8], sealed
+   * with the channel's RC4 when KEY_EXCH was negotiated.
+   */
+  #signatureInto(ch: Channel, msg: Uint8Array, sig: Uint8Array, at: number) {
+    const seq = ch.seq;
+    const sb = this.#seqBuf;
+    sb[0] = seq & 0xff;
+    sb[1] = (seq >>> 8) & 0xff;
+    sb[2] = (seq >>> 16) & 0xff;
+    sb[3] = (seq >>> 24) & 0xff;
+    const mac = this.#mac;
+    ch.hmac.macInto(sb, msg, mac, 0);
+    if (this.#keyExch) ch.rc4.updateInto(this.#mac.subarray(0, 8), mac, 0);
+    sig[at] = 1;
+    sig[at + 1] = 0;
+    sig[at + 2] = 0;
+    sig[at + 3] = 0;
+    for (let i = 0; i < 8; i++) sig[at + 4 + i] = mac[i];
+    sig.set(sb, at + 12);
+    ch.seq = (seq + 1) >>> 0;
   }
 
   #check(ch: Channel, msg: Uint8Array, sig: Uint8Array): void {
-    const expected = this.#signature(ch, msg);
+    const expected = this.#expected;
+    this.#signatureInto(ch, msg, expected, 0);
     if (!constantTimeEqual(expected, sig)) {
       throw new NtlmIntegrityError("NTLM message signature does not verify");
     }
-  }
-
-  #mac(ch: Channel, msg: Uint8Array): Uint8Array {
-    new DataView(this.#seqBuf.buffer).setUint32(0, ch.seq, true);
-    return ch.hmac.mac(this.#seqBuf, msg).subarray(0, 8);
   }
 }
