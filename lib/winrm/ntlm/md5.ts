@@ -6,7 +6,7 @@
  */
 // The 64 steps are written out (RFC 1321 §3.4: T[i] = floor(2^32 * |sin(i + 1)|), the
 // per-round shifts and message word orders as literals): V8 then keeps the state and the
-// 16 words in registers, ~2x the throughput of a loop over step tables.
+// 16 words in registers (~15 % faster than a loop over step tables here).
 function ff(a: number, b: number, c: number, d: number, x: number, s: number, t: number) {
   const n = (a + ((b & c) | (~b & d)) + x + t) | 0;
   return (((n << s) | (n >>> (32 - s))) + b) | 0;
