@@ -1,8 +1,11 @@
 /**
  * `deno task winrm -- --host H [--port P] [--https] [--tls-insecure | --tls-ca FILE]
  *    [--tls-servername NAME] --auth basic|ntlm --user U [--domain D] --password-env VAR
- *    [--allow-unencrypted] [--namespace NS] [--max-elements N] [--timeout-ms MS]
- *    (--wql "SELECT ..." | --identify | --collect)`
+ *    [--allow-unencrypted] [--no-pipelining] [--namespace NS] [--max-elements N]
+ *    [--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect)`
+ *
+ * --no-pipelining sends --identify's and --collect's queries one at a time instead of
+ * pipelined on one connection (to rule pipelining out when a host misbehaves).
  *
  * Prints the result as JSON on stdout. On failure prints {"error":{kind, message, ...}} on
  * stderr and exits 1 (2 for bad usage). The password is read from an environment variable
@@ -16,6 +19,7 @@ const FLAGS = new Set([
   "https",
   "tls-insecure",
   "allow-unencrypted",
+  "no-pipelining",
   "identify",
   "collect",
   "help",
@@ -37,7 +41,7 @@ const VALUES = new Set([
 
 const USAGE = "usage: deno task winrm -- --host H [--port P] [--https] " +
   "[--tls-insecure | --tls-ca FILE] [--tls-servername NAME] --auth basic|ntlm --user U " +
-  "[--domain D] --password-env VAR [--allow-unencrypted] [--namespace NS] " +
+  "[--domain D] --password-env VAR [--allow-unencrypted] [--no-pipelining] [--namespace NS] " +
   '[--max-elements N] [--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect)';
 
 class UsageError extends Error {}
@@ -115,6 +119,7 @@ async function main(): Promise<number> {
         servername: str("tls-servername"),
       },
       allowUnencrypted: args.has("allow-unencrypted"),
+      pipelining: !args.has("no-pipelining"),
       timeouts: { operationMs: timeoutMs },
     });
     const signal = AbortSignal.timeout(timeoutMs);

@@ -5,19 +5,22 @@
  * MaxElements 32000, so the server puts the whole result in the EnumerateResponse and no
  * Pull follows (Windows only splits a result when it exceeds MaxEnvelopeSize, 150 KiB here,
  * which a poll's results never approach). WS-Man has no batching and WQL reads one class
- * per query, so:
+ * per query, so a poll is 4 requests and identify() 3:
  *
- *   collect():  4 round trips: Processor _Total, OperatingSystem (memory and process count:
+ *   collect():  Processor _Total, OperatingSystem (memory and process count:
  *               NumberOfProcesses saves a fifth query on PerfOS_System), LogicalDisk (fixed
  *               disks), Tcpip_NetworkInterface.
- *   identify(): 3 round trips: OperatingSystem, ComputerSystem, BIOS.
+ *   identify(): OperatingSystem, ComputerSystem, BIOS.
  *
- * All of them run sequentially on one pooled keep-alive connection. A new connection adds
- * the TCP (and TLS) setup, and for NTLM the handshake: over HTTP 2 extra round trips
- * (NEGOTIATE -> CHALLENGE, then an empty AUTHENTICATE leg; the queries follow sealed), over
- * HTTPS 1 (the first query rides on the AUTHENTICATE leg). Basic adds none (the header goes
- * with every request). Connections stay in the process-wide pool between polls (idle up to
- * 60 s), so a device polled every minute or faster pays exactly 4 round trips a poll.
+ * The queries are independent, so they go out pipelined on one pooled keep-alive connection
+ * (WinrmClient.enumerateAll): 1 round trip a poll. A target that does not answer pipelined
+ * requests is detected on its first poll and then served one request at a time (4 round
+ * trips). A new connection adds the TCP (and TLS) setup, and for NTLM the handshake: over
+ * HTTP 2 extra round trips (NEGOTIATE -> CHALLENGE, then an empty AUTHENTICATE leg; the
+ * queries follow sealed), over HTTPS 1 (the first query rides on the AUTHENTICATE leg, the
+ * others follow pipelined). Basic adds none (the header goes with every request).
+ * Connections stay in the process-wide pool between polls (idle up to 60 s), so a device
+ * polled every minute or faster pays exactly 1 round trip a poll.
  */
 import type { Credential } from "../messages.ts";
 import type { MetricsDocument } from "./metrics_document.ts";
@@ -55,9 +58,13 @@ export async function identify(
   client: WinrmClient,
   signal?: AbortSignal,
 ): Promise<WindowsIdentity> {
-  const os = (await client.enumerate(WQL.os, { signal }))[0] ?? {};
-  const cs = (await client.enumerate(WQL.computer, { signal }))[0] ?? {};
-  const bios = (await client.enumerate(WQL.bios, { signal }))[0] ?? {};
+  const [osItems, csItems, biosItems] = await client.enumerateAll(
+    [WQL.os, WQL.computer, WQL.bios],
+    { signal },
+  );
+  const os = osItems[0] ?? {};
+  const cs = csItems[0] ?? {};
+  const bios = biosItems[0] ?? {};
   const visibleKb = numProp(os, "TotalVisibleMemorySize");
   return {
     hostname: strProp(cs, "Name") ?? strProp(os, "CSName"),
@@ -73,11 +80,12 @@ export async function identify(
 
 /** One poll: the metrics document (lib/collectors/metrics_document.ts). */
 export async function collect(client: WinrmClient, signal?: AbortSignal): Promise<MetricsDocument> {
-  const opts = { signal };
-  const cpu = (await client.enumerate(WQL.cpu, opts))[0];
-  const os = (await client.enumerate(WQL.memory, opts))[0];
-  const disks = await client.enumerate(WQL.disks, opts);
-  const nics = await client.enumerate(WQL.network, opts);
+  const [cpuItems, osItems, disks, nics] = await client.enumerateAll(
+    [WQL.cpu, WQL.memory, WQL.disks, WQL.network],
+    { signal },
+  );
+  const cpu = cpuItems[0];
+  const os = osItems[0];
 
   const doc: MetricsDocument = {};
   const cpuPercent = cpu ? numProp(cpu, "PercentProcessorTime") : null;

@@ -18,7 +18,7 @@ import {
 } from "./parse.ts";
 import { ConnectionPool, type PoolStats, sharedPool } from "./pool.ts";
 import type { TlsOptions } from "./tls_verify.ts";
-import { Transport } from "./transport.ts";
+import { Transport, type TransportResult } from "./transport.ts";
 import { cancel, schedule } from "./ticker.ts";
 
 export interface WinrmTimeouts {
@@ -53,6 +53,11 @@ export interface WinrmClientOptions {
   locale?: string;
   /** bound for the best-effort Release of an abandoned enumeration */
   releaseTimeoutMs?: number;
+  /**
+   * Pipeline the queries of enumerateAll() on one connection (default true). A target that
+   * turns out not to support it is remembered and served one request at a time anyway.
+   */
+  pipelining?: boolean;
 }
 
 export interface EnumerateOptions {
@@ -129,6 +134,7 @@ export class WinrmClient {
       password: opts.password,
       pool: this.#pool,
       readTimeoutMs: t.readMs,
+      pipelining: opts.pipelining,
     });
     const scheme = this.https ? "https" : "http";
     const hostPart = this.host.includes(":") ? `[${this.host}]` : this.host;
@@ -158,6 +164,54 @@ export class WinrmClient {
       }
       return out;
     });
+  }
+
+  /**
+   * Runs independent WQL queries and returns each one's instances, in order. Their
+   * Enumerates are pipelined (one round trip for all; see transport.ts), Pulls for a result
+   * too large for its EnumerateResponse follow one at a time. The operation deadline covers
+   * the whole set; the first query that fails (in order) decides the error.
+   */
+  enumerateAll(wqls: string[], opts: EnumerateOptions = {}): Promise<WmiItem[][]> {
+    return this.#deadline(opts.signal, async (signal) => {
+      this.counters.enumerations += wqls.length;
+      const uri = wmiResourceUri(opts.namespace ?? "root/cimv2");
+      const max = opts.maxElements ?? 32_000;
+      const results = await this.#transport.postAll(
+        wqls.map((wql) => this.#builder.enumerate(uri, wql, max).xml),
+        signal,
+      );
+      const out: WmiItem[][] = [];
+      for (let i = 0; i < results.length; i++) {
+        let first: EnumerationBatch;
+        try {
+          first = enumerationBatch(this.#bodyOf(results[i]));
+        } catch (err) {
+          this.#abandon(results.slice(i + 1), uri);
+          throw err;
+        }
+        if (first.endOfSequence) {
+          out.push(first.items);
+          continue;
+        }
+        const items: WmiItem[] = [];
+        for await (const batch of this.#batches(wqls[i], opts, signal, false, first)) {
+          for (const item of batch) items.push(item);
+        }
+        out.push(items);
+      }
+      return out;
+    });
+  }
+
+  /** Releases the open enumeration contexts among results that will not be read. */
+  #abandon(results: TransportResult[], uri: string) {
+    for (const res of results) {
+      try {
+        const batch = enumerationBatch(this.#bodyOf(res));
+        if (!batch.endOfSequence && batch.context) void this.#release(uri, batch.context);
+      } catch { /* a fault holds no context */ }
+    }
   }
 
   /**
@@ -222,7 +276,12 @@ export class WinrmClient {
 
   // deno-lint-ignore no-explicit-any
   async #call(xml: string, signal?: AbortSignal): Promise<any> {
-    const res = await this.#transport.post(xml, signal);
+    return this.#bodyOf(await this.#transport.post(xml, signal));
+  }
+
+  /** The SOAP body of a response, or the fault or protocol error it carries. */
+  // deno-lint-ignore no-explicit-any
+  #bodyOf(res: TransportResult): any {
     if (res.status !== 200 && !/Envelope/.test(res.xml)) {
       throw new ProtocolError(
         `HTTP ${res.status} from the WS-Management service` +

@@ -3,13 +3,20 @@
  * Deno.connectTls because verification is chosen per credential (system CAs, a pinned PEM,
  * or off) and Deno.connectTls can neither skip verification per connection nor accept a
  * self-signed CA:TRUE certificate; node:tls also hands us the peer certificate DER that NTLM
- * channel binding needs. Requests on a connection are strictly sequential.
+ * channel binding needs. One exchange at a time: a single request, or several requests
+ * written at once (HTTP/1.1 pipelining) whose responses arrive in order.
  */
 import net from "node:net";
 import tls from "node:tls";
 import { Buffer } from "node:buffer";
 import { type HttpResponse, ResponseParser } from "./http.ts";
-import { CancelledError, ConnectionError, connectionErrorFrom, TimeoutError } from "./errors.ts";
+import {
+  CancelledError,
+  ConnectionError,
+  connectionErrorFrom,
+  ProtocolError,
+  TimeoutError,
+} from "./errors.ts";
 import { tlsErrorFor, type TlsOptions, verifyPeer } from "./tls_verify.ts";
 import type { NtlmSession } from "./ntlm/session.ts";
 import { cancel, postpone, schedule, type Timer } from "./ticker.ts";
@@ -25,7 +32,10 @@ export interface ConnectOptions {
 
 interface Pending {
   parser: ResponseParser;
-  resolve: (r: HttpResponse) => void;
+  /** responses expected: more than one when requests were pipelined */
+  count: number;
+  responses: HttpResponse[];
+  resolve: (r: HttpResponse[]) => void;
   reject: (e: Error) => void;
   timer: Timer;
   readTimeoutMs: number;
@@ -53,6 +63,8 @@ export class Connection {
   requests = 0;
   /** whether the last request received any response byte (stale keep-alive detection) */
   lastResponseStarted = false;
+  /** complete responses received in the current or last exchange */
+  responsesReceived = 0;
   #socket: net.Socket;
   #dead = false;
   #pending: Pending | null = null;
@@ -145,32 +157,61 @@ export class Connection {
 
   /** Sends one request and resolves with the complete response. */
   request(data: Uint8Array, readTimeoutMs: number, signal?: AbortSignal): Promise<HttpResponse> {
+    return new Promise((resolve, reject) =>
+      this.#begin(data, 1, readTimeoutMs, signal, (r) => resolve(r[0]), reject)
+    );
+  }
+
+  /**
+   * Writes `count` requests already concatenated in `data` in one go and resolves with their
+   * responses in order. The read timeout runs from the last byte received, as for one request.
+   */
+  pipeline(
+    data: Uint8Array,
+    count: number,
+    readTimeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<HttpResponse[]> {
+    return new Promise((resolve, reject) =>
+      this.#begin(data, count, readTimeoutMs, signal, resolve, reject)
+    );
+  }
+
+  #begin(
+    data: Uint8Array,
+    count: number,
+    readTimeoutMs: number,
+    signal: AbortSignal | undefined,
+    resolve: (r: HttpResponse[]) => void,
+    reject: (e: Error) => void,
+  ) {
     if (this.#pending) throw new Error("connection already has a request in flight");
     this.#clearIdle();
-    this.requests++;
+    this.requests += count;
     this.lastResponseStarted = false;
-    return new Promise((resolve, reject) => {
-      if (this.#dead) {
-        return reject(new ConnectionError("closed", `${this.endpoint}: connection closed`));
-      }
-      if (signal?.aborted) return reject(abortError(signal));
-      const onAbort = () => this.#fail(abortError(signal!));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#pending = {
-        parser: new ResponseParser(),
-        resolve: (r) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(r);
-        },
-        reject: (e) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(e);
-        },
-        timer: schedule(readTimeoutMs, () => this.#readTimeout()),
-        readTimeoutMs,
-      };
-      this.#socket.write(data);
-    });
+    this.responsesReceived = 0;
+    if (this.#dead) {
+      return reject(new ConnectionError("closed", `${this.endpoint}: connection closed`));
+    }
+    if (signal?.aborted) return reject(abortError(signal));
+    const onAbort = () => this.#fail(abortError(signal!));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.#pending = {
+      parser: new ResponseParser(),
+      count,
+      responses: [],
+      resolve: (r) => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(r);
+      },
+      reject: (e) => {
+        signal?.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+      timer: schedule(readTimeoutMs, () => this.#readTimeout()),
+      readTimeoutMs,
+    };
+    this.#socket.write(data);
   }
 
   /** Keeps an idle connection from holding the process open; closes it after `ms`. */
@@ -226,20 +267,44 @@ export class Connection {
       return;
     }
     this.lastResponseStarted = true;
-    let res: HttpResponse | null;
-    try {
-      res = p.parser.push(chunk);
-    } catch (err) {
-      return this.#fail(err as Error);
+    let data: Buffer | null = chunk;
+    while (data) {
+      let res: HttpResponse | null;
+      try {
+        res = p.parser.push(data);
+      } catch (err) {
+        return this.#fail(err as Error);
+      }
+      if (!res) {
+        postpone(p.timer, p.readTimeoutMs);
+        return;
+      }
+      data = p.parser.rest;
+      p.responses.push(res);
+      this.responsesReceived++;
+      if (p.responses.length === p.count) {
+        if (data) {
+          return this.#fail(new ProtocolError("unexpected bytes after the HTTP response"));
+        }
+        cancel(p.timer);
+        this.#pending = null;
+        if (!res.keepAlive) this.close();
+        p.resolve(p.responses);
+        return;
+      }
+      if (!res.keepAlive) return this.#fail(this.#cutShort(p));
+      p.parser = new ResponseParser();
     }
-    if (!res) {
-      postpone(p.timer, p.readTimeoutMs);
-      return;
-    }
-    cancel(p.timer);
-    this.#pending = null;
-    if (!res.keepAlive) this.close();
-    p.resolve(res);
+    postpone(p.timer, p.readTimeoutMs);
+  }
+
+  /** The server ended the connection before answering every pipelined request. */
+  #cutShort(p: Pending): ConnectionError {
+    return new ConnectionError(
+      "closed",
+      `${this.endpoint}: the server closed the connection after ${p.responses.length} of ` +
+        `${p.count} pipelined responses`,
+    );
   }
 
   #onClose(err: Error | null) {
@@ -251,14 +316,18 @@ export class Connection {
     cancel(p.timer);
     this.#socket.destroy();
     try {
-      p.resolve(p.parser.end());
+      p.responses.push(p.parser.end());
     } catch (e) {
       // nothing at all arrived: the peer closed (a stale keep-alive or a dropped request)
-      p.reject(
+      return p.reject(
         p.parser.started
           ? e as Error
+          : p.responses.length
+          ? this.#cutShort(p)
           : new ConnectionError("closed", `${this.endpoint}: connection closed by the server`),
       );
     }
+    if (p.responses.length === p.count) p.resolve(p.responses);
+    else p.reject(this.#cutShort(p));
   }
 }

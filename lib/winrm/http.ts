@@ -46,8 +46,14 @@ export class ResponseParser {
   #bodyLen = 0;
   /** true once any byte of a response arrived (a stale keep-alive socket sends none) */
   started = false;
+  /**
+   * Bytes that arrived after the complete response: the start of the next response when
+   * requests were pipelined (connection.ts hands them to the next parser), otherwise a
+   * stream out of sync.
+   */
+  rest: Buffer | null = null;
 
-  /** Feeds bytes; returns the response once complete (extra bytes are a protocol error). */
+  /** Feeds bytes; returns the response once complete (extra bytes are left in `rest`). */
   push(chunk: Buffer): HttpResponse | null {
     this.started = true;
     this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
@@ -118,7 +124,7 @@ export class ResponseParser {
           this.#buf = Buffer.alloc(0);
           return null;
         case "done":
-          if (this.#buf.length) throw new ProtocolError("unexpected bytes after the HTTP response");
+          if (this.#buf.length) this.rest = this.#buf;
           return this.#result();
       }
     }

@@ -22,9 +22,20 @@ export interface PoolStats {
   /** NTLM handshakes completed */
   handshakes: number;
   requests: number;
+  /** requests that went out pipelined behind another request on the same connection */
+  pipelined: number;
+  /** whether this target answers pipelined requests: unknown until the first batch */
+  pipelining: Pipelining;
   idle: number;
   active: number;
 }
+
+/**
+ * "unknown" until a pipelined batch is answered ("on"); "off" once the server answered the
+ * first request of a batch and then failed the rest (closed, garbled or silent), the way a
+ * server without pipelining support fails (transport.ts).
+ */
+export type Pipelining = "unknown" | "on" | "off";
 
 export class ConnectionPool {
   readonly #idle: Connection[] = [];
@@ -35,6 +46,8 @@ export class ConnectionPool {
     reused: 0,
     handshakes: 0,
     requests: 0,
+    pipelined: 0,
+    pipelining: "unknown",
   };
 
   constructor(

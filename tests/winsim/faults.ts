@@ -19,7 +19,13 @@ export type SimFault =
   /** read the request, never answer */
   | { kind: "hang" }
   /** 200 with a truncated, unparseable body */
-  | { kind: "malformed" };
+  | { kind: "malformed" }
+  /**
+   * a server without HTTP pipelining: answers the first of several requests that arrived
+   * together with `Connection: close` and drops the rest (`no-pipelining`), or answers it
+   * and silently discards the rest, leaving the client waiting (`no-pipelining:ignore`)
+   */
+  | { kind: "no-pipelining"; ignore?: boolean };
 
 export const FAULT_KINDS = [
   "slow",
@@ -29,6 +35,7 @@ export const FAULT_KINDS = [
   "reset",
   "hang",
   "malformed",
+  "no-pipelining",
 ] as const;
 
 /** `hang`, `slow:2000`, `fault:TimedOut` → SimFault. */
@@ -45,6 +52,9 @@ export function parseFault(text: string): SimFault {
         throw new Error(`fault subcode must be TimedOut or AccessDenied, not "${arg}"`);
       }
       return arg ? { kind, subcode: arg as "TimedOut" | "AccessDenied" } : { kind };
+    case "no-pipelining":
+      if (arg && arg !== "ignore") throw new Error(`no-pipelining takes only ":ignore"`);
+      return arg ? { kind, ignore: true } : { kind };
     case "unauthorized":
     case "unknown-class":
     case "reset":

@@ -7,6 +7,8 @@ export interface HostStats {
   connections: number;
   /** HTTP requests read */
   requests: number;
+  /** requests that had arrived before the response to the previous one was sent */
+  pipelinedRequests: number;
   /** NTLM handshakes completed (AUTHENTICATE accepted) */
   authHandshakes: number;
   /** requests answered 401 for wrong or missing credentials */
@@ -40,6 +42,7 @@ export class HostState {
   readonly stats: HostStats = {
     connections: 0,
     requests: 0,
+    pipelinedRequests: 0,
     authHandshakes: 0,
     authFailures: 0,
     basicAuths: 0,

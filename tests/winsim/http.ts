@@ -28,6 +28,16 @@ export class HttpReader {
 
   constructor(private readonly conn: Deno.Conn) {}
 
+  /** Bytes received but not yet read as a request (a pipelining client sent them early). */
+  get buffered(): number {
+    return this.#buf.length;
+  }
+
+  /** Drops whatever was received beyond the requests read so far. */
+  discard() {
+    this.#buf = new Uint8Array(0);
+  }
+
   /** The next request, or null when the peer closed cleanly between requests. */
   async next(): Promise<HttpRequest | null> {
     let headerEnd = -1;

@@ -33,6 +33,16 @@ export async function serveWinrm(
   ctx.conns.add(conn);
   const reader = new HttpReader(conn);
   const auth = new ConnectionAuth(ctx.auth, host, certificate);
+  // Responses to pipelined requests leave together once no further request is waiting: a
+  // Deno TLS connection cannot turn Nagle off, and a response held back by Nagle would wait
+  // for the client's delayed ACK (see README, "Pipelined requests").
+  const held: Uint8Array[] = [];
+  const flush = async () => {
+    if (!held.length) return;
+    const out = held.length === 1 ? held[0] : concatBytes(held);
+    held.length = 0;
+    await writeAll(conn, out);
+  };
   try {
     for (;;) {
       let req: HttpRequest | null;
@@ -46,6 +56,8 @@ export async function serveWinrm(
       }
       if (!req) break;
       host.stats.requests++;
+      const early = reader.buffered > 0;
+      if (early) host.stats.pipelinedRequests++;
       const fault = host.fault;
       if (fault?.kind === "reset") break;
       if (fault?.kind === "hang") {
@@ -55,9 +67,19 @@ export async function serveWinrm(
       }
       if (fault?.kind === "slow") await new Promise((r) => setTimeout(r, fault.ms));
       const res = respond(req, auth, host, ctx.auth);
-      await writeAll(conn, res);
+      if (fault?.kind === "no-pipelining" && early) {
+        if (fault.ignore) {
+          reader.discard();
+        } else {
+          held.push(withConnectionClose(res));
+          break;
+        }
+      }
+      held.push(res);
       if (!req.keepAlive) break;
+      if (reader.buffered === 0 || held.length >= 16) await flush();
     }
+    await flush();
   } catch {
     // The peer went away or TLS failed: nothing to answer.
   } finally {
@@ -197,4 +219,25 @@ export async function serveNotWinrm(conn: Deno.Conn, host: HostState, ctx: Serve
       conn.close();
     } catch { /* closed */ }
   }
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** The same response telling the client the connection ends after it. */
+function withConnectionClose(res: Uint8Array): Uint8Array {
+  const head = new TextDecoder().decode(res.subarray(0, res.indexOf(10) + 1));
+  const extra = new TextEncoder().encode("Connection: close\r\n");
+  const out = new Uint8Array(res.length + extra.length);
+  out.set(res.subarray(0, head.length));
+  out.set(extra, head.length);
+  out.set(res.subarray(head.length), head.length + extra.length);
+  return out;
 }
