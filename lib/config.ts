@@ -77,6 +77,8 @@ export const ConfigSchema = z.object({
     retries: z.coerce.number().int().min(0).max(5).default(2),
     retry_backoff_ms: duration.default(1_000),
     credential_ttl_ms: duration.default(5 * 60_000),
+    /** pipeline a poll's WinRM queries on one connection (hosts that cannot are detected) */
+    winrm_pipelining: boolish.default(true),
     /** Deno KV file of the results queue; empty means `<data_dir>/queue.kv`. */
     queue_path: z.string().optional(),
   }).prefault({}),
@@ -130,6 +132,7 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_POLL_TIMEOUT: "polling.timeout_ms",
   NMSLITE_POLL_RETRIES: "polling.retries",
   NMSLITE_POLL_RETRY_BACKOFF: "polling.retry_backoff_ms",
+  NMSLITE_WINRM_PIPELINING: "polling.winrm_pipelining",
   NMSLITE_CREDENTIAL_CACHE_TTL: "polling.credential_ttl_ms",
   NMSLITE_QUEUE_PATH: "polling.queue_path",
   NMSLITE_DISCOVERY_CONCURRENCY: "discovery.concurrency",

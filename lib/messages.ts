@@ -154,6 +154,7 @@ export type PollerCommand =
     retries: number;
     retryBackoffMs: number;
     credentialTtlMs: number;
+    winrmPipelining: boolean;
   }
   | { type: "poll"; job: PollJob; plugin: PluginSpec }
   | { type: "credential"; requestId: number; credential: Credential | null; error?: string }

@@ -9,6 +9,7 @@ import { Poller } from "../lib/polling/poller.ts";
 import { CredentialCache } from "../lib/polling/credential_cache.ts";
 import { ResultBatcher } from "../lib/polling/result_batcher.ts";
 import { collectMetrics } from "../lib/collectors/registry.ts";
+import { setDefaultPipelining } from "../lib/winrm/client.ts";
 import { openResultsQueue, packBatches, type ResultsQueue } from "../lib/queue/results_queue.ts";
 
 let poller: Poller | undefined;
@@ -44,6 +45,7 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
   switch (cmd.type) {
     case "init": {
       workerId = cmd.workerId;
+      setDefaultPipelining(cmd.winrmPipelining);
       queue = await openResultsQueue(cmd.kvPath);
       batcher = new ResultBatcher({
         maxDelayMs: 100,

@@ -35,6 +35,8 @@ export interface PipelineOptions {
   retries: number;
   retryBackoffMs: number;
   credentialTtlMs: number;
+  /** polling.winrm_pipelining, handed to every poller Worker */
+  winrmPipelining: boolean;
   kvPath: string | null;
 }
 
@@ -145,6 +147,7 @@ export class Pipeline {
         retries: this.opts.retries,
         retryBackoffMs: this.opts.retryBackoffMs,
         credentialTtlMs: this.opts.credentialTtlMs,
+        winrmPipelining: this.opts.winrmPipelining,
       } satisfies PollerCommand,
     );
     return worker;

@@ -12,6 +12,7 @@ import type { AppContext } from "../app_context.ts";
 import { MetricsWriter } from "../metrics/writer.ts";
 import { DEAD_LETTER_PREFIX, decodeBatch, ResultBatchFormatError } from "../queue/results_queue.ts";
 import { Pipeline } from "./pipeline.ts";
+import { setDefaultPipelining } from "../winrm/client.ts";
 import { HealthMonitor } from "../health/health_monitor.ts";
 import { ensurePartitions } from "../metrics/partitions.ts";
 import { applyRetention } from "../metrics/timescale.ts";
@@ -49,6 +50,7 @@ export class MonitoringRuntime {
       },
     });
     const p = ctx.config.polling;
+    setDefaultPipelining(p.winrm_pipelining); // discovery identifies hosts in this isolate
     this.pipeline = new Pipeline(ctx, {
       pollers: p.pollers,
       pollerConcurrency: p.concurrency,
@@ -57,6 +59,7 @@ export class MonitoringRuntime {
       retries: p.retries,
       retryBackoffMs: p.retry_backoff_ms,
       credentialTtlMs: p.credential_ttl_ms,
+      winrmPipelining: p.winrm_pipelining,
       kvPath: queuePath,
     });
   }

@@ -54,8 +54,9 @@ export interface WinrmClientOptions {
   /** bound for the best-effort Release of an abandoned enumeration */
   releaseTimeoutMs?: number;
   /**
-   * Pipeline the queries of enumerateAll() on one connection (default true). A target that
-   * turns out not to support it is remembered and served one request at a time anyway.
+   * Pipeline the queries of enumerateAll() on one connection (default true, see
+   * setDefaultPipelining). A target that turns out not to support it is remembered and
+   * served one request at a time anyway.
    */
   pipelining?: boolean;
 }
@@ -77,6 +78,12 @@ export interface ClientCounters {
 
 const DEFAULTS = { connectMs: 10_000, readMs: 30_000, operationMs: 60_000 };
 const SALT = randomBytes(16);
+let defaultPipelining = true;
+
+/** Whether clients built without a `pipelining` option pipeline (polling.winrm_pipelining). */
+export function setDefaultPipelining(on: boolean) {
+  defaultPipelining = on;
+}
 
 export class WinrmClient {
   readonly host: string;
@@ -134,7 +141,7 @@ export class WinrmClient {
       password: opts.password,
       pool: this.#pool,
       readTimeoutMs: t.readMs,
-      pipelining: opts.pipelining,
+      pipelining: opts.pipelining ?? defaultPipelining,
     });
     const scheme = this.https ? "https" : "http";
     const hostPart = this.host.includes(":") ? `[${this.host}]` : this.host;

@@ -3,7 +3,12 @@ import type { Credential } from "../messages.ts";
 import { WinrmClient, type WinrmClientOptions } from "./client.ts";
 import { ConfigError } from "./errors.ts";
 
-export { type ClientCounters, type EnumerateOptions, WinrmClient } from "./client.ts";
+export {
+  type ClientCounters,
+  type EnumerateOptions,
+  setDefaultPipelining,
+  WinrmClient,
+} from "./client.ts";
 export type { WinrmClientOptions, WinrmTimeouts } from "./client.ts";
 export * from "./errors.ts";
 export { asArray, numProp, prop, strProp, type WmiItem, type WmiValue } from "./parse.ts";
