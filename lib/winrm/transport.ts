@@ -95,21 +95,7 @@ export class Transport {
 
   /** Sends one envelope and returns the status and (decrypted) response XML. */
   async post(soap: string, signal?: AbortSignal): Promise<TransportResult> {
-    for (let attempt = 0;; attempt++) {
-      const { conn, fresh } = await this.#pool.acquire(signal);
-      try {
-        const res = await this.#exchange(conn, soap, signal);
-        this.#pool.release(conn);
-        return res;
-      } catch (err) {
-        this.#pool.discard(conn);
-        // A kept-alive connection the server closed while idle fails before any response
-        // byte; that request never ran, so it is retried once on a new connection.
-        const stale = !fresh && attempt === 0 && err instanceof ConnectionError &&
-          !conn.lastResponseStarted;
-        if (!stale) throw err;
-      }
-    }
+    return (await this.#run([soap], { pipelined: false, answered: 0 }, signal))[0];
   }
 
   /**
@@ -120,28 +106,20 @@ export class Transport {
     if (soaps.length < 2 || !this.#pipelining || this.#pool.stats.pipelining === "off") {
       return this.#oneByOne(soaps, signal);
     }
-    for (let attempt = 0;; attempt++) {
-      const { conn, fresh } = await this.#pool.acquire(signal);
-      const batch = { pipelined: false };
-      try {
-        const res = await this.#exchangeAll(conn, soaps, batch, signal);
-        this.#pool.release(conn);
-        if (batch.pipelined) this.#pool.stats.pipelining = "on";
-        return res;
-      } catch (err) {
-        this.#pool.discard(conn);
-        const stale = !fresh && attempt === 0 && err instanceof ConnectionError &&
-          !conn.lastResponseStarted;
-        if (stale) continue;
-        if (
-          batch.pipelined && this.#pool.stats.pipelining === "unknown" &&
-          conn.responsesReceived > 0 && pipeliningFailure(err)
-        ) {
-          this.#pool.stats.pipelining = "off";
-          return this.#oneByOne(soaps, signal);
-        }
-        throw err;
+    const batch = { pipelined: false, answered: 0 };
+    try {
+      const res = await this.#run(soaps, batch, signal);
+      if (batch.pipelined) this.#pool.stats.pipelining = "on";
+      return res;
+    } catch (err) {
+      if (
+        batch.pipelined && this.#pool.stats.pipelining === "unknown" && batch.answered > 0 &&
+        pipeliningFailure(err)
+      ) {
+        this.#pool.stats.pipelining = "off";
+        return this.#oneByOne(soaps, signal);
       }
+      throw err;
     }
   }
 
@@ -151,10 +129,37 @@ export class Transport {
     return out;
   }
 
+  /**
+   * One exchange on a pooled connection. A kept-alive connection the server closed while
+   * idle fails before any response byte; those requests never ran, so they are retried once
+   * on a new connection. `batch` reports whether requests went out pipelined and how many
+   * responses the failed connection had delivered.
+   */
+  async #run(
+    soaps: string[],
+    batch: { pipelined: boolean; answered: number },
+    signal?: AbortSignal,
+  ): Promise<TransportResult[]> {
+    for (let attempt = 0;; attempt++) {
+      const { conn, fresh } = await this.#pool.acquire(signal);
+      try {
+        const res = await this.#exchangeAll(conn, soaps, batch, signal);
+        this.#pool.release(conn);
+        return res;
+      } catch (err) {
+        this.#pool.discard(conn);
+        batch.answered = conn.responsesReceived;
+        const stale = !fresh && attempt === 0 && err instanceof ConnectionError &&
+          !conn.lastResponseStarted;
+        if (!stale) throw err;
+      }
+    }
+  }
+
   async #exchangeAll(
     conn: Connection,
     soaps: string[],
-    batch: { pipelined: boolean },
+    batch: { pipelined: boolean; answered: number },
     signal?: AbortSignal,
   ): Promise<TransportResult[]> {
     const out: TransportResult[] = [];
@@ -174,6 +179,7 @@ export class Transport {
         rest = soaps.slice(1);
       }
     }
+    if (!rest.length) return out;
     const sealed = this.#auth.scheme === "ntlm" && !this.#https;
     const requests = rest.map((soap) =>
       sealed
@@ -196,40 +202,6 @@ export class Transport {
       out.push(sealed ? this.#unsealed(conn, res) : toResult(res));
     }
     return out;
-  }
-
-  async #exchange(conn: Connection, body: string, signal?: AbortSignal): Promise<TransportResult> {
-    if (this.#auth.scheme === "basic") {
-      const res = await this.send(conn, body, SOAP_CONTENT_TYPE, this.#basicHeader, signal);
-      if (res.status === 401) throw basicRejected(conn, res);
-      return toResult(res);
-    }
-    if (!conn.ntlm) {
-      const res = await ntlmHandshake(this, conn, {
-        username: this.#auth.username,
-        domain: this.#auth.domain,
-        password: this.#password,
-        https: this.#https,
-        body,
-        signal,
-      });
-      this.#pool.stats.handshakes++;
-      if (this.#https && res) return toResult(res);
-    }
-    if (this.#https) {
-      const res = await this.send(conn, body, SOAP_CONTENT_TYPE, null, signal);
-      if (res.status === 401) throw lostContext(conn);
-      return toResult(res);
-    }
-    const res = await this.send(
-      conn,
-      sealRequest(conn, encoder.encode(body)),
-      ENCRYPTED_CONTENT_TYPE,
-      null,
-      signal,
-    );
-    if (res.status === 401) throw lostContext(conn);
-    return this.#unsealed(conn, res);
   }
 
   #unsealed(conn: Connection, res: HttpResponse): TransportResult {
