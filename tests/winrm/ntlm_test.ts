@@ -28,8 +28,9 @@ import { NtlmClient, splitUsername } from "../../lib/winrm/ntlm/client.ts";
 import { NtlmIntegrityError, NtlmProtocolError } from "../../lib/winrm/ntlm/errors.ts";
 import { decryptMessage } from "../../lib/winrm/encryption.ts";
 import { Rc4 } from "../../lib/winrm/ntlm/rc4.ts";
-import { HmacMd5, Md5 } from "../../lib/winrm/ntlm/md5.ts";
-import { hmacMd5, md5 } from "../../lib/winrm/ntlm/crypto.ts";
+import { hmacMd5 } from "../../lib/winrm/ntlm/crypto.ts";
+import { SealChannel } from "../../lib/winrm/ntlm/seal_channel.ts";
+import { SOURCE_SHA256 } from "../../lib/winrm/ntlm/wasm/seal_wasm.ts";
 
 // MS-NLMP §4.2.1 common values and §4.2.4.3 messages.
 const SERVER_CHALLENGE = hexToBytes("0123456789abcdef");
@@ -143,22 +144,55 @@ Deno.test("ntlm: RC4 known answer and streaming across calls", () => {
   assertEquals(joined, whole);
 });
 
-Deno.test("ntlm: JS MD5/HMAC-MD5 agree with node:crypto for all block boundaries", () => {
-  const data = crypto.getRandomValues(new Uint8Array(300));
-  for (const keyLen of [0, 16, 64, 100]) {
-    const key = crypto.getRandomValues(new Uint8Array(keyLen));
-    const h = new HmacMd5(key);
-    for (let n = 0; n <= 200; n++) {
+Deno.test("ntlm: WebAssembly sealing agrees with node:crypto HMAC-MD5 and RC4 at every block boundary", () => {
+  // Reference: Checksum = HMAC_MD5(SigningKey, SeqNum ‖ Message)[0..8] by node:crypto, sealed
+  // with the RC4 stream after the message (MS-NLMP §3.4.4.2). Lengths cover every MD5 padding
+  // case (0..200) and messages larger than the module's initial memory (it must grow).
+  const lengths = [...Array(201).keys(), 4095, 65536, 200_000, 1_000_000];
+  const data = new Uint8Array(1_000_000);
+  for (let o = 0; o < data.length; o += 65536) crypto.getRandomValues(data.subarray(o, o + 65536));
+  for (const keyExch of [true, false]) {
+    const signKey = crypto.getRandomValues(new Uint8Array(16));
+    const sealKey = crypto.getRandomValues(new Uint8Array(16));
+    const sender = new SealChannel(signKey, sealKey, keyExch);
+    const receiver = new SealChannel(signKey, sealKey, keyExch);
+    const reference = new Rc4(sealKey);
+    let seq = 0;
+    for (const n of lengths) {
       const msg = data.subarray(0, n);
-      const cut = n >> 1;
-      assertEquals(bytesToHex(new Md5().update(msg).digest()), bytesToHex(md5(msg)), `md5 ${n}`);
+      const out = new Uint8Array(n + 2);
+      const sig = new Uint8Array(20);
+      sender.seal(msg, out, 1, sig, 2);
+      const seqBytes = new Uint8Array(new Uint32Array([seq]).buffer);
+      const mac = hmacMd5(signKey, seqBytes, msg).subarray(0, 8);
+      const wantSealed = reference.update(msg);
+      const checksum = keyExch ? reference.update(mac) : mac;
+      const where = `keyExch ${keyExch} len ${n}`;
+      assertEquals(out.subarray(1, n + 1), wantSealed, where);
       assertEquals(
-        bytesToHex(h.mac(msg.subarray(0, cut), msg.subarray(cut))),
-        bytesToHex(hmacMd5(key, msg)),
-        `hmac key ${keyLen} len ${n}`,
+        sig.subarray(2, 18),
+        new Uint8Array([1, 0, 0, 0, ...checksum, ...seqBytes]),
+        where,
       );
+      assertEquals(receiver.unseal(out.subarray(1, n + 1), sig.subarray(2, 18)), msg, where);
+      seq++;
     }
+    // a tampered message fails its check (and both streams have still moved on in step)
+    const out = new Uint8Array(100);
+    const sig = new Uint8Array(16);
+    sender.seal(data.subarray(0, 100), out, 0, sig, 0);
+    out[50] ^= 1;
+    assertEquals(receiver.unseal(out, sig), null);
+    sender.seal(data.subarray(0, 10), out, 0, sig, 0);
+    assertEquals(receiver.unseal(out.subarray(0, 10), sig), data.subarray(0, 10));
   }
+});
+
+Deno.test("ntlm: the embedded WebAssembly was built from the current seal.c", async () => {
+  const source = await Deno.readFile(new URL("../../lib/winrm/ntlm/wasm/seal.c", import.meta.url));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", source));
+  const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+  assertEquals(SOURCE_SHA256, hex, "run `deno task build:wasm` after changing seal.c");
 });
 
 // ---- The captured pywinrm session: user vagrant, password Passw0rd!, empty domain.
