@@ -29,7 +29,6 @@ interface Frame {
 
 const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
 const ENTITY = /&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g;
-const ATTR = /([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 
 function decode(s: string): string {
   if (s.indexOf("&") < 0) return s;
@@ -55,13 +54,46 @@ function addChild(parent: Frame, name: string, value: Node) {
   else obj[name] = [prev, value];
 }
 
-function parseAttrs(frame: Frame, src: string) {
-  if (src.indexOf("=") < 0) return;
-  ATTR.lastIndex = 0;
-  for (let m = ATTR.exec(src); m; m = ATTR.exec(src)) {
-    const q = m[1];
-    if (q === "xmlns" || q.startsWith("xmlns:")) continue;
-    (frame.obj ??= {})["@" + localName(q)] = decode(m[2] ?? m[3]).trim();
+/** Whitespace as XML defines it (S: space, tab, CR, LF). */
+function isSpace(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9;
+}
+
+/**
+ * Attributes of the start tag between `from` and its closing `end` ('>' or '/>'), read in
+ * place: name, optional whitespace, '=', optional whitespace, a quoted value.
+ */
+function parseAttrs(frame: Frame, xml: string, from: number, end: number) {
+  let i = from;
+  for (;;) {
+    while (i < end && isSpace(xml.charCodeAt(i))) i++;
+    if (i >= end) return;
+    const nameStart = i;
+    let colon = -1;
+    for (; i < end; i++) {
+      const c = xml.charCodeAt(i);
+      if (c === 61 /* = */ || isSpace(c)) break;
+      if (c === 58 /* : */ && colon < 0) colon = i;
+    }
+    const nameEnd = i;
+    while (i < end && isSpace(xml.charCodeAt(i))) i++;
+    if (xml.charCodeAt(i) !== 61 || nameEnd === nameStart) {
+      throw new XmlScanError("malformed attribute");
+    }
+    i++;
+    while (i < end && isSpace(xml.charCodeAt(i))) i++;
+    const quote = xml.charCodeAt(i);
+    if (quote !== 34 && quote !== 39) throw new XmlScanError("attribute value without quotes");
+    const close = xml.indexOf(quote === 34 ? '"' : "'", i + 1);
+    if (close < 0 || close >= end) throw new XmlScanError("unterminated attribute value");
+    const xmlns = colon < 0
+      ? nameEnd - nameStart === 5 && xml.startsWith("xmlns", nameStart)
+      : colon - nameStart === 5 && xml.startsWith("xmlns", nameStart);
+    if (!xmlns) {
+      const local = xml.slice(colon < 0 ? nameStart : colon + 1, nameEnd);
+      (frame.obj ??= {})["@" + local] = decode(xml.slice(i + 1, close)).trim();
+    }
+    i = close + 1;
   }
 }
 
@@ -90,6 +122,22 @@ function tagEnd(xml: string, lt: number): number {
   return -1;
 }
 
+/** Whether the end tag ending at `gt` (`</name>`, `</p:name>`, `</name >`) closes `name`. */
+function endTagMatches(xml: string, lt: number, gt: number, name: string): boolean {
+  let end = gt;
+  while (end > lt + 2 && isSpace(xml.charCodeAt(end - 1))) end--;
+  const start = end - name.length;
+  if (start < lt + 2 || !xml.startsWith(name, start)) return false;
+  if (start === lt + 2) return true;
+  // a prefix: a name without ':' or whitespace, then ':'
+  if (xml.charCodeAt(start - 1) !== 58) return false;
+  for (let i = lt + 2; i < start - 1; i++) {
+    const c = xml.charCodeAt(i);
+    if (c === 58 || isSpace(c)) return false;
+  }
+  return start - 1 > lt + 2;
+}
+
 export function scanXml(xml: string): Node {
   const root: Frame = { name: "", obj: null, text: "" };
   const stack: Frame[] = [root];
@@ -107,13 +155,12 @@ export function scanXml(xml: string): Node {
     if (c === 47 /* / */) {
       const gt = xml.indexOf(">", lt);
       if (gt < 0) throw new XmlScanError("unterminated end tag");
-      const name = localName(xml.slice(lt + 2, gt).trim());
-      if (top === root || name !== top.name) {
-        throw new XmlScanError(`mismatched end tag </${name}>`);
+      if (top === root || !endTagMatches(xml, lt, gt, top.name)) {
+        throw new XmlScanError(`mismatched end tag </${localName(xml.slice(lt + 2, gt).trim())}>`);
       }
       stack.pop();
       const parent = stack[stack.length - 1];
-      addChild(parent, name, close(top));
+      addChild(parent, top.name, close(top));
       top = parent;
       pos = gt + 1;
       continue;
@@ -140,17 +187,23 @@ export function scanXml(xml: string): Node {
       }
       throw new XmlUnsupported("DOCTYPE");
     }
-    const gt = tagEnd(xml, lt);
+    // the name runs to whitespace, '/' or '>'; its local part follows the first ':'
+    let sp = lt + 1;
+    let colon = -1;
+    for (; sp < len; sp++) {
+      const ch = xml.charCodeAt(sp);
+      if (ch === 62 || ch === 47 || ch <= 32) break;
+      if (ch === 58 && colon < 0) colon = sp;
+    }
+    const plain = xml.charCodeAt(sp) === 62; // no attributes: the common case
+    const gt = plain ? sp : tagEnd(xml, lt);
     if (gt < 0) throw new XmlScanError("unterminated start tag");
     const selfClosing = xml.charCodeAt(gt - 1) === 47;
-    const inner = xml.slice(lt + 1, selfClosing ? gt - 1 : gt);
-    let sp = 0;
-    while (sp < inner.length && inner.charCodeAt(sp) > 32) sp++;
-    const name = localName(inner.slice(0, sp));
+    const name = xml.slice(colon < 0 ? lt + 1 : colon + 1, sp);
     if (!name) throw new XmlScanError("empty tag name");
     if (top === root && root.obj) throw new XmlScanError("more than one document element");
     const frame: Frame = { name, obj: null, text: "" };
-    if (sp < inner.length) parseAttrs(frame, inner.slice(sp));
+    if (!plain) parseAttrs(frame, xml, sp, selfClosing ? gt - 1 : gt);
     if (selfClosing) {
       addChild(top, name, frame.obj ?? "");
     } else {

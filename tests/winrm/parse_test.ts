@@ -166,12 +166,29 @@ Deno.test("the fast scanner builds the same tree as fast-xml-parser", () => {
     '<?xml version="1.0" encoding="utf-8"?><!-- c --><s:E xmlns:s="u" xml:lang="en-US">' +
       '<a:T x="1&amp;2" y=\'q"uote\' z="a>b">t &lt;&gt; &quot;</a:T>' +
       "<E2/><E2>x</E2><E2 k='v'/><M>  <![CDATA[<raw>]]>  </M><N><O>1</O>tail</N></s:E>",
+    // whitespace inside tags, around '=', before '/>' and '>'; prefixed and bare end tags
+    '<p:R\n  xmlns:p="u"\ta = "1"\r\n p:b=\'2\' ><p:S >x</p:S\n><T c="3" /><U /><p:V></p:V ></p:R >',
+    // names that share a suffix with their parent or a prefix with their siblings
+    "<a:Item><a:ItemName>n</a:ItemName><b:Item2>2</b:Item2><Itemx/></a:Item>",
   );
   assert(docs.length >= 9);
   for (const xml of docs) assertEquals(xmlTree(xml), xmlTree(xml, "fast-xml-parser"));
   // numeric character references are XML; fast-xml-parser leaves them undecoded
   assertEquals(xmlTree("<a>&#x41;&#66;&#233;</a>"), { a: "ABé" });
-  for (const bad of ["<a><b></a>", "<a>", "<a></a><b></b>", "<a x='1></a>", "text"]) {
+  for (
+    const bad of [
+      "<a><b></a>",
+      "<a>",
+      "<a></a><b></b>",
+      "<a x='1></a>",
+      "text",
+      "<p:a></q:b>",
+      "<a></xa>",
+      "<a></:a>",
+      "<a x=1></a>",
+      "<a x></a>",
+    ]
+  ) {
     assertThrows(() => xmlTree(bad));
   }
 });
