@@ -24,29 +24,65 @@ export function encryptMessage(
   soap: Uint8Array,
   charset: "UTF-8" | "UTF-16" = "UTF-8",
 ): Uint8Array {
+  const out = new Uint8Array(encryptedLength(soap.length, charset));
+  encryptMessageInto(session, soap, out, 0, charset);
+  return out;
+}
+
+function partHead(soapLength: number, charset: string): string {
   // ASCII only, so the string's length is its byte length
-  const head = "--Encrypted Boundary\r\n" +
+  return "--Encrypted Boundary\r\n" +
     "\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n" +
-    `\tOriginalContent: type=application/soap+xml;charset=${charset};Length=${soap.length}\r\n`;
-  const out = new Uint8Array(
-    head.length + PART2.length + 4 + SIG_LEN + soap.length + END.length,
-  );
-  te.encodeInto(head, out);
-  let o = head.length;
+    `\tOriginalContent: type=application/soap+xml;charset=${charset};Length=${soapLength}\r\n`;
+}
+
+/** Byte length of the multipart body that seals a `soapLength`-byte message. */
+export function encryptedLength(soapLength: number, charset: "UTF-8" | "UTF-16" = "UTF-8") {
+  return partHead(soapLength, charset).length + PART2.length + 4 + SIG_LEN + soapLength +
+    END.length;
+}
+
+/**
+ * Seals `soap` (next in the session's sequence) and writes the multipart body to out[at..]
+ * (encryptedLength bytes), so that a request is built in one array; returns the end offset.
+ */
+export function encryptMessageInto(
+  session: NtlmSession,
+  soap: Uint8Array,
+  out: Uint8Array,
+  at: number,
+  charset: "UTF-8" | "UTF-16" = "UTF-8",
+): number {
+  const head = partHead(soap.length, charset);
+  te.encodeInto(head, out.subarray(at));
+  let o = at + head.length;
   out.set(PART2, o);
   o += PART2.length;
   out[o] = SIG_LEN; // u32 LE
+  out[o + 1] = out[o + 2] = out[o + 3] = 0;
   o += 4;
   const sigAt = o;
   o += SIG_LEN;
   session.sealInto(soap, out, o, out, sigAt);
   o += soap.length;
   out.set(END, o);
-  return out;
+  return o + END.length;
 }
 
 /** Verifies signature and Length=; throws typed errors on garbage/truncation/tamper. */
 export function decryptMessage(session: NtlmSession, body: Uint8Array): Uint8Array {
+  return decryptMessageWith(session, body, (plain) => plain.slice());
+}
+
+/**
+ * decryptMessage that hands the plaintext to `use` as a view valid only during the call
+ * (decode it there, without a copy) and returns what `use` returns.
+ */
+export function decryptMessageWith<T>(
+  session: NtlmSession,
+  body: Uint8Array,
+  use: (plain: Uint8Array) => T,
+): T {
   const chunks: Uint8Array[] = [];
   let pos = skipCrlf(body, 0);
   // Each chunk is a header part followed by an octet-stream part; NTLM uses one chunk.
@@ -80,11 +116,13 @@ export function decryptMessage(session: NtlmSession, body: Uint8Array): Uint8Arr
       throw new NtlmIntegrityError("encrypted payload length does not match its declared Length");
     }
     const signature = body.subarray(pos, sigEnd);
-    chunks.push(session.unseal(body.subarray(sigEnd, end), signature));
+    const sealed = body.subarray(sigEnd, end);
+    if (last && !chunks.length) return session.unsealWith(sealed, signature, use); // the usual case
+    chunks.push(session.unseal(sealed, signature));
     if (last) break;
     pos = end;
   }
-  return chunks.length === 1 ? chunks[0] : concat(chunks);
+  return use(concat(chunks));
 }
 
 function startsWith(b: Uint8Array, at: number, p: Uint8Array): boolean {

@@ -31,11 +31,12 @@ export function header(res: HttpResponse, name: string): string | undefined {
 const MAX_HEAD = 64 * 1024;
 const MAX_BODY = 64 * 1024 * 1024;
 const CRLFCRLF = Buffer.from("\r\n\r\n");
+const EMPTY = Buffer.alloc(0);
 
 type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-trailer" | "close" | "done";
 
 export class ResponseParser {
-  #buf: Buffer = Buffer.alloc(0);
+  #buf: Buffer = EMPTY;
   #state: State = "head";
   #status = 0;
   #reason = "";
@@ -121,7 +122,7 @@ export class ResponseParser {
         }
         case "close":
           this.#add(this.#buf);
-          this.#buf = Buffer.alloc(0);
+          this.#buf = EMPTY;
           return null;
         case "done":
           if (this.#buf.length) this.rest = this.#buf;
@@ -206,28 +207,54 @@ const encoder = new TextEncoder();
 let scratch = new Uint8Array(64 * 1024);
 
 /**
- * Builds the request; the body goes in the same write so it leaves in one segment. A string
- * body is UTF-8 encoded with encodeInto into a reused buffer (Deno's node Buffer paths are
- * JS loops; TextEncoder is native), then head and body are copied into one array.
+ * UTF-8 encodes strings with encodeInto into one reused buffer (Deno's node Buffer paths are
+ * JS loops; TextEncoder is native) and returns a view per string. The views are valid until
+ * the next call: copy them out (buildRequest, Transport's batches) before anything else runs.
  */
+export function encodeUtf8All(texts: string[]): Uint8Array[] {
+  let max = 0;
+  for (const t of texts) max += t.length * 3;
+  if (scratch.length < max) scratch = new Uint8Array(max);
+  const out: Uint8Array[] = [];
+  let o = 0;
+  for (const t of texts) {
+    const n = encoder.encodeInto(t, scratch.subarray(o)).written;
+    out.push(scratch.subarray(o, o + n));
+    o += n;
+  }
+  return out;
+}
+
+/**
+ * The request head up to (not including) Content-Length: request line, Host, the given
+ * headers. A transport computes it once per kind of request.
+ */
+export function requestHeadPrefix(hostHeader: string, headers: [string, string][]): string {
+  let head = `POST /wsman HTTP/1.1\r\nHost: ${hostHeader}\r\n`;
+  for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
+  return head;
+}
+
+/** Completes a head from its prefix; ASCII, so its byte length is its string length. */
+export function requestHead(prefix: string, contentLength: number): string {
+  return `${prefix}Content-Length: ${contentLength}\r\n\r\n`;
+}
+
+/** Writes an ASCII string (a request head) to out[at..]; returns the end offset. */
+export function writeAscii(text: string, out: Uint8Array, at: number): number {
+  encoder.encodeInto(text, out.subarray(at));
+  return at + text.length;
+}
+
+/** Builds one request; the body goes in the same write so it leaves in one segment. */
 export function buildRequest(
   hostHeader: string,
   headers: [string, string][],
   body: Uint8Array | string,
 ): Uint8Array {
-  let bytes: Uint8Array;
-  if (typeof body === "string") {
-    if (scratch.length < body.length * 3) scratch = new Uint8Array(body.length * 3);
-    bytes = scratch.subarray(0, encoder.encodeInto(body, scratch).written);
-  } else {
-    bytes = body;
-  }
-  let head = `POST /wsman HTTP/1.1\r\nHost: ${hostHeader}\r\n`;
-  for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
-  head += `Content-Length: ${bytes.length}\r\n\r\n`;
-  // header values are ASCII, so the head's byte length is its string length
+  const bytes = typeof body === "string" ? encodeUtf8All([body])[0] : body;
+  const head = requestHead(requestHeadPrefix(hostHeader, headers), bytes.length);
   const out = new Uint8Array(head.length + bytes.length);
-  encoder.encodeInto(head, out);
-  out.set(bytes, head.length);
+  out.set(bytes, writeAscii(head, out, 0));
   return out;
 }

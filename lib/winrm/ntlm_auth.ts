@@ -5,7 +5,7 @@
 import { Buffer } from "node:buffer";
 import { NtlmClient } from "./ntlm/client.ts";
 import { NtlmAuthenticationError, NtlmIntegrityError, NtlmProtocolError } from "./ntlm/errors.ts";
-import { decryptMessage, encryptMessage } from "./encryption.ts";
+import { decryptMessageWith, encryptMessageInto } from "./encryption.ts";
 import type { Connection } from "./connection.ts";
 import { type HttpResponse, offered, SOAP_CONTENT_TYPE } from "./http.ts";
 import { AuthenticationError, ProtocolError } from "./errors.ts";
@@ -86,17 +86,28 @@ export async function ntlmHandshake(
   return input.https ? r3 : null;
 }
 
-export function sealRequest(conn: Connection, body: Uint8Array): Uint8Array {
+/** Seals `body` into out[at..] as a multipart/encrypted body; returns the end offset. */
+export function sealRequestInto(
+  conn: Connection,
+  body: Uint8Array,
+  out: Uint8Array,
+  at: number,
+): number {
   try {
-    return encryptMessage(conn.ntlm!, body);
+    return encryptMessageInto(conn.ntlm!, body, out, at);
   } catch (err) {
     throw mapNtlmError(err, conn);
   }
 }
 
-export function unsealResponse(conn: Connection, body: Uint8Array): Uint8Array {
+/** Unseals a multipart/encrypted body and returns what `use` makes of the plaintext view. */
+export function unsealResponse<T>(
+  conn: Connection,
+  body: Uint8Array,
+  use: (plain: Uint8Array) => T,
+): T {
   try {
-    return decryptMessage(conn.ntlm!, body);
+    return decryptMessageWith(conn.ntlm!, body, use);
   } catch (err) {
     throw mapNtlmError(err, conn);
   }

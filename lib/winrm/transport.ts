@@ -22,8 +22,18 @@
  * pool remembers that and the batch is re-sent one request at a time.
  */
 import { Buffer } from "node:buffer";
-import { ENCRYPTED_CONTENT_TYPE } from "./encryption.ts";
-import { buildRequest, header, type HttpResponse, offered, SOAP_CONTENT_TYPE } from "./http.ts";
+import { ENCRYPTED_CONTENT_TYPE, encryptedLength } from "./encryption.ts";
+import {
+  buildRequest,
+  encodeUtf8All,
+  header,
+  type HttpResponse,
+  offered,
+  requestHead,
+  requestHeadPrefix,
+  SOAP_CONTENT_TYPE,
+  writeAscii,
+} from "./http.ts";
 import type { Connection } from "./connection.ts";
 import type { ConnectionPool } from "./pool.ts";
 import {
@@ -33,7 +43,7 @@ import {
   ProtocolError,
   TimeoutError,
 } from "./errors.ts";
-import { ntlmHandshake, sealRequest, unsealResponse } from "./ntlm_auth.ts";
+import { ntlmHandshake, sealRequestInto, unsealResponse } from "./ntlm_auth.ts";
 
 const USER_AGENT = "NMSlite WinRM";
 
@@ -58,6 +68,9 @@ export class Transport {
   readonly #pool: ConnectionPool;
   readonly #readTimeoutMs: number;
   readonly #pipelining: boolean;
+  /** request heads up to Content-Length: plain SOAP (with Basic credentials), sealed SOAP */
+  readonly #soapHead: string;
+  readonly #sealedHead: string;
 
   constructor(opts: {
     host: string;
@@ -87,6 +100,14 @@ export class Transport {
       ? "Basic " +
         Buffer.from(`${basicUser(opts.auth)}:${opts.password}`, "utf8").toString("base64")
       : null;
+    this.#soapHead = requestHeadPrefix(
+      this.#hostHeader,
+      this.#headers(SOAP_CONTENT_TYPE, this.#basicHeader),
+    );
+    this.#sealedHead = requestHeadPrefix(
+      this.#hostHeader,
+      this.#headers(ENCRYPTED_CONTENT_TYPE, null),
+    );
   }
 
   get pool(): ConnectionPool {
@@ -181,16 +202,11 @@ export class Transport {
     }
     if (!rest.length) return out;
     const sealed = this.#auth.scheme === "ntlm" && !this.#https;
-    const requests = rest.map((soap) =>
-      sealed
-        ? this.#request(sealRequest(conn, encoder.encode(soap)), ENCRYPTED_CONTENT_TYPE, null)
-        : this.#request(soap, SOAP_CONTENT_TYPE, this.#basicHeader)
-    );
-    batch.pipelined = requests.length > 1;
-    if (batch.pipelined) this.#pool.stats.pipelined += requests.length - 1;
+    batch.pipelined = rest.length > 1;
+    if (batch.pipelined) this.#pool.stats.pipelined += rest.length - 1;
     const responses = await conn.pipeline(
-      concat(requests),
-      requests.length,
+      this.#batch(conn, rest, sealed),
+      rest.length,
       this.#readTimeoutMs,
       signal,
     );
@@ -207,7 +223,8 @@ export class Transport {
   #unsealed(conn: Connection, res: HttpResponse): TransportResult {
     const type = header(res, "content-type") ?? "";
     if (type.toLowerCase().startsWith("multipart/encrypted")) {
-      return { status: res.status, xml: decodeXml(unsealResponse(conn, res.body), "") };
+      const xml = unsealResponse(conn, res.body, (plain) => decodeXml(plain, ""));
+      return { status: res.status, xml };
     }
     return toResult(res);
   }
@@ -228,13 +245,46 @@ export class Transport {
   }
 
   #request(body: Uint8Array | string, contentType: string, authorization: string | null) {
+    return buildRequest(this.#hostHeader, this.#headers(contentType, authorization), body);
+  }
+
+  #headers(contentType: string, authorization: string | null): [string, string][] {
     const headers: [string, string][] = [
       ["User-Agent", USER_AGENT],
       ["Connection", "Keep-Alive"],
       ["Content-Type", contentType],
     ];
     if (authorization) headers.push(["Authorization", authorization]);
-    return buildRequest(this.#hostHeader, headers, body);
+    return headers;
+  }
+
+  /**
+   * The requests for `soaps`, concatenated for one write: each envelope UTF-8 encoded into a
+   * reused buffer, then head and body (sealed in place under NTLM/HTTP, each with the next
+   * sequence number) written straight into the one array that goes to the socket.
+   */
+  #batch(conn: Connection, soaps: string[], sealed: boolean): Uint8Array {
+    const bodies = encodeUtf8All(soaps);
+    const heads: string[] = [];
+    let total = 0;
+    for (const body of bodies) {
+      const length = sealed ? encryptedLength(body.length) : body.length;
+      const head = requestHead(sealed ? this.#sealedHead : this.#soapHead, length);
+      heads.push(head);
+      total += head.length + length;
+    }
+    const out = new Uint8Array(total);
+    let o = 0;
+    for (let i = 0; i < bodies.length; i++) {
+      o = writeAscii(heads[i], out, o);
+      if (sealed) {
+        o = sealRequestInto(conn, bodies[i], out, o);
+      } else {
+        out.set(bodies[i], o);
+        o += bodies[i].length;
+      }
+    }
+    return out;
   }
 }
 
@@ -242,17 +292,6 @@ export class Transport {
 function pipeliningFailure(err: unknown): boolean {
   return err instanceof ConnectionError || err instanceof ProtocolError ||
     (err instanceof TimeoutError && err.phase === "read");
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function basicRejected(conn: Connection, res: HttpResponse): AuthenticationError {
@@ -283,7 +322,6 @@ function toResult(res: HttpResponse): TransportResult {
 }
 
 const utf8 = new TextDecoder("utf-8");
-const encoder = new TextEncoder();
 
 /** WinRM answers in the request's charset (UTF-8 here); a BOM or charset=utf-16 wins. */
 export function decodeXml(bytes: Uint8Array, contentType: string): string {

@@ -10,6 +10,7 @@
  */
 import { decodeBase64 } from "../../crypto/base64.ts";
 import { SEAL_WASM_BASE64 } from "./wasm/seal_wasm.ts";
+import { NtlmIntegrityError } from "./errors.ts";
 
 interface SealExports {
   memory: WebAssembly.Memory;
@@ -86,14 +87,18 @@ export class SealChannel {
     this.#done(e);
   }
 
-  /** The plaintext, or null when the signature does not verify (the stream has moved on). */
-  unseal(sealed: Uint8Array, signature: Uint8Array): Uint8Array | null {
+  /**
+   * Unseals `sealed` and hands the plaintext to `use` (a view valid only during the call:
+   * copy or decode it there); returns what `use` returns. Throws NtlmIntegrityError when the
+   * signature does not verify (the stream has moved on either way).
+   */
+  unseal<T>(sealed: Uint8Array, signature: Uint8Array, use: (plain: Uint8Array) => T): T {
     const e = this.#load(sealed);
     e.mem.set(signature, e.sig);
     const ok = e.fn.unseal(sealed.length, this.seq, this.#keyExch);
-    const plain = e.mem.slice(e.msg, e.msg + sealed.length);
     this.#done(e);
-    return ok ? plain : null;
+    if (!ok) throw new NtlmIntegrityError("NTLM message signature does not verify");
+    return use(e.mem.subarray(e.msg, e.msg + sealed.length));
   }
 
   /** Signature of `msg` (not sealed) into sig[at..at+16]. */

@@ -71,12 +71,19 @@ export class NtlmSession {
 
   /** throws NtlmIntegrityError when the signature does not verify */
   unseal(sealed: Uint8Array, signature: Uint8Array): Uint8Array {
+    return this.unsealWith(sealed, signature, (plain) => plain.slice());
+  }
+
+  /**
+   * Unseals and hands the plaintext to `use` as a view valid only during the call (decode
+   * or copy it there: the next seal or unseal reuses the memory); returns what `use` returns.
+   * Throws NtlmIntegrityError when the signature does not verify.
+   */
+  unsealWith<T>(sealed: Uint8Array, signature: Uint8Array, use: (plain: Uint8Array) => T): T {
     if (signature.length !== SIGNATURE_LENGTH) {
       throw new NtlmIntegrityError("NTLM signature has the wrong length");
     }
-    const plain = this.#in.unseal(sealed, signature);
-    if (!plain) throw new NtlmIntegrityError("NTLM message signature does not verify");
-    return plain;
+    return this.#in.unseal(sealed, signature, use);
   }
 
   /**
