@@ -16,6 +16,7 @@ import {
   notFoundError,
   Timestamp,
 } from "./schemas.ts";
+import { getByIdRoute } from "./get_by_id.ts";
 import { credentialProfilesRepo } from "../../../lib/db/credential_profiles.ts";
 import {
   CredentialRuleError,
@@ -119,28 +120,15 @@ export function registerCredentialProfileRoutes(app: OpenAPIHono<AppEnv>): void 
     },
   );
 
-  handle(
-    app,
-    createRoute({
-      method: "get",
-      path: "/credential-profiles/{id}",
-      tags,
-      security,
-      summary: "Get a credential profile",
-      request: { params: IdParam },
-      responses: {
-        200: jsonResponse(envelope(CredentialProfile), "The profile"),
-        ...commonErrors,
-        ...notFoundError,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const row = await credentialProfilesRepo.get(c.get("app").db, id);
-      if (!row) throw notFound("credential profile", id);
-      return ok(c, row);
-    },
-  );
+  getByIdRoute(app, {
+    path: "/credential-profiles/{id}",
+    tags,
+    summary: "Get a credential profile",
+    schema: CredentialProfile,
+    description: "The profile",
+    noun: "credential profile",
+    get: (db, id) => credentialProfilesRepo.get(db, id),
+  });
 
   handle(
     app,

@@ -16,6 +16,7 @@ import {
   notFoundError,
   Timestamp,
 } from "./schemas.ts";
+import { getByIdRoute } from "./get_by_id.ts";
 import { DEVICE_STATUSES, devicesRepo } from "../../../lib/db/devices.ts";
 import { isIpv4 } from "../../../lib/discovery/targets.ts";
 import { audit } from "../../../lib/audit.ts";
@@ -123,28 +124,15 @@ export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  handle(
-    app,
-    createRoute({
-      method: "get",
-      path: "/devices/{id}",
-      tags,
-      security,
-      summary: "Get a device",
-      request: { params: IdParam },
-      responses: {
-        200: jsonResponse(envelope(Device), "The device"),
-        ...commonErrors,
-        ...notFoundError,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const row = await devicesRepo.get(c.get("app").db, id);
-      if (!row) throw notFound("device", id);
-      return ok(c, row);
-    },
-  );
+  getByIdRoute(app, {
+    path: "/devices/{id}",
+    tags,
+    summary: "Get a device",
+    schema: Device,
+    description: "The device",
+    noun: "device",
+    get: (db, id) => devicesRepo.get(db, id),
+  });
 
   handle(
     app,

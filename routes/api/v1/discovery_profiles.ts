@@ -15,6 +15,7 @@ import {
   notFoundError,
   Timestamp,
 } from "./schemas.ts";
+import { getByIdRoute } from "./get_by_id.ts";
 import {
   discoveryProfilesRepo,
   type DiscoveryProfileWrite,
@@ -107,28 +108,15 @@ export function registerDiscoveryProfileRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  handle(
-    app,
-    createRoute({
-      method: "get",
-      path: "/discovery-profiles/{id}",
-      tags,
-      security,
-      summary: "Get a discovery profile",
-      request: { params: IdParam },
-      responses: {
-        200: jsonResponse(envelope(DiscoveryProfile), "The profile"),
-        ...commonErrors,
-        ...notFoundError,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const row = await discoveryProfilesRepo.get(c.get("app").db, id);
-      if (!row) throw notFound("discovery profile", id);
-      return ok(c, row);
-    },
-  );
+  getByIdRoute(app, {
+    path: "/discovery-profiles/{id}",
+    tags,
+    summary: "Get a discovery profile",
+    schema: DiscoveryProfile,
+    description: "The profile",
+    noun: "discovery profile",
+    get: (db, id) => discoveryProfilesRepo.get(db, id),
+  });
 
   handle(
     app,

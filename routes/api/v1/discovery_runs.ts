@@ -14,6 +14,7 @@ import {
   notFoundError,
   Timestamp,
 } from "./schemas.ts";
+import { getByIdRoute } from "./get_by_id.ts";
 import { type DiscoveryRun as Run, discoveryRunsRepo } from "../../../lib/db/discovery_runs.ts";
 import { devicesRepo } from "../../../lib/db/devices.ts";
 import { audit } from "../../../lib/audit.ts";
@@ -138,28 +139,15 @@ export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  handle(
-    app,
-    createRoute({
-      method: "get",
-      path: "/discovery-runs/{id}",
-      tags,
-      security,
-      summary: "Get a discovery run and its progress",
-      request: { params: IdParam },
-      responses: {
-        200: jsonResponse(envelope(DiscoveryRun), "The run"),
-        ...commonErrors,
-        ...notFoundError,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const run = await discoveryRunsRepo.get(c.get("app").db, id);
-      if (!run) throw notFound("discovery run", id);
-      return ok(c, run);
-    },
-  );
+  getByIdRoute(app, {
+    path: "/discovery-runs/{id}",
+    tags,
+    summary: "Get a discovery run and its progress",
+    schema: DiscoveryRun,
+    description: "The run",
+    noun: "discovery run",
+    get: (db, id) => discoveryRunsRepo.get(db, id),
+  });
 
   handle(
     app,

@@ -14,6 +14,7 @@ import {
   notFoundError,
   Timestamp,
 } from "./schemas.ts";
+import { getByIdRoute } from "./get_by_id.ts";
 import { monitorsRepo, type MonitorWrite } from "../../../lib/db/monitors.ts";
 import { devicesRepo } from "../../../lib/db/devices.ts";
 import { credentialProfilesRepo } from "../../../lib/db/credential_profiles.ts";
@@ -125,28 +126,15 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  handle(
-    app,
-    createRoute({
-      method: "get",
-      path: "/monitors/{id}",
-      tags,
-      security,
-      summary: "Get a monitor with its last poll state",
-      request: { params: IdParam },
-      responses: {
-        200: jsonResponse(envelope(Monitor), "The monitor"),
-        ...commonErrors,
-        ...notFoundError,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const row = await monitorsRepo.get(c.get("app").db, id);
-      if (!row) throw notFound("monitor", id);
-      return ok(c, row);
-    },
-  );
+  getByIdRoute(app, {
+    path: "/monitors/{id}",
+    tags,
+    summary: "Get a monitor with its last poll state",
+    schema: Monitor,
+    description: "The monitor",
+    noun: "monitor",
+    get: (db, id) => monitorsRepo.get(db, id),
+  });
 
   handle(
     app,

@@ -16,6 +16,7 @@ import {
   notFoundError,
   Timestamp,
 } from "./schemas.ts";
+import { getByIdRoute } from "./get_by_id.ts";
 import { pluginsRepo } from "../../../lib/db/plugins.ts";
 import { audit } from "../../../lib/audit.ts";
 
@@ -97,28 +98,15 @@ export function registerPluginRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  handle(
-    app,
-    createRoute({
-      method: "get",
-      path: "/plugins/{id}",
-      tags,
-      security,
-      summary: "Get a plugin",
-      request: { params: IdParam },
-      responses: {
-        200: jsonResponse(envelope(Plugin), "The plugin"),
-        ...commonErrors,
-        ...notFoundError,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const row = await pluginsRepo.get(c.get("app").db, id);
-      if (!row) throw notFound("plugin", id);
-      return ok(c, row);
-    },
-  );
+  getByIdRoute(app, {
+    path: "/plugins/{id}",
+    tags,
+    summary: "Get a plugin",
+    schema: Plugin,
+    description: "The plugin",
+    noun: "plugin",
+    get: (db, id) => pluginsRepo.get(db, id),
+  });
 
   handle(
     app,

@@ -15,6 +15,7 @@ import {
   notFoundError,
   Timestamp,
 } from "./schemas.ts";
+import { getByIdRoute } from "./get_by_id.ts";
 import { usersRepo } from "../../../lib/db/users.ts";
 import { refreshTokensRepo } from "../../../lib/db/refresh_tokens.ts";
 import { hashPassword } from "../../../lib/auth/passwords.ts";
@@ -101,28 +102,15 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
     },
   );
 
-  handle(
-    app,
-    createRoute({
-      method: "get",
-      path: "/users/{id}",
-      tags,
-      security,
-      summary: "Get a user (admin)",
-      request: { params: IdParam },
-      responses: {
-        200: jsonResponse(envelope(User), "The user"),
-        ...commonErrors,
-        ...notFoundError,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const row = await usersRepo.get(c.get("app").db, id);
-      if (!row) throw notFound("user", id);
-      return ok(c, row);
-    },
-  );
+  getByIdRoute(app, {
+    path: "/users/{id}",
+    tags,
+    summary: "Get a user (admin)",
+    schema: User,
+    description: "The user",
+    noun: "user",
+    get: (db, id) => usersRepo.get(db, id),
+  });
 
   handle(
     app,
