@@ -33,8 +33,28 @@ export async function loadTlsMaterial(
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
-  const pems = await selfsigned.generate([{ name: "commonName", value: "nmslite" }], {
-    notAfterDate: new Date(Date.now() + 3650 * 86_400_000),
+  const pems = await selfSignedServerCertificate("nmslite", 3650);
+  await Deno.writeTextFile(keyPath, pems.private, { mode: 0o600 });
+  await Deno.chmod(keyPath, 0o600);
+  await Deno.writeTextFile(certPath, pems.cert, { mode: 0o644 });
+  return {
+    cert: pems.cert,
+    key: pems.private,
+    fingerprint256: fingerprint(pems.cert),
+    created: true,
+  };
+}
+
+/**
+ * A self-signed server certificate (RSA 2048, SHA-256) for localhost and 127.0.0.1: a leaf,
+ * not a CA, so a client that pins or trusts it cannot chain anything else from it.
+ */
+export async function selfSignedServerCertificate(
+  commonName: string,
+  days: number,
+): Promise<{ cert: string; private: string }> {
+  return await selfsigned.generate([{ name: "commonName", value: commonName }], {
+    notAfterDate: new Date(Date.now() + days * 86_400_000),
     keySize: 2048,
     algorithm: "sha256",
     extensions: [
@@ -47,15 +67,6 @@ export async function loadTlsMaterial(
       },
     ],
   });
-  await Deno.writeTextFile(keyPath, pems.private, { mode: 0o600 });
-  await Deno.chmod(keyPath, 0o600);
-  await Deno.writeTextFile(certPath, pems.cert, { mode: 0o644 });
-  return {
-    cert: pems.cert,
-    key: pems.private,
-    fingerprint256: fingerprint(pems.cert),
-    created: true,
-  };
 }
 
 function fingerprint(pem: string): string {

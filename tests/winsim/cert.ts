@@ -1,5 +1,5 @@
 /** One self-signed certificate per process, shared by every simulated host's HTTPS listener. */
-import selfsigned from "selfsigned";
+import { selfSignedServerCertificate } from "../../lib/tls_certificate.ts";
 
 export interface SimCertificate {
   cert: string;
@@ -14,21 +14,7 @@ export function simCertificate(): Promise<SimCertificate> {
 }
 
 async function generate(): Promise<SimCertificate> {
-  const pems = await selfsigned.generate([{ name: "commonName", value: "winsim" }], {
-    notAfterDate: new Date(Date.now() + 365 * 86_400_000),
-    keySize: 2048,
-    algorithm: "sha256",
-    extensions: [
-      // A leaf, not a CA: clients that pin or trust it must not be able to chain from it.
-      { name: "basicConstraints", cA: false },
-      { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
-      { name: "extKeyUsage", serverAuth: true },
-      {
-        name: "subjectAltName",
-        altNames: [{ type: 2, value: "localhost" }, { type: 7, ip: "127.0.0.1" }],
-      },
-    ],
-  });
+  const pems = await selfSignedServerCertificate("winsim", 365);
   return { cert: pems.cert, key: pems.private, der: pemToDer(pems.cert) };
 }
 
