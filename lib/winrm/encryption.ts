@@ -5,6 +5,7 @@
  */
 import type { NtlmSession } from "./ntlm/session.ts";
 import { NtlmIntegrityError, NtlmProtocolError } from "./ntlm/errors.ts";
+import { concatBytes } from "./ntlm/wire.ts";
 
 export const ENCRYPTED_CONTENT_TYPE =
   'multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";boundary="Encrypted Boundary"';
@@ -122,7 +123,7 @@ export function decryptMessageWith<T>(
     if (last) break;
     pos = end;
   }
-  return use(concat(chunks));
+  return use(concatBytes(...chunks));
 }
 
 function startsWith(b: Uint8Array, at: number, p: Uint8Array): boolean {
@@ -172,14 +173,4 @@ function readHeaders(
     at = eol + 2;
   }
   return { lines, next: at };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

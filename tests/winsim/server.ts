@@ -8,6 +8,7 @@ import {
   encryptMessage,
 } from "../../lib/winrm/encryption.ts";
 import type { NtlmSession } from "../../lib/winrm/ntlm/session.ts";
+import { concatBytes } from "../../lib/winrm/ntlm/wire.ts";
 import { type AuthConfig, ConnectionAuth } from "./auth.ts";
 import { faultEnvelope } from "./faults.ts";
 import type { HostState } from "./hosts.ts";
@@ -39,7 +40,7 @@ export async function serveWinrm(
   const held: Uint8Array[] = [];
   const flush = async () => {
     if (!held.length) return;
-    const out = held.length === 1 ? held[0] : concatBytes(held);
+    const out = held.length === 1 ? held[0] : concatBytes(...held);
     held.length = 0;
     await writeAll(conn, out);
   };
@@ -219,16 +220,6 @@ export async function serveNotWinrm(conn: Deno.Conn, host: HostState, ctx: Serve
       conn.close();
     } catch { /* closed */ }
   }
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** The same response telling the client the connection ends after it. */
