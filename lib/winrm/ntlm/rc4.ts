@@ -1,6 +1,7 @@
 /**
- * Streaming RC4. node:crypto in Deno lacks rc4, and NTLM sealing needs a
- * keystream that persists across messages, so this keeps (i, j, S) between calls.
+ * RC4 in JavaScript (node:crypto in Deno lacks rc4), for the handshake's one-shot uses (the
+ * KEY_EXCH session key); it streams, keeping (i, j, S) between calls. Per-message sealing
+ * runs in WebAssembly (seal_channel.ts), whose tests use this as their reference.
  */
 export class Rc4 {
   #s = new Uint8Array(256);
