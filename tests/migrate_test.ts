@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "./helpers/assert.ts";
-import { backends, createScratchDatabase } from "./helpers/databases.ts";
+import { backends, createScratchDatabase, openTestDatabase } from "./helpers/databases.ts";
 import { openDatabase } from "../lib/db/driver.ts";
 import { loadMigrations, migrate } from "../lib/db/migrate.ts";
 import {
@@ -43,9 +43,7 @@ for (const backend of backends()) {
     sanitizeResources: false,
     sanitizeOps: false,
     fn: async () => {
-      const scratch = backend === "postgres" ? await createScratchDatabase() : undefined;
-      const dir = await Deno.makeTempDir();
-      const db = await openDatabase({ url: scratch?.url, dataDir: dir });
+      const { db, close } = await openTestDatabase(backend);
       try {
         await migrate(db);
         const kind = await db.query<{ relkind: string }>(
@@ -91,9 +89,7 @@ for (const backend of backends()) {
         assertEquals(total[0].n, 1);
         assertEquals(await dropExpiredPartitions(db, 0, new Date("2031-01-01")), [], "0 keeps all");
       } finally {
-        await db.close();
-        await scratch?.drop();
-        await Deno.remove(dir, { recursive: true });
+        await close();
       }
     },
   });

@@ -3,6 +3,7 @@
  * the PostgreSQL named by TEST_DATABASE_URL when it is set (created per use, dropped after).
  */
 import postgres from "postgres";
+import { type Database, openDatabase } from "../../lib/db/driver.ts";
 
 export type Backend = "pglite" | "postgres";
 
@@ -33,6 +34,26 @@ export async function createScratchDatabase(
       const a = postgres(adminUrl, { max: 1, onnotice: () => {} });
       await a.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await a.end();
+    },
+  };
+}
+
+/**
+ * A fresh, empty database on `backend` for one test: a PGlite data directory, or a scratch
+ * database on TEST_DATABASE_URL. `close()` closes it and removes it.
+ */
+export async function openTestDatabase(
+  backend: Backend,
+): Promise<{ db: Database; close(): Promise<void> }> {
+  const scratch = backend === "postgres" ? await createScratchDatabase() : undefined;
+  const dir = await Deno.makeTempDir();
+  const db = await openDatabase({ url: scratch?.url, dataDir: dir });
+  return {
+    db,
+    async close() {
+      await db.close();
+      await scratch?.drop();
+      await Deno.remove(dir, { recursive: true });
     },
   };
 }

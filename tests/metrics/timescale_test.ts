@@ -14,7 +14,7 @@ import { timescaledb } from "pglite-timescale/timescaledb";
 import postgres from "postgres";
 import type { PGlite } from "@electric-sql/pglite";
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { backends, createScratchDatabase } from "../helpers/databases.ts";
+import { backends, openTestDatabase } from "../helpers/databases.ts";
 import {
   type Database,
   openDatabase,
@@ -296,9 +296,7 @@ for (const backend of backends()) {
     sanitizeResources: false,
     sanitizeOps: false,
     fn: async () => {
-      const scratch = backend === "postgres" ? await createScratchDatabase() : undefined;
-      const dir = await Deno.makeTempDir();
-      const db = await openDatabase({ url: scratch?.url, dataDir: dir });
+      const { db, close } = await openTestDatabase(backend);
       try {
         const applied = await migrate(db);
         assert(applied.includes(4), "0004 is applied (and recorded) without the extension");
@@ -322,9 +320,7 @@ for (const backend of backends()) {
           "0 keeps everything",
         );
       } finally {
-        await db.close();
-        await scratch?.drop();
-        await Deno.remove(dir, { recursive: true });
+        await close();
       }
     },
   });

@@ -1,6 +1,5 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { backends, createScratchDatabase } from "../helpers/databases.ts";
-import { openDatabase } from "../../lib/db/driver.ts";
+import { backends, openTestDatabase } from "../helpers/databases.ts";
 import { seedMonitors } from "../helpers/seed.ts";
 import { migrate } from "../../lib/db/migrate.ts";
 import { ensurePartitions } from "../../lib/metrics/partitions.ts";
@@ -50,9 +49,7 @@ for (const backend of backends()) {
     sanitizeResources: false,
     sanitizeOps: false,
     fn: async () => {
-      const scratch = backend === "postgres" ? await createScratchDatabase() : undefined;
-      const dir = await Deno.makeTempDir();
-      const db = await openDatabase({ url: scratch?.url, dataDir: dir });
+      const { db, close } = await openTestDatabase(backend);
       try {
         await migrate(db);
         await ensurePartitions(db);
@@ -108,8 +105,7 @@ for (const backend of backends()) {
         );
         assertEquals(after, 3, "m2's rows went with it (cascade) and only m3's new row came");
       } finally {
-        await db.close();
-        await scratch?.drop();
+        await close();
       }
     },
   });
