@@ -1,6 +1,6 @@
 /**
  * `deno task bench:fleet`: NMSlite polling a simulated Windows fleet end to end. The simulator
- * (tests/winsim, HTTP only) and NMSlite (main.ts) each run in their own process; the bench
+ * (winsim, HTTP only) and NMSlite (main.ts) each run in their own process; the bench
  * seeds a credential profile, a device and a monitor per simulated host, lets one interval
  * pass, measures for `--duration` seconds from `GET /metrics`, then disables the monitors,
  * waits for the queue to drain and checks that every successful poll became exactly one row.

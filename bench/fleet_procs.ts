@@ -8,7 +8,7 @@ import {
 } from "../tests/helpers/databases.ts";
 import { terminate } from "../scripts/child_server.ts";
 
-// The repository root, where tests/winsim lives.
+// The repository root, where winsim lives.
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 // Linux reports utime/stime in clock ticks; USER_HZ is 100 on every mainstream kernel.
 const CLOCK_TICKS = 100;
@@ -44,7 +44,7 @@ export interface Simulator {
 }
 
 /**
- * Starts tests/winsim/main.ts as a child process (HTTP only) and waits for its ready line.
+ * Starts winsim/main.ts as a child process (HTTP only) and waits for its ready line.
  * The password goes through an environment variable, so it is on no command line.
  */
 export async function startSimulator(
@@ -55,7 +55,7 @@ export async function startSimulator(
     args: [
       "run",
       "--allow-all",
-      "tests/winsim/main.ts",
+      "winsim/main.ts",
       "--hosts",
       String(opts.hosts),
       "--base",

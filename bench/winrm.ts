@@ -3,7 +3,7 @@
  *
  * Measures the WinRM client's full poll (lib/collectors/windows_winrm.ts collect(): four WQL
  * enumerations, pipelined on a kept-alive connection; identify() once per host first) against the
- * simulator (tests/winsim/main.ts) running as a separate process, so this process's CPU is
+ * simulator (winsim/main.ts) running as a separate process, so this process's CPU is
  * the client's alone. Modes: Basic over HTTPS, NTLM over HTTP with message encryption;
  * concurrency 1 and 64 (one host and one connection per worker). Then runs the same four
  * queries with pywinrm (/usr/bin/python3, bench/pywinrm_poll.py) for comparison.
@@ -57,7 +57,7 @@ async function startSim(): Promise<Sim> {
     args: [
       "run",
       "-A",
-      "tests/winsim/main.ts",
+      "winsim/main.ts",
       "--hosts",
       String(HOSTS),
       "--base",

@@ -6,7 +6,7 @@
  *
  *   deno task demo [-- --port 8080 --data-dir ./data/demo]
  */
-import { startWinsim } from "../tests/winsim/mod.ts";
+import { startWinsim } from "../winsim/mod.ts";
 
 const args = Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args;
 const flag = (name: string, fallback: string) => {

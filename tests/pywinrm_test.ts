@@ -5,10 +5,10 @@
  * (not the python3 on PATH); WINSIM_SKIP_PYWINRM=1 skips where they cannot be installed.
  */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { startWinsim, type Winsim } from "./winsim/mod.ts";
+import { startWinsim, type Winsim } from "../winsim/mod.ts";
 
 const PYTHON = "/usr/bin/python3";
-const PROBE = new URL("./winsim/py/winrm_probe.py", import.meta.url).pathname;
+const PROBE = new URL("../winsim/py/winrm_probe.py", import.meta.url).pathname;
 const OPENSSL_CONF = new URL("./fixtures/openssl-legacy.cnf", import.meta.url).pathname;
 const USER = "Administrator";
 const PASSWORD = "S3cret:pass!";

@@ -8,7 +8,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { startTestServer } from "../helpers/server.ts";
-import { parseFault, startWinsim } from "../winsim/mod.ts";
+import { parseFault, startWinsim } from "../../winsim/mod.ts";
 import { launchChromium } from "./browser/chromium.ts";
 import type { Page } from "playwright-core";
 

@@ -7,7 +7,7 @@
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { backends } from "../helpers/databases.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { startWinsim } from "../winsim/mod.ts";
+import { startWinsim } from "../../winsim/mod.ts";
 import postgres from "postgres";
 
 const PASSWORD = "Sim-Passw0rd!";

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import type { Credential, PollerCommand, PollerEvent, PollerStats } from "../../lib/messages.ts";
-import { startWinsim, type Winsim } from "../winsim/mod.ts";
+import { startWinsim, type Winsim } from "../../winsim/mod.ts";
 
 const PASSWORD = "Worker-Passw0rd!";
 

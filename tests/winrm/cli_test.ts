@@ -1,4 +1,4 @@
-/** `deno task winrm` (scripts/winrm.ts) against tests/winsim: JSON out, typed errors, no secret. */
+/** `deno task winrm` (scripts/winrm.ts) against winsim: JSON out, typed errors, no secret. */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { PASSWORD, withSim } from "./sim_helpers.ts";
 

@@ -1,5 +1,5 @@
 /**
- * WinRM client against the simulated Windows hosts (tests/winsim) on loopback: every auth
+ * WinRM client against the simulated Windows hosts (winsim) on loopback: every auth
  * mode, bad passwords, TLS verification modes, connection reuse.
  */
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";

@@ -1,4 +1,4 @@
-/** The Windows collector against tests/winsim: identify, collect, round trips, pooling. */
+/** The Windows collector against winsim: identify, collect, round trips, pooling. */
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { collect, collectWindowsDocument, identify } from "../../lib/collectors/windows_winrm.ts";
 import { parseMetricsDocument, toMetricSample } from "../../lib/collectors/metrics_document.ts";

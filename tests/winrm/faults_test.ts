@@ -1,5 +1,5 @@
 /**
- * Paging and failure handling against tests/winsim: Pull until EndOfSequence, Release of an
+ * Paging and failure handling against winsim: Pull until EndOfSequence, Release of an
  * abandoned enumeration, WS-Man faults, reset, hang, malformed and slow responses.
  */
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";

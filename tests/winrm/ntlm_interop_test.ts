@@ -3,7 +3,7 @@
  * uses) as the client and our acceptor as the server. Skipped when absent.
  */
 import { assertEquals } from "../helpers/assert.ts";
-import { NtlmAcceptor } from "../winsim/ntlm_acceptor.ts";
+import { NtlmAcceptor } from "../../winsim/ntlm_acceptor.ts";
 import { ntHash } from "../../lib/winrm/ntlm/crypto.ts";
 import { bytesToHex } from "../../lib/winrm/ntlm/wire.ts";
 import { decodeAuthenticate } from "../../lib/winrm/ntlm/messages.ts";

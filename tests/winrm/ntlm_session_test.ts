@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import { NtlmClient } from "../../lib/winrm/ntlm/client.ts";
-import { NtlmAcceptor } from "../winsim/ntlm_acceptor.ts";
+import { NtlmAcceptor } from "../../winsim/ntlm_acceptor.ts";
 import { NtlmSession } from "../../lib/winrm/ntlm/session.ts";
 import { channelBindingsHash } from "../../lib/winrm/ntlm/crypto.ts";
 import {

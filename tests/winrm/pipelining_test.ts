@@ -1,11 +1,11 @@
 /**
  * enumerateAll() pipelines a poll's queries on one connection (lib/winrm/transport.ts), in
- * every auth mode, against tests/winsim over real sockets; a server without pipelining
+ * every auth mode, against winsim over real sockets; a server without pipelining
  * support is detected on the first batch and then served one request at a time.
  */
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { TimeoutError, type WinrmClient, WsmanFaultError } from "../../lib/winrm/mod.ts";
-import type { Winsim } from "../winsim/mod.ts";
+import type { Winsim } from "../../winsim/mod.ts";
 import { collect, WQL } from "../../lib/collectors/windows_winrm.ts";
 import { clientFor, MODES, using, withSim } from "./sim_helpers.ts";
 

@@ -1,5 +1,5 @@
 /** Shared setup for the WinRM client tests: a simulator and clients for each auth mode. */
-import { startWinsim, type Winsim } from "../winsim/mod.ts";
+import { startWinsim, type Winsim } from "../../winsim/mod.ts";
 import { WinrmClient, type WinrmClientOptions } from "../../lib/winrm/mod.ts";
 
 export const PASSWORD = "S3cret-Passw0rd!x";

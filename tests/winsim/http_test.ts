@@ -114,7 +114,7 @@ Deno.test("cli: ready line, control endpoint faults and stats, clean stop on SIG
     args: [
       "run",
       "--allow-all",
-      new URL("./main.ts", import.meta.url).pathname,
+      new URL("../../winsim/main.ts", import.meta.url).pathname,
       "--",
       "--hosts=2",
       "--base=127.0.52.1",

@@ -1,5 +1,5 @@
 /** Helpers for the simulator's own tests: a raw HTTP/1.1 client, request envelopes, a sim. */
-import { startWinsim, type Winsim, type WinsimOptions } from "./mod.ts";
+import { startWinsim, type Winsim, type WinsimOptions } from "../../winsim/mod.ts";
 
 export const PASSWORD = "Secret!1";
 export const BASIC = { Authorization: "Basic " + btoa(`Administrator:${PASSWORD}`) };

@@ -1,11 +1,11 @@
 /** Pure parts of the simulator: WQL, addresses, fault specs, rendering, host data. */
 import { assert, assertEquals, assertNotEquals, assertThrows } from "../helpers/assert.ts";
-import { parseFaultSpec } from "./faults.ts";
-import { hostAddresses } from "./hosts.ts";
-import { cimDatetime, renderInstance } from "./render.ts";
-import { CLASSES } from "./wmi_disk_net.ts";
-import { hostProfile } from "./profile.ts";
-import { evaluate, parseWql, WqlSyntaxError } from "./wql.ts";
+import { parseFaultSpec } from "../../winsim/faults.ts";
+import { hostAddresses } from "../../winsim/hosts.ts";
+import { cimDatetime, renderInstance } from "../../winsim/render.ts";
+import { CLASSES } from "../../winsim/wmi_disk_net.ts";
+import { hostProfile } from "../../winsim/profile.ts";
+import { evaluate, parseWql, WqlSyntaxError } from "../../winsim/wql.ts";
 
 Deno.test("wql: select lists, classes and where clauses, case-insensitively", () => {
   assertEquals(parseWql("SELECT * FROM Win32_OperatingSystem"), {

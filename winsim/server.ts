@@ -2,13 +2,9 @@
  * One simulated host's connections: HTTP framing, per-connection auth, NTLM message
  * encryption, injected faults, then WS-Man dispatch.
  */
-import {
-  decryptMessage,
-  ENCRYPTED_CONTENT_TYPE,
-  encryptMessage,
-} from "../../lib/winrm/encryption.ts";
-import type { NtlmSession } from "../../lib/winrm/ntlm/session.ts";
-import { concatBytes } from "../../lib/winrm/ntlm/wire.ts";
+import { decryptMessage, ENCRYPTED_CONTENT_TYPE, encryptMessage } from "../lib/winrm/encryption.ts";
+import type { NtlmSession } from "../lib/winrm/ntlm/session.ts";
+import { concatBytes } from "../lib/winrm/ntlm/wire.ts";
 import { type AuthConfig, ConnectionAuth } from "./auth.ts";
 import { faultEnvelope } from "./faults.ts";
 import type { HostState } from "./hosts.ts";

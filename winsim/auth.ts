@@ -3,7 +3,7 @@
  * `Negotiate`, also accepted as `NTLM`) once per TCP connection, after which requests carry no
  * Authorization header (REFERENCE §5.2).
  */
-import type { NtlmSession } from "../../lib/winrm/ntlm/session.ts";
+import type { NtlmSession } from "../lib/winrm/ntlm/session.ts";
 import type { HttpRequest } from "./http.ts";
 import type { HostState } from "./hosts.ts";
 import { NtlmAcceptor } from "./ntlm_acceptor.ts";

@@ -1,5 +1,5 @@
 /** One self-signed certificate per process, shared by every simulated host's HTTPS listener. */
-import { selfSignedServerCertificate } from "../../lib/tls_certificate.ts";
+import { selfSignedServerCertificate } from "../lib/tls_certificate.ts";
 
 export interface SimCertificate {
   cert: string;

@@ -2,14 +2,14 @@
  * Server side of NTLM for the simulated Windows host. Thin on purpose: the
  * protocol and crypto live in lib/winrm/ntlm/server.ts, shared with tests.
  */
-import { NtlmServer, type NtlmServerOptions } from "../../lib/winrm/ntlm/server.ts";
-import type { NtlmSession } from "../../lib/winrm/ntlm/session.ts";
+import { NtlmServer, type NtlmServerOptions } from "../lib/winrm/ntlm/server.ts";
+import type { NtlmSession } from "../lib/winrm/ntlm/session.ts";
 
 export {
   NtlmAuthenticationError,
   NtlmIntegrityError,
   NtlmProtocolError,
-} from "../../lib/winrm/ntlm/errors.ts";
+} from "../lib/winrm/ntlm/errors.ts";
 
 export interface NtlmAcceptorOptions extends NtlmServerOptions {
   lookupPassword(user: string, domain: string): string | undefined;
