@@ -1,17 +1,18 @@
 /**
- * NMSlite: `deno task start`. Wires config -> logging -> database -> HTTP(S) and shuts down
- * gracefully on SIGINT / SIGTERM.
+ * NMSlite: `deno task start`. Config -> logging -> the composed system (lib/compose.ts, given
+ * the Worker URLs) -> the HTTP app on top -> HTTP(S); shuts down gracefully on SIGINT / SIGTERM.
  */
 import { getLogger } from "@logtape/logtape";
 import { ConfigError, loadConfig } from "./lib/config.ts";
 import { setupLogging, stopLogging } from "./lib/log.ts";
-import { bootstrap, StartupError } from "./lib/bootstrap.ts";
+import { StartupError } from "./lib/bootstrap.ts";
+import { compose } from "./lib/compose.ts";
+import { WORKER_URLS } from "./workers/urls.ts";
 import { loadTlsMaterial } from "./lib/tls_certificate.ts";
 import { createApp } from "./routes/app.ts";
 import { DatabaseUnavailableError } from "./lib/db/driver.ts";
 import { MasterKeyError, SecretDecryptionError } from "./lib/crypto/secrets.ts";
 import { MigrationError } from "./lib/db/migrate.ts";
-import { MonitoringRuntime } from "./lib/pipeline/runtime.ts";
 
 const log = getLogger(["nmslite", "main"]);
 
@@ -27,9 +28,9 @@ async function main(): Promise<number> {
     throw err;
   }
   await setupLogging(config.log.level);
-  let ctx;
+  let system;
   try {
-    ctx = await bootstrap(config);
+    system = await compose(config, { monitoring: config.polling.enabled, workers: WORKER_URLS });
   } catch (err) {
     if (
       err instanceof StartupError || err instanceof DatabaseUnavailableError ||
@@ -43,16 +44,7 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  let runtime: MonitoringRuntime | undefined;
-  if (config.polling.enabled) {
-    runtime = new MonitoringRuntime(
-      ctx,
-      config.polling.queue_path ?? `${config.data_dir}/queue.kv`,
-    );
-    ctx.monitoring = runtime;
-    await runtime.start();
-  }
-  const app = createApp(ctx);
+  const app = createApp(system, { bodyLimitBytes: config.server.body_limit_bytes });
   const { host, port, plain_http } = config.server;
   const tls = plain_http ? undefined : await loadTlsMaterial({
     certFile: config.server.cert_file,
@@ -67,14 +59,14 @@ async function main(): Promise<number> {
       const url = `${tls ? "https" : "http"}://${
         hostname === "0.0.0.0" ? "localhost" : hostname
       }:${port}`;
-      log.info("listening on {url} (database: {database})", { url, database: ctx.db.kind });
+      log.info("listening on {url} (database: {database})", { url, database: system.db.kind });
       if (tls) {
         log.info("TLS certificate SHA-256 fingerprint {fingerprint}", {
           fingerprint: tls.fingerprint256,
           created: tls.created,
         });
       }
-      console.error(`NMSlite ${ctx.version} listening on ${url}`);
+      console.error(`NMSlite ${system.version} listening on ${url}`);
       if (tls) console.error(`TLS certificate SHA-256 fingerprint: ${tls.fingerprint256}`);
     },
   }, app.fetch);
@@ -87,9 +79,7 @@ async function main(): Promise<number> {
   await stop;
   log.info("shutting down");
   await server.shutdown();
-  await ctx.discovery?.stopAll();
-  await runtime?.stop();
-  await ctx.db.close();
+  await system.close();
   await stopLogging();
   return 0;
 }

@@ -10,7 +10,7 @@
  * for the README (docs/dashboard-device.png).
  */
 import { loadConfig } from "../lib/config.ts";
-import { bootstrap } from "../lib/bootstrap.ts";
+import { compose } from "../lib/compose.ts";
 import { createApp } from "../routes/app.ts";
 
 const args = Deno.args[0] === "--" ? Deno.args.slice(1) : [...Deno.args];
@@ -34,8 +34,8 @@ const config = loadConfig([], {
   NMSLITE_LOG_LEVEL: "error",
   ...(Deno.env.get("DATABASE_URL") ? { DATABASE_URL: Deno.env.get("DATABASE_URL")! } : {}),
 });
-const ctx = await bootstrap(config);
-const app = createApp(ctx);
+const ctx = await compose(config);
+const app = createApp(ctx, { bodyLimitBytes: ctx.config.server.body_limit_bytes });
 const ORIGIN = "http://bench.local";
 
 async function seed(): Promise<number> {

@@ -8,7 +8,7 @@
  */
 import { createScratchDatabase, type ScratchDatabase } from "../tests/helpers/databases.ts";
 import { loadConfig } from "../lib/config.ts";
-import { bootstrap } from "../lib/bootstrap.ts";
+import { compose } from "../lib/compose.ts";
 import { createApp } from "../routes/app.ts";
 import type { Database } from "../lib/db/driver.ts";
 import { ensurePartitions } from "../lib/metrics/partitions.ts";
@@ -177,10 +177,10 @@ async function main() {
     NMSLITE_PLAIN_HTTP: "true",
   };
   if (scratch) env.DATABASE_URL = scratch.url;
-  const ctx = await bootstrap(loadConfig([], env));
+  const ctx = await compose(loadConfig([], env));
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    createApp(ctx).fetch,
+    createApp(ctx, { bodyLimitBytes: ctx.config.server.body_limit_bytes }).fetch,
   );
   try {
     const db = ctx.db;

@@ -1,25 +1,20 @@
 /**
- * From configuration to a ready AppContext: data directory secrets, database, migrations,
- * the first admin user, the keyring (re-sealing secrets left under an older master key) and
- * the metrics partitions. Shared by main.ts, `deno task migrate` and the tests.
+ * From configuration to an open, migrated database: data directory secrets, migrations, the
+ * first admin user, the keyring (re-sealing secrets left under an older master key), the
+ * metrics partitions and discovery runs a restart interrupted. lib/compose.ts builds the rest
+ * on top; `deno task migrate` (scripts/migrate.ts) only migrates and does not come here.
  */
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config.ts";
-import { type AppContext, VERSION } from "./app_context.ts";
-import { openDatabase } from "./db/driver.ts";
+import { type Database, openDatabase } from "./db/driver.ts";
 import { migrate } from "./db/migrate.ts";
 import { loadLocalSecrets } from "./data_dir.ts";
 import { Keyring } from "./crypto/secrets.ts";
-import { AccessTokens } from "./auth/tokens.ts";
-import { LoginThrottle } from "./auth/login_throttle.ts";
 import { usersRepo } from "./db/users.ts";
 import { credentialProfilesRepo } from "./db/credential_profiles.ts";
 import { hashPassword } from "./auth/passwords.ts";
 import { ensurePartitions } from "./metrics/partitions.ts";
-import { EntityEvents } from "./entity_events.ts";
-import { DiscoveryService } from "./discovery/discovery.ts";
 import { discoveryRunsRepo } from "./db/discovery_runs.ts";
-import { identifyHost } from "./collectors/identify_host.ts";
 
 const log = getLogger(["nmslite", "start"]);
 
@@ -27,7 +22,14 @@ export class StartupError extends Error {
   override name = "StartupError";
 }
 
-export async function bootstrap(config: Config): Promise<AppContext> {
+export interface Foundation {
+  db: Database;
+  keyring: Keyring;
+  /** the access-token signing secret */
+  jwtSecret: Uint8Array;
+}
+
+export async function bootstrap(config: Config): Promise<Foundation> {
   const secrets = await loadLocalSecrets(config);
   const db = await openDatabase({
     url: config.database.url,
@@ -45,35 +47,14 @@ export async function bootstrap(config: Config): Promise<AppContext> {
     if (interrupted) {
       log.warn("{count} discovery runs were interrupted by a restart", { count: interrupted });
     }
-    const d = config.discovery;
-    return {
-      config,
-      db,
-      keyring,
-      discovery: new DiscoveryService(db, keyring, identifyHost, {
-        concurrency: d.concurrency,
-        probeTimeoutMs: d.probe_timeout_ms,
-        identifyConcurrency: d.identify_concurrency,
-        identifyTimeoutMs: d.identify_timeout_ms,
-        ping: d.ping,
-      }),
-      accessTokens: new AccessTokens(secrets.jwtSecret, config.auth.access_token_ttl_ms),
-      loginThrottle: new LoginThrottle(
-        config.auth.login_max_failures,
-        config.auth.login_lockout_ms,
-      ),
-      tokenRevocations: new Map(),
-      events: new EntityEvents(),
-      startedAt: new Date(),
-      version: VERSION,
-    };
+    return { db, keyring, jwtSecret: secrets.jwtSecret };
   } catch (err) {
     await db.close();
     throw err;
   }
 }
 
-async function ensureAdmin(db: AppContext["db"], config: Config): Promise<void> {
+async function ensureAdmin(db: Database, config: Config): Promise<void> {
   if (await usersRepo.count(db) > 0) return;
   if (!config.admin.password) {
     throw new StartupError(
@@ -94,7 +75,7 @@ async function ensureAdmin(db: AppContext["db"], config: Config): Promise<void> 
 }
 
 /** After a master-key rotation, re-seal every secret still under an older key. */
-async function resealStaleSecrets(db: AppContext["db"], keyring: Keyring): Promise<void> {
+async function resealStaleSecrets(db: Database, keyring: Keyring): Promise<void> {
   const rows = await credentialProfilesRepo.listSecrets(db);
   let resealed = 0;
   for (const row of rows) {

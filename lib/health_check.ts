@@ -1,4 +1,17 @@
-import type { AppContext } from "./app_context.ts";
+/**
+ * What `/health` reports: database reachability and, where this process runs the pipeline,
+ * queue depth and dead letters.
+ */
+import type { Queryable } from "./db/driver.ts";
+import type { MonitoringRuntime } from "./pipeline/runtime.ts";
+
+export interface HealthSources {
+  db: Queryable & { kind: string };
+  version: string;
+  startedAt: Date;
+  /** absent when polling is off in this process */
+  monitoring?: MonitoringRuntime;
+}
 
 export interface HealthReport {
   status: "ok" | "degraded";
@@ -9,7 +22,7 @@ export interface HealthReport {
   pipeline?: { queue_depth: number; dead_letters: number; monitors_scheduled: number };
 }
 
-export async function checkHealth(app: AppContext): Promise<HealthReport> {
+export async function checkHealth(app: HealthSources): Promise<HealthReport> {
   const started = performance.now();
   let reachable = true;
   try {

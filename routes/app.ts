@@ -4,17 +4,19 @@
  */
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
-import type { AppEnv } from "./http/env.ts";
-import type { AppContext } from "../lib/app_context.ts";
+import type { AppEnv, HttpDeps } from "./http/env.ts";
 import { requestLog } from "./http/request_log.ts";
 import { ApiError, errorResponse } from "./http/errors.ts";
 import { createApiV1 } from "./api/v1/mod.ts";
-import { checkHealth } from "../lib/health_check.ts";
-import { renderSelfMetrics } from "../lib/observability/self_metrics.ts";
 import { cookieCsrf } from "./http/session.ts";
 import { createPages } from "./pages/mod.ts";
 
-export function createApp(ctx: AppContext): Hono<AppEnv> {
+export interface AppOptions {
+  /** the largest request body /api/v1 accepts */
+  bodyLimitBytes: number;
+}
+
+export function createApp(ctx: HttpDeps, opts: AppOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("*", async (c, next) => {
     c.set("app", ctx);
@@ -27,7 +29,7 @@ export function createApp(ctx: AppContext): Hono<AppEnv> {
     errorResponse(new ApiError(404, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`), c)
   );
   app.get("/health", async (c) => {
-    const health = await checkHealth(ctx);
+    const health = await ctx.health();
     return c.json(
       { success: health.database.reachable, data: health },
       health.database.reachable ? 200 : 503,
@@ -35,12 +37,12 @@ export function createApp(ctx: AppContext): Hono<AppEnv> {
   });
   // Prometheus scrape target, unauthenticated like /health: counts only, no names or secrets.
   app.get("/metrics", async (c) =>
-    c.body(await renderSelfMetrics(ctx), 200, {
+    c.body(await ctx.selfMetrics(), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
   // Browser sessions authenticate by cookie: their writes must prove they come from our pages.
   app.use("/api/v1/*", cookieCsrf());
-  app.route("/api/v1", createApiV1(ctx.config.server.body_limit_bytes));
+  app.route("/api/v1", createApiV1(opts.bodyLimitBytes));
   app.route("/", createPages());
   return app;
 }

@@ -3,12 +3,22 @@
  * token; presenting an already-rotated token means it was stolen or replayed, so the whole
  * family is revoked and the user must log in again.
  */
-import type { AppContext } from "../app_context.ts";
+import type { Config } from "../config.ts";
+import type { Database } from "../db/driver.ts";
+import type { LoginThrottle } from "./login_throttle.ts";
 import { usersRepo } from "../db/users.ts";
 import { refreshTokensRepo } from "../db/refresh_tokens.ts";
 import { decoyPasswordHash, verifyPassword } from "./passwords.ts";
-import { hashRefreshToken, newRefreshToken, type Role } from "./tokens.ts";
+import { type AccessTokens, hashRefreshToken, newRefreshToken, type Role } from "./tokens.ts";
 import type { Queryable } from "../db/driver.ts";
+
+/** What logging in, refreshing and logging out use. */
+export interface SessionDeps {
+  db: Database;
+  accessTokens: AccessTokens;
+  loginThrottle: LoginThrottle;
+  config: Pick<Config, "auth">;
+}
 
 export interface Session {
   access_token: string;
@@ -45,7 +55,7 @@ export class RefreshTokenError extends Error {
 }
 
 export async function login(
-  app: AppContext,
+  app: SessionDeps,
   client: string,
   username: string,
   password: string,
@@ -63,7 +73,7 @@ export async function login(
   return await startSession(app, app.db, user, crypto.randomUUID());
 }
 
-export async function refresh(app: AppContext, refreshToken: string): Promise<Session> {
+export async function refresh(app: SessionDeps, refreshToken: string): Promise<Session> {
   const tokenHash = await hashRefreshToken(refreshToken);
   const outcome = await app.db.transaction(async (tx) => {
     const row = await refreshTokensRepo.findForUpdate(tx, tokenHash);
@@ -84,7 +94,7 @@ export async function refresh(app: AppContext, refreshToken: string): Promise<Se
   return outcome;
 }
 
-export async function logout(app: AppContext, refreshToken: string): Promise<boolean> {
+export async function logout(app: SessionDeps, refreshToken: string): Promise<boolean> {
   const tokenHash = await hashRefreshToken(refreshToken);
   return await app.db.transaction(async (tx) => {
     const row = await refreshTokensRepo.findForUpdate(tx, tokenHash);
@@ -95,7 +105,7 @@ export async function logout(app: AppContext, refreshToken: string): Promise<boo
 }
 
 async function startSession(
-  app: AppContext,
+  app: SessionDeps,
   db: Queryable,
   user: { id: number; username: string; role: Role },
   familyId: string,

@@ -3,7 +3,8 @@
  * scheduler lag, queue depth and dead letters, writer batch size and commit time, devices by
  * status. Values are read where they live at scrape time; nothing here keeps state.
  */
-import type { AppContext } from "../app_context.ts";
+import type { Queryable } from "../db/driver.ts";
+import type { MonitoringRuntime } from "../pipeline/runtime.ts";
 import { PrometheusText } from "./prometheus.ts";
 import type { Histogram } from "../metrics/writer.ts";
 
@@ -12,7 +13,14 @@ const msToSeconds = (buckets: Record<string, number>): Record<string, number> =>
     Object.entries(buckets).map(([b, n]) => [b === "+Inf" ? b : String(Number(b) / 1000), n]),
   );
 
-export async function renderSelfMetrics(ctx: AppContext): Promise<string> {
+export interface SelfMetricsSources {
+  db: Queryable;
+  startedAt: Date;
+  /** absent when polling is off in this process */
+  monitoring?: MonitoringRuntime;
+}
+
+export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string> {
   const out = new PrometheusText();
   const devices = await ctx.db.query<{ status: string; n: number }>(
     "SELECT status, count(*)::int AS n FROM devices GROUP BY status",

@@ -5,7 +5,8 @@
  * health monitor reads what the writer committed.
  */
 import { getLogger } from "@logtape/logtape";
-import type { AppContext } from "../app_context.ts";
+import type { Database } from "../db/driver.ts";
+import type { Keyring } from "../crypto/secrets.ts";
 import type {
   PluginSpec,
   PollerCommand,
@@ -16,7 +17,7 @@ import type {
   SchedulerEvent,
   SchedulerStats,
 } from "../messages.ts";
-import type { EntityEvent } from "../entity_events.ts";
+import type { EntityEvent, EntityEvents } from "../entity_events.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import {
   loadPlugins,
@@ -26,6 +27,20 @@ import {
 } from "./monitor_source.ts";
 
 const log = getLogger(["nmslite", "pipeline"]);
+
+/** The Workers' module URLs, handed down from the composition root (workers/urls.ts). */
+export interface WorkerUrls {
+  scheduler: string;
+  poller: string;
+}
+
+/** What the pipeline uses: the state tables, the keyring for credentials, change events. */
+export interface PipelineDeps {
+  db: Database;
+  keyring: Keyring;
+  events: EntityEvents;
+  workers: WorkerUrls;
+}
 
 export interface PipelineOptions {
   pollers: number;
@@ -58,12 +73,12 @@ export class Pipeline {
   private unsubscribe?: () => void;
   private statsTimer?: ReturnType<typeof setInterval>;
 
-  constructor(private readonly ctx: AppContext, private readonly opts: PipelineOptions) {}
+  constructor(private readonly deps: PipelineDeps, private readonly opts: PipelineOptions) {}
 
   async start(): Promise<void> {
-    this.plugins = await loadPlugins(this.ctx.db);
+    this.plugins = await loadPlugins(this.deps.db);
     for (let i = 0; i < this.opts.pollers; i++) this.pollers.push(this.startPoller(i));
-    this.scheduler = new Worker(new URL("../../workers/scheduler.ts", import.meta.url).href, {
+    this.scheduler = new Worker(this.deps.workers.scheduler, {
       type: "module",
       name: "scheduler",
     });
@@ -71,8 +86,8 @@ export class Pipeline {
     this.scheduler.onerror = (e) => {
       log.error("scheduler worker failed: {message}", { message: e.message });
     };
-    this.send({ type: "load", monitors: await schedulableMonitors(this.ctx.db) });
-    this.unsubscribe = this.ctx.events.subscribe((event) => {
+    this.send({ type: "load", monitors: await schedulableMonitors(this.deps.db) });
+    this.unsubscribe = this.deps.events.subscribe((event) => {
       this.onEntityEvent(event).catch((err) =>
         log.error("cannot apply {entity} change: {message}", {
           entity: event.entity,
@@ -118,18 +133,18 @@ export class Pipeline {
 
   /** A device became unreachable (health monitor): its monitors leave the schedule. */
   async pauseDevice(deviceId: number): Promise<void> {
-    for (const id of await monitorIdsOfDevice(this.ctx.db, deviceId)) {
+    for (const id of await monitorIdsOfDevice(this.deps.db, deviceId)) {
       this.send({ type: "remove", monitorId: id });
     }
   }
 
   /** A device recovered or was re-enabled: its monitors are scheduled again. */
   async resumeDevice(deviceId: number): Promise<void> {
-    for (const id of await monitorIdsOfDevice(this.ctx.db, deviceId)) await this.replan(id);
+    for (const id of await monitorIdsOfDevice(this.deps.db, deviceId)) await this.replan(id);
   }
 
   private startPoller(index: number): Worker {
-    const worker = new Worker(new URL("../../workers/poller.ts", import.meta.url).href, {
+    const worker = new Worker(this.deps.workers.poller, {
       type: "module",
       name: `poller-${index}`,
     });
@@ -184,8 +199,8 @@ export class Pipeline {
     if (event.type !== "credential-request") return;
     try {
       const credential = await decryptCredential(
-        this.ctx.db,
-        this.ctx.keyring,
+        this.deps.db,
+        this.deps.keyring,
         event.credentialProfileId,
       );
       worker.postMessage(
@@ -210,7 +225,7 @@ export class Pipeline {
         else await this.replan(event.id);
         break;
       case "device":
-        for (const id of await monitorIdsOfDevice(this.ctx.db, event.id)) await this.replan(id);
+        for (const id of await monitorIdsOfDevice(this.deps.db, event.id)) await this.replan(id);
         break;
       case "credential_profile":
         for (const w of this.pollers) {
@@ -220,13 +235,13 @@ export class Pipeline {
         }
         break;
       case "plugin":
-        this.plugins = await loadPlugins(this.ctx.db);
+        this.plugins = await loadPlugins(this.deps.db);
         break;
     }
   }
 
   private async replan(monitorId: number): Promise<void> {
-    const monitor = await schedulableMonitor(this.ctx.db, monitorId);
+    const monitor = await schedulableMonitor(this.deps.db, monitorId);
     this.send(monitor ? { type: "upsert", monitor } : { type: "remove", monitorId });
   }
 

@@ -8,16 +8,23 @@
  * in the queue and is delivered at the next start).
  */
 import { getLogger } from "@logtape/logtape";
-import type { AppContext } from "../app_context.ts";
+import type { Config } from "../config.ts";
 import { MetricsWriter } from "../metrics/writer.ts";
 import { DEAD_LETTER_PREFIX, decodeBatch, ResultBatchFormatError } from "../queue/results_queue.ts";
-import { Pipeline } from "./pipeline.ts";
+import { Pipeline, type PipelineDeps } from "./pipeline.ts";
 import { setDefaultPipelining } from "../winrm/client.ts";
 import { HealthMonitor } from "../health/health_monitor.ts";
 import { ensurePartitions } from "../metrics/partitions.ts";
 import { applyRetention } from "../metrics/timescale.ts";
 
 const log = getLogger(["nmslite", "runtime"]);
+
+/** What the runtime is handed by the composition root: the pipeline's parts and its settings. */
+export interface RuntimeDeps extends PipelineDeps {
+  settings: Pick<Config, "polling" | "health" | "metrics">;
+  /** the Deno KV file of the results queue */
+  queuePath: string;
+}
 
 export class MonitoringRuntime {
   readonly writer: MetricsWriter;
@@ -30,17 +37,21 @@ export class MonitoringRuntime {
   /** queue messages taken off the queue and committed, or refused as malformed */
   readonly queue = { delivered: 0, committed: 0, malformed: 0, failed: 0 };
 
-  constructor(private readonly ctx: AppContext, readonly queuePath: string) {
-    this.health = new HealthMonitor(ctx.db, {
+  readonly queuePath: string;
+
+  constructor(private readonly deps: RuntimeDeps) {
+    const { db, settings } = deps;
+    this.queuePath = deps.queuePath;
+    this.health = new HealthMonitor(db, {
       pauseDevice: (id) => this.pipeline.pauseDevice(id),
       resumeDevice: (id) => this.pipeline.resumeDevice(id),
     }, {
-      windowMs: ctx.config.health.failure_window_ms,
-      threshold: ctx.config.health.failure_threshold,
-      reactivateAfterMs: ctx.config.health.reactivate_after_ms,
-      probeIntervalMs: ctx.config.health.probe_interval_ms,
+      windowMs: settings.health.failure_window_ms,
+      threshold: settings.health.failure_threshold,
+      reactivateAfterMs: settings.health.reactivate_after_ms,
+      probeIntervalMs: settings.health.probe_interval_ms,
     });
-    this.writer = new MetricsWriter(ctx.db, {
+    this.writer = new MetricsWriter(db, {
       onCommitted: (outcomes) => {
         if (outcomes.length) {
           this.health.record(outcomes).catch((err) =>
@@ -49,9 +60,9 @@ export class MonitoringRuntime {
         }
       },
     });
-    const p = ctx.config.polling;
+    const p = settings.polling;
     setDefaultPipelining(p.winrm_pipelining); // discovery identifies hosts in this isolate
-    this.pipeline = new Pipeline(ctx, {
+    this.pipeline = new Pipeline(deps, {
       pollers: p.pollers,
       pollerConcurrency: p.concurrency,
       perHostLimit: p.per_host_limit,
@@ -60,7 +71,7 @@ export class MonitoringRuntime {
       retryBackoffMs: p.retry_backoff_ms,
       credentialTtlMs: p.credential_ttl_ms,
       winrmPipelining: p.winrm_pipelining,
-      kvPath: queuePath,
+      kvPath: deps.queuePath,
     });
   }
 
@@ -93,7 +104,7 @@ export class MonitoringRuntime {
     });
     await this.health.start();
     await this.pipeline.start();
-    this.unsubscribe = this.ctx.events.subscribe((event) => {
+    this.unsubscribe = this.deps.events.subscribe((event) => {
       if (event.entity === "device") this.health.forgetDevice(event.id);
     });
     this.upkeepTimer = setInterval(() => void this.upkeep(), 3_600_000);
@@ -143,11 +154,11 @@ export class MonitoringRuntime {
 
   private async upkeep(): Promise<void> {
     try {
-      await ensurePartitions(this.ctx.db);
+      await ensurePartitions(this.deps.db);
       // Native partitions past retention are dropped; on TimescaleDB the policies are set.
       const { dropped, changed } = await applyRetention(
-        this.ctx.db,
-        this.ctx.config.metrics.retention_days,
+        this.deps.db,
+        this.deps.settings.metrics.retention_days,
       );
       if (dropped.length) log.info("dropped expired metrics partitions {dropped}", { dropped });
       if (changed.length) log.info("metrics retention policies set for {changed}", { changed });

@@ -20,7 +20,7 @@ import {
 } from "../../lib/web/cookies.ts";
 import { refresh, RefreshTokenError, type Session } from "../../lib/auth/sessions.ts";
 import { type AccessClaims, TokenError } from "../../lib/auth/tokens.ts";
-import type { AppContext } from "../../lib/app_context.ts";
+import type { HttpDeps } from "./env.ts";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -82,7 +82,7 @@ export function cookieCsrf(): MiddlewareHandler<AppEnv> {
   };
 }
 
-async function verifyAccess(app: AppContext, token: string): Promise<AccessClaims> {
+async function verifyAccess(app: HttpDeps, token: string): Promise<AccessClaims> {
   const claims = await app.accessTokens.verify(token);
   const revokedAt = app.tokenRevocations.get(claims.userId);
   if (revokedAt !== undefined && claims.issuedAt < revokedAt) {
@@ -103,7 +103,7 @@ interface SharedRefresh {
 }
 const refreshes = new Map<string, SharedRefresh>();
 
-function refreshShared(app: AppContext, token: string): Promise<Session> {
+function refreshShared(app: HttpDeps, token: string): Promise<Session> {
   const now = Date.now();
   for (const [k, v] of refreshes) if (v.until < now) refreshes.delete(k);
   const found = refreshes.get(token);

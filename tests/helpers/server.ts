@@ -3,18 +3,17 @@
  * HTTP) listening on a loopback port, over the embedded database or a scratch PostgreSQL.
  */
 import { loadConfig } from "../../lib/config.ts";
-import { bootstrap } from "../../lib/bootstrap.ts";
+import { compose, type System } from "../../lib/compose.ts";
 import { createApp } from "../../routes/app.ts";
-import type { AppContext } from "../../lib/app_context.ts";
 import { type Backend, createScratchDatabase, type ScratchDatabase } from "./databases.ts";
-import { MonitoringRuntime } from "../../lib/pipeline/runtime.ts";
+import { WORKER_URLS } from "../../workers/urls.ts";
 
 export const ADMIN_PASSWORD = "admin-password-1";
 
 export interface TestServer {
   url: string;
   api: string;
-  ctx: AppContext;
+  ctx: System;
   /** the scratch PostgreSQL database, when the backend is postgres */
   scratch?: ScratchDatabase;
   dataDir: string;
@@ -50,12 +49,12 @@ export async function startTestServer(
     ...(scratch ? { DATABASE_URL: scratch.url } : {}),
     ...env,
   });
-  const ctx = await bootstrap(config);
-  if (opts.pipeline) {
-    ctx.monitoring = new MonitoringRuntime(ctx, `${dataDir}/queue.kv`);
-    await ctx.monitoring.start();
-  }
-  const app = createApp(ctx);
+  const ctx = await compose(config, {
+    monitoring: opts.pipeline,
+    workers: WORKER_URLS,
+    queuePath: `${dataDir}/queue.kv`,
+  });
+  const app = createApp(ctx, { bodyLimitBytes: config.server.body_limit_bytes });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   const url = `http://127.0.0.1:${server.addr.port}`;
   const api = `${url}/api/v1`;
@@ -91,9 +90,7 @@ export async function startTestServer(
     },
     async close() {
       await server.shutdown();
-      await ctx.discovery?.stopAll();
-      await ctx.monitoring?.stop();
-      await ctx.db.close();
+      await ctx.close();
       await scratch?.drop();
       await Deno.remove(dataDir, { recursive: true });
     },

@@ -19,7 +19,7 @@ import { type DiscoveryRun as Run, discoveryRunsRepo } from "../../../lib/db/dis
 import { devicesRepo } from "../../../lib/db/devices.ts";
 import { audit } from "../../../lib/audit.ts";
 import { DiscoveryProfileNotFoundError } from "../../../lib/discovery/discovery.ts";
-import type { AppContext } from "../../../lib/app_context.ts";
+import type { HttpDeps } from "../../http/env.ts";
 import { Device } from "./devices.ts";
 
 const STATUSES = ["queued", "running", "completed", "failed", "cancelled"] as const;
@@ -65,7 +65,7 @@ const Finished = z.object({
   run: DiscoveryRun,
 }).openapi("DiscoveryResult");
 
-function discoveryOf(app: AppContext) {
+function discoveryOf(app: HttpDeps) {
   if (!app.discovery) throw new ApiError(503, "UNAVAILABLE", "discovery is not running");
   return app.discovery;
 }

@@ -2,7 +2,6 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle } from "../../http/define.ts";
 import { jsonResponse } from "./schemas.ts";
-import { checkHealth } from "../../../lib/health_check.ts";
 
 const Health = z.object({
   success: z.boolean(),
@@ -32,7 +31,7 @@ export function registerHealthRoute(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const health = await checkHealth(c.get("app"));
+      const health = await c.get("app").health();
       return c.json(
         { success: health.database.reachable, data: health },
         health.database.reachable ? 200 : 503,

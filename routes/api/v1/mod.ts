@@ -20,7 +20,7 @@ import { registerMetricsRoutes } from "./metrics.ts";
 import { registerAuditLogRoutes } from "./audit_log.ts";
 import { registerHealthRoute } from "./health.ts";
 import { renderDocsPage } from "./docs_page.ts";
-import { VERSION } from "../../../lib/app_context.ts";
+import { VERSION } from "../../../lib/version.ts";
 
 const PUBLIC_PATHS = new Set([
   "/api/v1/auth/login",

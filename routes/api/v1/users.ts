@@ -21,7 +21,7 @@ import { refreshTokensRepo } from "../../../lib/db/refresh_tokens.ts";
 import { hashPassword } from "../../../lib/auth/passwords.ts";
 import { audit } from "../../../lib/audit.ts";
 import { requireRole } from "../../http/auth.ts";
-import type { AppContext } from "../../../lib/app_context.ts";
+import type { HttpDeps } from "../../http/env.ts";
 
 const ROLE = z.enum(["admin", "operator", "viewer"]);
 
@@ -190,6 +190,6 @@ async function refuseLastAdmin(
 }
 
 /** Access tokens issued to the user until now stop working at once. */
-function revokeAccessTokens(ctx: AppContext, userId: number): void {
+function revokeAccessTokens(ctx: HttpDeps, userId: number): void {
   ctx.tokenRevocations.set(userId, Math.floor(Date.now() / 1000) + 1);
 }

@@ -1,0 +1,103 @@
+/**
+ * The composition root: from configuration to the running parts, each handed only what it
+ * uses. main.ts (and the test server) call `compose`, then hand the result to the HTTP app
+ * (routes/app.ts), which lib/ never imports. The Worker URLs come from the caller for the
+ * same reason: lib/ never names a file under workers/.
+ */
+import type { Config } from "./config.ts";
+import type { Database } from "./db/driver.ts";
+import type { Keyring } from "./crypto/secrets.ts";
+import { bootstrap } from "./bootstrap.ts";
+import { VERSION } from "./version.ts";
+import { EntityEvents } from "./entity_events.ts";
+import { AccessTokens } from "./auth/tokens.ts";
+import { LoginThrottle } from "./auth/login_throttle.ts";
+import { DiscoveryService } from "./discovery/discovery.ts";
+import { identifyHost } from "./collectors/identify_host.ts";
+import { MonitoringRuntime } from "./pipeline/runtime.ts";
+import type { WorkerUrls } from "./pipeline/pipeline.ts";
+import { checkHealth, type HealthReport } from "./health_check.ts";
+import { renderSelfMetrics } from "./observability/self_metrics.ts";
+
+export interface ComposeOptions {
+  /** start the queue, writer, scheduler, pollers and health monitor (needs `workers`) */
+  monitoring?: boolean;
+  workers?: WorkerUrls;
+  /** the results queue's Deno KV file; default polling.queue_path or <data_dir>/queue.kv */
+  queuePath?: string;
+}
+
+/** Everything a process serving NMSlite runs, built once. */
+export interface System {
+  config: Config;
+  db: Database;
+  keyring: Keyring;
+  events: EntityEvents;
+  accessTokens: AccessTokens;
+  loginThrottle: LoginThrottle;
+  /** userId -> epoch seconds: access tokens issued before it are refused (role change, deletion). */
+  tokenRevocations: Map<number, number>;
+  discovery: DiscoveryService;
+  /** absent when this process does not poll */
+  monitoring?: MonitoringRuntime;
+  version: string;
+  startedAt: Date;
+  health(): Promise<HealthReport>;
+  selfMetrics(): Promise<string>;
+  /** Stops discovery and monitoring, then closes the database. */
+  close(): Promise<void>;
+}
+
+export async function compose(config: Config, opts: ComposeOptions = {}): Promise<System> {
+  const { db, keyring, jwtSecret } = await bootstrap(config);
+  const events = new EntityEvents();
+  const d = config.discovery;
+  const discovery = new DiscoveryService(db, keyring, identifyHost, {
+    concurrency: d.concurrency,
+    probeTimeoutMs: d.probe_timeout_ms,
+    identifyConcurrency: d.identify_concurrency,
+    identifyTimeoutMs: d.identify_timeout_ms,
+    ping: d.ping,
+  });
+  let monitoring: MonitoringRuntime | undefined;
+  if (opts.monitoring) {
+    if (!opts.workers) throw new Error("monitoring needs the Worker URLs");
+    monitoring = new MonitoringRuntime({
+      db,
+      keyring,
+      events,
+      workers: opts.workers,
+      settings: config,
+      queuePath: opts.queuePath ?? config.polling.queue_path ?? `${config.data_dir}/queue.kv`,
+    });
+    try {
+      await monitoring.start();
+    } catch (err) {
+      await monitoring.stop().catch(() => {});
+      await db.close();
+      throw err;
+    }
+  }
+  const startedAt = new Date();
+  const sources = { db, version: VERSION, startedAt, monitoring };
+  return {
+    config,
+    db,
+    keyring,
+    events,
+    accessTokens: new AccessTokens(jwtSecret, config.auth.access_token_ttl_ms),
+    loginThrottle: new LoginThrottle(config.auth.login_max_failures, config.auth.login_lockout_ms),
+    tokenRevocations: new Map(),
+    discovery,
+    monitoring,
+    version: VERSION,
+    startedAt,
+    health: () => checkHealth(sources),
+    selfMetrics: () => renderSelfMetrics(sources),
+    async close() {
+      await discovery.stopAll();
+      await monitoring?.stop();
+      await db.close();
+    },
+  };
+}
