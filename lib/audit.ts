@@ -8,10 +8,22 @@ export interface Actor {
   requestId?: string;
 }
 
+/** Changes NMSlite makes on its own (health, discovery) are recorded without a user. */
+export const SYSTEM: Actor = { userId: null, username: null };
+
 export async function audit(
   db: Queryable,
   actor: Actor,
-  action: "create" | "update" | "delete" | "login" | "logout" | "run" | "cancel" | string,
+  action:
+    | "create"
+    | "update"
+    | "delete"
+    | "login"
+    | "logout"
+    | "run"
+    | "cancel"
+    | "status"
+    | string,
   entity: string,
   entityId: number | string | null,
   details?: Record<string, unknown>,

@@ -18,6 +18,7 @@ import { MonitoringRuntime } from "./pipeline/runtime.ts";
 import type { WorkerUrls } from "./pipeline/pipeline.ts";
 import { checkHealth, type HealthReport } from "./health_check.ts";
 import { renderSelfMetrics } from "./observability/self_metrics.ts";
+import { createServices, type Services } from "./services/mod.ts";
 
 export interface ComposeOptions {
   /** start the queue, writer, scheduler, pollers and health monitor (needs `workers`) */
@@ -33,6 +34,7 @@ export interface System {
   db: Database;
   keyring: Keyring;
   events: EntityEvents;
+  services: Services;
   accessTokens: AccessTokens;
   loginThrottle: LoginThrottle;
   /** userId -> epoch seconds: access tokens issued before it are refused (role change, deletion). */
@@ -85,6 +87,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     db,
     keyring,
     events,
+    services: createServices({ db, events }),
     accessTokens: new AccessTokens(jwtSecret, config.auth.access_token_ttl_ms),
     loginThrottle: new LoginThrottle(config.auth.login_max_failures, config.auth.login_lockout_ms),
     tokenRevocations: new Map(),

@@ -33,14 +33,16 @@ export interface DeviceFields {
   os?: string | null;
   os_version?: string | null;
   serial_number?: string | null;
-  status?: DeviceStatus;
-  status_reason?: string | null;
 }
 
 type R = Device;
 const COLUMNS = `id, host(ip) AS ip, hostname, domain, os, os_version, serial_number,
   memory_total_bytes, status, status_reason, status_changed_at, last_seen, discovery_profile_id,
   created_at, updated_at`;
+const statusLiteral = (s: DeviceStatus) => {
+  if (!DEVICE_STATUSES.includes(s)) throw new RangeError(`not a device status: ${s}`);
+  return `'${s}'`;
+};
 const EDITABLE = ["hostname", "domain", "os", "os_version", "serial_number"] as const;
 
 export const devicesRepo = {
@@ -79,10 +81,15 @@ export const devicesRepo = {
   async get(db: Queryable, id: number): Promise<Device | undefined> {
     return (await db.query<R>(`SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]))[0];
   },
-  async create(db: Queryable, d: { ip: string } & DeviceFields): Promise<Device> {
+  /** A new device starts as `discovered` (lib/services/device_lifecycle.ts). */
+  async create(
+    db: Queryable,
+    d: { ip: string; status_reason: string } & DeviceFields,
+  ): Promise<Device> {
     return (await db.query<R>(
-      `INSERT INTO devices (ip, hostname, domain, os, os_version, serial_number, status, status_changed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, 'discovered', now()) RETURNING ${COLUMNS}`,
+      `INSERT INTO devices (ip, hostname, domain, os, os_version, serial_number, status,
+         status_reason, status_changed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, 'discovered', $7, now()) RETURNING ${COLUMNS}`,
       [
         d.ip,
         d.hostname ?? null,
@@ -90,9 +97,11 @@ export const devicesRepo = {
         d.os ?? null,
         d.os_version ?? null,
         d.serial_number ?? null,
+        d.status_reason,
       ],
     ))[0];
   },
+  /** The descriptive fields; the status changes only through lib/services/device_lifecycle.ts. */
   async update(db: Queryable, id: number, d: DeviceFields): Promise<Device | undefined> {
     const sets: string[] = [];
     const params: unknown[] = [id];
@@ -102,19 +111,53 @@ export const devicesRepo = {
         sets.push(`${key} = $${params.length}`);
       }
     }
-    if (d.status !== undefined) {
-      params.push(d.status);
-      sets.push(
-        `status_changed_at = CASE WHEN status <> $${params.length} THEN now() ELSE status_changed_at END`,
-      );
-      sets.push(`status = $${params.length}`);
-      params.push(d.status_reason ?? null);
-      sets.push(`status_reason = $${params.length}`);
-    }
     sets.push("updated_at = now()");
     return (await db.query<R>(
       `UPDATE devices SET ${sets.join(", ")} WHERE id = $1 RETURNING ${COLUMNS}`,
       params,
+    ))[0];
+  },
+  /**
+   * Sets the status and its reason when the device is in one of `from` (any status when left
+   * out) and, with `unmonitored`, no monitor uses it; false when nothing changed.
+   */
+  async setStatus(
+    db: Queryable,
+    id: number,
+    to: DeviceStatus,
+    reason: string | null,
+    when: { from?: readonly DeviceStatus[]; unmonitored?: boolean; seen?: boolean } = {},
+  ): Promise<boolean> {
+    const where = ["id = $1"];
+    if (when.from) where.push(`status IN (${when.from.map(statusLiteral).join(", ")})`);
+    if (when.unmonitored) where.push("NOT EXISTS (SELECT 1 FROM monitors WHERE device_id = $1)");
+    return (await db.query(
+      `UPDATE devices SET status = $2, status_reason = $3,
+         status_changed_at = CASE WHEN status <> $2 THEN now() ELSE status_changed_at END,
+         ${when.seen ? "last_seen = now()," : ""} updated_at = now()
+       WHERE ${where.join(" AND ")} RETURNING id`,
+      [id, to, reason],
+    )).length > 0;
+  },
+  /** Unreachable devices and since when (the health monitor picks them up after a restart). */
+  async listUnreachable(db: Queryable): Promise<{ id: number; changed: Date | null }[]> {
+    return await db.query<{ id: number; changed: Date | null }>(
+      "SELECT id, status_changed_at AS changed FROM devices WHERE status = 'unreachable'",
+    );
+  },
+  /** Where to probe a device: its address and the WinRM ports of its monitors' credentials. */
+  async probeTarget(
+    db: Queryable,
+    id: number,
+  ): Promise<{ ip: string; status: DeviceStatus; ports: number[] } | undefined> {
+    return (await db.query<{ ip: string; status: DeviceStatus; ports: number[] }>(
+      `SELECT host(d.ip) AS ip, d.status,
+         COALESCE(array_agg(DISTINCT c.port) FILTER (WHERE c.port IS NOT NULL), '{5985,5986}') AS ports
+       FROM devices d
+       LEFT JOIN monitors m ON m.device_id = d.id
+       LEFT JOIN credential_profiles c ON c.id = m.credential_profile_id
+       WHERE d.id = $1 GROUP BY d.id`,
+      [id],
     ))[0];
   },
   /**
@@ -125,15 +168,13 @@ export const devicesRepo = {
     db: Queryable,
     d:
       & { ip: string; discovery_profile_id: number }
-      & Omit<DeviceFields, "status" | "status_reason">
-      & {
-        memory_total_bytes?: number | null;
-      },
+      & DeviceFields
+      & { memory_total_bytes?: number | null; status_reason: string },
   ): Promise<{ id: number; created: boolean }> {
     return (await db.query<{ id: number; created: boolean }>(
       `INSERT INTO devices (ip, hostname, domain, os, os_version, serial_number, memory_total_bytes,
-         status, status_changed_at, last_seen, discovery_profile_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'discovered', now(), now(), $8)
+         status, status_reason, status_changed_at, last_seen, discovery_profile_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'discovered', $9, now(), now(), $8)
        ON CONFLICT (ip) DO UPDATE SET
          hostname = COALESCE(EXCLUDED.hostname, devices.hostname),
          domain = COALESCE(EXCLUDED.domain, devices.domain),
@@ -153,6 +194,7 @@ export const devicesRepo = {
         d.serial_number ?? null,
         d.memory_total_bytes ?? null,
         d.discovery_profile_id,
+        d.status_reason,
       ],
     ))[0];
   },

@@ -17,7 +17,7 @@ import {
   discoveryRunsRepo,
   type UnidentifiedHost,
 } from "../db/discovery_runs.ts";
-import { devicesRepo } from "../db/devices.ts";
+import { deviceLifecycle } from "../services/device_lifecycle.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { parseTarget } from "./targets.ts";
 import { findFping, openPorts, pingAlive } from "./probe.ts";
@@ -171,7 +171,7 @@ export class DiscoveryService {
               credential,
               AbortSignal.any([signal, AbortSignal.timeout(this.opts.identifyTimeoutMs)]),
             );
-            const device = await devicesRepo.upsertDiscovered(this.db, {
+            const host = {
               ip,
               discovery_profile_id: profile.id,
               hostname: id.hostname,
@@ -180,7 +180,8 @@ export class DiscoveryService {
               os_version: id.osVersion ?? null,
               serial_number: id.serial ?? null,
               memory_total_bytes: id.totalMemoryBytes ?? null,
-            });
+            };
+            const device = await this.db.transaction((tx) => deviceLifecycle.discovered(tx, host));
             deviceIds.push(device.id);
             progress.identified++;
           } catch (err) {

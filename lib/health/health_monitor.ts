@@ -9,6 +9,8 @@ import type { Database } from "../db/driver.ts";
 import type { PollOutcome } from "../messages.ts";
 import { FailureWindow } from "./failure_window.ts";
 import { openPorts } from "../discovery/probe.ts";
+import { devicesRepo } from "../db/devices.ts";
+import { deviceLifecycle } from "../services/device_lifecycle.ts";
 
 const log = getLogger(["nmslite", "health"]);
 
@@ -48,9 +50,7 @@ export class HealthMonitor {
 
   /** Picks up devices left unreachable before a restart, then probes on a timer. */
   async start(): Promise<void> {
-    const rows = await this.db.query<{ id: number; changed: Date | null }>(
-      "SELECT id, status_changed_at AS changed FROM devices WHERE status = 'unreachable'",
-    );
+    const rows = await devicesRepo.listUnreachable(this.db);
     for (const r of rows) this.window.markDeactivated(r.id, r.changed?.getTime());
     this.timer = setInterval(() => void this.probeDue(), this.opts.probeIntervalMs);
   }
@@ -72,13 +72,10 @@ export class HealthMonitor {
         o.attemptedAt,
       );
       if (decision.action !== "deactivate") continue;
-      const changed = await this.db.query(
-        `UPDATE devices SET status = 'unreachable', status_reason = $2, status_changed_at = now(),
-           updated_at = now()
-         WHERE id = $1 AND status NOT IN ('unreachable', 'inactive') RETURNING id`,
-        [o.deviceId, decision.reason],
+      const changed = await this.db.transaction((tx) =>
+        deviceLifecycle.unreachable(tx, o.deviceId, decision.reason)
       );
-      if (changed.length === 0) continue;
+      if (!changed) continue;
       this.counters.deactivated++;
       log.warn("device {deviceId} is unreachable: {reason}", {
         deviceId: o.deviceId,
@@ -100,15 +97,7 @@ export class HealthMonitor {
     const back: number[] = [];
     try {
       for (const deviceId of this.window.probesDue()) {
-        const [device] = await this.db.query<{ ip: string; status: string; ports: number[] }>(
-          `SELECT host(d.ip) AS ip, d.status,
-             COALESCE(array_agg(DISTINCT c.port) FILTER (WHERE c.port IS NOT NULL), '{5985,5986}') AS ports
-           FROM devices d
-           LEFT JOIN monitors m ON m.device_id = d.id
-           LEFT JOIN credential_profiles c ON c.id = m.credential_profile_id
-           WHERE d.id = $1 GROUP BY d.id`,
-          [deviceId],
-        );
+        const device = await devicesRepo.probeTarget(this.db, deviceId);
         if (!device || device.status !== "unreachable") {
           this.window.forget(deviceId);
           continue;
@@ -119,14 +108,12 @@ export class HealthMonitor {
           this.window.probeFailed(deviceId);
           continue;
         }
-        const changed = await this.db.query(
-          `UPDATE devices SET status = 'monitoring', status_changed_at = now(), updated_at = now(),
-             status_reason = $2, last_seen = now()
-           WHERE id = $1 AND status = 'unreachable' RETURNING id`,
-          [deviceId, `recovered: port ${open[0]} answered a reachability probe`],
+        const reason = `recovered: port ${open[0]} answered a reachability probe`;
+        const changed = await this.db.transaction((tx) =>
+          deviceLifecycle.recovered(tx, deviceId, reason)
         );
         this.window.reactivated(deviceId);
-        if (changed.length === 0) continue;
+        if (!changed) continue;
         this.counters.reactivated++;
         back.push(deviceId);
         log.info("device {deviceId} recovered; polling resumes", { deviceId });

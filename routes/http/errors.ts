@@ -7,6 +7,9 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 import { getLogger } from "@logtape/logtape";
+import { ServiceError } from "../../lib/services/errors.ts";
+
+export { invalid as validationError, notFound } from "../../lib/services/errors.ts";
 
 export class ApiError extends Error {
   override name = "ApiError";
@@ -20,15 +23,6 @@ export class ApiError extends Error {
     super(message);
   }
 }
-
-export const notFound = (entity: string, id: number | string) =>
-  new ApiError(404, "NOT_FOUND", `${entity} ${id} not found`, { entity, id });
-
-export const conflict = (message: string, details?: Record<string, unknown>) =>
-  new ApiError(409, "CONFLICT", message, details);
-
-export const validationError = (field: string, message: string) =>
-  new ApiError(400, "VALIDATION_ERROR", `${field}: ${message}`, { field });
 
 const STATUS_CODES: Record<number, string> = {
   400: "BAD_REQUEST",
@@ -63,6 +57,9 @@ export function zodErrorBody(error: ZodError) {
 export function errorResponse(err: unknown, c: Context): Response {
   if (err instanceof ApiError) {
     return c.json(errorBody(err.code, err.message, err.details), err.status, err.headers);
+  }
+  if (err instanceof ServiceError) {
+    return c.json(errorBody(err.code, err.message, err.details), err.status);
   }
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;

@@ -1,27 +1,11 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { handle, noContent, ok, okPage } from "../../http/define.ts";
-import { ApiError, notFound } from "../../http/errors.ts";
-import { actorOf } from "../../http/actor.ts";
-import {
-  commonErrors,
-  conflictError,
-  envelope,
-  IdParam,
-  inUseError,
-  jsonBody,
-  jsonResponse,
-  listEnvelope,
-  listQuery,
-  notFoundError,
-  Timestamp,
-} from "./schemas.ts";
-import { getByIdRoute } from "./get_by_id.ts";
-import { DEVICE_STATUSES, devicesRepo } from "../../../lib/db/devices.ts";
+import { conflictError, inUseError, listQuery, notFoundError, Timestamp } from "./schemas.ts";
+import { resourceRoutes } from "./resource.ts";
+import { DEVICE_STATUSES, type DeviceStatus } from "../../../lib/db/devices.ts";
 import { isIpv4 } from "../../../lib/discovery/targets.ts";
-import { audit } from "../../../lib/audit.ts";
 
-const STATUS = DEVICE_STATUSES as unknown as readonly ["discovered", ...string[]];
+const STATUS = DEVICE_STATUSES as unknown as readonly [DeviceStatus, ...DeviceStatus[]];
 
 export const Device = z.object({
   id: z.number().int(),
@@ -72,131 +56,37 @@ const ListQuery = listQuery(["id", "ip", "hostname", "status", "os", "last_seen"
   });
 
 export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
-  const tags = ["devices"];
-  const security = [{ bearerAuth: [] }];
-
-  handle(
-    app,
-    createRoute({
-      method: "get",
-      path: "/devices",
-      tags,
-      security,
-      summary: "List devices, filtered by status and by text in IP / hostname",
-      request: { query: ListQuery },
-      responses: { 200: jsonResponse(listEnvelope(Device), "A page"), ...commonErrors },
-    }),
-    async (c) => {
-      const q = c.req.valid("query");
-      return okPage(
-        c,
-        await devicesRepo.list(c.get("app").db, q, {
-          status: q.status as never,
-          q: q.q,
-        }),
-      );
-    },
-  );
-
-  handle(
-    app,
-    createRoute({
-      method: "post",
-      path: "/devices",
-      tags,
-      security,
-      summary: "Add a device by IP by hand",
-      request: { body: jsonBody(CreateBody) },
-      responses: {
-        201: jsonResponse(envelope(Device), "Created"),
-        ...commonErrors,
-        ...conflictError,
-      },
-    }),
-    async (c) => {
-      const body = c.req.valid("json");
-      const created = await c.get("app").db.transaction(async (tx) => {
-        const row = await devicesRepo.create(tx, body);
-        await audit(tx, actorOf(c), "create", "device", row.id, { ip: row.ip });
-        return row;
-      });
-      return ok(c, created, 201);
-    },
-  );
-
-  getByIdRoute(app, {
-    path: "/devices/{id}",
-    tags,
-    summary: "Get a device",
-    schema: Device,
-    description: "The device",
+  resourceRoutes(app, {
+    path: "/devices",
+    tags: ["devices"],
     noun: "device",
-    get: (db, id) => devicesRepo.get(db, id),
-  });
-
-  handle(
-    app,
-    createRoute({
-      method: "put",
-      path: "/devices/{id}",
-      tags,
-      security,
+    schema: Device,
+    list: {
+      summary: "List devices, filtered by status and by text in IP / hostname",
+      query: ListQuery,
+      run: ({ services }, q) => services.devices.list(q, { status: q.status, q: q.q }),
+    },
+    create: {
+      summary: "Add a device by IP by hand",
+      errors: conflictError,
+      body: CreateBody,
+      run: ({ services }, actor, body) => services.devices.create(actor, body),
+    },
+    get: {
+      summary: "Get a device",
+      description: "The device",
+      run: ({ services }, id) => services.devices.get(id),
+    },
+    update: {
       summary: "Update a device's descriptive fields or status",
-      request: { params: IdParam, body: jsonBody(UpdateBody) },
-      responses: {
-        200: jsonResponse(envelope(Device), "Updated"),
-        ...commonErrors,
-        ...notFoundError,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const body = c.req.valid("json");
-      const updated = await c.get("app").db.transaction(async (tx) => {
-        const row = await devicesRepo.update(tx, id, {
-          ...body,
-          status: body.status as never,
-          status_reason: body.status ? `set by ${c.get("user").username}` : undefined,
-        });
-        if (!row) throw notFound("device", id);
-        await audit(tx, actorOf(c), "update", "device", id, { fields: Object.keys(body) });
-        return row;
-      });
-      c.get("app").events.emit({ entity: "device", id, action: "updated" });
-      return ok(c, updated);
+      errors: notFoundError,
+      body: UpdateBody,
+      run: ({ services }, actor, id, body) => services.devices.update(actor, id, body),
     },
-  );
-
-  handle(
-    app,
-    createRoute({
-      method: "delete",
-      path: "/devices/{id}",
-      tags,
-      security,
+    delete: {
       summary: "Delete a device that no monitor uses",
-      request: { params: IdParam },
-      responses: {
-        204: { description: "Deleted" },
-        ...commonErrors,
-        ...inUseError,
-        ...notFoundError,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      await c.get("app").db.transaction(async (tx) => {
-        if (!await devicesRepo.get(tx, id)) throw notFound("device", id);
-        const monitors = await devicesRepo.monitorCount(tx, id);
-        if (monitors > 0) {
-          throw new ApiError(400, "IN_USE", `Device in use by ${monitors} monitor(s)`, {
-            monitors,
-          });
-        }
-        await devicesRepo.delete(tx, id);
-        await audit(tx, actorOf(c), "delete", "device", id);
-      });
-      return noContent(c);
+      errors: { ...inUseError, ...notFoundError },
+      run: ({ services }, actor, id) => services.devices.delete(actor, id),
     },
-  );
+  });
 }

@@ -1,0 +1,49 @@
+/** Devices: added by hand or by discovery, described by operators, deleted when unused. */
+import { type Device, type DeviceFields, devicesRepo, type DeviceStatus } from "../db/devices.ts";
+import type { ListParams, Page } from "../db/pagination.ts";
+import { type Actor, audit } from "../audit.ts";
+import { deviceLifecycle } from "./device_lifecycle.ts";
+import { found, inUse } from "./errors.ts";
+import { change, type ServiceDeps } from "./service.ts";
+
+export type DeviceUpdate = DeviceFields & { status?: DeviceStatus };
+
+export class DevicesService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  list(params: ListParams, filter: { status?: DeviceStatus; q?: string }): Promise<Page<Device>> {
+    return devicesRepo.list(this.deps.db, params, filter);
+  }
+
+  get(id: number): Promise<Device | undefined> {
+    return devicesRepo.get(this.deps.db, id);
+  }
+
+  create(actor: Actor, fields: { ip: string } & DeviceFields): Promise<Device> {
+    return change(this.deps, (tx) => deviceLifecycle.added(tx, actor, fields));
+  }
+
+  /** Descriptive fields, and the status an operator sets by hand. */
+  update(actor: Actor, id: number, body: DeviceUpdate): Promise<Device> {
+    return change(this.deps, async (tx) => {
+      const { status, ...fields } = body;
+      let row = found(await devicesRepo.update(tx, id, fields), "device", id);
+      if (status) {
+        await deviceLifecycle.setByOperator(tx, actor, id, status);
+        row = found(await devicesRepo.get(tx, id), "device", id);
+      }
+      await audit(tx, actor, "update", "device", id, { fields: Object.keys(body) });
+      return row;
+    }, () => ({ entity: "device", id, action: "updated" }));
+  }
+
+  delete(actor: Actor, id: number): Promise<void> {
+    return change(this.deps, async (tx) => {
+      found(await devicesRepo.get(tx, id), "device", id);
+      const monitors = await devicesRepo.monitorCount(tx, id);
+      if (monitors > 0) throw inUse("Device", monitors, "monitor", { monitors });
+      await devicesRepo.delete(tx, id);
+      await audit(tx, actor, "delete", "device", id);
+    });
+  }
+}

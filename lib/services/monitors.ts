@@ -1,0 +1,88 @@
+/**
+ * Monitors: a device polled with a credential profile and a plugin. Adding the first monitor
+ * puts the device under monitoring; removing the last releases it (device_lifecycle.ts).
+ */
+import type { Queryable } from "../db/driver.ts";
+import { type Monitor, monitorsRepo, type MonitorWrite } from "../db/monitors.ts";
+import { devicesRepo } from "../db/devices.ts";
+import { credentialProfilesRepo } from "../db/credential_profiles.ts";
+import { pluginsRepo } from "../db/plugins.ts";
+import type { ListParams, Page } from "../db/pagination.ts";
+import { type Actor, audit } from "../audit.ts";
+import { deviceLifecycle } from "./device_lifecycle.ts";
+import { found, ServiceError } from "./errors.ts";
+import { change, type ServiceDeps } from "./service.ts";
+
+export class MonitorsService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  list(
+    params: ListParams,
+    filter: { device_id?: number; enabled?: boolean },
+  ): Promise<Page<Monitor>> {
+    return monitorsRepo.list(this.deps.db, params, filter);
+  }
+
+  get(id: number): Promise<Monitor | undefined> {
+    return monitorsRepo.get(this.deps.db, id);
+  }
+
+  create(actor: Actor, body: MonitorWrite): Promise<Monitor> {
+    return change(this.deps, async (tx) => {
+      await requireReferences(tx, body);
+      const row = await monitorsRepo.create(tx, body);
+      await deviceLifecycle.monitorAdded(tx, actor, body.device_id, row.id);
+      await audit(tx, actor, "create", "monitor", row.id, { ...body });
+      return row;
+    }, (row) => ({ entity: "monitor", id: row.id, action: "created" }));
+  }
+
+  /** Fields left out keep their value. */
+  update(actor: Actor, id: number, body: Partial<MonitorWrite>): Promise<Monitor> {
+    return change(this.deps, async (tx) => {
+      const existing = found(await monitorsRepo.get(tx, id), "monitor", id);
+      const write: MonitorWrite = {
+        device_id: body.device_id ?? existing.device_id,
+        credential_profile_id: body.credential_profile_id ?? existing.credential_profile_id,
+        plugin_id: body.plugin_id ?? existing.plugin_id,
+        polling_interval: body.polling_interval ?? existing.polling_interval,
+        enabled: body.enabled ?? existing.enabled,
+      };
+      await requireReferences(tx, write);
+      const row = found(await monitorsRepo.update(tx, id, write), "monitor", id);
+      if (write.device_id !== existing.device_id) {
+        await deviceLifecycle.monitorAdded(tx, actor, write.device_id, id);
+        await deviceLifecycle.monitorRemoved(tx, actor, existing.device_id, id);
+      }
+      await audit(tx, actor, "update", "monitor", id, { ...body });
+      return row;
+    }, () => ({ entity: "monitor", id, action: "updated" }));
+  }
+
+  delete(actor: Actor, id: number): Promise<void> {
+    return change(this.deps, async (tx) => {
+      const existing = found(await monitorsRepo.get(tx, id), "monitor", id);
+      await monitorsRepo.delete(tx, id);
+      await deviceLifecycle.monitorRemoved(tx, actor, existing.device_id, id);
+      await audit(tx, actor, "delete", "monitor", id);
+    }, () => ({ entity: "monitor", id, action: "deleted" }));
+  }
+}
+
+/** 404 naming each missing reference, so the user fixes them all at once. */
+async function requireReferences(db: Queryable, m: MonitorWrite): Promise<void> {
+  const [device, credential, plugin] = await Promise.all([
+    devicesRepo.get(db, m.device_id),
+    credentialProfilesRepo.get(db, m.credential_profile_id),
+    pluginsRepo.get(db, m.plugin_id),
+  ]);
+  const missing: string[] = [];
+  if (!device) missing.push(`device ${m.device_id}`);
+  if (!credential) missing.push(`credential profile ${m.credential_profile_id}`);
+  if (!plugin) missing.push(`plugin ${m.plugin_id}`);
+  if (missing.length > 0) {
+    throw new ServiceError(404, "NOT_FOUND", `${missing.join(", ")} not found`, {
+      missing: missing.map((m) => m.replace(/ \d+$/, "").replace(" ", "_")),
+    });
+  }
+}
