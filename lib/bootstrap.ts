@@ -63,14 +63,7 @@ async function ensureAdmin(db: Database, config: Config): Promise<void> {
     );
   }
   const passwordHash = await hashPassword(config.admin.password, config.auth.bcrypt_cost);
-  await db.transaction(async (tx) => {
-    // Another process may have created it meanwhile; the unique username settles the race.
-    await tx.query(
-      `INSERT INTO users (username, password_hash, role) VALUES ($1, $2, 'admin')
-       ON CONFLICT (username) DO NOTHING`,
-      [config.admin.username, passwordHash],
-    );
-  });
+  await usersRepo.createAdminIfAbsent(db, config.admin.username, passwordHash);
   log.info("created the first admin user {username}", { username: config.admin.username });
 }
 

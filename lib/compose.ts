@@ -80,6 +80,19 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       throw err;
     }
   }
+  const tokenRevocations = new Map<number, number>();
+  const tokens = {
+    revokeUser: () => Promise.resolve(),
+    forgetUser: (id: number) => void tokenRevocations.set(id, Math.floor(Date.now() / 1000) + 1),
+  };
+  const services = createServices({
+    db,
+    events,
+    keyring,
+    discovery,
+    tokens,
+    bcryptCost: config.auth.bcrypt_cost,
+  });
   const startedAt = new Date();
   const sources = { db, version: VERSION, startedAt, monitoring };
   return {
@@ -87,10 +100,10 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     db,
     keyring,
     events,
-    services: createServices({ db, events }),
+    services,
     accessTokens: new AccessTokens(jwtSecret, config.auth.access_token_ttl_ms),
     loginThrottle: new LoginThrottle(config.auth.login_max_failures, config.auth.login_lockout_ms),
-    tokenRevocations: new Map(),
+    tokenRevocations,
     discovery,
     monitoring,
     version: VERSION,

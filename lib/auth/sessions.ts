@@ -11,6 +11,7 @@ import { refreshTokensRepo } from "../db/refresh_tokens.ts";
 import { decoyPasswordHash, verifyPassword } from "./passwords.ts";
 import { type AccessTokens, hashRefreshToken, newRefreshToken, type Role } from "./tokens.ts";
 import type { Queryable } from "../db/driver.ts";
+import { ServiceError } from "../services/errors.ts";
 
 /** What logging in, refreshing and logging out use. */
 export interface SessionDeps {
@@ -29,24 +30,28 @@ export interface Session {
   user: { id: number; username: string; role: Role };
 }
 
-export class LoginThrottledError extends Error {
+export class LoginThrottledError extends ServiceError {
   override name = "LoginThrottledError";
   constructor(readonly retryAfterMs: number) {
-    super("too many failed logins; try again later");
+    super(429, "TOO_MANY_REQUESTS", "too many failed logins; try again later", {
+      retry_after_seconds: Math.ceil(retryAfterMs / 1000),
+    });
   }
 }
 
-export class InvalidCredentialsError extends Error {
+export class InvalidCredentialsError extends ServiceError {
   override name = "InvalidCredentialsError";
   constructor() {
-    super("invalid username or password");
+    super(401, "INVALID_CREDENTIALS", "invalid username or password");
   }
 }
 
-export class RefreshTokenError extends Error {
+export class RefreshTokenError extends ServiceError {
   override name = "RefreshTokenError";
   constructor(readonly reason: "unknown" | "expired" | "revoked" | "reused") {
     super(
+      401,
+      `REFRESH_TOKEN_${reason.toUpperCase()}`,
       reason === "reused"
         ? "refresh token was already used; all sessions of this login were revoked"
         : `refresh token is ${reason === "unknown" ? "invalid" : reason}`,

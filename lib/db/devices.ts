@@ -198,6 +198,12 @@ export const devicesRepo = {
       ],
     ))[0];
   },
+  async countByStatus(db: Queryable): Promise<Map<DeviceStatus, number>> {
+    const rows = await db.query<{ status: DeviceStatus; n: number }>(
+      "SELECT status, count(*)::int AS n FROM devices GROUP BY status",
+    );
+    return new Map(rows.map((r) => [r.status, r.n]));
+  },
   async monitorCount(db: Queryable, id: number): Promise<number> {
     return (await db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM monitors WHERE device_id = $1",

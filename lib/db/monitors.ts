@@ -1,4 +1,5 @@
 import type { Queryable } from "./driver.ts";
+import type { ScheduledMonitor } from "../messages.ts";
 import { listPage, type ListParams, type Page } from "./pagination.ts";
 
 export interface Monitor {
@@ -29,7 +30,27 @@ type R = Monitor;
 const COLUMNS = `id, device_id, credential_profile_id, plugin_id, polling_interval, enabled,
   last_polled, last_attempted, last_error, last_error_at, consecutive_failures, created_at, updated_at`;
 
+/** What the scheduler fires: enabled monitors whose device is neither unreachable nor inactive. */
+const SCHEDULABLE =
+  `SELECT m.id AS "monitorId", m.device_id AS "deviceId", host(d.ip) AS "deviceIp",
+    m.credential_profile_id AS "credentialProfileId", m.plugin_id AS "pluginId",
+    m.polling_interval AS "intervalS"
+  FROM monitors m JOIN devices d ON d.id = m.device_id
+  WHERE m.enabled AND d.status NOT IN ('unreachable', 'inactive')`;
+
 export const monitorsRepo = {
+  async schedulable(db: Queryable): Promise<ScheduledMonitor[]> {
+    return await db.query<ScheduledMonitor>(SCHEDULABLE);
+  },
+  /** The monitor as the scheduler should see it, or null when it must not be scheduled. */
+  async schedulableOne(db: Queryable, id: number): Promise<ScheduledMonitor | null> {
+    return (await db.query<ScheduledMonitor>(`${SCHEDULABLE} AND m.id = $1`, [id]))[0] ?? null;
+  },
+  async idsOfDevice(db: Queryable, deviceId: number): Promise<number[]> {
+    return (await db.query<{ id: number }>("SELECT id FROM monitors WHERE device_id = $1", [
+      deviceId,
+    ])).map((r) => r.id);
+  },
   async list(
     db: Queryable,
     list: ListParams,

@@ -1,4 +1,5 @@
 import type { Queryable } from "./driver.ts";
+import type { PluginSpec } from "../messages.ts";
 import { listPage, type ListParams, type Page } from "./pagination.ts";
 
 export type PluginType = "builtin" | "exec";
@@ -17,6 +18,11 @@ type R = Plugin;
 const COLUMNS = "id, name, type, description, config, created_at, updated_at";
 
 export const pluginsRepo = {
+  /** Every plugin as the pollers run it, by id. */
+  async specs(db: Queryable): Promise<Map<number, PluginSpec>> {
+    const rows = await db.query<PluginSpec>("SELECT id, name, type, config FROM plugins");
+    return new Map(rows.map((p) => [p.id, p]));
+  },
   async list(db: Queryable, list: ListParams): Promise<Page<Plugin>> {
     return await listPage<R>(db, {
       from: "plugins",

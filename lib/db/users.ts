@@ -50,6 +50,14 @@ export const usersRepo = {
       [u.username, u.passwordHash, u.role],
     ))[0];
   },
+  /** The first admin; another process creating it meanwhile is settled by the unique name. */
+  async createAdminIfAbsent(db: Queryable, username: string, passwordHash: string) {
+    await db.query(
+      `INSERT INTO users (username, password_hash, role) VALUES ($1, $2, 'admin')
+       ON CONFLICT (username) DO NOTHING`,
+      [username, passwordHash],
+    );
+  },
   async update(
     db: Queryable,
     id: number,

@@ -6,6 +6,7 @@
 import type { Keyring } from "../crypto/secrets.ts";
 import type { Queryable } from "../db/driver.ts";
 import type { Credential } from "../messages.ts";
+import { credentialProfilesRepo } from "../db/credential_profiles.ts";
 import type {
   CredentialProfile,
   CredentialProfileWrite,
@@ -97,27 +98,11 @@ export async function decryptCredential(
   keyring: Keyring,
   id: number,
 ): Promise<Credential> {
-  const [row] = await db.query<{
-    id: number;
-    type: Credential["type"];
-    username: string;
-    password_enc: string;
-    domain: string | null;
-    port: number;
-    use_ssl: boolean;
-    tls_verify: Credential["tlsVerify"];
-    tls_ca_pem: string | null;
-    allow_unencrypted: boolean;
-    updated_at: Date;
-  }>(
-    `SELECT id, type, username, password_enc, domain, port, use_ssl, tls_verify, tls_ca_pem,
-       allow_unencrypted, updated_at FROM credential_profiles WHERE id = $1`,
-    [id],
-  );
+  const row = await credentialProfilesRepo.getSecret(db, id);
   if (!row) throw new CredentialNotFoundError(`credential profile ${id} no longer exists`);
   return {
     id: row.id,
-    type: row.type,
+    type: row.type as Credential["type"],
     username: row.username,
     password: await keyring.decrypt(row.password_enc),
     domain: row.domain,

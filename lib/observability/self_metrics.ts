@@ -6,6 +6,7 @@
 import type { Queryable } from "../db/driver.ts";
 import type { MonitoringRuntime } from "../pipeline/runtime.ts";
 import { PrometheusText } from "./prometheus.ts";
+import { DEVICE_STATUSES, devicesRepo } from "../db/devices.ts";
 import type { Histogram } from "../metrics/writer.ts";
 
 const msToSeconds = (buckets: Record<string, number>): Record<string, number> =>
@@ -22,14 +23,11 @@ export interface SelfMetricsSources {
 
 export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string> {
   const out = new PrometheusText();
-  const devices = await ctx.db.query<{ status: string; n: number }>(
-    "SELECT status, count(*)::int AS n FROM devices GROUP BY status",
-  );
-  const byStatus = new Map(devices.map((d) => [d.status, d.n]));
+  const byStatus = await devicesRepo.countByStatus(ctx.db);
   out.gauge(
     "nmslite_devices",
     "Devices by status",
-    ["discovered", "monitoring", "unreachable", "inactive"].map((s) => [
+    DEVICE_STATUSES.map((s) => [
       { status: s },
       byStatus.get(s) ?? 0,
     ]),

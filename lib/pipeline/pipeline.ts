@@ -19,12 +19,8 @@ import type {
 } from "../messages.ts";
 import type { EntityEvent, EntityEvents } from "../entity_events.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
-import {
-  loadPlugins,
-  monitorIdsOfDevice,
-  schedulableMonitor,
-  schedulableMonitors,
-} from "./monitor_source.ts";
+import { monitorsRepo } from "../db/monitors.ts";
+import { pluginsRepo } from "../db/plugins.ts";
 
 const log = getLogger(["nmslite", "pipeline"]);
 
@@ -76,7 +72,7 @@ export class Pipeline {
   constructor(private readonly deps: PipelineDeps, private readonly opts: PipelineOptions) {}
 
   async start(): Promise<void> {
-    this.plugins = await loadPlugins(this.deps.db);
+    this.plugins = await pluginsRepo.specs(this.deps.db);
     for (let i = 0; i < this.opts.pollers; i++) this.pollers.push(this.startPoller(i));
     this.scheduler = new Worker(this.deps.workers.scheduler, {
       type: "module",
@@ -86,7 +82,7 @@ export class Pipeline {
     this.scheduler.onerror = (e) => {
       log.error("scheduler worker failed: {message}", { message: e.message });
     };
-    this.send({ type: "load", monitors: await schedulableMonitors(this.deps.db) });
+    this.send({ type: "load", monitors: await monitorsRepo.schedulable(this.deps.db) });
     this.unsubscribe = this.deps.events.subscribe((event) => {
       this.onEntityEvent(event).catch((err) =>
         log.error("cannot apply {entity} change: {message}", {
@@ -133,14 +129,14 @@ export class Pipeline {
 
   /** A device became unreachable (health monitor): its monitors leave the schedule. */
   async pauseDevice(deviceId: number): Promise<void> {
-    for (const id of await monitorIdsOfDevice(this.deps.db, deviceId)) {
+    for (const id of await monitorsRepo.idsOfDevice(this.deps.db, deviceId)) {
       this.send({ type: "remove", monitorId: id });
     }
   }
 
   /** A device recovered or was re-enabled: its monitors are scheduled again. */
   async resumeDevice(deviceId: number): Promise<void> {
-    for (const id of await monitorIdsOfDevice(this.deps.db, deviceId)) await this.replan(id);
+    for (const id of await monitorsRepo.idsOfDevice(this.deps.db, deviceId)) await this.replan(id);
   }
 
   private startPoller(index: number): Worker {
@@ -225,7 +221,9 @@ export class Pipeline {
         else await this.replan(event.id);
         break;
       case "device":
-        for (const id of await monitorIdsOfDevice(this.deps.db, event.id)) await this.replan(id);
+        for (const id of await monitorsRepo.idsOfDevice(this.deps.db, event.id)) {
+          await this.replan(id);
+        }
         break;
       case "credential_profile":
         for (const w of this.pollers) {
@@ -235,13 +233,13 @@ export class Pipeline {
         }
         break;
       case "plugin":
-        this.plugins = await loadPlugins(this.deps.db);
+        this.plugins = await pluginsRepo.specs(this.deps.db);
         break;
     }
   }
 
   private async replan(monitorId: number): Promise<void> {
-    const monitor = await schedulableMonitor(this.deps.db, monitorId);
+    const monitor = await monitorsRepo.schedulableOne(this.deps.db, monitorId);
     this.send(monitor ? { type: "upsert", monitor } : { type: "remove", monitorId });
   }
 

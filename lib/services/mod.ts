@@ -2,23 +2,51 @@
  * The entity services: each owns its validation beyond the schema, the transaction, the audit
  * record and the change event. The API routes and the dashboard pages call the same ones.
  */
+import type { Keyring } from "../crypto/secrets.ts";
+import type { DiscoveryService } from "../discovery/discovery.ts";
 import { DevicesService } from "./devices.ts";
 import { MonitorsService } from "./monitors.ts";
+import { CredentialProfilesService } from "./credential_profiles.ts";
+import { DiscoveryProfilesService, DiscoveryRunsService } from "./discovery.ts";
+import { type AccessRevoker, UsersService } from "./users.ts";
+import { PluginsService } from "./plugins.ts";
 import type { ServiceDeps } from "./service.ts";
 
 export { DevicesService } from "./devices.ts";
 export { MonitorsService } from "./monitors.ts";
+export { CredentialProfilesService } from "./credential_profiles.ts";
+export { DiscoveryProfilesService, DiscoveryRunsService } from "./discovery.ts";
+export { type AccessRevoker, UsersService } from "./users.ts";
+export { PluginsService } from "./plugins.ts";
 export { deviceLifecycle } from "./device_lifecycle.ts";
 export { ServiceError } from "./errors.ts";
 
 export interface Services {
   devices: DevicesService;
   monitors: MonitorsService;
+  credentialProfiles: CredentialProfilesService;
+  discoveryProfiles: DiscoveryProfilesService;
+  discoveryRuns: DiscoveryRunsService;
+  users: UsersService;
+  plugins: PluginsService;
 }
 
-export function createServices(deps: ServiceDeps): Services {
+export interface ServicesDeps extends ServiceDeps {
+  keyring: Keyring;
+  discovery: DiscoveryService;
+  tokens: AccessRevoker;
+  bcryptCost: number;
+}
+
+export function createServices(deps: ServicesDeps): Services {
+  const { db, events } = deps;
   return {
-    devices: new DevicesService(deps),
-    monitors: new MonitorsService(deps),
+    devices: new DevicesService({ db, events }),
+    monitors: new MonitorsService({ db, events }),
+    credentialProfiles: new CredentialProfilesService({ db, events, keyring: deps.keyring }),
+    discoveryProfiles: new DiscoveryProfilesService({ db, events }),
+    discoveryRuns: new DiscoveryRunsService({ db, events, discovery: deps.discovery }),
+    users: new UsersService({ db, events, tokens: deps.tokens, bcryptCost: deps.bcryptCost }),
+    plugins: new PluginsService({ db, events }),
   };
 }

@@ -59,7 +59,9 @@ export function errorResponse(err: unknown, c: Context): Response {
     return c.json(errorBody(err.code, err.message, err.details), err.status, err.headers);
   }
   if (err instanceof ServiceError) {
-    return c.json(errorBody(err.code, err.message, err.details), err.status);
+    const retryAfter = err.details?.retry_after_seconds;
+    const headers = retryAfter === undefined ? undefined : { "retry-after": String(retryAfter) };
+    return c.json(errorBody(err.code, err.message, err.details), err.status, headers);
   }
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;

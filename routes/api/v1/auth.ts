@@ -2,16 +2,8 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { getConnInfo } from "hono/deno";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, noContent, ok } from "../../http/define.ts";
-import { ApiError } from "../../http/errors.ts";
 import { envelope, ErrorSchema, jsonBody, jsonResponse } from "./schemas.ts";
-import {
-  InvalidCredentialsError,
-  login,
-  LoginThrottledError,
-  logout,
-  refresh,
-  RefreshTokenError,
-} from "../../../lib/auth/sessions.ts";
+import { login, logout, refresh } from "../../../lib/auth/sessions.ts";
 import { audit } from "../../../lib/audit.ts";
 
 const SessionSchema = z.object({
@@ -56,39 +48,10 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
     async (c) => {
       const { username, password } = c.req.valid("json");
       const ctx = c.get("app");
-      const client = clientAddress(c);
-      try {
-        const session = await login(ctx, client, username, password);
-        await audit(
-          ctx.db,
-          {
-            userId: session.user.id,
-            username,
-            requestId: c.get("requestId"),
-          },
-          "login",
-          "session",
-          session.user.id,
-        );
-        return ok(c, session);
-      } catch (e) {
-        if (e instanceof LoginThrottledError) {
-          const seconds = Math.ceil(e.retryAfterMs / 1000);
-          throw new ApiError(
-            429,
-            "TOO_MANY_REQUESTS",
-            e.message,
-            { retry_after_seconds: seconds },
-            {
-              "retry-after": String(seconds),
-            },
-          );
-        }
-        if (e instanceof InvalidCredentialsError) {
-          throw new ApiError(401, "INVALID_CREDENTIALS", e.message);
-        }
-        throw e;
-      }
+      const session = await login(ctx, clientAddress(c), username, password);
+      const actor = { userId: session.user.id, username, requestId: c.get("requestId") };
+      await audit(ctx.db, actor, "login", "session", session.user.id);
+      return ok(c, session);
     },
   );
 
@@ -106,16 +69,7 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
         401: err("Refresh token invalid, expired, revoked or reused"),
       },
     }),
-    async (c) => {
-      try {
-        return ok(c, await refresh(c.get("app"), c.req.valid("json").refresh_token));
-      } catch (e) {
-        if (e instanceof RefreshTokenError) {
-          throw new ApiError(401, `REFRESH_TOKEN_${e.reason.toUpperCase()}`, e.message);
-        }
-        throw e;
-      }
-    },
+    async (c) => ok(c, await refresh(c.get("app"), c.req.valid("json").refresh_token)),
   );
 
   handle(

@@ -6,7 +6,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
-import { notFound } from "../../http/errors.ts";
 import {
   commonErrors,
   envelope,
@@ -16,15 +15,7 @@ import {
   notFoundError,
 } from "./schemas.ts";
 import { isIpv4 } from "../../../lib/discovery/targets.ts";
-import {
-  CredentialNotFoundError,
-  decryptCredential,
-} from "../../../lib/inventory/credential_profiles.ts";
-import { identifyWindows } from "../../../lib/collectors/windows_winrm.ts";
-import { WinrmError } from "../../../lib/winrm/errors.ts";
 import { requireRole } from "../../http/auth.ts";
-
-const TEST_TIMEOUT_MS = 20_000;
 
 const TestBody = z.object({
   ip: z.string().trim().refine(isIpv4, "must be a valid IPv4 address").openapi({
@@ -67,35 +58,7 @@ export function registerCredentialTestRoute(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const { ip } = c.req.valid("json");
-      const app = c.get("app");
-      let credential;
-      try {
-        credential = await decryptCredential(app.db, app.keyring, id);
-      } catch (err) {
-        if (err instanceof CredentialNotFoundError) throw notFound("credential profile", id);
-        throw err;
-      }
-      const started = performance.now();
-      const result = { ok: false, ip, identity: null, error: null, duration_ms: 0 } as z.infer<
-        typeof TestResult
-      >;
-      try {
-        result.identity = await identifyWindows(
-          ip,
-          credential,
-          AbortSignal.timeout(TEST_TIMEOUT_MS),
-        );
-        result.ok = true;
-      } catch (err) {
-        result.error = err instanceof WinrmError
-          ? { kind: err.kind, message: err.message }
-          : err instanceof DOMException && err.name === "TimeoutError"
-          ? { kind: "timeout", message: `no answer within ${TEST_TIMEOUT_MS / 1000} s` }
-          : { kind: "unexpected", message: err instanceof Error ? err.message : String(err) };
-      }
-      result.duration_ms = Math.round(performance.now() - started);
-      return ok(c, result);
+      return ok(c, await c.get("app").services.credentialProfiles.test(id, c.req.valid("json").ip));
     },
   );
 }

@@ -1,28 +1,7 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { handle, noContent, ok, okPage } from "../../http/define.ts";
-import { ApiError, notFound } from "../../http/errors.ts";
-import { actorOf } from "../../http/actor.ts";
-import {
-  commonErrors,
-  conflictError,
-  envelope,
-  IdParam,
-  inUseError,
-  jsonBody,
-  jsonResponse,
-  listEnvelope,
-  listQuery,
-  notFoundError,
-  Timestamp,
-} from "./schemas.ts";
-import { getByIdRoute } from "./get_by_id.ts";
-import { credentialProfilesRepo } from "../../../lib/db/credential_profiles.ts";
-import {
-  CredentialRuleError,
-  toCredentialWrite,
-} from "../../../lib/inventory/credential_profiles.ts";
-import { audit } from "../../../lib/audit.ts";
+import { conflictError, inUseError, listQuery, notFoundError, Timestamp } from "./schemas.ts";
+import { resourceRoutes } from "./resource.ts";
 
 const TYPES = ["winrm_basic", "winrm_ntlm", "wmi"] as const;
 const TLS_VERIFY = ["system", "pinned", "insecure"] as const;
@@ -73,150 +52,37 @@ const ListQuery = listQuery(["id", "name", "type", "created_at"]).extend({
 });
 
 export function registerCredentialProfileRoutes(app: OpenAPIHono<AppEnv>): void {
-  const tags = ["credential profiles"];
-  const security = [{ bearerAuth: [] }];
-
-  handle(
-    app,
-    createRoute({
-      method: "get",
-      path: "/credential-profiles",
-      tags,
-      security,
-      summary: "List credential profiles (passwords are never returned)",
-      request: { query: ListQuery },
-      responses: { 200: jsonResponse(listEnvelope(CredentialProfile), "A page"), ...commonErrors },
-    }),
-    async (c) => {
-      const q = c.req.valid("query");
-      return okPage(c, await credentialProfilesRepo.list(c.get("app").db, q, q.q));
-    },
-  );
-
-  handle(
-    app,
-    createRoute({
-      method: "post",
-      path: "/credential-profiles",
-      tags,
-      security,
-      summary: "Create a credential profile; the password is encrypted at rest",
-      request: { body: jsonBody(CreateBody) },
-      responses: {
-        201: jsonResponse(envelope(CredentialProfile), "Created"),
-        ...commonErrors,
-        ...conflictError,
-      },
-    }),
-    async (c) => {
-      const { db, keyring } = c.get("app");
-      const write = await toWrite(() => toCredentialWrite(keyring, c.req.valid("json")));
-      const created = await db.transaction(async (tx) => {
-        const row = await credentialProfilesRepo.create(tx, write);
-        await audit(tx, actorOf(c), "create", "credential_profile", row.id, { name: row.name });
-        return row;
-      });
-      return ok(c, created, 201);
-    },
-  );
-
-  getByIdRoute(app, {
-    path: "/credential-profiles/{id}",
-    tags,
-    summary: "Get a credential profile",
-    schema: CredentialProfile,
-    description: "The profile",
+  resourceRoutes(app, {
+    path: "/credential-profiles",
+    tags: ["credential profiles"],
     noun: "credential profile",
-    get: (db, id) => credentialProfilesRepo.get(db, id),
-  });
-
-  handle(
-    app,
-    createRoute({
-      method: "put",
-      path: "/credential-profiles/{id}",
-      tags,
-      security,
+    schema: CredentialProfile,
+    list: {
+      summary: "List credential profiles (passwords are never returned)",
+      query: ListQuery,
+      run: ({ services }, q) => services.credentialProfiles.list(q, q.q),
+    },
+    create: {
+      summary: "Create a credential profile; the password is encrypted at rest",
+      errors: conflictError,
+      body: CreateBody,
+      run: ({ services }, actor, body) => services.credentialProfiles.create(actor, body),
+    },
+    get: {
+      summary: "Get a credential profile",
+      description: "The profile",
+      run: ({ services }, id) => services.credentialProfiles.get(id),
+    },
+    update: {
       summary: "Update a credential profile; fields left out keep their value (the password too)",
-      request: { params: IdParam, body: jsonBody(UpdateBody) },
-      responses: {
-        200: jsonResponse(envelope(CredentialProfile), "Updated"),
-        ...commonErrors,
-        ...notFoundError,
-        ...conflictError,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const { db, keyring } = c.get("app");
-      const body = c.req.valid("json");
-      const updated = await db.transaction(async (tx) => {
-        const existing = await credentialProfilesRepo.getSecret(tx, id);
-        if (!existing) throw notFound("credential profile", id);
-        const write = await toWrite(() => toCredentialWrite(keyring, body, existing));
-        const row = await credentialProfilesRepo.update(tx, id, write);
-        await audit(tx, actorOf(c), "update", "credential_profile", id, {
-          fields: Object.keys(body),
-        });
-        return row;
-      });
-      c.get("app").events.emit({ entity: "credential_profile", id, action: "updated" });
-      return ok(c, updated);
+      errors: { ...notFoundError, ...conflictError },
+      body: UpdateBody,
+      run: ({ services }, actor, id, body) => services.credentialProfiles.update(actor, id, body),
     },
-  );
-
-  handle(
-    app,
-    createRoute({
-      method: "delete",
-      path: "/credential-profiles/{id}",
-      tags,
-      security,
+    delete: {
       summary: "Delete a credential profile not used by any monitor or discovery profile",
-      request: { params: IdParam },
-      responses: {
-        204: { description: "Deleted" },
-        ...commonErrors,
-        ...inUseError,
-        ...notFoundError,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      await c.get("app").db.transaction(async (tx) => {
-        if (!await credentialProfilesRepo.get(tx, id)) throw notFound("credential profile", id);
-        const usage = await credentialProfilesRepo.usage(tx, id);
-        if (usage.monitors > 0) {
-          throw new ApiError(
-            400,
-            "IN_USE",
-            `Credential Profile in use by ${usage.monitors} monitor(s)`,
-            usage,
-          );
-        }
-        if (usage.discovery_profiles > 0) {
-          throw new ApiError(
-            400,
-            "IN_USE",
-            `Credential Profile in use by ${usage.discovery_profiles} discovery profile(s)`,
-            usage,
-          );
-        }
-        await credentialProfilesRepo.delete(tx, id);
-        await audit(tx, actorOf(c), "delete", "credential_profile", id);
-      });
-      return noContent(c);
+      errors: { ...inUseError, ...notFoundError },
+      run: ({ services }, actor, id) => services.credentialProfiles.delete(actor, id),
     },
-  );
-}
-
-async function toWrite<T>(build: () => Promise<T>): Promise<T> {
-  try {
-    return await build();
-  } catch (e) {
-    if (e instanceof CredentialRuleError) {
-      throw new ApiError(400, "VALIDATION_ERROR", `${e.field}: ${e.message}`, { field: e.field });
-    }
-    throw e;
-  }
+  });
 }

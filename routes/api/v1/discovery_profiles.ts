@@ -1,29 +1,7 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { handle, noContent, ok, okPage } from "../../http/define.ts";
-import { notFound, validationError } from "../../http/errors.ts";
-import { actorOf } from "../../http/actor.ts";
-import {
-  commonErrors,
-  conflictError,
-  envelope,
-  IdParam,
-  jsonBody,
-  jsonResponse,
-  listEnvelope,
-  listQuery,
-  notFoundError,
-  Timestamp,
-} from "./schemas.ts";
-import { getByIdRoute } from "./get_by_id.ts";
-import {
-  discoveryProfilesRepo,
-  type DiscoveryProfileWrite,
-} from "../../../lib/db/discovery_profiles.ts";
-import { credentialProfilesRepo } from "../../../lib/db/credential_profiles.ts";
-import { parseTarget, TargetError } from "../../../lib/discovery/targets.ts";
-import { audit } from "../../../lib/audit.ts";
-import type { Queryable } from "../../../lib/db/driver.ts";
+import { conflictError, listQuery, notFoundError, Timestamp } from "./schemas.ts";
+import { resourceRoutes } from "./resource.ts";
 
 const DiscoveryProfile = z.object({
   id: z.number().int(),
@@ -54,144 +32,38 @@ const ListQuery = listQuery(["id", "name", "created_at"]).extend({
   q: z.string().max(100).optional(),
 });
 
-export const DEFAULT_DISCOVERY_PORTS = [5985, 5986, 135];
-
 export function registerDiscoveryProfileRoutes(app: OpenAPIHono<AppEnv>): void {
-  const tags = ["discovery profiles"];
-  const security = [{ bearerAuth: [] }];
-
-  handle(
-    app,
-    createRoute({
-      method: "get",
-      path: "/discovery-profiles",
-      tags,
-      security,
-      summary: "List discovery profiles",
-      request: { query: ListQuery },
-      responses: { 200: jsonResponse(listEnvelope(DiscoveryProfile), "A page"), ...commonErrors },
-    }),
-    async (c) => {
-      const q = c.req.valid("query");
-      return okPage(c, await discoveryProfilesRepo.list(c.get("app").db, q, q.q));
-    },
-  );
-
-  handle(
-    app,
-    createRoute({
-      method: "post",
-      path: "/discovery-profiles",
-      tags,
-      security,
-      summary: "Create a discovery profile (the credential profile must exist)",
-      request: { body: jsonBody(CreateBody) },
-      responses: {
-        201: jsonResponse(envelope(DiscoveryProfile), "Created"),
-        ...commonErrors,
-        ...notFoundError,
-        ...conflictError,
-      },
-    }),
-    async (c) => {
-      const body = c.req.valid("json");
-      const created = await c.get("app").db.transaction(async (tx) => {
-        const write = await toWrite(tx, body);
-        const row = await discoveryProfilesRepo.create(tx, write);
-        await audit(tx, actorOf(c), "create", "discovery_profile", row.id, {
-          name: row.name,
-          target: row.target,
-        });
-        return row;
-      });
-      return ok(c, created, 201);
-    },
-  );
-
-  getByIdRoute(app, {
-    path: "/discovery-profiles/{id}",
-    tags,
-    summary: "Get a discovery profile",
-    schema: DiscoveryProfile,
-    description: "The profile",
+  resourceRoutes(app, {
+    path: "/discovery-profiles",
+    tags: ["discovery profiles"],
     noun: "discovery profile",
-    get: (db, id) => discoveryProfilesRepo.get(db, id),
-  });
-
-  handle(
-    app,
-    createRoute({
-      method: "put",
-      path: "/discovery-profiles/{id}",
-      tags,
-      security,
+    schema: DiscoveryProfile,
+    list: {
+      summary: "List discovery profiles",
+      query: ListQuery,
+      run: ({ services }, q) => services.discoveryProfiles.list(q, q.q),
+    },
+    create: {
+      summary: "Create a discovery profile (the credential profile must exist)",
+      errors: { ...notFoundError, ...conflictError },
+      body: CreateBody,
+      run: ({ services }, actor, body) => services.discoveryProfiles.create(actor, body),
+    },
+    get: {
+      summary: "Get a discovery profile",
+      description: "The profile",
+      run: ({ services }, id) => services.discoveryProfiles.get(id),
+    },
+    update: {
       summary: "Update a discovery profile; fields left out keep their value",
-      request: { params: IdParam, body: jsonBody(UpdateBody) },
-      responses: {
-        200: jsonResponse(envelope(DiscoveryProfile), "Updated"),
-        ...commonErrors,
-        ...notFoundError,
-        ...conflictError,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const body = c.req.valid("json");
-      const updated = await c.get("app").db.transaction(async (tx) => {
-        const existing = await discoveryProfilesRepo.get(tx, id);
-        if (!existing) throw notFound("discovery profile", id);
-        const write = await toWrite(tx, { ...existing, ...body });
-        const row = await discoveryProfilesRepo.update(tx, id, write);
-        await audit(tx, actorOf(c), "update", "discovery_profile", id, {
-          fields: Object.keys(body),
-        });
-        return row;
-      });
-      return ok(c, updated);
+      errors: { ...notFoundError, ...conflictError },
+      body: UpdateBody,
+      run: ({ services }, actor, id, body) => services.discoveryProfiles.update(actor, id, body),
     },
-  );
-
-  handle(
-    app,
-    createRoute({
-      method: "delete",
-      path: "/discovery-profiles/{id}",
-      tags,
-      security,
+    delete: {
       summary: "Delete a discovery profile; the devices it found stay",
-      request: { params: IdParam },
-      responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFoundError },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      await c.get("app").db.transaction(async (tx) => {
-        if (!await discoveryProfilesRepo.delete(tx, id)) throw notFound("discovery profile", id);
-        await audit(tx, actorOf(c), "delete", "discovery_profile", id);
-      });
-      return noContent(c);
+      errors: notFoundError,
+      run: ({ services }, actor, id) => services.discoveryProfiles.delete(actor, id),
     },
-  );
-}
-
-async function toWrite(
-  db: Queryable,
-  body: { name: string; credential_profile_id: number; target: string; ports?: number[] },
-): Promise<DiscoveryProfileWrite> {
-  let target;
-  try {
-    target = parseTarget(body.target);
-  } catch (e) {
-    if (e instanceof TargetError) throw validationError("target", e.message);
-    throw e;
-  }
-  if (!await credentialProfilesRepo.get(db, body.credential_profile_id)) {
-    throw notFound("credential profile", body.credential_profile_id);
-  }
-  return {
-    name: body.name,
-    credential_profile_id: body.credential_profile_id,
-    target: target.text,
-    address_count: target.count,
-    ports: [...new Set(body.ports ?? DEFAULT_DISCOVERY_PORTS)],
-  };
+  });
 }

@@ -1,7 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { handle, ok, okPage } from "../../http/define.ts";
-import { ApiError, notFound } from "../../http/errors.ts";
+import { handle, ok } from "../../http/define.ts";
 import { actorOf } from "../../http/actor.ts";
 import {
   commonErrors,
@@ -9,17 +8,11 @@ import {
   envelope,
   IdParam,
   jsonResponse,
-  listEnvelope,
   listQuery,
   notFoundError,
   Timestamp,
 } from "./schemas.ts";
-import { getByIdRoute } from "./get_by_id.ts";
-import { type DiscoveryRun as Run, discoveryRunsRepo } from "../../../lib/db/discovery_runs.ts";
-import { devicesRepo } from "../../../lib/db/devices.ts";
-import { audit } from "../../../lib/audit.ts";
-import { DiscoveryProfileNotFoundError } from "../../../lib/discovery/discovery.ts";
-import type { HttpDeps } from "../../http/env.ts";
+import { resourceRoutes } from "./resource.ts";
 import { Device } from "./devices.ts";
 
 const STATUSES = ["queued", "running", "completed", "failed", "cancelled"] as const;
@@ -65,15 +58,8 @@ const Finished = z.object({
   run: DiscoveryRun,
 }).openapi("DiscoveryResult");
 
-function discoveryOf(app: HttpDeps) {
-  if (!app.discovery) throw new ApiError(503, "UNAVAILABLE", "discovery is not running");
-  return app.discovery;
-}
-
 export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
-  const tags = ["discovery runs"];
   const security = [{ bearerAuth: [] }];
-
   handle(
     app,
     createRoute({
@@ -91,62 +77,32 @@ export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
       },
     }),
     async (c) => {
-      const { id } = c.req.valid("param");
-      const { wait } = c.req.valid("query");
-      const ctx = c.get("app");
-      const discovery = discoveryOf(ctx);
-      let run: Run;
-      try {
-        run = await discovery.start(id, c.get("user")?.userId ?? null);
-      } catch (err) {
-        if (err instanceof DiscoveryProfileNotFoundError) throw notFound("discovery profile", id);
-        throw err;
-      }
-      await audit(ctx.db, actorOf(c), "run", "discovery_profile", id, { run_id: run.id });
-      if (wait !== "true") return ok(c, run, 202);
-      await discovery.wait(run.id);
-      const finished = (await discoveryRunsRepo.get(ctx.db, run.id))!;
-      const devices = [];
-      for (const deviceId of finished.device_ids) {
-        const d = await devicesRepo.get(ctx.db, deviceId);
-        if (d) devices.push(d);
-      }
-      return ok(c, { found: finished.identified, devices, run: finished });
+      const runs = c.get("app").services.discoveryRuns;
+      const run = await runs.start(actorOf(c), c.req.valid("param").id);
+      if (c.req.valid("query").wait !== "true") return ok(c, run, 202);
+      return ok(c, await runs.finished(run.id));
     },
   );
 
-  handle(
-    app,
-    createRoute({
-      method: "get",
-      path: "/discovery-runs",
-      tags,
-      security,
+  resourceRoutes(app, {
+    path: "/discovery-runs",
+    tags: ["discovery runs"],
+    noun: "discovery run",
+    schema: DiscoveryRun,
+    list: {
       summary: "List discovery runs, newest first unless sorted",
-      request: { query: ListQuery },
-      responses: { 200: jsonResponse(listEnvelope(DiscoveryRun), "A page"), ...commonErrors },
-    }),
-    async (c) => {
-      const q = c.req.valid("query");
-      const sorted = q.sort ? q : { ...q, sort: "id", order: "desc" as const };
-      return okPage(
-        c,
-        await discoveryRunsRepo.list(c.get("app").db, sorted, {
+      query: ListQuery,
+      run: ({ services }, q) =>
+        services.discoveryRuns.list(q.sort ? q : { ...q, sort: "id", order: "desc" }, {
           profileId: q.discovery_profile_id,
           status: q.status,
         }),
-      );
     },
-  );
-
-  getByIdRoute(app, {
-    path: "/discovery-runs/{id}",
-    tags,
-    summary: "Get a discovery run and its progress",
-    schema: DiscoveryRun,
-    description: "The run",
-    noun: "discovery run",
-    get: (db, id) => discoveryRunsRepo.get(db, id),
+    get: {
+      summary: "Get a discovery run and its progress",
+      description: "The run",
+      run: ({ services }, id) => services.discoveryRuns.get(id),
+    },
   });
 
   handle(
@@ -154,7 +110,7 @@ export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
     createRoute({
       method: "post",
       path: "/discovery-runs/{id}/cancel",
-      tags,
+      tags: ["discovery runs"],
       security,
       summary: "Cancel a running discovery run; 409 when it has already ended",
       request: { params: IdParam },
@@ -165,18 +121,7 @@ export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
         ...conflictError,
       },
     }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const ctx = c.get("app");
-      const run = await discoveryRunsRepo.get(ctx.db, id);
-      if (!run) throw notFound("discovery run", id);
-      const discovery = discoveryOf(ctx);
-      if (!discovery.cancel(id)) {
-        throw new ApiError(409, "CONFLICT", `discovery run ${id} is ${run.status}, not running`);
-      }
-      await discovery.wait(id);
-      await audit(ctx.db, actorOf(c), "cancel", "discovery_run", id);
-      return ok(c, await discoveryRunsRepo.get(ctx.db, id));
-    },
+    async (c) =>
+      ok(c, await c.get("app").services.discoveryRuns.cancel(actorOf(c), c.req.valid("param").id)),
   );
 }

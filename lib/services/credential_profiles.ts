@@ -1,0 +1,120 @@
+/**
+ * Credential profiles: the password is sealed before it is stored and never returned; a
+ * profile used by a monitor or a discovery profile cannot be deleted. `test` identifies one
+ * host with a stored profile, so an operator learns at once whether it works.
+ */
+import type { Keyring } from "../crypto/secrets.ts";
+import { type CredentialProfile, credentialProfilesRepo } from "../db/credential_profiles.ts";
+import type { ListParams, Page } from "../db/pagination.ts";
+import {
+  CredentialNotFoundError,
+  type CredentialProfileInput,
+  CredentialRuleError,
+  decryptCredential,
+  toCredentialWrite,
+} from "../inventory/credential_profiles.ts";
+import { identifyWindows, type WindowsIdentity } from "../collectors/windows_winrm.ts";
+import { WinrmError } from "../winrm/errors.ts";
+import { type Actor, audit } from "../audit.ts";
+import { found, inUse, invalid, notFound } from "./errors.ts";
+import { change, type ServiceDeps } from "./service.ts";
+
+const TEST_TIMEOUT_MS = 20_000;
+
+export interface CredentialTestResult {
+  ok: boolean;
+  ip: string;
+  identity: WindowsIdentity | null;
+  error: { kind: string; message: string } | null;
+  duration_ms: number;
+}
+
+export class CredentialProfilesService {
+  constructor(private readonly deps: ServiceDeps & { keyring: Keyring }) {}
+
+  list(params: ListParams, q?: string): Promise<Page<CredentialProfile>> {
+    return credentialProfilesRepo.list(this.deps.db, params, q);
+  }
+
+  get(id: number): Promise<CredentialProfile | undefined> {
+    return credentialProfilesRepo.get(this.deps.db, id);
+  }
+
+  async create(actor: Actor, body: CredentialProfileInput): Promise<CredentialProfile> {
+    const write = await ruled(() => toCredentialWrite(this.deps.keyring, body));
+    return await change(this.deps, async (tx) => {
+      const row = await credentialProfilesRepo.create(tx, write);
+      await audit(tx, actor, "create", "credential_profile", row.id, { name: row.name });
+      return row;
+    });
+  }
+
+  /** Fields left out keep their value, the password too. */
+  update(actor: Actor, id: number, body: Partial<CredentialProfileInput>) {
+    return change(this.deps, async (tx) => {
+      const existing = found(
+        await credentialProfilesRepo.getSecret(tx, id),
+        "credential profile",
+        id,
+      );
+      const write = await ruled(() => toCredentialWrite(this.deps.keyring, body, existing));
+      const row = await credentialProfilesRepo.update(tx, id, write);
+      await audit(tx, actor, "update", "credential_profile", id, { fields: Object.keys(body) });
+      return row;
+    }, () => ({ entity: "credential_profile", id, action: "updated" }));
+  }
+
+  delete(actor: Actor, id: number): Promise<void> {
+    return change(this.deps, async (tx) => {
+      found(await credentialProfilesRepo.get(tx, id), "credential profile", id);
+      const usage = await credentialProfilesRepo.usage(tx, id);
+      if (usage.monitors > 0) throw inUse("Credential Profile", usage.monitors, "monitor", usage);
+      if (usage.discovery_profiles > 0) {
+        throw inUse("Credential Profile", usage.discovery_profiles, "discovery profile", usage);
+      }
+      await credentialProfilesRepo.delete(tx, id);
+      await audit(tx, actor, "delete", "credential_profile", id);
+    });
+  }
+
+  /** Identifies `ip` over WinRM with the stored profile: the identity, or what went wrong. */
+  async test(id: number, ip: string): Promise<CredentialTestResult> {
+    let credential;
+    try {
+      credential = await decryptCredential(this.deps.db, this.deps.keyring, id);
+    } catch (err) {
+      if (err instanceof CredentialNotFoundError) throw notFound("credential profile", id);
+      throw err;
+    }
+    const started = performance.now();
+    const result: CredentialTestResult = {
+      ok: false,
+      ip,
+      identity: null,
+      error: null,
+      duration_ms: 0,
+    };
+    try {
+      result.identity = await identifyWindows(ip, credential, AbortSignal.timeout(TEST_TIMEOUT_MS));
+      result.ok = true;
+    } catch (err) {
+      result.error = err instanceof WinrmError
+        ? { kind: err.kind, message: err.message }
+        : err instanceof DOMException && err.name === "TimeoutError"
+        ? { kind: "timeout", message: `no answer within ${TEST_TIMEOUT_MS / 1000} s` }
+        : { kind: "unexpected", message: err instanceof Error ? err.message : String(err) };
+    }
+    result.duration_ms = Math.round(performance.now() - started);
+    return result;
+  }
+}
+
+/** The profile rules' refusals, as validation errors naming the field. */
+async function ruled<T>(build: () => Promise<T>): Promise<T> {
+  try {
+    return await build();
+  } catch (e) {
+    if (e instanceof CredentialRuleError) throw invalid(e.field, e.message);
+    throw e;
+  }
+}
