@@ -3,6 +3,10 @@
  * writes, and one silent refresh (shared by concurrent calls, since a refresh token is
  * single-use) when the access token has expired. Errors carry the API's code and message.
  */
+import { CSRF_COOKIE, CSRF_HEADER } from "../lib/web/constants.ts";
+
+const CSRF_COOKIE_VALUE = new RegExp(`(?:^|;\\s*)${CSRF_COOKIE}=([^;]*)`);
+
 export class ApiCallError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
     super(message);
@@ -10,7 +14,7 @@ export class ApiCallError extends Error {
 }
 
 function csrfToken(): string {
-  const m = /(?:^|;\s*)nmslite_csrf=([^;]*)/.exec(document.cookie);
+  const m = CSRF_COOKIE_VALUE.exec(document.cookie);
   return m ? decodeURIComponent(m[1]) : "";
 }
 
@@ -20,7 +24,7 @@ function refreshSession(): Promise<boolean> {
   refreshing ??= fetch("/session/refresh", {
     method: "POST",
     credentials: "same-origin",
-    headers: { "x-csrf-token": csrfToken() },
+    headers: { [CSRF_HEADER]: csrfToken() },
   }).then((r) => r.ok).catch(() => false).finally(() => {
     setTimeout(() => refreshing = null, 1000);
   });
@@ -29,7 +33,7 @@ function refreshSession(): Promise<boolean> {
 
 async function send(method: string, path: string, body?: unknown): Promise<Response> {
   const headers: Record<string, string> = {};
-  if (method !== "GET") headers["x-csrf-token"] = csrfToken();
+  if (method !== "GET") headers[CSRF_HEADER] = csrfToken();
   if (body !== undefined) headers["content-type"] = "application/json";
   return await fetch(`/api/v1${path}`, {
     method,

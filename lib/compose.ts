@@ -35,10 +35,9 @@ export interface System {
   keyring: Keyring;
   events: EntityEvents;
   services: Services;
+  /** issues, verifies and revokes access tokens */
   accessTokens: AccessTokens;
   loginThrottle: LoginThrottle;
-  /** userId -> epoch seconds: access tokens issued before it are refused (role change, deletion). */
-  tokenRevocations: Map<number, number>;
   discovery: DiscoveryService;
   /** absent when this process does not poll */
   monitoring?: MonitoringRuntime;
@@ -80,17 +79,13 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       throw err;
     }
   }
-  const tokenRevocations = new Map<number, number>();
-  const tokens = {
-    revokeUser: () => Promise.resolve(),
-    forgetUser: (id: number) => void tokenRevocations.set(id, Math.floor(Date.now() / 1000) + 1),
-  };
+  const accessTokens = new AccessTokens(jwtSecret, config.auth.access_token_ttl_ms, db);
   const services = createServices({
     db,
     events,
     keyring,
     discovery,
-    tokens,
+    tokens: accessTokens,
     bcryptCost: config.auth.bcrypt_cost,
   });
   const startedAt = new Date();
@@ -101,9 +96,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     keyring,
     events,
     services,
-    accessTokens: new AccessTokens(jwtSecret, config.auth.access_token_ttl_ms),
+    accessTokens,
     loginThrottle: new LoginThrottle(config.auth.login_max_failures, config.auth.login_lockout_ms),
-    tokenRevocations,
     discovery,
     monitoring,
     version: VERSION,

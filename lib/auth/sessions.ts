@@ -48,7 +48,11 @@ export class InvalidCredentialsError extends ServiceError {
 
 export class RefreshTokenError extends ServiceError {
   override name = "RefreshTokenError";
-  constructor(readonly reason: "unknown" | "expired" | "revoked" | "reused") {
+  constructor(
+    readonly reason: "unknown" | "expired" | "revoked" | "reused",
+    /** the login a replay ended */
+    readonly familyId?: string,
+  ) {
     super(
       401,
       `REFRESH_TOKEN_${reason.toUpperCase()}`,
@@ -86,39 +90,47 @@ export async function refresh(app: SessionDeps, refreshToken: string): Promise<S
     if (row.revoked_at) return new RefreshTokenError("revoked");
     if (row.rotated_at) {
       await refreshTokensRepo.revokeFamily(tx, row.family_id);
-      return new RefreshTokenError("reused");
+      return new RefreshTokenError("reused", row.family_id);
     }
     if (new Date(row.expires_at).getTime() <= Date.now()) return new RefreshTokenError("expired");
-    const user = await usersRepo.get(tx, row.user_id);
+    const user = await usersRepo.getForToken(tx, row.user_id);
     if (!user) return new RefreshTokenError("revoked");
     await refreshTokensRepo.markRotated(tx, row.id);
     return await startSession(app, tx, user, row.family_id);
   });
   // The family revocation must commit, so the error is thrown only after the transaction.
-  if (outcome instanceof RefreshTokenError) throw outcome;
+  if (outcome instanceof RefreshTokenError) {
+    if (outcome.familyId) app.accessTokens.forgetSession(outcome.familyId);
+    throw outcome;
+  }
   return outcome;
 }
 
+/** Ends the login: its refresh tokens and the access tokens issued under it. */
 export async function logout(app: SessionDeps, refreshToken: string): Promise<boolean> {
   const tokenHash = await hashRefreshToken(refreshToken);
-  return await app.db.transaction(async (tx) => {
+  const familyId = await app.db.transaction(async (tx) => {
     const row = await refreshTokensRepo.findForUpdate(tx, tokenHash);
-    if (!row) return false;
+    if (!row) return null;
     await refreshTokensRepo.revokeFamily(tx, row.family_id);
-    return true;
+    return row.family_id;
   });
+  if (familyId) app.accessTokens.forgetSession(familyId);
+  return familyId !== null;
 }
 
 async function startSession(
   app: SessionDeps,
   db: Queryable,
-  user: { id: number; username: string; role: Role },
+  user: { id: number; username: string; role: Role; token_version: number },
   familyId: string,
 ): Promise<Session> {
   const access = await app.accessTokens.issue({
     userId: user.id,
     username: user.username,
     role: user.role,
+    tokenVersion: user.token_version,
+    sessionId: familyId,
   });
   const refreshToken = newRefreshToken();
   const refreshExpiresAt = new Date(Date.now() + app.config.auth.refresh_token_ttl_ms);

@@ -1,12 +1,21 @@
 /**
- * Access tokens are HS256 JWTs (jose) valid for 15 minutes; refresh tokens are 256-bit random
- * strings, stored only as SHA-256 hashes (lib/db/refresh_tokens.ts).
+ * Tokens, issued, verified and revoked here only. Access tokens are HS256 JWTs (jose) valid
+ * for 15 minutes that must carry `exp`; each names the user's token version and, from a login,
+ * the login's session id (its refresh-token family). A token is refused once the user's
+ * version moved on (role or password changed, user deleted) or its login ended (logout, a
+ * replayed refresh token). That state lives in the database, so every process serving the
+ * API sees it, also after a restart; a process caches it for a few seconds and forgets it at
+ * once for the changes it makes itself. Refresh tokens are 256-bit random strings, stored
+ * only as SHA-256 hashes (lib/db/refresh_tokens.ts).
  */
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { encodeBase64Url } from "../crypto/base64.ts";
+import type { Queryable } from "../db/driver.ts";
+import { usersRepo } from "../db/users.ts";
 
-export type Role = "admin" | "operator" | "viewer";
-export const ROLES: readonly Role[] = ["admin", "operator", "viewer"];
+import { type Role, ROLES } from "./roles.ts";
+
+export { type Role, ROLES } from "./roles.ts";
 
 export interface AccessClaims {
   userId: number;
@@ -14,6 +23,10 @@ export interface AccessClaims {
   role: Role;
   /** epoch seconds */
   issuedAt: number;
+  /** the user's token version when it was issued */
+  tokenVersion: number;
+  /** the login it belongs to (refresh-token family), or null */
+  sessionId: string | null;
 }
 
 export class TokenError extends Error {
@@ -25,18 +38,44 @@ export class TokenError extends Error {
 
 const ISSUER = "nmslite";
 const AUDIENCE = "nmslite-api";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Tokens already verified, kept until they expire: HMAC verification is ~16% of a GET. */
 const VERIFIED_CACHE_SIZE = 10_000;
+/** How long this process trusts a user's token state read from the database. */
+export const REVOCATION_CACHE_MS = 5_000;
+
+interface TokenState {
+  version: number;
+  session_live: boolean;
+  until: number;
+}
 
 export class AccessTokens {
   private readonly verified = new Map<string, { claims: AccessClaims; expiresAtMs: number }>();
+  private readonly states = new Map<string, TokenState>();
 
-  constructor(private readonly secret: Uint8Array, readonly ttlMs: number) {}
+  /** Without `db` (tools that only mint tokens) nothing is checked against revocation. */
+  constructor(
+    private readonly secret: Uint8Array,
+    readonly ttlMs: number,
+    private readonly db?: Queryable,
+    private readonly stateCacheMs = REVOCATION_CACHE_MS,
+  ) {}
 
-  async issue(claims: Omit<AccessClaims, "issuedAt">): Promise<{ token: string; expiresAt: Date }> {
+  async issue(
+    claims: Omit<AccessClaims, "issuedAt" | "tokenVersion" | "sessionId"> & {
+      tokenVersion?: number;
+      sessionId?: string | null;
+    },
+  ): Promise<{ token: string; expiresAt: Date }> {
     const expiresAt = new Date(Date.now() + this.ttlMs);
-    const token = await new SignJWT({ username: claims.username, role: claims.role })
+    const token = await new SignJWT({
+      username: claims.username,
+      role: claims.role,
+      ver: claims.tokenVersion ?? 0,
+      ...(claims.sessionId ? { sid: claims.sessionId } : {}),
+    })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setSubject(String(claims.userId))
       .setIssuer(ISSUER)
@@ -48,36 +87,84 @@ export class AccessTokens {
     return { token, expiresAt };
   }
 
-  /** Revocation is the caller's check (it changes while a token lives), so it is not cached. */
+  /** The claims of a well-signed, unexpired token that has not been revoked. */
   async verify(token: string): Promise<AccessClaims> {
+    const claims = await this.verifySignature(token);
+    if (this.db && !await this.live(claims)) {
+      throw new TokenError("invalid", "token was revoked");
+    }
+    return claims;
+  }
+
+  /** Every access token of the user stops working (inside the change's transaction). */
+  async revokeUser(tx: Queryable, userId: number): Promise<void> {
+    await usersRepo.bumpTokenVersion(tx, userId);
+  }
+
+  /** After a change to the user committed: read their state afresh. */
+  forgetUser(userId: number): void {
+    for (const key of this.states.keys()) {
+      if (key.startsWith(`${userId}:`)) this.states.delete(key);
+    }
+  }
+
+  /** After a login ended (its refresh-token family revoked): read its state afresh. */
+  forgetSession(sessionId: string): void {
+    for (const key of this.states.keys()) {
+      if (key.endsWith(`:${sessionId}`)) this.states.delete(key);
+    }
+  }
+
+  private async live(claims: AccessClaims): Promise<boolean> {
+    const key = `${claims.userId}:${claims.sessionId ?? ""}`;
+    let state = this.states.get(key);
+    if (!state || state.until <= Date.now()) {
+      const row = await usersRepo.tokenState(this.db!, claims.userId, claims.sessionId);
+      state = {
+        version: row?.version ?? -1,
+        session_live: row?.session_live ?? false,
+        until: Date.now() + this.stateCacheMs,
+      };
+      if (this.states.size >= VERIFIED_CACHE_SIZE) this.states.clear();
+      this.states.set(key, state);
+    }
+    return state.version === claims.tokenVersion && state.session_live;
+  }
+
+  private async verifySignature(token: string): Promise<AccessClaims> {
     const hit = this.verified.get(token);
     if (hit) {
       if (Date.now() < hit.expiresAtMs) return hit.claims;
       this.verified.delete(token);
       throw new TokenError("expired", "token has expired");
     }
-    return await this.verifySignature(token);
-  }
-
-  private async verifySignature(token: string): Promise<AccessClaims> {
     try {
       const { payload } = await jwtVerify(token, this.secret, {
         algorithms: ["HS256"],
         issuer: ISSUER,
         audience: AUDIENCE,
+        requiredClaims: ["exp", "iat", "sub"],
       });
       const userId = Number(payload.sub);
       const role = payload.role as Role;
+      const sid = payload.sid;
       if (
-        !Number.isInteger(userId) || !ROLES.includes(role) || typeof payload.username !== "string"
+        !Number.isInteger(userId) || !ROLES.includes(role) ||
+        typeof payload.username !== "string" || !Number.isInteger(payload.ver) ||
+        (sid !== undefined && (typeof sid !== "string" || !UUID.test(sid)))
       ) {
         throw new TokenError("invalid", "token claims are malformed");
       }
-      const claims = { userId, username: payload.username, role, issuedAt: payload.iat ?? 0 };
-      if (payload.exp !== undefined) {
-        if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
-        this.verified.set(token, { claims, expiresAtMs: payload.exp * 1000 });
-      }
+      const claims: AccessClaims = {
+        userId,
+        username: payload.username,
+        role,
+        issuedAt: payload.iat!,
+        tokenVersion: payload.ver as number,
+        sessionId: (sid as string | undefined) ?? null,
+      };
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
+      this.verified.set(token, { claims, expiresAtMs: payload.exp! * 1000 });
       return claims;
     } catch (err) {
       if (err instanceof TokenError) throw err;

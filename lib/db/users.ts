@@ -1,6 +1,6 @@
 import type { Queryable } from "./driver.ts";
 import { listPage, type ListParams, type Page } from "./pagination.ts";
-import type { Role } from "../auth/tokens.ts";
+import type { Role } from "../auth/roles.ts";
 
 export interface User {
   id: number;
@@ -28,9 +28,38 @@ export const usersRepo = {
     ))[0];
   },
   async findForLogin(db: Queryable, username: string) {
-    return (await db.query<User & { password_hash: string }>(
-      `SELECT ${COLUMNS}, password_hash FROM users WHERE username = $1`,
+    return (await db.query<User & { password_hash: string; token_version: number }>(
+      `SELECT ${COLUMNS}, password_hash, token_version FROM users WHERE username = $1`,
       [username],
+    ))[0];
+  },
+  /** The user as a new access token describes them. */
+  async getForToken(db: Queryable, id: number) {
+    return (await db.query<User & { token_version: number }>(
+      `SELECT ${COLUMNS}, token_version FROM users WHERE id = $1`,
+      [id],
+    ))[0];
+  },
+  /** Access tokens issued before this call stop working (lib/auth/tokens.ts). */
+  async bumpTokenVersion(db: Queryable, id: number): Promise<void> {
+    await db.query("UPDATE users SET token_version = token_version + 1 WHERE id = $1", [id]);
+  },
+  /**
+   * What an access token is checked against: the user's token version and, for a token bound
+   * to a login (`sessionId`, its refresh-token family), whether that login still lives.
+   */
+  async tokenState(
+    db: Queryable,
+    id: number,
+    sessionId: string | null,
+  ): Promise<{ version: number; session_live: boolean } | undefined> {
+    return (await db.query<{ version: number; session_live: boolean }>(
+      `SELECT token_version AS version,
+         ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens r
+           WHERE r.family_id = $2::uuid AND r.user_id = users.id AND r.revoked_at IS NULL))
+           AS session_live
+       FROM users WHERE id = $1`,
+      [id, sessionId],
     ))[0];
   },
   async count(db: Queryable): Promise<number> {

@@ -3,10 +3,7 @@
  * them); the CSRF token is readable by the page so it can echo it in a header
  * (double-submit). All are Secure and SameSite=Strict.
  */
-export const ACCESS_COOKIE = "nmslite_access";
-export const REFRESH_COOKIE = "nmslite_refresh";
-export const CSRF_COOKIE = "nmslite_csrf";
-export const CSRF_HEADER = "x-csrf-token";
+export { ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE } from "./constants.ts";
 
 export interface CookieOptions {
   path: string;

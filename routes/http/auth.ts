@@ -6,10 +6,8 @@ import type { MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { ApiError } from "./errors.ts";
 import type { AppEnv } from "./env.ts";
-import { TokenError } from "../../lib/auth/tokens.ts";
-import type { Role } from "../../lib/auth/tokens.ts";
-
-export const ACCESS_COOKIE = "nmslite_access";
+import { type Role, TokenError } from "../../lib/auth/tokens.ts";
+import { ACCESS_COOKIE } from "../../lib/web/constants.ts";
 
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -37,14 +35,8 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
         "www-authenticate": "Bearer",
       });
     }
-    const app = c.get("app");
     try {
-      const claims = await app.accessTokens.verify(token);
-      const revokedAt = app.tokenRevocations.get(claims.userId);
-      if (revokedAt !== undefined && claims.issuedAt < revokedAt) {
-        throw new TokenError("invalid", "token was revoked");
-      }
-      c.set("user", claims);
+      c.set("user", await c.get("app").accessTokens.verify(token));
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       const code = err.reason === "expired" ? "TOKEN_EXPIRED" : "TOKEN_INVALID";

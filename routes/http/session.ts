@@ -82,15 +82,6 @@ export function cookieCsrf(): MiddlewareHandler<AppEnv> {
   };
 }
 
-async function verifyAccess(app: HttpDeps, token: string): Promise<AccessClaims> {
-  const claims = await app.accessTokens.verify(token);
-  const revokedAt = app.tokenRevocations.get(claims.userId);
-  if (revokedAt !== undefined && claims.issuedAt < revokedAt) {
-    throw new TokenError("invalid", "token was revoked");
-  }
-  return claims;
-}
-
 // A page load and an island (or two tabs) may refresh with the same cookie at once; the
 // second would look like a replayed token and end the login. So one refresh per token runs,
 // and its result is shared for a short grace period.
@@ -145,14 +136,14 @@ export function pageSession(): MiddlewareHandler<AppEnv> {
     let user: AccessClaims | undefined;
     if (token) {
       try {
-        user = await verifyAccess(app, token);
+        user = await app.accessTokens.verify(token);
       } catch (err) {
         if (!(err instanceof TokenError)) throw err;
       }
     }
     if (!user) {
       const session = await refreshFromCookie(c);
-      if (session) user = await verifyAccess(app, session.access_token);
+      if (session) user = await app.accessTokens.verify(session.access_token);
     }
     if (!user) {
       const next = c.req.path + (new URL(c.req.url).search || "");
@@ -166,8 +157,4 @@ export function pageSession(): MiddlewareHandler<AppEnv> {
 /** The CSRF token pages embed (for form posts) and islands send back as a header. */
 export function csrfTokenOf(c: Context): string {
   return getCookie(c, CSRF_COOKIE) ?? "";
-}
-
-export function isSafeMethod(method: string): boolean {
-  return SAFE_METHODS.has(method);
 }
