@@ -112,8 +112,8 @@ function stats() {
       failed: poller?.stats.failed ?? 0,
       retried: poller?.stats.retried ?? 0,
     },
-    durationBuckets: poller?.stats.buckets ?? {},
-    durationSumMs: poller?.stats.durationSumMs ?? 0,
+    durationBuckets: poller?.stats.duration.buckets ?? {},
+    durationSumMs: poller?.stats.duration.sum ?? 0,
     enqueuedBatches: batcher?.enqueuedBatches ?? 0,
   };
 }

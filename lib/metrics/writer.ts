@@ -7,6 +7,7 @@
  */
 import type { Database, Queryable } from "../db/driver.ts";
 import type { MetricSample, PollOutcome, ResultBatch } from "../messages.ts";
+import { Histogram } from "../observability/histogram.ts";
 
 export const METRIC_COLUMNS = [
   "monitor_id",
@@ -54,19 +55,6 @@ export interface MetricsWriterOptions {
 export const COMMIT_MS_BUCKETS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500];
 export const BATCH_ROWS_BUCKETS = [1, 10, 50, 100, 500, 1000, 5000, 20000];
 export const POLL_TO_ROW_MS_BUCKETS = [250, 500, 1000, 2000, 5000, 10000, 30000, 60000, 300000];
-
-export class Histogram {
-  readonly buckets: Record<string, number>;
-  sum = 0;
-  constructor(readonly bounds: number[]) {
-    this.buckets = Object.fromEntries([...bounds.map(String), "+Inf"].map((b) => [b, 0]));
-  }
-  observe(v: number): void {
-    const bound = this.bounds.find((b) => v <= b);
-    this.buckets[bound === undefined ? "+Inf" : String(bound)]++;
-    this.sum += v;
-  }
-}
 
 interface Pending {
   batch: ResultBatch;

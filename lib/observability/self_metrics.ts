@@ -7,7 +7,8 @@ import type { Queryable } from "../db/driver.ts";
 import type { MonitoringRuntime } from "../pipeline/runtime.ts";
 import { PrometheusText } from "./prometheus.ts";
 import { DEVICE_STATUSES, devicesRepo } from "../db/devices.ts";
-import type { Histogram } from "../metrics/writer.ts";
+import { Histogram } from "./histogram.ts";
+import { DURATION_BUCKETS_MS } from "../polling/poller.ts";
 
 const msToSeconds = (buckets: Record<string, number>): Record<string, number> =>
   Object.fromEntries(
@@ -42,25 +43,24 @@ export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string
 
   const stats = rt.pipeline.stats();
   const polls = { ok: 0, failed: 0, retried: 0 };
-  const duration: Record<string, number> = {};
-  let durationSum = 0;
+  const duration = new Histogram(DURATION_BUCKETS_MS);
   for (const p of stats.pollers) {
     polls.ok += p.polls.ok;
     polls.failed += p.polls.failed;
     polls.retried += p.polls.retried;
-    durationSum += p.durationSumMs;
-    for (const [b, n] of Object.entries(p.durationBuckets)) duration[b] = (duration[b] ?? 0) + n;
+    duration.add(p.durationBuckets, p.durationSumMs);
   }
   out.counter("nmslite_polls_total", "Polls by outcome (after retries)", [
     [{ outcome: "ok" }, polls.ok],
     [{ outcome: "failed" }, polls.failed],
   ]);
   out.counter("nmslite_poll_retries_total", "Poll attempts retried", polls.retried);
-  out.histogram(
+  histogram(
+    out,
     "nmslite_poll_duration_seconds",
     "Poll duration including retries",
-    msToSeconds(duration),
-    durationSum / 1000,
+    duration,
+    1000,
   );
   out.gauge(
     "nmslite_polls_in_flight",

@@ -4,6 +4,7 @@
  * an outcome for every poll. Collection itself is injected (lib/collectors/registry.ts).
  */
 import type { Credential, MetricSample, PluginSpec, PollJob, PollOutcome } from "../messages.ts";
+import { Histogram } from "../observability/histogram.ts";
 
 export interface PollerOptions {
   concurrency: number;
@@ -40,8 +41,8 @@ export class Poller {
     ok: 0,
     failed: 0,
     retried: 0,
-    durationSumMs: 0,
-    buckets: Object.fromEntries([...DURATION_BUCKETS_MS.map(String), "+Inf"].map((b) => [b, 0])),
+    /** poll duration including retries, ms */
+    duration: new Histogram(DURATION_BUCKETS_MS),
   };
   private idleWaiters: (() => void)[] = [];
 
@@ -139,9 +140,7 @@ export class Poller {
     const durationMs = now - r.started;
     if (r.ok) this.stats.ok++;
     else this.stats.failed++;
-    this.stats.durationSumMs += durationMs;
-    const bucket = DURATION_BUCKETS_MS.find((b) => durationMs <= b);
-    this.stats.buckets[bucket === undefined ? "+Inf" : String(bucket)]++;
+    this.stats.duration.observe(durationMs);
     this.opts.onOutcome({
       monitorId: job.monitorId,
       deviceId: job.deviceId,
