@@ -10,6 +10,7 @@ import { CredentialProfilesService } from "./credential_profiles.ts";
 import { DiscoveryProfilesService, DiscoveryRunsService } from "./discovery.ts";
 import { type AccessRevoker, UsersService } from "./users.ts";
 import { PluginsService } from "./plugins.ts";
+import { MetricsService } from "./metrics.ts";
 import type { ServiceDeps } from "./service.ts";
 
 export { DevicesService } from "./devices.ts";
@@ -18,6 +19,7 @@ export { CredentialProfilesService } from "./credential_profiles.ts";
 export { DiscoveryProfilesService, DiscoveryRunsService } from "./discovery.ts";
 export { type AccessRevoker, UsersService } from "./users.ts";
 export { PluginsService } from "./plugins.ts";
+export { MetricsService } from "./metrics.ts";
 export { deviceLifecycle } from "./device_lifecycle.ts";
 export { ServiceError } from "./errors.ts";
 
@@ -29,6 +31,7 @@ export interface Services {
   discoveryRuns: DiscoveryRunsService;
   users: UsersService;
   plugins: PluginsService;
+  metrics: MetricsService;
 }
 
 export interface ServicesDeps extends ServiceDeps {
@@ -48,5 +51,6 @@ export function createServices(deps: ServicesDeps): Services {
     discoveryRuns: new DiscoveryRunsService({ db, events, discovery: deps.discovery }),
     users: new UsersService({ db, events, tokens: deps.tokens, bcryptCost: deps.bcryptCost }),
     plugins: new PluginsService({ db, events }),
+    metrics: new MetricsService({ db }),
   };
 }

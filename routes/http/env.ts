@@ -1,8 +1,21 @@
 import type { System } from "../../lib/compose.ts";
 import type { AccessClaims } from "../../lib/auth/tokens.ts";
 
-/** What the HTTP layer is handed by the composition root. */
-export type HttpDeps = System;
+/**
+ * What the HTTP layer is handed by the composition root: the services it calls, the tokens
+ * and login throttle of the session routes, the database for the pages' and metrics' read
+ * models, and the health and self-metrics reports. Nothing of the monitoring runtime.
+ */
+export type HttpDeps = Pick<
+  System,
+  | "db"
+  | "config"
+  | "services"
+  | "accessTokens"
+  | "loginThrottle"
+  | "health"
+  | "selfMetrics"
+>;
 
 /** Hono environment: the typed context variables every handler can read. */
 export interface AppEnv {

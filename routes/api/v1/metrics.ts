@@ -5,18 +5,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
-import { notFound, validationError } from "../../http/errors.ts";
 import { commonErrors, envelope, IdParam, jsonResponse, notFoundError } from "./schemas.ts";
-import {
-  getMonitorRef,
-  history,
-  latestSample,
-  listDeviceMonitorRefs,
-  MAX_HISTORY_RANGE_MS,
-} from "../../../lib/metrics/reader.ts";
-import { devicesRepo } from "../../../lib/db/devices.ts";
-
-const DEFAULT_RANGE_MS = 3_600_000;
 export const MAX_POINTS = 2_000;
 
 const n = z.number().nullable();
@@ -141,13 +130,7 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
         ...notFoundError,
       },
     }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const db = c.get("app").db;
-      const monitor = await getMonitorRef(db, id);
-      if (!monitor) throw notFound("monitor", id);
-      return ok(c, await latestSample(db, monitor));
-    },
+    async (c) => ok(c, await c.get("app").services.metrics.latest(c.req.valid("param").id)),
   );
 
   handle(
@@ -167,21 +150,7 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const q = c.req.valid("query");
-      const to = q.to ? new Date(q.to) : new Date();
-      const from = q.from ? new Date(q.from) : new Date(to.getTime() - DEFAULT_RANGE_MS);
-      if (Number.isNaN(from.getTime())) throw validationError("from", "not a valid date");
-      if (Number.isNaN(to.getTime())) throw validationError("to", "not a valid date");
-      if (from >= to) throw validationError("from", "must be before to");
-      if (to.getTime() - from.getTime() > MAX_HISTORY_RANGE_MS) {
-        throw validationError(
-          "to",
-          `the range may span at most ${MAX_HISTORY_RANGE_MS / 86_400_000} days`,
-        );
-      }
-      const db = c.get("app").db;
-      if (!await getMonitorRef(db, id)) throw notFound("monitor", id);
-      return ok(c, await history(db, id, { from, to, points: q.points, breakdown: q.breakdown }));
+      return ok(c, await c.get("app").services.metrics.history(id, c.req.valid("query")));
     },
   );
 
@@ -203,13 +172,6 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
         ...notFoundError,
       },
     }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const db = c.get("app").db;
-      if (!await devicesRepo.get(db, id)) throw notFound("device", id);
-      const monitors = [];
-      for (const m of await listDeviceMonitorRefs(db, id)) monitors.push(await latestSample(db, m));
-      return ok(c, { device_id: id, monitors });
-    },
+    async (c) => ok(c, await c.get("app").services.metrics.ofDevice(c.req.valid("param").id)),
   );
 }
