@@ -60,6 +60,8 @@ export class Connection {
   readonly peerCertificate: Uint8Array | undefined;
   /** set by the transport once the connection-bound NTLM context is established */
   ntlm: NtlmSession | null = null;
+  /** set once a request on this connection was answered other than 401 (see transport.ts) */
+  credentialsAccepted = false;
   requests = 0;
   /** whether the last request received any response byte (stale keep-alive detection) */
   lastResponseStarted = false;
