@@ -11,6 +11,7 @@ export {
 } from "./client.ts";
 export type { WinrmClientOptions, WinrmTimeouts } from "./client.ts";
 export * from "./errors.ts";
+export { DEFAULT_ENUMERATION_LIMITS, type EnumerationLimits } from "./enumerate.ts";
 export { asArray, numProp, prop, strProp, type WmiItem, type WmiValue } from "./parse.ts";
 export { closeSharedPools, type PoolStats, sharedPoolStats } from "./pool.ts";
 

@@ -200,7 +200,7 @@ export class Transport {
       });
       this.#pool.stats.handshakes++;
       if (this.#https && res) {
-        out.push(toResult(res));
+        out.push(toResult(conn, res));
         rest = soaps.slice(1);
       }
     }
@@ -237,7 +237,7 @@ export class Transport {
         throw lostContext(conn);
       }
       conn.credentialsAccepted = true;
-      out.push(sealed ? this.#unsealed(conn, res) : toResult(res));
+      out.push(sealed ? this.#unsealed(conn, res) : toResult(conn, res));
     }
     return out;
   }
@@ -248,7 +248,7 @@ export class Transport {
       const xml = unsealResponse(conn, res.body, (plain) => decodeXml(plain, ""));
       return { status: res.status, xml };
     }
-    return toResult(res);
+    return toResult(conn, res);
   }
 
   /** One HTTP exchange on a connection (used by the NTLM handshake too). */
@@ -351,11 +351,14 @@ function lostContext(conn: Connection): AuthenticationError {
   );
 }
 
-function toResult(res: HttpResponse): TransportResult {
+function toResult(conn: Connection, res: HttpResponse): TransportResult {
   if (res.status === 200 || res.status >= 400) {
     return { status: res.status, xml: decodeXml(res.body, header(res, "content-type") ?? "") };
   }
-  throw new ProtocolError(`unexpected HTTP status ${res.status} ${res.reason}`, res.status);
+  throw new ProtocolError(
+    `${conn.endpoint}: unexpected HTTP status ${res.status} ${res.reason}`,
+    res.status,
+  );
 }
 
 const utf8 = new TextDecoder("utf-8");
