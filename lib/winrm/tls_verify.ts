@@ -33,7 +33,7 @@ export interface TlsOptions {
 export function checkPinned(opts: TlsOptions): string[] {
   const fingerprints = (opts.fingerprints ?? []).map(normaliseFingerprint);
   if (opts.verify !== "pinned") return fingerprints;
-  if (opts.caPem !== undefined && opts.caPem !== "") {
+  if (opts.caPem !== undefined) {
     const pems = splitPem(opts.caPem);
     if (!pems.length) {
       throw new ConfigError(
