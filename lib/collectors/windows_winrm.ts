@@ -22,10 +22,16 @@
  * Connections stay in the process-wide pool between polls (idle up to 60 s), so a device
  * polled every minute or faster pays exactly 1 round trip a poll.
  */
-import type { Credential } from "../messages.ts";
 import type { MetricsDocument } from "./metrics_document.ts";
-import { clientFromCredential, numProp, strProp, type WinrmClient } from "../winrm/mod.ts";
-import type { WmiItem } from "../winrm/parse.ts";
+import {
+  clientFromCredential,
+  numProp,
+  strProp,
+  type WinrmClient,
+  type WinrmCredential,
+  type WinrmOverrides,
+  type WmiItem,
+} from "../winrm/mod.ts";
 
 export const WQL = {
   cpu:
@@ -157,23 +163,26 @@ function networkInterface(n: WmiItem): InterfaceDoc {
 
 /**
  * The poller registry's entry point: one poll of `ip` with a decrypted credential, on the
- * process-wide connection pool (a warm connection skips the NTLM handshake).
+ * process-wide connection pool (a warm connection skips the NTLM handshake). `options` are
+ * the deployment's client settings (polling.winrm_pipelining as `{ pipelining }`, caps).
  */
 export function collectWindowsDocument(
   ip: string,
-  credential: Credential,
+  credential: WinrmCredential,
   signal: AbortSignal,
+  options: WinrmOverrides = {},
 ): Promise<MetricsDocument> {
-  return collect(clientFromCredential(ip, credential), signal);
+  return collect(clientFromCredential(ip, credential, options), signal);
 }
 
 /** Identification of `ip` for discovery/inventory, on the shared pool too. */
 export function identifyWindows(
   ip: string,
-  credential: Credential,
+  credential: WinrmCredential,
   signal?: AbortSignal,
+  options: WinrmOverrides = {},
 ): Promise<WindowsIdentity> {
-  return identify(clientFromCredential(ip, credential), signal);
+  return identify(clientFromCredential(ip, credential, options), signal);
 }
 
 function sum<T>(items: T[], pick: (t: T) => number): number {
