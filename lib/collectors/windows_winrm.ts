@@ -18,7 +18,9 @@
  * trips). A new connection adds the TCP (and TLS) setup, and for NTLM the handshake: over
  * HTTP 2 extra round trips (NEGOTIATE -> CHALLENGE, then an empty AUTHENTICATE leg; the
  * queries follow sealed), over HTTPS 1 (the first query rides on the AUTHENTICATE leg, the
- * others follow pipelined). Basic adds none (the header goes with every request).
+ * others follow pipelined). Basic sends its header with every request and adds 1: the first
+ * query goes alone until the server has accepted the password on the connection, so a wrong
+ * password costs one failed logon, not four.
  * Connections stay in the process-wide pool between polls (idle up to 60 s), so a device
  * polled every minute or faster pays exactly 1 round trip a poll.
  */

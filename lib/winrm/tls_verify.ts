@@ -118,7 +118,7 @@ export function verifyPeer(
       "self-signed",
       `${endpoint}: the server certificate is self-signed and not trusted` +
         (opts.verify === "system"
-          ? " (pin it with a CA/certificate PEM, or disable verification in the profile)"
+          ? " (pin it by its PEM or SHA-256 fingerprint, or disable verification in the profile)"
           : ` (it is not the pinned certificate; its SHA-256 fingerprint is ${
             fingerprintOf(cert)
           })`),
