@@ -7,6 +7,10 @@
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { AuthenticationError } from "../../lib/winrm/mod.ts";
 import { collect, identify } from "../../lib/collectors/windows_winrm.ts";
+import { collectMetrics } from "../../lib/collectors/registry.ts";
+import { Poller } from "../../lib/polling/poller.ts";
+import type { Credential, PollOutcome } from "../../lib/messages.ts";
+import { closeSharedPools } from "../../lib/winrm/mod.ts";
 import { clientFor, MODES, using, withSim } from "./sim_helpers.ts";
 
 const WRONG = "Wr0ng-Lockout-Pass";
@@ -45,4 +49,62 @@ Deno.test("basic-https: a fresh connection sends one request alone, then pipelin
       assert(sim.stats(ip).pipelinedRequests > first.pipelinedRequests);
       assertEquals(sim.stats(ip).authFailures, 0);
     });
+  }));
+
+Deno.test("a scheduled poll with retries on still costs one failed logon per mode", () =>
+  withSim(async (sim) => {
+    const h = sim.hosts[0];
+    const modes: [Credential["type"], boolean, number][] = [
+      ["winrm_basic", true, h.httpsPort!],
+      ["winrm_ntlm", false, h.httpPort],
+      ["winrm_ntlm", true, h.httpsPort!],
+    ];
+    const outcomes: PollOutcome[] = [];
+    const poller = new Poller({
+      concurrency: 4,
+      perHostLimit: 1,
+      pollTimeoutMs: 10_000,
+      retries: 2,
+      backoffBaseMs: 1,
+      getCredential: (id) => {
+        const [type, useSsl, port] = modes[id - 1];
+        return Promise.resolve({
+          id,
+          type,
+          username: sim.username,
+          password: WRONG,
+          domain: null,
+          port,
+          useSsl,
+          tlsVerify: "insecure",
+          tlsCaPem: null,
+          allowUnencrypted: false,
+          version: "1",
+        });
+      },
+      collect: collectMetrics,
+      onSample: () => {},
+      onOutcome: (o) => outcomes.push(o),
+    });
+    try {
+      for (let id = 1; id <= modes.length; id++) {
+        const before = sim.stats(h.ip).authFailures;
+        poller.submit({
+          monitorId: id,
+          deviceId: 1,
+          deviceIp: h.ip,
+          credentialProfileId: id,
+          pluginId: 1,
+          dueAt: Date.now(),
+          intervalS: 60,
+        }, { id: 1, name: "windows-winrm", type: "builtin", config: {} });
+        await poller.idle();
+        assertEquals(sim.stats(h.ip).authFailures - before, 1, `${modes[id - 1]}`);
+      }
+      assertEquals(outcomes.length, modes.length);
+      assert(outcomes.every((o) => !o.ok && o.errorKind === "auth"), JSON.stringify(outcomes));
+    } finally {
+      poller.stop();
+      closeSharedPools();
+    }
   }));
