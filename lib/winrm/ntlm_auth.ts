@@ -75,7 +75,7 @@ export async function ntlmHandshake(
   let token: NegotiateToken;
   try {
     // Raw NTLMSSP, or wrapped in an SPNEGO NegTokenResp: answer in the form we were answered.
-    token = readNegotiateToken(challenge);
+    token = readNegotiateToken(challenge.token);
     type3 = client.authenticate(ntlmChallenge(token, conn));
   } catch (err) {
     throw mapNtlmError(err, conn);
@@ -84,7 +84,10 @@ export async function ntlmHandshake(
     conn,
     input.https ? input.body : EMPTY,
     SOAP_CONTENT_TYPE,
-    negotiate(token.form === "resp" ? negTokenResp({ responseToken: type3 }) : type3),
+    negotiate(
+      token.form === "resp" ? negTokenResp({ responseToken: type3 }) : type3,
+      challenge.scheme,
+    ),
     input.signal,
   );
   if (r3.status === 401) {
@@ -154,16 +157,21 @@ function fingerprint(der: Uint8Array): string {
   return createHash("sha256").update(der).digest("hex").replace(/(..)(?!$)/g, "$1:").toUpperCase();
 }
 
-function negotiate(token: Uint8Array): string {
-  return "Negotiate " +
+function negotiate(token: Uint8Array, scheme = "Negotiate"): string {
+  return `${scheme} ` +
     Buffer.from(token.buffer, token.byteOffset, token.length).toString("base64");
 }
 
-/** The token of the first `Negotiate <token>` (or `NTLM <token>`) header value. */
-function challengeOf(res: HttpResponse): Uint8Array | null {
+/** The scheme and token of the first `Negotiate <token>` (or `NTLM <token>`) header value. */
+function challengeOf(res: HttpResponse): { scheme: string; token: Uint8Array } | null {
   for (const v of res.headers.get("www-authenticate") ?? []) {
-    const m = /^(?:Negotiate|NTLM)\s+([A-Za-z0-9+/=]+)\s*$/i.exec(v);
-    if (m) return new Uint8Array(Buffer.from(m[1], "base64"));
+    const m = /^(Negotiate|NTLM)\s+([A-Za-z0-9+/=]+)\s*$/i.exec(v);
+    if (m) {
+      return {
+        scheme: m[1].toLowerCase() === "ntlm" ? "NTLM" : "Negotiate",
+        token: new Uint8Array(Buffer.from(m[2], "base64")),
+      };
+    }
   }
   return null;
 }
