@@ -236,7 +236,8 @@ export class WinrmClient {
 
   /** A whole result in one batch, checked against the item cap. */
   #capped(batch: EnumerationBatch, wql: string, opts: EnumerateOptions): WmiItem[] {
-    checkLimits(limitsOf(this.#limits, opts.limits), batch.items.length, 0, this.#what(wql));
+    const limits = opts.limits ? limitsOf(this.#limits, opts.limits) : this.#limits;
+    checkLimits(limits, batch.items.length, 0, () => this.#what(wql));
     return batch.items;
   }
 
@@ -283,7 +284,7 @@ export class WinrmClient {
         release: (uri, context) => this.#release(uri, context),
         onPull: () => this.counters.pulls++,
         limits: limitsOf(this.#limits, opts.limits),
-        describe: this.#what(wql),
+        describe: () => this.#what(wql),
       },
       resourceUri,
       wql,

@@ -31,11 +31,12 @@ export function checkLimits(
   limits: EnumerationLimits,
   items: number,
   pulls: number,
-  what: string,
+  what: () => string,
 ): void {
+  if (items <= limits.maxItems && pulls <= limits.maxPulls) return;
   if (items > limits.maxItems) {
     throw new EnumerationLimitError(
-      `${what}: more than ${limits.maxItems} items (the enumeration's maxItems cap); stopped ` +
+      `${what()}: more than ${limits.maxItems} items (the enumeration's maxItems cap); stopped ` +
         "and released it",
       "maxItems",
       limits.maxItems,
@@ -43,7 +44,7 @@ export function checkLimits(
   }
   if (pulls > limits.maxPulls) {
     throw new EnumerationLimitError(
-      `${what}: still no end of sequence after ${limits.maxPulls} Pulls (the enumeration's ` +
+      `${what()}: still no end of sequence after ${limits.maxPulls} Pulls (the enumeration's ` +
         "maxPulls cap); stopped and released it",
       "maxPulls",
       limits.maxPulls,
@@ -63,7 +64,7 @@ export interface EnumerationCalls {
   onPull?: () => void;
   limits: EnumerationLimits;
   /** names the endpoint and query in a limit error */
-  describe: string;
+  describe: () => string;
 }
 
 export async function* enumerateBatches(
