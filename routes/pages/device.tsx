@@ -9,7 +9,8 @@ import { Island } from "../../components/Island.tsx";
 import { fmtBps, fmtBytes, fmtPercent, fmtTime } from "../../components/format.ts";
 import DeviceCharts from "../../islands/DeviceCharts.tsx";
 import MonitorEditor from "../../islands/MonitorEditor.tsx";
-import { loadMonitorRows, loadOptions } from "./monitor_rows.ts";
+import { loadMonitorRows } from "../../lib/db/monitor_rows.ts";
+import { pickLists } from "../../lib/db/pick_lists.ts";
 
 function Latest({ s }: { s: LatestSample }) {
   return (
@@ -109,9 +110,10 @@ export function registerDevicePage(app: Hono<AppEnv>, view: View): void {
         404,
       );
     }
-    const [monitors, options] = await Promise.all([
+    const [monitors, credentials, plugins] = await Promise.all([
       loadMonitorRows(db, { deviceId: id }),
-      loadOptions(db),
+      pickLists.credentials(db),
+      pickLists.plugins(db),
     ]);
     const ref = monitors.length ? await getMonitorRef(db, monitors[0].id) : null;
     const latest = ref ? (await latestSample(db, ref)).sample : null;
@@ -161,7 +163,7 @@ export function registerDevicePage(app: Hono<AppEnv>, view: View): void {
             monitors,
             canEdit: edit,
             showDevice: false,
-            create: { device_id: id, ...options },
+            create: { device_id: id, credentials, plugins },
           }}
         />
         <h2>Latest sample</h2>

@@ -5,17 +5,16 @@ import { canEdit, type View } from "./view.tsx";
 import { Island } from "../../components/Island.tsx";
 import { EmptyState } from "../../components/Layout.tsx";
 import MonitorEditor from "../../islands/MonitorEditor.tsx";
-import { loadMonitorRows } from "./monitor_rows.ts";
+import { loadMonitorRows } from "../../lib/db/monitor_rows.ts";
+import { pluginsRepo } from "../../lib/db/plugins.ts";
 
 export function registerMonitorsPage(app: Hono<AppEnv>, view: View): void {
   app.get("/monitors", async (c) => {
     const db = c.get("app").db;
     const failing = c.req.query("failing") === "1";
-    const [monitors, plugins] = await Promise.all([
+    const [monitors, { items: plugins }] = await Promise.all([
       loadMonitorRows(db, { failing }),
-      db.query<{ id: number; name: string; type: string; description: string }>(
-        "SELECT id, name, type, description FROM plugins ORDER BY id LIMIT 200",
-      ),
+      pluginsRepo.list(db, { limit: 200, offset: 0, sort: "id" }),
     ]);
     return view.page(
       c,

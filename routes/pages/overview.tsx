@@ -2,7 +2,7 @@
 import type { Hono } from "hono";
 import type { AppEnv } from "../http/env.ts";
 import type { View } from "./view.tsx";
-import { loadOverview } from "./overview_data.ts";
+import { loadOverview } from "../../lib/db/overview_reads.ts";
 import { Island } from "../../components/Island.tsx";
 import Overview from "../../islands/Overview.tsx";
 import { EmptyState } from "../../components/Layout.tsx";

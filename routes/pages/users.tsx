@@ -4,7 +4,8 @@ import type { AppEnv } from "../http/env.ts";
 import type { View } from "./view.tsx";
 import { Island } from "../../components/Island.tsx";
 import { EmptyState } from "../../components/Layout.tsx";
-import UserAdmin, { type UserRow } from "../../islands/UserAdmin.tsx";
+import UserAdmin from "../../islands/UserAdmin.tsx";
+import { usersRepo } from "../../lib/db/users.ts";
 
 export function registerUsersPage(app: Hono<AppEnv>, view: View): void {
   app.get("/users", async (c) => {
@@ -19,9 +20,12 @@ export function registerUsersPage(app: Hono<AppEnv>, view: View): void {
         403,
       );
     }
-    const users = await c.get("app").db.query<UserRow>(
-      "SELECT id, username, role FROM users ORDER BY username LIMIT 1000",
-    );
+    const page = await usersRepo.list(c.get("app").db, {
+      limit: 1000,
+      offset: 0,
+      sort: "username",
+    });
+    const users = page.items.map(({ id, username, role }) => ({ id, username, role }));
     return view.page(
       c,
       "Users",
