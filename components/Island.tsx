@@ -4,6 +4,15 @@
  */
 import type { ComponentType } from "preact";
 
+/** A registered island (routes/pages/islands.ts): what the bundler builds and pages render. */
+export interface IslandDef<P> {
+  /** names the marker element and the bundle entry */
+  name: string;
+  /** the module whose default export is `component`: the bundle entry hydrates it */
+  module: URL;
+  component: ComponentType<P>;
+}
+
 let collecting: Set<string> | null = null;
 
 /** Renders synchronously while recording which islands the output contains. */
@@ -19,11 +28,12 @@ export function collectIslands<T>(render: () => T): { result: T; islands: Set<st
 
 // deno-lint-ignore no-explicit-any
 export function Island<P extends Record<string, any>>(
-  { name, component: C, props }: { name: string; component: ComponentType<P>; props: P },
+  { of, props }: { of: IslandDef<P>; props: P },
 ) {
-  collecting?.add(name);
+  collecting?.add(of.name);
+  const C = of.component;
   return (
-    <div data-island={name} data-props={JSON.stringify(props)}>
+    <div data-island={of.name} data-props={JSON.stringify(props)}>
       <C {...props} />
     </div>
   );

@@ -1,16 +1,15 @@
 /** /discovery : profiles, runs with live progress, and monitoring what a run found. */
-import type { Hono } from "hono";
-import type { AppEnv } from "../http/env.ts";
-import { canEdit, type View } from "./view.tsx";
+import { canEdit, type Page } from "./view.tsx";
 import { Island } from "../../components/Island.tsx";
-import DiscoveryPanel from "../../islands/DiscoveryPanel.tsx";
+import { islands } from "./islands.ts";
 import { discoveryProfilesRepo } from "../../lib/db/discovery_profiles.ts";
 import { discoveryRunsRepo } from "../../lib/db/discovery_runs.ts";
 import { pickLists } from "../../lib/db/pick_lists.ts";
 import { runSummary } from "../../lib/web/page_data.ts";
 
-export function registerDiscoveryPage(app: Hono<AppEnv>, view: View): void {
-  app.get("/discovery", async (c) => {
+export const discoveryPage: Page = {
+  path: "/discovery",
+  async get(c, view) {
     const db = c.get("app").db;
     const [profiles, runs, credentials, pluginId] = await Promise.all([
       discoveryProfilesRepo.list(db, { limit: 200, offset: 0 }),
@@ -28,8 +27,7 @@ export function registerDiscoveryPage(app: Hono<AppEnv>, view: View): void {
           credential profile. Found hosts become devices; monitor them to collect metrics.
         </p>
         <Island
-          name="DiscoveryPanel"
-          component={DiscoveryPanel}
+          of={islands.DiscoveryPanel}
           props={{
             profiles: profiles.items.map((p) => ({
               id: p.id,
@@ -46,5 +44,5 @@ export function registerDiscoveryPage(app: Hono<AppEnv>, view: View): void {
         />
       </>,
     );
-  });
-}
+  },
+};

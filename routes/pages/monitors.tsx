@@ -1,15 +1,14 @@
 /** /monitors : every monitor (or ?failing=1 those that failed in the last hour), and plugins. */
-import type { Hono } from "hono";
-import type { AppEnv } from "../http/env.ts";
-import { canEdit, type View } from "./view.tsx";
+import { canEdit, type Page } from "./view.tsx";
 import { Island } from "../../components/Island.tsx";
+import { islands } from "./islands.ts";
 import { EmptyState } from "../../components/Layout.tsx";
-import MonitorEditor from "../../islands/MonitorEditor.tsx";
 import { loadMonitorRows } from "../../lib/db/monitor_rows.ts";
 import { pluginsRepo } from "../../lib/db/plugins.ts";
 
-export function registerMonitorsPage(app: Hono<AppEnv>, view: View): void {
-  app.get("/monitors", async (c) => {
+export const monitorsPage: Page = {
+  path: "/monitors",
+  async get(c, view) {
     const db = c.get("app").db;
     const failing = c.req.query("failing") === "1";
     const [monitors, { items: plugins }] = await Promise.all([
@@ -36,8 +35,7 @@ export function registerMonitorsPage(app: Hono<AppEnv>, view: View): void {
           )
           : (
             <Island
-              name="MonitorEditor"
-              component={MonitorEditor}
+              of={islands.MonitorEditor}
               props={{ monitors, canEdit: canEdit(c), showDevice: true }}
             />
           )}
@@ -69,5 +67,5 @@ export function registerMonitorsPage(app: Hono<AppEnv>, view: View): void {
         </p>
       </>,
     );
-  });
-}
+  },
+};

@@ -44,6 +44,12 @@ export function createView(assets: () => Promise<WebAssets>): View {
   };
 }
 
+/** A dashboard URL for signed-in users: createPages serves `path` behind the cookie session. */
+export interface Page {
+  path: string;
+  get(c: Context<AppEnv>, view: View): Promise<Response>;
+}
+
 /** Editing controls are shown to operators and admins; the API refuses viewers anyway. */
 export function canEdit(c: Context<AppEnv>): boolean {
   return c.get("user").role !== "viewer";
