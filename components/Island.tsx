@@ -2,7 +2,8 @@
  * Server side of an island: renders the component into a marker element that carries its
  * props as JSON; the island's bundle hydrates every marker of its name in the browser.
  */
-import type { ComponentType } from "preact";
+import { type ComponentType, createContext } from "preact";
+import { useContext } from "preact/hooks";
 
 /** A registered island (routes/pages/islands.ts): what the bundler builds and pages render. */
 export interface IslandDef<P> {
@@ -13,24 +14,17 @@ export interface IslandDef<P> {
   component: ComponentType<P>;
 }
 
-let collecting: Set<string> | null = null;
-
-/** Renders synchronously while recording which islands the output contains. */
-export function collectIslands<T>(render: () => T): { result: T; islands: Set<string> } {
-  const islands = new Set<string>();
-  collecting = islands;
-  try {
-    return { result: render(), islands };
-  } finally {
-    collecting = null;
-  }
-}
+/**
+ * Where a render records the islands it contains (so the document loads their scripts):
+ * renderDocument provides a fresh set per page, every <Island> below adds its name.
+ */
+export const IslandsRendered = createContext<Set<string> | null>(null);
 
 // deno-lint-ignore no-explicit-any
 export function Island<P extends Record<string, any>>(
   { of, props }: { of: IslandDef<P>; props: P },
 ) {
-  collecting?.add(of.name);
+  useContext(IslandsRendered)?.add(of.name);
   const C = of.component;
   return (
     <div data-island={of.name} data-props={JSON.stringify(props)}>

@@ -1,12 +1,16 @@
 /**
- * The dashboard's registrations over HTTP: every registered page is served behind the cookie
- * session, and a page loads the scripts of exactly the islands it rendered; every registered
- * island is the default export of its module and has a bundle entry.
+ * The dashboard's registrations: every registered page is served behind the cookie session,
+ * and a page loads the scripts of exactly the islands it rendered (each render records its
+ * own); every registered island is the default export of its module and has a bundle entry.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { ADMIN_PASSWORD, startTestServer } from "../helpers/server.ts";
 import { PAGES, webAssets } from "../../routes/pages/mod.ts";
 import { islands } from "../../routes/pages/islands.ts";
+import { renderDocument } from "../../components/Document.tsx";
+import { Island, type IslandDef } from "../../components/Island.tsx";
+import type { WebAssets } from "../../lib/web/bundle.ts";
+import { Fragment, h, type VNode } from "preact";
 
 const namesIn = (html: string, re: RegExp) =>
   [...new Set([...html.matchAll(re)].map((m) => m[1]))].sort();
@@ -19,6 +23,31 @@ Deno.test("every registered island is the default export of the module it names"
     const mod = await import(island.module.href);
     assert(mod.default === island.component, `${key}: ${island.module.href}`);
   }
+});
+
+Deno.test("a document loads the islands of its own render, even around a nested one", () => {
+  const def = (name: string, component: () => VNode): IslandDef<object> => ({
+    name,
+    component,
+    module: new URL(`https://example.invalid/${name}.tsx`),
+  });
+  const island = (of: IslandDef<object>) => h(Island, { of, props: {} });
+  const assets: WebAssets = {
+    base: "/static/js/t",
+    entries: new Map(["A", "B", "C"].map((n) => [n, `/static/js/t/${n}.js`])),
+    files: new Map(),
+    css: "/static/app.css",
+  };
+  const b = def("B", () => h("p", null, "b"));
+  let inner = "";
+  const a = def("A", () => {
+    inner = renderDocument(assets, "inner", island(b));
+    return h("p", null, "a");
+  });
+  const c = def("C", () => h("p", null, "c"));
+  const outer = renderDocument(assets, "outer", h(Fragment, null, island(a), island(c)));
+  assertEquals(namesIn(inner, SCRIPT), ["B"]);
+  assertEquals(namesIn(outer, SCRIPT), ["A", "C"]);
 });
 
 /** The islands each page renders here: no monitor exists, so /monitors shows none. */
