@@ -1,6 +1,7 @@
 /**
  * Discovery profiles (create, edit, delete) and running one (islands/discovery_run.tsx shows
- * the run). Only PascalCase files here are islands; lowercase ones are their parts.
+ * the run). The islands are registered in routes/pages/islands.ts; the other files here are
+ * their parts.
  */
 import { useSignal } from "@preact/signals";
 import { api, errorText, saveResource } from "./api.ts";

@@ -17,9 +17,7 @@ export interface Asset {
 }
 
 export interface WebAssets {
-  /** URL prefix of this build, e.g. /static/js/3fa2c1d0 */
-  base: string;
-  /** island name -> URL of its entry module */
+  /** island name -> URL of its entry module, under the build's prefix /static/js/<hash> */
   entries: Map<string, string>;
   /** path under /static -> file */
   files: Map<string, Asset>;
@@ -94,39 +92,17 @@ export async function buildWebAssets(islands: readonly IslandEntry[]): Promise<W
   files.set("/app.css", { body: css, type: "text/css; charset=utf-8" });
   const cssUrl = `/static/app.css?v=${await hash(css)}`;
   const entries = new Map<string, string>();
-  let base = "/static/js/none";
   let error: string | undefined;
   try {
     const js = await bundleIslands(islands);
     const all = new Uint8Array([...js.values()].flatMap((b) => [...b]));
     const id = await hash(all);
-    base = `/static/js/${id}`;
     for (const [file, body] of js) {
       files.set(`/js/${id}/${file}`, { body, type: "text/javascript; charset=utf-8" });
     }
-    for (const { name } of islands) entries.set(name, `${base}/${name}.js`);
+    for (const { name } of islands) entries.set(name, `/static/js/${id}/${name}.js`);
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   }
-  return { base, entries, files, css: cssUrl, error };
-}
-
-/** Every file a page loads for these islands: their entries and the chunks they import. */
-export function moduleClosure(assets: WebAssets, islands: Iterable<string>): string[] {
-  const seen = new Set<string>();
-  const visit = (url: string) => {
-    if (seen.has(url)) return;
-    const file = assets.files.get(url.slice("/static".length));
-    if (!file) return;
-    seen.add(url);
-    const text = new TextDecoder().decode(file.body);
-    for (const m of text.matchAll(/(?:from|import)\s*"\.\/([^"]+\.js)"/g)) {
-      visit(`${url.slice(0, url.lastIndexOf("/"))}/${m[1]}`);
-    }
-  };
-  for (const name of islands) {
-    const url = assets.entries.get(name);
-    if (url) visit(url);
-  }
-  return [...seen];
+  return { entries, files, css: cssUrl, error };
 }

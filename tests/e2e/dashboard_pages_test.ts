@@ -33,7 +33,6 @@ Deno.test("a document loads the islands of its own render, even around a nested 
   });
   const island = (of: IslandDef<object>) => h(Island, { of, props: {} });
   const assets: WebAssets = {
-    base: "/static/js/t",
     entries: new Map(["A", "B", "C"].map((n) => [n, `/static/js/t/${n}.js`])),
     files: new Map(),
     css: "/static/app.css",
