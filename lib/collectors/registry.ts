@@ -3,7 +3,7 @@
  * and `exec` plugins. Each returns one `metrics` row for the poll.
  */
 import type { Credential, MetricSample, PluginSpec, PollJob } from "../messages.ts";
-import { type ExecPluginConfig, runExecPlugin } from "./exec_plugin.ts";
+import { type ExecPluginConfig, ExecPluginError, runExecPlugin } from "./exec_plugin.ts";
 import { toMetricSample } from "./metrics_document.ts";
 import { collectWindowsDocument } from "./windows_winrm.ts";
 
@@ -12,20 +12,30 @@ export class UnknownPluginError extends Error {
   readonly kind = "plugin";
 }
 
+export interface CollectOptions {
+  /** where exec plugins must live; without it exec plugins are refused */
+  pluginDir?: string;
+}
+
 export async function collectMetrics(
   job: PollJob,
   plugin: PluginSpec,
   credential: Credential,
   signal: AbortSignal,
+  opts: CollectOptions = {},
 ): Promise<MetricSample> {
   const started = performance.now();
   const ts = Date.now();
   if (plugin.type === "exec") {
+    if (!opts.pluginDir) {
+      throw new ExecPluginError("forbidden", "exec plugins are not enabled in this process");
+    }
     const doc = await runExecPlugin({
       monitorId: job.monitorId,
       target: { ip: job.deviceIp, deviceId: job.deviceId },
       credential,
       config: plugin.config as ExecPluginConfig,
+      pluginDir: opts.pluginDir,
     }, signal);
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
