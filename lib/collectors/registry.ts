@@ -6,6 +6,7 @@ import type { Credential, MetricSample, PluginSpec, PollJob } from "../messages.
 import { type ExecPluginConfig, ExecPluginError, runExecPlugin } from "./exec_plugin.ts";
 import { toMetricSample } from "./metrics_document.ts";
 import { collectWindowsDocument } from "./windows_winrm.ts";
+import type { WinrmOverrides } from "../winrm/mod.ts";
 
 export class UnknownPluginError extends Error {
   override name = "UnknownPluginError";
@@ -15,6 +16,8 @@ export class UnknownPluginError extends Error {
 export interface CollectOptions {
   /** where exec plugins must live; without it exec plugins are refused */
   pluginDir?: string;
+  /** WinRM client options for the built-in collector (pipelining) */
+  winrm?: WinrmOverrides;
 }
 
 export async function collectMetrics(
@@ -40,7 +43,7 @@ export async function collectMetrics(
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   if (plugin.name === "windows-winrm") {
-    const doc = await collectWindowsDocument(job.deviceIp, credential, signal);
+    const doc = await collectWindowsDocument(job.deviceIp, credential, signal, opts.winrm);
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   throw new UnknownPluginError(`no built-in collector named ${plugin.name}`);
