@@ -13,7 +13,7 @@ import { EntityEvents } from "./entity_events.ts";
 import { AccessTokens } from "./auth/tokens.ts";
 import { LoginThrottle } from "./auth/login_throttle.ts";
 import { DiscoveryService } from "./discovery/discovery.ts";
-import { identifyHost } from "./collectors/identify_host.ts";
+import { hostIdentifier } from "./collectors/identify_host.ts";
 import { MonitoringRuntime } from "./pipeline/runtime.ts";
 import type { WorkerUrls } from "./pipeline/pipeline.ts";
 import { checkHealth, type HealthReport } from "./health_check.ts";
@@ -53,7 +53,9 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const { db, keyring, jwtSecret } = await bootstrap(config);
   const events = new EntityEvents();
   const d = config.discovery;
-  const discovery = new DiscoveryService(db, keyring, identifyHost, {
+  const winrm = { pipelining: config.polling.winrm_pipelining };
+  const identify = hostIdentifier(winrm);
+  const discovery = new DiscoveryService(db, keyring, identify, {
     concurrency: d.concurrency,
     probeTimeoutMs: d.probe_timeout_ms,
     identifyConcurrency: d.identify_concurrency,
@@ -87,6 +89,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     discovery,
     tokens: accessTokens,
     bcryptCost: config.auth.bcrypt_cost,
+    winrm,
   });
   const startedAt = new Date();
   const sources = { db, version: VERSION, startedAt, monitoring };

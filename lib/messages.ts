@@ -155,6 +155,8 @@ export type PollerCommand =
     retryBackoffMs: number;
     credentialTtlMs: number;
     winrmPipelining: boolean;
+    /** where exec plugins must live (plugins.dir); without it exec plugins are refused */
+    pluginDir?: string;
   }
   | { type: "poll"; job: PollJob; plugin: PluginSpec }
   | { type: "credential"; requestId: number; credential: Credential | null; error?: string }

@@ -9,7 +9,6 @@ import { Poller } from "../lib/polling/poller.ts";
 import { CredentialCache } from "../lib/polling/credential_cache.ts";
 import { ResultBatcher } from "../lib/polling/result_batcher.ts";
 import { collectMetrics } from "../lib/collectors/registry.ts";
-import { setDefaultPipelining } from "../lib/winrm/client.ts";
 import { openResultsQueue, packBatches, type ResultsQueue } from "../lib/queue/results_queue.ts";
 
 let poller: Poller | undefined;
@@ -45,7 +44,6 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
   switch (cmd.type) {
     case "init": {
       workerId = cmd.workerId;
-      setDefaultPipelining(cmd.winrmPipelining);
       queue = await openResultsQueue(cmd.kvPath);
       batcher = new ResultBatcher({
         maxDelayMs: 100,
@@ -63,7 +61,11 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
         retries: cmd.retries,
         backoffBaseMs: cmd.retryBackoffMs,
         getCredential: (id) => credentials!.get(id),
-        collect: collectMetrics,
+        collect: (job, plugin, credential, signal) =>
+          collectMetrics(job, plugin, credential, signal, {
+            pluginDir: cmd.pluginDir,
+            winrm: { pipelining: cmd.winrmPipelining },
+          }),
         onSample: (s) => batcher!.addSample(s),
         onOutcome: (o) => batcher!.addOutcome(o),
       });

@@ -48,6 +48,8 @@ export interface PipelineOptions {
   credentialTtlMs: number;
   /** polling.winrm_pipelining, handed to every poller Worker */
   winrmPipelining: boolean;
+  /** plugins.dir: where exec plugins must live */
+  pluginDir: string;
   kvPath: string | null;
 }
 
@@ -159,6 +161,7 @@ export class Pipeline {
         retryBackoffMs: this.opts.retryBackoffMs,
         credentialTtlMs: this.opts.credentialTtlMs,
         winrmPipelining: this.opts.winrmPipelining,
+        pluginDir: this.opts.pluginDir,
       } satisfies PollerCommand,
     );
     return worker;

@@ -8,11 +8,10 @@
  * in the queue and is delivered at the next start).
  */
 import { getLogger } from "@logtape/logtape";
-import type { Config } from "../config.ts";
+import { type Config, pluginDirOf } from "../config.ts";
 import { MetricsWriter } from "../metrics/writer.ts";
 import { DEAD_LETTER_PREFIX, decodeBatch, ResultBatchFormatError } from "../queue/results_queue.ts";
 import { Pipeline, type PipelineDeps } from "./pipeline.ts";
-import { setDefaultPipelining } from "../winrm/client.ts";
 import { HealthMonitor } from "../health/health_monitor.ts";
 import { ensurePartitions } from "../metrics/partitions.ts";
 import { applyRetention } from "../metrics/timescale.ts";
@@ -21,7 +20,7 @@ const log = getLogger(["nmslite", "runtime"]);
 
 /** What the runtime is handed by the composition root: the pipeline's parts and its settings. */
 export interface RuntimeDeps extends PipelineDeps {
-  settings: Pick<Config, "polling" | "health" | "metrics">;
+  settings: Pick<Config, "polling" | "health" | "metrics" | "plugins" | "data_dir">;
   /** the Deno KV file of the results queue */
   queuePath: string;
 }
@@ -61,7 +60,6 @@ export class MonitoringRuntime {
       },
     });
     const p = settings.polling;
-    setDefaultPipelining(p.winrm_pipelining); // discovery identifies hosts in this isolate
     this.pipeline = new Pipeline(deps, {
       pollers: p.pollers,
       pollerConcurrency: p.concurrency,
@@ -71,6 +69,7 @@ export class MonitoringRuntime {
       retryBackoffMs: p.retry_backoff_ms,
       credentialTtlMs: p.credential_ttl_ms,
       winrmPipelining: p.winrm_pipelining,
+      pluginDir: pluginDirOf(settings),
       kvPath: deps.queuePath,
     });
   }

@@ -15,6 +15,7 @@ import {
 } from "../inventory/credential_profiles.ts";
 import { identifyWindows, type WindowsIdentity } from "../collectors/windows_winrm.ts";
 import { WinrmError } from "../winrm/errors.ts";
+import type { WinrmOverrides } from "../winrm/mod.ts";
 import { type Actor, audit } from "../audit.ts";
 import { found, inUse, invalid, notFound } from "./errors.ts";
 import { change, type ServiceDeps } from "./service.ts";
@@ -30,7 +31,9 @@ export interface CredentialTestResult {
 }
 
 export class CredentialProfilesService {
-  constructor(private readonly deps: ServiceDeps & { keyring: Keyring }) {}
+  constructor(
+    private readonly deps: ServiceDeps & { keyring: Keyring; winrm?: WinrmOverrides },
+  ) {}
 
   list(params: ListParams, q?: string): Promise<Page<CredentialProfile>> {
     return credentialProfilesRepo.list(this.deps.db, params, q);
@@ -95,7 +98,12 @@ export class CredentialProfilesService {
       duration_ms: 0,
     };
     try {
-      result.identity = await identifyWindows(ip, credential, AbortSignal.timeout(TEST_TIMEOUT_MS));
+      result.identity = await identifyWindows(
+        ip,
+        credential,
+        AbortSignal.timeout(TEST_TIMEOUT_MS),
+        this.deps.winrm,
+      );
       result.ok = true;
     } catch (err) {
       result.error = err instanceof WinrmError

@@ -12,6 +12,7 @@ import { type AccessRevoker, UsersService } from "./users.ts";
 import { PluginsService } from "./plugins.ts";
 import { MetricsService } from "./metrics.ts";
 import type { ServiceDeps } from "./service.ts";
+import type { WinrmOverrides } from "../winrm/mod.ts";
 
 export { DevicesService } from "./devices.ts";
 export { MonitorsService } from "./monitors.ts";
@@ -39,6 +40,8 @@ export interface ServicesDeps extends ServiceDeps {
   discovery: DiscoveryService;
   tokens: AccessRevoker;
   bcryptCost: number;
+  /** WinRM client options for testing a credential profile (pipelining) */
+  winrm?: WinrmOverrides;
 }
 
 export function createServices(deps: ServicesDeps): Services {
@@ -46,7 +49,12 @@ export function createServices(deps: ServicesDeps): Services {
   return {
     devices: new DevicesService({ db, events }),
     monitors: new MonitorsService({ db, events }),
-    credentialProfiles: new CredentialProfilesService({ db, events, keyring: deps.keyring }),
+    credentialProfiles: new CredentialProfilesService({
+      db,
+      events,
+      keyring: deps.keyring,
+      winrm: deps.winrm,
+    }),
     discoveryProfiles: new DiscoveryProfilesService({ db, events }),
     discoveryRuns: new DiscoveryRunsService({ db, events, discovery: deps.discovery }),
     users: new UsersService({ db, events, tokens: deps.tokens, bcryptCost: deps.bcryptCost }),
