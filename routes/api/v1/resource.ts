@@ -77,8 +77,10 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
       request,
       responses: { ...success, ...commonErrors, ...op.errors },
     });
-  const id = (c: Context) => (c.req as unknown as ValidIn).valid("param").id as number;
-  const body = (c: Context) => (c.req as unknown as ValidIn).valid("json");
+  const valid = (c: Context, target: "param" | "query" | "json") =>
+    (c.req as unknown as ValidIn).valid(target);
+  const id = (c: Context) => valid(c, "param").id as number;
+  const body = (c: Context) => valid(c, "json");
   const deps = (c: Context<AppEnv>) => c.get("app");
 
   const { list, create, get, update } = spec;
@@ -88,7 +90,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
       route("get", path, list, { query: list.query }, {
         200: jsonResponse(listEnvelope(schema), "A page"),
       }),
-      async (c) => okPage(c, await list.run(deps(c), (c.req as unknown as ValidIn).valid("query"))),
+      async (c) => okPage(c, await list.run(deps(c), valid(c, "query"))),
     );
   }
   if (create) {
