@@ -35,8 +35,9 @@ export class CredentialProfilesService {
     private readonly deps: ServiceDeps & { keyring: Keyring; winrm?: WinrmOverrides },
   ) {}
 
-  list(params: ListParams, q?: string): Promise<Page<CredentialProfile>> {
-    return credentialProfilesRepo.list(this.deps.db, params, q);
+  /** `q`: text in the name or user name */
+  list(params: ListParams & { q?: string }): Promise<Page<CredentialProfile>> {
+    return credentialProfilesRepo.list(this.deps.db, params, params.q);
   }
 
   get(id: number): Promise<CredentialProfile | undefined> {

@@ -11,8 +11,9 @@ export type DeviceUpdate = DeviceFields & { status?: DeviceStatus };
 export class DevicesService {
   constructor(private readonly deps: ServiceDeps) {}
 
-  list(params: ListParams, filter: { status?: DeviceStatus; q?: string }): Promise<Page<Device>> {
-    return devicesRepo.list(this.deps.db, params, filter);
+  /** `q`: text in the IP or host name */
+  list(params: ListParams & { status?: DeviceStatus; q?: string }): Promise<Page<Device>> {
+    return devicesRepo.list(this.deps.db, params, { status: params.status, q: params.q });
   }
 
   get(id: number): Promise<Device | undefined> {

@@ -33,8 +33,9 @@ export interface DiscoveryProfileInput {
 export class DiscoveryProfilesService {
   constructor(private readonly deps: ServiceDeps) {}
 
-  list(params: ListParams, q?: string): Promise<Page<DiscoveryProfile>> {
-    return discoveryProfilesRepo.list(this.deps.db, params, q);
+  /** `q`: text in the name */
+  list(params: ListParams & { q?: string }): Promise<Page<DiscoveryProfile>> {
+    return discoveryProfilesRepo.list(this.deps.db, params, params.q);
   }
 
   get(id: number): Promise<DiscoveryProfile | undefined> {
@@ -78,11 +79,15 @@ export class DiscoveryProfilesService {
 export class DiscoveryRunsService {
   constructor(private readonly deps: ServiceDeps & { discovery: DiscoveryService }) {}
 
+  /** Newest first unless sorted otherwise. */
   list(
-    params: ListParams,
-    filter: { profileId?: number; status?: DiscoveryRunStatus },
+    params: ListParams & { discovery_profile_id?: number; status?: DiscoveryRunStatus },
   ): Promise<Page<DiscoveryRun>> {
-    return discoveryRunsRepo.list(this.deps.db, params, filter);
+    const sorted = params.sort ? params : { ...params, sort: "id", order: "desc" as const };
+    return discoveryRunsRepo.list(this.deps.db, sorted, {
+      profileId: params.discovery_profile_id,
+      status: params.status,
+    });
   }
 
   get(id: number): Promise<DiscoveryRun | undefined> {

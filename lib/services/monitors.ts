@@ -16,11 +16,11 @@ import { change, type ServiceDeps } from "./service.ts";
 export class MonitorsService {
   constructor(private readonly deps: ServiceDeps) {}
 
-  list(
-    params: ListParams,
-    filter: { device_id?: number; enabled?: boolean },
-  ): Promise<Page<Monitor>> {
-    return monitorsRepo.list(this.deps.db, params, filter);
+  list(params: ListParams & { device_id?: number; enabled?: boolean }): Promise<Page<Monitor>> {
+    return monitorsRepo.list(this.deps.db, params, {
+      device_id: params.device_id,
+      enabled: params.enabled,
+    });
   }
 
   get(id: number): Promise<Monitor | undefined> {

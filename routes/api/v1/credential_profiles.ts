@@ -57,32 +57,22 @@ export function registerCredentialProfileRoutes(app: OpenAPIHono<AppEnv>): void 
     tags: ["credential profiles"],
     noun: "credential profile",
     schema: CredentialProfile,
-    list: {
-      summary: "List credential profiles (passwords are never returned)",
-      query: ListQuery,
-      run: ({ services }, q) => services.credentialProfiles.list(q, q.q),
-    },
+    service: (s) => s.credentialProfiles,
+    list: { summary: "List credential profiles (passwords are never returned)", query: ListQuery },
     create: {
       summary: "Create a credential profile; the password is encrypted at rest",
       errors: conflictError,
       body: CreateBody,
-      run: ({ services }, actor, body) => services.credentialProfiles.create(actor, body),
     },
-    get: {
-      summary: "Get a credential profile",
-      description: "The profile",
-      run: ({ services }, id) => services.credentialProfiles.get(id),
-    },
+    get: { summary: "Get a credential profile", description: "The profile" },
     update: {
       summary: "Update a credential profile; fields left out keep their value (the password too)",
       errors: { ...notFoundError, ...conflictError },
       body: UpdateBody,
-      run: ({ services }, actor, id, body) => services.credentialProfiles.update(actor, id, body),
     },
     delete: {
       summary: "Delete a credential profile not used by any monitor or discovery profile",
       errors: { ...inUseError, ...notFoundError },
-      run: ({ services }, actor, id) => services.credentialProfiles.delete(actor, id),
     },
   });
 }

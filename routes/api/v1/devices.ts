@@ -61,32 +61,21 @@ export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
     tags: ["devices"],
     noun: "device",
     schema: Device,
+    service: (s) => s.devices,
     list: {
       summary: "List devices, filtered by status and by text in IP / hostname",
       query: ListQuery,
-      run: ({ services }, q) => services.devices.list(q, { status: q.status, q: q.q }),
     },
-    create: {
-      summary: "Add a device by IP by hand",
-      errors: conflictError,
-      body: CreateBody,
-      run: ({ services }, actor, body) => services.devices.create(actor, body),
-    },
-    get: {
-      summary: "Get a device",
-      description: "The device",
-      run: ({ services }, id) => services.devices.get(id),
-    },
+    create: { summary: "Add a device by IP by hand", errors: conflictError, body: CreateBody },
+    get: { summary: "Get a device", description: "The device" },
     update: {
       summary: "Update a device's descriptive fields or status",
       errors: notFoundError,
       body: UpdateBody,
-      run: ({ services }, actor, id, body) => services.devices.update(actor, id, body),
     },
     delete: {
       summary: "Delete a device that no monitor uses",
       errors: { ...inUseError, ...notFoundError },
-      run: ({ services }, actor, id) => services.devices.delete(actor, id),
     },
   });
 }

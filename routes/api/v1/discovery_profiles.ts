@@ -38,32 +38,22 @@ export function registerDiscoveryProfileRoutes(app: OpenAPIHono<AppEnv>): void {
     tags: ["discovery profiles"],
     noun: "discovery profile",
     schema: DiscoveryProfile,
-    list: {
-      summary: "List discovery profiles",
-      query: ListQuery,
-      run: ({ services }, q) => services.discoveryProfiles.list(q, q.q),
-    },
+    service: (s) => s.discoveryProfiles,
+    list: { summary: "List discovery profiles", query: ListQuery },
     create: {
       summary: "Create a discovery profile (the credential profile must exist)",
       errors: { ...notFoundError, ...conflictError },
       body: CreateBody,
-      run: ({ services }, actor, body) => services.discoveryProfiles.create(actor, body),
     },
-    get: {
-      summary: "Get a discovery profile",
-      description: "The profile",
-      run: ({ services }, id) => services.discoveryProfiles.get(id),
-    },
+    get: { summary: "Get a discovery profile", description: "The profile" },
     update: {
       summary: "Update a discovery profile; fields left out keep their value",
       errors: { ...notFoundError, ...conflictError },
       body: UpdateBody,
-      run: ({ services }, actor, id, body) => services.discoveryProfiles.update(actor, id, body),
     },
     delete: {
       summary: "Delete a discovery profile; the devices it found stay",
       errors: notFoundError,
-      run: ({ services }, actor, id) => services.discoveryProfiles.delete(actor, id),
     },
   });
 }

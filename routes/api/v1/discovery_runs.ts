@@ -89,20 +89,9 @@ export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
     tags: ["discovery runs"],
     noun: "discovery run",
     schema: DiscoveryRun,
-    list: {
-      summary: "List discovery runs, newest first unless sorted",
-      query: ListQuery,
-      run: ({ services }, q) =>
-        services.discoveryRuns.list(q.sort ? q : { ...q, sort: "id", order: "desc" }, {
-          profileId: q.discovery_profile_id,
-          status: q.status,
-        }),
-    },
-    get: {
-      summary: "Get a discovery run and its progress",
-      description: "The run",
-      run: ({ services }, id) => services.discoveryRuns.get(id),
-    },
+    service: (s) => s.discoveryRuns,
+    list: { summary: "List discovery runs, newest first unless sorted", query: ListQuery },
+    get: { summary: "Get a discovery run and its progress", description: "The run" },
   });
 
   handle(

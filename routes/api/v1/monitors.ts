@@ -60,33 +60,19 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>): void {
     tags: ["monitors"],
     noun: "monitor",
     schema: Monitor,
-    list: {
-      summary: "List monitors",
-      query: ListQuery,
-      run: ({ services }, q) =>
-        services.monitors.list(q, { device_id: q.device_id, enabled: q.enabled }),
-    },
+    service: (s) => s.monitors,
+    list: { summary: "List monitors", query: ListQuery },
     create: {
       summary: "Create a monitor: a device polled with a credential profile and a plugin",
       errors: notFoundError,
       body: CreateBody,
-      run: ({ services }, actor, body) => services.monitors.create(actor, body),
     },
-    get: {
-      summary: "Get a monitor with its last poll state",
-      description: "The monitor",
-      run: ({ services }, id) => services.monitors.get(id),
-    },
+    get: { summary: "Get a monitor with its last poll state", description: "The monitor" },
     update: {
       summary: "Update a monitor (interval, enabled, references); fields left out keep their value",
       errors: notFoundError,
       body: UpdateBody,
-      run: ({ services }, actor, id, body) => services.monitors.update(actor, id, body),
     },
-    delete: {
-      summary: "Delete a monitor and its metrics",
-      errors: notFoundError,
-      run: ({ services }, actor, id) => services.monitors.delete(actor, id),
-    },
+    delete: { summary: "Delete a monitor and its metrics", errors: notFoundError },
   });
 }

@@ -42,32 +42,21 @@ export function registerPluginRoutes(app: OpenAPIHono<AppEnv>): void {
     tags: ["plugins"],
     noun: "plugin",
     schema: Plugin,
+    service: (s) => s.plugins,
     list: {
       summary: "List plugins (collectors)",
       query: listQuery(["id", "name", "type", "created_at"]),
-      run: ({ services }, q) => services.plugins.list(q),
     },
-    create: {
-      summary: "Create an exec plugin",
-      errors: conflictError,
-      body: CreateBody,
-      run: ({ services }, actor, body) => services.plugins.create(actor, body),
-    },
-    get: {
-      summary: "Get a plugin",
-      description: "The plugin",
-      run: ({ services }, id) => services.plugins.get(id),
-    },
+    create: { summary: "Create an exec plugin", errors: conflictError, body: CreateBody },
+    get: { summary: "Get a plugin", description: "The plugin" },
     update: {
       summary: "Update an exec plugin (a built-in plugin's description only)",
       errors: { ...notFoundError, ...conflictError },
       body: UpdateBody,
-      run: ({ services }, actor, id, body) => services.plugins.update(actor, id, body),
     },
     delete: {
       summary: "Delete an exec plugin that no monitor uses",
       errors: { ...inUseError, ...notFoundError },
-      run: ({ services }, actor, id) => services.plugins.delete(actor, id),
     },
   });
 }

@@ -5,7 +5,8 @@
  */
 import { createRoute, type OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv, HttpDeps } from "../../http/env.ts";
+import type { AppEnv } from "../../http/env.ts";
+import type { Services } from "../../../lib/services/mod.ts";
 import { handle, noContent, ok, okPage } from "../../http/define.ts";
 import { notFound } from "../../http/errors.ts";
 import { actorOf } from "../../http/actor.ts";
@@ -29,6 +30,15 @@ interface Operation {
   errors?: Responses;
 }
 
+/** What a resource's service offers; the routes a spec describes must exist on it. */
+export interface ResourceService<Q, C, U> {
+  list?(q: Q): Promise<Page<unknown>>;
+  get?(id: number): Promise<unknown>;
+  create?(actor: Actor, body: C): Promise<unknown>;
+  update?(actor: Actor, id: number, body: U): Promise<unknown>;
+  delete?(actor: Actor, id: number): Promise<void>;
+}
+
 export interface ResourceSpec<
   Q extends z.ZodType,
   C extends z.ZodType,
@@ -40,17 +50,13 @@ export interface ResourceSpec<
   /** what a 404 names: "<noun> <id> not found" */
   noun: string;
   schema: z.ZodType;
-  list?: Operation & { query: Q; run: (app: HttpDeps, q: z.infer<Q>) => Promise<Page<unknown>> };
-  create?: Operation & {
-    body: C;
-    run: (app: HttpDeps, actor: Actor, body: z.infer<C>) => Promise<unknown>;
-  };
-  get?: Operation & { description: string; run: (app: HttpDeps, id: number) => Promise<unknown> };
-  update?: Operation & {
-    body: U;
-    run: (app: HttpDeps, actor: Actor, id: number, body: z.infer<U>) => Promise<unknown>;
-  };
-  delete?: Operation & { run: (app: HttpDeps, actor: Actor, id: number) => Promise<void> };
+  /** the entity's service (lib/services), which every handler calls */
+  service: (services: Services) => ResourceService<z.infer<Q>, z.infer<C>, z.infer<U>>;
+  list?: Operation & { query: Q };
+  create?: Operation & { body: C };
+  get?: Operation & { description: string };
+  update?: Operation & { body: U };
+  delete?: Operation;
 }
 
 const security = [{ bearerAuth: [] }];
@@ -81,7 +87,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
     (c.req as unknown as ValidIn).valid(target);
   const id = (c: Context) => valid(c, "param").id as number;
   const body = (c: Context) => valid(c, "json");
-  const deps = (c: Context<AppEnv>) => c.get("app");
+  const service = (c: Context<AppEnv>) => spec.service(c.get("app").services);
 
   const { list, create, get, update } = spec;
   if (list) {
@@ -90,7 +96,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
       route("get", path, list, { query: list.query }, {
         200: jsonResponse(listEnvelope(schema), "A page"),
       }),
-      async (c) => okPage(c, await list.run(deps(c), valid(c, "query"))),
+      async (c) => okPage(c, await service(c).list!(valid(c, "query"))),
     );
   }
   if (create) {
@@ -99,7 +105,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
       route("post", path, create, { body: jsonBody(create.body) }, {
         201: jsonResponse(envelope(schema), "Created"),
       }),
-      async (c) => ok(c, await create.run(deps(c), actorOf(c), body(c)), 201),
+      async (c) => ok(c, await service(c).create!(actorOf(c), body(c)), 201),
     );
   }
   if (get) {
@@ -108,7 +114,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
       route("get", item, { ...get, errors: notFoundError }, { params: IdParam }, {
         200: jsonResponse(envelope(schema), get.description),
       }),
-      async (c) => ok(c, await get.run(deps(c), id(c)) ?? notFoundOf(spec.noun, id(c))),
+      async (c) => ok(c, await service(c).get!(id(c)) ?? notFoundOf(spec.noun, id(c))),
     );
   }
   if (update) {
@@ -117,7 +123,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
       route("put", item, update, { params: IdParam, body: jsonBody(update.body) }, {
         200: jsonResponse(envelope(schema), "Updated"),
       }),
-      async (c) => ok(c, await update.run(deps(c), actorOf(c), id(c), body(c))),
+      async (c) => ok(c, await service(c).update!(actorOf(c), id(c), body(c))),
     );
   }
   const remove = spec.delete;
@@ -126,7 +132,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
       app,
       route("delete", item, remove, { params: IdParam }, { 204: { description: "Deleted" } }),
       async (c) => {
-        await remove.run(deps(c), actorOf(c), id(c));
+        await service(c).delete!(actorOf(c), id(c));
         return noContent(c);
       },
     );

@@ -36,32 +36,21 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
     tags: ["users"],
     noun: "user",
     schema: User,
+    service: (s) => s.users,
     list: {
       summary: "List users (admin)",
       query: listQuery(["id", "username", "role", "created_at"]),
-      run: ({ services }, q) => services.users.list(q),
     },
-    create: {
-      summary: "Create a user (admin)",
-      errors: conflictError,
-      body: CreateBody,
-      run: ({ services }, actor, body) => services.users.create(actor, body),
-    },
-    get: {
-      summary: "Get a user (admin)",
-      description: "The user",
-      run: ({ services }, id) => services.users.get(id),
-    },
+    create: { summary: "Create a user (admin)", errors: conflictError, body: CreateBody },
+    get: { summary: "Get a user (admin)", description: "The user" },
     update: {
       summary: "Change a user's role or password (admin); their sessions end",
       errors: notFoundError,
       body: UpdateBody,
-      run: ({ services }, actor, id, body) => services.users.update(actor, id, body),
     },
     delete: {
       summary: "Delete a user (admin); the last admin cannot be deleted",
       errors: notFoundError,
-      run: ({ services }, actor, id) => services.users.delete(actor, id),
     },
   });
 }
