@@ -7,6 +7,7 @@
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { startChildServer } from "../scripts/child_server.ts";
 import { serve } from "../lib/web/serve.ts";
+import { loadTlsMaterial } from "../lib/tls_certificate.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -53,6 +54,12 @@ function closeAll(conns: Deno.Conn[]): void {
 }
 
 const tick = (ms: number) => new Promise<"open">((r) => setTimeout(() => r("open"), ms));
+
+/** Waits (a generous minute at most) until `cond` holds; false when it never did. */
+async function until(cond: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 3000 && !cond(); i++) await tick(20);
+  return cond();
+}
 
 Deno.test({
   name: "main.ts under ulimit -n 1024 survives 1,100 idle connections and accepts again",
@@ -152,5 +159,50 @@ Deno.test("serve: beyond maxConnections new connections wait until one closes", 
   } finally {
     closeAll(conns);
     await server.shutdown();
+  }
+});
+
+Deno.test("serve over HTTPS: the certificate of lib/tls_certificate.ts, timeouts, handshakes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nmslite-serve-tls-" });
+  const tls = await loadTlsMaterial({ dataDir: dir });
+  const server = serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    tls: { cert: tls.cert, key: tls.key },
+    headerTimeoutMs: 500,
+    idleTimeoutMs: 500,
+    onWarning: () => {},
+  }, () => new Response("ok"));
+  const port = server.addr.port;
+  const conns: Deno.Conn[] = [];
+  const client = Deno.createHttpClient({ caCerts: [tls.cert] });
+  try {
+    // A client that never starts its handshake does not hold up anyone else...
+    const silent = await connect(port);
+    conns.push(silent);
+    const res = await fetch(`https://localhost:${port}/`, { client });
+    assertEquals(await res.text(), "ok");
+    // ...and keeps its slot while it is there, which it gives back when it leaves.
+    assert(await until(() => server.connections >= 1), "the silent client is counted");
+    const tlsConn = (alpn: string[]) =>
+      Deno.connectTls({ hostname: "localhost", port, caCerts: [tls.cert], alpnProtocols: alpn });
+    // After the handshake the header timeout applies as over plain HTTP; HTTP/2 is not offered.
+    const quiet = await tlsConn(["h2", "http/1.1"]);
+    const partial = await tlsConn(["http/1.1"]);
+    conns.push(quiet, partial);
+    assertEquals((await quiet.handshake()).alpnProtocol, "http/1.1");
+    await partial.write(enc.encode("GET / HTTP/1.1\r\nhost: x\r\n"));
+    const limit = tick(60_000);
+    for (const c of [quiet, partial]) {
+      assertEquals(await Promise.race([waitClosed(c), limit]), "closed");
+    }
+    silent.close();
+    conns.splice(conns.indexOf(silent), 1);
+    assert(await until(() => server.connections === 0), "its slot is given back");
+  } finally {
+    client.close();
+    closeAll(conns);
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
   }
 });

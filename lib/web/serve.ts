@@ -1,6 +1,6 @@
 /**
  * The HTTP(S) server: our own listener and accept loop, each accepted connection handed to
- * Deno's HTTP engine (hyper: HTTP/1.1, and HTTP/2 over TLS by ALPN).
+ * Deno's HTTP engine (hyper, HTTP/1.1).
  *
  * Why not `Deno.serve`: its accept loop runs inside the runtime; when file descriptors run out
  * the accept fails with EMFILE, the serve promise rejects and the process exits, and nothing
@@ -14,7 +14,10 @@
  *   one closes;
  * - a connection that has not delivered a complete request head `headerTimeoutMs` after it was
  *   accepted, or stays without a request for `idleTimeoutMs` after its last response, is closed
- *   (a partial header, a stalled TLS handshake or a silent socket all count).
+ *   (a partial header or a silent socket alike). Over HTTPS a client that never finishes the TLS
+ *   handshake cannot be closed (a Deno limitation, see `handshakeThenServe`): it keeps its slot
+ *   until it leaves, so descriptors stay bounded by the cap. Only HTTP/1.1 is offered: an
+ *   HTTP/2 connection that goes silent after GOAWAY could not be closed either.
  *
  * Handing a `Deno.Conn` to the HTTP engine uses `serveHttpOnConnection`, which Deno 2 keeps
  * behind `Deno[Deno.internal]` (the public `Deno.serveHttp` was removed). `serve()` refuses to
@@ -113,7 +116,9 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
       port: options.port,
       cert: options.tls.cert,
       key: options.tls.key,
-      alpnProtocols: ["h2", "http/1.1"],
+      // HTTP/1.1 only: an HTTP/2 connection's graceful shutdown waits for the client after
+      // GOAWAY, so a silent HTTP/2 client could not be timed out.
+      alpnProtocols: ["http/1.1"],
     })
     : Deno.listen({ hostname: options.hostname, port: options.port });
   const addr = listener.addr as Deno.NetAddr;
@@ -129,7 +134,32 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
     warn(message);
   };
 
-  const handleConnection = (conn: Deno.Conn) => {
+  /**
+   * TLS: the handshake completes here before the connection is handed over, and the header
+   * timeout counts from accept. Deno cannot close a socket in the middle of a TLS handshake
+   * (closing it leaves the socket open until the peer finishes or leaves), so a connection
+   * stays counted until its handshake settles: a client that never finishes it holds one slot
+   * of `maxConnections` until it goes away, but never an uncounted file descriptor.
+   */
+  const handshaking = new Set<Deno.TlsConn>();
+  const handshakeThenServe = async (conn: Deno.TlsConn) => {
+    handshaking.add(conn);
+    const deadline = Date.now() + headerTimeoutMs;
+    let ok = false;
+    try {
+      await conn.handshake();
+      ok = !closing;
+    } catch { /* the client's business: a failed handshake just ends */ }
+    handshaking.delete(conn);
+    const left = deadline - Date.now();
+    if (ok && left > 0) return handleConnection(conn, left);
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+    slotFreed?.();
+  };
+
+  const handleConnection = (conn: Deno.Conn, headerMs = headerTimeoutMs) => {
     let inFlight = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let server: ConnServer | undefined = undefined;
@@ -141,7 +171,7 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
       clearTimeout(timer);
       timer = setTimeout(close, ms);
     };
-    arm(headerTimeoutMs);
+    arm(headerMs);
     const settled = () => {
       if (--inFlight === 0 && !closing) arm(idleTimeoutMs);
     };
@@ -175,8 +205,8 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
   const acceptLoop = async () => {
     let backoff = 10;
     while (!closing) {
-      if (open.size >= maxConnections) {
-        warnThrottled(`${open.size} connections open (the limit): new ones wait`);
+      if (open.size + handshaking.size >= maxConnections) {
+        warnThrottled(`${maxConnections} connections open (the limit): new ones wait`);
         await new Promise<void>((r) => slotFreed = r);
         slotFreed = undefined;
         continue;
@@ -198,7 +228,8 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
         continue;
       }
       backoff = 10;
-      handleConnection(conn);
+      if (options.tls) handshakeThenServe(conn as Deno.TlsConn);
+      else handleConnection(conn);
     }
   };
 
@@ -213,12 +244,17 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
       } catch { /* already closed */ }
       slotFreed?.();
       await loop;
+      for (const conn of handshaking) {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }
       await Promise.all([...open].map((s) => s.shutdown().catch(() => {})));
     })();
   return {
     addr,
     get connections() {
-      return open.size;
+      return open.size + handshaking.size;
     },
     get finished() {
       return loop.then(() => stopped);
