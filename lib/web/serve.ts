@@ -106,8 +106,10 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
   const idleTimeoutMs = options.idleTimeoutMs ?? SERVE_DEFAULTS.idleTimeoutMs;
   const maxConnections = options.maxConnections ?? SERVE_DEFAULTS.maxConnections;
   const warn = options.onWarning ?? ((m: string) => console.error(`nmslite: ${m}`));
-  const onError = options.onError ??
-    (() => new Response("internal server error", { status: 500 }));
+  const onError = options.onError ?? ((err: unknown) => {
+    warn(`request failed: ${err instanceof Error ? err.message : String(err)}`);
+    return new Response("internal server error", { status: 500 });
+  });
   const app = options.compress === false ? handler : compressResponses(handler);
 
   const listener: Deno.Listener = options.tls
