@@ -27,9 +27,10 @@ export const usersRepo = {
       [id],
     ))[0];
   },
+  /** Usernames are unique regardless of case (migration 0005), so login folds case too. */
   async findForLogin(db: Queryable, username: string) {
     return (await db.query<User & { password_hash: string }>(
-      `SELECT ${COLUMNS}, password_hash FROM users WHERE username = $1`,
+      `SELECT ${COLUMNS}, password_hash FROM users WHERE lower(username) = lower($1)`,
       [username],
     ))[0];
   },
