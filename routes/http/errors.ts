@@ -121,13 +121,20 @@ export function findControlCharacter(
 }
 
 export const DATABASE_UNAVAILABLE_RETRY_SECONDS = 5;
+const DATABASE_UNAVAILABLE_LOG_INTERVAL_MS = 10_000;
+let lastUnavailableLog = 0;
 
 export function errorResponse(err: unknown, c: Context): Response {
   if (err instanceof ApiError) {
     return c.json(errorBody(err.code, err.message, err.details), err.status, err.headers);
   }
   if (isDatabaseUnavailable(err)) {
-    log.warn("database unavailable: {error}", { error: describePgError(err) });
+    // One line per interval, not one per request, while the outage lasts.
+    const now = Date.now();
+    if (now - lastUnavailableLog >= DATABASE_UNAVAILABLE_LOG_INTERVAL_MS) {
+      lastUnavailableLog = now;
+      log.warn("database unavailable, answering 503: {error}", { error: describePgError(err) });
+    }
     return c.json(
       errorBody(
         "DATABASE_UNAVAILABLE",

@@ -7,6 +7,7 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { backends } from "../helpers/databases.ts";
 import { ADMIN_PASSWORD, startTestServer } from "../helpers/server.ts";
 import { takeDatabaseDown } from "../helpers/outage.ts";
+import { InvalidCredentialsError, login } from "../../lib/auth/sessions.ts";
 
 const MAX_FAILURES = 4;
 
@@ -251,6 +252,17 @@ for (const backend of backends()) {
           const list = await call("GET", `/monitors?device_id=${device.body.data.id}`);
           assertEquals(list.body.meta.total, 2);
         });
+
+        await t.step(
+          "a NUL in a username reaching login() directly (the login page) is a failed login",
+          async () => {
+            const err = await login(s.ctx, "192.0.2.99", "adm\u0000in", ADMIN_PASSWORD).then(
+              () => undefined,
+              (e) => e,
+            );
+            assert(err instanceof InvalidCredentialsError, String(err));
+          },
+        );
 
         await t.step("a login refused as malformed counts toward the throttle", async () => {
           for (let i = 0; i < MAX_FAILURES; i++) {

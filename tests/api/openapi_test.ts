@@ -521,6 +521,33 @@ for (const backend of backends()) {
           },
         );
 
+        await t.step("every integer a request can carry has a maximum within int4", () => {
+          const unbounded: string[] = [];
+          const walk = (schema: Record<string, unknown> | undefined, at: string) => {
+            if (!schema) return;
+            const ref = schema.$ref as string | undefined;
+            if (ref) return walk(doc.components?.schemas?.[ref.split("/").pop()!], at);
+            if (schema.type === "integer") {
+              const max = schema.maximum as number | undefined;
+              if (max === undefined || max > 2_147_483_647) unbounded.push(at);
+            }
+            for (const [k, v] of Object.entries(schema.properties ?? {})) walk(v, `${at}.${k}`);
+            if (schema.items) walk(schema.items as Record<string, unknown>, `${at}[]`);
+            for (const key of ["allOf", "anyOf", "oneOf"]) {
+              for (const sub of (schema[key] ?? []) as Record<string, unknown>[]) walk(sub, at);
+            }
+          };
+          for (const { key, op } of k.operations()) {
+            for (const p of (op.parameters ?? []) as { name: string; schema: never }[]) {
+              walk(p.schema, `${key} ${p.name}`);
+            }
+            const body = (op.requestBody as { content?: Record<string, { schema: never }> })
+              ?.content?.["application/json"]?.schema;
+            walk(body, `${key} body`);
+          }
+          assertEquals(unbounded, []);
+        });
+
         if (!called) return;
         await t.step("every operation in the document was called and validated", () => {
           const missing = k.operations().filter(({ key }) =>
