@@ -8,6 +8,7 @@ import { backends } from "../helpers/databases.ts";
 import { ADMIN_PASSWORD, startTestServer } from "../helpers/server.ts";
 import { takeDatabaseDown } from "../helpers/outage.ts";
 import { InvalidCredentialsError, login } from "../../lib/auth/sessions.ts";
+import { devicesRepo } from "../../lib/db/devices.ts";
 
 const MAX_FAILURES = 4;
 
@@ -261,6 +262,17 @@ for (const backend of backends()) {
               (e) => e,
             );
             assert(err instanceof InvalidCredentialsError, String(err));
+          },
+        );
+
+        await t.step(
+          "a NUL in the devices page's search (devicesRepo.list) matches nothing",
+          async () => {
+            const page = await devicesRepo.list(s.ctx.db, { limit: 10, offset: 0 }, {
+              q: "1\u0000",
+            });
+            assertEquals(page.total, 0);
+            assertEquals(page.items, []);
           },
         );
 
