@@ -5,18 +5,7 @@
 import { useSignal } from "@preact/signals";
 import { api, errorText, saveResource } from "./api.ts";
 import { DeleteButton } from "./delete_button.tsx";
-
-export interface CredentialRow {
-  id: number;
-  name: string;
-  type: "winrm_basic" | "winrm_ntlm" | "wmi";
-  username: string;
-  domain: string | null;
-  port: number;
-  use_ssl: boolean;
-  tls_verify: "system" | "pinned" | "insecure";
-  allow_unencrypted: boolean;
-}
+import type { CredentialRow } from "../lib/web/page_data.ts";
 
 interface TestResult {
   ok: boolean;

@@ -1,38 +1,31 @@
 /**
  * Discovery profiles (create, edit, delete) and running one (islands/discovery_run.tsx shows
- * the run). Only PascalCase files here are islands; lowercase ones are their parts.
+ * the run). The islands are registered in routes/pages/islands.ts; the other files here are
+ * their parts.
  */
 import { useSignal } from "@preact/signals";
 import { api, errorText, saveResource } from "./api.ts";
 import { DeleteButton } from "./delete_button.tsx";
+import { FINISHED, RecentRuns, type Run, RunView } from "./discovery_run.tsx";
 import {
-  FINISHED,
-  RecentRuns,
-  type Run,
+  type DiscoveryProfileRow,
+  type NamedOption,
   type RunSummary,
-  RunView,
-  summary,
-} from "./discovery_run.tsx";
+  runSummary,
+} from "../lib/web/page_data.ts";
 
-export interface ProfileRow {
-  id: number;
-  name: string;
-  credential_profile_id: number;
-  target: string;
-  ports: number[];
-}
 export interface DiscoveryPanelProps {
-  profiles: ProfileRow[];
-  credentials: { id: number; name: string }[];
+  profiles: DiscoveryProfileRow[];
+  credentials: NamedOption[];
   pluginId: number | null;
   canEdit: boolean;
   runs: RunSummary[];
 }
 
 function ProfileForm({ edit, credentials, onSaved, onCancel }: {
-  edit: ProfileRow | null;
+  edit: DiscoveryProfileRow | null;
   credentials: DiscoveryPanelProps["credentials"];
-  onSaved: (p: ProfileRow) => void;
+  onSaved: (p: DiscoveryProfileRow) => void;
   onCancel: () => void;
 }) {
   const error = useSignal<string | null>(null);
@@ -90,16 +83,16 @@ function ProfileForm({ edit, credentials, onSaved, onCancel }: {
 
 export default function DiscoveryPanel(props: DiscoveryPanelProps) {
   const profiles = useSignal(props.profiles);
-  const editing = useSignal<ProfileRow | "new" | null>(null);
+  const editing = useSignal<DiscoveryProfileRow | "new" | null>(null);
   const run = useSignal<{ run: Run; credentialId: number } | null>(null);
   const runs = useSignal(props.runs);
   const show = (r: Run, credentialId: number) => {
     run.value = { run: r, credentialId };
-    runs.value = [summary(r), ...runs.value.filter((x) => x.id !== r.id)].slice(0, 10);
+    runs.value = [runSummary(r), ...runs.value.filter((x) => x.id !== r.id)].slice(0, 10);
   };
   const error = useSignal<string | null>(null);
 
-  const start = async (p: ProfileRow) => {
+  const start = async (p: DiscoveryProfileRow) => {
     error.value = null;
     try {
       let r = await api<Run>("POST", `/discovery-profiles/${p.id}/run`);

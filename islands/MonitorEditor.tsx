@@ -5,29 +5,13 @@
 import { useSignal } from "@preact/signals";
 import { api, errorText } from "./api.ts";
 import { fmtTime } from "../components/format.ts";
-
-export interface MonitorRow {
-  id: number;
-  device_id: number;
-  device_name: string;
-  plugin_name: string;
-  polling_interval: number;
-  enabled: boolean;
-  last_polled: string | null;
-  last_error: string | null;
-  last_error_at: string | null;
-}
-
-interface Option {
-  id: number;
-  name: string;
-}
+import type { MonitorRow, NamedOption } from "../lib/web/page_data.ts";
 
 export interface MonitorEditorProps {
   monitors: MonitorRow[];
   canEdit: boolean;
   showDevice: boolean;
-  create?: { device_id: number; credentials: Option[]; plugins: Option[] };
+  create?: { device_id: number; credentials: NamedOption[]; plugins: NamedOption[] };
 }
 
 function Row({ m, canEdit, showDevice, onChange }: {

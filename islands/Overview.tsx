@@ -1,7 +1,7 @@
 /** The overview's tiles and lists, re-fetched every 15 s while the page is open. */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import type { OverviewData, TopRow } from "../routes/pages/overview_data.ts";
+import type { OverviewData, TopRow } from "../lib/web/page_data.ts";
 import { fmtPercent, fmtTime } from "../components/format.ts";
 
 const REFRESH_MS = 15_000;

@@ -1,12 +1,8 @@
 /** Users (admins only): create, change role, delete. */
 import { useSignal } from "@preact/signals";
 import { api, errorText } from "./api.ts";
+import type { UserRow } from "../lib/web/page_data.ts";
 
-export interface UserRow {
-  id: number;
-  username: string;
-  role: "admin" | "operator" | "viewer";
-}
 const ROLES = ["admin", "operator", "viewer"] as const;
 
 export default function UserAdmin({ users, me }: { users: UserRow[]; me: number }) {

@@ -6,6 +6,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { api, errorText } from "./api.ts";
 import { fmtTime } from "../components/format.ts";
+import type { RunSummary } from "../lib/web/page_data.ts";
 
 export interface Run {
   id: number;
@@ -25,28 +26,6 @@ interface Device {
   hostname: string | null;
   os: string | null;
   status: string;
-}
-
-export interface RunSummary {
-  id: number;
-  status: string;
-  addresses_scanned: number;
-  addresses_total: number;
-  hosts_found: number;
-  identified: number;
-  started: string | null;
-}
-
-export function summary(r: Run & { started_at?: string | null; created_at?: string }): RunSummary {
-  return {
-    id: r.id,
-    status: r.status,
-    addresses_scanned: r.addresses_scanned,
-    addresses_total: r.addresses_total,
-    hosts_found: r.hosts_found,
-    identified: r.identified,
-    started: r.started_at ?? r.created_at ?? null,
-  };
 }
 
 /** The latest runs, the one in progress included. */

@@ -1,10 +1,15 @@
 /**
- * Browser assets: every island under islands/ (a PascalCase .tsx file) is bundled with
- * `deno bundle` (code splitting, so Preact and signals load once per page) into memory when
- * the server starts, and served under a content-hashed path. A fresh clone needs no build step.
+ * Browser assets: the islands the caller registers are bundled with `deno bundle` (code
+ * splitting, so Preact and signals load once per page) into memory when the server starts,
+ * and served under a content-hashed path. A fresh clone needs no build step.
  */
 const ROOT = new URL("../../", import.meta.url);
-const ISLAND_FILE = /^([A-Z][A-Za-z0-9]*)\.tsx$/;
+
+/** What the bundler needs of an island: its name and the module that default-exports it. */
+export interface IslandEntry {
+  name: string;
+  module: URL;
+}
 
 export interface Asset {
   body: Uint8Array;
@@ -12,9 +17,7 @@ export interface Asset {
 }
 
 export interface WebAssets {
-  /** URL prefix of this build, e.g. /static/js/3fa2c1d0 */
-  base: string;
-  /** island name -> URL of its entry module */
+  /** island name -> URL of its entry module, under the build's prefix /static/js/<hash> */
   entries: Map<string, string>;
   /** path under /static -> file */
   files: Map<string, Asset>;
@@ -24,19 +27,9 @@ export interface WebAssets {
   error?: string;
 }
 
-export async function islandNames(): Promise<string[]> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(new URL("islands/", ROOT))) {
-    const m = ISLAND_FILE.exec(e.name);
-    if (e.isFile && m) names.push(m[1]);
-  }
-  return names.sort();
-}
-
-function entrySource(name: string): string {
-  const url = new URL(`islands/${name}.tsx`, ROOT).href;
+function entrySource({ name, module }: IslandEntry): string {
   return `import { h, hydrate } from "preact";
-import C from ${JSON.stringify(url)};
+import C from ${JSON.stringify(module.href)};
 for (const el of document.querySelectorAll('[data-island="${name}"]')) {
   hydrate(h(C, JSON.parse(el.getAttribute("data-props") || "{}")), el);
 }
@@ -48,13 +41,13 @@ async function hash(bytes: Uint8Array): Promise<string> {
   return Array.from(d.slice(0, 5), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function bundleIslands(names: string[]): Promise<Map<string, Uint8Array>> {
+async function bundleIslands(islands: readonly IslandEntry[]): Promise<Map<string, Uint8Array>> {
   const dir = await Deno.makeTempDir({ prefix: "nmslite-islands-" });
   try {
     const entries: string[] = [];
-    for (const n of names) {
-      const p = `${dir}/${n}.ts`;
-      await Deno.writeTextFile(p, entrySource(n));
+    for (const island of islands) {
+      const p = `${dir}/${island.name}.ts`;
+      await Deno.writeTextFile(p, entrySource(island));
       entries.push(p);
     }
     const out = `${dir}/out`;
@@ -93,46 +86,23 @@ async function bundleIslands(names: string[]): Promise<Map<string, Uint8Array>> 
   }
 }
 
-export async function buildWebAssets(): Promise<WebAssets> {
+export async function buildWebAssets(islands: readonly IslandEntry[]): Promise<WebAssets> {
   const files = new Map<string, Asset>();
   const css = await Deno.readFile(new URL("static/app.css", ROOT));
   files.set("/app.css", { body: css, type: "text/css; charset=utf-8" });
   const cssUrl = `/static/app.css?v=${await hash(css)}`;
   const entries = new Map<string, string>();
-  let base = "/static/js/none";
   let error: string | undefined;
   try {
-    const names = await islandNames();
-    const js = await bundleIslands(names);
+    const js = await bundleIslands(islands);
     const all = new Uint8Array([...js.values()].flatMap((b) => [...b]));
     const id = await hash(all);
-    base = `/static/js/${id}`;
     for (const [file, body] of js) {
       files.set(`/js/${id}/${file}`, { body, type: "text/javascript; charset=utf-8" });
     }
-    for (const n of names) entries.set(n, `${base}/${n}.js`);
+    for (const { name } of islands) entries.set(name, `/static/js/${id}/${name}.js`);
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   }
-  return { base, entries, files, css: cssUrl, error };
-}
-
-/** Every file a page loads for these islands: their entries and the chunks they import. */
-export function moduleClosure(assets: WebAssets, islands: Iterable<string>): string[] {
-  const seen = new Set<string>();
-  const visit = (url: string) => {
-    if (seen.has(url)) return;
-    const file = assets.files.get(url.slice("/static".length));
-    if (!file) return;
-    seen.add(url);
-    const text = new TextDecoder().decode(file.body);
-    for (const m of text.matchAll(/(?:from|import)\s*"\.\/([^"]+\.js)"/g)) {
-      visit(`${url.slice(0, url.lastIndexOf("/"))}/${m[1]}`);
-    }
-  };
-  for (const name of islands) {
-    const url = assets.entries.get(name);
-    if (url) visit(url);
-  }
-  return [...seen];
+  return { entries, files, css: cssUrl, error };
 }

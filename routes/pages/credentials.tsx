@@ -1,13 +1,12 @@
 /** /credentials : credential profiles (passwords are never sent to the page). */
-import type { Hono } from "hono";
-import type { AppEnv } from "../http/env.ts";
-import { canEdit, type View } from "./view.tsx";
+import { canEdit, type Page } from "./view.tsx";
 import { Island } from "../../components/Island.tsx";
-import CredentialProfiles from "../../islands/CredentialProfiles.tsx";
+import { islands } from "./islands.ts";
 import { credentialProfilesRepo } from "../../lib/db/credential_profiles.ts";
 
-export function registerCredentialsPage(app: Hono<AppEnv>, view: View): void {
-  app.get("/credentials", async (c) => {
+export const credentialsPage: Page = {
+  path: "/credentials",
+  async get(c, view) {
     const page = await credentialProfilesRepo.list(c.get("app").db, {
       limit: 500,
       offset: 0,
@@ -34,12 +33,8 @@ export function registerCredentialsPage(app: Hono<AppEnv>, view: View): void {
           The accounts NMSlite uses to log in to Windows hosts. Passwords are stored encrypted and
           are never shown again.
         </p>
-        <Island
-          name="CredentialProfiles"
-          component={CredentialProfiles}
-          props={{ rows, canEdit: canEdit(c) }}
-        />
+        <Island of={islands.CredentialProfiles} props={{ rows, canEdit: canEdit(c) }} />
       </>,
     );
-  });
-}
+  },
+};

@@ -1,15 +1,13 @@
 /** /devices/:id : identity, monitors, the latest sample, and the charts island. */
-import type { Hono } from "hono";
-import type { AppEnv } from "../http/env.ts";
-import { canEdit, type View } from "./view.tsx";
+import { canEdit, type Page } from "./view.tsx";
 import { devicesRepo } from "../../lib/db/devices.ts";
 import { getMonitorRef, type LatestSample, latestSample } from "../../lib/metrics/reader.ts";
 import { EmptyState, StatusBadge } from "../../components/Layout.tsx";
 import { Island } from "../../components/Island.tsx";
+import { islands } from "./islands.ts";
 import { fmtBps, fmtBytes, fmtPercent, fmtTime } from "../../components/format.ts";
-import DeviceCharts from "../../islands/DeviceCharts.tsx";
-import MonitorEditor from "../../islands/MonitorEditor.tsx";
-import { loadMonitorRows, loadOptions } from "./monitor_rows.ts";
+import { loadMonitorRows } from "../../lib/db/monitor_rows.ts";
+import { pickLists } from "../../lib/db/pick_lists.ts";
 
 function Latest({ s }: { s: LatestSample }) {
   return (
@@ -94,8 +92,9 @@ function Latest({ s }: { s: LatestSample }) {
   );
 }
 
-export function registerDevicePage(app: Hono<AppEnv>, view: View): void {
-  app.get("/devices/:id{[0-9]+}", async (c) => {
+export const devicePage: Page = {
+  path: "/devices/:id{[0-9]+}",
+  async get(c, view) {
     const db = c.get("app").db;
     const id = Number(c.req.param("id"));
     const device = id <= 2_147_483_647 ? await devicesRepo.get(db, id) : undefined;
@@ -109,9 +108,10 @@ export function registerDevicePage(app: Hono<AppEnv>, view: View): void {
         404,
       );
     }
-    const [monitors, options] = await Promise.all([
+    const [monitors, credentials, plugins] = await Promise.all([
       loadMonitorRows(db, { deviceId: id }),
-      loadOptions(db),
+      pickLists.credentials(db),
+      pickLists.plugins(db),
     ]);
     const ref = monitors.length ? await getMonitorRef(db, monitors[0].id) : null;
     const latest = ref ? (await latestSample(db, ref)).sample : null;
@@ -155,13 +155,12 @@ export function registerDevicePage(app: Hono<AppEnv>, view: View): void {
         {device.status_reason && <p class="muted">Status: {device.status_reason}</p>}
         <h2>Monitors</h2>
         <Island
-          name="MonitorEditor"
-          component={MonitorEditor}
+          of={islands.MonitorEditor}
           props={{
             monitors,
             canEdit: edit,
             showDevice: false,
-            create: { device_id: id, ...options },
+            create: { device_id: id, credentials, plugins },
           }}
         />
         <h2>Latest sample</h2>
@@ -176,13 +175,12 @@ export function registerDevicePage(app: Hono<AppEnv>, view: View): void {
         )}
         <h2>History</h2>
         <Island
-          name="DeviceCharts"
-          component={DeviceCharts}
+          of={islands.DeviceCharts}
           props={{
             monitors: monitors.map((m) => ({ id: m.id, label: `#${m.id} ${m.plugin_name}` })),
           }}
         />
       </>,
     );
-  });
-}
+  },
+};

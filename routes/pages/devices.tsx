@@ -2,9 +2,7 @@
  * /devices: search, status filter, sorting and pagination as plain links and a GET form, so
  * the table works (and is bookmarkable) without any script.
  */
-import type { Hono } from "hono";
-import type { AppEnv } from "../http/env.ts";
-import type { View } from "./view.tsx";
+import type { Page } from "./view.tsx";
 import {
   type Device,
   DEVICE_STATUSES,
@@ -134,8 +132,9 @@ function DevicesTable({ q, rows, total }: { q: Query; rows: Device[]; total: num
   );
 }
 
-export function registerDevicesPage(app: Hono<AppEnv>, view: View): void {
-  app.get("/devices", async (c) => {
+export const devicesPage: Page = {
+  path: "/devices",
+  async get(c, view) {
     const status = c.req.query("status") ?? "";
     const sort = c.req.query("sort") ?? "ip";
     const q: Query = {
@@ -158,5 +157,5 @@ export function registerDevicesPage(app: Hono<AppEnv>, view: View): void {
         <DevicesTable q={q} rows={page.items} total={page.total} />
       </>,
     );
-  });
-}
+  },
+};

@@ -1,25 +1,21 @@
 /** /discovery : profiles, runs with live progress, and monitoring what a run found. */
-import type { Hono } from "hono";
-import type { AppEnv } from "../http/env.ts";
-import { canEdit, type View } from "./view.tsx";
+import { canEdit, type Page } from "./view.tsx";
 import { Island } from "../../components/Island.tsx";
-import DiscoveryPanel from "../../islands/DiscoveryPanel.tsx";
+import { islands } from "./islands.ts";
 import { discoveryProfilesRepo } from "../../lib/db/discovery_profiles.ts";
 import { discoveryRunsRepo } from "../../lib/db/discovery_runs.ts";
-import { summary } from "../../islands/discovery_run.tsx";
+import { pickLists } from "../../lib/db/pick_lists.ts";
+import { runSummary } from "../../lib/web/page_data.ts";
 
-export function registerDiscoveryPage(app: Hono<AppEnv>, view: View): void {
-  app.get("/discovery", async (c) => {
+export const discoveryPage: Page = {
+  path: "/discovery",
+  async get(c, view) {
     const db = c.get("app").db;
-    const [profiles, runs, credentials, [plugin]] = await Promise.all([
+    const [profiles, runs, credentials, pluginId] = await Promise.all([
       discoveryProfilesRepo.list(db, { limit: 200, offset: 0 }),
       discoveryRunsRepo.list(db, { limit: 10, offset: 0, sort: "id", order: "desc" }, {}),
-      db.query<{ id: number; name: string }>(
-        "SELECT id, name FROM credential_profiles ORDER BY name LIMIT 500",
-      ),
-      db.query<{ id: number }>(
-        "SELECT id FROM plugins WHERE type = 'builtin' ORDER BY id LIMIT 1",
-      ),
+      pickLists.credentials(db),
+      pickLists.builtinPluginId(db),
     ]);
     return view.page(
       c,
@@ -31,8 +27,7 @@ export function registerDiscoveryPage(app: Hono<AppEnv>, view: View): void {
           credential profile. Found hosts become devices; monitor them to collect metrics.
         </p>
         <Island
-          name="DiscoveryPanel"
-          component={DiscoveryPanel}
+          of={islands.DiscoveryPanel}
           props={{
             profiles: profiles.items.map((p) => ({
               id: p.id,
@@ -42,18 +37,12 @@ export function registerDiscoveryPage(app: Hono<AppEnv>, view: View): void {
               ports: p.ports,
             })),
             credentials,
-            pluginId: plugin?.id ?? null,
+            pluginId,
             canEdit: canEdit(c),
-            runs: runs.items.map((r) =>
-              summary({
-                ...r,
-                started_at: r.started_at ? new Date(r.started_at).toISOString() : null,
-                created_at: new Date(r.created_at).toISOString(),
-              })
-            ),
+            runs: runs.items.map(runSummary),
           }}
         />
       </>,
     );
-  });
-}
+  },
+};

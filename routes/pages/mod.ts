@@ -8,34 +8,36 @@ import type { AppEnv } from "../http/env.ts";
 import { pageSession } from "../http/session.ts";
 import { buildWebAssets, type WebAssets } from "../../lib/web/bundle.ts";
 import { getLogger } from "@logtape/logtape";
-import { createView } from "./view.tsx";
+import { createView, type Page } from "./view.tsx";
+import { islands } from "./islands.ts";
 import { registerLoginPages } from "./login.tsx";
-import { registerOverviewPage } from "./overview.tsx";
-import { registerDevicesPage } from "./devices.tsx";
-import { registerDevicePage } from "./device.tsx";
-import { registerMonitorsPage } from "./monitors.tsx";
-import { registerDiscoveryPage } from "./discovery.tsx";
-import { registerCredentialsPage } from "./credentials.tsx";
-import { registerUsersPage } from "./users.tsx";
+import { overviewJson, overviewPage } from "./overview.tsx";
+import { devicesPage } from "./devices.tsx";
+import { devicePage } from "./device.tsx";
+import { monitorsPage } from "./monitors.tsx";
+import { discoveryPage } from "./discovery.tsx";
+import { credentialsPage } from "./credentials.tsx";
+import { usersPage } from "./users.tsx";
 
 const log = getLogger(["nmslite", "web"]);
 
-const PAGE_PATHS = [
-  "/",
-  "/overview.json",
-  "/devices",
-  "/devices/*",
-  "/discovery",
-  "/credentials",
-  "/monitors",
-  "/users",
+/** Every page for signed-in users; each is served behind the cookie session. */
+export const PAGES: readonly Page[] = [
+  overviewPage,
+  overviewJson,
+  devicesPage,
+  devicePage,
+  discoveryPage,
+  credentialsPage,
+  monitorsPage,
+  usersPage,
 ];
 
 let shared: Promise<WebAssets> | null = null;
 
 /** One bundle per process: every app instance (tests start several) shares it. */
 export function webAssets(): Promise<WebAssets> {
-  shared ??= buildWebAssets().then((a) => {
+  shared ??= buildWebAssets(Object.values(islands)).then((a) => {
     if (a.error) log.error("islands not bundled, pages stay static: {error}", { error: a.error });
     return a;
   });
@@ -69,13 +71,6 @@ export function createPages(): Hono<AppEnv> {
   app.get("/favicon.ico", (c) => c.body(null, 204));
   registerLoginPages(app, view);
   const session = pageSession();
-  for (const p of PAGE_PATHS) app.use(p, session);
-  registerOverviewPage(app, view);
-  registerDevicesPage(app, view);
-  registerDevicePage(app, view);
-  registerMonitorsPage(app, view);
-  registerDiscoveryPage(app, view);
-  registerCredentialsPage(app, view);
-  registerUsersPage(app, view);
+  for (const p of PAGES) app.get(p.path, session, (c) => p.get(c, view));
   return app;
 }

@@ -1,21 +1,19 @@
 /** /monitors : every monitor (or ?failing=1 those that failed in the last hour), and plugins. */
-import type { Hono } from "hono";
-import type { AppEnv } from "../http/env.ts";
-import { canEdit, type View } from "./view.tsx";
+import { canEdit, type Page } from "./view.tsx";
 import { Island } from "../../components/Island.tsx";
+import { islands } from "./islands.ts";
 import { EmptyState } from "../../components/Layout.tsx";
-import MonitorEditor from "../../islands/MonitorEditor.tsx";
-import { loadMonitorRows } from "./monitor_rows.ts";
+import { loadMonitorRows } from "../../lib/db/monitor_rows.ts";
+import { pluginsRepo } from "../../lib/db/plugins.ts";
 
-export function registerMonitorsPage(app: Hono<AppEnv>, view: View): void {
-  app.get("/monitors", async (c) => {
+export const monitorsPage: Page = {
+  path: "/monitors",
+  async get(c, view) {
     const db = c.get("app").db;
     const failing = c.req.query("failing") === "1";
-    const [monitors, plugins] = await Promise.all([
+    const [monitors, { items: plugins }] = await Promise.all([
       loadMonitorRows(db, { failing }),
-      db.query<{ id: number; name: string; type: string; description: string }>(
-        "SELECT id, name, type, description FROM plugins ORDER BY id LIMIT 200",
-      ),
+      pluginsRepo.list(db, { limit: 200, offset: 0, sort: "id" }),
     ]);
     return view.page(
       c,
@@ -37,8 +35,7 @@ export function registerMonitorsPage(app: Hono<AppEnv>, view: View): void {
           )
           : (
             <Island
-              name="MonitorEditor"
-              component={MonitorEditor}
+              of={islands.MonitorEditor}
               props={{ monitors, canEdit: canEdit(c), showDevice: true }}
             />
           )}
@@ -70,5 +67,5 @@ export function registerMonitorsPage(app: Hono<AppEnv>, view: View): void {
         </p>
       </>,
     );
-  });
-}
+  },
+};

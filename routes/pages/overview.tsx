@@ -1,15 +1,13 @@
 /** / : the overview, and /overview.json which its island polls. */
-import type { Hono } from "hono";
-import type { AppEnv } from "../http/env.ts";
-import type { View } from "./view.tsx";
-import { loadOverview } from "./overview_data.ts";
+import type { Page } from "./view.tsx";
+import { loadOverview } from "../../lib/db/overview_reads.ts";
 import { Island } from "../../components/Island.tsx";
-import Overview from "../../islands/Overview.tsx";
+import { islands } from "./islands.ts";
 import { EmptyState } from "../../components/Layout.tsx";
 
-export function registerOverviewPage(app: Hono<AppEnv>, view: View): void {
-  app.get("/overview.json", async (c) => c.json(await loadOverview(c.get("app").db)));
-  app.get("/", async (c) => {
+export const overviewPage: Page = {
+  path: "/",
+  async get(c, view) {
     const data = await loadOverview(c.get("app").db);
     return view.page(
       c,
@@ -23,8 +21,13 @@ export function registerOverviewPage(app: Hono<AppEnv>, view: View): void {
             <a href="/discovery">discovery profile</a> for your network and run it.
           </EmptyState>
         )}
-        <Island name="Overview" component={Overview} props={{ initial: data }} />
+        <Island of={islands.Overview} props={{ initial: data }} />
       </>,
     );
-  });
-}
+  },
+};
+
+export const overviewJson: Page = {
+  path: "/overview.json",
+  get: async (c) => c.json(await loadOverview(c.get("app").db)),
+};

@@ -1,13 +1,13 @@
 /** /users : user administration, for admins only (the API enforces the same). */
-import type { Hono } from "hono";
-import type { AppEnv } from "../http/env.ts";
-import type { View } from "./view.tsx";
+import type { Page } from "./view.tsx";
 import { Island } from "../../components/Island.tsx";
+import { islands } from "./islands.ts";
 import { EmptyState } from "../../components/Layout.tsx";
-import UserAdmin, { type UserRow } from "../../islands/UserAdmin.tsx";
+import { usersRepo } from "../../lib/db/users.ts";
 
-export function registerUsersPage(app: Hono<AppEnv>, view: View): void {
-  app.get("/users", async (c) => {
+export const usersPage: Page = {
+  path: "/users",
+  async get(c, view) {
     const user = c.get("user");
     if (user.role !== "admin") {
       return view.page(
@@ -19,9 +19,12 @@ export function registerUsersPage(app: Hono<AppEnv>, view: View): void {
         403,
       );
     }
-    const users = await c.get("app").db.query<UserRow>(
-      "SELECT id, username, role FROM users ORDER BY username LIMIT 1000",
-    );
+    const page = await usersRepo.list(c.get("app").db, {
+      limit: 1000,
+      offset: 0,
+      sort: "username",
+    });
+    const users = page.items.map(({ id, username, role }) => ({ id, username, role }));
     return view.page(
       c,
       "Users",
@@ -30,8 +33,8 @@ export function registerUsersPage(app: Hono<AppEnv>, view: View): void {
         <p class="muted">
           Admins do everything; operators change everything but users; viewers only read.
         </p>
-        <Island name="UserAdmin" component={UserAdmin} props={{ users, me: user.userId }} />
+        <Island of={islands.UserAdmin} props={{ users, me: user.userId }} />
       </>,
     );
-  });
-}
+  },
+};

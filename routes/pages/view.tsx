@@ -12,7 +12,6 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
   "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 export interface View {
-  assets(): Promise<WebAssets>;
   /** A page inside the layout, for the signed-in user. */
   page(
     c: Context<AppEnv>,
@@ -28,7 +27,6 @@ export function createView(assets: () => Promise<WebAssets>): View {
   const html = (c: Context, doc: string, status: number) =>
     c.html(doc, status as 200, { "cache-control": "no-store", "content-security-policy": CSP });
   return {
-    assets,
     async page(c, title, body, status = 200) {
       const a = await assets();
       const doc = renderDocument(
@@ -42,6 +40,12 @@ export function createView(assets: () => Promise<WebAssets>): View {
       return html(c, renderDocument(await assets(), title, <main id="main">{body}</main>), status);
     },
   };
+}
+
+/** A dashboard URL for signed-in users: createPages serves `path` behind the cookie session. */
+export interface Page {
+  path: string;
+  get(c: Context<AppEnv>, view: View): Promise<Response>;
 }
 
 /** Editing controls are shown to operators and admins; the API refuses viewers anyway. */

@@ -1,27 +1,9 @@
 /**
- * The overview's figures, in four bounded queries: latest samples come from one index probe
- * per recently polled monitor (never a scan of the metrics table).
+ * Read model of the dashboard's overview: its figures in four bounded queries. Latest samples
+ * come from one index probe per recently polled monitor (never a scan of the metrics table).
  */
-import type { Queryable } from "../../lib/db/driver.ts";
-
-export interface TopRow {
-  device_id: number;
-  name: string;
-  value: number;
-}
-
-export interface OverviewData {
-  statuses: Record<string, number>;
-  devices_total: number;
-  monitors_enabled: number;
-  polls_per_minute: number;
-  failing_last_hour: number;
-  top_cpu: TopRow[];
-  top_memory: TopRow[];
-  top_disk: TopRow[];
-  errors: { monitor_id: number; device_id: number; name: string; error: string; at: string }[];
-  generated_at: string;
-}
+import type { Queryable } from "./driver.ts";
+import type { OverviewData, TopRow } from "../web/page_data.ts";
 
 const LATEST_SQL = `SELECT m.device_id, coalesce(d.hostname, host(d.ip)) AS name, s.cpu_percent,
     s.memory_used::float8 / nullif(s.memory_total, 0) * 100 AS memory_percent,

@@ -1,6 +1,6 @@
-/** Monitors with their device and plugin names, as the monitor table island shows them. */
-import type { Queryable } from "../../lib/db/driver.ts";
-import type { MonitorRow } from "../../islands/MonitorEditor.tsx";
+/** Read model: monitors with their device and plugin names, as the dashboard's tables show them. */
+import type { Queryable } from "./driver.ts";
+import type { MonitorRow } from "../web/page_data.ts";
 
 export async function loadMonitorRows(
   db: Queryable,
@@ -33,18 +33,4 @@ export async function loadMonitorRows(
     last_polled: r.last_polled ? new Date(r.last_polled).toISOString() : null,
     last_error_at: r.last_error_at ? new Date(r.last_error_at).toISOString() : null,
   }));
-}
-
-export async function loadOptions(
-  db: Queryable,
-): Promise<
-  { credentials: { id: number; name: string }[]; plugins: { id: number; name: string }[] }
-> {
-  const [credentials, plugins] = await Promise.all([
-    db.query<{ id: number; name: string }>(
-      "SELECT id, name FROM credential_profiles ORDER BY name LIMIT 500",
-    ),
-    db.query<{ id: number; name: string }>("SELECT id, name FROM plugins ORDER BY id LIMIT 500"),
-  ]);
-  return { credentials, plugins };
 }

@@ -1,0 +1,102 @@
+/**
+ * What the server hands the browser: the rows a page puts into its islands' props (and what
+ * /overview.json answers). The read models in lib/db return them, pages pass them on, islands
+ * render them. Plain data and pure functions only, since the islands' bundle includes this file.
+ */
+import type { Role } from "../auth/tokens.ts";
+import type { CredentialProfile } from "../db/credential_profiles.ts";
+
+/** A choice in a form's select: a credential profile or a plugin. */
+export interface NamedOption {
+  id: number;
+  name: string;
+}
+
+/** One device in a "highest use" list; `value` is a percentage. */
+export interface TopRow {
+  device_id: number;
+  name: string;
+  value: number;
+}
+
+export interface PollError {
+  monitor_id: number;
+  device_id: number;
+  name: string;
+  error: string;
+  /** ISO 8601 */
+  at: string;
+}
+
+export interface OverviewData {
+  statuses: Record<string, number>;
+  devices_total: number;
+  monitors_enabled: number;
+  polls_per_minute: number;
+  failing_last_hour: number;
+  top_cpu: TopRow[];
+  top_memory: TopRow[];
+  top_disk: TopRow[];
+  errors: PollError[];
+  generated_at: string;
+}
+
+/** A monitor with its device and plugin names; times are ISO 8601. */
+export interface MonitorRow {
+  id: number;
+  device_id: number;
+  device_name: string;
+  plugin_name: string;
+  polling_interval: number;
+  enabled: boolean;
+  last_polled: string | null;
+  last_error: string | null;
+  last_error_at: string | null;
+}
+
+export interface UserRow {
+  id: number;
+  username: string;
+  role: Role;
+}
+
+/** A credential profile as its table shows it (the password never leaves the repository). */
+export type CredentialRow = Omit<CredentialProfile, "tls_ca_pem" | "created_at" | "updated_at">;
+
+export interface DiscoveryProfileRow {
+  id: number;
+  name: string;
+  credential_profile_id: number;
+  target: string;
+  ports: number[];
+}
+
+/** A discovery run as the list of recent runs shows it. */
+export interface RunSummary {
+  id: number;
+  status: string;
+  addresses_scanned: number;
+  addresses_total: number;
+  hosts_found: number;
+  identified: number;
+  /** ISO 8601: when it started, or was queued */
+  started: string | null;
+}
+
+type When = Date | string | null | undefined;
+const iso = (t: When) => t === null || t === undefined ? null : new Date(t).toISOString();
+
+/** The summary of a run, from a repository row (dates) or the API's JSON (ISO strings). */
+export function runSummary(
+  r: Omit<RunSummary, "started"> & { started_at?: When; created_at?: When },
+): RunSummary {
+  return {
+    id: r.id,
+    status: r.status,
+    addresses_scanned: r.addresses_scanned,
+    addresses_total: r.addresses_total,
+    hosts_found: r.hosts_found,
+    identified: r.identified,
+    started: iso(r.started_at) ?? iso(r.created_at),
+  };
+}

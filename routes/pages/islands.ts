@@ -1,0 +1,39 @@
+/**
+ * The islands: every interactive part of the pages, registered here. The bundler makes an
+ * entry of each one's module (lib/web/bundle.ts); pages render them as `<Island of={…} />`.
+ * The other files in islands/ are their parts.
+ */
+import type { ComponentProps, ComponentType } from "preact";
+import type { IslandDef } from "../../components/Island.tsx";
+import CredentialProfiles from "../../islands/CredentialProfiles.tsx";
+import DeviceCharts from "../../islands/DeviceCharts.tsx";
+import DiscoveryPanel from "../../islands/DiscoveryPanel.tsx";
+import MonitorEditor from "../../islands/MonitorEditor.tsx";
+import Overview from "../../islands/Overview.tsx";
+import UserAdmin from "../../islands/UserAdmin.tsx";
+
+// deno-lint-ignore no-explicit-any
+type Components = Record<string, ComponentType<any>>;
+type Registered<T extends Components> = {
+  [K in keyof T & string]: IslandDef<ComponentProps<T[K]>>;
+};
+
+/** Each key names an island whose component is the default export of islands/<key>.tsx. */
+function register<T extends Components>(components: T): Registered<T> {
+  return Object.fromEntries(
+    Object.entries(components).map(([name, component]) => [name, {
+      name,
+      component,
+      module: new URL(`../../islands/${name}.tsx`, import.meta.url),
+    }]),
+  ) as Registered<T>;
+}
+
+export const islands = register({
+  CredentialProfiles,
+  DeviceCharts,
+  DiscoveryPanel,
+  MonitorEditor,
+  Overview,
+  UserAdmin,
+});
