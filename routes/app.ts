@@ -16,7 +16,10 @@ export interface AppOptions {
   bodyLimitBytes: number;
 }
 
-export function createApp(ctx: HttpDeps, opts: AppOptions): Hono<AppEnv> {
+export function createApp(
+  ctx: HttpDeps,
+  opts: AppOptions = { bodyLimitBytes: ctx.config.server.body_limit_bytes },
+): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("*", async (c, next) => {
     c.set("app", ctx);

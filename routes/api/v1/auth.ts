@@ -1,9 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context, Next } from "hono";
 import { getConnInfo } from "hono/deno";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, noContent, ok } from "../../http/define.ts";
 import { envelope, ErrorSchema, jsonBody, jsonResponse } from "./schemas.ts";
-import { login, logout, refresh } from "../../../lib/auth/sessions.ts";
+import { login, LoginThrottledError, logout, refresh } from "../../../lib/auth/sessions.ts";
 import { audit } from "../../../lib/audit.ts";
 
 const SessionSchema = z.object({
@@ -30,6 +31,8 @@ const err = (description: string) => ({
 });
 
 export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.use("/auth/login", countRejectedLogins);
+
   handle(
     app,
     createRoute({
@@ -43,6 +46,7 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
         400: err("Validation error"),
         401: err("Invalid username or password"),
         429: err("Too many failed logins"),
+        503: err("The database is unavailable"),
       },
     }),
     async (c) => {
@@ -67,6 +71,7 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
         200: jsonResponse(envelope(SessionSchema), "New tokens"),
         400: err("Validation error"),
         401: err("Refresh token invalid, expired, revoked or reused"),
+        503: err("The database is unavailable"),
       },
     }),
     async (c) => ok(c, await refresh(c.get("app"), c.req.valid("json").refresh_token)),
@@ -80,7 +85,11 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
       tags: ["auth"],
       summary: "Revoke a refresh token and every token rotated from the same login",
       request: { body: jsonBody(RefreshBody) },
-      responses: { 204: { description: "Logged out" }, 400: err("Validation error") },
+      responses: {
+        204: { description: "Logged out" },
+        400: err("Validation error"),
+        503: err("The database is unavailable"),
+      },
     }),
     async (c) => {
       await logout(c.get("app"), c.req.valid("json").refresh_token);
@@ -109,6 +118,24 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
       return Promise.resolve(ok(c, { id: u.userId, username: u.username, role: u.role }));
     },
   );
+}
+
+/**
+ * A login refused as malformed (400: a NUL in the username, a missing password…) counts toward
+ * the throttle like a wrong password, and a locked-out client gets 429 whatever it sends, so
+ * variants of a name cannot be used to probe around the lockout.
+ */
+async function countRejectedLogins(c: Context<AppEnv>, next: Next): Promise<void> {
+  if (c.req.method !== "POST") return await next();
+  const body = await c.req.json().catch(() => undefined);
+  const username = typeof body?.username === "string" ? body.username as string : undefined;
+  if (username === undefined) return await next();
+  const throttle = c.get("app").loginThrottle;
+  const client = clientAddress(c);
+  const wait = throttle.retryAfterMs(client, username);
+  if (wait > 0) throw new LoginThrottledError(wait);
+  await next();
+  if (c.res.status === 400) throttle.recordFailure(client, username);
 }
 
 function clientAddress(c: Parameters<typeof getConnInfo>[0]): string {

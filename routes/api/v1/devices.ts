@@ -1,6 +1,13 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { conflictError, inUseError, listQuery, notFoundError, Timestamp } from "./schemas.ts";
+import {
+  conflictError,
+  inUseError,
+  listQuery,
+  notFoundError,
+  NullableTimestamp,
+  Timestamp,
+} from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 import { DEVICE_STATUSES, type DeviceStatus } from "../../../lib/db/devices.ts";
 import { isIpv4 } from "../../../lib/discovery/targets.ts";
@@ -18,8 +25,8 @@ export const Device = z.object({
   memory_total_bytes: z.number().nullable(),
   status: z.enum(STATUS),
   status_reason: z.string().nullable(),
-  status_changed_at: Timestamp,
-  last_seen: Timestamp,
+  status_changed_at: NullableTimestamp,
+  last_seen: NullableTimestamp,
   discovery_profile_id: z.number().int().nullable(),
   created_at: Timestamp,
   updated_at: Timestamp,

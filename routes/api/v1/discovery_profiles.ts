@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { conflictError, listQuery, notFoundError, Timestamp } from "./schemas.ts";
+import { conflictError, Id, listQuery, notFoundError, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 
 const DiscoveryProfile = z.object({
@@ -16,7 +16,7 @@ const DiscoveryProfile = z.object({
 
 const CreateBody = z.object({
   name: z.string().trim().min(1).max(100).openapi({ example: "Office LAN" }),
-  credential_profile_id: z.number().int().positive(),
+  credential_profile_id: Id,
   target: z.string().trim().min(1).max(4096).openapi({
     description:
       "a CIDR (10.0.0.0/24), a range (10.0.0.5-10.0.0.20) or a comma list of them; at most 65,536 addresses",

@@ -7,9 +7,11 @@ import {
   conflictError,
   envelope,
   IdParam,
+  IdQuery,
   jsonResponse,
   listQuery,
   notFoundError,
+  NullableTimestamp,
   Timestamp,
 } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
@@ -37,8 +39,8 @@ const DiscoveryRun = z.object({
   })),
   started_by: z.number().int().nullable(),
   created_at: Timestamp,
-  started_at: Timestamp,
-  finished_at: Timestamp,
+  started_at: NullableTimestamp,
+  finished_at: NullableTimestamp,
 }).openapi("DiscoveryRun");
 
 const RunQuery = z.object({
@@ -48,7 +50,7 @@ const RunQuery = z.object({
 });
 
 const ListQuery = listQuery(["id", "created_at", "status"]).extend({
-  discovery_profile_id: z.coerce.number().int().positive().optional(),
+  discovery_profile_id: IdQuery.optional(),
   status: z.enum(STATUSES).optional(),
 });
 

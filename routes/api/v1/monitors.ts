@@ -1,6 +1,14 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { listQuery, notFoundError, Timestamp } from "./schemas.ts";
+import {
+  conflictError,
+  Id,
+  IdQuery,
+  listQuery,
+  notFoundError,
+  NullableTimestamp,
+  Timestamp,
+} from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 
 export const MIN_POLLING_INTERVAL = 10;
@@ -13,16 +21,16 @@ const Monitor = z.object({
   plugin_id: z.number().int(),
   polling_interval: z.number().int(),
   enabled: z.boolean(),
-  last_polled: Timestamp,
-  last_attempted: Timestamp,
+  last_polled: NullableTimestamp,
+  last_attempted: NullableTimestamp,
   last_error: z.string().nullable(),
-  last_error_at: Timestamp,
+  last_error_at: NullableTimestamp,
   consecutive_failures: z.number().int(),
   created_at: Timestamp,
   updated_at: Timestamp,
 }).openapi("Monitor");
 
-const id = z.number().int().positive().max(2_147_483_647);
+const id = Id;
 const CreateBody = z.object({
   device_id: id,
   credential_profile_id: id,
@@ -50,7 +58,7 @@ const ListQuery = listQuery([
   "last_error_at",
   "created_at",
 ]).extend({
-  device_id: z.coerce.number().int().positive().optional(),
+  device_id: IdQuery.optional(),
   enabled: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
 });
 
@@ -64,13 +72,13 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>): void {
     list: { summary: "List monitors", query: ListQuery },
     create: {
       summary: "Create a monitor: a device polled with a credential profile and a plugin",
-      errors: notFoundError,
+      errors: { ...notFoundError, ...conflictError },
       body: CreateBody,
     },
     get: { summary: "Get a monitor with its last poll state", description: "The monitor" },
     update: {
       summary: "Update a monitor (interval, enabled, references); fields left out keep their value",
-      errors: notFoundError,
+      errors: { ...notFoundError, ...conflictError },
       body: UpdateBody,
     },
     delete: { summary: "Delete a monitor and its metrics", errors: notFoundError },
