@@ -5,12 +5,14 @@
  * version moved on (role or password changed, user deleted) or its login ended (logout, a
  * replayed refresh token). That state lives in the database, so every process serving the
  * API sees it, also after a restart; a process caches it for a few seconds and forgets it at
- * once for the changes it makes itself. Refresh tokens are 256-bit random strings, stored
+ * once for the changes it makes itself. While the database is unreachable the last state read
+ * stands (nothing can be revoked then anyway), so requests that need no database still work.
+ * Refresh tokens are 256-bit random strings, stored
  * only as SHA-256 hashes (lib/db/refresh_tokens.ts).
  */
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { encodeBase64Url } from "../crypto/base64.ts";
-import type { Queryable } from "../db/driver.ts";
+import { isDatabaseUnavailable, type Queryable } from "../db/driver.ts";
 import { usersRepo } from "../db/users.ts";
 
 import { type Role, ROLES } from "./roles.ts";
@@ -84,6 +86,8 @@ export class AccessTokens {
       .setJti(crypto.randomUUID())
       .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
       .sign(this.secret);
+    // The issuer has just read the user's version (and started the login): that is the state.
+    this.remember(`${claims.userId}:${claims.sessionId ?? ""}`, claims.tokenVersion ?? 0, true);
     return { token, expiresAt };
   }
 
@@ -119,16 +123,21 @@ export class AccessTokens {
     const key = `${claims.userId}:${claims.sessionId ?? ""}`;
     let state = this.states.get(key);
     if (!state || state.until <= Date.now()) {
-      const row = await usersRepo.tokenState(this.db!, claims.userId, claims.sessionId);
-      state = {
-        version: row?.version ?? -1,
-        session_live: row?.session_live ?? false,
-        until: Date.now() + this.stateCacheMs,
-      };
-      if (this.states.size >= VERIFIED_CACHE_SIZE) this.states.clear();
-      this.states.set(key, state);
+      try {
+        const row = await usersRepo.tokenState(this.db!, claims.userId, claims.sessionId);
+        state = this.remember(key, row?.version ?? -1, row?.session_live ?? false);
+      } catch (err) {
+        if (!state || !isDatabaseUnavailable(err)) throw err;
+      }
     }
     return state.version === claims.tokenVersion && state.session_live;
+  }
+
+  private remember(key: string, version: number, sessionLive: boolean): TokenState {
+    const state = { version, session_live: sessionLive, until: Date.now() + this.stateCacheMs };
+    if (this.states.size >= VERIFIED_CACHE_SIZE) this.states.clear();
+    this.states.set(key, state);
+    return state;
   }
 
   private async verifySignature(token: string): Promise<AccessClaims> {
