@@ -15,9 +15,9 @@ import { encodeBase64Url } from "../crypto/base64.ts";
 import { isDatabaseUnavailable, type Queryable } from "../db/driver.ts";
 import { usersRepo } from "../db/users.ts";
 
-import { type Role, ROLES } from "./roles.ts";
+import { type Role, ROLES } from "../db/roles.ts";
 
-export { type Role, ROLES } from "./roles.ts";
+export { type Role, ROLES } from "../db/roles.ts";
 
 export interface AccessClaims {
   userId: number;

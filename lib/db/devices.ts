@@ -83,7 +83,7 @@ export const devicesRepo = {
   async get(db: Queryable, id: number): Promise<Device | undefined> {
     return (await db.query<R>(`SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]))[0];
   },
-  /** A new device starts as `discovered` (lib/services/device_lifecycle.ts). */
+  /** A new device starts as `discovered` (lib/inventory/device_lifecycle.ts). */
   async create(
     db: Queryable,
     d: { ip: string; status_reason: string } & DeviceFields,
@@ -103,7 +103,7 @@ export const devicesRepo = {
       ],
     ))[0];
   },
-  /** The descriptive fields; the status changes only through lib/services/device_lifecycle.ts. */
+  /** The descriptive fields; the status changes only through lib/inventory/device_lifecycle.ts. */
   async update(db: Queryable, id: number, d: DeviceFields): Promise<Device | undefined> {
     const sets: string[] = [];
     const params: unknown[] = [id];

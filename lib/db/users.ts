@@ -1,6 +1,6 @@
 import type { Queryable } from "./driver.ts";
 import { listPage, type ListParams, type Page } from "./pagination.ts";
-import type { Role } from "../auth/roles.ts";
+import type { Role } from "./roles.ts";
 
 export interface User {
   id: number;

@@ -17,7 +17,7 @@ import {
   discoveryRunsRepo,
   type UnidentifiedHost,
 } from "../db/discovery_runs.ts";
-import { deviceLifecycle } from "../services/device_lifecycle.ts";
+import { deviceLifecycle } from "../inventory/device_lifecycle.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { parseTarget } from "./targets.ts";
 import { findFping, openPorts, pingAlive } from "./probe.ts";

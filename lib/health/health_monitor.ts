@@ -10,7 +10,7 @@ import type { PollOutcome } from "../messages.ts";
 import { FailureWindow } from "./failure_window.ts";
 import { openPorts } from "../discovery/probe.ts";
 import { devicesRepo } from "../db/devices.ts";
-import { deviceLifecycle } from "../services/device_lifecycle.ts";
+import { deviceLifecycle } from "../inventory/device_lifecycle.ts";
 
 const log = getLogger(["nmslite", "health"]);
 

@@ -7,7 +7,7 @@
  */
 import type { Database, Queryable } from "../db/driver.ts";
 import type { MetricSample, PollOutcome, ResultBatch } from "../messages.ts";
-import { Histogram } from "../observability/histogram.ts";
+import { Histogram } from "./histogram.ts";
 
 export const METRIC_COLUMNS = [
   "monitor_id",

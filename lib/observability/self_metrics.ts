@@ -7,7 +7,7 @@ import type { Queryable } from "../db/driver.ts";
 import type { MonitoringRuntime } from "../pipeline/runtime.ts";
 import { PrometheusText } from "./prometheus.ts";
 import { DEVICE_STATUSES, devicesRepo } from "../db/devices.ts";
-import { Histogram } from "./histogram.ts";
+import { Histogram } from "../metrics/histogram.ts";
 import { DURATION_BUCKETS_MS } from "../polling/poller.ts";
 
 const msToSeconds = (buckets: Record<string, number>): Record<string, number> =>

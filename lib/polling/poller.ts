@@ -4,7 +4,7 @@
  * an outcome for every poll. Collection itself is injected (lib/collectors/registry.ts).
  */
 import type { Credential, MetricSample, PluginSpec, PollJob, PollOutcome } from "../messages.ts";
-import { Histogram } from "../observability/histogram.ts";
+import { Histogram } from "../metrics/histogram.ts";
 
 export interface PollerOptions {
   concurrency: number;

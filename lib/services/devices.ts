@@ -2,7 +2,7 @@
 import { type Device, type DeviceFields, devicesRepo, type DeviceStatus } from "../db/devices.ts";
 import type { ListParams, Page } from "../db/pagination.ts";
 import { type Actor, audit } from "../audit.ts";
-import { deviceLifecycle } from "./device_lifecycle.ts";
+import { deviceLifecycle } from "../inventory/device_lifecycle.ts";
 import { found, inUse } from "./errors.ts";
 import { change, type ServiceDeps } from "./service.ts";
 

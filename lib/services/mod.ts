@@ -21,7 +21,7 @@ export { DiscoveryProfilesService, DiscoveryRunsService } from "./discovery.ts";
 export { type AccessRevoker, UsersService } from "./users.ts";
 export { PluginsService } from "./plugins.ts";
 export { MetricsService } from "./metrics.ts";
-export { deviceLifecycle } from "./device_lifecycle.ts";
+export { deviceLifecycle } from "../inventory/device_lifecycle.ts";
 export { ServiceError } from "./errors.ts";
 
 export interface Services {

@@ -9,7 +9,7 @@ import { credentialProfilesRepo } from "../db/credential_profiles.ts";
 import { pluginsRepo } from "../db/plugins.ts";
 import type { ListParams, Page } from "../db/pagination.ts";
 import { type Actor, audit } from "../audit.ts";
-import { deviceLifecycle } from "./device_lifecycle.ts";
+import { deviceLifecycle } from "../inventory/device_lifecycle.ts";
 import { found, ServiceError } from "./errors.ts";
 import { change, type ServiceDeps } from "./service.ts";
 

@@ -1,5 +1,5 @@
 /**
- * Device status moves only through the named transitions of lib/services/device_lifecycle.ts,
+ * Device status moves only through the named transitions of lib/inventory/device_lifecycle.ts,
  * and each one leaves its reason on the device and a record in the audit log.
  */
 import { assertEquals, assertMatch } from "../helpers/assert.ts";
