@@ -75,13 +75,14 @@ function validationSentence(message: string, field?: string): string {
   const name = field ?? m?.[1];
   const rule = plainRule(m ? m[2] : message).replace(/\.$/, "");
   if (!name || name === "(body)") return sentence(rule);
-  return `${fieldLabel(name)} ${
-    /^(must|is|are|should|cannot|can't|has|was) /i.test(rule) ? "" : "— "
-  }${rule}.`;
+  const verb = /^(must|is|are|should|cannot|can't|has|was) /i.test(rule);
+  return `${fieldLabel(name)}${verb ? " " : ": "}${rule}.`;
 }
 
 function sentence(text: string): string {
-  const t = text.trim().replace(/^./, (c) => c.toUpperCase());
+  const trimmed = text.trim();
+  // "http://host:5985: …" keeps its lower-case scheme
+  const t = /^[a-z]+:\/\//.test(trimmed) ? trimmed : trimmed.replace(/^./, (c) => c.toUpperCase());
   return /[.!?]$/.test(t) ? t : `${t}.`;
 }
 
@@ -150,7 +151,6 @@ const PROBE_KINDS: Record<string, string> = {
   connection: "the connection failed",
   wsman_fault: "WinRM answered with an error",
   protocol: "it did not answer like WinRM",
-  cancelled: "the run was cancelled",
   config: "the credential profile cannot be used this way",
 };
 
@@ -167,6 +167,12 @@ export function explainUnidentified(reason: string): { summary: string; detail: 
     };
   }
   const m = /^(\w+): (.*)$/s.exec(reason);
+  if (m?.[1] === "cancelled") {
+    return {
+      summary: "The run was cancelled",
+      detail: "It was cancelled before this host answered.",
+    };
+  }
   const kind = m && PROBE_KINDS[m[1]];
   if (kind) return { summary: sentence(kind).replace(/\.$/, ""), detail: sentence(m[2]) };
   return { summary: "Not identified", detail: sentence(reason) };

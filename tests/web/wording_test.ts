@@ -41,6 +41,15 @@ Deno.test("validation errors name the field in words, without the code", () => {
     }),
     "Interval must be 10 or more.",
   );
+  assertEquals(
+    explainApiError({
+      status: 400,
+      code: "VALIDATION_ERROR",
+      message: 'target: "10.0.0.300" is not a valid IPv4 address, CIDR or range',
+      details: { field: "target" },
+    }),
+    'Target: "10.0.0.300" is not a valid IPv4 address, CIDR or range.',
+  );
 });
 
 Deno.test("other errors in words", () => {
@@ -93,4 +102,8 @@ Deno.test("credential types and discovery reasons", () => {
     summary: "The credential was refused",
     detail: "The server rejected the user name or password.",
   });
+  assertEquals(
+    explainUnidentified("protocol: http://10.0.0.5:5985: expected an NTLM challenge").detail,
+    "http://10.0.0.5:5985: expected an NTLM challenge.",
+  );
 });
