@@ -37,7 +37,14 @@ export default function UserAdmin({ users, me }: { users: UserRow[]; me: number 
           <tbody>
             {rows.value.map((u) => (
               <tr key={u.id}>
-                <td>{u.username}{u.id === me ? " (you)" : ""}</td>
+                <td>
+                  {u.username}
+                  {u.id === me && (
+                    <>
+                      {" "}(you · <a href="/account">change your password</a>)
+                    </>
+                  )}
+                </td>
                 <td>
                   <label class="sr-only" for={`role-${u.id}`}>Role of {u.username}</label>
                   <select
