@@ -3,7 +3,8 @@
  * a discovery run shows its progress while it is still out (two hosts hang, so it cannot
  * end by itself), lists the hosts it found but could not identify with why, is cancelled from
  * the page, and opens again later from the list of runs; a validation error reads as words;
- * the user changes their own password and logs in with it; the device charts are drawn
+ * an admin sets another user's password; the user changes their own password and logs in
+ * with it; the device charts are drawn
  * empty and with data (screenshots in tests/artifacts/dashboard/).
  */
 import { assertEquals, assertMatch } from "../helpers/assert.ts";
@@ -172,6 +173,22 @@ Deno.test({
         { timeout: GUARD_MS, polling: 1000 },
       );
       await shot(page, "23-device-charts-data");
+
+      // --- an admin sets another user's password
+      await server.call("POST", "/users", {
+        token,
+        body: { username: "olga", password: "olga-password-1", role: "operator" },
+      });
+      await page.goto(`${url}/users`);
+      const olga = page.getByRole("row", { name: /olga/ });
+      await olga.getByText("Set password").click();
+      await olga.getByLabel("New password for olga").fill("olga-password-2");
+      await olga.getByRole("button", { name: "Set" }).click();
+      await page.getByText("olga has a new password").waitFor();
+      const olgaLogin = await server.call("POST", "/auth/login", {
+        body: { username: "olga", password: "olga-password-2" },
+      });
+      assertEquals(olgaLogin.status, 200);
 
       // --- change one's own password, from the user menu
       await page.getByRole("link", { name: /^admin/ }).click();
