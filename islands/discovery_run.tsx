@@ -206,6 +206,8 @@ export function RunView({ run, profile, pluginId, credentials, credentialId, can
       </div>
       <p class="muted">
         {run.started_at ? `Started ${fmtTime(run.started_at)}` : "Waiting to start"}
+        {run.started_at && !done &&
+          ` · running for ${duration(run.started_at, new Date().toISOString())}`}
         {run.finished_at &&
           ` · ended ${fmtTime(run.finished_at)} (${duration(run.started_at, run.finished_at)})`}
         {run.pinged ? ` · ${run.ping_replies} answered ping` : ""}

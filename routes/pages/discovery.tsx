@@ -23,6 +23,10 @@ export const discoveryPage: Page = {
       pickLists.builtinPluginId(db),
       runId ? discoveryRunsRepo.get(db, runId) : Promise.resolve(undefined),
     ]);
+    // without ?run, a run still going (started here, in another tab or by a script) is shown
+    const latestRunning = runParam === undefined
+      ? runs.items.find((r) => r.status === "running" || r.status === "queued")
+      : undefined;
     return view.page(
       c,
       "Discovery",
@@ -52,7 +56,7 @@ export const discoveryPage: Page = {
             pluginId,
             canEdit: canEdit(c),
             runs: runs.items.map(runSummary),
-            openRun: open ? runView(open) : null,
+            openRun: open ? runView(open) : latestRunning ? runView(latestRunning) : null,
           }}
         />
       </>,

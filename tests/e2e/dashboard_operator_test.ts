@@ -118,6 +118,11 @@ Deno.test({
       const runId = Number(new URL(page.url()).searchParams.get("run"));
       await shot(page, "20-discovery-running");
 
+      // --- another tab opening /discovery finds the run still going and follows it
+      const other = await context.newPage();
+      await other.goto(`${url}/discovery`);
+      await other.locator('section[data-run-status="running"]').getByText("running for").waitFor();
+
       // --- cancel from the page
       await run.getByRole("button", { name: "Cancel run" }).click();
       const cancelled = page.locator('section[data-run-status="cancelled"]');
@@ -127,6 +132,8 @@ Deno.test({
       // the three healthy hosts were identified before the cancel
       await cancelled.getByRole("heading", { name: "Identified devices (3)" }).waitFor();
       await shot(page, "21-discovery-cancelled");
+      await other.locator('section[data-run-status="cancelled"]').waitFor();
+      await other.close();
 
       // --- a past run opens from the list, and from its URL
       await page.goto(`${url}/discovery`);
