@@ -192,6 +192,7 @@ Deno.test({
       await olga.getByLabel("New password for olga").fill("olga-password-2");
       await olga.getByRole("button", { name: "Set" }).click();
       await page.getByText("olga has a new password").waitFor();
+      await shot(page, "25-users");
       const olgaLogin = await server.call("POST", "/auth/login", {
         body: { username: "olga", password: "olga-password-2" },
       });
