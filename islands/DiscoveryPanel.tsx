@@ -8,7 +8,8 @@ import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
 import { api, ApiCallError, errorText, saveResource } from "./api.ts";
 import { DeleteButton } from "./delete_button.tsx";
-import { FINISHED, RecentRuns, RunView } from "./discovery_run.tsx";
+import { FINISHED, RunView } from "./discovery_run.tsx";
+import { RecentRuns } from "./discovery_run_list.tsx";
 import {
   type DiscoveryProfileRow,
   type DiscoveryRunView,

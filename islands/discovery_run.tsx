@@ -1,13 +1,13 @@
 /**
  * One discovery run: live progress (addresses scanned, then hosts identified), the hosts found
  * but not identified with why, a cancel button while it runs, then the devices it found with
- * one click to monitor them. Also the list of past runs, each of which opens here.
+ * one click to monitor them (islands/discovery_run_list.tsx lists the runs).
  */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { api, errorText } from "./api.ts";
 import { fmtTime } from "../components/format.ts";
-import type { DiscoveryRunView, NamedOption, RunSummary } from "../lib/web/page_data.ts";
+import type { DiscoveryRunView, NamedOption } from "../lib/web/page_data.ts";
 import { explainUnidentified } from "../lib/web/wording.ts";
 
 interface Device {
@@ -20,7 +20,7 @@ interface Device {
 
 export const FINISHED = new Set(["completed", "failed", "cancelled"]);
 
-const STATUS_WORDS: Record<string, string> = {
+export const STATUS_WORDS: Record<string, string> = {
   queued: "queued",
   running: "running",
   completed: "completed",
@@ -32,60 +32,6 @@ function duration(from: string | null, to: string | null): string {
   if (!from || !to) return "";
   const s = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
-}
-
-/** The latest runs, the one in progress included; each opens in the run view. */
-export function RecentRuns({ runs, profileName, onOpen, openId }: {
-  runs: RunSummary[];
-  profileName: (id: number | null) => string;
-  onOpen: (id: number) => void;
-  openId: number | null;
-}) {
-  if (runs.length === 0) return <p class="muted">No runs yet.</p>;
-  return (
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Run</th>
-            <th scope="col">Profile</th>
-            <th scope="col">Status</th>
-            <th scope="col">Scanned</th>
-            <th scope="col">Found</th>
-            <th scope="col">Identified</th>
-            <th scope="col">Not identified</th>
-            <th scope="col">Started</th>
-          </tr>
-        </thead>
-        <tbody>
-          {runs.map((r) => (
-            <tr key={r.id} aria-current={r.id === openId ? "true" : undefined}>
-              <td>
-                <a
-                  href={`/discovery?run=${r.id}`}
-                  onClick={(e) => {
-                    e.preventDefault();
-                    onOpen(r.id);
-                  }}
-                >
-                  Run #{r.id}
-                </a>
-              </td>
-              <td>{profileName(r.discovery_profile_id)}</td>
-              <td>
-                <span class={`badge s-${r.status}`}>{STATUS_WORDS[r.status] ?? r.status}</span>
-              </td>
-              <td>{r.addresses_scanned} / {r.addresses_total}</td>
-              <td>{r.hosts_found}</td>
-              <td>{r.identified}</td>
-              <td>{r.failed}</td>
-              <td>{fmtTime(r.started)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
 }
 
 function Unidentified(
