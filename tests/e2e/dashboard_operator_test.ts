@@ -83,6 +83,13 @@ Deno.test({
       await page.waitForURL((u) => !u.pathname.startsWith("/login"));
 
       // --- a validation error reads as words, without the API's code
+      // the issue's own example: "ip: must be a valid IPv4 address (VALIDATION_ERROR)"
+      await page.goto(`${url}/credentials`);
+      await page.getByLabel("IP to test sim against").fill("10.0.0.999");
+      await page.getByRole("button", { name: "Test" }).click();
+      await page.getByText("IP address must be a valid IPv4 address.").waitFor();
+      assertEquals(await page.getByText("VALIDATION_ERROR").count(), 0);
+
       await page.goto(`${url}/discovery`);
       await page.getByRole("button", { name: "New discovery profile" }).click();
       await page.getByLabel("Name", { exact: true }).fill("lab");
