@@ -5,7 +5,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../../http/env.ts";
-import { ApiError, errorResponse, zodErrorBody } from "../../http/errors.ts";
+import { ApiError, errorResponse, validationHook } from "../../http/errors.ts";
 import { authenticate, viewersReadOnly } from "../../http/auth.ts";
 import { registerAuthRoutes } from "./auth.ts";
 import { registerAccountRoutes, SELF_SERVICE_PATHS } from "./account.ts";
@@ -36,9 +36,7 @@ const SELF_SERVICE = new Set<string>(SELF_SERVICE_PATHS);
 
 export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   const api = new OpenAPIHono<AppEnv>({
-    defaultHook: (result, c) => {
-      if (!result.success) return c.json(zodErrorBody(result.error), 400);
-    },
+    defaultHook: (result, c) => validationHook(result, c),
   });
   api.onError(errorResponse);
   api.notFound((c) =>
