@@ -128,6 +128,8 @@ export function explainApiError(e: ApiErrorLike): string {
       return sentence(e.message);
     case "PAYLOAD_TOO_LARGE":
       return "That is too much data to send at once.";
+    case "DATABASE_UNAVAILABLE":
+      return "The database cannot be reached right now. Try again shortly.";
     case "UNAVAILABLE":
     case "SERVICE_UNAVAILABLE":
       return `The server cannot do this right now: ${e.message}. Try again shortly.`;

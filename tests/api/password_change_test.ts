@@ -38,6 +38,11 @@ for (const backend of backends()) {
             body: { current_password: "viewer-pass-1", new_password: "viewer-pass-1" },
           });
           assertEquals(same.status, 400);
+          const nul = await s.call("POST", "/auth/password", {
+            token: first.access_token,
+            body: { current_password: "viewer-pass-1", new_password: "new-pass\u0000word" },
+          });
+          assertEquals(nul.status, 400);
           const none = await s.call("POST", "/auth/password", {
             body: { current_password: "viewer-pass-1", new_password: "whatever-long" },
           });
