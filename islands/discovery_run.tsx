@@ -48,8 +48,7 @@ function Unidentified(
         <table aria-label="Hosts not identified">
           <thead>
             <tr>
-              <th scope="col">IP</th>
-              <th scope="col">Open ports</th>
+              <th scope="col">Host</th>
               <th scope="col">Why</th>
             </tr>
           </thead>
@@ -58,8 +57,11 @@ function Unidentified(
               const why = explainUnidentified(h.reason);
               return (
                 <tr key={h.ip}>
-                  <td>{h.ip}</td>
-                  <td>{h.open_ports.join(", ")}</td>
+                  <th scope="row">
+                    {h.ip}
+                    <br />
+                    <span class="muted small">open: {h.open_ports.join(", ")}</span>
+                  </th>
                   <td class="wrap">
                     <strong>{why.summary}</strong>
                     <br />
