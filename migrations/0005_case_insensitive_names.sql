@@ -5,7 +5,9 @@
 -- Upgrading data that breaks these rules never fails: of names equal but for case, the oldest
 -- (lowest id) keeps its name and each later one is renamed "<name>-2" (or -3, … the first that
 -- is free), and of identical monitors the enabled one with the lowest id stays and the others
--- are deleted with their samples. Every rename and deletion is written to the audit log, so an
+-- are folded into it: their samples move to the monitor that stays (a sample at a timestamp it
+-- already has is the same poll of the same host twice and is dropped), then they are deleted.
+-- Every rename and deletion is written to the audit log, so an
 -- administrator can see what changed and why.
 DO $$
 DECLARE
@@ -50,18 +52,26 @@ CREATE UNIQUE INDEX credential_profiles_name_lower_key ON credential_profiles (l
 CREATE UNIQUE INDEX discovery_profiles_name_lower_key ON discovery_profiles (lower(name));
 CREATE UNIQUE INDEX plugins_name_lower_key ON plugins (lower(name));
 
-WITH ranked AS (
-  SELECT id, first_value(id) OVER w AS keep_id, row_number() OVER w AS rn
-  FROM monitors
-  WINDOW w AS (PARTITION BY device_id, credential_profile_id, plugin_id ORDER BY enabled DESC, id)
-), duplicates AS (
-  SELECT id, keep_id FROM ranked WHERE rn > 1
+CREATE TEMP TABLE monitor_duplicates ON COMMIT DROP AS
+  SELECT id, keep_id FROM (
+    SELECT id, first_value(id) OVER w AS keep_id, row_number() OVER w AS rn
+    FROM monitors
+    WINDOW w AS (PARTITION BY device_id, credential_profile_id, plugin_id ORDER BY enabled DESC, id)
+  ) ranked WHERE rn > 1;
+
+UPDATE metrics m SET monitor_id = d.keep_id
+  FROM monitor_duplicates d
+ WHERE m.monitor_id = d.id
+   AND NOT EXISTS (SELECT 1 FROM metrics k WHERE k.monitor_id = d.keep_id AND k.ts = m.ts);
+
+WITH duplicates AS (
+  SELECT id, keep_id FROM monitor_duplicates
 ), logged AS (
   INSERT INTO audit_log (username, action, entity, entity_id, details)
   SELECT '(migration 0005)', 'delete', 'monitor', id::text, jsonb_build_object(
     'duplicate_of', keep_id,
     'reason', 'one monitor per device, credential profile and plugin; monitor ' || keep_id ||
-      ' polls the same')
+      ' polls the same and received its samples')
   FROM duplicates
 )
 DELETE FROM monitors WHERE id IN (SELECT id FROM duplicates);

@@ -46,6 +46,17 @@ for (const backend of backends()) {
         const enabledSecond = await monitor(devices[0], true);
         const enabledThird = await monitor(devices[0], true);
         const alone = await monitor(devices[1], true);
+        // Samples of the duplicates: two new timestamps and one the kept monitor also has.
+        const sample = (monitorId: number, ts: string, cpu: number) =>
+          db.query("INSERT INTO metrics (monitor_id, ts, cpu_percent) VALUES ($1, $2, $3)", [
+            monitorId,
+            ts,
+            cpu,
+          ]);
+        await sample(enabledSecond, "2026-01-01T00:00:00Z", 10);
+        await sample(disabledFirst, "2026-01-01T00:01:00Z", 20);
+        await sample(enabledThird, "2026-01-01T00:02:00Z", 30);
+        await sample(enabledThird, "2026-01-01T00:00:00Z", 99);
 
         assertEquals(
           await migrate(db, all),
@@ -74,6 +85,12 @@ for (const backend of backends()) {
         const monitors = await db.query<{ id: number }>("SELECT id FROM monitors ORDER BY id");
         assertEquals(monitors.map((m) => m.id), [enabledSecond, alone]);
         assertEquals(disabledFirst < enabledSecond && enabledSecond < enabledThird, true);
+        // The folded monitors' samples now belong to the one that stays; a clash keeps its own.
+        const kept = await db.query<{ cpu: number }>(
+          "SELECT cpu_percent AS cpu FROM metrics WHERE monitor_id = $1 ORDER BY ts",
+          [enabledSecond],
+        );
+        assertEquals(kept.map((k) => k.cpu), [10, 20, 30]);
 
         const audit = await db.query<{ action: string; entity: string; details: unknown }>(
           "SELECT action, entity, details FROM audit_log ORDER BY id",
