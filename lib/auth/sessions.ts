@@ -119,7 +119,7 @@ export async function logout(app: SessionDeps, refreshToken: string): Promise<bo
   return familyId !== null;
 }
 
-async function startSession(
+export async function startSession(
   app: SessionDeps,
   db: Queryable,
   user: { id: number; username: string; role: Role; token_version: number },

@@ -10,6 +10,7 @@ import DeviceCharts from "../../islands/DeviceCharts.tsx";
 import DiscoveryPanel from "../../islands/DiscoveryPanel.tsx";
 import MonitorEditor from "../../islands/MonitorEditor.tsx";
 import Overview from "../../islands/Overview.tsx";
+import PasswordChange from "../../islands/PasswordChange.tsx";
 import UserAdmin from "../../islands/UserAdmin.tsx";
 
 // deno-lint-ignore no-explicit-any
@@ -35,5 +36,6 @@ export const islands = register({
   DiscoveryPanel,
   MonitorEditor,
   Overview,
+  PasswordChange,
   UserAdmin,
 });
