@@ -8,6 +8,7 @@ import type { IslandDef } from "../../components/Island.tsx";
 import CredentialProfiles from "../../islands/CredentialProfiles.tsx";
 import DeviceCharts from "../../islands/DeviceCharts.tsx";
 import DiscoveryPanel from "../../islands/DiscoveryPanel.tsx";
+import LocalTimes from "../../islands/LocalTimes.tsx";
 import MonitorEditor from "../../islands/MonitorEditor.tsx";
 import Overview from "../../islands/Overview.tsx";
 import UserAdmin from "../../islands/UserAdmin.tsx";
@@ -33,6 +34,7 @@ export const islands = register({
   CredentialProfiles,
   DeviceCharts,
   DiscoveryPanel,
+  LocalTimes,
   MonitorEditor,
   Overview,
   UserAdmin,
