@@ -7,6 +7,7 @@ import {
   commonErrors,
   conflictError,
   envelope,
+  ErrorSchema,
   IdParam,
   inUseError,
   jsonBody,
@@ -70,6 +71,14 @@ const ListQuery = listQuery(["id", "ip", "hostname", "status", "os", "last_seen"
     status: z.enum(STATUS).optional(),
     q: z.string().max(100).optional().openapi({ description: "text in the IP or hostname" }),
   });
+
+const DevicePoll = z.object({
+  device_id: z.number().int(),
+  polled: z.array(z.number().int()).openapi({ description: "monitors whose poll was started" }),
+  skipped: z.array(z.number().int()).openapi({
+    description: "monitors already polled by hand in the last 5 seconds",
+  }),
+}).openapi("DevicePoll");
 
 export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
   const tags = ["devices"];
@@ -164,6 +173,52 @@ export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
       });
       c.get("app").events.emit({ entity: "device", id, action: "updated" });
       return ok(c, updated);
+    },
+  );
+
+  handle(
+    app,
+    createRoute({
+      method: "post",
+      path: "/devices/{id}/poll",
+      tags,
+      security,
+      summary: "Poll the device's enabled monitors now, outside their schedule",
+      description: "Answers once the polls have started; their results update the monitors " +
+        "(`last_attempted`, `last_polled`, `last_error`) and the metrics within the poll timeout.",
+      request: { params: IdParam },
+      responses: {
+        202: jsonResponse(envelope(DevicePoll), "Polls started"),
+        ...commonErrors,
+        ...notFoundError,
+        409: jsonResponse(
+          ErrorSchema,
+          "The device is unreachable or inactive, or has no enabled monitor",
+        ),
+        503: jsonResponse(ErrorSchema, "Polling is turned off on this server"),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const app = c.get("app");
+      const device = await devicesRepo.get(app.db, id);
+      if (!device) throw notFound("device", id);
+      if (device.status === "unreachable" || device.status === "inactive") {
+        throw new ApiError(
+          409,
+          "DEVICE_NOT_POLLED",
+          `device ${id} is ${device.status}: set its status to monitoring to poll it again`,
+          { status: device.status },
+        );
+      }
+      const pipeline = app.monitoring?.pipeline;
+      if (!pipeline) throw new ApiError(503, "UNAVAILABLE", "polling is turned off on this server");
+      const result = await pipeline.pollDeviceNow(id);
+      if (result.polled.length === 0 && result.skipped.length === 0) {
+        throw new ApiError(409, "NOTHING_TO_POLL", `device ${id} has no enabled monitor`);
+      }
+      await audit(app.db, actorOf(c), "poll", "device", id, { monitors: result.polled });
+      return ok(c, { device_id: id, ...result }, 202);
     },
   );
 
