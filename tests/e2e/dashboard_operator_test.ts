@@ -286,6 +286,9 @@ Deno.test({
       await inView(page.locator('td[data-label="Status"]').first(), "status");
       await noSideways("devices");
       await shot(page, "22-devices-phone", false);
+      await page.goto(`${url}/credentials`);
+      await page.locator('td[data-label="Name"]').first().waitFor();
+      await noSideways("credentials");
       await page.goto(`${url}/devices/${simId}`);
       await page.locator("tr[data-monitor]").waitFor();
       await inView(page.locator('tr[data-monitor] td[data-label="State"]'), "device monitor state");
