@@ -250,6 +250,10 @@ Deno.test({
       await failed.waitFor();
       assertMatch(await failed.innerText(), /^Monitor #\d+: poll failed: .+/);
       await shot(page, "24-device-poll-failed", false);
+      await page.goto(`${url}/monitors?failing=1`); // the overview's "failing" tile
+      await page.getByRole("heading", { name: "Monitors failing in the last hour" }).waitFor();
+      assertEquals(await page.locator("#monitor-count").innerText(), "1–1 of 1 monitor");
+      assertMatch(await page.locator("tr[data-monitor] td.wrap code").innerText(), /AccessDenied/);
 
       await page.setViewportSize({ width: 390, height: 844 });
       const noSideways = async (what: string) => {
