@@ -89,6 +89,10 @@ export const ConfigSchema = z.object({
     identify_timeout_ms: duration.default(15_000),
     ping: boolish.default(true),
   }).prefault({}),
+  plugins: z.object({
+    /** exec plugins must live here; empty means `<data_dir>/plugins` (admins install them) */
+    dir: z.string().optional(),
+  }).prefault({}),
   health: z.object({
     /** failures closer together than the window count up; a quiet window resets */
     failure_window_ms: duration.default(5 * 60_000),
@@ -100,6 +104,11 @@ export const ConfigSchema = z.object({
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** The exec-plugin directory: `plugins.dir`, or `<data_dir>/plugins`. */
+export function pluginDirOf(config: Pick<Config, "plugins" | "data_dir">): string {
+  return config.plugins.dir || `${config.data_dir}/plugins`;
+}
 
 /** Environment variable -> config path. Names follow the NMSlite 1.0 design (§10.3). */
 const ENV_NAMES: Record<string, string> = {
@@ -140,6 +149,7 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_DISCOVERY_IDENTIFY_CONCURRENCY: "discovery.identify_concurrency",
   NMSLITE_DISCOVERY_IDENTIFY_TIMEOUT: "discovery.identify_timeout_ms",
   NMSLITE_DISCOVERY_PING: "discovery.ping",
+  NMSLITE_PLUGIN_DIR: "plugins.dir",
   NMSLITE_HEALTH_FAILURE_WINDOW: "health.failure_window_ms",
   NMSLITE_HEALTH_FAILURE_THRESHOLD: "health.failure_threshold",
   NMSLITE_HEALTH_REACTIVATE_AFTER: "health.reactivate_after_ms",
@@ -156,6 +166,7 @@ const FLAG_ALIASES: Record<string, string> = {
   "log-level": "log.level",
   "tls-cert": "server.cert_file",
   "tls-key": "server.key_file",
+  "plugin-dir": "plugins.dir",
 };
 
 /** Config paths whose values are secrets: never echoed in an error message. */

@@ -1,18 +1,22 @@
 /**
- * `deno task winrm -- --host H [--port P] [--https] [--tls-insecure | --tls-ca FILE]
- *    [--tls-servername NAME] --auth basic|ntlm --user U [--domain D] --password-env VAR
- *    [--allow-unencrypted] [--no-pipelining] [--namespace NS] [--max-elements N]
- *    [--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect)`
+ * `deno task winrm -- --host H [--port P] [--https] [--tls-insecure | --tls-ca FILE |
+ *    --tls-fingerprint SHA256] [--tls-servername NAME] --auth basic|ntlm --user U [--domain D]
+ *    --password-env VAR [--allow-unencrypted] [--no-pipelining] [--namespace NS]
+ *    [--max-elements N] [--max-items N] [--max-pulls N] [--timeout-ms MS]
+ *    (--wql "SELECT ..." | --identify | --collect)`
  *
+ * --tls-ca FILE pins a CA (the chain must lead to it and name the host) or the server's own
+ * certificate (trusted as it is); --tls-fingerprint pins the server's certificate by its
+ * SHA-256 fingerprint (hex, colons optional; several separated by commas); both may be given.
  * --no-pipelining sends --identify's and --collect's queries one at a time instead of
- * pipelined on one connection (to rule pipelining out when a host misbehaves).
+ * pipelined on one connection (to rule pipelining out when a host misbehaves). --max-items
+ * and --max-pulls cap each enumeration (see lib/winrm/enumerate.ts for the defaults).
  *
  * Prints the result as JSON on stdout. On failure prints {"error":{kind, message, ...}} on
  * stderr and exits 1 (2 for bad usage). The password is read from an environment variable
  * so it never appears in the process list, and it is never printed.
  */
-import { WinrmClient } from "../lib/winrm/client.ts";
-import { WinrmError } from "../lib/winrm/errors.ts";
+import { WinrmClient, WinrmError } from "../lib/winrm/mod.ts";
 import { collect, identify } from "../lib/collectors/windows_winrm.ts";
 
 const FLAGS = new Set([
@@ -28,6 +32,7 @@ const VALUES = new Set([
   "host",
   "port",
   "tls-ca",
+  "tls-fingerprint",
   "tls-servername",
   "auth",
   "user",
@@ -36,13 +41,16 @@ const VALUES = new Set([
   "wql",
   "namespace",
   "max-elements",
+  "max-items",
+  "max-pulls",
   "timeout-ms",
 ]);
 
 const USAGE = "usage: deno task winrm -- --host H [--port P] [--https] " +
-  "[--tls-insecure | --tls-ca FILE] [--tls-servername NAME] --auth basic|ntlm --user U " +
-  "[--domain D] --password-env VAR [--allow-unencrypted] [--no-pipelining] [--namespace NS] " +
-  '[--max-elements N] [--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect)';
+  "[--tls-insecure | --tls-ca FILE | --tls-fingerprint SHA256] [--tls-servername NAME] " +
+  "--auth basic|ntlm --user U [--domain D] --password-env VAR [--allow-unencrypted] " +
+  "[--no-pipelining] [--namespace NS] [--max-elements N] [--max-items N] [--max-pulls N] " +
+  '[--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect)';
 
 class UsageError extends Error {}
 
@@ -97,14 +105,38 @@ async function main(): Promise<number> {
     console.error(`environment variable ${str("password-env")} is not set`);
     return 2;
   }
-  if (args.has("tls-insecure") && str("tls-ca")) {
-    console.error(`--tls-insecure and --tls-ca exclude each other\n${USAGE}`);
+  if (args.has("tls-insecure") && (str("tls-ca") || str("tls-fingerprint"))) {
+    console.error(`--tls-insecure excludes --tls-ca and --tls-fingerprint\n${USAGE}`);
     return 2;
   }
-  const timeoutMs = Number(str("timeout-ms") ?? 60_000);
+  const counts: Record<string, number | undefined> = {};
+  for (const k of ["max-elements", "max-items", "max-pulls", "timeout-ms"]) {
+    if (str(k) === undefined) continue;
+    const n = Number(str(k));
+    if (!Number.isSafeInteger(n) || n < 0) {
+      console.error(`--${k} must be a non-negative integer\n${USAGE}`);
+      return 2;
+    }
+    counts[k] = n;
+  }
+  let caPem: string | undefined;
+  if (str("tls-ca")) {
+    try {
+      caPem = await Deno.readTextFile(str("tls-ca")!);
+    } catch (err) {
+      const why = err instanceof Deno.errors.NotFound
+        ? "no such file"
+        : err instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : (err as Error).message;
+      console.error(`cannot read the --tls-ca file ${JSON.stringify(str("tls-ca"))}: ${why}`);
+      return 2;
+    }
+  }
+  const fingerprints = str("tls-fingerprint")?.split(",").map((f) => f.trim()).filter(Boolean);
+  const timeoutMs = counts["timeout-ms"] ?? 60_000;
   let client: WinrmClient | undefined;
   try {
-    const caPem = str("tls-ca") ? await Deno.readTextFile(str("tls-ca")!) : undefined;
     client = new WinrmClient({
       host: str("host")!,
       port: str("port") ? Number(str("port")) : undefined,
@@ -114,12 +146,18 @@ async function main(): Promise<number> {
       password,
       domain: str("domain"),
       tls: {
-        verify: args.has("tls-insecure") ? "insecure" : caPem ? "pinned" : "system",
+        verify: args.has("tls-insecure")
+          ? "insecure"
+          : caPem !== undefined || fingerprints
+          ? "pinned"
+          : "system",
         caPem,
+        fingerprints,
         servername: str("tls-servername"),
       },
       allowUnencrypted: args.has("allow-unencrypted"),
       pipelining: !args.has("no-pipelining"),
+      limits: { maxItems: counts["max-items"], maxPulls: counts["max-pulls"] },
       timeouts: { operationMs: timeoutMs },
     });
     const signal = AbortSignal.timeout(timeoutMs);
@@ -129,7 +167,7 @@ async function main(): Promise<number> {
       ? await collect(client, signal)
       : await client.enumerate(str("wql")!, {
         namespace: str("namespace"),
-        maxElements: str("max-elements") ? Number(str("max-elements")) : undefined,
+        maxElements: counts["max-elements"],
         signal,
       });
     console.log(JSON.stringify(result, jsonReplacer, 2));

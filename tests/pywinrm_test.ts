@@ -149,6 +149,7 @@ Deno.test({
       httpPort: 0,
       httpsPort: 0,
       allowUnencrypted: false,
+      cbtHardening: "strict",
     });
     const http = (h = sim.hosts[0]) => `http://${h.ip}:${h.httpPort}/wsman`;
     const https = (h = sim.hosts[0]) => `https://${h.ip}:${h.httpsPort}/wsman`;
@@ -217,6 +218,16 @@ Deno.test({
           );
         },
       );
+
+      await t.step("CbtHardeningLevel=Strict: NTLM over HTTPS binds the channel", async () => {
+        const h = strict.hosts[0];
+        const op: Op[] = [{ op: "wql", query: "SELECT SerialNumber FROM Win32_BIOS" }];
+        const [ntlm] = await pywinrm(https(h), "ntlm", op);
+        assertEquals(
+          items(ntlm)[0].props.SerialNumber,
+          strict.instances(h.ip, "Win32_BIOS")[0].SerialNumber,
+        );
+      });
 
       await t.step("injected faults surface as pywinrm errors", async () => {
         const h = sim.hosts[0];

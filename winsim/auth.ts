@@ -1,9 +1,20 @@
 /**
  * Per-connection authentication like the WinRM service: Basic on every request, or NTLM (under
  * `Negotiate`, also accepted as `NTLM`) once per TCP connection, after which requests carry no
- * Authorization header (REFERENCE §5.2).
+ * Authorization header (REFERENCE §5.2). NTLM comes raw or wrapped in SPNEGO (NegTokenInit,
+ * then NegTokenResp), and is answered in the form it came in, as Windows does.
+ *
+ * Defaults are a stock Windows Server's; the strict settings are options: channel binding
+ * required on HTTPS (CbtHardeningLevel=Strict; the default Relaxed checks it when sent),
+ * SPNEGO-wrapped NTLM refused.
  */
 import type { NtlmSession } from "../lib/winrm/ntlm/session.ts";
+import {
+  NEG_STATE,
+  type NegotiateToken,
+  negTokenResp,
+  readNegotiateToken,
+} from "../lib/winrm/ntlm/spnego.ts";
 import type { HttpRequest } from "./http.ts";
 import type { HostState } from "./hosts.ts";
 import { NtlmAcceptor } from "./ntlm_acceptor.ts";
@@ -15,13 +26,20 @@ export interface AuthConfig {
   basic: boolean;
   /** accept Basic and unsealed SOAP over plain HTTP (WinRM AllowUnencrypted) */
   allowUnencrypted: boolean;
+  /**
+   * WinRM CbtHardeningLevel on HTTPS: "relaxed" (Windows' default) checks channel binding when
+   * the client sends it, "strict" also refuses clients that send none, "none" ignores it
+   */
+  cbtHardening?: "none" | "relaxed" | "strict";
+  /** accept NTLM wrapped in SPNEGO (default true, like Windows); false takes raw NTLMSSP only */
+  spnego?: boolean;
+  /** wrap the CHALLENGE in a NegTokenResp even for a raw NEGOTIATE (a peer some clients meet) */
+  spnegoAlways?: boolean;
 }
 
 export type AuthOutcome =
-  | { ok: true; session?: NtlmSession }
+  | { ok: true; session?: NtlmSession; headers?: Array<[string, string]> }
   | { ok: false; headers: Array<[string, string]> };
-
-const NTLMSSP = [0x4e, 0x54, 0x4c, 0x4d, 0x53, 0x53, 0x50, 0x00];
 
 /** Strip `DOMAIN\` / `.\` / `@domain`: the simulator has one local account. */
 export function accountName(user: string): string {
@@ -34,6 +52,8 @@ export function accountName(user: string): string {
 export class ConnectionAuth {
   #session?: NtlmSession;
   #acceptor?: NtlmAcceptor;
+  /** the handshake so far came wrapped in SPNEGO: so do our answers */
+  #spnego = false;
 
   constructor(
     private readonly cfg: AuthConfig,
@@ -86,44 +106,70 @@ export class ConnectionAuth {
     }
 
     if (scheme !== "negotiate" && scheme !== "ntlm") return deny(true);
-    let bytes: Uint8Array;
+    let parsed: NegotiateToken;
     try {
-      bytes = Uint8Array.from(atob(token), (c) => c.charCodeAt(0));
+      parsed = readNegotiateToken(Uint8Array.from(atob(token), (c) => c.charCodeAt(0)));
     } catch {
+      // Kerberos tokens are neither: refuse them so the client falls back.
       return deny(true);
     }
-    // Kerberos/SPNEGO tokens are not NTLMSSP: refuse them so the client falls back.
-    if (bytes.length < 12 || NTLMSSP.some((b, i) => bytes[i] !== b)) return deny(true);
+    if (parsed.form !== "raw" && this.cfg.spnego === false) return deny(true);
+    const bytes = parsed.ntlm;
+    if (!bytes || bytes.length < 12) return deny(true);
     const type = bytes[8];
     // A new handshake on an authenticated connection replaces the old context.
     this.#session = undefined;
-    if (type === 1) {
+    const name = scheme === "ntlm" ? "NTLM" : "Negotiate";
+    if (type === 1 && parsed.form !== "resp") {
+      this.#spnego = parsed.form === "init" || this.cfg.spnegoAlways === true;
+      const cbt = this.cfg.cbtHardening ?? "relaxed";
       this.#acceptor = new NtlmAcceptor({
         lookupPassword: (user) =>
           accountName(user) === accountName(this.cfg.username) ? this.cfg.password : undefined,
         targetName: this.host.profile.name,
-        certificate: this.certificate,
-        requireChannelBinding: this.tls,
+        certificate: cbt === "none" ? undefined : this.certificate,
+        requireChannelBinding: this.tls && cbt === "strict",
       });
       try {
         const challenge = this.#acceptor.challenge(bytes);
-        const name = scheme === "ntlm" ? "NTLM" : "Negotiate";
-        return { ok: false, headers: [["WWW-Authenticate", `${name} ${b64(challenge)}`]] };
+        const out = this.#spnego
+          ? negTokenResp({
+            negState: NEG_STATE.acceptIncomplete,
+            supportedMech: true,
+            responseToken: challenge,
+          })
+          : challenge;
+        return { ok: false, headers: [["WWW-Authenticate", `${name} ${b64(out)}`]] };
       } catch {
         this.#acceptor = undefined;
         return deny(true);
       }
     }
-    if (type === 3 && this.#acceptor) {
+    // The AUTHENTICATE comes in the form the CHALLENGE went out in (an SPNEGO context takes
+    // only NegTokenResp).
+    if (type === 3 && this.#acceptor && parsed.form === (this.#spnego ? "resp" : "raw")) {
       const acceptor = this.#acceptor;
       this.#acceptor = undefined;
       try {
         this.#session = acceptor.accept(bytes).session;
       } catch {
-        return deny(true);
+        if (!this.#spnego) return deny(true);
+        this.host.stats.authFailures++;
+        const reject = b64(negTokenResp({ negState: NEG_STATE.reject }));
+        return { ok: false, headers: [["WWW-Authenticate", `${name} ${reject}`]] };
       }
       this.host.stats.authHandshakes++;
-      return { ok: true, session: this.#session };
+      // The mechListMIC a client may add is not checked (nor is one sent back).
+      return {
+        ok: true,
+        session: this.#session,
+        headers: this.#spnego
+          ? [[
+            "WWW-Authenticate",
+            `${name} ${b64(negTokenResp({ negState: NEG_STATE.acceptCompleted }))}`,
+          ]]
+          : undefined,
+      };
     }
     return deny(true);
   }

@@ -25,7 +25,9 @@ export type SimFault =
    * together with `Connection: close` and drops the rest (`no-pipelining`), or answers it
    * and silently discards the rest, leaving the client waiting (`no-pipelining:ignore`)
    */
-  | { kind: "no-pipelining"; ignore?: boolean };
+  | { kind: "no-pipelining"; ignore?: boolean }
+  /** an enumeration that never ends: every Pull returns items and another context */
+  | { kind: "endless" };
 
 export const FAULT_KINDS = [
   "slow",
@@ -36,6 +38,7 @@ export const FAULT_KINDS = [
   "hang",
   "malformed",
   "no-pipelining",
+  "endless",
 ] as const;
 
 /** `hang`, `slow:2000`, `fault:TimedOut` → SimFault. */
@@ -60,6 +63,7 @@ export function parseFault(text: string): SimFault {
     case "reset":
     case "hang":
     case "malformed":
+    case "endless":
       return { kind };
   }
   throw new Error(`unknown fault "${kind}" (one of ${FAULT_KINDS.join(", ")})`);

@@ -2,7 +2,8 @@
  * `deno task winsim -- --hosts N [--base 127.0.10.1] [--user U] [--password-env VAR]
  *   [--http-port 5985] [--https-port 5986 | --no-https] [--rpc-port 135]
  *   [--tcp-only LIST | --tcp-only-file F] [--faults "ip=hang,ip=slow:500"] [--no-basic]
- *   [--encrypted-only] [--max-batch-items 32000] [--control-port 0]`
+ *   [--encrypted-only] [--cbt-hardening relaxed|strict|none] [--no-spnego] [--spnego-always]
+ *   [--max-batch-items 32000] [--control-port 0]`
  *
  * Serves simulated Windows hosts until SIGINT/SIGTERM. Prints one JSON ready line on stdout:
  * {"ready":true,"hosts":[…],"tcpOnly":[…],"httpPort":…,"httpsPort":…,"control":"http://…",…}.
@@ -29,6 +30,9 @@ const { values } = parseArgs({
     faults: { type: "string" },
     "no-basic": { type: "boolean", default: false },
     "encrypted-only": { type: "boolean", default: false },
+    "cbt-hardening": { type: "string", default: "relaxed" },
+    "no-spnego": { type: "boolean", default: false },
+    "spnego-always": { type: "boolean", default: false },
     "control-port": { type: "string", default: "0" },
     "max-batch-items": { type: "string", default: "32000" },
   },
@@ -51,6 +55,11 @@ const passwordVar = values["password-env"]!;
 const password = Deno.env.get(passwordVar);
 const faults: Record<string, SimFault> = Object.fromEntries(parseFaultSpec(values.faults ?? ""));
 
+const cbt = values["cbt-hardening"]!;
+if (cbt !== "relaxed" && cbt !== "strict" && cbt !== "none") {
+  throw new Error("--cbt-hardening must be relaxed, strict or none");
+}
+
 const sim = await startWinsim({
   hosts: int("hosts", values.hosts!),
   base: values.base,
@@ -61,6 +70,9 @@ const sim = await startWinsim({
   rpcPort: values["rpc-port"] ? int("rpc-port", values["rpc-port"]) : undefined,
   basic: !values["no-basic"],
   allowUnencrypted: !values["encrypted-only"],
+  cbtHardening: cbt,
+  spnego: !values["no-spnego"],
+  spnegoAlways: values["spnego-always"],
   tcpOnly,
   faults,
   maxBatchItems: int("max-batch-items", values["max-batch-items"]!) || 1,

@@ -37,6 +37,12 @@ export interface WinsimOptions {
   rpcPort?: number;
   /** WinRM MaxBatchItems (default 32000): lower it to force Pulls whatever MaxElements says */
   maxBatchItems?: number;
+  /** CbtHardeningLevel on HTTPS (default "relaxed", Windows' default; see auth.ts) */
+  cbtHardening?: "none" | "relaxed" | "strict";
+  /** accept NTLM wrapped in SPNEGO (default true, like Windows) */
+  spnego?: boolean;
+  /** answer a raw NTLM NEGOTIATE in SPNEGO anyway (a non-Windows peer; default false) */
+  spnegoAlways?: boolean;
   /** faults in force from the start, by address */
   faults?: Record<string, SimFault>;
 }
@@ -78,6 +84,9 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
     password: opts.password ?? "Passw0rd!",
     basic: opts.basic ?? true,
     allowUnencrypted: opts.allowUnencrypted ?? true,
+    cbtHardening: opts.cbtHardening ?? "relaxed",
+    spnego: opts.spnego ?? true,
+    spnegoAlways: opts.spnegoAlways ?? false,
   };
   const httpPort = opts.httpPort ?? 5985;
   const httpsPort = opts.httpsPort === undefined ? 5986 : opts.httpsPort;

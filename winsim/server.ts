@@ -93,10 +93,20 @@ function respond(req: HttpRequest, auth: ConnectionAuth, host: HostState, cfg: A
   if (req.method !== "POST") return httpResponse(405, [["Allow", "POST"]]);
   const outcome = auth.authenticate(req);
   if (!outcome.ok) return httpResponse(401, outcome.headers);
+  const res = answer(req, auth, outcome.session, host, cfg);
+  return outcome.headers ? withHeaders(res, outcome.headers) : res;
+}
+
+function answer(
+  req: HttpRequest,
+  auth: ConnectionAuth,
+  session: NtlmSession | undefined,
+  host: HostState,
+  cfg: AuthConfig,
+) {
   // The body-less POST that completes a handshake (pywinrm's setup_encryption).
   if (req.body.length === 0) return httpResponse(200, []);
 
-  const session = outcome.session;
   const contentType = req.headers.get("content-type") ?? "";
   let soap: string;
   let charset: "UTF-8" | "UTF-16" = "UTF-8";
@@ -220,8 +230,13 @@ export async function serveNotWinrm(conn: Deno.Conn, host: HostState, ctx: Serve
 
 /** The same response telling the client the connection ends after it. */
 function withConnectionClose(res: Uint8Array): Uint8Array {
+  return withHeaders(res, [["Connection", "close"]]);
+}
+
+/** The same response with more headers after its status line. */
+function withHeaders(res: Uint8Array, headers: Array<[string, string]>): Uint8Array {
   const head = new TextDecoder().decode(res.subarray(0, res.indexOf(10) + 1));
-  const extra = new TextEncoder().encode("Connection: close\r\n");
+  const extra = new TextEncoder().encode(headers.map(([k, v]) => `${k}: ${v}\r\n`).join(""));
   const out = new Uint8Array(res.length + extra.length);
   out.set(res.subarray(0, head.length));
   out.set(extra, head.length);

@@ -4,7 +4,7 @@
  */
 import type { FaultName } from "./faults.ts";
 import type { HostState } from "./hosts.ts";
-import { ACTION, attribute, elementText, findElement, selectors, unescapeXml } from "./xml.ts";
+import { ACTION, attribute, elementText, findElement, selectors, textContent } from "./xml.ts";
 
 const SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd";
 const DONE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done";
@@ -90,7 +90,7 @@ export function handleShell(
 }
 
 function run(host: HostState, command: string, args: string[]): Command {
-  const words = [command, ...args.map(unescapeXml)].join(" ").trim();
+  const words = [command, ...args.map(textContent)].join(" ").trim();
   const [verb, ...rest] = words.split(/\s+/);
   switch (verb.toLowerCase()) {
     case "hostname":

@@ -52,14 +52,18 @@ export function handleSoap(host: HostState, xml: string, now = Date.now()): Soap
         .filter((inst) => !q.where || q.where((p) => inst[q.cls.byLower.get(p.toLowerCase())!]))
         .map((inst) => renderInstance(q.cls, inst, q.properties));
       const optimize = findElement(body, "OptimizeEnumeration") !== undefined;
+      const endless = host.fault?.kind === "endless";
+      const all = endless ? items.slice() : items;
       const first = optimize ? items.splice(0, batchSize(host, xml, body, items, 0)) : [];
       let content = "<n:EnumerateResponse>";
-      if (optimize && items.length === 0) {
+      if (optimize && items.length === 0 && !endless) {
         // Everything fit: the context comes back empty (txwinrm Win32_OperatingSystem capture).
         content += "<n:EnumerationContext></n:EnumerationContext><w:Items>" + first.join("") +
           "</w:Items><w:EndOfSequence/>";
       } else {
-        const id = newContext(host, items, now);
+        const id = endless
+          ? newContext(host, all, now, all.length ? first.length % all.length : 0)
+          : newContext(host, items, now);
         content += `<n:EnumerationContext>${id}</n:EnumerationContext>` +
           (optimize ? "<w:Items>" + first.join("") + "</w:Items>" : "");
       }
@@ -75,9 +79,15 @@ export function handleSoap(host: HostState, xml: string, now = Date.now()): Soap
       );
       ctx.pos += batch.length;
       let content = "<n:PullResponse>";
-      if (ctx.pos < ctx.items.length) {
+      const endless = host.fault?.kind === "endless";
+      if (ctx.pos < ctx.items.length || endless) {
         // A fresh id per Pull, as Windows does: clients must use the latest context.
-        const id = newContext(host, ctx.items, now, ctx.pos);
+        const id = newContext(
+          host,
+          ctx.items,
+          now,
+          ctx.items.length ? ctx.pos % ctx.items.length : 0,
+        );
         content += `<n:EnumerationContext>${id}</n:EnumerationContext><n:Items>` +
           batch.join("") + "</n:Items>";
       } else {

@@ -75,7 +75,19 @@ export function findElement(xml: string, localName: string): XmlElement | undefi
 
 export function elementText(xml: string, localName: string): string | undefined {
   const el = findElement(xml, localName);
-  return el ? unescapeXml(el.text.trim()) : undefined;
+  return el ? textContent(el.text).trim() : undefined;
+}
+
+/** Character data of an element: entities decoded, CDATA sections taken as they are. */
+export function textContent(raw: string): string {
+  if (!raw.includes("<![CDATA[")) return unescapeXml(raw);
+  let out = "";
+  let at = 0;
+  for (const m of raw.matchAll(/<!\[CDATA\[([\s\S]*?)\]\]>/g)) {
+    out += unescapeXml(raw.slice(at, m.index)) + m[1];
+    at = m.index + m[0].length;
+  }
+  return out + unescapeXml(raw.slice(at));
 }
 
 export function attribute(attrs: string, name: string): string | undefined {

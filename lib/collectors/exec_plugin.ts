@@ -6,6 +6,7 @@
  */
 import type { Credential } from "../messages.ts";
 import { type MetricsDocument, parseMetricsDocument } from "./metrics_document.ts";
+import { checkPluginEnv, PluginCommandError, resolvePluginCommand } from "./plugin_command.ts";
 
 export interface ExecPluginConfig {
   command: string;
@@ -20,16 +21,23 @@ export interface ExecInput {
   target: { ip: string; deviceId: number };
   credential: Credential;
   config: ExecPluginConfig;
+  /** the plugin directory; the command must resolve inside it (plugin_command.ts) */
+  pluginDir: string;
 }
 
 export class ExecPluginError extends Error {
   override name = "ExecPluginError";
-  constructor(readonly kind: "timeout" | "exit" | "spawn" | "output", message: string) {
+  constructor(
+    readonly kind: "timeout" | "exit" | "spawn" | "output" | "forbidden",
+    message: string,
+  ) {
     super(message);
   }
 }
 
 const STDERR_TAIL = 512;
+/** What a plugin inherits from the server's environment: nothing that holds a secret. */
+const INHERITED_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
 const MAX_STDOUT = 4 * 1024 * 1024;
 
 export async function runExecPlugin(
@@ -52,11 +60,20 @@ export async function runExecPlugin(
     config: pluginConfig,
     timeout_ms,
   };
+  let executable: string;
+  try {
+    checkPluginEnv(env);
+    executable = await resolvePluginCommand(input.pluginDir, command);
+  } catch (err) {
+    if (err instanceof PluginCommandError) throw new ExecPluginError("forbidden", err.message);
+    throw err;
+  }
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(command, {
+    child = new Deno.Command(executable, {
       args,
-      env,
+      clearEnv: true,
+      env: { ...pluginEnvironment(), ...env },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -125,6 +142,15 @@ async function readCapped(stream: ReadableStream<Uint8Array>, cap: number): Prom
     if (text.length < cap) text += decoder.decode(chunk, { stream: true });
   }
   return text.length > cap ? text.slice(0, cap) : text;
+}
+
+function pluginEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of INHERITED_ENV) {
+    const value = Deno.env.get(key);
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
 }
 
 function redact(text: string, secret: string): string {

@@ -3,8 +3,8 @@
  * as the device fields discovery stores. A host that answers WinRM without a name is refused
  * rather than stored nameless.
  */
-import type { Credential } from "../messages.ts";
 import type { HostIdentity } from "../discovery/discovery.ts";
+import type { WinrmCredential, WinrmOverrides } from "../winrm/mod.ts";
 import { identifyWindows } from "./windows_winrm.ts";
 
 export class UnnamedHostError extends Error {
@@ -12,12 +12,23 @@ export class UnnamedHostError extends Error {
   readonly kind = "protocol";
 }
 
+/**
+ * identifyHost with the deployment's WinRM client settings (e.g. `{ pipelining }` from
+ * polling.winrm_pipelining), in the shape DiscoveryService takes.
+ */
+export function hostIdentifier(
+  options: WinrmOverrides,
+): (ip: string, credential: WinrmCredential, signal: AbortSignal) => Promise<HostIdentity> {
+  return (ip, credential, signal) => identifyHost(ip, credential, signal, options);
+}
+
 export async function identifyHost(
   ip: string,
-  credential: Credential,
+  credential: WinrmCredential,
   signal: AbortSignal,
+  options: WinrmOverrides = {},
 ): Promise<HostIdentity> {
-  const id = await identifyWindows(ip, credential, signal);
+  const id = await identifyWindows(ip, credential, signal, options);
   if (!id.hostname) throw new UnnamedHostError(`${ip} answered WinRM but reported no host name`);
   return {
     hostname: id.hostname,

@@ -3,13 +3,21 @@
  * and `exec` plugins. Each returns one `metrics` row for the poll.
  */
 import type { Credential, MetricSample, PluginSpec, PollJob } from "../messages.ts";
-import { type ExecPluginConfig, runExecPlugin } from "./exec_plugin.ts";
+import { type ExecPluginConfig, ExecPluginError, runExecPlugin } from "./exec_plugin.ts";
 import { toMetricSample } from "./metrics_document.ts";
 import { collectWindowsDocument } from "./windows_winrm.ts";
+import type { WinrmOverrides } from "../winrm/mod.ts";
 
 export class UnknownPluginError extends Error {
   override name = "UnknownPluginError";
   readonly kind = "plugin";
+}
+
+export interface CollectOptions {
+  /** where exec plugins must live; without it exec plugins are refused */
+  pluginDir?: string;
+  /** WinRM client options for the built-in collector (pipelining) */
+  winrm?: WinrmOverrides;
 }
 
 export async function collectMetrics(
@@ -17,20 +25,25 @@ export async function collectMetrics(
   plugin: PluginSpec,
   credential: Credential,
   signal: AbortSignal,
+  opts: CollectOptions = {},
 ): Promise<MetricSample> {
   const started = performance.now();
   const ts = Date.now();
   if (plugin.type === "exec") {
+    if (!opts.pluginDir) {
+      throw new ExecPluginError("forbidden", "exec plugins are not enabled in this process");
+    }
     const doc = await runExecPlugin({
       monitorId: job.monitorId,
       target: { ip: job.deviceIp, deviceId: job.deviceId },
       credential,
       config: plugin.config as ExecPluginConfig,
+      pluginDir: opts.pluginDir,
     }, signal);
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   if (plugin.name === "windows-winrm") {
-    const doc = await collectWindowsDocument(job.deviceIp, credential, signal);
+    const doc = await collectWindowsDocument(job.deviceIp, credential, signal, opts.winrm);
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   throw new UnknownPluginError(`no built-in collector named ${plugin.name}`);

@@ -18,14 +18,22 @@
  * trips). A new connection adds the TCP (and TLS) setup, and for NTLM the handshake: over
  * HTTP 2 extra round trips (NEGOTIATE -> CHALLENGE, then an empty AUTHENTICATE leg; the
  * queries follow sealed), over HTTPS 1 (the first query rides on the AUTHENTICATE leg, the
- * others follow pipelined). Basic adds none (the header goes with every request).
+ * others follow pipelined). Basic sends its header with every request and adds 1: the first
+ * query goes alone until the server has accepted the password on the connection, so a wrong
+ * password costs one failed logon, not four.
  * Connections stay in the process-wide pool between polls (idle up to 60 s), so a device
  * polled every minute or faster pays exactly 1 round trip a poll.
  */
-import type { Credential } from "../messages.ts";
 import type { MetricsDocument } from "./metrics_document.ts";
-import { clientFromCredential, numProp, strProp, type WinrmClient } from "../winrm/mod.ts";
-import type { WmiItem } from "../winrm/parse.ts";
+import {
+  clientFromCredential,
+  numProp,
+  strProp,
+  type WinrmClient,
+  type WinrmCredential,
+  type WinrmOverrides,
+  type WmiItem,
+} from "../winrm/mod.ts";
 
 export const WQL = {
   cpu:
@@ -157,23 +165,26 @@ function networkInterface(n: WmiItem): InterfaceDoc {
 
 /**
  * The poller registry's entry point: one poll of `ip` with a decrypted credential, on the
- * process-wide connection pool (a warm connection skips the NTLM handshake).
+ * process-wide connection pool (a warm connection skips the NTLM handshake). `options` are
+ * the deployment's client settings (polling.winrm_pipelining as `{ pipelining }`, caps).
  */
 export function collectWindowsDocument(
   ip: string,
-  credential: Credential,
+  credential: WinrmCredential,
   signal: AbortSignal,
+  options: WinrmOverrides = {},
 ): Promise<MetricsDocument> {
-  return collect(clientFromCredential(ip, credential), signal);
+  return collect(clientFromCredential(ip, credential, options), signal);
 }
 
 /** Identification of `ip` for discovery/inventory, on the shared pool too. */
 export function identifyWindows(
   ip: string,
-  credential: Credential,
+  credential: WinrmCredential,
   signal?: AbortSignal,
+  options: WinrmOverrides = {},
 ): Promise<WindowsIdentity> {
-  return identify(clientFromCredential(ip, credential), signal);
+  return identify(clientFromCredential(ip, credential, options), signal);
 }
 
 function sum<T>(items: T[], pick: (t: T) => number): number {

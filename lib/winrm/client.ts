@@ -6,8 +6,19 @@
 import { createHash, randomBytes } from "node:crypto";
 import { abortError, Connection } from "./connection.ts";
 import { EnvelopeBuilder, wmiResourceUri } from "./envelope.ts";
-import { enumerateBatches } from "./enumerate.ts";
-import { ConfigError, ProtocolError, TimeoutError, WsmanFaultError } from "./errors.ts";
+import {
+  checkLimits,
+  DEFAULT_ENUMERATION_LIMITS,
+  enumerateBatches,
+  type EnumerationLimits,
+} from "./enumerate.ts";
+import {
+  CancelledError,
+  ConfigError,
+  ProtocolError,
+  TimeoutError,
+  WsmanFaultError,
+} from "./errors.ts";
 import {
   type EnumerationBatch,
   enumerationBatch,
@@ -17,7 +28,7 @@ import {
   type WmiItem,
 } from "./parse.ts";
 import { ConnectionPool, type PoolStats, sharedPool } from "./pool.ts";
-import type { TlsOptions } from "./tls_verify.ts";
+import { checkPinned, type TlsOptions } from "./tls_verify.ts";
 import { Transport, type TransportResult } from "./transport.ts";
 import { cancel, schedule } from "./ticker.ts";
 
@@ -54,11 +65,12 @@ export interface WinrmClientOptions {
   /** bound for the best-effort Release of an abandoned enumeration */
   releaseTimeoutMs?: number;
   /**
-   * Pipeline the queries of enumerateAll() on one connection (default true, see
-   * setDefaultPipelining). A target that turns out not to support it is remembered and
-   * served one request at a time anyway.
+   * Pipeline the queries of enumerateAll() on one connection (default true). A target that
+   * turns out not to support it is remembered and served one request at a time anyway.
    */
   pipelining?: boolean;
+  /** caps per enumeration (default DEFAULT_ENUMERATION_LIMITS); EnumerateOptions may lower them */
+  limits?: Partial<EnumerationLimits>;
 }
 
 export interface EnumerateOptions {
@@ -67,6 +79,8 @@ export interface EnumerateOptions {
   /** WMI namespace, default root/cimv2 */
   namespace?: string;
   signal?: AbortSignal;
+  /** this call's caps, over the client's */
+  limits?: Partial<EnumerationLimits>;
 }
 
 export interface ClientCounters {
@@ -78,12 +92,13 @@ export interface ClientCounters {
 
 const DEFAULTS = { connectMs: 10_000, readMs: 30_000, operationMs: 60_000 };
 const SALT = randomBytes(16);
-let defaultPipelining = true;
 
-/** Whether clients built without a `pipelining` option pipeline (polling.winrm_pipelining). */
-export function setDefaultPipelining(on: boolean) {
-  defaultPipelining = on;
-}
+/**
+ * @deprecated A no-op: pipelining is the `pipelining` option of WinrmClientOptions (and of
+ * clientFromCredential's overrides), passed by whoever builds the client. Kept only until its
+ * last callers (lib/pipeline/runtime.ts, workers/poller.ts) pass the option instead.
+ */
+export function setDefaultPipelining(_on: boolean) {}
 
 export class WinrmClient {
   readonly host: string;
@@ -96,6 +111,9 @@ export class WinrmClient {
   readonly #ownPool: boolean;
   readonly #operationMs: number;
   readonly #releaseTimeoutMs: number;
+  readonly #limits: EnumerationLimits;
+  /** scheme://host:port, for messages */
+  readonly endpoint: string;
 
   constructor(opts: WinrmClientOptions) {
     if (!opts.host) throw new ConfigError("a host is required");
@@ -107,9 +125,7 @@ export class WinrmClient {
     this.#operationMs = t.operationMs;
     this.#releaseTimeoutMs = opts.releaseTimeoutMs ?? 2_000;
     const tls: TlsOptions = { verify: opts.tls?.verify ?? "system", ...opts.tls } as TlsOptions;
-    if (tls.verify === "pinned" && !tls.caPem) {
-      throw new ConfigError("TLS verification 'pinned' needs a CA or certificate PEM");
-    }
+    tls.fingerprints = checkPinned(tls);
     const open = (signal?: AbortSignal) =>
       Connection.open({
         host: this.host,
@@ -141,12 +157,14 @@ export class WinrmClient {
       password: opts.password,
       pool: this.#pool,
       readTimeoutMs: t.readMs,
-      pipelining: opts.pipelining ?? defaultPipelining,
+      pipelining: opts.pipelining ?? true,
     });
+    this.#limits = limitsOf(DEFAULT_ENUMERATION_LIMITS, opts.limits);
     const scheme = this.https ? "https" : "http";
     const hostPart = this.host.includes(":") ? `[${this.host}]` : this.host;
+    this.endpoint = `${scheme}://${hostPart}:${this.port}`;
     this.#builder = new EnvelopeBuilder({
-      to: `${scheme}://${hostPart}:${this.port}/wsman`,
+      to: `${this.endpoint}/wsman`,
       operationTimeoutS: opts.operationTimeoutS ?? 20,
       maxEnvelopeSize: opts.maxEnvelopeSize ?? 153_600,
       locale: opts.locale ?? "en-US",
@@ -164,7 +182,7 @@ export class WinrmClient {
       const first = enumerationBatch(
         await this.#call(this.#builder.enumerate(uri, wql, max).xml, signal),
       );
-      if (first.endOfSequence) return first.items;
+      if (first.endOfSequence) return this.#capped(first, wql, opts);
       const out: WmiItem[] = [];
       for await (const batch of this.#batches(wql, opts, signal, false, first)) {
         for (const item of batch) out.push(item);
@@ -198,7 +216,12 @@ export class WinrmClient {
           throw err;
         }
         if (first.endOfSequence) {
-          out.push(first.items);
+          try {
+            out.push(this.#capped(first, wqls[i], opts));
+          } catch (err) {
+            this.#abandon(results.slice(i + 1), uri);
+            throw err;
+          }
           continue;
         }
         const items: WmiItem[] = [];
@@ -209,6 +232,19 @@ export class WinrmClient {
       }
       return out;
     });
+  }
+
+  /** A whole result in one batch, checked against the item cap. */
+  #capped(batch: EnumerationBatch, wql: string, opts: EnumerateOptions): WmiItem[] {
+    const limits = opts.limits ? limitsOf(this.#limits, opts.limits) : this.#limits;
+    checkLimits(limits, batch.items.length, 0, () => this.#what(wql));
+    return batch.items;
+  }
+
+  #what(wql: string): string {
+    return `${this.endpoint}: WQL ${
+      JSON.stringify(wql.length > 80 ? wql.slice(0, 77) + "..." : wql)
+    }`;
   }
 
   /** Releases the open enumeration contexts among results that will not be read. */
@@ -247,6 +283,8 @@ export class WinrmClient {
         call,
         release: (uri, context) => this.#release(uri, context),
         onPull: () => this.counters.pulls++,
+        limits: limitsOf(this.#limits, opts.limits),
+        describe: () => this.#what(wql),
       },
       resourceUri,
       wql,
@@ -291,17 +329,24 @@ export class WinrmClient {
   #bodyOf(res: TransportResult): any {
     if (res.status !== 200 && !/Envelope/.test(res.xml)) {
       throw new ProtocolError(
-        `HTTP ${res.status} from the WS-Management service` +
+        `${this.endpoint}: HTTP ${res.status} from the WS-Management service` +
           (res.xml.trim() ? `: ${res.xml.trim().slice(0, 200)}` : ""),
         res.status,
       );
     }
-    const { body } = parseEnvelope(res.xml);
+    let body;
+    try {
+      body = parseEnvelope(res.xml).body;
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      // a truncated or garbled envelope: say whose
+      throw new ProtocolError(`${this.endpoint}: ${err.message}`, res.status);
+    }
     const fault = faultOf(body);
     if (fault) throw new WsmanFaultError(fault, res.status);
     if (res.status !== 200) {
       throw new ProtocolError(
-        `HTTP ${res.status} with a SOAP body that is not a fault`,
+        `${this.endpoint}: HTTP ${res.status} with a SOAP body that is not a fault`,
         res.status,
       );
     }
@@ -319,19 +364,35 @@ export class WinrmClient {
     } catch { /* best effort: the server expires the context anyway */ }
   }
 
+  /** The caller's abort reason as our error, naming the endpoint. */
+  #aborted(signal: AbortSignal): Error {
+    const err = abortError(signal);
+    if (err.message.startsWith(this.endpoint)) return err;
+    return err instanceof TimeoutError
+      ? new TimeoutError(
+        err.phase,
+        `${this.endpoint}: ${
+          signal.reason instanceof TimeoutError
+            ? err.message
+            : "timed out: the caller's deadline passed before the result arrived"
+        }`,
+      )
+      : new CancelledError(`${this.endpoint}: ${err.message}`);
+  }
+
   /** Runs fn under the operation deadline, linked to the caller's signal. */
   async #deadline<T>(
     outer: AbortSignal | undefined,
     fn: (signal: AbortSignal) => Promise<T>,
     ms = this.#operationMs,
   ): Promise<T> {
-    if (outer?.aborted) throw abortError(outer);
+    if (outer?.aborted) throw this.#aborted(outer);
     const ctl = new AbortController();
-    const timer = schedule(ms, () =>
-      ctl.abort(
-        new TimeoutError("operation", `${this.host}:${this.port}: no result within ${ms} ms`),
-      ));
-    const onAbort = () => ctl.abort(outer!.reason);
+    const timer = schedule(
+      ms,
+      () => ctl.abort(new TimeoutError("operation", `${this.endpoint}: no result within ${ms} ms`)),
+    );
+    const onAbort = () => ctl.abort(this.#aborted(outer!));
     outer?.addEventListener("abort", onAbort, { once: true });
     try {
       return await fn(ctl.signal);
@@ -345,7 +406,7 @@ export class WinrmClient {
 /** Identity of a pool: everything that decides whether a connection may be reused. */
 function poolKey(opts: WinrmClientOptions, port: number, tls: TlsOptions): string {
   const secret = createHash("sha256").update(SALT).update(opts.password).update(tls.caPem ?? "")
-    .digest("base64url").slice(0, 16);
+    .update((tls.fingerprints ?? []).join(",")).digest("base64url").slice(0, 16);
   return [
     opts.https ? "https" : "http",
     opts.host,
@@ -356,4 +417,20 @@ function poolKey(opts: WinrmClientOptions, port: number, tls: TlsOptions): strin
     tls.servername ?? "",
     secret,
   ].join("|");
+}
+
+function limitsOf(
+  base: EnumerationLimits,
+  over: Partial<EnumerationLimits> | undefined,
+): EnumerationLimits {
+  const out = { ...base };
+  for (const k of ["maxItems", "maxPulls"] as const) {
+    const v = over?.[k];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new ConfigError(`enumeration limit ${k} must be a non-negative integer, not ${v}`);
+    }
+    out[k] = v;
+  }
+  return out;
 }

@@ -60,6 +60,8 @@ export class Connection {
   readonly peerCertificate: Uint8Array | undefined;
   /** set by the transport once the connection-bound NTLM context is established */
   ntlm: NtlmSession | null = null;
+  /** set once a request on this connection was answered other than 401 (see transport.ts) */
+  credentialsAccepted = false;
   requests = 0;
   /** whether the last request received any response byte (stale keep-alive detection) */
   lastResponseStarted = false;
@@ -273,7 +275,7 @@ export class Connection {
       try {
         res = p.parser.push(data);
       } catch (err) {
-        return this.#fail(err as Error);
+        return this.#fail(this.#named(err as Error));
       }
       if (!res) {
         postpone(p.timer, p.readTimeoutMs);
@@ -284,7 +286,9 @@ export class Connection {
       this.responsesReceived++;
       if (p.responses.length === p.count) {
         if (data) {
-          return this.#fail(new ProtocolError("unexpected bytes after the HTTP response"));
+          return this.#fail(
+            new ProtocolError(`${this.endpoint}: unexpected bytes after the HTTP response`),
+          );
         }
         cancel(p.timer);
         this.#pending = null;
@@ -296,6 +300,13 @@ export class Connection {
       p.parser = new ResponseParser();
     }
     postpone(p.timer, p.readTimeoutMs);
+  }
+
+  /** A parser's ProtocolError, naming the endpoint. */
+  #named(err: Error): Error {
+    return err instanceof ProtocolError
+      ? new ProtocolError(`${this.endpoint}: ${err.message}`, err.httpStatus)
+      : err;
   }
 
   /** The server ended the connection before answering every pipelined request. */
@@ -321,7 +332,7 @@ export class Connection {
       // nothing at all arrived: the peer closed (a stale keep-alive or a dropped request)
       return p.reject(
         p.parser.started
-          ? e as Error
+          ? this.#named(e as Error)
           : p.responses.length
           ? this.#cutShort(p)
           : new ConnectionError("closed", `${this.endpoint}: connection closed by the server`),

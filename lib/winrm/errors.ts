@@ -132,6 +132,17 @@ export class ProtocolError extends WinrmError {
   }
 }
 
+/**
+ * An enumeration passed its item or Pull cap (a server that never sends EndOfSequence, or a
+ * query far larger than a poll expects). The context was released; `limit` names which cap.
+ */
+export class EnumerationLimitError extends ProtocolError {
+  override name = "EnumerationLimitError";
+  constructor(message: string, readonly limit: "maxItems" | "maxPulls", readonly value: number) {
+    super(message);
+  }
+}
+
 /** The client was configured in a way that would be unsafe or cannot work. */
 export class ConfigError extends WinrmError {
   override name = "ConfigError";

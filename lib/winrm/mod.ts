@@ -1,5 +1,8 @@
-/** Public surface of the WinRM client, plus the builder from a stored credential profile. */
-import type { Credential } from "../messages.ts";
+/**
+ * The WinRM package's face: the client, its options and errors, WMI value helpers, the shared
+ * pool, and the builder from a stored credential profile. Code outside lib/winrm imports from
+ * here only (the simulator, a server, reaches into the NTLM and encryption modules on purpose).
+ */
 import { WinrmClient, type WinrmClientOptions } from "./client.ts";
 import { ConfigError } from "./errors.ts";
 
@@ -11,8 +14,32 @@ export {
 } from "./client.ts";
 export type { WinrmClientOptions, WinrmTimeouts } from "./client.ts";
 export * from "./errors.ts";
+export { DEFAULT_ENUMERATION_LIMITS, type EnumerationLimits } from "./enumerate.ts";
 export { asArray, numProp, prop, strProp, type WmiItem, type WmiValue } from "./parse.ts";
 export { closeSharedPools, type PoolStats, sharedPoolStats } from "./pool.ts";
+export type { TlsOptions } from "./tls_verify.ts";
+
+/**
+ * What a stored credential profile must carry for WinRM. The app's `Credential`
+ * (lib/messages.ts) fits it as it is; `tlsFingerprint` is for a profile that pins the
+ * server's certificate by its SHA-256 fingerprint (comma-separated for several).
+ */
+export interface WinrmCredential {
+  type: string;
+  username: string;
+  password: string;
+  domain?: string | null;
+  /** 0 or absent: 5985, or 5986 with useSsl */
+  port?: number | null;
+  useSsl: boolean;
+  tlsVerify: "system" | "pinned" | "insecure";
+  tlsCaPem?: string | null;
+  tlsFingerprint?: string | null;
+  allowUnencrypted: boolean;
+}
+
+/** Options a caller passes through to every client it builds (e.g. polling settings). */
+export type WinrmOverrides = Partial<WinrmClientOptions>;
 
 /**
  * A client for `host` with a decrypted credential profile. Clients built this way share
@@ -21,12 +48,13 @@ export { closeSharedPools, type PoolStats, sharedPoolStats } from "./pool.ts";
  */
 export function clientFromCredential(
   host: string,
-  cred: Credential,
-  overrides: Partial<WinrmClientOptions> = {},
+  cred: WinrmCredential,
+  overrides: WinrmOverrides = {},
 ): WinrmClient {
   if (cred.type !== "winrm_basic" && cred.type !== "winrm_ntlm") {
     throw new ConfigError(`credential type ${cred.type} is not a WinRM credential`);
   }
+  const fingerprints = cred.tlsFingerprint?.split(",").map((f) => f.trim()).filter(Boolean);
   return new WinrmClient({
     host,
     port: cred.port || undefined,
@@ -35,7 +63,11 @@ export function clientFromCredential(
     username: cred.username,
     password: cred.password,
     domain: cred.domain,
-    tls: { verify: cred.tlsVerify, caPem: cred.tlsCaPem ?? undefined },
+    tls: {
+      verify: cred.tlsVerify,
+      caPem: cred.tlsCaPem || undefined,
+      fingerprints: fingerprints?.length ? fingerprints : undefined,
+    },
     allowUnencrypted: cred.allowUnencrypted,
     shared: true,
     ...overrides,

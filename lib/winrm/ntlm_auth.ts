@@ -3,7 +3,15 @@
  * module's errors onto the client's error types. See transport.ts for the wire sequence.
  */
 import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import { NtlmClient } from "./ntlm/client.ts";
+import {
+  isNtlmMech,
+  NEG_STATE,
+  type NegotiateToken,
+  negTokenResp,
+  readNegotiateToken,
+} from "./ntlm/spnego.ts";
 import { NtlmAuthenticationError, NtlmIntegrityError, NtlmProtocolError } from "./ntlm/errors.ts";
 import { decryptMessageWith, encryptMessageInto } from "./encryption.ts";
 import type { Connection } from "./connection.ts";
@@ -64,8 +72,11 @@ export async function ntlmHandshake(
     throw new ProtocolError(`${conn.endpoint}: the server closed the connection mid-handshake`);
   }
   let type3: Uint8Array;
+  let token: NegotiateToken;
   try {
-    type3 = client.authenticate(challenge);
+    // Raw NTLMSSP, or wrapped in an SPNEGO NegTokenResp: answer in the form we were answered.
+    token = readNegotiateToken(challenge.token);
+    type3 = client.authenticate(ntlmChallenge(token, conn));
   } catch (err) {
     throw mapNtlmError(err, conn);
   }
@@ -73,12 +84,20 @@ export async function ntlmHandshake(
     conn,
     input.https ? input.body : EMPTY,
     SOAP_CONTENT_TYPE,
-    negotiate(type3),
+    negotiate(
+      token.form === "resp" ? negTokenResp({ responseToken: type3 }) : type3,
+      challenge.scheme,
+    ),
     input.signal,
   );
   if (r3.status === 401) {
     throw new AuthenticationError(
-      `${conn.endpoint}: the server rejected the user name or password (HTTP 401, NTLM)`,
+      `${conn.endpoint}: the server rejected the user name or password (HTTP 401, NTLM)` +
+        (input.https && conn.peerCertificate
+          ? ", or the TLS channel binding: the certificate this client saw (SHA-256 " +
+            `${fingerprint(conn.peerCertificate)}) is not the one the server presents, as ` +
+            "when a TLS-inspecting proxy sits in between"
+          : ""),
       401,
     );
   }
@@ -113,16 +132,46 @@ export function unsealResponse<T>(
   }
 }
 
-function negotiate(token: Uint8Array): string {
-  return "Negotiate " +
+/** The CHALLENGE inside a server's token, or why there is none. */
+function ntlmChallenge(token: NegotiateToken, conn: Connection): Uint8Array {
+  if (token.form === "resp") {
+    if (token.negState === NEG_STATE.reject) {
+      throw new AuthenticationError(`${conn.endpoint}: the server rejected the NTLM negotiation`);
+    }
+    if (token.supportedMech !== null && !isNtlmMech(token.supportedMech)) {
+      throw new AuthenticationError(
+        `${conn.endpoint}: the server chose a mechanism other than NTLM (Kerberos?) in its ` +
+          "SPNEGO answer",
+      );
+    }
+  }
+  if (token.form === "init" || !token.ntlm) {
+    throw new ProtocolError(
+      `${conn.endpoint}: the server's Negotiate answer holds no NTLM challenge`,
+    );
+  }
+  return token.ntlm;
+}
+
+function fingerprint(der: Uint8Array): string {
+  return createHash("sha256").update(der).digest("hex").replace(/(..)(?!$)/g, "$1:").toUpperCase();
+}
+
+function negotiate(token: Uint8Array, scheme = "Negotiate"): string {
+  return `${scheme} ` +
     Buffer.from(token.buffer, token.byteOffset, token.length).toString("base64");
 }
 
-/** The token of the first `Negotiate <token>` (or `NTLM <token>`) header value. */
-function challengeOf(res: HttpResponse): Uint8Array | null {
+/** The scheme and token of the first `Negotiate <token>` (or `NTLM <token>`) header value. */
+function challengeOf(res: HttpResponse): { scheme: string; token: Uint8Array } | null {
   for (const v of res.headers.get("www-authenticate") ?? []) {
-    const m = /^(?:Negotiate|NTLM)\s+([A-Za-z0-9+/=]+)\s*$/i.exec(v);
-    if (m) return new Uint8Array(Buffer.from(m[1], "base64"));
+    const m = /^(Negotiate|NTLM)\s+([A-Za-z0-9+/=]+)\s*$/i.exec(v);
+    if (m) {
+      return {
+        scheme: m[1].toLowerCase() === "ntlm" ? "NTLM" : "Negotiate",
+        token: new Uint8Array(Buffer.from(m[2], "base64")),
+      };
+    }
   }
   return null;
 }

@@ -12,7 +12,11 @@
  *   certificate is bound into the context (channel binding).
  *
  * A 401 becomes an AuthenticationError at once: never a second try with the same password,
- * which could lock a domain account.
+ * which could lock a domain account. For the same reason a connection whose credentials the
+ * server has not yet accepted carries one request alone (Basic sends the password with every
+ * request, so a pipelined batch would cost one failed logon per request); the rest of a batch
+ * follows pipelined once that request was answered with something other than a 401. NTLM
+ * authenticates the connection itself, once, before anything is pipelined on it.
  *
  * postAll() pipelines independent envelopes (a poll's queries): every request is written in
  * one go and the responses are read in order (HTTP/1.1 pipelining, RFC 9112 §9.3.2), so a
@@ -196,26 +200,44 @@ export class Transport {
       });
       this.#pool.stats.handshakes++;
       if (this.#https && res) {
-        out.push(toResult(res));
+        out.push(toResult(conn, res));
         rest = soaps.slice(1);
       }
     }
     if (!rest.length) return out;
     const sealed = this.#auth.scheme === "ntlm" && !this.#https;
+    if (this.#auth.scheme === "basic" && !conn.credentialsAccepted && rest.length > 1) {
+      // Basic on a connection that has not proven the password: one request, then the rest.
+      out.push(...await this.#exchange(conn, rest.slice(0, 1), false, signal));
+      rest = rest.slice(1);
+    }
     batch.pipelined = rest.length > 1;
     if (batch.pipelined) this.#pool.stats.pipelined += rest.length - 1;
+    out.push(...await this.#exchange(conn, rest, sealed, signal));
+    return out;
+  }
+
+  /** Writes `soaps` at once on `conn` and reads their results; a 401 fails the lot. */
+  async #exchange(
+    conn: Connection,
+    soaps: string[],
+    sealed: boolean,
+    signal?: AbortSignal,
+  ): Promise<TransportResult[]> {
     const responses = await conn.pipeline(
-      this.#batch(conn, rest, sealed),
-      rest.length,
+      this.#batch(conn, soaps, sealed),
+      soaps.length,
       this.#readTimeoutMs,
       signal,
     );
+    const out: TransportResult[] = [];
     for (const res of responses) {
       if (res.status === 401) {
-        if (this.#auth.scheme === "basic") throw basicRejected(conn, res);
+        if (this.#auth.scheme === "basic") throw basicRejected(conn, res, this.#https);
         throw lostContext(conn);
       }
-      out.push(sealed ? this.#unsealed(conn, res) : toResult(res));
+      conn.credentialsAccepted = true;
+      out.push(sealed ? this.#unsealed(conn, res) : toResult(conn, res));
     }
     return out;
   }
@@ -226,7 +248,7 @@ export class Transport {
       const xml = unsealResponse(conn, res.body, (plain) => decodeXml(plain, ""));
       return { status: res.status, xml };
     }
-    return toResult(res);
+    return toResult(conn, res);
   }
 
   /** One HTTP exchange on a connection (used by the NTLM handshake too). */
@@ -294,10 +316,25 @@ function pipeliningFailure(err: unknown): boolean {
     (err instanceof TimeoutError && err.phase === "read");
 }
 
-function basicRejected(conn: Connection, res: HttpResponse): AuthenticationError {
+/**
+ * A 401 to Basic. Windows answers the same 401 when the password is wrong and when Basic comes
+ * over plain HTTP while the service's AllowUnencrypted is false (its default), so over HTTP
+ * the message names both; a server that does not offer Basic at all is told apart.
+ */
+function basicRejected(conn: Connection, res: HttpResponse, https: boolean): AuthenticationError {
+  if (!offered(res).includes("basic")) {
+    return new AuthenticationError(
+      `${conn.endpoint}: Basic authentication is not enabled on the server (HTTP 401; it ` +
+        `offers ${offered(res).join(", ") || "nothing"}): enable it or use NTLM`,
+      401,
+    );
+  }
   return new AuthenticationError(
-    `${conn.endpoint}: the server rejected the user name or password (HTTP 401, Basic` +
-      `${offered(res).includes("basic") ? "" : "; Basic is not enabled on the server"})`,
+    https
+      ? `${conn.endpoint}: the server rejected the user name or password (HTTP 401, Basic)`
+      : `${conn.endpoint}: the server refused Basic over plain HTTP (HTTP 401): either it does ` +
+        "not allow unencrypted traffic (WinRM AllowUnencrypted=false, the Windows default; use " +
+        "HTTPS or NTLM) or it rejected the user name or password",
     401,
   );
 }
@@ -314,11 +351,14 @@ function lostContext(conn: Connection): AuthenticationError {
   );
 }
 
-function toResult(res: HttpResponse): TransportResult {
+function toResult(conn: Connection, res: HttpResponse): TransportResult {
   if (res.status === 200 || res.status >= 400) {
     return { status: res.status, xml: decodeXml(res.body, header(res, "content-type") ?? "") };
   }
-  throw new ProtocolError(`unexpected HTTP status ${res.status} ${res.reason}`, res.status);
+  throw new ProtocolError(
+    `${conn.endpoint}: unexpected HTTP status ${res.status} ${res.reason}`,
+    res.status,
+  );
 }
 
 const utf8 = new TextDecoder("utf-8");

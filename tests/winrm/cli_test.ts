@@ -1,4 +1,5 @@
 /** `deno task winrm` (scripts/winrm.ts) against winsim: JSON out, typed errors, no secret. */
+import { X509Certificate } from "node:crypto";
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { PASSWORD, withSim } from "./sim_helpers.ts";
 
@@ -44,4 +45,52 @@ Deno.test("CLI: --identify, --wql and --collect print JSON; errors are kind + me
     assert(!bad.stderr.includes(wrong) && !bad.stdout.includes(wrong));
     const usage = await cli(["--host", h.ip]);
     assertEquals(usage.code, 2);
+  }));
+
+Deno.test("CLI: --tls-ca and --tls-fingerprint pin; a missing or non-PEM file says so; a wrong password costs one logon", () =>
+  withSim(async (sim) => {
+    const h = sim.hosts[0];
+    const https = [
+      "--host",
+      h.ip,
+      "--user",
+      sim.username,
+      "--password-env",
+      "CLI_TEST_PW",
+      "--port",
+      String(h.httpsPort),
+      "--https",
+      "--auth",
+      "basic",
+    ];
+    const dir = await Deno.makeTempDir({ prefix: "nmslite-cli-" });
+    try {
+      const pem = `${dir}/sim.pem`;
+      await Deno.writeTextFile(pem, sim.certificatePem);
+      const ok = await cli([...https, "--tls-ca", pem, "--identify"]);
+      assertEquals(ok.code, 0, ok.stderr);
+      const fp = new X509Certificate(sim.certificatePem).fingerprint256;
+      const byFp = await cli([...https, "--tls-fingerprint", fp, "--identify"]);
+      assertEquals(byFp.code, 0, byFp.stderr);
+
+      const missing = await cli([...https, "--tls-ca", `${dir}/nope.pem`, "--identify"]);
+      assertEquals(missing.code, 2);
+      assert(missing.stderr.includes("cannot read the --tls-ca file"), missing.stderr);
+      assert(missing.stderr.includes("no such file"), missing.stderr);
+      const der = `${dir}/sim.der`;
+      await Deno.writeFile(der, sim.certificateDer);
+      const notPem = await cli([...https, "--tls-ca", der, "--identify"]);
+      assertEquals(notPem.code, 1);
+      const e = JSON.parse(notPem.stderr).error;
+      assertEquals(e.kind, "config");
+      assert(e.message.includes("not PEM"), e.message);
+      assertEquals(sim.stats(h.ip).authFailures, 0);
+
+      const wrong = await cli([...https, "--tls-ca", pem, "--collect"], "Wrong-Cli-Pass-2");
+      assertEquals(wrong.code, 1);
+      assertEquals(JSON.parse(wrong.stderr).error.kind, "auth");
+      assertEquals(sim.stats(h.ip).authFailures, 1, "one failed logon for --collect");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   }));
