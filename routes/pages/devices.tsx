@@ -114,6 +114,13 @@ function DevicesTable({ q, rows, total }: { q: Query; rows: Device[]; total: num
                     <td data-label="Hostname">{d.hostname ?? "–"}</td>
                     <td data-label="Status">
                       <StatusBadge status={d.status} />
+                      {d.status === "unreachable" && d.status_reason && (
+                        <span class="small muted block reason" title={d.status_reason}>
+                          {d.status_reason.length > 90
+                            ? `${d.status_reason.slice(0, 89)}…`
+                            : d.status_reason}
+                        </span>
+                      )}
                     </td>
                     <td data-label="OS">{d.os ?? "–"}</td>
                     <td data-label="Last seen">

@@ -186,6 +186,8 @@ Deno.test({
         "the far device unreachable",
         async () => (await api("GET", `/devices/${farId}`)).body.data.status === "unreachable",
       );
+      await page.goto(`${url}/devices?status=unreachable`);
+      assertMatch(await page.locator("tbody tr .reason").innerText(), /\S/); // why, in the list
       await page.goto(`${url}/monitors?q=127.0.44.10`);
       const farRow = page.locator("tr[data-monitor]");
       assertEquals(await farRow.count(), 1);
