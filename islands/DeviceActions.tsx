@@ -7,6 +7,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
 import { api, errorText } from "./api.ts";
 import { Time } from "../components/Time.tsx";
+import { announceMonitors } from "./monitor_events.ts";
 
 export interface DeviceFacts {
   id: number;
@@ -28,9 +29,13 @@ export interface DeviceActionsProps {
 
 interface MonitorState {
   id: number;
+  enabled: boolean;
+  polling_interval: number;
   last_attempted: string | null;
   last_polled: string | null;
   last_error: string | null;
+  last_error_at: string | null;
+  consecutive_failures: number;
 }
 
 const FIELDS = [
@@ -84,6 +89,8 @@ function PollNow({ device, enabledMonitors }: DeviceActionsProps) {
           !!m?.last_attempted && m.last_attempted !== before.get(m.id)?.last_attempted
         );
         if (fresh.length === r.polled.length) {
+          // the monitors table of this page shows the new state at once
+          announceMonitors([...now.values()]);
           view.value = {
             phase: "done",
             skipped: r.skipped,

@@ -4,7 +4,9 @@
  * `create`, a form to add a monitor to that device. Viewers get the table only.
  */
 import { useSignal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
 import { api, errorText } from "./api.ts";
+import { MONITORS_CHANGED, type MonitorsChanged } from "./monitor_events.ts";
 import { Time } from "../components/Time.tsx";
 import type { MonitorRow, NamedOption } from "../lib/web/page_data.ts";
 
@@ -270,6 +272,29 @@ async function eachLimited<T>(
 
 export default function MonitorEditor(props: MonitorEditorProps) {
   const rows = useSignal(props.monitors);
+  // fresh state announced by another island of the page (a device's "Poll now")
+  useEffect(() => {
+    const merge = (e: Event) => {
+      const fresh = new Map((e as MonitorsChanged).detail.map((m) => [m.id, m]));
+      rows.value = rows.value.map((r) => {
+        const m = fresh.get(r.id);
+        return m
+          ? {
+            ...r,
+            enabled: m.enabled ?? r.enabled,
+            polling_interval: m.polling_interval ?? r.polling_interval,
+            last_polled: m.last_polled ?? r.last_polled,
+            last_attempted: m.last_attempted ?? r.last_attempted,
+            consecutive_failures: m.consecutive_failures ?? r.consecutive_failures,
+            last_error: m.last_error !== undefined ? m.last_error : r.last_error,
+            last_error_at: m.last_error_at !== undefined ? m.last_error_at : r.last_error_at,
+          }
+          : r;
+      });
+    };
+    addEventListener(MONITORS_CHANGED, merge);
+    return () => removeEventListener(MONITORS_CHANGED, merge);
+  }, []);
   const selected = useSignal<ReadonlySet<number>>(new Set());
   const bulkBusy = useSignal(false);
   const bulkNote = useSignal<{ ok: boolean; text: string } | null>(null);

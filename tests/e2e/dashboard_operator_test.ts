@@ -251,6 +251,10 @@ Deno.test({
       const failed = page.locator("[data-poll-result] li.error");
       await failed.waitFor();
       assertMatch(await failed.innerText(), /^Monitor #\d+: poll failed: .+/);
+      // the monitors table of the page took the new state without a reload
+      const row = page.locator("tr[data-monitor]");
+      assertMatch(await row.locator("td.wrap code").innerText(), /AccessDenied/);
+      assertMatch(await row.innerText(), /then 1 failed attempt, last /);
       await shot(page, "24-device-poll-failed", false);
       await page.goto(`${url}/monitors?failing=1`); // the overview's "failing" tile
       await page.getByRole("heading", { name: "Monitors failing in the last hour" }).waitFor();
