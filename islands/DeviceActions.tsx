@@ -255,7 +255,7 @@ export default function DeviceActions(props: DeviceActionsProps) {
               Re-enable polling
             </button>
           )
-          : (
+          : monitors.length > 0 && (
             <button
               type="button"
               class="secondary"
