@@ -23,6 +23,8 @@ export interface ChildServerOptions {
   /** Extra environment for the server (NMSLITE_*). */
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  /** Start the server under `ulimit -n <fdLimit>` (through bash). */
+  fdLimit?: number;
 }
 
 // The repository root, where main.ts and deno.json live.
@@ -74,17 +76,25 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
     ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
     ...opts.env,
   });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "main.ts",
-      "--server.host",
-      "127.0.0.1",
-      "--server.port",
-      String(port),
-      "--plain-http",
-    ],
+  const serverArgs = [
+    "run",
+    "--allow-all",
+    "main.ts",
+    "--server.host",
+    "127.0.0.1",
+    "--server.port",
+    String(port),
+    "--plain-http",
+  ];
+  // With a descriptor limit, bash lowers it and then becomes the server (exec): same pid.
+  const [command, args] = opts.fdLimit === undefined ? [Deno.execPath(), serverArgs] : ["bash", [
+    "-c",
+    `ulimit -n ${Math.floor(opts.fdLimit)} && exec "$0" "$@"`,
+    Deno.execPath(),
+    ...serverArgs,
+  ]];
+  const child = new Deno.Command(command, {
+    args,
     cwd: ROOT,
     env,
     clearEnv: true,
