@@ -1,4 +1,7 @@
-/** The page frame: skip link, navigation by role, the signed-in user and a logout button. */
+/**
+ * The page frame: skip link, navigation by role, the signed-in user (a link to their account
+ * page, where the password is changed) and a logout button.
+ */
 import type { ComponentChildren } from "preact";
 import type { AccessClaims } from "../lib/auth/tokens.ts";
 
@@ -36,9 +39,14 @@ export function Layout({ user, path, csrf, children }: LayoutProps) {
           </ul>
         </nav>
         <form method="post" action="/logout" class="logout">
-          <span class="who">
+          <a
+            class="who"
+            href="/account"
+            title="Your account: change password"
+            aria-current={path === "/account" ? "page" : undefined}
+          >
             {user.username} <span class="role">({user.role})</span>
-          </span>
+          </a>
           <input type="hidden" name="csrf" value={csrf} />
           <button type="submit" class="secondary">Log out</button>
         </form>

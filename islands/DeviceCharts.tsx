@@ -1,7 +1,8 @@
 /**
  * CPU, memory, disk and network of one monitor over 1 h / 24 h / 7 d / 30 d from the
  * downsampled history (min–max band around the average), plus per-volume and per-interface
- * averages; re-fetched while the page is open. Chart.js is imported piece by piece.
+ * averages; re-fetched while the page is open. Chart.js is imported piece by piece; the axes'
+ * ticks and labels come from lib/web/chart_ticks.ts (local time, no repeated labels).
  */
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
@@ -18,6 +19,13 @@ import {
 } from "chart.js";
 import { api, errorText } from "./api.ts";
 import { fmtBps } from "../components/format.ts";
+import {
+  pointTime,
+  timeLabel,
+  timeTicks,
+  type ValueAxis,
+  valueAxis,
+} from "../lib/web/chart_ticks.ts";
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Filler, Tooltip, Legend);
 
@@ -98,18 +106,26 @@ function lines(series: Series[], key: string, suffix = ""): Line[] {
   }));
 }
 
-function tick(ms: number, span: number): string {
-  const iso = new Date(ms).toISOString();
-  return span > 86_400_000 ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16);
+/** The largest y value the chart shows, or null when it shows none. */
+function dataMax(chart: Chart): number | null {
+  let max: number | null = null;
+  for (const ds of chart.data.datasets) {
+    for (const p of ds.data as XY[]) if (p.y !== null && (max === null || p.y > max)) max = p.y;
+  }
+  return max;
 }
 
 function makeChart(
   canvas: HTMLCanvasElement,
   percent: boolean,
   bytes: boolean,
+  span: () => number,
 ): Chart<"line", XY[]> {
   const fg = getComputedStyle(document.body).getPropertyValue("--fg").trim() || "#222";
   const grid = getComputedStyle(document.body).getPropertyValue("--line").trim() || "#ddd";
+  const kind = percent ? "percent" : "bps";
+  let y: ValueAxis = valueAxis(null, kind);
+  const value = (v: number) => bytes ? fmtBps(v) : percent ? `${v.toFixed(1)} %` : String(v);
   return new Chart<"line", XY[]>(canvas, {
     type: "line",
     data: { datasets: [] },
@@ -125,20 +141,25 @@ function makeChart(
         x: {
           type: "linear",
           grid: { color: grid },
-          ticks: {
-            color: fg,
-            maxTicksLimit: 6,
-            callback: (v) => tick(Number(v), 0),
+          afterBuildTicks: (axis) => {
+            axis.ticks = timeTicks(axis.min, axis.max).map((v) => ({ value: v }));
           },
+          ticks: { color: fg, maxRotation: 0, callback: (v) => timeLabel(Number(v), span()) },
         },
         y: {
           type: "linear",
-          beginAtZero: true,
-          max: percent ? 100 : undefined,
+          afterDataLimits: (axis) => {
+            y = valueAxis(percent ? null : dataMax(axis.chart), kind);
+            axis.min = 0;
+            axis.max = y.max;
+          },
+          afterBuildTicks: (axis) => {
+            axis.ticks = y.ticks.map((v) => ({ value: v }));
+          },
           grid: { color: grid },
           ticks: {
             color: fg,
-            callback: (v) => bytes ? fmtBps(Number(v)) : percent ? `${v} %` : String(v),
+            callback: (v) => y.labels[y.ticks.indexOf(Number(v))] ?? "",
           },
         },
       },
@@ -146,10 +167,9 @@ function makeChart(
         legend: { labels: { color: fg, filter: (item) => !/ (min|max)$/.test(item.text) } },
         tooltip: {
           callbacks: {
-            title: (items) =>
-              items.length
-                ? new Date(items[0].parsed.x ?? 0).toISOString().slice(0, 16).replace("T", " ")
-                : "",
+            title: (items) => items.length ? pointTime(items[0].parsed.x ?? 0) : "",
+            label: (item) =>
+              `${item.dataset.label}: ${item.parsed.y === null ? "–" : value(item.parsed.y)}`,
           },
         },
       },
@@ -174,11 +194,12 @@ export default function DeviceCharts({ monitors }: { monitors: { id: number; lab
   const points = useSignal(-1);
   const canvases = useRef<Partial<Record<ChartId, HTMLCanvasElement | null>>>({});
   const charts = useRef<Partial<Record<ChartId, Chart<"line", XY[]>>>>({});
+  const span = useRef(RANGES["1h"]);
 
   useEffect(() => {
     for (const c of CHARTS) {
       const el = canvases.current[c.id];
-      if (el) charts.current[c.id] = makeChart(el, c.percent, c.bytes);
+      if (el) charts.current[c.id] = makeChart(el, c.percent, c.bytes, () => span.current);
     }
     return () => Object.values(charts.current).forEach((ch) => ch?.destroy());
   }, []);
@@ -186,9 +207,9 @@ export default function DeviceCharts({ monitors }: { monitors: { id: number; lab
   useEffect(() => {
     let stopped = false;
     const load = async () => {
-      const span = RANGES[range.value];
+      const spanMs = span.current = RANGES[range.value];
       const to = new Date();
-      const from = new Date(to.getTime() - span);
+      const from = new Date(to.getTime() - spanMs);
       const qs = `from=${from.toISOString()}&to=${to.toISOString()}&points=240`;
       const base = `/monitors/${monitorId.value}/metrics/history?${qs}`;
       try {
@@ -215,8 +236,6 @@ export default function DeviceCharts({ monitors }: { monitors: { id: number; lab
           const x = ch.options.scales!.x!;
           x.min = from.getTime();
           x.max = to.getTime();
-          (x.ticks as { callback: (v: number | string) => string }).callback = (v) =>
-            tick(Number(v), span);
           ch.update("none");
         }
         points.value = vol.points.length;

@@ -1,14 +1,18 @@
 /**
- * Discovery profiles (create, edit, delete) and running one (islands/discovery_run.tsx shows
- * the run). The islands are registered in routes/pages/islands.ts; the other files here are
- * their parts.
+ * Discovery profiles (create, edit, delete) and their runs (islands/discovery_run.tsx shows
+ * one): a started or opened run is followed (GET /discovery-runs/:id twice a second) until
+ * it ends, and its URL (/discovery?run=N) opens it again. The islands are registered in
+ * routes/pages/islands.ts; the other files here are their parts.
  */
 import { useSignal } from "@preact/signals";
-import { api, errorText, saveResource } from "./api.ts";
+import { useEffect, useRef } from "preact/hooks";
+import { api, ApiCallError, errorText, saveResource } from "./api.ts";
 import { DeleteButton } from "./delete_button.tsx";
-import { FINISHED, RecentRuns, type Run, RunView } from "./discovery_run.tsx";
+import { FINISHED, RunView } from "./discovery_run.tsx";
+import { RecentRuns } from "./discovery_run_list.tsx";
 import {
   type DiscoveryProfileRow,
+  type DiscoveryRunView,
   type NamedOption,
   type RunSummary,
   runSummary,
@@ -20,7 +24,12 @@ export interface DiscoveryPanelProps {
   pluginId: number | null;
   canEdit: boolean;
   runs: RunSummary[];
+  /** the run named in the URL (?run=N), if any */
+  openRun: DiscoveryRunView | null;
 }
+
+const POLL_MS = 500;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function ProfileForm({ edit, credentials, onSaved, onCancel }: {
   edit: DiscoveryProfileRow | null;
@@ -52,7 +61,7 @@ function ProfileForm({ edit, credentials, onSaved, onCancel }: {
     >
       <h2>{edit ? `Edit “${edit.name}”` : "New discovery profile"}</h2>
       <label>
-        Name <input name="name" required maxLength={100} value={edit?.name ?? ""} />
+        Name <input name="name" required maxLength={100} defaultValue={edit?.name ?? ""} />
       </label>
       <label>
         Credential profile
@@ -66,11 +75,16 @@ function ProfileForm({ edit, credentials, onSaved, onCancel }: {
       </label>
       <label>
         Target (CIDR, range or list)
-        <input name="target" required placeholder="192.168.1.0/24" value={edit?.target ?? ""} />
+        <input
+          name="target"
+          required
+          placeholder="192.168.1.0/24"
+          defaultValue={edit?.target ?? ""}
+        />
       </label>
       <label>
         Ports (optional, comma separated)
-        <input name="ports" placeholder="5985, 5986" value={edit?.ports.join(", ") ?? ""} />
+        <input name="ports" placeholder="5985, 5986" defaultValue={edit?.ports.join(", ") ?? ""} />
       </label>
       {error.value && <p class="error" role="alert">{error.value}</p>}
       <div class="row-form">
@@ -84,28 +98,82 @@ function ProfileForm({ edit, credentials, onSaved, onCancel }: {
 export default function DiscoveryPanel(props: DiscoveryPanelProps) {
   const profiles = useSignal(props.profiles);
   const editing = useSignal<DiscoveryProfileRow | "new" | null>(null);
-  const run = useSignal<{ run: Run; credentialId: number } | null>(null);
+  const run = useSignal<DiscoveryRunView | null>(props.openRun);
   const runs = useSignal(props.runs);
-  const show = (r: Run, credentialId: number) => {
-    run.value = { run: r, credentialId };
-    runs.value = [runSummary(r), ...runs.value.filter((x) => x.id !== r.id)].slice(0, 10);
-  };
   const error = useSignal<string | null>(null);
+  const runError = useSignal<string | null>(null);
+  // the run being followed; opening another one stops following the previous
+  const followed = useRef(0);
 
-  const start = async (p: DiscoveryProfileRow) => {
+  const show = (r: DiscoveryRunView) => {
+    if (run.value?.id === r.id || run.value === null || followed.current === r.id) run.value = r;
+    const rest = runs.value.filter((x) => x.id !== r.id);
+    const summary = runSummary(r);
+    runs.value = runs.value.some((x) => x.id === r.id)
+      ? runs.value.map((x) => x.id === r.id ? summary : x)
+      : [summary, ...rest].slice(0, 20);
+  };
+  const follow = async (r: DiscoveryRunView) => {
+    followed.current = r.id;
+    run.value = r;
+    show(r);
+    runError.value = null;
+    let failures = 0;
+    while (!FINISHED.has(r.status) && followed.current === r.id) {
+      await sleep(failures ? 2_000 : POLL_MS);
+      if (followed.current !== r.id) return;
+      try {
+        r = await api<DiscoveryRunView>("GET", `/discovery-runs/${r.id}`);
+        failures = 0;
+        runError.value = null;
+        show(r);
+      } catch (err) {
+        runError.value = `Progress not updated: ${errorText(err)} Retrying…`;
+        if (err instanceof ApiCallError && [401, 403, 404].includes(err.status)) return;
+        failures++;
+      }
+    }
+  };
+  const open = async (id: number) => {
     error.value = null;
     try {
-      let r = await api<Run>("POST", `/discovery-profiles/${p.id}/run`);
-      show(r, p.credential_profile_id);
-      while (!FINISHED.has(r.status)) {
-        await new Promise((res) => setTimeout(res, 500));
-        r = await api<Run>("GET", `/discovery-runs/${r.id}`);
-        show(r, p.credential_profile_id);
-      }
+      const r = await api<DiscoveryRunView>("GET", `/discovery-runs/${id}`);
+      history.pushState(null, "", `/discovery?run=${id}`);
+      await follow(r);
     } catch (err) {
       error.value = errorText(err);
     }
   };
+  const start = async (p: DiscoveryProfileRow) => {
+    error.value = null;
+    try {
+      const r = await api<DiscoveryRunView>("POST", `/discovery-profiles/${p.id}/run`);
+      history.pushState(null, "", `/discovery?run=${r.id}`);
+      await follow(r);
+    } catch (err) {
+      error.value = errorText(err);
+    }
+  };
+  const cancel = async (id: number) => {
+    const r = await api<DiscoveryRunView>("POST", `/discovery-runs/${id}/cancel`);
+    show(r);
+    if (run.value?.id === id) run.value = r;
+  };
+  useEffect(() => {
+    if (props.openRun && !FINISHED.has(props.openRun.status)) follow(props.openRun);
+    const onPop = () => {
+      const id = Number(new URLSearchParams(location.search).get("run"));
+      if (id > 0) open(id);
+      else {
+        followed.current = 0;
+        run.value = null;
+      }
+    };
+    addEventListener("popstate", onPop);
+    return () => removeEventListener("popstate", onPop);
+  }, []);
+  const profileOf = (id: number | null) => profiles.value.find((p) => p.id === id);
+  const profileName = (id: number | null) => profileOf(id)?.name ?? "(deleted profile)";
   const edit = editing.value;
   return (
     <div>
@@ -187,17 +255,26 @@ export default function DiscoveryPanel(props: DiscoveryPanelProps) {
           }}
         />
       )}
+      {runError.value && <p class="error" role="alert">{runError.value}</p>}
       {run.value && (
         <RunView
-          key={run.value.run.id}
-          run={run.value.run}
-          credentialId={run.value.credentialId}
+          key={run.value.id}
+          run={run.value}
+          profile={profileName(run.value.discovery_profile_id)}
+          credentialId={profileOf(run.value.discovery_profile_id)?.credential_profile_id ?? null}
+          credentials={props.credentials}
           pluginId={props.pluginId}
           canEdit={props.canEdit}
+          onCancel={() => cancel(run.value!.id)}
         />
       )}
       <h2>Recent runs</h2>
-      <RecentRuns runs={runs.value} />
+      <RecentRuns
+        runs={runs.value}
+        profileName={profileName}
+        onOpen={open}
+        openId={run.value?.id ?? null}
+      />
     </div>
   );
 }

@@ -1,4 +1,4 @@
-/** Users (admins only): create, change role, delete. */
+/** Users (admins only): create, change role, set a new password, delete. */
 import { useSignal } from "@preact/signals";
 import { api, errorText } from "./api.ts";
 import type { UserRow } from "../lib/web/page_data.ts";
@@ -29,6 +29,7 @@ export default function UserAdmin({ users, me }: { users: UserRow[]; me: number 
             <tr>
               <th scope="col">User</th>
               <th scope="col">Role</th>
+              <th scope="col">Password</th>
               <th scope="col">
                 <span class="sr-only">Actions</span>
               </th>
@@ -37,7 +38,14 @@ export default function UserAdmin({ users, me }: { users: UserRow[]; me: number 
           <tbody>
             {rows.value.map((u) => (
               <tr key={u.id}>
-                <td>{u.username}{u.id === me ? " (you)" : ""}</td>
+                <td>
+                  {u.username}
+                  {u.id === me && (
+                    <>
+                      {" "}(you · <a href="/account">change your password</a>)
+                    </>
+                  )}
+                </td>
                 <td>
                   <label class="sr-only" for={`role-${u.id}`}>Role of {u.username}</label>
                   <select
@@ -53,6 +61,39 @@ export default function UserAdmin({ users, me }: { users: UserRow[]; me: number 
                   >
                     {ROLES.map((r) => <option key={r} value={r}>{r}</option>)}
                   </select>
+                </td>
+                <td>
+                  {u.id !== me && (
+                    <details class="reset">
+                      <summary>Set password</summary>
+                      <form
+                        class="row-form"
+                        aria-label={`Set the password of ${u.username}`}
+                        onSubmit={(e) => {
+                          e.preventDefault();
+                          const form = e.currentTarget;
+                          const password = new FormData(form).get("password");
+                          act(async () => {
+                            await api("PUT", `/users/${u.id}`, { password });
+                            form.reset();
+                          }, `${u.username} has a new password; their sessions have ended.`);
+                        }}
+                      >
+                        <label>
+                          <span class="sr-only">New password for {u.username}</span>
+                          <input
+                            name="password"
+                            type="password"
+                            minLength={8}
+                            required
+                            autocomplete="new-password"
+                            placeholder="8+ characters"
+                          />
+                        </label>
+                        <button type="submit" class="secondary">Set</button>
+                      </form>
+                    </details>
+                  )}
                 </td>
                 <td>
                   {u.id !== me && (

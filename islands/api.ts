@@ -3,8 +3,15 @@
  * writes, and one silent refresh (shared by concurrent calls, since a refresh token is
  * single-use) when the access token has expired. Errors carry the API's code and message.
  */
+import { explainApiError } from "../lib/web/wording.ts";
+
 export class ApiCallError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 }
@@ -51,7 +58,12 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
   const json = await res.json().catch(() => null);
   if (!res.ok || !json?.success) {
     const e = json?.error ?? {};
-    throw new ApiCallError(res.status, e.code ?? "ERROR", e.message ?? `HTTP ${res.status}`);
+    throw new ApiCallError(
+      res.status,
+      e.code ?? "ERROR",
+      e.message ?? `HTTP ${res.status}`,
+      e.details ?? {},
+    );
   }
   return json.data as T;
 }
@@ -64,7 +76,10 @@ export function saveResource<T = any>(collection: string, id: number | undefined
     : api<T>("PUT", `${collection}/${id}`, body);
 }
 
+/** The error in words for the page (lib/web/wording.ts); the API's code stays out of it. */
 export function errorText(err: unknown): string {
-  if (err instanceof ApiCallError) return `${err.message} (${err.code})`;
+  if (err instanceof ApiCallError) return explainApiError(err);
+  // fetch rejects with a TypeError when the server cannot be reached at all
+  if (err instanceof TypeError) return explainApiError({ status: 0, code: "NETWORK", message: "" });
   return err instanceof Error ? err.message : String(err);
 }

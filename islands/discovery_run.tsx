@@ -1,25 +1,15 @@
 /**
- * One discovery run: a live progress bar while it runs, then the devices it found with one
- * click to monitor them (with the profile's credential and the built-in plugin).
+ * One discovery run: live progress (addresses scanned, then hosts identified), the hosts found
+ * but not identified with why, a cancel button while it runs, then the devices it found with
+ * one click to monitor them (islands/discovery_run_list.tsx lists the runs).
  */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { api, errorText } from "./api.ts";
 import { fmtTime } from "../components/format.ts";
-import type { RunSummary } from "../lib/web/page_data.ts";
+import type { DiscoveryRunView, NamedOption } from "../lib/web/page_data.ts";
+import { explainUnidentified } from "../lib/web/wording.ts";
 
-export interface Run {
-  id: number;
-  discovery_profile_id: number | null;
-  status: string;
-  addresses_total: number;
-  addresses_scanned: number;
-  hosts_found: number;
-  identified: number;
-  failed: number;
-  error: string | null;
-  device_ids: number[];
-}
 interface Device {
   id: number;
   ip: string;
@@ -28,54 +18,82 @@ interface Device {
   status: string;
 }
 
-/** The latest runs, the one in progress included. */
-export function RecentRuns({ runs }: { runs: RunSummary[] }) {
-  if (runs.length === 0) return <p class="muted">No runs yet.</p>;
+export const FINISHED = new Set(["completed", "failed", "cancelled"]);
+
+export const STATUS_WORDS: Record<string, string> = {
+  queued: "queued",
+  running: "running",
+  completed: "completed",
+  failed: "failed",
+  cancelled: "cancelled",
+};
+
+function duration(from: string | null, to: string | null): string {
+  if (!from || !to) return "";
+  const s = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+function Unidentified(
+  { hosts, failed }: { hosts: DiscoveryRunView["unidentified"]; failed: number },
+) {
+  if (hosts.length === 0) return null;
   return (
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Run</th>
-            <th scope="col">Status</th>
-            <th scope="col">Scanned</th>
-            <th scope="col">Found</th>
-            <th scope="col">Identified</th>
-            <th scope="col">Started</th>
-          </tr>
-        </thead>
-        <tbody>
-          {runs.map((r) => (
-            <tr key={r.id}>
-              <td>#{r.id}</td>
-              <td>
-                <span class={`badge s-${r.status}`}>{r.status}</span>
-              </td>
-              <td>{r.addresses_scanned} / {r.addresses_total}</td>
-              <td>{r.hosts_found}</td>
-              <td>{r.identified}</td>
-              <td>{fmtTime(r.started)}</td>
+    <details class="unidentified" open>
+      <summary>
+        <h3>Found but not identified ({failed})</h3>
+      </summary>
+      {failed > hosts.length && <p class="muted">The first {hosts.length} are listed.</p>}
+      <div class="table-wrap">
+        <table aria-label="Hosts not identified">
+          <thead>
+            <tr>
+              <th scope="col">Host</th>
+              <th scope="col">Why</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+          </thead>
+          <tbody>
+            {hosts.map((h) => {
+              const why = explainUnidentified(h.reason);
+              return (
+                <tr key={h.ip}>
+                  <th scope="row">
+                    {h.ip}
+                    <br />
+                    <span class="muted small">open: {h.open_ports.join(", ")}</span>
+                  </th>
+                  <td class="wrap">
+                    <strong>{why.summary}</strong>
+                    <br />
+                    <span class="muted">{why.detail}</span>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </details>
   );
 }
 
-export const FINISHED = new Set(["completed", "failed", "cancelled"]);
-
-export function RunView({ run, pluginId, credentialId, canEdit }: {
-  run: Run;
+export function RunView({ run, profile, pluginId, credentials, credentialId, canEdit, onCancel }: {
+  run: DiscoveryRunView;
+  profile: string;
   pluginId: number | null;
-  credentialId: number;
+  credentials: NamedOption[];
+  /** the profile's credential; null when the profile is gone */
+  credentialId: number | null;
   canEdit: boolean;
+  onCancel: () => Promise<void>;
 }) {
   const devices = useSignal<Device[] | null>(null);
   const picked = useSignal<Set<number>>(new Set());
   const interval = useSignal("60");
+  const credential = useSignal(String(credentialId ?? credentials[0]?.id ?? ""));
   const message = useSignal<string | null>(null);
   const error = useSignal<string | null>(null);
+  const cancelling = useSignal(false);
   const done = FINISHED.has(run.status);
   useEffect(() => {
     if (!done) return;
@@ -92,7 +110,7 @@ export function RunView({ run, pluginId, credentialId, canEdit }: {
       for (const id of picked.value) {
         await api("POST", "/monitors", {
           device_id: id,
-          credential_profile_id: credentialId,
+          credential_profile_id: Number(credential.value),
           plugin_id: pluginId,
           polling_interval: Number(interval.value),
         });
@@ -107,29 +125,94 @@ export function RunView({ run, pluginId, credentialId, canEdit }: {
       error.value = `${made} created, then: ${errorText(err)}`;
     }
   };
+  const cancel = async () => {
+    cancelling.value = true;
+    error.value = null;
+    try {
+      await onCancel();
+    } catch (err) {
+      error.value = errorText(err);
+    } finally {
+      cancelling.value = false;
+    }
+  };
+  const checked = run.identified + run.failed;
+  const waiting = Math.max(0, run.hosts_found - checked);
+  const scanning = run.addresses_scanned < run.addresses_total;
   return (
-    <section class="card" aria-label={`Discovery run ${run.id}`} data-run-status={run.status}>
-      <h2>
-        Run #{run.id} <span class={`badge s-${run.status}`}>{run.status}</span>
-      </h2>
-      <progress
-        max={run.addresses_total || 1}
-        value={run.addresses_scanned}
-        aria-label="Addresses scanned"
-      />
-      <p aria-live="polite">
-        {run.addresses_scanned} of {run.addresses_total} addresses scanned · {run.hosts_found}{" "}
-        hosts found · {run.identified} identified · {run.failed} not identified
+    <section class="card run" aria-label={`Discovery run ${run.id}`} data-run-status={run.status}>
+      <div class="run-head">
+        <h2>
+          Run #{run.id} · {profile}{" "}
+          <span class={`badge s-${run.status}`}>{STATUS_WORDS[run.status] ?? run.status}</span>
+        </h2>
+        {canEdit && !done && (
+          <button type="button" class="danger" disabled={cancelling.value} onClick={cancel}>
+            {cancelling.value ? "Cancelling…" : "Cancel run"}
+          </button>
+        )}
+      </div>
+      <p class="muted">
+        {run.started_at ? `Started ${fmtTime(run.started_at)}` : "Waiting to start"}
+        {run.started_at && !done &&
+          ` · running for ${duration(run.started_at, new Date().toISOString())}`}
+        {run.finished_at &&
+          ` · ended ${fmtTime(run.finished_at)} (${duration(run.started_at, run.finished_at)})`}
+        {run.pinged ? ` · ${run.ping_replies} answered ping` : ""}
       </p>
-      {run.error && <p class="error">{run.error}</p>}
+      <div class="run-progress">
+        <label for={`scan-${run.id}`}>Addresses scanned</label>
+        <progress
+          id={`scan-${run.id}`}
+          max={run.addresses_total || 1}
+          value={run.addresses_scanned}
+          aria-label="Addresses scanned"
+        />
+        <p aria-live="polite" data-progress="scan">
+          {run.addresses_scanned} of {run.addresses_total} addresses scanned · {run.hosts_found}
+          {" "}
+          hosts found
+        </p>
+        {run.hosts_found > 0 && (
+          <>
+            <label for={`identify-${run.id}`}>Hosts identified</label>
+            <progress
+              id={`identify-${run.id}`}
+              max={run.hosts_found}
+              value={checked}
+              aria-label="Hosts identified"
+            />
+            <p aria-live="polite" data-progress="identify">
+              {run.identified} identified · {run.failed} not identified
+              {waiting > 0 && !done ? ` · ${waiting} being asked over WinRM` : ""}
+            </p>
+          </>
+        )}
+        {!done && (
+          <p class="muted">
+            {scanning
+              ? "Scanning the range: each address is tried on the profile's ports."
+              : waiting > 0
+              ? "Scan finished; asking the hosts that answered who they are."
+              : "Finishing…"}
+          </p>
+        )}
+      </div>
+      {run.error && <p class="error">The run failed: {run.error}</p>}
       {error.value && <p class="error" role="alert">{error.value}</p>}
+      <Unidentified hosts={run.unidentified} failed={run.failed} />
       {done && devices.value && devices.value.length === 0 && (
         <p class="muted">
-          No Windows host answered. Check the target range, the ports and the credential.
+          {run.status === "cancelled"
+            ? "Cancelled before any host was identified."
+            : run.hosts_found > 0
+            ? "No host could be identified: see why above."
+            : "No Windows host answered. Check the target range, the ports and the credential."}
         </p>
       )}
       {done && devices.value && devices.value.length > 0 && (
         <>
+          <h3>Identified devices ({devices.value.length})</h3>
           <div class="table-wrap">
             <table>
               <thead>
@@ -173,6 +256,17 @@ export function RunView({ run, pluginId, credentialId, canEdit }: {
           </div>
           {canEdit && (
             <div class="row-form">
+              {credentialId === null && (
+                <label>
+                  Credential
+                  <select
+                    value={credential.value}
+                    onChange={(e) => credential.value = e.currentTarget.value}
+                  >
+                    {credentials.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+                  </select>
+                </label>
+              )}
               <label>
                 Interval (s)
                 <input
@@ -180,12 +274,13 @@ export function RunView({ run, pluginId, credentialId, canEdit }: {
                   min={10}
                   max={86400}
                   value={interval.value}
-                  onInput={(e) => interval.value = e.currentTarget.value}
+                  onInput={(e) =>
+                    interval.value = e.currentTarget.value}
                 />
               </label>
               <button
                 type="button"
-                disabled={picked.value.size === 0 || pluginId === null}
+                disabled={picked.value.size === 0 || pluginId === null || !credential.value}
                 onClick={monitor}
               >
                 Monitor these devices ({picked.value.size})

@@ -94,7 +94,7 @@ export async function logout(app: AppContext, refreshToken: string): Promise<boo
   });
 }
 
-async function startSession(
+export async function startSession(
   app: AppContext,
   db: Queryable,
   user: { id: number; username: string; role: Role },

@@ -93,11 +93,26 @@ export const discoveryRunsRepo = {
     );
   },
 
-  async saveProgress(db: Queryable, id: number, p: DiscoveryProgress): Promise<void> {
+  /** Progress of a running run; a save that arrives after finish() changes nothing. */
+  async saveProgress(
+    db: Queryable,
+    id: number,
+    p: DiscoveryProgress,
+    unidentified: UnidentifiedHost[],
+  ): Promise<void> {
     await db.query(
       `UPDATE discovery_runs SET addresses_scanned = $2, hosts_found = $3, identified = $4,
-         failed = $5, ping_replies = $6 WHERE id = $1`,
-      [id, p.addresses_scanned, p.hosts_found, p.identified, p.failed, p.ping_replies],
+         failed = $5, ping_replies = $6, unidentified = $7::text::jsonb
+       WHERE id = $1 AND status = 'running'`,
+      [
+        id,
+        p.addresses_scanned,
+        p.hosts_found,
+        p.identified,
+        p.failed,
+        p.ping_replies,
+        JSON.stringify(unidentified),
+      ],
     );
   },
 

@@ -3,8 +3,10 @@
  * to the profile's ports always). A host with one of those ports open is found; with the
  * credential's WinRM port open it is identified over WinRM and becomes (or refreshes) a device,
  * unique by IP. Ping replies are only counted: Windows' firewall drops ICMP by default and a
- * host that merely pings is not a Windows host. Progress is saved a few times a second, never
- * per address; unreachable addresses are only counted.
+ * host that merely pings is not a Windows host. Progress (and the hosts not identified, with
+ * why) is saved a few times a second, never per address; unreachable addresses are only counted.
+ * An address counts as scanned when its TCP probes end: the ICMP sweep of its chunk runs beside
+ * them and never holds the count back (it used to, so a /24 read "0 of 254" until it ended).
  */
 import { getLogger } from "@logtape/logtape";
 import type { Database } from "../db/driver.ts";
@@ -21,6 +23,26 @@ import { devicesRepo } from "../db/devices.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { parseTarget } from "./targets.ts";
 import { findFping, openPorts, pingAlive } from "./probe.ts";
+import { Limiter, sweep } from "./sweep.ts";
+
+/** The reachability probes a run uses (probe.ts); tests substitute slow or stuck ones. */
+export interface DiscoveryProbes {
+  openPorts(ip: string, ports: readonly number[], timeoutMs: number): Promise<number[]>;
+  /** null when ICMP is unavailable */
+  pingAlive(ips: readonly string[], timeoutMs: number, signal: AbortSignal): Promise<
+    Set<string> | null
+  >;
+  pingAvailable(): Promise<boolean>;
+}
+
+const SYSTEM_PROBES: DiscoveryProbes = {
+  openPorts,
+  pingAlive,
+  pingAvailable: async () => (await findFping()) !== null,
+};
+
+/** Addresses handed to one fping process and probed together: small enough that progress moves. */
+const SWEEP_CHUNK = 64;
 
 const log = getLogger(["nmslite", "discovery"]);
 
@@ -49,6 +71,7 @@ export interface DiscoveryOptions {
   identifyTimeoutMs: number;
   /** ICMP through fping when installed */
   ping: boolean;
+  probes?: DiscoveryProbes;
 }
 
 export const DEFAULT_DISCOVERY_OPTIONS: DiscoveryOptions = {
@@ -136,8 +159,13 @@ export class DiscoveryService {
     const unidentified: UnidentifiedHost[] = [];
     let status: "completed" | "failed" | "cancelled" = "completed";
     let error: string | null = null;
+    const probes = this.opts.probes ?? SYSTEM_PROBES;
+    let saved = "";
     const saver = setInterval(() => {
-      discoveryRunsRepo.saveProgress(this.db, runId, progress).catch(() => {});
+      const snapshot = JSON.stringify([progress, unidentified.length]);
+      if (snapshot === saved) return;
+      discoveryRunsRepo.saveProgress(this.db, runId, progress, sortedByIp(unidentified))
+        .then(() => saved = snapshot, () => {});
     }, 300);
     try {
       const credential = await decryptCredential(
@@ -146,7 +174,7 @@ export class DiscoveryService {
         profile.credential_profile_id,
       );
       const target = parseTarget(profile.target);
-      const pingable = this.opts.ping && (await findFping()) !== null;
+      const pingable = this.opts.ping && await probes.pingAvailable();
       await discoveryRunsRepo.markRunning(this.db, runId, pingable);
       const winrmPort = credential.port;
       const identifyQueue = new Limiter(this.opts.identifyConcurrency);
@@ -192,16 +220,20 @@ export class DiscoveryService {
 
       await sweep(target.addresses(), {
         concurrency: this.opts.concurrency,
-        chunk: 256,
+        chunk: SWEEP_CHUNK,
         signal,
         probe: async (chunk) => {
-          const alive = pingable ? await pingAlive(chunk, this.opts.probeTimeoutMs, signal) : null;
+          const ping = pingable
+            ? probes.pingAlive(chunk, this.opts.probeTimeoutMs, signal).then((alive) => {
+              for (const ip of chunk) if (alive?.has(ip)) progress.ping_replies++;
+            }, () => {})
+            : undefined;
           await Promise.all(chunk.map(async (ip) => {
-            const ports = await openPorts(ip, profile.ports, this.opts.probeTimeoutMs);
+            const ports = await probes.openPorts(ip, profile.ports, this.opts.probeTimeoutMs);
             progress.addresses_scanned++;
-            if (alive?.has(ip)) progress.ping_replies++;
             if (ports.length) onHost(ip, ports);
           }));
+          await ping;
         },
       });
       await Promise.all(identifications);
@@ -215,13 +247,12 @@ export class DiscoveryService {
     } finally {
       clearInterval(saver);
     }
-    unidentified.sort((a, b) => ipOrder(a.ip) - ipOrder(b.ip));
     await discoveryRunsRepo.finish(this.db, runId, {
       ...progress,
       status,
       error,
       device_ids: deviceIds.sort((a, b) => a - b),
-      unidentified: unidentified.slice(0, 1_000),
+      unidentified: sortedByIp(unidentified),
     });
     log.info(
       "discovery run {runId} {status}: {scanned} addresses, {found} hosts, {identified} identified, {failed} failed",
@@ -237,56 +268,15 @@ export class DiscoveryService {
   }
 }
 
-/** Feeds addresses in chunks to `probe`, keeping about `concurrency` addresses in flight. */
-async function sweep(
-  addresses: Iterable<string>,
-  o: {
-    concurrency: number;
-    chunk: number;
-    signal: AbortSignal;
-    probe(chunk: string[]): Promise<void>;
-  },
-): Promise<void> {
-  const iterator = addresses[Symbol.iterator]();
-  const chunkSize = Math.max(1, Math.min(o.chunk, o.concurrency));
-  const lanes = Math.max(1, Math.floor(o.concurrency / chunkSize));
-  const next = (): string[] => {
-    const out: string[] = [];
-    while (out.length < chunkSize) {
-      const r = iterator.next();
-      if (r.done) break;
-      out.push(r.value);
-    }
-    return out;
-  };
-  await Promise.all(Array.from({ length: lanes }, async () => {
-    for (let chunk = next(); chunk.length && !o.signal.aborted; chunk = next()) {
-      await o.probe(chunk);
-    }
-  }));
-}
-
-/** Runs at most `limit` tasks at once. */
-class Limiter {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    this.running++;
-    try {
-      return await task();
-    } finally {
-      this.running--;
-      this.waiting.shift()?.();
-    }
-  }
-}
-
 function describe(err: unknown): string {
   const e = err as { message?: string; kind?: string };
   const message = e?.message ?? String(err);
   return e?.kind ? `${e.kind}: ${message}` : message;
+}
+
+/** At most 1,000 hosts, in address order. */
+function sortedByIp(hosts: UnidentifiedHost[]): UnidentifiedHost[] {
+  return [...hosts].sort((a, b) => ipOrder(a.ip) - ipOrder(b.ip)).slice(0, 1_000);
 }
 
 function ipOrder(ip: string): number {

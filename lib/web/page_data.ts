@@ -82,13 +82,36 @@ export interface DiscoveryProfileRow {
 /** A discovery run as the list of recent runs shows it. */
 export interface RunSummary {
   id: number;
+  discovery_profile_id: number | null;
   status: string;
   addresses_scanned: number;
   addresses_total: number;
   hosts_found: number;
   identified: number;
+  failed: number;
   /** ISO 8601: when it started, or was queued */
   started: string | null;
+}
+
+/** A discovery run as its page shows it, from the repository or GET /discovery-runs/:id. */
+export interface DiscoveryRunView {
+  id: number;
+  discovery_profile_id: number | null;
+  status: string;
+  addresses_total: number;
+  addresses_scanned: number;
+  hosts_found: number;
+  identified: number;
+  failed: number;
+  ping_replies: number;
+  pinged: boolean;
+  error: string | null;
+  device_ids: number[];
+  unidentified: { ip: string; open_ports: number[]; reason: string }[];
+  /** ISO 8601 */
+  created_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
 }
 
 type When = Date | string | null | undefined;
@@ -100,11 +123,41 @@ export function runSummary(
 ): RunSummary {
   return {
     id: r.id,
+    discovery_profile_id: r.discovery_profile_id,
     status: r.status,
     addresses_scanned: r.addresses_scanned,
     addresses_total: r.addresses_total,
     hosts_found: r.hosts_found,
     identified: r.identified,
+    failed: r.failed,
     started: iso(r.started_at) ?? iso(r.created_at),
+  };
+}
+
+/** The page's view of a run: the repository's row with its dates as ISO strings. */
+export function runView(
+  r: Omit<DiscoveryRunView, "created_at" | "started_at" | "finished_at"> & {
+    created_at: When;
+    started_at: When;
+    finished_at: When;
+  },
+): DiscoveryRunView {
+  return {
+    id: r.id,
+    discovery_profile_id: r.discovery_profile_id,
+    status: r.status,
+    addresses_total: r.addresses_total,
+    addresses_scanned: r.addresses_scanned,
+    hosts_found: r.hosts_found,
+    identified: r.identified,
+    failed: r.failed,
+    ping_replies: r.ping_replies,
+    pinged: r.pinged,
+    error: r.error,
+    device_ids: r.device_ids,
+    unidentified: r.unidentified,
+    created_at: iso(r.created_at),
+    started_at: iso(r.started_at),
+    finished_at: iso(r.finished_at),
   };
 }

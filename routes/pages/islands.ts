@@ -13,6 +13,7 @@ import DiscoveryPanel from "../../islands/DiscoveryPanel.tsx";
 import LocalTimes from "../../islands/LocalTimes.tsx";
 import MonitorEditor from "../../islands/MonitorEditor.tsx";
 import Overview from "../../islands/Overview.tsx";
+import PasswordChange from "../../islands/PasswordChange.tsx";
 import UserAdmin from "../../islands/UserAdmin.tsx";
 
 // deno-lint-ignore no-explicit-any
@@ -41,5 +42,6 @@ export const islands = register({
   LocalTimes,
   MonitorEditor,
   Overview,
+  PasswordChange,
   UserAdmin,
 });

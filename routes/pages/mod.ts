@@ -18,6 +18,7 @@ import { monitorsPage } from "./monitors.tsx";
 import { discoveryPage } from "./discovery.tsx";
 import { credentialsPage } from "./credentials.tsx";
 import { usersPage } from "./users.tsx";
+import { accountPage } from "./account.tsx";
 
 const log = getLogger(["nmslite", "web"]);
 
@@ -31,6 +32,7 @@ export const PAGES: readonly Page[] = [
   credentialsPage,
   monitorsPage,
   usersPage,
+  accountPage,
 ];
 
 let shared: Promise<WebAssets> | null = null;

@@ -163,6 +163,45 @@ for (const backend of backends()) {
             }, 200);
             await k.call({ method: "DELETE", path: "/users/{id}", id: gone.id, ...A }, 204);
 
+            // --- one's own password (any role)
+            await k.call({
+              method: "POST",
+              path: "/users",
+              ...A,
+              body: { username: "self1", password: "viewer-password", role: "viewer" },
+            }, 201);
+            const own = (await k.call({
+              method: "POST",
+              path: "/auth/login",
+              body: { username: "self1", password: "viewer-password" },
+            }, 200)).data;
+            const V = { token: own.access_token };
+            await k.call({
+              method: "POST",
+              path: "/auth/password",
+              ...V,
+              body: { current_password: "not-it", new_password: "viewer-password-2" },
+            }, 403);
+            await k.call({
+              method: "POST",
+              path: "/auth/password",
+              ...V,
+              body: { current_password: "viewer-password", new_password: "short" },
+            }, 400);
+            const changed = (await k.call({
+              method: "POST",
+              path: "/auth/password",
+              ...V,
+              body: { current_password: "viewer-password", new_password: "viewer-password-2" },
+            }, 200)).data;
+            // the outage replays a call whose token is still good (the old one has ended)
+            k.good.set("POST /auth/password", {
+              method: "POST",
+              path: "/auth/password",
+              token: changed.session.access_token,
+              body: { current_password: "viewer-password-2", new_password: "viewer-password-3" },
+            });
+
             // --- credential profiles
             const credBody = {
               name: "Lab",

@@ -17,7 +17,7 @@ Deno.test({
   fn: async () => {
     const sim = await startWinsim({
       hosts: 1,
-      base: "127.0.47.1",
+      base: "127.0.48.1",
       username: "Administrator",
       password: PASSWORD,
       httpPort: 0,

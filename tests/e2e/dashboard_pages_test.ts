@@ -59,6 +59,7 @@ const RENDERS: Record<string, string[] | "json"> = {
   "/credentials": ["CredentialProfiles"],
   "/monitors": ["LocalTimes"],
   "/users": ["UserAdmin"],
+  "/account": ["PasswordChange"],
 };
 
 Deno.test({

@@ -121,7 +121,8 @@ Deno.test({
       const run = page.locator("section[data-run-status]");
       await run.getByRole("progressbar", { name: "Addresses scanned" }).waitFor();
       await page.locator('section[data-run-status="completed"]').waitFor();
-      assertMatch(await run.innerText(), /8 of 8 addresses scanned · 5 hosts found · 5 identified/);
+      assertMatch(await run.innerText(), /8 of 8 addresses scanned · 5 hosts found/);
+      assertMatch(await run.innerText(), /5 identified · 0 not identified/);
       await page.getByLabel("Interval (s)").fill("10");
       await page.getByRole("button", { name: "Monitor these devices (5)" }).click();
       await page.getByText("5 monitors created.").waitFor();

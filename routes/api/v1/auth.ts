@@ -15,7 +15,7 @@ import {
 } from "../../../lib/auth/sessions.ts";
 import { audit } from "../../../lib/audit.ts";
 
-const SessionSchema = z.object({
+export const SessionSchema = z.object({
   access_token: z.string(),
   token_type: z.literal("Bearer"),
   expires_at: z.string(),

@@ -43,7 +43,10 @@ const DiscoveryRun = z.object({
     ip: z.string(),
     open_ports: z.array(z.number().int()),
     reason: z.string(),
-  })),
+  })).openapi({
+    description: "hosts found but not identified, with why (at most 1,000, by address); " +
+      "updated while the run runs, like the counts",
+  }),
   started_by: z.number().int().nullable(),
   created_at: Timestamp,
   started_at: NullableTimestamp,

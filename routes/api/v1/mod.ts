@@ -8,6 +8,7 @@ import type { AppEnv } from "../../http/env.ts";
 import { ApiError, errorResponse, validationHook } from "../../http/errors.ts";
 import { authenticate, viewersReadOnly } from "../../http/auth.ts";
 import { registerAuthRoutes } from "./auth.ts";
+import { registerAccountRoutes, SELF_SERVICE_PATHS } from "./account.ts";
 import { registerUserRoutes } from "./users.ts";
 import { registerCredentialProfileRoutes } from "./credential_profiles.ts";
 import { registerCredentialTestRoute } from "./credential_check.ts";
@@ -30,6 +31,8 @@ const PUBLIC_PATHS = new Set([
   "/api/v1/docs",
   "/api/v1/health",
 ]);
+
+const SELF_SERVICE = new Set<string>(SELF_SERVICE_PATHS);
 
 export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   const api = new OpenAPIHono<AppEnv>({
@@ -60,12 +63,14 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   api.use("*", async (c, next) => {
     if (PUBLIC_PATHS.has(c.req.path)) return await next();
     await auth(c, async () => {
+      if (SELF_SERVICE.has(c.req.path)) return await next();
       await readOnly(c, next);
     });
   });
 
   registerHealthRoute(api);
   registerAuthRoutes(api);
+  registerAccountRoutes(api);
   registerUserRoutes(api);
   registerCredentialProfileRoutes(api);
   registerCredentialTestRoute(api);

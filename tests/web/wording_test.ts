@@ -1,0 +1,109 @@
+/** The dashboard's wording for API errors, credential types and discovery reasons. */
+import { assertEquals } from "../helpers/assert.ts";
+import {
+  credentialTypeLabel,
+  explainApiError,
+  explainUnidentified,
+} from "../../lib/web/wording.ts";
+
+Deno.test("validation errors name the field in words, without the code", () => {
+  assertEquals(
+    explainApiError({
+      status: 400,
+      code: "VALIDATION_ERROR",
+      message: "ip: must be a valid IPv4 address",
+      details: { field: "ip" },
+    }),
+    "IP address must be a valid IPv4 address.",
+  );
+  assertEquals(
+    explainApiError({
+      status: 400,
+      code: "VALIDATION_ERROR",
+      message: "new_password: Too small: expected string to have >=8 characters",
+      details: { field: "new_password" },
+    }),
+    "New password must be at least 8 characters long.",
+  );
+  assertEquals(
+    explainApiError({
+      status: 400,
+      code: "VALIDATION_ERROR",
+      message: 'type: Invalid option: expected one of "winrm_basic"|"winrm_ntlm"|"wmi"',
+    }),
+    "Type must be one of: WinRM with Basic sign-in, WinRM with Windows (NTLM) sign-in, WMI (DCOM).",
+  );
+  assertEquals(
+    explainApiError({
+      status: 400,
+      code: "VALIDATION_ERROR",
+      message: "polling_interval: Too small: expected number to be >=10",
+    }),
+    "Interval must be 10 or more.",
+  );
+  assertEquals(
+    explainApiError({
+      status: 400,
+      code: "VALIDATION_ERROR",
+      message: 'target: "10.0.0.300" is not a valid IPv4 address, CIDR or range',
+      details: { field: "target" },
+    }),
+    'Target: "10.0.0.300" is not a valid IPv4 address, CIDR or range.',
+  );
+});
+
+Deno.test("other errors in words", () => {
+  const cases: [string, number, string, Record<string, unknown>, string][] = [
+    ["WRONG_PASSWORD", 403, "x", {}, "The current password is not correct."],
+    [
+      "TOO_MANY_REQUESTS",
+      429,
+      "x",
+      { retry_after_seconds: 900 },
+      "Too many wrong passwords. Try again in 15 minutes.",
+    ],
+    [
+      "FORBIDDEN",
+      403,
+      "viewers may not change anything",
+      {},
+      "Your role does not allow this. Ask an admin if you need it.",
+    ],
+    [
+      "CONFLICT",
+      409,
+      "a device with ip 10.0.0.1 already exists",
+      {},
+      "A device with ip 10.0.0.1 already exists.",
+    ],
+    [
+      "INTERNAL_ERROR",
+      500,
+      "boom",
+      {},
+      "Something went wrong on the server. Try again; if it keeps happening, the server log has the details.",
+    ],
+  ];
+  for (const [code, status, message, details, want] of cases) {
+    const got = explainApiError({ code, status, message, details });
+    assertEquals(got, want, code);
+    assertEquals(got.includes(code), false);
+  }
+});
+
+Deno.test("credential types and discovery reasons", () => {
+  assertEquals(credentialTypeLabel("winrm_ntlm"), "WinRM with Windows (NTLM) sign-in");
+  assertEquals(credentialTypeLabel("something_new"), "something_new");
+  assertEquals(explainUnidentified("WinRM port 5985 is closed (open: 135)"), {
+    summary: "WinRM port 5985 is closed",
+    detail: "Only port 135 answered: WinRM may be off, or a firewall blocks it.",
+  });
+  assertEquals(explainUnidentified("auth: the server rejected the user name or password"), {
+    summary: "The credential was refused",
+    detail: "The server rejected the user name or password.",
+  });
+  assertEquals(
+    explainUnidentified("protocol: http://10.0.0.5:5985: expected an NTLM challenge").detail,
+    "http://10.0.0.5:5985: expected an NTLM challenge.",
+  );
+});
