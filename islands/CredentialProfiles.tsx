@@ -170,7 +170,7 @@ export default function CredentialProfiles(
         )
         : (
           <div class="table-wrap">
-            <table>
+            <table class="cards">
               <thead>
                 <tr>
                   <th scope="col">Name</th>
@@ -183,12 +183,14 @@ export default function CredentialProfiles(
               <tbody>
                 {rows.value.map((r) => (
                   <tr key={r.id}>
-                    <td>{r.name}</td>
-                    <td>{r.type}</td>
-                    <td>{r.domain ? `${r.domain}\\${r.username}` : r.username}</td>
-                    <td>{r.port}{r.use_ssl ? " (HTTPS)" : ""}</td>
+                    <td data-label="Name">{r.name}</td>
+                    <td data-label="Type">{r.type}</td>
+                    <td data-label="Account">
+                      {r.domain ? `${r.domain}\\${r.username}` : r.username}
+                    </td>
+                    <td data-label="Port">{r.port}{r.use_ssl ? " (HTTPS)" : ""}</td>
                     {canEdit && (
-                      <td>
+                      <td data-label="Test / change">
                         <Tester row={r} />
                         <div class="row-form">
                           <button type="button" class="secondary" onClick={() => editing.value = r}>

@@ -2,7 +2,8 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { OverviewData, TopRow } from "../lib/web/page_data.ts";
-import { fmtPercent, fmtTime } from "../components/format.ts";
+import { fmtPercent } from "../components/format.ts";
+import { Time } from "../components/Time.tsx";
 
 const REFRESH_MS = 15_000;
 
@@ -86,15 +87,16 @@ export default function Overview({ initial }: { initial: OverviewData }) {
             <ul class="errors">
               {d.errors.map((e) => (
                 <li key={e.monitor_id}>
-                  <a href={`/devices/${e.device_id}`}>{e.name}</a>{" "}
-                  <time datetime={e.at}>{fmtTime(e.at)}</time>
+                  <a href={`/devices/${e.device_id}`}>{e.name}</a> <Time value={e.at} />
                   <code>{e.error}</code>
                 </li>
               ))}
             </ul>
           )}
       </section>
-      <p class="muted small">Updated {fmtTime(d.generated_at)}; refreshes every 15 s.</p>
+      <p class="muted small">
+        Updated <Time value={d.generated_at} plain />; refreshes every 15 s.
+      </p>
     </div>
   );
 }

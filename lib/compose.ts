@@ -90,10 +90,18 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     tokens: accessTokens,
     bcryptCost: config.auth.bcrypt_cost,
     winrm,
+    polling: () => system.monitoring?.pipeline,
   });
   const startedAt = new Date();
-  const sources = { db, version: VERSION, startedAt, monitoring };
-  return {
+  const sources = {
+    db,
+    version: VERSION,
+    startedAt,
+    get monitoring() {
+      return system.monitoring;
+    },
+  };
+  const system: System = {
     config,
     db,
     keyring,
@@ -109,8 +117,9 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     selfMetrics: () => renderSelfMetrics(sources),
     async close() {
       await discovery.stopAll();
-      await monitoring?.stop();
+      await system.monitoring?.stop();
       await db.close();
     },
   };
+  return system;
 }

@@ -17,6 +17,8 @@ let queue: ResultsQueue | undefined;
 let credentials: CredentialCache | undefined;
 let workerId = 0;
 let nextRequest = 1;
+/** jobs that arrived while `init` was still opening the queue: submitted once it has */
+const early: Extract<PollerCommand, { type: "poll" }>[] = [];
 const pendingCredentials = new Map<
   number,
   { resolve(c: Credential): void; reject(e: Error): void }
@@ -69,11 +71,13 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
         onSample: (s) => batcher!.addSample(s),
         onOutcome: (o) => batcher!.addOutcome(o),
       });
+      for (const job of early.splice(0)) poller.submit(job.job, job.plugin);
       post({ type: "stats", stats: stats() });
       break;
     }
     case "poll":
-      poller?.submit(cmd.job, cmd.plugin);
+      if (poller) poller.submit(cmd.job, cmd.plugin);
+      else early.push(cmd);
       break;
     case "credential": {
       const waiter = pendingCredentials.get(cmd.requestId);

@@ -36,9 +36,15 @@ export interface DeviceFields {
 }
 
 type R = Device;
+/**
+ * When the device last answered: discovery or a recovery probe (the column), or the latest
+ * successful poll of any of its monitors, whichever is later.
+ */
+const LAST_SEEN = `GREATEST(devices.last_seen,
+  (SELECT max(m.last_polled) FROM monitors m WHERE m.device_id = devices.id))`;
 const COLUMNS = `id, host(ip) AS ip, hostname, domain, os, os_version, serial_number,
-  memory_total_bytes, status, status_reason, status_changed_at, last_seen, discovery_profile_id,
-  created_at, updated_at`;
+  memory_total_bytes, status, status_reason, status_changed_at, ${LAST_SEEN} AS last_seen,
+  discovery_profile_id, created_at, updated_at`;
 const statusLiteral = (s: DeviceStatus) => {
   if (!DEVICE_STATUSES.includes(s)) throw new RangeError(`not a device status: ${s}`);
   return `'${s}'`;
@@ -70,11 +76,13 @@ export const devicesRepo = {
       params,
       sortable: {
         id: "id",
-        ip: "ip",
+        // the inet column, by address (the bare name would be the text alias: .1, .10, .2)
+        ip: "devices.ip",
         hostname: "lower(hostname)",
         status: "status",
         os: "os",
-        last_seen: "last_seen",
+        // never seen counts as oldest: first going up, last going down
+        last_seen: `COALESCE(${LAST_SEEN}, '-infinity')`,
         created_at: "created_at",
       },
       defaultSort: "id",

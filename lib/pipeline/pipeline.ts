@@ -38,6 +38,9 @@ export interface PipelineDeps {
   workers: WorkerUrls;
 }
 
+/** Least time between two "poll now" of one monitor. */
+export const MANUAL_POLL_GAP_MS = 5_000;
+
 export interface PipelineOptions {
   pollers: number;
   pollerConcurrency: number;
@@ -70,6 +73,8 @@ export class Pipeline {
   private droppedNoPlugin = 0;
   private unsubscribe?: () => void;
   private statsTimer?: ReturnType<typeof setInterval>;
+  /** monitor id -> when an operator last had it polled now */
+  private readonly manualPolls = new Map<number, number>();
 
   constructor(private readonly deps: PipelineDeps, private readonly opts: PipelineOptions) {}
 
@@ -127,6 +132,41 @@ export class Pipeline {
       dispatched: this.dispatched,
       droppedNoPlugin: this.droppedNoPlugin,
     };
+  }
+
+  /**
+   * Polls the device's schedulable monitors now, outside their schedule (an operator's "poll
+   * now"); the results take the usual way through the queue and the writer. A monitor polled
+   * this way less than MANUAL_POLL_GAP_MS ago is skipped, so a repeated click cannot pile up
+   * polls against one host. Returns the monitors polled and those skipped.
+   */
+  async pollDeviceNow(deviceId: number): Promise<{ polled: number[]; skipped: number[] }> {
+    const polled: number[] = [];
+    const skipped: number[] = [];
+    const now = Date.now();
+    for (const [id, at] of this.manualPolls) {
+      if (now - at >= MANUAL_POLL_GAP_MS) this.manualPolls.delete(id);
+    }
+    for (const id of await monitorsRepo.idsOfDevice(this.deps.db, deviceId)) {
+      const m = await monitorsRepo.schedulableOne(this.deps.db, id);
+      if (!m) continue;
+      if (this.manualPolls.has(id)) {
+        skipped.push(id);
+        continue;
+      }
+      this.manualPolls.set(id, now);
+      this.dispatch({
+        monitorId: m.monitorId,
+        deviceId: m.deviceId,
+        deviceIp: m.deviceIp,
+        credentialProfileId: m.credentialProfileId,
+        pluginId: m.pluginId,
+        dueAt: now,
+        intervalS: m.intervalS,
+      });
+      polled.push(id);
+    }
+    return { polled, skipped };
   }
 
   /** A device became unreachable (health monitor): its monitors leave the schedule. */

@@ -3,13 +3,19 @@ import { type Device, type DeviceFields, devicesRepo, type DeviceStatus } from "
 import type { ListParams, Page } from "../db/pagination.ts";
 import { type Actor, audit } from "../audit.ts";
 import { deviceLifecycle } from "../inventory/device_lifecycle.ts";
-import { found, inUse } from "./errors.ts";
+import { found, inUse, ServiceError } from "./errors.ts";
 import { change, type ServiceDeps } from "./service.ts";
 
 export type DeviceUpdate = DeviceFields & { status?: DeviceStatus };
 
+/** The running pipeline's "poll now" (absent when this process does not poll). */
+export interface PollNow {
+  pollDeviceNow(deviceId: number): Promise<{ polled: number[]; skipped: number[] }>;
+}
+
 export class DevicesService {
-  constructor(private readonly deps: ServiceDeps) {}
+  /** `polling` answers the pipeline running now, if any */
+  constructor(private readonly deps: ServiceDeps & { polling: () => PollNow | undefined }) {}
 
   /** `q`: text in the IP or host name */
   list(params: ListParams & { status?: DeviceStatus; q?: string }): Promise<Page<Device>> {
@@ -46,5 +52,28 @@ export class DevicesService {
       await devicesRepo.delete(tx, id);
       await audit(tx, actor, "delete", "device", id);
     });
+  }
+
+  /** Polls the device's enabled monitors now, outside their schedule (an operator's click). */
+  async pollNow(actor: Actor, id: number) {
+    const device = found(await devicesRepo.get(this.deps.db, id), "device", id);
+    if (device.status === "unreachable" || device.status === "inactive") {
+      throw new ServiceError(
+        409,
+        "DEVICE_NOT_POLLED",
+        `device ${id} is ${device.status}: set its status to monitoring to poll it again`,
+        { status: device.status },
+      );
+    }
+    const polling = this.deps.polling();
+    if (!polling) {
+      throw new ServiceError(503, "UNAVAILABLE", "polling is turned off on this server");
+    }
+    const result = await polling.pollDeviceNow(id);
+    if (result.polled.length === 0 && result.skipped.length === 0) {
+      throw new ServiceError(409, "NOTHING_TO_POLL", `device ${id} has no enabled monitor`);
+    }
+    await audit(this.deps.db, actor, "poll", "device", id, { monitors: result.polled });
+    return { device_id: id, ...result };
   }
 }

@@ -4,7 +4,7 @@
  */
 import type { Keyring } from "../crypto/secrets.ts";
 import type { DiscoveryService } from "../discovery/discovery.ts";
-import { DevicesService } from "./devices.ts";
+import { DevicesService, type PollNow } from "./devices.ts";
 import { MonitorsService } from "./monitors.ts";
 import { CredentialProfilesService } from "./credential_profiles.ts";
 import { DiscoveryProfilesService, DiscoveryRunsService } from "./discovery.ts";
@@ -40,6 +40,8 @@ export interface ServicesDeps extends ServiceDeps {
   discovery: DiscoveryService;
   tokens: AccessRevoker;
   bcryptCost: number;
+  /** the running pipeline, for "poll now" (undefined when this process does not poll) */
+  polling: () => PollNow | undefined;
   /** WinRM client options for testing a credential profile (pipelining) */
   winrm?: WinrmOverrides;
 }
@@ -47,7 +49,7 @@ export interface ServicesDeps extends ServiceDeps {
 export function createServices(deps: ServicesDeps): Services {
   const { db, events } = deps;
   return {
-    devices: new DevicesService({ db, events }),
+    devices: new DevicesService({ db, events, polling: deps.polling }),
     monitors: new MonitorsService({ db, events }),
     credentialProfiles: new CredentialProfilesService({
       db,

@@ -46,10 +46,18 @@ export interface MonitorRow {
   id: number;
   device_id: number;
   device_name: string;
+  device_ip: string;
+  /** a monitor of an unreachable or inactive device is not polled, even when enabled */
+  device_status: string;
   plugin_name: string;
   polling_interval: number;
   enabled: boolean;
+  /** the last successful poll */
   last_polled: string | null;
+  /** the last poll, successful or not */
+  last_attempted: string | null;
+  /** failed polls since the last success */
+  consecutive_failures: number;
   last_error: string | null;
   last_error_at: string | null;
 }

@@ -5,7 +5,8 @@ import { getMonitorRef, type LatestSample, latestSample } from "../../lib/metric
 import { EmptyState, StatusBadge } from "../../components/Layout.tsx";
 import { Island } from "../../components/Island.tsx";
 import { islands } from "./islands.ts";
-import { fmtBps, fmtBytes, fmtPercent, fmtTime } from "../../components/format.ts";
+import { fmtBps, fmtBytes, fmtPercent } from "../../components/format.ts";
+import { Time } from "../../components/Time.tsx";
 import { loadMonitorRows } from "../../lib/db/monitor_rows.ts";
 import { pickLists } from "../../lib/db/pick_lists.ts";
 
@@ -39,7 +40,9 @@ function Latest({ s }: { s: LatestSample }) {
         </div>
         <div>
           <dt>Sampled</dt>
-          <dd>{fmtTime(s.ts)}</dd>
+          <dd>
+            <Time value={s.ts} />
+          </dd>
         </div>
       </dl>
       <div class="grid2">
@@ -149,10 +152,40 @@ export const devicePage: Page = {
           </div>
           <div>
             <dt>Last seen</dt>
-            <dd>{fmtTime(device.last_seen)}</dd>
+            <dd>
+              <Time value={device.last_seen} />
+            </dd>
           </div>
         </dl>
-        {device.status_reason && <p class="muted">Status: {device.status_reason}</p>}
+        {device.status_reason && (
+          <p class="muted">
+            Status {device.status}: {device.status_reason}
+            {device.status_changed_at && (
+              <>
+                {" "}(<Time value={device.status_changed_at} />)
+              </>
+            )}
+          </p>
+        )}
+        {edit && (
+          <Island
+            of={islands.DeviceActions}
+            props={{
+              device: {
+                id: device.id,
+                ip: device.ip,
+                hostname: device.hostname,
+                domain: device.domain,
+                os: device.os,
+                os_version: device.os_version,
+                serial_number: device.serial_number,
+                status: device.status,
+              },
+              monitors: monitors.map((m) => m.id),
+              enabledMonitors: monitors.filter((m) => m.enabled).length,
+            }}
+          />
+        )}
         <h2>Monitors</h2>
         <Island
           of={islands.MonitorEditor}
@@ -180,6 +213,7 @@ export const devicePage: Page = {
             monitors: monitors.map((m) => ({ id: m.id, label: `#${m.id} ${m.plugin_name}` })),
           }}
         />
+        <Island of={islands.LocalTimes} props={{}} />
       </>,
     );
   },

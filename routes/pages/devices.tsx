@@ -2,7 +2,7 @@
  * /devices: search, status filter, sorting and pagination as plain links and a GET form, so
  * the table works (and is bookmarkable) without any script.
  */
-import type { Page } from "./view.tsx";
+import { canEdit, type Page } from "./view.tsx";
 import {
   type Device,
   DEVICE_STATUSES,
@@ -10,7 +10,9 @@ import {
   type DeviceStatus,
 } from "../../lib/db/devices.ts";
 import { EmptyState, StatusBadge } from "../../components/Layout.tsx";
-import { fmtTime } from "../../components/format.ts";
+import { Time } from "../../components/Time.tsx";
+import { Island } from "../../components/Island.tsx";
+import { islands } from "./islands.ts";
 
 const PAGE_SIZE = 25;
 const SORTS = {
@@ -92,7 +94,7 @@ function DevicesTable({ q, rows, total }: { q: Query; rows: Device[]; total: num
         )
         : (
           <div class="table-wrap">
-            <table>
+            <table class="cards">
               <caption>{total} device{total === 1 ? "" : "s"}</caption>
               <thead>
                 <tr>
@@ -105,16 +107,25 @@ function DevicesTable({ q, rows, total }: { q: Query; rows: Device[]; total: num
               </thead>
               <tbody>
                 {rows.map((d) => (
-                  <tr key={d.id}>
-                    <td>
+                  <tr key={d.id} data-device={d.id}>
+                    <td data-label="IP">
                       <a href={`/devices/${d.id}`}>{d.ip}</a>
                     </td>
-                    <td>{d.hostname ?? "–"}</td>
-                    <td>
+                    <td data-label="Hostname">{d.hostname ?? "–"}</td>
+                    <td data-label="Status">
                       <StatusBadge status={d.status} />
+                      {d.status === "unreachable" && d.status_reason && (
+                        <span class="small muted block reason" title={d.status_reason}>
+                          {d.status_reason.length > 90
+                            ? `${d.status_reason.slice(0, 89)}…`
+                            : d.status_reason}
+                        </span>
+                      )}
                     </td>
-                    <td>{d.os ?? "–"}</td>
-                    <td>{fmtTime(d.last_seen)}</td>
+                    <td data-label="OS">{d.os ?? "–"}</td>
+                    <td data-label="Last seen">
+                      <Time value={d.last_seen} />
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -138,7 +149,7 @@ export const devicesPage: Page = {
     const status = c.req.query("status") ?? "";
     const sort = c.req.query("sort") ?? "ip";
     const q: Query = {
-      q: (c.req.query("q") ?? "").slice(0, 100),
+      q: (c.req.query("q") ?? "").replaceAll("\0", "").slice(0, 100),
       status: (DEVICE_STATUSES as readonly string[]).includes(status) ? status as DeviceStatus : "",
       sort: sort in SORTS ? sort as SortKey : "ip",
       order: c.req.query("order") === "desc" ? "desc" : "asc",
@@ -154,7 +165,9 @@ export const devicesPage: Page = {
       "Devices",
       <>
         <h1>Devices</h1>
+        {canEdit(c) && <Island of={islands.DeviceAdd} props={{}} />}
         <DevicesTable q={q} rows={page.items} total={page.total} />
+        <Island of={islands.LocalTimes} props={{}} />
       </>,
     );
   },

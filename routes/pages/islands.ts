@@ -6,8 +6,11 @@
 import type { ComponentProps, ComponentType } from "preact";
 import type { IslandDef } from "../../components/Island.tsx";
 import CredentialProfiles from "../../islands/CredentialProfiles.tsx";
+import DeviceActions from "../../islands/DeviceActions.tsx";
+import DeviceAdd from "../../islands/DeviceAdd.tsx";
 import DeviceCharts from "../../islands/DeviceCharts.tsx";
 import DiscoveryPanel from "../../islands/DiscoveryPanel.tsx";
+import LocalTimes from "../../islands/LocalTimes.tsx";
 import MonitorEditor from "../../islands/MonitorEditor.tsx";
 import Overview from "../../islands/Overview.tsx";
 import PasswordChange from "../../islands/PasswordChange.tsx";
@@ -32,8 +35,11 @@ function register<T extends Components>(components: T): Registered<T> {
 
 export const islands = register({
   CredentialProfiles,
+  DeviceActions,
+  DeviceAdd,
   DeviceCharts,
   DiscoveryPanel,
+  LocalTimes,
   MonitorEditor,
   Overview,
   PasswordChange,

@@ -11,6 +11,8 @@ import { ADMIN_PASSWORD, startTestServer, type TestServer } from "../helpers/ser
 import { freePort } from "../helpers/ports.ts";
 import { takeDatabaseDown } from "../helpers/outage.ts";
 import { MetricsWriter } from "../../lib/metrics/writer.ts";
+import { MonitoringRuntime } from "../../lib/pipeline/runtime.ts";
+import { WORKER_URLS } from "../../workers/urls.ts";
 import { type OpenApiDocument, responseSchema, validate } from "../helpers/openapi_validate.ts";
 
 interface Call {
@@ -438,6 +440,38 @@ for (const backend of backends()) {
               ...A,
               body: { polling_interval: 120 },
             }, 200);
+
+            // --- poll now: 503 while nothing polls, 404, 409 with no enabled monitor, and 202
+            // with the monitoring runtime started (a real one, for these calls only)
+            const poll = { method: "POST", path: "/devices/{id}/poll", id: device.id, ...A };
+            await k.call(poll, 503);
+            await k.call({ ...poll, id: BIG_ID }, 404);
+            const runtime = new MonitoringRuntime({
+              ...s.ctx,
+              workers: WORKER_URLS,
+              settings: s.ctx.config,
+              queuePath: `${s.dataDir}/poll-now-queue.kv`,
+            });
+            await runtime.start();
+            s.ctx.monitoring = runtime;
+            try {
+              await k.call(poll, 409); // its monitors are disabled
+              const toggle = (enabled: boolean) =>
+                k.call({
+                  method: "PUT",
+                  path: "/monitors/{id}",
+                  id: monitor.id,
+                  ...A,
+                  body: { enabled },
+                }, 200);
+              await toggle(true);
+              const started = (await k.call(poll, 202)).data;
+              assertEquals([started.polled, started.skipped], [[monitor.id], []]);
+              await toggle(false);
+            } finally {
+              s.ctx.monitoring = undefined;
+              await runtime.stop();
+            }
             await k.call({
               method: "GET",
               path: "/monitors/{id}/metrics",

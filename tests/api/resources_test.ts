@@ -285,6 +285,74 @@ for (const backend of backends()) {
           assertEquals((await call("DELETE", `/monitors/${monitorId}`)).status, 404);
         });
 
+        await t.step(
+          "devices sort by address; last seen is the latest successful poll",
+          async () => {
+            const ids: Record<string, number> = {};
+            for (const ip of ["10.0.1.2", "10.0.1.10", "10.0.1.1", "10.0.1.100", "9.255.0.1"]) {
+              ids[ip] = (await call("POST", "/devices", { ip })).body.data.id;
+            }
+            const ips = async (q: string) =>
+              (await call("GET", `/devices?${q}`)).body.data.map((d: { ip: string }) => d.ip);
+            assertEquals(await ips("q=10.0.1.&sort=ip"), [
+              "10.0.1.1",
+              "10.0.1.2",
+              "10.0.1.10",
+              "10.0.1.100",
+            ]);
+            assertEquals(await ips("q=.&sort=ip&order=desc&limit=3"), [
+              "10.0.1.100",
+              "10.0.1.10",
+              "10.0.1.2",
+            ]);
+            assertEquals((await ips("sort=ip"))[0], "9.255.0.1");
+
+            // discovered an hour ago, polled successfully a minute ago: seen a minute ago
+            const dev = ids["10.0.1.2"];
+            await s.ctx.db.query(
+              "UPDATE devices SET last_seen = now() - interval '1 hour' WHERE id = $1",
+              [dev],
+            );
+            const plugin = (await call("GET", "/plugins")).body.data[0].id;
+            const cred = (await call("POST", "/credential-profiles", {
+              name: "seen",
+              type: "winrm_ntlm",
+              username: "u",
+              password: "p-123456",
+            })).body.data.id;
+            const mon = (await call("POST", "/monitors", {
+              device_id: dev,
+              credential_profile_id: cred,
+              plugin_id: plugin,
+              polling_interval: 60,
+            })).body.data.id;
+            const seen = async () =>
+              Date.now() - Date.parse((await call("GET", `/devices/${dev}`)).body.data.last_seen);
+            assert(await seen() > 3_500_000, "before any poll, last seen is the discovery");
+            await s.ctx.db.query(
+              `UPDATE monitors SET last_polled = now() - interval '1 minute',
+               last_attempted = now() WHERE id = $1`,
+              [mon],
+            );
+            const ago = await seen();
+            assert(ago > 50_000 && ago < 120_000, `last seen a minute ago, got ${ago} ms`);
+            const bySeen = await call("GET", "/devices?q=10.0.1.&sort=last_seen&order=desc");
+            assertEquals(bySeen.body.data[0].id, dev);
+
+            // poll now: 404 unknown, 409 not polled, 503 when polling is off
+            assertEquals((await call("POST", "/devices/424242/poll")).status, 404);
+            await call("PUT", `/devices/${dev}`, { status: "unreachable" });
+            const paused = await call("POST", `/devices/${dev}/poll`);
+            assertEquals([paused.status, paused.body.error.code], [409, "DEVICE_NOT_POLLED"]);
+            await call("PUT", `/devices/${dev}`, { status: "monitoring" });
+            const off = await call("POST", `/devices/${dev}/poll`);
+            assertEquals([off.status, off.body.error.code], [503, "UNAVAILABLE"]);
+            await call("DELETE", `/monitors/${mon}`);
+            await call("DELETE", `/credential-profiles/${cred}`);
+            for (const id of Object.values(ids)) await call("DELETE", `/devices/${id}`);
+          },
+        );
+
         await t.step("envelope: bad JSON 400, oversized body 413, unknown route 404", async () => {
           const bad = await s.call("POST", "/devices", { token, body: "{not json" });
           assertEquals(bad.status, 400);
@@ -326,6 +394,9 @@ for (const backend of backends()) {
             ]
           ) assert(spec.paths[path], `openapi has ${path}`);
           assert(spec.components.schemas.CredentialProfileCreate.properties.password);
+          const poll = spec.paths["/devices/{id}/poll"]?.post;
+          assert(poll?.responses?.["202"] && poll.responses["409"] && poll.responses["503"]);
+          assert(spec.components.schemas.DevicePoll.properties.skipped);
           const docs = await fetch(`${s.api}/docs`);
           assertEquals(docs.status, 200);
           assertMatch(await docs.text(), /\/api\/v1\/credential-profiles/);

@@ -8,7 +8,7 @@ import { backends, openTestDatabase } from "../helpers/databases.ts";
 import { seedMonitors } from "../helpers/seed.ts";
 import { migrate } from "../../lib/db/migrate.ts";
 import { loadOverview } from "../../lib/db/overview_reads.ts";
-import { loadMonitorRows } from "../../lib/db/monitor_rows.ts";
+import { loadMonitorPage, loadMonitorRows } from "../../lib/db/monitor_rows.ts";
 import { pickLists } from "../../lib/db/pick_lists.ts";
 
 for (const backend of backends()) {
@@ -68,6 +68,37 @@ for (const backend of backends()) {
         const failing = await loadMonitorRows(db, { failing: true });
         assertEquals(failing.map((r) => [r.id, r.last_error]), [[m3, "access denied"]]);
         assertEquals((await loadMonitorRows(db, { limit: 2 })).length, 2);
+
+        // the monitors page: search, state, pages; attempts are visible without a success
+        await db.query(
+          `UPDATE monitors SET last_polled = NULL, last_attempted = now(),
+             consecutive_failures = 4 WHERE id = $1`,
+          [m3],
+        );
+        await db.query("UPDATE monitors SET enabled = false WHERE id = $1", [m1]);
+        const page = (f: Parameters<typeof loadMonitorPage>[1], limit = 10, offset = 0) =>
+          loadMonitorPage(db, f, { limit, offset });
+        const ids = (p: { rows: { id: number }[]; total: number }) => [
+          p.rows.map((r) => r.id),
+          p.total,
+        ];
+        assertEquals(ids(await page({})), [[m1, m2, m3], 3]);
+        assertEquals(ids(await page({}, 2, 2)), [[m3], 3]);
+        assertEquals(ids(await page({}, 1, 1)), [[m2], 3]);
+        assertEquals(ids(await page({ q: "web-2" })), [[m2], 1]);
+        assertEquals(ids(await page({ q: "127.0.90.3" })), [[m3], 1]);
+        assertEquals(ids(await page({ q: "DENIED" })), [[m3], 1]);
+        assertEquals(ids(await page({ q: "winrm" })), [[m1, m2, m3], 3]);
+        assertEquals(ids(await page({ q: "%" })), [[], 0]);
+        assertEquals(ids(await page({ enabled: false })), [[m1], 1]);
+        assertEquals(ids(await page({ enabled: true, failing: true })), [[m3], 1]);
+        const [attempted] = (await page({ q: "127.0.90.3" })).rows;
+        assertEquals(
+          [attempted.last_polled, attempted.consecutive_failures, attempted.device_status],
+          [null, 4, "unreachable"],
+        );
+        assertEquals(new Date(attempted.last_attempted!).toISOString(), attempted.last_attempted);
+        assertEquals(attempted.device_ip, "127.0.90.3");
 
         assertEquals((await pickLists.credentials(db)).map((c) => c.name), ["seed"]);
         const plugins = await pickLists.plugins(db);

@@ -53,11 +53,11 @@ Deno.test("a document loads the islands of its own render, even around a nested 
 const RENDERS: Record<string, string[] | "json"> = {
   "/": ["Overview"],
   "/overview.json": "json",
-  "/devices": [],
-  "/devices/:id{[0-9]+}": ["DeviceCharts", "MonitorEditor"],
+  "/devices": ["DeviceAdd", "LocalTimes"],
+  "/devices/:id{[0-9]+}": ["DeviceActions", "DeviceCharts", "LocalTimes", "MonitorEditor"],
   "/discovery": ["DiscoveryPanel"],
   "/credentials": ["CredentialProfiles"],
-  "/monitors": [],
+  "/monitors": ["LocalTimes"],
   "/users": ["UserAdmin"],
   "/account": ["PasswordChange"],
 };

@@ -1,8 +1,15 @@
-import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
+import { handle, ok } from "../../http/define.ts";
+import { actorOf } from "../../http/actor.ts";
 import {
+  commonErrors,
   conflictError,
+  envelope,
+  ErrorSchema,
+  IdParam,
   inUseError,
+  jsonResponse,
   listQuery,
   notFoundError,
   NullableTimestamp,
@@ -62,6 +69,14 @@ const ListQuery = listQuery(["id", "ip", "hostname", "status", "os", "last_seen"
     q: z.string().max(100).optional().openapi({ description: "text in the IP or hostname" }),
   });
 
+const DevicePoll = z.object({
+  device_id: z.number().int(),
+  polled: z.array(z.number().int()).openapi({ description: "monitors whose poll was started" }),
+  skipped: z.array(z.number().int()).openapi({
+    description: "monitors already polled by hand in the last 5 seconds",
+  }),
+}).openapi("DevicePoll");
+
 export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
   resourceRoutes(app, {
     path: "/devices",
@@ -85,4 +100,32 @@ export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
       errors: { ...inUseError, ...notFoundError },
     },
   });
+
+  handle(
+    app,
+    createRoute({
+      method: "post",
+      path: "/devices/{id}/poll",
+      tags: ["devices"],
+      security: [{ bearerAuth: [] }],
+      summary: "Poll the device's enabled monitors now, outside their schedule",
+      description: "Answers once the polls have started; their results update the monitors " +
+        "(`last_attempted`, `last_polled`, `last_error`) and the metrics within the poll timeout.",
+      request: { params: IdParam },
+      responses: {
+        202: jsonResponse(envelope(DevicePoll), "Polls started"),
+        ...commonErrors,
+        ...notFoundError,
+        409: jsonResponse(
+          ErrorSchema,
+          "The device is unreachable or inactive, or has no enabled monitor",
+        ),
+        503: jsonResponse(ErrorSchema, "Polling is turned off on this server"),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      return ok(c, await c.get("app").services.devices.pollNow(actorOf(c), id), 202);
+    },
+  );
 }
