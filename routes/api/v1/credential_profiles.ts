@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { conflictError, inUseError, listQuery, notFoundError, Timestamp } from "./schemas.ts";
+import { conflictError, inUseError, listQuery, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 
 const TYPES = ["winrm_basic", "winrm_ntlm", "wmi"] as const;
@@ -53,8 +53,6 @@ const ListQuery = listQuery(["id", "name", "type", "created_at"]).extend({
 
 export function registerCredentialProfileRoutes(app: OpenAPIHono<AppEnv>): void {
   resourceRoutes(app, {
-    path: "/credential-profiles",
-    tags: ["credential profiles"],
     noun: "credential profile",
     schema: CredentialProfile,
     service: (s) => s.credentialProfiles,
@@ -64,15 +62,15 @@ export function registerCredentialProfileRoutes(app: OpenAPIHono<AppEnv>): void 
       errors: conflictError,
       body: CreateBody,
     },
-    get: { summary: "Get a credential profile", description: "The profile" },
+    get: {},
     update: {
       summary: "Update a credential profile; fields left out keep their value (the password too)",
-      errors: { ...notFoundError, ...conflictError },
+      errors: conflictError,
       body: UpdateBody,
     },
     delete: {
       summary: "Delete a credential profile not used by any monitor or discovery profile",
-      errors: { ...inUseError, ...notFoundError },
+      errors: inUseError,
     },
   });
 }

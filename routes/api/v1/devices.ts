@@ -79,8 +79,6 @@ const DevicePoll = z.object({
 
 export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
   resourceRoutes(app, {
-    path: "/devices",
-    tags: ["devices"],
     noun: "device",
     schema: Device,
     service: (s) => s.devices,
@@ -89,16 +87,9 @@ export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
       query: ListQuery,
     },
     create: { summary: "Add a device by IP by hand", errors: conflictError, body: CreateBody },
-    get: { summary: "Get a device", description: "The device" },
-    update: {
-      summary: "Update a device's descriptive fields or status",
-      errors: notFoundError,
-      body: UpdateBody,
-    },
-    delete: {
-      summary: "Delete a device that no monitor uses",
-      errors: { ...inUseError, ...notFoundError },
-    },
+    get: {},
+    update: { summary: "Update a device's descriptive fields or status", body: UpdateBody },
+    delete: { summary: "Delete a device that no monitor uses", errors: inUseError },
   });
 
   handle(

@@ -34,26 +34,21 @@ const ListQuery = listQuery(["id", "name", "created_at"]).extend({
 
 export function registerDiscoveryProfileRoutes(app: OpenAPIHono<AppEnv>): void {
   resourceRoutes(app, {
-    path: "/discovery-profiles",
-    tags: ["discovery profiles"],
     noun: "discovery profile",
     schema: DiscoveryProfile,
     service: (s) => s.discoveryProfiles,
-    list: { summary: "List discovery profiles", query: ListQuery },
+    list: { query: ListQuery },
     create: {
       summary: "Create a discovery profile (the credential profile must exist)",
       errors: { ...notFoundError, ...conflictError },
       body: CreateBody,
     },
-    get: { summary: "Get a discovery profile", description: "The profile" },
+    get: {},
     update: {
       summary: "Update a discovery profile; fields left out keep their value",
-      errors: { ...notFoundError, ...conflictError },
+      errors: conflictError,
       body: UpdateBody,
     },
-    delete: {
-      summary: "Delete a discovery profile; the devices it found stay",
-      errors: notFoundError,
-    },
+    delete: { summary: "Delete a discovery profile; the devices it found stay" },
   });
 }

@@ -90,13 +90,11 @@ export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
   );
 
   resourceRoutes(app, {
-    path: "/discovery-runs",
-    tags: ["discovery runs"],
     noun: "discovery run",
     schema: DiscoveryRun,
     service: (s) => s.discoveryRuns,
     list: { summary: "List discovery runs, newest first unless sorted", query: ListQuery },
-    get: { summary: "Get a discovery run and its progress", description: "The run" },
+    get: { summary: "Get a discovery run and its progress" },
   });
 
   handle(

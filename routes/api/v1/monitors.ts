@@ -64,23 +64,21 @@ const ListQuery = listQuery([
 
 export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>): void {
   resourceRoutes(app, {
-    path: "/monitors",
-    tags: ["monitors"],
     noun: "monitor",
     schema: Monitor,
     service: (s) => s.monitors,
-    list: { summary: "List monitors", query: ListQuery },
+    list: { query: ListQuery },
     create: {
       summary: "Create a monitor: a device polled with a credential profile and a plugin",
       errors: { ...notFoundError, ...conflictError },
       body: CreateBody,
     },
-    get: { summary: "Get a monitor with its last poll state", description: "The monitor" },
+    get: { summary: "Get a monitor with its last poll state" },
     update: {
       summary: "Update a monitor (interval, enabled, references); fields left out keep their value",
-      errors: { ...notFoundError, ...conflictError },
+      errors: conflictError,
       body: UpdateBody,
     },
-    delete: { summary: "Delete a monitor and its metrics", errors: notFoundError },
+    delete: { summary: "Delete a monitor and its metrics" },
   });
 }

@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { conflictError, inUseError, listQuery, notFoundError, Timestamp } from "./schemas.ts";
+import { conflictError, inUseError, listQuery, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 
 const Plugin = z.object({
@@ -38,8 +38,6 @@ const UpdateBody = z.object({
 
 export function registerPluginRoutes(app: OpenAPIHono<AppEnv>): void {
   resourceRoutes(app, {
-    path: "/plugins",
-    tags: ["plugins"],
     noun: "plugin",
     schema: Plugin,
     service: (s) => s.plugins,
@@ -48,15 +46,12 @@ export function registerPluginRoutes(app: OpenAPIHono<AppEnv>): void {
       query: listQuery(["id", "name", "type", "created_at"]),
     },
     create: { summary: "Create an exec plugin", errors: conflictError, body: CreateBody },
-    get: { summary: "Get a plugin", description: "The plugin" },
+    get: {},
     update: {
       summary: "Update an exec plugin (a built-in plugin's description only)",
-      errors: { ...notFoundError, ...conflictError },
+      errors: conflictError,
       body: UpdateBody,
     },
-    delete: {
-      summary: "Delete an exec plugin that no monitor uses",
-      errors: { ...inUseError, ...notFoundError },
-    },
+    delete: { summary: "Delete an exec plugin that no monitor uses", errors: inUseError },
   });
 }

@@ -1,9 +1,10 @@
 /**
  * The five routes of a resource (list, create, get, update, delete) from one description:
- * each handler parses the request, calls the entity's service and answers. The summaries,
- * schemas and error responses still document every operation one by one.
+ * each handler parses the request, calls the entity's service and answers. What every resource
+ * shares is derived here from its noun (path, tag, the list/get summaries, the 404), so a
+ * description states only what is particular to it; the document still lists every operation.
  */
-import { createRoute, type OpenAPIHono, type z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, type RouteConfig, type z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../../http/env.ts";
 import type { Services } from "../../../lib/services/mod.ts";
@@ -22,11 +23,33 @@ import {
   notFoundError,
 } from "./schemas.ts";
 
-type Responses = Record<number, { description: string; content?: unknown }>;
+type Responses = RouteConfig["responses"];
+
+const security = [{ bearerAuth: [] }];
+
+/**
+ * A route that needs a bearer token: it answers `success`, the errors every authenticated route
+ * can give (400, 401, 403, 503) and `errors` (which may replace one of those).
+ */
+export function bearerRoute<const R extends Omit<RouteConfig, "security" | "responses">>(
+  config: R,
+  success: Responses,
+  errors: Responses = {},
+) {
+  const { method, path, tags, ...rest } = config;
+  return createRoute({
+    method,
+    path,
+    tags,
+    security,
+    ...rest,
+    responses: { ...success, ...commonErrors, ...errors },
+  }) as unknown as R & { responses: Responses; getRoutingPath(): string };
+}
 
 interface Operation {
   summary: string;
-  /** error responses beyond the common ones (400, 401, 403) */
+  /** error responses beyond the common ones (400, 401, 403, 503) and, on an item, 404 */
   errors?: Responses;
 }
 
@@ -44,28 +67,30 @@ export interface ResourceSpec<
   C extends z.ZodType,
   U extends z.ZodType,
 > {
-  /** "/monitors": the item routes are at "/monitors/{id}" */
-  path: `/${string}`;
-  tags: string[];
-  /** what a 404 names: "<noun> <id> not found" */
+  /**
+   * "discovery profile": the tag "discovery profiles", the routes at /discovery-profiles and
+   * /discovery-profiles/{id}, a 404 "discovery profile <id> not found", "The profile".
+   */
   noun: string;
   schema: z.ZodType;
   /** the entity's service (lib/services), which every handler calls */
   service: (services: Services) => ResourceService<z.infer<Q>, z.infer<C>, z.infer<U>>;
-  list?: Operation & { query: Q };
+  /** summary: "List <noun>s" unless given */
+  list?: Partial<Operation> & { query: Q };
   create?: Operation & { body: C };
-  get?: Operation & { description: string };
+  /** summary: "Get a <noun>" unless given */
+  get?: Partial<Operation>;
   update?: Operation & { body: U };
   delete?: Operation;
 }
-
-const security = [{ bearerAuth: [] }];
 
 export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U extends z.ZodType>(
   app: OpenAPIHono<AppEnv>,
   spec: ResourceSpec<Q, C, U>,
 ): void {
-  const { path, tags, schema } = spec;
+  const { noun, schema, list, create, get, update } = spec;
+  const tags = [`${noun}s`];
+  const path = `/${tags[0].replaceAll(" ", "-")}` as const;
   const item = `${path}/{id}`;
   const route = (
     method: "get" | "post" | "put" | "delete",
@@ -74,14 +99,9 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
     request: Record<string, unknown>,
     success: Responses,
   ) =>
-    createRoute({
-      method,
-      path: at,
-      tags,
-      security,
-      summary: op.summary,
-      request,
-      responses: { ...success, ...commonErrors, ...op.errors },
+    bearerRoute({ method, path: at, tags, summary: op.summary, request }, success, {
+      ...(at === item ? notFoundError : {}),
+      ...op.errors,
     });
   const valid = (c: Context, target: "param" | "query" | "json") =>
     (c.req as unknown as ValidIn).valid(target);
@@ -89,11 +109,10 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
   const body = (c: Context) => valid(c, "json");
   const service = (c: Context<AppEnv>) => spec.service(c.get("app").services);
 
-  const { list, create, get, update } = spec;
   if (list) {
     handle(
       app,
-      route("get", path, list, { query: list.query }, {
+      route("get", path, { summary: `List ${noun}s`, ...list }, { query: list.query }, {
         200: jsonResponse(listEnvelope(schema), "A page"),
       }),
       async (c) => okPage(c, await service(c).list!(valid(c, "query"))),
@@ -109,12 +128,13 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
     );
   }
   if (get) {
+    const the = `The ${noun.split(" ").at(-1)}`;
     handle(
       app,
-      route("get", item, { ...get, errors: notFoundError }, { params: IdParam }, {
-        200: jsonResponse(envelope(schema), get.description),
+      route("get", item, { summary: `Get a ${noun}`, ...get }, { params: IdParam }, {
+        200: jsonResponse(envelope(schema), the),
       }),
-      async (c) => ok(c, await service(c).get!(id(c)) ?? notFoundOf(spec.noun, id(c))),
+      async (c) => ok(c, await service(c).get!(id(c)) ?? notFoundOf(noun, id(c))),
     );
   }
   if (update) {

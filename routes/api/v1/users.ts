@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { conflictError, listQuery, notFoundError, Timestamp } from "./schemas.ts";
+import { conflictError, listQuery, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 import { requireRole } from "../../http/auth.ts";
 
@@ -32,8 +32,6 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
   app.use("/users", requireRole("admin"));
   app.use("/users/*", requireRole("admin"));
   resourceRoutes(app, {
-    path: "/users",
-    tags: ["users"],
     noun: "user",
     schema: User,
     service: (s) => s.users,
@@ -42,15 +40,11 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
       query: listQuery(["id", "username", "role", "created_at"]),
     },
     create: { summary: "Create a user (admin)", errors: conflictError, body: CreateBody },
-    get: { summary: "Get a user (admin)", description: "The user" },
+    get: { summary: "Get a user (admin)" },
     update: {
       summary: "Change a user's role or password (admin); their sessions end",
-      errors: notFoundError,
       body: UpdateBody,
     },
-    delete: {
-      summary: "Delete a user (admin); the last admin cannot be deleted",
-      errors: notFoundError,
-    },
+    delete: { summary: "Delete a user (admin); the last admin cannot be deleted" },
   });
 }
