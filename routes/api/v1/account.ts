@@ -2,14 +2,15 @@
  * The signed-in user's own account: changing one's password (any role, viewers included).
  * lib/auth/password_change.ts holds the rules; this module maps them onto HTTP.
  */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { getConnInfo } from "hono/deno";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
 import { ApiError } from "../../http/errors.ts";
 import { actorOf } from "../../http/actor.ts";
 import { setSessionCookies } from "../../http/session.ts";
-import { commonErrors, envelope, ErrorSchema, jsonBody, jsonResponse } from "./schemas.ts";
+import { envelope, errorResponse, jsonBody, jsonResponse } from "./schemas.ts";
+import { bearerRoute } from "./resource.ts";
 import { SessionSchema } from "./auth.ts";
 import {
   changeOwnPassword,
@@ -37,31 +38,26 @@ const PasswordChanged = z.object({
   }),
 }).openapi("PasswordChanged");
 
-const err = (description: string) => ({
-  description,
-  content: { "application/json": { schema: ErrorSchema } },
-});
-
 export function registerAccountRoutes(app: OpenAPIHono<AppEnv>): void {
   handle(
     app,
-    createRoute({
-      method: "post",
-      path: "/auth/password",
-      tags: ["auth"],
-      security: [{ bearerAuth: [] }],
-      summary: "Change your own password; your other sessions end",
-      description: "Needs the current password. A wrong one counts as a failed login (too many " +
-        "answer 429). Every refresh token of the user is revoked and earlier access tokens stop " +
-        "working; the answer carries the caller's new session.",
-      request: { body: jsonBody(PasswordChange) },
-      responses: {
-        200: jsonResponse(envelope(PasswordChanged), "Changed"),
-        ...commonErrors,
-        403: err("The current password is wrong"),
-        429: err("Too many wrong passwords"),
+    bearerRoute(
+      {
+        method: "post",
+        path: "/auth/password",
+        tags: ["auth"],
+        summary: "Change your own password; your other sessions end",
+        description: "Needs the current password. A wrong one counts as a failed login (too many " +
+          "answer 429). Every refresh token of the user is revoked and earlier access tokens stop " +
+          "working; the answer carries the caller's new session.",
+        request: { body: jsonBody(PasswordChange) },
       },
-    }),
+      { 200: jsonResponse(envelope(PasswordChanged), "Changed") },
+      {
+        403: errorResponse("The current password is wrong"),
+        429: errorResponse("Too many wrong passwords"),
+      },
+    ),
     async (c) => {
       const { current_password, new_password } = c.req.valid("json");
       const user = c.get("user");

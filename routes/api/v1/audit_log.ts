@@ -1,9 +1,10 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, okPage } from "../../http/define.ts";
-import { commonErrors, jsonResponse, listEnvelope, listQuery, Timestamp } from "./schemas.ts";
+import { jsonResponse, listEnvelope, listQuery, Timestamp } from "./schemas.ts";
 import { auditLogRepo } from "../../../lib/db/audit_log.ts";
 import { requireRole } from "../../http/auth.ts";
+import { bearerRoute } from "./resource.ts";
 
 const AuditEntry = z.object({
   id: z.number().int(),
@@ -21,11 +22,10 @@ export function registerAuditLogRoutes(app: OpenAPIHono<AppEnv>): void {
   app.use("/audit-log", requireRole("admin"));
   handle(
     app,
-    createRoute({
+    bearerRoute({
       method: "get",
       path: "/audit-log",
       tags: ["audit"],
-      security: [{ bearerAuth: [] }],
       summary: "Every change: who, what, when (admin); newest first by default",
       request: {
         query: listQuery(["id", "at"]).extend({
@@ -34,8 +34,7 @@ export function registerAuditLogRoutes(app: OpenAPIHono<AppEnv>): void {
           username: z.string().max(64).optional(),
         }),
       },
-      responses: { 200: jsonResponse(listEnvelope(AuditEntry), "A page"), ...commonErrors },
-    }),
+    }, { 200: jsonResponse(listEnvelope(AuditEntry), "A page") }),
     async (c) => {
       const q = c.req.valid("query");
       return okPage(

@@ -3,17 +3,11 @@
  * operator learns at once whether the account, port and TLS settings work. The answer is the
  * identity or the error's kind and message (WinRM errors never carry a secret).
  */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
-import {
-  commonErrors,
-  envelope,
-  IdParam,
-  jsonBody,
-  jsonResponse,
-  notFoundError,
-} from "./schemas.ts";
+import { envelope, IdParam, jsonBody, jsonResponse, notFoundError } from "./schemas.ts";
+import { bearerRoute } from "./resource.ts";
 import { isIpv4 } from "../../../lib/discovery/targets.ts";
 import { requireRole } from "../../http/auth.ts";
 
@@ -43,19 +37,17 @@ export function registerCredentialTestRoute(app: OpenAPIHono<AppEnv>): void {
   app.use("/credential-profiles/:id/test", requireRole("admin", "operator"));
   handle(
     app,
-    createRoute({
-      method: "post",
-      path: "/credential-profiles/{id}/test",
-      tags: ["credential profiles"],
-      security: [{ bearerAuth: [] }],
-      summary: "Try a credential profile against one IP (runs identify over WinRM)",
-      request: { params: IdParam, body: jsonBody(TestBody) },
-      responses: {
-        200: jsonResponse(envelope(TestResult), "ok with the identity, or the error"),
-        ...commonErrors,
-        ...notFoundError,
+    bearerRoute(
+      {
+        method: "post",
+        path: "/credential-profiles/{id}/test",
+        tags: ["credential profiles"],
+        summary: "Try a credential profile against one IP (runs identify over WinRM)",
+        request: { params: IdParam, body: jsonBody(TestBody) },
       },
-    }),
+      { 200: jsonResponse(envelope(TestResult), "ok with the identity, or the error") },
+      notFoundError,
+    ),
     async (c) => {
       const { id } = c.req.valid("param");
       return ok(c, await c.get("app").services.credentialProfiles.test(id, c.req.valid("json").ip));

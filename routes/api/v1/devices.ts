@@ -1,12 +1,11 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
 import { actorOf } from "../../http/actor.ts";
 import {
-  commonErrors,
   conflictError,
   envelope,
-  ErrorSchema,
+  errorResponse,
   IdParam,
   inUseError,
   jsonResponse,
@@ -15,7 +14,7 @@ import {
   NullableTimestamp,
   Timestamp,
 } from "./schemas.ts";
-import { resourceRoutes } from "./resource.ts";
+import { bearerRoute, resourceRoutes } from "./resource.ts";
 import { DEVICE_STATUSES, type DeviceStatus } from "../../../lib/db/devices.ts";
 import { isIpv4 } from "../../../lib/discovery/targets.ts";
 
@@ -94,26 +93,23 @@ export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
 
   handle(
     app,
-    createRoute({
-      method: "post",
-      path: "/devices/{id}/poll",
-      tags: ["devices"],
-      security: [{ bearerAuth: [] }],
-      summary: "Poll the device's enabled monitors now, outside their schedule",
-      description: "Answers once the polls have started; their results update the monitors " +
-        "(`last_attempted`, `last_polled`, `last_error`) and the metrics within the poll timeout.",
-      request: { params: IdParam },
-      responses: {
-        202: jsonResponse(envelope(DevicePoll), "Polls started"),
-        ...commonErrors,
-        ...notFoundError,
-        409: jsonResponse(
-          ErrorSchema,
-          "The device is unreachable or inactive, or has no enabled monitor",
-        ),
-        503: jsonResponse(ErrorSchema, "Polling is turned off on this server"),
+    bearerRoute(
+      {
+        method: "post",
+        path: "/devices/{id}/poll",
+        tags: ["devices"],
+        summary: "Poll the device's enabled monitors now, outside their schedule",
+        description: "Answers once the polls have started; their results update the monitors " +
+          "(`last_attempted`, `last_polled`, `last_error`) and the metrics within the poll timeout.",
+        request: { params: IdParam },
       },
-    }),
+      { 202: jsonResponse(envelope(DevicePoll), "Polls started") },
+      {
+        ...notFoundError,
+        409: errorResponse("The device is unreachable or inactive, or has no enabled monitor"),
+        503: errorResponse("Polling is turned off on this server"),
+      },
+    ),
     async (c) => {
       const { id } = c.req.valid("param");
       return ok(c, await c.get("app").services.devices.pollNow(actorOf(c), id), 202);

@@ -1,9 +1,8 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
 import { actorOf } from "../../http/actor.ts";
 import {
-  commonErrors,
   conflictError,
   envelope,
   IdParam,
@@ -14,7 +13,7 @@ import {
   NullableTimestamp,
   Timestamp,
 } from "./schemas.ts";
-import { resourceRoutes } from "./resource.ts";
+import { bearerRoute, resourceRoutes } from "./resource.ts";
 import { Device } from "./devices.ts";
 
 const STATUSES = ["queued", "running", "completed", "failed", "cancelled"] as const;
@@ -64,23 +63,18 @@ const Finished = z.object({
 }).openapi("DiscoveryResult");
 
 export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
-  const security = [{ bearerAuth: [] }];
   handle(
     app,
-    createRoute({
+    bearerRoute({
       method: "post",
       path: "/discovery-profiles/{id}/run",
       tags: ["discovery profiles"],
-      security,
       summary: "Run discovery: 202 with the run, or with ?wait=true the result when it ends",
       request: { params: IdParam, query: RunQuery },
-      responses: {
-        200: jsonResponse(envelope(Finished), "Finished (wait=true)"),
-        202: jsonResponse(envelope(DiscoveryRun), "Started; poll GET /discovery-runs/{id}"),
-        ...commonErrors,
-        ...notFoundError,
-      },
-    }),
+    }, {
+      200: jsonResponse(envelope(Finished), "Finished (wait=true)"),
+      202: jsonResponse(envelope(DiscoveryRun), "Started; poll GET /discovery-runs/{id}"),
+    }, notFoundError),
     async (c) => {
       const runs = c.get("app").services.discoveryRuns;
       const run = await runs.start(actorOf(c), c.req.valid("param").id);
@@ -99,20 +93,20 @@ export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
 
   handle(
     app,
-    createRoute({
-      method: "post",
-      path: "/discovery-runs/{id}/cancel",
-      tags: ["discovery runs"],
-      security,
-      summary: "Cancel a running discovery run; 409 when it has already ended",
-      request: { params: IdParam },
-      responses: {
-        200: jsonResponse(envelope(DiscoveryRun), "Cancelled"),
-        ...commonErrors,
+    bearerRoute(
+      {
+        method: "post",
+        path: "/discovery-runs/{id}/cancel",
+        tags: ["discovery runs"],
+        summary: "Cancel a running discovery run; 409 when it has already ended",
+        request: { params: IdParam },
+      },
+      { 200: jsonResponse(envelope(DiscoveryRun), "Cancelled") },
+      {
         ...notFoundError,
         ...conflictError,
       },
-    }),
+    ),
     async (c) =>
       ok(c, await c.get("app").services.discoveryRuns.cancel(actorOf(c), c.req.valid("param").id)),
   );

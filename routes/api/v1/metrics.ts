@@ -2,10 +2,12 @@
  * Metrics of a monitor or a device: the latest sample with derived percentages, and history
  * downsampled server-side for charts. Read-only, so every role may call them.
  */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
-import { commonErrors, envelope, IdParam, jsonResponse, notFoundError } from "./schemas.ts";
+import { envelope, IdParam, jsonResponse, notFoundError } from "./schemas.ts";
+import { bearerRoute } from "./resource.ts";
+
 export const MAX_POINTS = 2_000;
 
 const n = z.number().nullable();
@@ -113,41 +115,36 @@ const HistoryQuery = z.object({
 
 export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
   const tags = ["metrics"];
-  const security = [{ bearerAuth: [] }];
 
   handle(
     app,
-    createRoute({
-      method: "get",
-      path: "/monitors/{id}/metrics",
-      tags,
-      security,
-      summary: "Latest sample of a monitor, with percentages and per-volume/interface figures",
-      request: { params: IdParam },
-      responses: {
-        200: jsonResponse(envelope(MonitorLatest), "The latest sample, or sample: null"),
-        ...commonErrors,
-        ...notFoundError,
+    bearerRoute(
+      {
+        method: "get",
+        path: "/monitors/{id}/metrics",
+        tags,
+        summary: "Latest sample of a monitor, with percentages and per-volume/interface figures",
+        request: { params: IdParam },
       },
-    }),
+      { 200: jsonResponse(envelope(MonitorLatest), "The latest sample, or sample: null") },
+      notFoundError,
+    ),
     async (c) => ok(c, await c.get("app").services.metrics.latest(c.req.valid("param").id)),
   );
 
   handle(
     app,
-    createRoute({
-      method: "get",
-      path: "/monitors/{id}/metrics/history",
-      tags,
-      security,
-      summary: "History of a monitor downsampled into min/avg/max buckets (date_bin)",
-      request: { params: IdParam, query: HistoryQuery },
-      responses: {
-        200: jsonResponse(envelope(History), "Buckets over [from, to)"),
-        ...commonErrors,
-        ...notFoundError,
+    bearerRoute(
+      {
+        method: "get",
+        path: "/monitors/{id}/metrics/history",
+        tags,
+        summary: "History of a monitor downsampled into min/avg/max buckets (date_bin)",
+        request: { params: IdParam, query: HistoryQuery },
       },
-    }),
+      { 200: jsonResponse(envelope(History), "Buckets over [from, to)") },
+      notFoundError,
+    ),
     async (c) => {
       const { id } = c.req.valid("param");
       return ok(c, await c.get("app").services.metrics.history(id, c.req.valid("query")));
@@ -156,22 +153,18 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
 
   handle(
     app,
-    createRoute({
+    bearerRoute({
       method: "get",
       path: "/devices/{id}/metrics",
       tags,
-      security,
       summary: "Latest sample of each monitor of a device",
       request: { params: IdParam },
-      responses: {
-        200: jsonResponse(
-          envelope(z.object({ device_id: z.number().int(), monitors: z.array(MonitorLatest) })),
-          "One entry per monitor of the device, by monitor id",
-        ),
-        ...commonErrors,
-        ...notFoundError,
-      },
-    }),
+    }, {
+      200: jsonResponse(
+        envelope(z.object({ device_id: z.number().int(), monitors: z.array(MonitorLatest) })),
+        "One entry per monitor of the device, by monitor id",
+      ),
+    }, notFoundError),
     async (c) => ok(c, await c.get("app").services.metrics.ofDevice(c.req.valid("param").id)),
   );
 }

@@ -50,7 +50,7 @@ export function listEnvelope<T extends z.ZodType>(item: T) {
   });
 }
 
-const errorResponse = (description: string) => ({
+export const errorResponse = (description: string) => ({
   description,
   content: { "application/json": { schema: ErrorSchema } },
 });
