@@ -9,7 +9,7 @@ import { handle, ok } from "../../http/define.ts";
 import { ApiError } from "../../http/errors.ts";
 import { actorOf } from "../../http/actor.ts";
 import { setSessionCookies } from "../../http/session.ts";
-import { envelope, errorResponse, jsonBody, jsonResponse } from "./schemas.ts";
+import { dataResponse, errorResponse, jsonBody } from "./schemas.ts";
 import { bearerRoute } from "./resource.ts";
 import { SessionSchema } from "./auth.ts";
 import {
@@ -52,7 +52,7 @@ export function registerAccountRoutes(app: OpenAPIHono<AppEnv>): void {
           "working; the answer carries the caller's new session.",
         request: { body: jsonBody(PasswordChange) },
       },
-      { 200: jsonResponse(envelope(PasswordChanged), "Changed") },
+      { 200: dataResponse(PasswordChanged, "Changed") },
       {
         403: errorResponse("The current password is wrong"),
         429: errorResponse("Too many wrong passwords"),

@@ -1,7 +1,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, okPage } from "../../http/define.ts";
-import { jsonResponse, listEnvelope, listQuery, Timestamp } from "./schemas.ts";
+import { listQuery, pageResponse, Timestamp } from "./schemas.ts";
 import { auditLogRepo } from "../../../lib/db/audit_log.ts";
 import { requireRole } from "../../http/auth.ts";
 import { bearerRoute } from "./resource.ts";
@@ -34,7 +34,7 @@ export function registerAuditLogRoutes(app: OpenAPIHono<AppEnv>): void {
           username: z.string().max(64).optional(),
         }),
       },
-    }, { 200: jsonResponse(listEnvelope(AuditEntry), "A page") }),
+    }, { 200: pageResponse(AuditEntry) }),
     async (c) => {
       const q = c.req.valid("query");
       return okPage(

@@ -3,7 +3,7 @@ import type { Context, Next } from "hono";
 import { getConnInfo } from "hono/deno";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, noContent, ok } from "../../http/define.ts";
-import { envelope, ErrorSchema, jsonBody, jsonResponse } from "./schemas.ts";
+import { dataResponse, ErrorSchema, jsonBody } from "./schemas.ts";
 import { login, LoginThrottledError, logout, refresh } from "../../../lib/auth/sessions.ts";
 import { audit } from "../../../lib/audit.ts";
 
@@ -42,7 +42,7 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
       summary: "Log in: an access token (15 min) and a refresh token (7 days)",
       request: { body: jsonBody(LoginBody) },
       responses: {
-        200: jsonResponse(envelope(SessionSchema), "Logged in"),
+        200: dataResponse(SessionSchema, "Logged in"),
         400: err("Validation error"),
         401: err("Invalid username or password"),
         429: err("Too many failed logins"),
@@ -68,7 +68,7 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
       summary: "Exchange a refresh token for new tokens (the old refresh token is rotated)",
       request: { body: jsonBody(RefreshBody) },
       responses: {
-        200: jsonResponse(envelope(SessionSchema), "New tokens"),
+        200: dataResponse(SessionSchema, "New tokens"),
         400: err("Validation error"),
         401: err("Refresh token invalid, expired, revoked or reused"),
         503: err("The database is unavailable"),
@@ -106,8 +106,8 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
       summary: "The authenticated user",
       security: [{ bearerAuth: [] }],
       responses: {
-        200: jsonResponse(
-          envelope(z.object({ id: z.number(), username: z.string(), role: z.string() })),
+        200: dataResponse(
+          z.object({ id: z.number(), username: z.string(), role: z.string() }),
           "The user",
         ),
         401: err("Not authenticated"),

@@ -6,7 +6,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
-import { envelope, IdParam, jsonBody, jsonResponse, notFoundError } from "./schemas.ts";
+import { dataResponse, IdParam, jsonBody, notFoundError } from "./schemas.ts";
 import { bearerRoute } from "./resource.ts";
 import { isIpv4 } from "../../../lib/discovery/targets.ts";
 import { requireRole } from "../../http/auth.ts";
@@ -45,7 +45,7 @@ export function registerCredentialTestRoute(app: OpenAPIHono<AppEnv>): void {
         summary: "Try a credential profile against one IP (runs identify over WinRM)",
         request: { params: IdParam, body: jsonBody(TestBody) },
       },
-      { 200: jsonResponse(envelope(TestResult), "ok with the identity, or the error") },
+      { 200: dataResponse(TestResult, "ok with the identity, or the error") },
       notFoundError,
     ),
     async (c) => {

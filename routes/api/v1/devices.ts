@@ -4,11 +4,10 @@ import { handle, ok } from "../../http/define.ts";
 import { actorOf } from "../../http/actor.ts";
 import {
   conflictError,
-  envelope,
+  dataResponse,
   errorResponse,
   IdParam,
   inUseError,
-  jsonResponse,
   listQuery,
   notFoundError,
   NullableTimestamp,
@@ -103,7 +102,7 @@ export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
           "(`last_attempted`, `last_polled`, `last_error`) and the metrics within the poll timeout.",
         request: { params: IdParam },
       },
-      { 202: jsonResponse(envelope(DevicePoll), "Polls started") },
+      { 202: dataResponse(DevicePoll, "Polls started") },
       {
         ...notFoundError,
         409: errorResponse("The device is unreachable or inactive, or has no enabled monitor"),

@@ -4,10 +4,9 @@ import { handle, ok } from "../../http/define.ts";
 import { actorOf } from "../../http/actor.ts";
 import {
   conflictError,
-  envelope,
+  dataResponse,
   IdParam,
   IdQuery,
-  jsonResponse,
   listQuery,
   notFoundError,
   NullableTimestamp,
@@ -72,8 +71,8 @@ export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
       summary: "Run discovery: 202 with the run, or with ?wait=true the result when it ends",
       request: { params: IdParam, query: RunQuery },
     }, {
-      200: jsonResponse(envelope(Finished), "Finished (wait=true)"),
-      202: jsonResponse(envelope(DiscoveryRun), "Started; poll GET /discovery-runs/{id}"),
+      200: dataResponse(Finished, "Finished (wait=true)"),
+      202: dataResponse(DiscoveryRun, "Started; poll GET /discovery-runs/{id}"),
     }, notFoundError),
     async (c) => {
       const runs = c.get("app").services.discoveryRuns;
@@ -101,7 +100,7 @@ export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
         summary: "Cancel a running discovery run; 409 when it has already ended",
         request: { params: IdParam },
       },
-      { 200: jsonResponse(envelope(DiscoveryRun), "Cancelled") },
+      { 200: dataResponse(DiscoveryRun, "Cancelled") },
       {
         ...notFoundError,
         ...conflictError,

@@ -5,7 +5,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
-import { envelope, IdParam, jsonResponse, notFoundError } from "./schemas.ts";
+import { dataResponse, IdParam, notFoundError } from "./schemas.ts";
 import { bearerRoute } from "./resource.ts";
 
 export const MAX_POINTS = 2_000;
@@ -126,7 +126,7 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
         summary: "Latest sample of a monitor, with percentages and per-volume/interface figures",
         request: { params: IdParam },
       },
-      { 200: jsonResponse(envelope(MonitorLatest), "The latest sample, or sample: null") },
+      { 200: dataResponse(MonitorLatest, "The latest sample, or sample: null") },
       notFoundError,
     ),
     async (c) => ok(c, await c.get("app").services.metrics.latest(c.req.valid("param").id)),
@@ -142,7 +142,7 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
         summary: "History of a monitor downsampled into min/avg/max buckets (date_bin)",
         request: { params: IdParam, query: HistoryQuery },
       },
-      { 200: jsonResponse(envelope(History), "Buckets over [from, to)") },
+      { 200: dataResponse(History, "Buckets over [from, to)") },
       notFoundError,
     ),
     async (c) => {
@@ -160,8 +160,8 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
       summary: "Latest sample of each monitor of a device",
       request: { params: IdParam },
     }, {
-      200: jsonResponse(
-        envelope(z.object({ device_id: z.number().int(), monitors: z.array(MonitorLatest) })),
+      200: dataResponse(
+        z.object({ device_id: z.number().int(), monitors: z.array(MonitorLatest) }),
         "One entry per monitor of the device, by monitor id",
       ),
     }, notFoundError),

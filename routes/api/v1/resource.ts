@@ -15,12 +15,11 @@ import type { Actor } from "../../../lib/audit.ts";
 import type { Page } from "../../../lib/db/pagination.ts";
 import {
   commonErrors,
-  envelope,
+  dataResponse,
   IdParam,
   jsonBody,
-  jsonResponse,
-  listEnvelope,
   notFoundError,
+  pageResponse,
 } from "./schemas.ts";
 
 type Responses = RouteConfig["responses"];
@@ -113,7 +112,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
     handle(
       app,
       route("get", path, { summary: `List ${noun}s`, ...list }, { query: list.query }, {
-        200: jsonResponse(listEnvelope(schema), "A page"),
+        200: pageResponse(schema),
       }),
       async (c) => okPage(c, await service(c).list!(valid(c, "query"))),
     );
@@ -122,7 +121,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
     handle(
       app,
       route("post", path, create, { body: jsonBody(create.body) }, {
-        201: jsonResponse(envelope(schema), "Created"),
+        201: dataResponse(schema, "Created"),
       }),
       async (c) => ok(c, await service(c).create!(actorOf(c), body(c)), 201),
     );
@@ -132,7 +131,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
     handle(
       app,
       route("get", item, { summary: `Get a ${noun}`, ...get }, { params: IdParam }, {
-        200: jsonResponse(envelope(schema), the),
+        200: dataResponse(schema, the),
       }),
       async (c) => ok(c, await service(c).get!(id(c)) ?? notFoundOf(noun, id(c))),
     );
@@ -141,7 +140,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
     handle(
       app,
       route("put", item, update, { params: IdParam, body: jsonBody(update.body) }, {
-        200: jsonResponse(envelope(schema), "Updated"),
+        200: dataResponse(schema, "Updated"),
       }),
       async (c) => ok(c, await service(c).update!(actorOf(c), id(c), body(c))),
     );

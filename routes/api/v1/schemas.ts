@@ -75,6 +75,16 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
   return { description, content: { "application/json": { schema } } };
 }
 
+/** A page of a list: `{success: true, data: [item…], meta}`. */
+export function pageResponse<T extends z.ZodType>(item: T) {
+  return jsonResponse(listEnvelope(item), "A page");
+}
+
+/** A success answer: `{success: true, data}` with `data` of the schema. */
+export function dataResponse<T extends z.ZodType>(data: T, description: string) {
+  return jsonResponse(envelope(data), description);
+}
+
 /** A timestamp that is always set (created_at, updated_at, at). */
 export const Timestamp = z.union([z.string(), z.date()]).openapi({
   type: "string",
