@@ -3,7 +3,6 @@
  * lib/auth/password_change.ts holds the rules; this module maps them onto HTTP.
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getConnInfo } from "hono/deno";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
 import { ApiError } from "../../http/errors.ts";
@@ -11,7 +10,7 @@ import { actorOf } from "../../http/actor.ts";
 import { setSessionCookies } from "../../http/session.ts";
 import { dataResponse, errorResponse, jsonBody } from "./schemas.ts";
 import { bearerRoute } from "./resource.ts";
-import { SessionSchema } from "./auth.ts";
+import { clientAddress, SessionSchema } from "./auth.ts";
 import {
   changeOwnPassword,
   SamePasswordError,
@@ -59,35 +58,11 @@ export function registerAccountRoutes(app: OpenAPIHono<AppEnv>): void {
       },
     ),
     async (c) => {
-      const { current_password, new_password } = c.req.valid("json");
+      const { current_password: current, new_password: wanted } = c.req.valid("json");
       const user = c.get("user");
       const actor = { ...actorOf(c), userId: user.userId, username: user.username };
-      let session;
-      try {
-        session = await changeOwnPassword(
-          c.get("app"),
-          actor,
-          clientAddress(c),
-          current_password,
-          new_password,
-        );
-      } catch (e) {
-        if (e instanceof LoginThrottledError) {
-          const seconds = Math.ceil(e.retryAfterMs / 1000);
-          throw new ApiError(429, "TOO_MANY_REQUESTS", e.message, {
-            retry_after_seconds: seconds,
-          }, { "retry-after": String(seconds) });
-        }
-        if (e instanceof WrongPasswordError) {
-          throw new ApiError(403, "WRONG_PASSWORD", e.message, { field: "current_password" });
-        }
-        if (e instanceof SamePasswordError) {
-          throw new ApiError(400, "VALIDATION_ERROR", `new_password: ${e.message}`, {
-            field: "new_password",
-          });
-        }
-        throw e;
-      }
+      const change = changeOwnPassword(c.get("app"), actor, clientAddress(c), current, wanted);
+      const session = await change.catch(refused);
       const byCookie = !c.req.header("authorization");
       if (byCookie) setSessionCookies(c, session);
       return ok(c, { user: session.user, session: byCookie ? null : session });
@@ -95,10 +70,21 @@ export function registerAccountRoutes(app: OpenAPIHono<AppEnv>): void {
   );
 }
 
-function clientAddress(c: Parameters<typeof getConnInfo>[0]): string {
-  try {
-    return getConnInfo(c).remote.address ?? "unknown";
-  } catch {
-    return "unknown";
+/** A refused change as the HTTP error the document lists for it (429, 403 or 400). */
+function refused(e: unknown): never {
+  if (e instanceof LoginThrottledError) {
+    const seconds = Math.ceil(e.retryAfterMs / 1000);
+    throw new ApiError(429, "TOO_MANY_REQUESTS", e.message, {
+      retry_after_seconds: seconds,
+    }, { "retry-after": String(seconds) });
   }
+  if (e instanceof WrongPasswordError) {
+    throw new ApiError(403, "WRONG_PASSWORD", e.message, { field: "current_password" });
+  }
+  if (e instanceof SamePasswordError) {
+    throw new ApiError(400, "VALIDATION_ERROR", `new_password: ${e.message}`, {
+      field: "new_password",
+    });
+  }
+  throw e;
 }

@@ -3,7 +3,8 @@ import type { Context, Next } from "hono";
 import { getConnInfo } from "hono/deno";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, noContent, ok } from "../../http/define.ts";
-import { dataResponse, ErrorSchema, jsonBody } from "./schemas.ts";
+import { dataResponse, errorResponse, jsonBody } from "./schemas.ts";
+import type { Responses } from "./resource.ts";
 import { login, LoginThrottledError, logout, refresh } from "../../../lib/auth/sessions.ts";
 import { audit } from "../../../lib/audit.ts";
 
@@ -25,30 +26,47 @@ const RefreshBody = z.object({ refresh_token: z.string().min(1).max(512) }).open
   "RefreshRequest",
 );
 
-const err = (description: string) => ({
-  description,
-  content: { "application/json": { schema: ErrorSchema } },
-});
+/**
+ * A route of the sign-in flow: no token needed, a JSON body; it answers `success`, 400 for a
+ * malformed body, `errors` and 503 while the database is down.
+ */
+function sessionRoute<const P extends string, const B extends z.ZodType>(
+  path: P,
+  summary: string,
+  body: B,
+  success: Responses,
+  errors: Responses = {},
+) {
+  return createRoute({
+    method: "post",
+    path,
+    tags: ["auth"],
+    summary,
+    request: { body: jsonBody(body) },
+    responses: {
+      ...success,
+      400: errorResponse("Validation error"),
+      ...errors,
+      503: errorResponse("The database is unavailable"),
+    },
+  });
+}
 
 export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
   app.use("/auth/login", countRejectedLogins);
 
   handle(
     app,
-    createRoute({
-      method: "post",
-      path: "/auth/login",
-      tags: ["auth"],
-      summary: "Log in: an access token (15 min) and a refresh token (7 days)",
-      request: { body: jsonBody(LoginBody) },
-      responses: {
-        200: dataResponse(SessionSchema, "Logged in"),
-        400: err("Validation error"),
-        401: err("Invalid username or password"),
-        429: err("Too many failed logins"),
-        503: err("The database is unavailable"),
+    sessionRoute(
+      "/auth/login",
+      "Log in: an access token (15 min) and a refresh token (7 days)",
+      LoginBody,
+      { 200: dataResponse(SessionSchema, "Logged in") },
+      {
+        401: errorResponse("Invalid username or password"),
+        429: errorResponse("Too many failed logins"),
       },
-    }),
+    ),
     async (c) => {
       const { username, password } = c.req.valid("json");
       const ctx = c.get("app");
@@ -61,36 +79,24 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
 
   handle(
     app,
-    createRoute({
-      method: "post",
-      path: "/auth/refresh",
-      tags: ["auth"],
-      summary: "Exchange a refresh token for new tokens (the old refresh token is rotated)",
-      request: { body: jsonBody(RefreshBody) },
-      responses: {
-        200: dataResponse(SessionSchema, "New tokens"),
-        400: err("Validation error"),
-        401: err("Refresh token invalid, expired, revoked or reused"),
-        503: err("The database is unavailable"),
-      },
-    }),
+    sessionRoute(
+      "/auth/refresh",
+      "Exchange a refresh token for new tokens (the old refresh token is rotated)",
+      RefreshBody,
+      { 200: dataResponse(SessionSchema, "New tokens") },
+      { 401: errorResponse("Refresh token invalid, expired, revoked or reused") },
+    ),
     async (c) => ok(c, await refresh(c.get("app"), c.req.valid("json").refresh_token)),
   );
 
   handle(
     app,
-    createRoute({
-      method: "post",
-      path: "/auth/logout",
-      tags: ["auth"],
-      summary: "Revoke a refresh token and every token rotated from the same login",
-      request: { body: jsonBody(RefreshBody) },
-      responses: {
-        204: { description: "Logged out" },
-        400: err("Validation error"),
-        503: err("The database is unavailable"),
-      },
-    }),
+    sessionRoute(
+      "/auth/logout",
+      "Revoke a refresh token and every token rotated from the same login",
+      RefreshBody,
+      { 204: { description: "Logged out" } },
+    ),
     async (c) => {
       await logout(c.get("app"), c.req.valid("json").refresh_token);
       return noContent(c);
@@ -110,7 +116,7 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
           z.object({ id: z.number(), username: z.string(), role: z.string() }),
           "The user",
         ),
-        401: err("Not authenticated"),
+        401: errorResponse("Not authenticated"),
       },
     }),
     (c) => {
@@ -138,7 +144,7 @@ async function countRejectedLogins(c: Context<AppEnv>, next: Next): Promise<void
   if (c.res.status === 400) throttle.recordFailure(client, username);
 }
 
-function clientAddress(c: Parameters<typeof getConnInfo>[0]): string {
+export function clientAddress(c: Parameters<typeof getConnInfo>[0]): string {
   try {
     return getConnInfo(c).remote.address ?? "unknown";
   } catch {

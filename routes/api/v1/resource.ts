@@ -22,7 +22,7 @@ import {
   pageResponse,
 } from "./schemas.ts";
 
-type Responses = RouteConfig["responses"];
+export type Responses = RouteConfig["responses"];
 
 const security = [{ bearerAuth: [] }];
 
