@@ -59,7 +59,6 @@ export function registerCredentialProfileRoutes(app: OpenAPIHono<AppEnv>): void 
     list: { summary: "List credential profiles (passwords are never returned)", query: ListQuery },
     create: {
       summary: "Create a credential profile; the password is encrypted at rest",
-      errors: conflictError,
       body: CreateBody,
     },
     get: {},

@@ -3,7 +3,6 @@ import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
 import { actorOf } from "../../http/actor.ts";
 import {
-  conflictError,
   dataResponse,
   errorResponse,
   IdParam,
@@ -84,7 +83,7 @@ export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
       summary: "List devices, filtered by status and by text in IP / hostname",
       query: ListQuery,
     },
-    create: { summary: "Add a device by IP by hand", errors: conflictError, body: CreateBody },
+    create: { summary: "Add a device by IP by hand", body: CreateBody },
     get: {},
     update: { summary: "Update a device's descriptive fields or status", body: UpdateBody },
     delete: { summary: "Delete a device that no monitor uses", errors: inUseError },

@@ -40,7 +40,7 @@ export function registerDiscoveryProfileRoutes(app: OpenAPIHono<AppEnv>): void {
     list: { query: ListQuery },
     create: {
       summary: "Create a discovery profile (the credential profile must exist)",
-      errors: { ...notFoundError, ...conflictError },
+      errors: notFoundError,
       body: CreateBody,
     },
     get: {},

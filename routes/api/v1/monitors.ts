@@ -70,7 +70,7 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>): void {
     list: { query: ListQuery },
     create: {
       summary: "Create a monitor: a device polled with a credential profile and a plugin",
-      errors: { ...notFoundError, ...conflictError },
+      errors: notFoundError,
       body: CreateBody,
     },
     get: { summary: "Get a monitor with its last poll state" },

@@ -45,7 +45,7 @@ export function registerPluginRoutes(app: OpenAPIHono<AppEnv>): void {
       summary: "List plugins (collectors)",
       query: listQuery(["id", "name", "type", "created_at"]),
     },
-    create: { summary: "Create an exec plugin", errors: conflictError, body: CreateBody },
+    create: { summary: "Create an exec plugin", body: CreateBody },
     get: {},
     update: {
       summary: "Update an exec plugin (a built-in plugin's description only)",

@@ -11,10 +11,12 @@ import type { Services } from "../../../lib/services/mod.ts";
 import { handle, noContent, ok, okPage } from "../../http/define.ts";
 import { notFound } from "../../http/errors.ts";
 import { actorOf } from "../../http/actor.ts";
+import { requireRole } from "../../http/auth.ts";
 import type { Actor } from "../../../lib/audit.ts";
 import type { Page } from "../../../lib/db/pagination.ts";
 import {
   commonErrors,
+  conflictError,
   dataResponse,
   IdParam,
   jsonBody,
@@ -75,7 +77,10 @@ export interface ResourceSpec<
   /** the entity's service (lib/services), which every handler calls */
   service: (services: Services) => ResourceService<z.infer<Q>, z.infer<C>, z.infer<U>>;
   /** summary: "List <noun>s" unless given */
+  /** "admin only": requireRole("admin") on every route, and "(admin)" in every summary */
+  adminOnly?: boolean;
   list?: Partial<Operation> & { query: Q };
+  /** a create can always conflict with existing data (409) */
   create?: Operation & { body: C };
   /** summary: "Get a <noun>" unless given */
   get?: Partial<Operation>;
@@ -91,6 +96,12 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
   const tags = [`${noun}s`];
   const path = `/${tags[0].replaceAll(" ", "-")}` as const;
   const item = `${path}/{id}`;
+  if (spec.adminOnly) {
+    app.use(path, requireRole("admin"));
+    app.use(`${path}/*`, requireRole("admin"));
+  }
+  const summaryOf = (summary: string) =>
+    spec.adminOnly ? summary.replace(/(;|$)/, " (admin)$1") : summary;
   const route = (
     method: "get" | "post" | "put" | "delete",
     at: string,
@@ -98,8 +109,9 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
     request: Record<string, unknown>,
     success: Responses,
   ) =>
-    bearerRoute({ method, path: at, tags, summary: op.summary, request }, success, {
+    bearerRoute({ method, path: at, tags, summary: summaryOf(op.summary), request }, success, {
       ...(at === item ? notFoundError : {}),
+      ...(method === "post" ? conflictError : {}),
       ...op.errors,
     });
   const valid = (c: Context, target: "param" | "query" | "json") =>

@@ -1,8 +1,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { conflictError, listQuery, Timestamp } from "./schemas.ts";
+import { listQuery, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
-import { requireRole } from "../../http/auth.ts";
 
 const ROLE = z.enum(["admin", "operator", "viewer"]);
 
@@ -29,22 +28,21 @@ const UpdateBody = z.object({
 }).strict().openapi("UserUpdate");
 
 export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
-  app.use("/users", requireRole("admin"));
-  app.use("/users/*", requireRole("admin"));
   resourceRoutes(app, {
     noun: "user",
     schema: User,
     service: (s) => s.users,
+    adminOnly: true,
     list: {
-      summary: "List users (admin)",
+      summary: "List users",
       query: listQuery(["id", "username", "role", "created_at"]),
     },
-    create: { summary: "Create a user (admin)", errors: conflictError, body: CreateBody },
-    get: { summary: "Get a user (admin)" },
+    create: { summary: "Create a user", body: CreateBody },
+    get: {},
     update: {
-      summary: "Change a user's role or password (admin); their sessions end",
+      summary: "Change a user's role or password; their sessions end",
       body: UpdateBody,
     },
-    delete: { summary: "Delete a user (admin); the last admin cannot be deleted" },
+    delete: { summary: "Delete a user; the last admin cannot be deleted" },
   });
 }
