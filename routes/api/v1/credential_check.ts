@@ -6,27 +6,19 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
-import { dataResponse, IdParam, jsonBody, notFoundError } from "./schemas.ts";
+import { dataResponse, IdParam, Ipv4, jsonBody, notFoundError, nullableText } from "./schemas.ts";
 import { bearerRoute } from "./resource.ts";
-import { isIpv4 } from "../../../lib/discovery/targets.ts";
 import { requireRole } from "../../http/auth.ts";
 
 const TestBody = z.object({
-  ip: z.string().trim().refine(isIpv4, "must be a valid IPv4 address").openapi({
-    example: "192.168.1.10",
-  }),
+  ip: Ipv4,
 }).strict().openapi("CredentialTestRequest");
 
 const TestResult = z.object({
   ok: z.boolean(),
   ip: z.string(),
   identity: z.object({
-    hostname: z.string().nullable(),
-    domain: z.string().nullable(),
-    os: z.string().nullable(),
-    version: z.string().nullable(),
-    build: z.string().nullable(),
-    serial: z.string().nullable(),
+    ...nullableText("hostname", "domain", "os", "version", "build", "serial"),
     totalMemoryBytes: z.number().nullable(),
   }).nullable(),
   error: z.object({ kind: z.string(), message: z.string() }).nullable(),

@@ -7,25 +7,22 @@ import {
   errorResponse,
   IdParam,
   inUseError,
+  Ipv4,
   listQuery,
   notFoundError,
+  nullableText,
   NullableTimestamp,
   Timestamp,
 } from "./schemas.ts";
 import { bearerRoute, resourceRoutes } from "./resource.ts";
 import { DEVICE_STATUSES, type DeviceStatus } from "../../../lib/db/devices.ts";
-import { isIpv4 } from "../../../lib/discovery/targets.ts";
 
 const STATUS = DEVICE_STATUSES as unknown as readonly [DeviceStatus, ...DeviceStatus[]];
 
 export const Device = z.object({
   id: z.number().int(),
   ip: z.string(),
-  hostname: z.string().nullable(),
-  domain: z.string().nullable(),
-  os: z.string().nullable(),
-  os_version: z.string().nullable(),
-  serial_number: z.string().nullable(),
+  ...nullableText("hostname", "domain", "os", "os_version", "serial_number"),
   memory_total_bytes: z.number().nullable(),
   status: z.enum(STATUS),
   status_reason: z.string().nullable(),
@@ -39,9 +36,7 @@ export const Device = z.object({
 const text = (max: number) => z.string().trim().max(max).nullable().optional();
 
 const CreateBody = z.object({
-  ip: z.string().trim().refine(isIpv4, "must be a valid IPv4 address").openapi({
-    example: "192.168.1.10",
-  }),
+  ip: Ipv4,
   hostname: text(255),
   domain: text(255),
   os: text(255),

@@ -3,6 +3,7 @@
  * zod objects validate requests and generate /api/v1/openapi.json.
  */
 import { z } from "@hono/zod-openapi";
+import { isIpv4 } from "../../../lib/discovery/targets.ts";
 
 /** The largest value of a PostgreSQL integer column: every id and integer parameter fits. */
 export const INT4_MAX = 2_147_483_647;
@@ -83,6 +84,17 @@ export function pageResponse<T extends z.ZodType>(item: T) {
 /** A success answer: `{success: true, data}` with `data` of the schema. */
 export function dataResponse<T extends z.ZodType>(data: T, description: string) {
   return jsonResponse(envelope(data), description);
+}
+
+/** An IPv4 address in a body ("192.168.1.10"), trimmed. */
+export const Ipv4 = z.string().trim().refine(isIpv4, "must be a valid IPv4 address").openapi({
+  example: "192.168.1.10",
+});
+
+/** Text fields that stay null until known (a host's hostname, domain, os…), in the order named. */
+export function nullableText<K extends string>(...names: K[]) {
+  const field = () => z.string().nullable();
+  return Object.fromEntries(names.map((n) => [n, field()])) as Record<K, ReturnType<typeof field>>;
 }
 
 /** A timestamp that is always set (created_at, updated_at, at). */
