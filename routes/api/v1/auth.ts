@@ -28,14 +28,14 @@ const RefreshBody = z.object({ refresh_token: z.string().min(1).max(512) }).open
 
 /**
  * A route of the sign-in flow: no token needed, a JSON body; it answers `success`, 400 for a
- * malformed body, `errors` and 503 while the database is down.
+ * malformed body, `more` and 503 while the database is down.
  */
 function sessionRoute<const P extends string, const B extends z.ZodType>(
   path: P,
   summary: string,
   body: B,
   success: Responses,
-  errors: Responses = {},
+  more: Responses = {},
 ) {
   return createRoute({
     method: "post",
@@ -46,7 +46,7 @@ function sessionRoute<const P extends string, const B extends z.ZodType>(
     responses: {
       ...success,
       400: errorResponse("Validation error"),
-      ...errors,
+      ...more,
       503: errorResponse("The database is unavailable"),
     },
   });

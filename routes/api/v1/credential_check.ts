@@ -6,7 +6,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
-import { dataResponse, IdParam, Ipv4, jsonBody, notFoundError, nullableText } from "./schemas.ts";
+import { dataResponse, errors, IdParam, Ipv4, jsonBody, nullableText } from "./schemas.ts";
 import { bearerRoute } from "./resource.ts";
 import { requireRole } from "../../http/auth.ts";
 
@@ -38,7 +38,7 @@ export function registerCredentialTestRoute(app: OpenAPIHono<AppEnv>): void {
         request: { params: IdParam, body: jsonBody(TestBody) },
       },
       { 200: dataResponse(TestResult, "ok with the identity, or the error") },
-      notFoundError,
+      errors.notFound,
     ),
     async (c) => {
       const { id } = c.req.valid("param");

@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { conflictError, inUseError, listQuery, Timestamp } from "./schemas.ts";
+import { errors, listQuery, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 
 const TYPES = ["winrm_basic", "winrm_ntlm", "wmi"] as const;
@@ -64,12 +64,12 @@ export function registerCredentialProfileRoutes(app: OpenAPIHono<AppEnv>): void 
     get: {},
     update: {
       summary: "Update a credential profile; fields left out keep their value (the password too)",
-      errors: conflictError,
+      errors: errors.conflict,
       body: UpdateBody,
     },
     delete: {
       summary: "Delete a credential profile not used by any monitor or discovery profile",
-      errors: inUseError,
+      errors: errors.inUse,
     },
   });
 }

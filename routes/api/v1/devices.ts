@@ -5,11 +5,10 @@ import { actorOf } from "../../http/actor.ts";
 import {
   dataResponse,
   errorResponse,
+  errors,
   IdParam,
-  inUseError,
   Ipv4,
   listQuery,
-  notFoundError,
   nullableText,
   NullableTimestamp,
   Timestamp,
@@ -81,7 +80,7 @@ export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
     create: { summary: "Add a device by IP by hand", body: CreateBody },
     get: {},
     update: { summary: "Update a device's descriptive fields or status", body: UpdateBody },
-    delete: { summary: "Delete a device that no monitor uses", errors: inUseError },
+    delete: { summary: "Delete a device that no monitor uses", errors: errors.inUse },
   });
 
   handle(
@@ -98,7 +97,7 @@ export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {
       },
       { 202: dataResponse(DevicePoll, "Polls started") },
       {
-        ...notFoundError,
+        ...errors.notFound,
         409: errorResponse("The device is unreachable or inactive, or has no enabled monitor"),
         503: errorResponse("Polling is turned off on this server"),
       },

@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { conflictError, Id, listQuery, notFoundError, Timestamp } from "./schemas.ts";
+import { errors, Id, listQuery, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 
 const DiscoveryProfile = z.object({
@@ -40,13 +40,13 @@ export function registerDiscoveryProfileRoutes(app: OpenAPIHono<AppEnv>): void {
     list: { query: ListQuery },
     create: {
       summary: "Create a discovery profile (the credential profile must exist)",
-      errors: notFoundError,
+      errors: errors.notFound,
       body: CreateBody,
     },
     get: {},
     update: {
       summary: "Update a discovery profile; fields left out keep their value",
-      errors: conflictError,
+      errors: errors.conflict,
       body: UpdateBody,
     },
     delete: { summary: "Delete a discovery profile; the devices it found stay" },

@@ -3,12 +3,11 @@ import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
 import { actorOf } from "../../http/actor.ts";
 import {
-  conflictError,
   dataResponse,
+  errors,
   IdParam,
   IdQuery,
   listQuery,
-  notFoundError,
   NullableTimestamp,
   Timestamp,
 } from "./schemas.ts";
@@ -73,7 +72,7 @@ export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
     }, {
       200: dataResponse(Finished, "Finished (wait=true)"),
       202: dataResponse(DiscoveryRun, "Started; poll GET /discovery-runs/{id}"),
-    }, notFoundError),
+    }, errors.notFound),
     async (c) => {
       const runs = c.get("app").services.discoveryRuns;
       const run = await runs.start(actorOf(c), c.req.valid("param").id);
@@ -102,8 +101,8 @@ export function registerDiscoveryRunRoutes(app: OpenAPIHono<AppEnv>): void {
       },
       { 200: dataResponse(DiscoveryRun, "Cancelled") },
       {
-        ...notFoundError,
-        ...conflictError,
+        ...errors.notFound,
+        ...errors.conflict,
       },
     ),
     async (c) =>

@@ -5,7 +5,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
-import { dataResponse, IdParam, notFoundError } from "./schemas.ts";
+import { dataResponse, errors, IdParam } from "./schemas.ts";
 import { bearerRoute } from "./resource.ts";
 
 export const MAX_POINTS = 2_000;
@@ -127,7 +127,7 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
         request: { params: IdParam },
       },
       { 200: dataResponse(MonitorLatest, "The latest sample, or sample: null") },
-      notFoundError,
+      errors.notFound,
     ),
     async (c) => ok(c, await c.get("app").services.metrics.latest(c.req.valid("param").id)),
   );
@@ -143,7 +143,7 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
         request: { params: IdParam, query: HistoryQuery },
       },
       { 200: dataResponse(History, "Buckets over [from, to)") },
-      notFoundError,
+      errors.notFound,
     ),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -164,7 +164,7 @@ export function registerMetricsRoutes(app: OpenAPIHono<AppEnv>): void {
         z.object({ device_id: z.number().int(), monitors: z.array(MonitorLatest) }),
         "One entry per monitor of the device, by monitor id",
       ),
-    }, notFoundError),
+    }, errors.notFound),
     async (c) => ok(c, await c.get("app").services.metrics.ofDevice(c.req.valid("param").id)),
   );
 }

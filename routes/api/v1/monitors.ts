@@ -1,14 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import {
-  conflictError,
-  Id,
-  IdQuery,
-  listQuery,
-  notFoundError,
-  NullableTimestamp,
-  Timestamp,
-} from "./schemas.ts";
+import { errors, Id, IdQuery, listQuery, NullableTimestamp, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 
 export const MIN_POLLING_INTERVAL = 10;
@@ -70,13 +62,13 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>): void {
     list: { query: ListQuery },
     create: {
       summary: "Create a monitor: a device polled with a credential profile and a plugin",
-      errors: notFoundError,
+      errors: errors.notFound,
       body: CreateBody,
     },
     get: { summary: "Get a monitor with its last poll state" },
     update: {
       summary: "Update a monitor (interval, enabled, references); fields left out keep their value",
-      errors: conflictError,
+      errors: errors.conflict,
       body: UpdateBody,
     },
     delete: { summary: "Delete a monitor and its metrics" },

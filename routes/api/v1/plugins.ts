@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { conflictError, inUseError, listQuery, Timestamp } from "./schemas.ts";
+import { errors, listQuery, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 
 const Plugin = z.object({
@@ -49,9 +49,9 @@ export function registerPluginRoutes(app: OpenAPIHono<AppEnv>): void {
     get: {},
     update: {
       summary: "Update an exec plugin (a built-in plugin's description only)",
-      errors: conflictError,
+      errors: errors.conflict,
       body: UpdateBody,
     },
-    delete: { summary: "Delete an exec plugin that no monitor uses", errors: inUseError },
+    delete: { summary: "Delete an exec plugin that no monitor uses", errors: errors.inUse },
   });
 }

@@ -14,15 +14,7 @@ import { actorOf } from "../../http/actor.ts";
 import { requireRole } from "../../http/auth.ts";
 import type { Actor } from "../../../lib/audit.ts";
 import type { Page } from "../../../lib/db/pagination.ts";
-import {
-  commonErrors,
-  conflictError,
-  dataResponse,
-  IdParam,
-  jsonBody,
-  notFoundError,
-  pageResponse,
-} from "./schemas.ts";
+import { commonErrors, dataResponse, errors, IdParam, jsonBody, pageResponse } from "./schemas.ts";
 
 export type Responses = RouteConfig["responses"];
 
@@ -30,12 +22,12 @@ const security = [{ bearerAuth: [] }];
 
 /**
  * A route that needs a bearer token: it answers `success`, the errors every authenticated route
- * can give (400, 401, 403, 503) and `errors` (which may replace one of those).
+ * can give (400, 401, 403, 503) and `more` (which may replace one of those).
  */
 export function bearerRoute<const R extends Omit<RouteConfig, "security" | "responses">>(
   config: R,
   success: Responses,
-  errors: Responses = {},
+  more: Responses = {},
 ) {
   const { method, path, tags, ...rest } = config;
   return createRoute({
@@ -44,7 +36,7 @@ export function bearerRoute<const R extends Omit<RouteConfig, "security" | "resp
     tags,
     security,
     ...rest,
-    responses: { ...success, ...commonErrors, ...errors },
+    responses: { ...success, ...commonErrors, ...more },
   }) as unknown as R & { responses: Responses; getRoutingPath(): string };
 }
 
@@ -110,8 +102,8 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
     success: Responses,
   ) =>
     bearerRoute({ method, path: at, tags, summary: summaryOf(op.summary), request }, success, {
-      ...(at === item ? notFoundError : {}),
-      ...(method === "post" ? conflictError : {}),
+      ...(at === item ? errors.notFound : {}),
+      ...(method === "post" ? errors.conflict : {}),
       ...op.errors,
     });
   const valid = (c: Context, target: "param" | "query" | "json") =>

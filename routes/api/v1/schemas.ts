@@ -64,9 +64,12 @@ export const commonErrors = {
   503: errorResponse("The database is unavailable (code DATABASE_UNAVAILABLE); retry later"),
 } as const;
 
-export const notFoundError = { 404: errorResponse("No such resource") } as const;
-export const conflictError = { 409: errorResponse("Conflict with existing data") } as const;
-export const inUseError = { 400: errorResponse("Refused: the resource is in use") } as const;
+/** The error responses a route may give besides the common ones. */
+export const errors = {
+  notFound: { 404: errorResponse("No such resource") },
+  conflict: { 409: errorResponse("Conflict with existing data") },
+  inUse: { 400: errorResponse("Refused: the resource is in use") },
+} as const;
 
 export function jsonBody<T extends z.ZodType>(schema: T) {
   return { content: { "application/json": { schema } }, required: true };
