@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { errors, listQuery, Timestamp } from "./schemas.ts";
+import { errors, searchQuery, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 
 const TYPES = ["winrm_basic", "winrm_ntlm", "wmi"] as const;
@@ -47,16 +47,15 @@ const CreateBody = z.object({
 
 const UpdateBody = CreateBody.partial().strict().openapi("CredentialProfileUpdate");
 
-const ListQuery = listQuery(["id", "name", "type", "created_at"]).extend({
-  q: z.string().max(100).optional(),
-});
-
 export function registerCredentialProfileRoutes(app: OpenAPIHono<AppEnv>): void {
   resourceRoutes(app, {
     noun: "credential profile",
     schema: CredentialProfile,
     service: (s) => s.credentialProfiles,
-    list: { summary: "List credential profiles (passwords are never returned)", query: ListQuery },
+    list: {
+      summary: "List credential profiles (passwords are never returned)",
+      query: searchQuery(["id", "name", "type", "created_at"]),
+    },
     create: {
       summary: "Create a credential profile; the password is encrypted at rest",
       body: CreateBody,

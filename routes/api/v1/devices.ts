@@ -8,9 +8,9 @@ import {
   errors,
   IdParam,
   Ipv4,
-  listQuery,
   nullableText,
   NullableTimestamp,
+  searchQuery,
   Timestamp,
 } from "./schemas.ts";
 import { bearerRoute, resourceRoutes } from "./resource.ts";
@@ -54,11 +54,11 @@ const UpdateBody = z.object({
   }),
 }).strict().openapi("DeviceUpdate");
 
-const ListQuery = listQuery(["id", "ip", "hostname", "status", "os", "last_seen", "created_at"])
-  .extend({
-    status: z.enum(STATUS).optional(),
-    q: z.string().max(100).optional().openapi({ description: "text in the IP or hostname" }),
-  });
+const ListQuery = searchQuery(
+  ["id", "ip", "hostname", "status", "os", "last_seen", "created_at"],
+  { status: z.enum(STATUS).optional() },
+  "text in the IP or hostname",
+);
 
 const DevicePoll = z.object({
   device_id: z.number().int(),

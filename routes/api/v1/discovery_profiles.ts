@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { errors, Id, listQuery, Timestamp } from "./schemas.ts";
+import { errors, Id, searchQuery, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 
 const DiscoveryProfile = z.object({
@@ -28,16 +28,13 @@ const CreateBody = z.object({
 }).strict().openapi("DiscoveryProfileCreate");
 
 const UpdateBody = CreateBody.partial().strict().openapi("DiscoveryProfileUpdate");
-const ListQuery = listQuery(["id", "name", "created_at"]).extend({
-  q: z.string().max(100).optional(),
-});
 
 export function registerDiscoveryProfileRoutes(app: OpenAPIHono<AppEnv>): void {
   resourceRoutes(app, {
     noun: "discovery profile",
     schema: DiscoveryProfile,
     service: (s) => s.discoveryProfiles,
-    list: { query: ListQuery },
+    list: { query: searchQuery(["id", "name", "created_at"]) },
     create: {
       summary: "Create a discovery profile (the credential profile must exist)",
       errors: errors.notFound,

@@ -30,6 +30,22 @@ export function listQuery<S extends string>(sortable: readonly [S, ...S[]]) {
   });
 }
 
+/**
+ * listQuery, the resource's own `filters`, then `q`: text searched in its main fields (at most
+ * 100 characters; `description` says which).
+ */
+export function searchQuery<S extends string, F extends z.ZodRawShape = Record<never, never>>(
+  sortable: readonly [S, ...S[]],
+  filters: F = {} as F,
+  description?: string,
+) {
+  const q = z.string().max(100).optional();
+  return listQuery(sortable).extend({
+    ...filters,
+    q: description ? q.openapi({ description }) : q,
+  });
+}
+
 export const ErrorSchema = z.object({
   success: z.literal(false),
   error: z.object({

@@ -33,10 +33,7 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>): void {
     schema: User,
     service: (s) => s.users,
     adminOnly: true,
-    list: {
-      summary: "List users",
-      query: listQuery(["id", "username", "role", "created_at"]),
-    },
+    list: { query: listQuery(["id", "username", "role", "created_at"]) },
     create: { summary: "Create a user", body: CreateBody },
     get: {},
     update: {
