@@ -16,6 +16,7 @@ import {
 } from "./schemas.ts";
 import { isIpv4 } from "../../../lib/discovery/targets.ts";
 import { requireRole } from "../../http/auth.ts";
+import { actorOf } from "../../http/actor.ts";
 
 const TestBody = z.object({
   ip: z.string().trim().refine(isIpv4, "must be a valid IPv4 address").openapi({
@@ -49,6 +50,8 @@ export function registerCredentialTestRoute(app: OpenAPIHono<AppEnv>): void {
       tags: ["credential profiles"],
       security: [{ bearerAuth: [] }],
       summary: "Try a credential profile against one IP (runs identify over WinRM)",
+      description: "Operators may test against known devices only; any other address needs an " +
+        "admin. Basic credentials are never sent over plain HTTP. Every test is audited.",
       request: { params: IdParam, body: jsonBody(TestBody) },
       responses: {
         200: jsonResponse(envelope(TestResult), "ok with the identity, or the error"),
@@ -58,7 +61,10 @@ export function registerCredentialTestRoute(app: OpenAPIHono<AppEnv>): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      return ok(c, await c.get("app").services.credentialProfiles.test(id, c.req.valid("json").ip));
+      const { ip } = c.req.valid("json");
+      const anyAddress = c.get("user").role === "admin";
+      const tests = c.get("app").services.credentialProfiles;
+      return ok(c, await tests.test(actorOf(c), id, ip, { anyAddress }));
     },
   );
 }
