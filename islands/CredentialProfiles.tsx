@@ -6,6 +6,7 @@ import { useSignal } from "@preact/signals";
 import { api, errorText, saveResource } from "./api.ts";
 import { DeleteButton } from "./delete_button.tsx";
 import type { CredentialRow } from "../lib/web/page_data.ts";
+import { credentialTypeLabel } from "../lib/web/wording.ts";
 
 interface TestResult {
   ok: boolean;
@@ -56,7 +57,9 @@ function Form({ edit, onSaved, onCancel }: {
         Type
         <select name="type">
           {["winrm_ntlm", "winrm_basic", "wmi"].map((t) => (
-            <option key={t} value={t} selected={(edit?.type ?? "winrm_ntlm") === t}>{t}</option>
+            <option key={t} value={t} selected={(edit?.type ?? "winrm_ntlm") === t}>
+              {credentialTypeLabel(t)}
+            </option>
           ))}
         </select>
       </label>
@@ -184,7 +187,7 @@ export default function CredentialProfiles(
                 {rows.value.map((r) => (
                   <tr key={r.id}>
                     <td data-label="Name">{r.name}</td>
-                    <td data-label="Type">{r.type}</td>
+                    <td data-label="Type">{credentialTypeLabel(r.type)}</td>
                     <td data-label="Account">
                       {r.domain ? `${r.domain}\\${r.username}` : r.username}
                     </td>

@@ -4,7 +4,7 @@
  * (routes/app.ts), which lib/ never imports. The Worker URLs come from the caller for the
  * same reason: lib/ never names a file under workers/.
  */
-import type { Config } from "./config.ts";
+import { type Config, pluginDirOf } from "./config.ts";
 import type { Database } from "./db/driver.ts";
 import type { Keyring } from "./crypto/secrets.ts";
 import { bootstrap } from "./bootstrap.ts";
@@ -90,6 +90,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     tokens: accessTokens,
     bcryptCost: config.auth.bcrypt_cost,
     winrm,
+    pluginDir: pluginDirOf(config),
     polling: () => system.monitoring?.pipeline,
   });
   const startedAt = new Date();

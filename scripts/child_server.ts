@@ -25,6 +25,17 @@ export interface ChildServerOptions {
   startTimeoutMs?: number;
   /** Start the server under `ulimit -n <fdLimit>` (through bash). */
   fdLimit?: number;
+  /** Exec plugins to install in `<data_dir>/plugins`: name -> executable to copy there. */
+  plugins?: Record<string, string>;
+}
+
+/** Installs executables in a plugin directory as an administrator would (copies, mode 0755). */
+export async function installPlugins(dir: string, plugins: Record<string, string>): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  for (const [name, source] of Object.entries(plugins)) {
+    await Deno.copyFile(source, `${dir}/${name}`);
+    await Deno.chmod(`${dir}/${name}`, 0o755);
+  }
 }
 
 // The repository root, where main.ts and deno.json live.
@@ -59,6 +70,7 @@ export function freePort(): number {
 export async function startChildServer(opts: ChildServerOptions = {}): Promise<ChildServer> {
   const dataDir = await Deno.makeTempDir({ prefix: "nmslite-child-" });
   const logPath = `${dataDir}/server.log`;
+  if (opts.plugins) await installPlugins(`${dataDir}/plugins`, opts.plugins);
   const port = freePort();
   const adminUsername = "admin";
   const adminPassword = `pw-${crypto.randomUUID()}`;

@@ -14,39 +14,42 @@ const COLLECTION = `${ROOT}postman/NMSlite.postman_collection.json`;
 
 const args = Deno.args[0] === "--" ? Deno.args.slice(1) : [...Deno.args];
 
-const code = await withChildServer({ logLevel: "warning" }, async (server) => {
-  console.log(`newman: NMSlite at ${server.url} (plain HTTP, ${server.databaseKind})`);
-  const newman = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      // newman's reporter uses the `colors` package, which needs Object.prototype.__proto__.
-      "--unsafe-proto",
-      NEWMAN,
-      "run",
-      COLLECTION,
-      "--env-var",
-      `baseUrl=${server.url}`,
-      "--env-var",
-      `adminUsername=${server.adminUsername}`,
-      "--env-var",
-      `adminPassword=${server.adminPassword}`,
-      "--reporters",
-      "cli",
-      "--color",
-      "off",
-      "--timeout-request",
-      "30000",
-      ...args,
-    ],
-    // From the repository root, so deno.json and deno.lock apply to the npm package.
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
-  return (await newman.status).code;
-});
+const code = await withChildServer(
+  { logLevel: "warning", plugins: { echo: "/bin/echo" } },
+  async (server) => {
+    console.log(`newman: NMSlite at ${server.url} (plain HTTP, ${server.databaseKind})`);
+    const newman = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        // newman's reporter uses the `colors` package, which needs Object.prototype.__proto__.
+        "--unsafe-proto",
+        NEWMAN,
+        "run",
+        COLLECTION,
+        "--env-var",
+        `baseUrl=${server.url}`,
+        "--env-var",
+        `adminUsername=${server.adminUsername}`,
+        "--env-var",
+        `adminPassword=${server.adminPassword}`,
+        "--reporters",
+        "cli",
+        "--color",
+        "off",
+        "--timeout-request",
+        "30000",
+        ...args,
+      ],
+      // From the repository root, so deno.json and deno.lock apply to the npm package.
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    return (await newman.status).code;
+  },
+);
 
 console.log(code === 0 ? "newman: all assertions passed" : `newman: FAILED (exit code ${code})`);
 Deno.exit(code === 0 ? 0 : 1);

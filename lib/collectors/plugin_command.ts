@@ -15,6 +15,10 @@ import { basename, isAbsolute, join, relative, resolve } from "node:path";
 
 export class PluginCommandError extends Error {
   override name = "PluginCommandError";
+  /** the plugin config field at fault */
+  constructor(message: string, readonly field: "command" | "env" = "command") {
+    super(message);
+  }
 }
 
 /** Shells and launchers: naming one would turn `args` into a script. */
@@ -99,7 +103,10 @@ export async function resolvePluginCommand(pluginDir: string, command: string): 
 export function checkPluginEnv(env: Record<string, string> | undefined): void {
   for (const key of Object.keys(env ?? {})) {
     if (LOADER_VARIABLE.test(key)) {
-      throw new PluginCommandError(`env: ${key} is not allowed (it changes what the plugin runs)`);
+      throw new PluginCommandError(
+        `env: ${key} is not allowed (it changes what the plugin runs)`,
+        "env",
+      );
     }
   }
 }

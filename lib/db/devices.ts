@@ -88,6 +88,11 @@ export const devicesRepo = {
       defaultSort: "id",
     }, list);
   },
+  /** The id of the device at `ip`, if NMSlite knows one there. */
+  async idByIp(db: Queryable, ip: string): Promise<number | undefined> {
+    return (await db.query<{ id: number }>("SELECT id FROM devices WHERE ip = $1::inet", [ip]))[0]
+      ?.id;
+  },
   async get(db: Queryable, id: number): Promise<Device | undefined> {
     return (await db.query<R>(`SELECT ${COLUMNS} FROM devices WHERE id = $1`, [id]))[0];
   },

@@ -17,7 +17,8 @@ import { identifyWindows, type WindowsIdentity } from "../collectors/windows_win
 import { WinrmError } from "../winrm/errors.ts";
 import type { WinrmOverrides } from "../winrm/mod.ts";
 import { type Actor, audit } from "../audit.ts";
-import { found, inUse, invalid, notFound } from "./errors.ts";
+import { found, inUse, invalid, notFound, ServiceError } from "./errors.ts";
+import { devicesRepo } from "../db/devices.ts";
 import { change, type ServiceDeps } from "./service.ts";
 
 const TEST_TIMEOUT_MS = 20_000;
@@ -81,14 +82,47 @@ export class CredentialProfilesService {
     });
   }
 
-  /** Identifies `ip` over WinRM with the stored profile: the identity, or what went wrong. */
-  async test(id: number, ip: string): Promise<CredentialTestResult> {
+  /**
+   * Identifies `ip` over WinRM with the stored profile: the identity, or what went wrong. A
+   * test sends the profile's secret to `ip`, so an address that is not a known device needs an
+   * admin (`anyAddress`), Basic is never sent over plain HTTP, and every test is audited.
+   */
+  async test(
+    actor: Actor,
+    id: number,
+    ip: string,
+    { anyAddress }: { anyAddress: boolean },
+  ): Promise<CredentialTestResult> {
     let credential;
     try {
       credential = await decryptCredential(this.deps.db, this.deps.keyring, id);
     } catch (err) {
       if (err instanceof CredentialNotFoundError) throw notFound("credential profile", id);
       throw err;
+    }
+    const deviceId = await devicesRepo.idByIp(this.deps.db, ip);
+    const record = (details: Record<string, unknown>) =>
+      audit(this.deps.db, actor, "test", "credential_profile", id, {
+        ip,
+        device_id: deviceId ?? null,
+        ...details,
+      });
+    if (deviceId === undefined && !anyAddress) {
+      await record({ refused: "not a known device" });
+      throw new ServiceError(
+        403,
+        "FORBIDDEN",
+        `${ip} is not a known device: testing a credential against another address needs the admin role (add the device first)`,
+      );
+    }
+    if (credential.type === "winrm_basic" && !credential.useSsl) {
+      await record({ refused: "basic over http" });
+      throw new ServiceError(
+        400,
+        "INSECURE_TRANSPORT",
+        "a test never sends a Basic password over plain HTTP: turn on HTTPS for this profile, or use NTLM",
+        { field: "use_ssl" },
+      );
     }
     const started = performance.now();
     const result: CredentialTestResult = {
@@ -114,6 +148,7 @@ export class CredentialProfilesService {
         : { kind: "unexpected", message: err instanceof Error ? err.message : String(err) };
     }
     result.duration_ms = Math.round(performance.now() - started);
+    await record({ ok: result.ok, error_kind: result.error?.kind ?? null });
     return result;
   }
 }

@@ -44,6 +44,8 @@ export interface ServicesDeps extends ServiceDeps {
   polling: () => PollNow | undefined;
   /** WinRM client options for testing a credential profile (pipelining) */
   winrm?: WinrmOverrides;
+  /** where exec plugins must live (plugins.dir) */
+  pluginDir: string;
 }
 
 export function createServices(deps: ServicesDeps): Services {
@@ -60,7 +62,7 @@ export function createServices(deps: ServicesDeps): Services {
     discoveryProfiles: new DiscoveryProfilesService({ db, events }),
     discoveryRuns: new DiscoveryRunsService({ db, events, discovery: deps.discovery }),
     users: new UsersService({ db, events, tokens: deps.tokens, bcryptCost: deps.bcryptCost }),
-    plugins: new PluginsService({ db, events }),
+    plugins: new PluginsService({ db, events, pluginDir: deps.pluginDir }),
     metrics: new MetricsService({ db }),
   };
 }

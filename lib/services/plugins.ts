@@ -5,7 +5,12 @@
 import { type Plugin, pluginsRepo } from "../db/plugins.ts";
 import type { ListParams, Page } from "../db/pagination.ts";
 import { type Actor, audit } from "../audit.ts";
-import { found, inUse, ServiceError } from "./errors.ts";
+import { found, inUse, invalid, ServiceError } from "./errors.ts";
+import {
+  checkPluginEnv,
+  PluginCommandError,
+  resolvePluginCommand,
+} from "../collectors/plugin_command.ts";
 import { change, type ServiceDeps } from "./service.ts";
 
 export interface PluginInput {
@@ -15,7 +20,7 @@ export interface PluginInput {
 }
 
 export class PluginsService {
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(private readonly deps: ServiceDeps & { pluginDir: string }) {}
 
   list(params: ListParams): Promise<Page<Plugin>> {
     return pluginsRepo.list(this.deps.db, params);
@@ -25,8 +30,9 @@ export class PluginsService {
     return pluginsRepo.get(this.deps.db, id);
   }
 
-  create(actor: Actor, body: PluginInput): Promise<Plugin> {
-    return change(this.deps, async (tx) => {
+  async create(actor: Actor, body: PluginInput): Promise<Plugin> {
+    await this.checkCommand(body.config);
+    return await change(this.deps, async (tx) => {
       const row = await pluginsRepo.create(tx, body);
       await audit(tx, actor, "create", "plugin", row.id, { name: row.name });
       return row;
@@ -34,8 +40,9 @@ export class PluginsService {
   }
 
   /** Fields left out keep their value. */
-  update(actor: Actor, id: number, body: Partial<PluginInput>) {
-    return change(this.deps, async (tx) => {
+  async update(actor: Actor, id: number, body: Partial<PluginInput>) {
+    if (body.config !== undefined) await this.checkCommand(body.config);
+    return await change(this.deps, async (tx) => {
       const existing = found(await pluginsRepo.get(tx, id), "plugin", id);
       if (existing.type === "builtin" && (body.name !== undefined || body.config !== undefined)) {
         throw builtIn(existing, "only its description can change");
@@ -59,6 +66,20 @@ export class PluginsService {
       await pluginsRepo.delete(tx, id);
       await audit(tx, actor, "delete", "plugin", id);
     }, () => ({ entity: "plugin", id, action: "deleted" }));
+  }
+
+  /** An exec plugin names an executable an admin installed in the plugin directory. */
+  private async checkCommand(config: Record<string, unknown>): Promise<void> {
+    try {
+      checkPluginEnv(config.env as Record<string, string> | undefined);
+      await resolvePluginCommand(this.deps.pluginDir, String(config.command ?? ""));
+    } catch (err) {
+      if (!(err instanceof PluginCommandError)) throw err;
+      const message = err.message.startsWith(`${err.field}: `)
+        ? err.message.slice(err.field.length + 2)
+        : err.message;
+      throw invalid(`config.${err.field}`, message);
+    }
   }
 }
 

@@ -40,6 +40,12 @@ function normalizeAddress(address: string): string {
   return a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
 }
 
+/** True when `remoteAddress` is one of the configured trusted proxies. */
+export function isTrustedProxy(remoteAddress: string, trustedProxies: readonly string[]): boolean {
+  const peer = normalizeAddress(remoteAddress);
+  return trustedProxies.some((p) => normalizeAddress(p) === peer);
+}
+
 /**
  * True when the browser's request was HTTPS: TLS ended at this server, or the peer is one of
  * `trustedProxies` and its X-Forwarded-Proto (first value: the client-facing hop) is https.
@@ -50,8 +56,7 @@ export function arrivedOverHttps(
 ): boolean {
   if (req.url.startsWith("https:")) return true;
   if (!req.remoteAddress || !req.forwardedProto || trustedProxies.length === 0) return false;
-  const peer = normalizeAddress(req.remoteAddress);
-  if (!trustedProxies.some((p) => normalizeAddress(p) === peer)) return false;
+  if (!isTrustedProxy(req.remoteAddress, trustedProxies)) return false;
   return req.forwardedProto.split(",")[0].trim().toLowerCase() === "https";
 }
 

@@ -16,6 +16,7 @@ import {
   cookieOptions,
   CSRF_COOKIE,
   CSRF_HEADER,
+  isTrustedProxy,
   newCsrfToken,
   REFRESH_COOKIE,
   sameToken,
@@ -26,16 +27,24 @@ import type { HttpDeps } from "./env.ts";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-/** Secure cookies only when the browser's request was HTTPS (here or at a trusted proxy). */
-function secureRequest(c: Context<AppEnv>): boolean {
+/** Who the peer is, and what it says the browser used (believed only from a trusted proxy). */
+function transport(c: Context<AppEnv>) {
   let remoteAddress: string | undefined;
   try {
     remoteAddress = getConnInfo(c).remote.address;
   } catch { /* in-process request: no peer */ }
-  return arrivedOverHttps(
-    { url: c.req.url, remoteAddress, forwardedProto: c.req.header("x-forwarded-proto") },
-    c.get("app").config.server.trusted_proxies,
-  );
+  const trusted = c.get("app").config.server.trusted_proxies;
+  return {
+    req: { url: c.req.url, remoteAddress, forwardedProto: c.req.header("x-forwarded-proto") },
+    fromProxy: remoteAddress !== undefined && isTrustedProxy(remoteAddress, trusted),
+    trusted,
+  };
+}
+
+/** Secure cookies only when the browser's request was HTTPS (here or at a trusted proxy). */
+function secureRequest(c: Context<AppEnv>): boolean {
+  const t = transport(c);
+  return arrivedOverHttps(t.req, t.trusted);
 }
 
 export function setSessionCookies(c: Context<AppEnv>, session: Session): void {
@@ -56,13 +65,13 @@ export function clearSessionCookies(c: Context<AppEnv>): void {
 }
 
 /** True when the request's Origin (or, lacking it, Referer) is this server. */
-export function sameOrigin(c: Context): boolean {
+export function sameOrigin(c: Context<AppEnv>): boolean {
   // Under Referrer-Policy: no-referrer (secureHeaders' default) Chromium sends "Origin: null"
   // on form posts; then the browser-set Sec-Fetch-Site (no script can forge it) decides.
   const header = c.req.header("origin");
   const origin = header && header !== "null" ? header : originOf(c.req.header("referer"));
   if (!origin) return c.req.header("sec-fetch-site") === "same-origin";
-  return origin === new URL(c.req.url).origin || origin === forwardedOrigin(c);
+  return origin === new URL(c.req.url).origin || proxiedOrigins(c).includes(origin);
 }
 
 function originOf(url: string | undefined): string | undefined {
@@ -73,14 +82,23 @@ function originOf(url: string | undefined): string | undefined {
   }
 }
 
-/** Behind a TLS proxy the request URL is http://; the Host header names what the browser saw. */
-function forwardedOrigin(c: Context): string | undefined {
-  const host = c.req.header("x-forwarded-host") ?? c.req.header("host");
-  const proto = c.req.header("x-forwarded-proto") ?? "https";
-  return host ? `${proto}://${host}` : undefined;
+/**
+ * Behind a TLS proxy the request URL is http://; the Host header (set by the browser, which no
+ * cross-site page can change) names the site over https. X-Forwarded-Host and -Proto count only
+ * from a trusted proxy.
+ */
+function proxiedOrigins(c: Context<AppEnv>): string[] {
+  const host = c.req.header("host");
+  const origins = host ? [`https://${host}`] : [];
+  if (transport(c).fromProxy) {
+    const fHost = c.req.header("x-forwarded-host")?.split(",")[0].trim() ?? host;
+    const fProto = c.req.header("x-forwarded-proto")?.split(",")[0].trim().toLowerCase();
+    if (fHost && (fProto === "https" || fProto === "http")) origins.push(`${fProto}://${fHost}`);
+  }
+  return origins;
 }
 
-export function csrfValid(c: Context, submitted: string | undefined): boolean {
+export function csrfValid(c: Context<AppEnv>, submitted: string | undefined): boolean {
   return sameOrigin(c) && sameToken(submitted, getCookie(c, CSRF_COOKIE));
 }
 

@@ -80,16 +80,16 @@ for (const backend of backends()) {
               }, "name"],
               ["POST", "/plugins", {
                 name: "nul-arg",
-                config: { command: "/bin/echo", args: ["ok", "a\u0000b"] },
+                config: { command: "echo", args: ["ok", "a\u0000b"] },
               }, "config.args.1"],
               ["POST", "/plugins", {
                 name: "nul-desc",
                 description: "line one\u0000",
-                config: { command: "/bin/echo" },
+                config: { command: "echo" },
               }, "description"],
               ["POST", "/plugins", {
                 name: "nul-env",
-                config: { command: "/bin/echo", env: { A: "x\u0000" } },
+                config: { command: "echo", env: { A: "x\u0000" } },
               }, "config.env.A"],
             ];
             for (const [method, path, body, field] of cases) {
@@ -99,7 +99,7 @@ for (const backend of backends()) {
             const multi = await call("POST", "/plugins", {
               name: "multi-line",
               description: "first line\n\tsecond line",
-              config: { command: "/bin/echo" },
+              config: { command: "echo" },
             });
             assertEquals(multi.status, 201, JSON.stringify(multi.body));
             assertEquals(multi.body.data.description, "first line\n\tsecond line");
@@ -241,7 +241,7 @@ for (const backend of backends()) {
           // A second monitor with another plugin is fine; moving it onto the first is not.
           const exec = await call("POST", "/plugins", {
             name: "other-collector",
-            config: { command: "/bin/echo" },
+            config: { command: "echo" },
           });
           const second = await call("POST", "/monitors", { ...body, plugin_id: exec.body.data.id });
           assertEquals(second.status, 201);

@@ -374,7 +374,7 @@ for (const backend of backends()) {
             const plugins = (await k.call({ method: "GET", path: "/plugins", ...A }, 200)).data;
             const winrm = plugins.find((p: { name: string }) => p.name === "windows-winrm");
             await k.call({ method: "GET", path: "/plugins/{id}", id: winrm.id, ...A }, 200);
-            const pluginBody = { name: "my-collector", config: { command: "/bin/echo" } };
+            const pluginBody = { name: "my-collector", config: { command: "echo" } };
             const plugin = (await k.call({
               method: "POST",
               path: "/plugins",

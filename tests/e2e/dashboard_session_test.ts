@@ -69,6 +69,16 @@ Deno.test({
       });
       assertEquals(res.status, 403, "right token, wrong origin");
       await res.body?.cancel();
+      // X-Forwarded-* from a peer that is no configured proxy cannot vouch for another origin
+      res = await post({
+        cookie,
+        origin: "https://evil.example",
+        "x-forwarded-host": "evil.example",
+        "x-forwarded-proto": "https",
+        "x-csrf-token": jar.nmslite_csrf,
+      });
+      assertEquals(res.status, 403, "forwarded headers from an untrusted peer");
+      await res.body?.cancel();
       res = await post({ cookie, origin: url, "x-csrf-token": jar.nmslite_csrf });
       assertEquals(res.status, 201);
       await res.body?.cancel();
@@ -123,6 +133,48 @@ Deno.test({
       const gone = await fetch(`${url}/devices`, { redirect: "manual" });
       await gone.body?.cancel();
       assertEquals(gone.status, 303);
+    } finally {
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "behind a trusted TLS proxy the forwarded origin counts, from that proxy only",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = await startTestServer("pglite", { NMSLITE_TRUSTED_PROXIES: "127.0.0.1" });
+    try {
+      const proxied = {
+        origin: "https://nms.example.com",
+        "x-forwarded-host": "nms.example.com",
+        "x-forwarded-proto": "https",
+      };
+      const login = await fetch(`${server.url}/login`, {
+        method: "POST",
+        body: new URLSearchParams({ username: "admin", password: "admin-password-1" }),
+        redirect: "manual",
+        headers: proxied,
+      });
+      await login.body?.cancel();
+      assertEquals(login.status, 303, "login through the proxy");
+      for (const c of login.headers.getSetCookie()) assertMatch(c, /; Secure/);
+      const jar = Object.fromEntries(
+        login.headers.getSetCookie().map((c) => c.split(";")[0].split("=")),
+      );
+      const res = await fetch(`${server.api}/devices`, {
+        method: "POST",
+        body: JSON.stringify({ ip: "127.0.41.10" }),
+        headers: {
+          "content-type": "application/json",
+          cookie: Object.entries(jar).map(([k, v]) => `${k}=${v}`).join("; "),
+          "x-csrf-token": jar.nmslite_csrf,
+          ...proxied,
+        },
+      });
+      assertEquals(res.status, 201, "a write through the proxy");
+      await res.body?.cancel();
     } finally {
       await server.close();
     }

@@ -7,6 +7,7 @@ import { compose, type System } from "../../lib/compose.ts";
 import { createApp } from "../../routes/app.ts";
 import { type Backend, createScratchDatabase, type ScratchDatabase } from "./databases.ts";
 import { WORKER_URLS } from "../../workers/urls.ts";
+import { installPlugins } from "../../scripts/child_server.ts";
 
 export const ADMIN_PASSWORD = "admin-password-1";
 
@@ -40,6 +41,8 @@ export async function startTestServer(
   opts: TestServerOptions = {},
 ): Promise<TestServer> {
   const dataDir = await Deno.makeTempDir({ prefix: "nmslite-test-" });
+  // The plugin directory an administrator filled: exec plugins may name "echo".
+  await installPlugins(`${dataDir}/plugins`, { echo: "/bin/echo" });
   let scratch: ScratchDatabase | undefined;
   if (backend === "postgres") scratch = await createScratchDatabase();
   const config = loadConfig([], {

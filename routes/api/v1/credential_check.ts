@@ -9,6 +9,7 @@ import { handle, ok } from "../../http/define.ts";
 import { dataResponse, errors, IdParam, Ipv4, jsonBody, nullableText } from "./schemas.ts";
 import { bearerRoute } from "./resource.ts";
 import { requireRole } from "../../http/auth.ts";
+import { actorOf } from "../../http/actor.ts";
 
 const TestBody = z.object({
   ip: Ipv4,
@@ -35,6 +36,8 @@ export function registerCredentialTestRoute(app: OpenAPIHono<AppEnv>): void {
         path: "/credential-profiles/{id}/test",
         tags: ["credential profiles"],
         summary: "Try a credential profile against one IP (runs identify over WinRM)",
+        description: "Operators may test against known devices only; any other address needs " +
+          "an admin. Basic credentials are never sent over plain HTTP. Every test is audited.",
         request: { params: IdParam, body: jsonBody(TestBody) },
       },
       { 200: dataResponse(TestResult, "ok with the identity, or the error") },
@@ -42,7 +45,10 @@ export function registerCredentialTestRoute(app: OpenAPIHono<AppEnv>): void {
     ),
     async (c) => {
       const { id } = c.req.valid("param");
-      return ok(c, await c.get("app").services.credentialProfiles.test(id, c.req.valid("json").ip));
+      const { ip } = c.req.valid("json");
+      const anyAddress = c.get("user").role === "admin";
+      const tests = c.get("app").services.credentialProfiles;
+      return ok(c, await tests.test(actorOf(c), id, ip, { anyAddress }));
     },
   );
 }
