@@ -12,6 +12,7 @@ import { DatabaseUnavailableError } from "./lib/db/driver.ts";
 import { MasterKeyError, SecretDecryptionError } from "./lib/crypto/secrets.ts";
 import { MigrationError } from "./lib/db/migrate.ts";
 import { MonitoringRuntime } from "./lib/pipeline/runtime.ts";
+import { raiseAndLogOpenFilesLimit } from "./lib/os/fd_limit.ts";
 
 const log = getLogger(["nmslite", "main"]);
 
@@ -27,6 +28,7 @@ async function main(): Promise<number> {
     throw err;
   }
   await setupLogging(config.log.level);
+  raiseAndLogOpenFilesLimit();
   let ctx;
   try {
     ctx = await bootstrap(config);

@@ -10,6 +10,7 @@ import { CredentialCache } from "../lib/polling/credential_cache.ts";
 import { ResultBatcher } from "../lib/polling/result_batcher.ts";
 import { collectMetrics } from "../lib/collectors/registry.ts";
 import { setDefaultPipelining } from "../lib/winrm/client.ts";
+import { configureConnectionBudget, connectionBudget } from "../lib/winrm/budget.ts";
 import { openResultsQueue, packBatches, type ResultsQueue } from "../lib/queue/results_queue.ts";
 
 let poller: Poller | undefined;
@@ -46,6 +47,7 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
     case "init": {
       workerId = cmd.workerId;
       setDefaultPipelining(cmd.winrmPipelining);
+      if (cmd.winrmConnections) configureConnectionBudget(cmd.winrmConnections);
       queue = await openResultsQueue(cmd.kvPath);
       batcher = new ResultBatcher({
         maxDelayMs: 100,
@@ -115,5 +117,7 @@ function stats() {
     durationBuckets: poller?.stats.buckets ?? {},
     durationSumMs: poller?.stats.durationSumMs ?? 0,
     enqueuedBatches: batcher?.enqueuedBatches ?? 0,
+    failedByClass: poller?.stats.failedByClass,
+    connections: connectionBudget().stats(),
   };
 }

@@ -37,6 +37,8 @@ export interface PipelineOptions {
   credentialTtlMs: number;
   /** polling.winrm_pipelining, handed to every poller Worker */
   winrmPipelining: boolean;
+  /** WinRM connections per poller Worker (its descriptor budget, lib/os/fd_limit.ts) */
+  winrmConnections?: number;
   kvPath: string | null;
 }
 
@@ -148,6 +150,7 @@ export class Pipeline {
         retryBackoffMs: this.opts.retryBackoffMs,
         credentialTtlMs: this.opts.credentialTtlMs,
         winrmPipelining: this.opts.winrmPipelining,
+        winrmConnections: this.opts.winrmConnections,
       } satisfies PollerCommand,
     );
     return worker;

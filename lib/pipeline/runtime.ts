@@ -16,6 +16,8 @@ import { setDefaultPipelining } from "../winrm/client.ts";
 import { HealthMonitor } from "../health/health_monitor.ts";
 import { ensurePartitions } from "../metrics/partitions.ts";
 import { applyRetention } from "../metrics/timescale.ts";
+import { fdBudgetFor } from "../os/fd_limit.ts";
+import { configureConnectionBudget } from "../winrm/budget.ts";
 
 const log = getLogger(["nmslite", "runtime"]);
 
@@ -51,6 +53,8 @@ export class MonitoringRuntime {
     });
     const p = ctx.config.polling;
     setDefaultPipelining(p.winrm_pipelining); // discovery identifies hosts in this isolate
+    const fd = fdBudgetFor(ctx.config, ctx.db.kind); // descriptors shared out
+    configureConnectionBudget(fd.main);
     this.pipeline = new Pipeline(ctx, {
       pollers: p.pollers,
       pollerConcurrency: p.concurrency,
@@ -60,6 +64,7 @@ export class MonitoringRuntime {
       retryBackoffMs: p.retry_backoff_ms,
       credentialTtlMs: p.credential_ttl_ms,
       winrmPipelining: p.winrm_pipelining,
+      winrmConnections: fd.perPoller,
       kvPath: queuePath,
     });
   }
