@@ -4,6 +4,7 @@
  * an outcome for every poll. Collection itself is injected (lib/collectors/registry.ts).
  */
 import type { Credential, MetricSample, PluginSpec, PollJob, PollOutcome } from "../messages.ts";
+import { emptyFailureCounts, type FailureClass, failureClass } from "./failure_class.ts";
 
 export interface PollerOptions {
   concurrency: number;
@@ -40,6 +41,8 @@ export class Poller {
     ok: 0,
     failed: 0,
     retried: 0,
+    /** failed polls by why (failure_class.ts) */
+    failedByClass: emptyFailureCounts(),
     durationSumMs: 0,
     buckets: Object.fromEntries([...DURATION_BUCKETS_MS.map(String), "+Inf"].map((b) => [b, 0])),
   };
@@ -99,7 +102,7 @@ export class Poller {
     const now = this.opts.now ?? Date.now;
     const started = now();
     let attempts = 0;
-    let lastError: { message: string; kind?: string } = { message: "not attempted" };
+    let lastError: ErrorInfo = { message: "not attempted", class: "other" };
     for (;;) {
       attempts++;
       const attemptedAt = now();
@@ -132,13 +135,16 @@ export class Poller {
       attempts: number;
       attemptedAt: number;
       started: number;
-      error?: { message: string; kind?: string };
+      error?: ErrorInfo;
     },
   ): void {
     const now = (this.opts.now ?? Date.now)();
     const durationMs = now - r.started;
     if (r.ok) this.stats.ok++;
-    else this.stats.failed++;
+    else {
+      this.stats.failed++;
+      this.stats.failedByClass[r.error?.class ?? "other"]++;
+    }
     this.stats.durationSumMs += durationMs;
     const bucket = DURATION_BUCKETS_MS.find((b) => durationMs <= b);
     this.stats.buckets[bucket === undefined ? "+Inf" : String(bucket)]++;
@@ -150,7 +156,13 @@ export class Poller {
       attemptedAt: r.attemptedAt,
       dueAt: job.dueAt,
       durationMs,
-      ...(r.error ? { error: r.error.message.slice(0, 1000), errorKind: r.error.kind } : {}),
+      ...(r.error
+        ? {
+          error: r.error.message.slice(0, 1000),
+          errorKind: r.error.kind,
+          errorClass: r.error.class,
+        }
+        : {}),
     });
   }
 }
@@ -165,9 +177,15 @@ function retryable(kind: string | undefined): boolean {
   return kind !== "auth" && kind !== "credential";
 }
 
-function describe(err: unknown): { message: string; kind?: string } {
+interface ErrorInfo {
+  message: string;
+  kind?: string;
+  class: FailureClass;
+}
+
+function describe(err: unknown): ErrorInfo {
   const e = err as { message?: string; kind?: string };
-  return { message: e?.message ?? String(err), kind: e?.kind };
+  return { message: e?.message ?? String(err), kind: e?.kind, class: failureClass(err) };
 }
 
 async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, ms: number): Promise<T> {
