@@ -12,6 +12,8 @@ export interface ChildServer {
   databaseKind: "pglite" | "postgres";
   /** The server's process id (the benchmark reads its CPU time from /proc). */
   pid: number;
+  /** The server's stdout and stderr (inside its data directory, removed by stop()). */
+  logPath: string;
   /** Stops the server (SIGTERM, then SIGKILL) and removes the data directory; idempotent. */
   stop(): Promise<void>;
 }
@@ -23,6 +25,12 @@ export interface ChildServerOptions {
   /** Extra environment for the server (NMSLITE_*). */
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  /**
+   * Open-files limit for the server process, as `ulimit -n` sets it: one number for soft and
+   * hard limit alike, or `{soft, hard}`. The child starts through bash, which lowers its
+   * limits and execs Deno (same process id).
+   */
+  nofile?: number | { soft: number; hard: number };
 }
 
 // The repository root, where main.ts and deno.json live.
@@ -74,17 +82,30 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
     ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
     ...opts.env,
   });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "main.ts",
-      "--server.host",
-      "127.0.0.1",
-      "--server.port",
-      String(port),
-      "--plain-http",
-    ],
+  const denoArgs = [
+    "run",
+    "--allow-all",
+    "main.ts",
+    "--server.host",
+    "127.0.0.1",
+    "--server.port",
+    String(port),
+    "--plain-http",
+  ];
+  const limit = typeof opts.nofile === "number"
+    ? { soft: opts.nofile, hard: opts.nofile }
+    : opts.nofile;
+  const child = new Deno.Command(limit ? "bash" : Deno.execPath(), {
+    args: limit
+      ? [
+        "-c",
+        // soft first: a hard limit below the current soft one is refused
+        `ulimit -Sn ${Math.trunc(limit.soft)} && ulimit -Hn ${Math.trunc(limit.hard)} && exec "$@"`,
+        "bash",
+        Deno.execPath(),
+        ...denoArgs,
+      ]
+      : denoArgs,
     cwd: ROOT,
     env,
     clearEnv: true,
@@ -130,6 +151,7 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
             adminPassword,
             databaseKind: body.data.database.kind,
             pid: child.pid,
+            logPath,
             stop,
           };
         }
