@@ -56,21 +56,7 @@ export function failureClasses(s: Scrape, since?: Scrape): string {
 }
 
 export function report(r: RunResult): string {
-  if (r.scrapes.length < 2 || !r.final) {
-    return [
-      "",
-      `fleet: ${r.hosts} hosts at ${r.interval} s; NMSlite ${
-        r.serverAlive ? "running" : "GONE"
-      } at the end; /metrics answered ${r.scrapes.length} times (${r.missedScrapes} failed)`,
-      `API on new connections: ${r.api.ok} ok, ${r.api.failed} failed ${
-        r.api.errors.length ? `(${r.api.errors.join("; ")})` : ""
-      }`,
-      `open descriptors: max ${r.fds.max}, limit ${r.fds.limit}`,
-      ...(r.scrapes.length ? [`failed polls by class: ${failureClasses(r.scrapes.at(-1)!)}`] : []),
-      "",
-      "this run: NOT held — too few answers from /metrics to measure",
-    ].join("\n");
-  }
+  if (r.scrapes.length < 2 || !r.final) return shortReport(r);
   const start = r.scrapes[0];
   const end = r.scrapes[r.scrapes.length - 1];
   const seconds = (end.at - start.at) / 1000;
@@ -219,6 +205,56 @@ export function report(r: RunResult): string {
     `(about 167 polls/s) with lag p99 under ${TARGET.lagP99} s and zero loss" on this ` +
     `${cores}-core machine, simulator included: ${
       held && targetScale ? "MET" : held ? "not tested at this scale" : "NOT met"
+    }`,
+  ].join("\n");
+}
+
+/**
+ * The report of a run with fewer than two answers from /metrics (NMSlite died or never
+ * answered): what the bench measured itself (CPU from /proc, the API probes, descriptors)
+ * and what the last answer said (failure classes, queue, lag), with the verdict.
+ */
+function shortReport(r: RunResult): string {
+  const last = r.final ?? r.scrapes.at(-1);
+  const seconds = r.duration;
+  const cpuOf = (p: Procs) => r.cpu.end[p] - r.cpu.start[p];
+  const out: [string, string][] = [
+    ["fleet", `${r.hosts} hosts at ${r.interval} s = ${fmt(r.hosts / r.interval, 1)} polls/s`],
+    ["NMSlite at the end", r.serverAlive ? "running" : "GONE (exited during the run)"],
+    ["answers from /metrics", `${r.scrapes.length} (${r.missedScrapes} failed)`],
+    [
+      "API on new connections: ok | failed",
+      `${r.api.ok} | ${r.api.failed}${r.api.errors.length ? ` (${r.api.errors.join("; ")})` : ""}`,
+    ],
+    ["NMSlite descriptors max | limit (soft/hard)", `${r.fds.max} | ${r.fds.limit}`],
+    ...(["nmslite", "simulator", "postgres", "bench"] as Procs[]).map((p): [string, string] => [
+      `CPU ${p} (while alive)`,
+      `${fmt(cpuOf(p), 1)} s = ${fmt(cpuOf(p) / seconds * 100, 0)} % of a core`,
+    ]),
+    ...(last
+      ? [
+        ["last answer: failed polls by class", failureClasses(last)],
+        [
+          "last answer: ok | failed polls",
+          `${polls(last, "ok")} | ${polls(last, "failed")}`,
+        ],
+        [
+          "last answer: in flight | queued | queue depth",
+          `${value(last, "nmslite_polls_in_flight")} | ${value(last, "nmslite_polls_queued")} | ${
+            value(last, "nmslite_queue_depth")
+          }`,
+        ],
+        ["last answer: scheduler lag p99 (s)", fmt(lag(last, "0.99"), 3)],
+      ] as [string, string][]
+      : []),
+  ];
+  const width = Math.max(...out.map(([k]) => k.length));
+  return [
+    "",
+    ...out.map(([k, v]) => `${k.padEnd(width)}  ${v}`),
+    "",
+    `this run: NOT held — ${
+      r.serverAlive ? "NMSlite stopped answering /metrics" : "NMSlite exited during the run"
     }`,
   ].join("\n");
 }
