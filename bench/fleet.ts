@@ -8,6 +8,12 @@
  *   deno task bench:fleet -- --hosts 10000 --interval 60 [--duration 300]
  *     [--database-url postgres://…] [--auth ntlm|basic] [--pollers 2] [--concurrency 200]
  *     [--scrape 5] [--base 127.1.0.1] [--sim-processes N] [--keep-logs]
+ *     [--nofile N | --nofile SOFT:HARD]   (NMSlite's open-files limit, as `ulimit -n` sets it)
+ *
+ * It reports even when the run falls short: scrapes and API calls that fail are counted (the
+ * API is asked on a new connection every scrape, as a browser or curl would), a server that
+ * died or a queue that did not drain is said in the verdict, and the figures measured up to
+ * then are printed (CPU per process, failed polls by class, queue, lag, descriptors).
  *
  * With --database-url (or DATABASE_URL) a scratch database is created on that server and
  * dropped at the end; otherwise NMSlite uses its embedded PGlite. The hosts are split over as
