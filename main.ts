@@ -8,6 +8,7 @@ import { setupLogging, stopLogging } from "./lib/log.ts";
 import { bootstrap, StartupError } from "./lib/bootstrap.ts";
 import { loadTlsMaterial } from "./lib/tls_certificate.ts";
 import { createApp } from "./routes/app.ts";
+import { serve } from "./lib/web/serve.ts";
 import { DatabaseUnavailableError } from "./lib/db/driver.ts";
 import { MasterKeyError, SecretDecryptionError } from "./lib/crypto/secrets.ts";
 import { MigrationError } from "./lib/db/migrate.ts";
@@ -61,10 +62,14 @@ async function main(): Promise<number> {
     keyFile: config.server.key_file,
     dataDir: config.data_dir,
   });
-  const server = Deno.serve({
+  const server = serve({
     hostname: host,
     port,
-    ...(tls ? { cert: tls.cert, key: tls.key } : {}),
+    ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+    headerTimeoutMs: config.server.header_timeout_ms,
+    idleTimeoutMs: config.server.idle_timeout_ms,
+    maxConnections: config.server.max_connections,
+    onWarning: (message) => log.warn("{message}", { message }),
     onListen: ({ hostname, port }) => {
       const url = `${tls ? "https" : "http"}://${
         hostname === "0.0.0.0" ? "localhost" : hostname

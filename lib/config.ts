@@ -34,6 +34,28 @@ export const ConfigSchema = z.object({
     cert_file: z.string().optional(),
     key_file: z.string().optional(),
     body_limit_bytes: z.coerce.number().int().min(1024).default(1024 * 1024),
+    /** time from accept to a complete request head (slow or silent clients are closed) */
+    header_timeout_ms: duration.pipe(z.number().min(100)).default(20_000),
+    /** a kept-alive connection with no request for this long is closed */
+    idle_timeout_ms: duration.pipe(z.number().min(100)).default(30_000),
+    /** connections served at once; more wait in the listen backlog */
+    max_connections: z.coerce.number().int().min(1).max(1_000_000).default(512),
+    /**
+     * Proxies (IP addresses, comma-separated) whose X-Forwarded-Proto is believed: a request
+     * from one of them that says https gets Secure cookies on a --plain-http server.
+     */
+    trusted_proxies: z.union([z.string(), z.array(z.string())]).default("").transform(
+      (v, ctx) => {
+        const list = (Array.isArray(v) ? v : v.split(",")).map((a) => a.trim()).filter(Boolean);
+        for (const a of list) {
+          if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(a) && !/^[0-9a-f:.]+$/i.test(a)) {
+            ctx.addIssue({ code: "custom", message: `not an IP address: "${a}"` });
+            return z.NEVER;
+          }
+        }
+        return list;
+      },
+    ),
   }).prefault({}),
   data_dir: z.string().min(1).default("./data"),
   database: z.object({
@@ -118,6 +140,10 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_TLS_CERT_FILE: "server.cert_file",
   NMSLITE_TLS_KEY_FILE: "server.key_file",
   NMSLITE_BODY_LIMIT_BYTES: "server.body_limit_bytes",
+  NMSLITE_HEADER_TIMEOUT: "server.header_timeout_ms",
+  NMSLITE_IDLE_TIMEOUT: "server.idle_timeout_ms",
+  NMSLITE_MAX_CONNECTIONS: "server.max_connections",
+  NMSLITE_TRUSTED_PROXIES: "server.trusted_proxies",
   NMSLITE_DATA_DIR: "data_dir",
   DATABASE_URL: "database.url",
   NMSLITE_DATABASE_URL: "database.url",

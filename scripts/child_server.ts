@@ -31,6 +31,8 @@ export interface ChildServerOptions {
    * limits and execs Deno (same process id).
    */
   nofile?: number | { soft: number; hard: number };
+  /** Start the server under `ulimit -n <fdLimit>` (through bash): `nofile` with one number. */
+  fdLimit?: number;
 }
 
 // The repository root, where main.ts and deno.json live.
@@ -92,9 +94,8 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
     String(port),
     "--plain-http",
   ];
-  const limit = typeof opts.nofile === "number"
-    ? { soft: opts.nofile, hard: opts.nofile }
-    : opts.nofile;
+  const nofile = opts.nofile ?? opts.fdLimit;
+  const limit = typeof nofile === "number" ? { soft: nofile, hard: nofile } : nofile;
   const child = new Deno.Command(limit ? "bash" : Deno.execPath(), {
     args: limit
       ? [

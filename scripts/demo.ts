@@ -4,18 +4,69 @@
  * their range, discovery run, and a monitor per discovered host, so a newcomer sees discovery,
  * polling and the health monitor at work in one command. Ctrl-C stops everything.
  *
- *   deno task demo [-- --port 8080 --data-dir ./data/demo]
+ *   deno task demo [-- --port 8080 --data-dir ./data/demo --host 127.0.0.1]   (or NMSLITE_* variables)
  */
 import { startWinsim } from "../winsim/mod.ts";
+import { ConfigError, loadConfig } from "../lib/config.ts";
 
-const args = Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args;
-const flag = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
+// The demo reads the same settings as `deno task start` (flags > environment > config file,
+// README's table) and passes them on to main.ts unchanged; only its defaults differ: port
+// 8080, data in ./data/demo, and loopback only. Plain HTTP is the default only on loopback.
+const args = Deno.args[0] === "--" ? Deno.args.slice(1) : [...Deno.args];
+const env = Deno.env.toObject();
+const DEMO_DEFAULTS: Record<string, string> = {
+  NMSLITE_SERVER_HOST: "127.0.0.1",
+  NMSLITE_SERVER_PORT: "8080",
+  NMSLITE_DATA_DIR: "./data/demo",
+  NMSLITE_LOG_LEVEL: "warning",
+  // quick feedback for the demo: a device is marked unreachable after 3 failed polls
+  NMSLITE_HEALTH_FAILURE_THRESHOLD: "3",
+  NMSLITE_POLL_RETRIES: "1",
+  NMSLITE_POLL_TIMEOUT: "5s",
 };
-const port = Number(flag("port", "8080"));
-const dataDir = flag("data-dir", "./data/demo");
-const ADMIN = { username: "admin", password: "demo-admin-password" };
+const childEnv: Record<string, string> = { ...DEMO_DEFAULTS };
+for (const [k, v] of Object.entries(env)) if (v !== "") childEnv[k] = v;
+const config = (() => {
+  try {
+    const first = loadConfig(args, childEnv);
+    const plainGiven = childEnv.NMSLITE_PLAIN_HTTP !== undefined ||
+      args.some((a) => /^--(plain-http|server\.plain_http)\b/.test(a));
+    if (!plainGiven) {
+      childEnv.NMSLITE_PLAIN_HTTP = isLoopback(first.server.host) ? "true" : "false";
+    }
+    return loadConfig(args, childEnv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`demo: ${err.message}`);
+      Deno.exit(2);
+    }
+    throw err;
+  }
+})();
+
+function isLoopback(host: string): boolean {
+  return /^127\./.test(host) || host === "::1" || host === "localhost";
+}
+
+/**
+ * The admin password: the configured one, else the one this demo generated for this data
+ * directory earlier (kept there, mode 0600), else a new random one.
+ */
+async function adminPassword(): Promise<string> {
+  if (config.admin.password) return config.admin.password;
+  const file = `${config.data_dir}/demo-admin-password`;
+  const kept = await Deno.readTextFile(file).then((t) => t.trim(), () => "");
+  if (kept) return kept;
+  const bytes = crypto.getRandomValues(new Uint8Array(18));
+  const password = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+  await Deno.mkdir(config.data_dir, { recursive: true });
+  await Deno.writeTextFile(file, password + "\n", { mode: 0o600 });
+  return password;
+}
+
+const ADMIN = { username: config.admin.username, password: await adminPassword() };
+childEnv.NMSLITE_ADMIN_PASSWORD = ADMIN.password;
+const { host, port, plain_http: plain } = config.server;
 const SIM_PASSWORD = "Demo-Passw0rd!";
 const BASE = "127.0.30";
 
@@ -31,22 +82,29 @@ console.log(`simulated ${sim.hosts.length} Windows hosts on ${BASE}.1-${BASE}.25
 
 const root = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const server = new Deno.Command(Deno.execPath(), {
-  args: ["run", "--allow-all", "main.ts", "--port", String(port), "--plain-http"],
-  cwd: root,
-  env: {
-    NMSLITE_DATA_DIR: dataDir,
-    NMSLITE_ADMIN_USERNAME: ADMIN.username,
-    NMSLITE_ADMIN_PASSWORD: ADMIN.password,
-    NMSLITE_LOG_LEVEL: "warning",
-    // quick feedback for the demo: a device is marked unreachable after 3 failed polls
-    NMSLITE_HEALTH_FAILURE_THRESHOLD: "3",
-    NMSLITE_POLL_RETRIES: "1",
-    NMSLITE_POLL_TIMEOUT: "5s",
-  },
+  // Run from the caller's directory so relative paths (data dir, config file) mean the same.
+  args: ["run", "--allow-all", "--config", `${root}deno.json`, `${root}main.ts`, ...args],
+  env: childEnv,
+  clearEnv: true,
   stdin: "null",
 }).spawn();
 
-const url = `http://localhost:${port}`;
+const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host;
+const url = `${plain ? "http" : "https"}://${
+  shownHost.includes(":") ? `[${shownHost}]` : shownHost
+}:${port}`;
+// The demo's own requests go over loopback; over HTTPS they trust the server's certificate.
+const apiBase = `${plain ? "http" : "https"}://${
+  host === "0.0.0.0"
+    ? "127.0.0.1"
+    : host === "::"
+    ? "[::1]"
+    : shownHost.includes(":")
+    ? `[${shownHost}]`
+    : shownHost
+}:${port}`;
+let client: Deno.HttpClient | undefined;
+console.log(`NMSlite demo: ${url}  (log in as ${ADMIN.username} / ${ADMIN.password})`);
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
@@ -62,8 +120,9 @@ Deno.addSignalListener("SIGINT", stop);
 Deno.addSignalListener("SIGTERM", stop);
 
 async function api(method: string, path: string, token?: string, body?: unknown) {
-  const res = await fetch(`${url}/api/v1${path}`, {
+  const res = await fetch(`${apiBase}/api/v1${path}`, {
     method,
+    client,
     headers: {
       "content-type": "application/json",
       ...(token ? { authorization: `Bearer ${token}` } : {}),
@@ -79,7 +138,13 @@ async function api(method: string, path: string, token?: string, body?: unknown)
 
 for (let i = 0;; i++) {
   try {
-    if ((await fetch(`${url}/health`)).ok) break;
+    if (!plain && !client) {
+      const certFile = config.server.cert_file ?? `${config.data_dir}/tls.crt`;
+      client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certFile)] });
+    }
+    const res = await fetch(`${apiBase}/health`, { client });
+    await res.body?.cancel();
+    if (res.ok) break;
   } catch { /* not up yet */ }
   if (i > 600) throw new Error("NMSlite did not start");
   await new Promise((r) => setTimeout(r, 200));

@@ -47,7 +47,18 @@ Deno.test("the budget: reserves first, the rest for WinRM split among the Worker
   assertEquals(b.perPoller, Math.floor((b.winrm - b.main) / 2));
   assert(b.inUse + b.api + b.database + b.queueAndWorkers + b.slack + b.winrm <= 1024);
 
-  // the API's own cap, when configured, is its reserve
+  // the listener's cap is the API's reserve, up to a quarter of the limit
+  assertEquals(
+    planFdBudget({
+      limit: 1024,
+      inUse: 40,
+      apiConnections: 512,
+      databaseConnections: 0,
+      pollers: 2,
+    })
+      .api,
+    256,
+  );
   assertEquals(
     planFdBudget({
       limit: 1024,

@@ -30,3 +30,28 @@ Deno.test("targets: invalid input is refused with a reason", () => {
   }
   assertThrows(() => parseTarget("10.0.0.0/16, 10.2.0.0/24"), TargetError, "at most 65536");
 });
+
+Deno.test("targets: strict parsing refuses trailing parts, mixed forms and empty elements", () => {
+  for (
+    const bad of [
+      "127.0.60.1/24/3",
+      "10.0.0.0/24/",
+      "10.0.0.1-10.0.0.5-10.0.0.9",
+      "10.0.0.1-10.0.0.5/24",
+      "10.0.0.0/24-10.0.1.0",
+      "10.0.0.1,,10.0.0.2",
+      "10.0.0.1,",
+      ", 10.0.0.1",
+      "10.0.0.1/",
+      "10.0.0.1-",
+      "10.0.0.0/+8",
+    ]
+  ) {
+    assertThrows(() => parseTarget(bad), TargetError);
+  }
+  assertEquals(parseTarget("127.0.60.1/24").count, 256);
+  assertEquals(
+    parseTarget(" 10.0.0.1 - 10.0.0.2 , 10.0.0.9 ").text,
+    "10.0.0.1 - 10.0.0.2, 10.0.0.9",
+  );
+});

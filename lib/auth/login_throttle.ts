@@ -1,6 +1,7 @@
 /**
  * Repeated failed logins per (client address, username) answer 429 for a while. Counting per
- * pair locks out a guesser without letting one client lock every account for everyone.
+ * pair locks out a guesser without letting one client lock every account for everyone. A login
+ * the API refuses as malformed (400) counts as a failure too.
  */
 export class LoginThrottle {
   private readonly failures = new Map<
@@ -48,4 +49,14 @@ export class LoginThrottle {
   }
 }
 
-const key = (client: string, username: string) => `${client}\u0000${username.toLowerCase()}`;
+/**
+ * The name a failure counts against: case folded (usernames are unique regardless of case) and
+ * without control characters or surrounding space, so "Admin", " admin" and "adm\u0000in"
+ * all count toward admin's lockout.
+ */
+export function throttleName(username: string): string {
+  // deno-lint-ignore no-control-regex
+  return username.replace(/[\u0000-\u001f\u007f]/g, "").trim().toLowerCase();
+}
+
+const key = (client: string, username: string) => `${client}\u0000${throttleName(username)}`;

@@ -55,7 +55,9 @@ export const devicesRepo = {
       params.push(filter.status);
       where.push(`status = $${params.length}`);
     }
-    if (filter.q) {
+    if (filter.q?.includes("\u0000")) {
+      where.push("false"); // no stored text holds NUL, and PostgreSQL refuses it as a parameter
+    } else if (filter.q) {
       params.push(`%${filter.q}%`);
       where.push(`(host(ip) LIKE $${params.length} OR hostname ILIKE $${params.length})`);
     }

@@ -27,6 +27,54 @@ export class DatabaseUnavailableError extends Error {
   override name = "DatabaseUnavailableError";
 }
 
+/**
+ * A write that would duplicate something unique, raised by a repository that knows what the
+ * duplicate is (the API answers 409 with `details`).
+ */
+export class UniqueViolationError extends Error {
+  override name = "UniqueViolationError";
+  constructor(message: string, readonly details: Record<string, unknown> = {}) {
+    super(message);
+  }
+}
+
+// postgres.js's own codes and the socket errors it passes on, for a server it cannot reach.
+const CONNECTION_CODES = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+]);
+// SQLSTATEs of a server that is shutting down, starting, full or refusing this database.
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300", "3D000"]);
+
+/**
+ * Whether `err` says the database cannot be reached or is not taking work (connection refused or
+ * lost, server shutting down, too many connections, embedded database closed) rather than that
+ * a statement was wrong. The API answers these 503, never 500.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof DatabaseUnavailableError) return true;
+  const e = err as { code?: unknown; message?: unknown; name?: unknown } | null;
+  if (!e || typeof e !== "object") return false;
+  const code = typeof e.code === "string" ? e.code : "";
+  if (CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code)) return true;
+  if (code.startsWith("08")) return true; // connection_exception class
+  const message = typeof e.message === "string" ? e.message : "";
+  if (code === "55000" && /not currently accepting connections/.test(message)) return true;
+  // PGlite after close(), or a Deno socket error postgres.js did not wrap.
+  if (/PGlite is closed|connection (refused|reset)|broken pipe/i.test(message)) return true;
+  return e.name === "ConnectionRefused" || e.name === "ConnectionReset";
+}
+
 export async function openDatabase(
   opts: { url?: string; dataDir: string; maxConnections?: number },
 ): Promise<Database> {
@@ -78,17 +126,77 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     },
   });
   const base = wrap(sql);
+  const guard = strandedQueryGuard(url);
   return {
     kind: "postgres",
-    query: base.query,
-    transaction: async <T>(fn: (tx: Queryable) => Promise<T>) =>
-      await sql.begin((tx) => fn(wrap(tx))) as T,
-    exec: base.exec,
-    copyCsv: base.copyCsv,
+    query: (text, params) => guard(base.query(text, params)),
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
+      guard(sql.begin((tx) => fn(wrap(tx))) as Promise<T>),
+    exec: (text) => guard(base.exec(text)),
+    copyCsv: (table, columns, csv) => guard(base.copyCsv(table, columns, csv)),
     close: async () => {
       await sql.end({ timeout: 5 });
     },
   };
+}
+
+/** How long a statement may go unanswered before the server's reachability is checked. */
+export const STRANDED_CHECK_MS = 5_000;
+
+/**
+ * postgres.js 3.4 can leave a query pending forever when the server ends its connections and
+ * refuses new ones (an outage: the query is handed to a reconnect that fails, and is neither
+ * run nor rejected). A request would then hang instead of answering 503. So a statement still
+ * pending after STRANDED_CHECK_MS triggers a check of the server on a separate connection: when
+ * the server is unreachable the statement fails with DatabaseUnavailableError; when it answers,
+ * the statement is merely slow and is left alone (checked again later).
+ */
+function strandedQueryGuard(url: string) {
+  let probe: Promise<boolean> | undefined;
+  const reachable = (): Promise<boolean> => {
+    probe ??= (async () => {
+      const client = postgres(url, {
+        max: 1,
+        connect_timeout: 3,
+        onnotice: () => {},
+        fetch_types: false,
+        connection: { application_name: "nmslite-probe" },
+      });
+      try {
+        await client`select 1`;
+        return true;
+      } catch {
+        return false;
+      } finally {
+        client.end({ timeout: 1 }).catch(() => {});
+        setTimeout(() => probe = undefined, 1_000);
+      }
+    })();
+    return probe;
+  };
+  return <T>(pending: Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      let settled = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const check = async () => {
+        if (settled) return;
+        if (!await reachable()) {
+          if (settled) return;
+          settled = true;
+          reject(new DatabaseUnavailableError("PostgreSQL did not answer and is not reachable"));
+        } else if (!settled) timer = setTimeout(check, STRANDED_CHECK_MS);
+      };
+      timer = setTimeout(check, STRANDED_CHECK_MS);
+      pending.then((v) => {
+        settled = true;
+        clearTimeout(timer);
+        resolve(v);
+      }, (e) => {
+        settled = true;
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
 }
 
 /** int8 as a JS number, as for postgres.js; pass these to any PGlite given to pgliteDatabase. */

@@ -1,4 +1,4 @@
-import type { Queryable } from "./driver.ts";
+import { type Queryable, UniqueViolationError } from "./driver.ts";
 import { listPage, type ListParams, type Page } from "./pagination.ts";
 
 export interface Monitor {
@@ -64,14 +64,21 @@ export const monitorsRepo = {
   async get(db: Queryable, id: number): Promise<Monitor | undefined> {
     return (await db.query<R>(`SELECT ${COLUMNS} FROM monitors WHERE id = $1`, [id]))[0];
   },
+  /** Refuses (UniqueViolationError naming it) a second monitor of the same target. */
   async create(db: Queryable, m: MonitorWrite): Promise<Monitor> {
-    return (await db.query<R>(
+    const [row] = await db.query<R>(
       `INSERT INTO monitors (device_id, credential_profile_id, plugin_id, polling_interval, enabled)
-       VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (device_id, credential_profile_id, plugin_id) DO NOTHING
+       RETURNING ${COLUMNS}`,
       [m.device_id, m.credential_profile_id, m.plugin_id, m.polling_interval, m.enabled],
-    ))[0];
+    );
+    if (row) return row;
+    throw await duplicateMonitor(db, m);
   },
   async update(db: Queryable, id: number, m: MonitorWrite): Promise<Monitor | undefined> {
+    const other = await sameTarget(db, m, id);
+    if (other !== undefined) throw duplicateError(other, m);
     return (await db.query<R>(
       `UPDATE monitors SET device_id = $2, credential_profile_id = $3, plugin_id = $4,
          polling_interval = $5, enabled = $6, updated_at = now()
@@ -84,3 +91,24 @@ export const monitorsRepo = {
     return (await db.query("DELETE FROM monitors WHERE id = $1 RETURNING id", [id])).length > 0;
   },
 };
+
+/** The monitor other than `exceptId` that polls the same device with the same profile and plugin. */
+async function sameTarget(db: Queryable, m: MonitorWrite, exceptId = 0) {
+  return (await db.query<{ id: number }>(
+    `SELECT id FROM monitors
+     WHERE device_id = $1 AND credential_profile_id = $2 AND plugin_id = $3 AND id <> $4`,
+    [m.device_id, m.credential_profile_id, m.plugin_id, exceptId],
+  ))[0]?.id;
+}
+
+async function duplicateMonitor(db: Queryable, m: MonitorWrite): Promise<UniqueViolationError> {
+  return duplicateError(await sameTarget(db, m), m);
+}
+
+function duplicateError(existing: number | undefined, m: MonitorWrite): UniqueViolationError {
+  return new UniqueViolationError(
+    `monitor ${existing} already polls device ${m.device_id} with credential profile ` +
+      `${m.credential_profile_id} and plugin ${m.plugin_id}`,
+    { existing_id: existing, fields: ["device_id", "credential_profile_id", "plugin_id"] },
+  );
+}

@@ -27,9 +27,16 @@ export const usersRepo = {
       [id],
     ))[0];
   },
+  /**
+   * Usernames are unique regardless of case (migration 0005), so login folds case too. A name
+   * with a control character cannot exist (and PostgreSQL refuses NUL): no such user, whichever
+   * form (API or login page) sent it.
+   */
   async findForLogin(db: Queryable, username: string) {
+    // deno-lint-ignore no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(username)) return undefined;
     return (await db.query<User & { password_hash: string }>(
-      `SELECT ${COLUMNS}, password_hash FROM users WHERE username = $1`,
+      `SELECT ${COLUMNS}, password_hash FROM users WHERE lower(username) = lower($1)`,
       [username],
     ))[0];
   },

@@ -27,8 +27,11 @@ interface Span {
 }
 
 export function parseTarget(text: string): Target {
-  const parts = text.split(",").map((p) => p.trim()).filter(Boolean);
-  if (parts.length === 0) throw new TargetError("target is empty");
+  if (text.trim() === "") throw new TargetError("target is empty");
+  const parts = text.split(",").map((p) => p.trim());
+  if (parts.some((p) => p === "")) {
+    throw new TargetError("target has an empty element (two commas, or one at an end)");
+  }
   const spans = parts.map(parseSpan);
   spans.sort((a, b) => a.first - b.first);
   const merged: Span[] = [];
@@ -54,9 +57,19 @@ export function parseTarget(text: string): Target {
   };
 }
 
+/**
+ * One element of a list, parsed strictly: exactly one address, one `address/bits` or one
+ * `address-address`; anything after a valid prefix (`10.0.0.0/24/3`), a second dash, or a mix
+ * of both is refused rather than read as the part that looks right.
+ */
 function parseSpan(part: string): Span {
-  if (part.includes("/")) {
-    const [addr, bitsText] = part.split("/");
+  const slashes = part.split("/").length - 1;
+  const dashes = part.split("-").length - 1;
+  if (slashes > 1 || dashes > 1 || (slashes === 1 && dashes === 1)) {
+    throw new TargetError(`"${part}" is not a valid IPv4 address, CIDR or range`);
+  }
+  if (slashes === 1) {
+    const [addr, bitsText] = part.split("/").map((s) => s.trim());
     const bits = Number(bitsText);
     if (!/^\d{1,2}$/.test(bitsText) || bits > 32) {
       throw new TargetError(`"${part}" has an invalid prefix length (0-32)`);
@@ -71,7 +84,7 @@ function parseSpan(part: string): Span {
     const first = Math.floor(base / size) * size;
     return { first, last: first + size - 1 };
   }
-  if (part.includes("-")) {
+  if (dashes === 1) {
     const [a, b] = part.split("-").map((s) => s.trim());
     const first = parseIpv4(a, part);
     const last = parseIpv4(b, part);

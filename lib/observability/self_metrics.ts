@@ -14,20 +14,39 @@ const msToSeconds = (buckets: Record<string, number>): Record<string, number> =>
     Object.entries(buckets).map(([b, n]) => [b === "+Inf" ? b : String(Number(b) / 1000), n]),
   );
 
+/** How long a scrape waits for the database before reporting it down. */
+export const DATABASE_SCRAPE_TIMEOUT_MS = 2_000;
+
+/**
+ * Renders whatever it can: during a database outage (an error, or no answer within
+ * DATABASE_SCRAPE_TIMEOUT_MS) `nmslite_database_up` is 0 and the device gauges are left out,
+ * while everything kept in memory or in the queue is still reported; that is when an operator
+ * needs the scrape most.
+ */
 export async function renderSelfMetrics(ctx: AppContext): Promise<string> {
   const out = new PrometheusText();
-  const devices = await ctx.db.query<{ status: string; n: number }>(
-    "SELECT status, count(*)::int AS n FROM devices GROUP BY status",
-  );
-  const byStatus = new Map(devices.map((d) => [d.status, d.n]));
+  const devices = await withTimeout(
+    ctx.db.query<{ status: string; n: number }>(
+      "SELECT status, count(*)::int AS n FROM devices GROUP BY status",
+    ),
+    DATABASE_SCRAPE_TIMEOUT_MS,
+  ).catch(() => undefined);
   out.gauge(
-    "nmslite_devices",
-    "Devices by status",
-    ["discovered", "monitoring", "unreachable", "inactive"].map((s) => [
-      { status: s },
-      byStatus.get(s) ?? 0,
-    ]),
+    "nmslite_database_up",
+    "1 when the database answered this scrape, 0 when it failed or timed out",
+    devices ? 1 : 0,
   );
+  if (devices) {
+    const byStatus = new Map(devices.map((d) => [d.status, d.n]));
+    out.gauge(
+      "nmslite_devices",
+      "Devices by status",
+      ["discovered", "monitoring", "unreachable", "inactive"].map((s) => [
+        { status: s },
+        byStatus.get(s) ?? 0,
+      ]),
+    );
+  }
   out.gauge(
     "nmslite_uptime_seconds",
     "Seconds since start",
@@ -83,7 +102,10 @@ export async function renderSelfMetrics(ctx: AppContext): Promise<string> {
     [{ quantile: "1" }, (s?.lagMaxMs ?? 0) / 1000],
   ]);
   out.gauge("nmslite_queue_depth", "Result messages enqueued and not yet committed", rt.pending());
-  out.gauge("nmslite_queue_dead_letters", "Undeliverable result messages", await rt.deadLetters());
+  const deadLetters = await rt.deadLetters().catch(() => undefined);
+  if (deadLetters !== undefined) {
+    out.gauge("nmslite_queue_dead_letters", "Undeliverable result messages", deadLetters);
+  }
   out.counter("nmslite_queue_messages_total", "Result messages taken off the queue", [
     [{ result: "committed" }, rt.queue.committed],
     [{ result: "failed" }, rt.queue.failed],
@@ -147,6 +169,19 @@ function pollFailures(out: PrometheusText, pollers: PollerStats[]) {
     "Idle WinRM connections closed to stay within the descriptor budget",
     conns.evicted,
   );
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+    p.catch(() => {}); // a late failure of the abandoned query is not unhandled
+  }
 }
 
 function histogram(out: PrometheusText, name: string, help: string, h: Histogram, div: number) {

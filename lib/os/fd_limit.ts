@@ -140,7 +140,7 @@ export interface FdBudgetInput {
   limit: number;
   /** descriptors open now (the runtime, the embedded database, log files) */
   inUse: number;
-  /** the API's connections: server.max_connections when configured */
+  /** the API listener's cap on connections (server.max_connections) */
   apiConnections?: number;
   /** database connections NMSlite may open later (postgres pool; 0 for the embedded one) */
   databaseConnections: number;
@@ -170,8 +170,11 @@ const MIN_PER_POLLER = 4;
 const MIN_MAIN = 4;
 
 /**
- * Shares out the open-files limit. The API's reserve is server.max_connections when that
- * is configured, else 1/16 of the limit within [16, 256]; each Worker costs about 8
+ * Shares out the open-files limit. The API's reserve is server.max_connections (the
+ * listener's own cap) up to a quarter of the limit, else 1/16 of the limit within [16, 256]:
+ * the listener survives running out (lib/web/serve.ts backs off and accepts again) and so do
+ * WinRM connects (pool.ts retries), so the API is not given half of a 1,024 limit for
+ * connections it rarely holds; each Worker costs about 8
  * descriptors (its event loop, the queue's database files); the slack is 5 % (at least 16).
  * The main isolate gets 1/8 of the WinRM share (at least 4, at most 256), the poller Workers
  * split the rest evenly (at least 4 each, even when the limit is too low for that: a warning
@@ -179,7 +182,12 @@ const MIN_MAIN = 4;
  */
 export function planFdBudget(input: FdBudgetInput): FdBudget {
   const limit = Math.max(0, Math.floor(input.limit));
-  const api = Math.max(1, Math.floor(input.apiConnections ?? clamp(limit / 16, 16, 256)));
+  const api = Math.max(
+    1,
+    input.apiConnections
+      ? Math.min(Math.floor(input.apiConnections), Math.floor(limit / 4))
+      : clamp(limit / 16, 16, 256),
+  );
   const database = Math.max(0, Math.floor(input.databaseConnections));
   const queueAndWorkers = 8 * (input.pollers + 2); // pollers, scheduler, main isolate
   const slack = Math.max(16, Math.floor(limit * 0.05));
@@ -230,8 +238,7 @@ export function fdBudgetFor(
   database: "pglite" | "postgres",
 ): FdBudget {
   const limit = openFilesLimit();
-  // server.max_connections caps the API's connections where this build has it
-  const apiCap = (config.server as { max_connections?: unknown }).max_connections;
+  const apiCap = config.server.max_connections;
   const plan = planFdBudget({
     limit: limit.soft,
     inUse: openDescriptors() ?? 64,
@@ -240,8 +247,9 @@ export function fdBudgetFor(
     pollers: config.polling.pollers,
   });
   const log = getLogger(["nmslite", "fd"]);
-  const props = { ...plan, pollers: config.polling.pollers };
-  const text = "descriptors: limit {limit}, open {inUse}, reserved API {api}, database " +
+  const props = { ...plan, pollers: config.polling.pollers, apiCap };
+  const text = "descriptors: limit {limit}, open {inUse}, reserved API {api} (of its cap " +
+    "{apiCap}), database " +
     "{database}, queue and Workers {queueAndWorkers}, slack {slack}; WinRM {winrm}: " +
     "{perPoller} per poller Worker ({pollers}), {main} for discovery";
   if (plan.winrm < plan.main + config.polling.pollers * plan.perPoller) {

@@ -7,6 +7,11 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 import { getLogger } from "@logtape/logtape";
+import {
+  describePgError,
+  isDatabaseUnavailable,
+  UniqueViolationError,
+} from "../../lib/db/driver.ts";
 
 export class ApiError extends Error {
   override name = "ApiError";
@@ -60,9 +65,88 @@ export function zodErrorBody(error: ZodError) {
   });
 }
 
+/**
+ * The API's validation hook (every route's request schemas): a zod failure is a 400 naming the
+ * field, and so is a string, anywhere in the body, query or path, holding NUL or another control
+ * character. PostgreSQL cannot store NUL at all, and no name, address or query term needs the
+ * others; free-text fields (`MULTILINE_FIELDS`) may still hold tab and line breaks.
+ */
+export function validationHook(
+  result: { success: true; data: unknown } | { success: false; error: ZodError },
+  c: Context,
+): Response | undefined {
+  if (!result.success) return c.json(zodErrorBody(result.error), 400);
+  const bad = findControlCharacter(result.data, []);
+  if (!bad) return undefined;
+  const field = bad.path.join(".") || "(body)";
+  const message = `${field}: must not contain ${
+    bad.multiline ? "NUL or control characters other than tab and line breaks" : "NUL or other " +
+      "control characters"
+  }`;
+  return c.json(errorBody("VALIDATION_ERROR", message, { field }), 400);
+}
+
+/** Free-text fields that may hold tab, line feed and carriage return (never NUL). */
+export const MULTILINE_FIELDS = new Set(["description", "tls_ca_pem"]);
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+// deno-lint-ignore no-control-regex
+const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/** The path of the first string (value or key) in `value` with a character it may not hold. */
+export function findControlCharacter(
+  value: unknown,
+  path: (string | number)[],
+): { path: (string | number)[]; multiline: boolean } | undefined {
+  if (typeof value === "string") {
+    const multiline = MULTILINE_FIELDS.has(String(path[path.length - 1]));
+    return (multiline ? CONTROL_BUT_LINES : CONTROL).test(value) ? { path, multiline } : undefined;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = findControlCharacter(value[i], [...path, i]);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  if (value && typeof value === "object" && !(value instanceof Date)) {
+    for (const [k, v] of Object.entries(value)) {
+      if (CONTROL.test(k)) return { path: [...path, k.replace(CONTROL, "?")], multiline: false };
+      const bad = findControlCharacter(v, [...path, k]);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
+}
+
+export const DATABASE_UNAVAILABLE_RETRY_SECONDS = 5;
+const DATABASE_UNAVAILABLE_LOG_INTERVAL_MS = 10_000;
+let lastUnavailableLog = 0;
+
 export function errorResponse(err: unknown, c: Context): Response {
   if (err instanceof ApiError) {
     return c.json(errorBody(err.code, err.message, err.details), err.status, err.headers);
+  }
+  if (isDatabaseUnavailable(err)) {
+    // One line per interval, not one per request, while the outage lasts.
+    const now = Date.now();
+    if (now - lastUnavailableLog >= DATABASE_UNAVAILABLE_LOG_INTERVAL_MS) {
+      lastUnavailableLog = now;
+      log.warn("database unavailable, answering 503: {error}", { error: describePgError(err) });
+    }
+    return c.json(
+      errorBody(
+        "DATABASE_UNAVAILABLE",
+        "the database is unavailable; try again shortly",
+        { retry_after_seconds: DATABASE_UNAVAILABLE_RETRY_SECONDS },
+      ),
+      503,
+      { "retry-after": String(DATABASE_UNAVAILABLE_RETRY_SECONDS) },
+    );
+  }
+  if (err instanceof UniqueViolationError) {
+    return c.json(errorBody("CONFLICT", err.message, err.details), 409);
   }
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
@@ -73,7 +157,8 @@ export function errorResponse(err: unknown, c: Context): Response {
   }
   if (isUniqueViolation(err)) {
     const detail = (err as { detail?: string }).detail ?? "";
-    const field = /Key \(([^)]+)\)/.exec(detail)?.[1];
+    // "Key (name)=…" or, for a case-insensitive index, "Key (lower(name))=…".
+    const field = /Key \((?:lower\()?([a-z_]+)/.exec(detail)?.[1];
     return c.json(
       errorBody(
         "CONFLICT",

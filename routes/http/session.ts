@@ -9,8 +9,10 @@ import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "./env.ts";
 import { ApiError } from "./errors.ts";
+import { getConnInfo } from "hono/deno";
 import {
   ACCESS_COOKIE,
+  arrivedOverHttps,
   cookieOptions,
   CSRF_COOKIE,
   CSRF_HEADER,
@@ -24,18 +26,32 @@ import type { AppContext } from "../../lib/app_context.ts";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/** Secure cookies only when the browser's request was HTTPS (here or at a trusted proxy). */
+function secureRequest(c: Context<AppEnv>): boolean {
+  let remoteAddress: string | undefined;
+  try {
+    remoteAddress = getConnInfo(c).remote.address;
+  } catch { /* in-process request: no peer */ }
+  return arrivedOverHttps(
+    { url: c.req.url, remoteAddress, forwardedProto: c.req.header("x-forwarded-proto") },
+    c.get("app").config.server.trusted_proxies,
+  );
+}
+
 export function setSessionCookies(c: Context<AppEnv>, session: Session): void {
   const ttl = Math.floor(c.get("app").config.auth.refresh_token_ttl_ms / 1000);
+  const secure = secureRequest(c);
   // The access cookie outlives its token so the server can answer TOKEN_EXPIRED (not MISSING)
   // and the page knows to refresh.
-  setCookie(c, ACCESS_COOKIE, session.access_token, cookieOptions(true, ttl));
-  setCookie(c, REFRESH_COOKIE, session.refresh_token, cookieOptions(true, ttl));
-  setCookie(c, CSRF_COOKIE, newCsrfToken(), cookieOptions(false, ttl));
+  setCookie(c, ACCESS_COOKIE, session.access_token, cookieOptions(true, ttl, secure));
+  setCookie(c, REFRESH_COOKIE, session.refresh_token, cookieOptions(true, ttl, secure));
+  setCookie(c, CSRF_COOKIE, newCsrfToken(), cookieOptions(false, ttl, secure));
 }
 
 export function clearSessionCookies(c: Context<AppEnv>): void {
+  const secure = secureRequest(c);
   for (const name of [ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE]) {
-    deleteCookie(c, name, cookieOptions(name !== CSRF_COOKIE));
+    deleteCookie(c, name, cookieOptions(name !== CSRF_COOKIE, undefined, secure));
   }
 }
 

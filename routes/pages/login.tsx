@@ -23,11 +23,8 @@ import {
 } from "../http/session.ts";
 import { CSRF_HEADER, REFRESH_COOKIE } from "../../lib/web/cookies.ts";
 import { audit } from "../../lib/audit.ts";
-
-/** Only local paths, so ?next= cannot send the user elsewhere. */
-function safeNext(next: string | undefined): string {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
-}
+import { safeNextPath as safeNext } from "../../lib/web/next_path.ts";
+import { formLimit } from "../../lib/web/form_limit.ts";
 
 function LoginForm({ next, error, username }: { next: string; error?: string; username?: string }) {
   return (
@@ -57,7 +54,7 @@ export function registerLoginPages(app: Hono<AppEnv>, view: View): void {
     (c) => view.bare(c, "Log in", <LoginForm next={safeNext(c.req.query("next"))} />),
   );
 
-  app.post("/login", async (c) => {
+  app.post("/login", formLimit(), async (c) => {
     const form = await c.req.formData();
     const username = String(form.get("username") ?? "");
     const password = String(form.get("password") ?? "");
@@ -97,7 +94,7 @@ export function registerLoginPages(app: Hono<AppEnv>, view: View): void {
     }
   });
 
-  app.post("/logout", async (c) => {
+  app.post("/logout", formLimit(), async (c) => {
     const form = await c.req.formData();
     if (!csrfValid(c, String(form.get("csrf") ?? ""))) {
       return c.text("cross-site logout refused", 403);

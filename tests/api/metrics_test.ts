@@ -51,10 +51,17 @@ for (const backend of backends()) {
         const plugins = await call("GET", "/plugins");
         const pluginId = plugins.body.data[0].id;
         const device = async (ip: string) => (await call("POST", "/devices", { ip })).body.data.id;
-        const monitor = async (deviceId: number) =>
+        // One monitor per device, credential profile and plugin: b, on a's device, needs its own.
+        const cred2 = await call("POST", "/credential-profiles", {
+          name: "c2",
+          type: "winrm_ntlm",
+          username: "u2",
+          password: "metrics-test-pass",
+        });
+        const monitor = async (deviceId: number, credId = cred.body.data.id) =>
           (await call("POST", "/monitors", {
             device_id: deviceId,
-            credential_profile_id: cred.body.data.id,
+            credential_profile_id: credId,
             plugin_id: pluginId,
             polling_interval: 60,
             enabled: false,
@@ -62,7 +69,7 @@ for (const backend of backends()) {
         const dev1 = await device("192.0.2.10");
         const dev2 = await device("192.0.2.11");
         const a = await monitor(dev1);
-        const b = await monitor(dev1);
+        const b = await monitor(dev1, cred2.body.data.id);
         const c = await monitor(dev2);
 
         // Monitor a: three samples in one minute, one in the next, the latest five minutes on.

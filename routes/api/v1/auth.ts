@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context, Next } from "hono";
 import { getConnInfo } from "hono/deno";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, noContent, ok } from "../../http/define.ts";
@@ -38,6 +39,8 @@ const err = (description: string) => ({
 });
 
 export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.use("/auth/login", countRejectedLogins);
+
   handle(
     app,
     createRoute({
@@ -51,6 +54,7 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
         400: err("Validation error"),
         401: err("Invalid username or password"),
         429: err("Too many failed logins"),
+        503: err("The database is unavailable"),
       },
     }),
     async (c) => {
@@ -104,6 +108,7 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
         200: jsonResponse(envelope(SessionSchema), "New tokens"),
         400: err("Validation error"),
         401: err("Refresh token invalid, expired, revoked or reused"),
+        503: err("The database is unavailable"),
       },
     }),
     async (c) => {
@@ -126,7 +131,11 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
       tags: ["auth"],
       summary: "Revoke a refresh token and every token rotated from the same login",
       request: { body: jsonBody(RefreshBody) },
-      responses: { 204: { description: "Logged out" }, 400: err("Validation error") },
+      responses: {
+        204: { description: "Logged out" },
+        400: err("Validation error"),
+        503: err("The database is unavailable"),
+      },
     }),
     async (c) => {
       await logout(c.get("app"), c.req.valid("json").refresh_token);
@@ -155,6 +164,30 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>): void {
       return Promise.resolve(ok(c, { id: u.userId, username: u.username, role: u.role }));
     },
   );
+}
+
+/**
+ * A login refused as malformed (400: a NUL in the username, a missing password…) counts toward
+ * the throttle like a wrong password, and a locked-out client gets 429 whatever it sends, so
+ * variants of a name cannot be used to probe around the lockout.
+ */
+async function countRejectedLogins(c: Context<AppEnv>, next: Next): Promise<void> {
+  if (c.req.method !== "POST") return await next();
+  const body = await c.req.json().catch(() => undefined);
+  const username = typeof body?.username === "string" ? body.username as string : undefined;
+  if (username === undefined) return await next();
+  const throttle = c.get("app").loginThrottle;
+  const client = clientAddress(c);
+  const wait = throttle.retryAfterMs(client, username);
+  if (wait > 0) {
+    const e = new LoginThrottledError(wait);
+    const seconds = Math.ceil(e.retryAfterMs / 1000);
+    throw new ApiError(429, "TOO_MANY_REQUESTS", e.message, { retry_after_seconds: seconds }, {
+      "retry-after": String(seconds),
+    });
+  }
+  await next();
+  if (c.res.status === 400) throttle.recordFailure(client, username);
 }
 
 function clientAddress(c: Parameters<typeof getConnInfo>[0]): string {

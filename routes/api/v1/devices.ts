@@ -14,6 +14,7 @@ import {
   listEnvelope,
   listQuery,
   notFoundError,
+  NullableTimestamp,
   Timestamp,
 } from "./schemas.ts";
 import { getByIdRoute } from "./get_by_id.ts";
@@ -34,8 +35,8 @@ export const Device = z.object({
   memory_total_bytes: z.number().nullable(),
   status: z.enum(STATUS),
   status_reason: z.string().nullable(),
-  status_changed_at: Timestamp,
-  last_seen: Timestamp,
+  status_changed_at: NullableTimestamp,
+  last_seen: NullableTimestamp,
   discovery_profile_id: z.number().int().nullable(),
   created_at: Timestamp,
   updated_at: Timestamp,

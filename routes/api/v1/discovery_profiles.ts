@@ -7,6 +7,7 @@ import {
   commonErrors,
   conflictError,
   envelope,
+  Id,
   IdParam,
   jsonBody,
   jsonResponse,
@@ -38,7 +39,7 @@ const DiscoveryProfile = z.object({
 
 const CreateBody = z.object({
   name: z.string().trim().min(1).max(100).openapi({ example: "Office LAN" }),
-  credential_profile_id: z.number().int().positive(),
+  credential_profile_id: Id,
   target: z.string().trim().min(1).max(4096).openapi({
     description:
       "a CIDR (10.0.0.0/24), a range (10.0.0.5-10.0.0.20) or a comma list of them; at most 65,536 addresses",

@@ -8,10 +8,12 @@ import {
   conflictError,
   envelope,
   IdParam,
+  IdQuery,
   jsonResponse,
   listEnvelope,
   listQuery,
   notFoundError,
+  NullableTimestamp,
   Timestamp,
 } from "./schemas.ts";
 import { getByIdRoute } from "./get_by_id.ts";
@@ -44,8 +46,8 @@ const DiscoveryRun = z.object({
   })),
   started_by: z.number().int().nullable(),
   created_at: Timestamp,
-  started_at: Timestamp,
-  finished_at: Timestamp,
+  started_at: NullableTimestamp,
+  finished_at: NullableTimestamp,
 }).openapi("DiscoveryRun");
 
 const RunQuery = z.object({
@@ -55,7 +57,7 @@ const RunQuery = z.object({
 });
 
 const ListQuery = listQuery(["id", "created_at", "status"]).extend({
-  discovery_profile_id: z.coerce.number().int().positive().optional(),
+  discovery_profile_id: IdQuery.optional(),
   status: z.enum(STATUSES).optional(),
 });
 

@@ -5,7 +5,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../../http/env.ts";
-import { ApiError, errorResponse, zodErrorBody } from "../../http/errors.ts";
+import { ApiError, errorResponse, validationHook } from "../../http/errors.ts";
 import { authenticate, viewersReadOnly } from "../../http/auth.ts";
 import { registerAuthRoutes } from "./auth.ts";
 import { registerUserRoutes } from "./users.ts";
@@ -33,9 +33,7 @@ const PUBLIC_PATHS = new Set([
 
 export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   const api = new OpenAPIHono<AppEnv>({
-    defaultHook: (result, c) => {
-      if (!result.success) return c.json(zodErrorBody(result.error), 400);
-    },
+    defaultHook: (result, c) => validationHook(result, c),
   });
   api.onError(errorResponse);
   api.notFound((c) =>

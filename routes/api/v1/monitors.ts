@@ -5,13 +5,17 @@ import { ApiError, notFound } from "../../http/errors.ts";
 import { actorOf } from "../../http/actor.ts";
 import {
   commonErrors,
+  conflictError,
   envelope,
+  Id,
   IdParam,
+  IdQuery,
   jsonBody,
   jsonResponse,
   listEnvelope,
   listQuery,
   notFoundError,
+  NullableTimestamp,
   Timestamp,
 } from "./schemas.ts";
 import { getByIdRoute } from "./get_by_id.ts";
@@ -32,16 +36,16 @@ const Monitor = z.object({
   plugin_id: z.number().int(),
   polling_interval: z.number().int(),
   enabled: z.boolean(),
-  last_polled: Timestamp,
-  last_attempted: Timestamp,
+  last_polled: NullableTimestamp,
+  last_attempted: NullableTimestamp,
   last_error: z.string().nullable(),
-  last_error_at: Timestamp,
+  last_error_at: NullableTimestamp,
   consecutive_failures: z.number().int(),
   created_at: Timestamp,
   updated_at: Timestamp,
 }).openapi("Monitor");
 
-const id = z.number().int().positive().max(2_147_483_647);
+const id = Id;
 const CreateBody = z.object({
   device_id: id,
   credential_profile_id: id,
@@ -69,7 +73,7 @@ const ListQuery = listQuery([
   "last_error_at",
   "created_at",
 ]).extend({
-  device_id: z.coerce.number().int().positive().optional(),
+  device_id: IdQuery.optional(),
   enabled: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
 });
 
@@ -110,6 +114,7 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>): void {
         201: jsonResponse(envelope(Monitor), "Created"),
         ...commonErrors,
         ...notFoundError,
+        ...conflictError,
       },
     }),
     async (c) => {
@@ -149,6 +154,7 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>): void {
         200: jsonResponse(envelope(Monitor), "Updated"),
         ...commonErrors,
         ...notFoundError,
+        ...conflictError,
       },
     }),
     async (c) => {

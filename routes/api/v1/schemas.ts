@@ -4,8 +4,17 @@
  */
 import { z } from "@hono/zod-openapi";
 
+/** The largest value of a PostgreSQL integer column: every id and integer parameter fits. */
+export const INT4_MAX = 2_147_483_647;
+
+/** An id in a JSON body: a positive integer no larger than the id column holds. */
+export const Id = z.number().int().positive().max(INT4_MAX);
+
+/** An id in a query string (`?device_id=7`): 400 naming the parameter when out of range. */
+export const IdQuery = z.coerce.number().int().positive().max(INT4_MAX);
+
 export const IdParam = z.object({
-  id: z.coerce.number().int().positive().max(2_147_483_647).openapi({
+  id: z.coerce.number().int().positive().max(INT4_MAX).openapi({
     param: { name: "id", in: "path" },
     example: 1,
   }),
@@ -14,7 +23,7 @@ export const IdParam = z.object({
 export function listQuery<S extends string>(sortable: readonly [S, ...S[]]) {
   return z.object({
     limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ example: 50 }),
-    offset: z.coerce.number().int().min(0).default(0).openapi({ example: 0 }),
+    offset: z.coerce.number().int().min(0).max(INT4_MAX).default(0).openapi({ example: 0 }),
     sort: z.enum(sortable).optional(),
     order: z.enum(["asc", "desc"]).default("asc"),
   });
@@ -51,6 +60,7 @@ export const commonErrors = {
   400: errorResponse("Validation error"),
   401: errorResponse("Missing, expired or invalid token"),
   403: errorResponse("The role may not do this"),
+  503: errorResponse("The database is unavailable (code DATABASE_UNAVAILABLE); retry later"),
 } as const;
 
 export const notFoundError = { 404: errorResponse("No such resource") } as const;
@@ -65,7 +75,11 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
   return { description, content: { "application/json": { schema } } };
 }
 
-export const Timestamp = z.union([z.string(), z.date()]).nullable().openapi({
+/** A timestamp that is always set (created_at, updated_at, at). */
+export const Timestamp = z.union([z.string(), z.date()]).openapi({
   type: "string",
   format: "date-time",
 });
+
+/** A timestamp that is null until something happens (last_seen, last_polled, finished_at…). */
+export const NullableTimestamp = z.string().openapi({ format: "date-time" }).nullable();

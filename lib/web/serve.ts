@@ -1,0 +1,266 @@
+/**
+ * The HTTP(S) server: our own listener and accept loop, each accepted connection handed to
+ * Deno's HTTP engine (hyper, HTTP/1.1).
+ *
+ * Why not `Deno.serve`: its accept loop runs inside the runtime; when file descriptors run out
+ * the accept fails with EMFILE, the serve promise rejects and the process exits, and nothing
+ * times out a connection that never sends a complete request. 1,100 idle sockets against a
+ * server under `ulimit -n 1024` ended it. node:http (2.9.6) survives the flood but its listener
+ * stops accepting for good after EMFILE. So here:
+ *
+ * - the accept loop catches EMFILE / ENFILE (and any other accept error), backs off and accepts
+ *   again: connections it already has keep being served;
+ * - at `maxConnections` it stops accepting (new connections wait in the kernel's backlog) until
+ *   one closes;
+ * - a connection that has not delivered a complete request head `headerTimeoutMs` after it was
+ *   accepted, or stays without a request for `idleTimeoutMs` after its last response, is closed
+ *   (a partial header or a silent socket alike). Over HTTPS a client that never finishes the TLS
+ *   handshake cannot be closed (a Deno limitation, see `handshakeThenServe`): it keeps its slot
+ *   until it leaves, so descriptors stay bounded by the cap. Only HTTP/1.1 is offered: an
+ *   HTTP/2 connection that goes silent after GOAWAY could not be closed either.
+ *
+ * Handing a `Deno.Conn` to the HTTP engine uses `serveHttpOnConnection`, which Deno 2 keeps
+ * behind `Deno[Deno.internal]` (the public `Deno.serveHttp` was removed). `serve()` refuses to
+ * start when it is missing rather than fall back to an unprotected server; tests/web_serve_test.ts
+ * fails on a Deno that lacks it.
+ */
+import { compressResponses } from "./compress.ts";
+
+export interface ServeOptions {
+  hostname: string;
+  port: number;
+  /** PEM certificate and key; absent means plain HTTP */
+  tls?: { cert: string; key: string };
+  /** time from accept to a complete request head (also bounds the TLS handshake) */
+  headerTimeoutMs?: number;
+  /** a kept-alive connection with no request for this long after its last response closes */
+  idleTimeoutMs?: number;
+  /** connections held at once; beyond it new ones wait in the listen backlog */
+  maxConnections?: number;
+  /** compress text responses by Accept-Encoding (default true) */
+  compress?: boolean;
+  onListen?: (addr: Deno.NetAddr) => void;
+  /** a handler that throws: what the client gets (default 500, no details) */
+  onError?: (err: unknown) => Response | Promise<Response>;
+  /** accept errors and the like (the server carries on); default: console.error */
+  onWarning?: (message: string) => void;
+}
+
+export const SERVE_DEFAULTS = {
+  headerTimeoutMs: 20_000,
+  idleTimeoutMs: 30_000,
+  maxConnections: 512,
+} as const;
+
+export type Handler = (
+  req: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+) => Response | Promise<Response>;
+
+export interface HttpServer {
+  addr: Deno.NetAddr;
+  /** connections open right now */
+  readonly connections: number;
+  /** resolves when the server has stopped */
+  finished: Promise<void>;
+  /** stops accepting, lets requests in flight finish, closes every connection */
+  shutdown(): Promise<void>;
+}
+
+interface ConnServer {
+  finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+type ServeOnConnection = (
+  conn: Deno.Conn,
+  signal: AbortSignal | undefined,
+  handler: Handler,
+  onError: (err: unknown) => Response | Promise<Response>,
+  onListen: (scheme: string) => void,
+) => ConnServer;
+
+function serveOnConnection(): ServeOnConnection {
+  // deno-lint-ignore no-explicit-any
+  const internal = (Deno as any)[(Deno as any).internal];
+  const fn = internal?.serveHttpOnConnection;
+  if (typeof fn !== "function") {
+    throw new Error(
+      `this Deno (${Deno.version.deno}) has no serveHttpOnConnection: lib/web/serve.ts needs updating`,
+    );
+  }
+  return fn as ServeOnConnection;
+}
+
+/** EMFILE (process) / ENFILE (system): out of file descriptors. */
+export function isFdExhaustion(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code === "EMFILE" || code === "ENFILE" ||
+    /too many open files/i.test(String((err as Error)?.message ?? ""));
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function serve(options: ServeOptions, handler: Handler): HttpServer {
+  const serveOn = serveOnConnection();
+  const headerTimeoutMs = options.headerTimeoutMs ?? SERVE_DEFAULTS.headerTimeoutMs;
+  const idleTimeoutMs = options.idleTimeoutMs ?? SERVE_DEFAULTS.idleTimeoutMs;
+  const maxConnections = options.maxConnections ?? SERVE_DEFAULTS.maxConnections;
+  const warn = options.onWarning ?? ((m: string) => console.error(`nmslite: ${m}`));
+  const onError = options.onError ?? ((err: unknown) => {
+    warn(`request failed: ${err instanceof Error ? err.message : String(err)}`);
+    return new Response("internal server error", { status: 500 });
+  });
+  const app = options.compress === false ? handler : compressResponses(handler);
+
+  const listener: Deno.Listener = options.tls
+    ? Deno.listenTls({
+      hostname: options.hostname,
+      port: options.port,
+      cert: options.tls.cert,
+      key: options.tls.key,
+      // HTTP/1.1 only: an HTTP/2 connection's graceful shutdown waits for the client after
+      // GOAWAY, so a silent HTTP/2 client could not be timed out.
+      alpnProtocols: ["http/1.1"],
+    })
+    : Deno.listen({ hostname: options.hostname, port: options.port });
+  const addr = listener.addr as Deno.NetAddr;
+
+  const open = new Set<ConnServer>();
+  let closing = false;
+  let slotFreed: (() => void) | undefined;
+  let lastWarning = 0;
+  const warnThrottled = (message: string) => {
+    const now = Date.now();
+    if (now - lastWarning < 5_000) return;
+    lastWarning = now;
+    warn(message);
+  };
+
+  /**
+   * TLS: the handshake completes here before the connection is handed over, and the header
+   * timeout counts from accept. Deno cannot close a socket in the middle of a TLS handshake
+   * (closing it leaves the socket open until the peer finishes or leaves), so a connection
+   * stays counted until its handshake settles: a client that never finishes it holds one slot
+   * of `maxConnections` until it goes away, but never an uncounted file descriptor.
+   */
+  const handshaking = new Set<Deno.TlsConn>();
+  const handshakeThenServe = async (conn: Deno.TlsConn) => {
+    handshaking.add(conn);
+    const deadline = Date.now() + headerTimeoutMs;
+    let ok = false;
+    try {
+      await conn.handshake();
+      ok = !closing;
+    } catch { /* the client's business: a failed handshake just ends */ }
+    handshaking.delete(conn);
+    const left = deadline - Date.now();
+    if (ok && left > 0) return handleConnection(conn, left);
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+    slotFreed?.();
+  };
+
+  const handleConnection = (conn: Deno.Conn, headerMs = headerTimeoutMs) => {
+    let inFlight = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let server: ConnServer | undefined = undefined;
+    const close = () => {
+      timer = undefined;
+      if (inFlight === 0) server?.shutdown().catch(() => {});
+    };
+    const arm = (ms: number) => {
+      clearTimeout(timer);
+      timer = setTimeout(close, ms);
+    };
+    arm(headerMs);
+    const settled = () => {
+      if (--inFlight === 0 && !closing) arm(idleTimeoutMs);
+    };
+    const perRequest: Handler = (req, info) => {
+      inFlight++;
+      clearTimeout(timer);
+      timer = undefined;
+      info.completed.then(settled, settled);
+      return app(req, info);
+    };
+    try {
+      server = serveOn(conn, undefined, perRequest, onError, () => {});
+    } catch (err) {
+      clearTimeout(timer);
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      warnThrottled(`cannot serve a connection: ${(err as Error).message}`);
+      return;
+    }
+    const s = server;
+    open.add(s);
+    const done = () => {
+      clearTimeout(timer);
+      open.delete(s);
+      slotFreed?.();
+    };
+    s.finished.then(done, done);
+  };
+
+  const acceptLoop = async () => {
+    let backoff = 10;
+    while (!closing) {
+      if (open.size + handshaking.size >= maxConnections) {
+        warnThrottled(`${maxConnections} connections open (the limit): new ones wait`);
+        await new Promise<void>((r) => slotFreed = r);
+        slotFreed = undefined;
+        continue;
+      }
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (closing) break;
+        if (isFdExhaustion(err)) {
+          warnThrottled(
+            `out of file descriptors with ${open.size} connections open: accepting again shortly`,
+          );
+        } else {
+          warnThrottled(`accept failed: ${(err as Error).message}`);
+        }
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 1_000);
+        continue;
+      }
+      backoff = 10;
+      if (options.tls) handshakeThenServe(conn as Deno.TlsConn);
+      else handleConnection(conn);
+    }
+  };
+
+  const loop = acceptLoop();
+  options.onListen?.(addr);
+  let stopped: Promise<void> | undefined;
+  const shutdown = () =>
+    stopped ??= (async () => {
+      closing = true;
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      slotFreed?.();
+      await loop;
+      for (const conn of handshaking) {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }
+      await Promise.all([...open].map((s) => s.shutdown().catch(() => {})));
+    })();
+  return {
+    addr,
+    get connections() {
+      return open.size + handshaking.size;
+    },
+    get finished() {
+      return loop.then(() => stopped);
+    },
+    shutdown,
+  };
+}

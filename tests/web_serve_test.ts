@@ -1,0 +1,208 @@
+/**
+ * lib/web/serve.ts with real sockets: a real main.ts under `ulimit -n 1024` survives 1,100 idle
+ * connections (keeps serving the connections it has, accepts again when descriptors free up);
+ * header-read and idle timeouts close silent and half-sent connections; the connection cap
+ * holds new connections until one closes.
+ */
+import { assert, assertEquals } from "./helpers/assert.ts";
+import { startChildServer } from "../scripts/child_server.ts";
+import { serve } from "../lib/web/serve.ts";
+import { loadTlsMaterial } from "../lib/tls_certificate.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function connect(port: number): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: "127.0.0.1", port });
+}
+
+/** Reads one HTTP response head (and the small body after it) from a kept-alive connection. */
+async function readResponse(conn: Deno.Conn): Promise<string> {
+  const buf = new Uint8Array(64 * 1024);
+  let text = "";
+  while (true) {
+    const n = await conn.read(buf);
+    if (n === null) return text;
+    text += dec.decode(buf.subarray(0, n));
+    const head = text.indexOf("\r\n\r\n");
+    if (head < 0) continue;
+    const m = /content-length:\s*(\d+)/i.exec(text.slice(0, head));
+    if (!m || text.length - head - 4 >= Number(m[1])) return text;
+  }
+}
+
+async function request(conn: Deno.Conn, path: string): Promise<string> {
+  await conn.write(enc.encode(`GET ${path} HTTP/1.1\r\nhost: test\r\n\r\n`));
+  return await readResponse(conn);
+}
+
+/** Resolves "closed" when the peer closes the connection (EOF or reset). */
+async function waitClosed(conn: Deno.Conn): Promise<"closed"> {
+  const buf = new Uint8Array(4096);
+  try {
+    while ((await conn.read(buf)) !== null) { /* drain */ }
+  } catch { /* reset: closed too */ }
+  return "closed";
+}
+
+function closeAll(conns: Deno.Conn[]): void {
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed */ }
+  }
+}
+
+const tick = (ms: number) => new Promise<"open">((r) => setTimeout(() => r("open"), ms));
+
+/** Waits (a generous minute at most) until `cond` holds; false when it never did. */
+async function until(cond: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 3000 && !cond(); i++) await tick(20);
+  return cond();
+}
+
+Deno.test({
+  name: "main.ts under ulimit -n 1024 survives 1,100 idle connections and accepts again",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const server = await startChildServer({
+      fdLimit: 1024,
+      logLevel: "warning",
+      // No timeout or cap comes to the rescue here: descriptors must run out.
+      env: {
+        NMSLITE_POLLING_ENABLED: "false",
+        NMSLITE_HEADER_TIMEOUT: "10m",
+        NMSLITE_IDLE_TIMEOUT: "10m",
+        NMSLITE_MAX_CONNECTIONS: "100000",
+      },
+    });
+    const port = Number(new URL(server.url).port);
+    const flood: Deno.Conn[] = [];
+    let kept: Deno.Conn | undefined;
+    try {
+      kept = await connect(port);
+      assert((await request(kept, "/health")).startsWith("HTTP/1.1 200"));
+      for (let i = 0; i < 1100; i++) flood.push(await connect(port));
+      // The process must still be there, and a connection it already had is still served.
+      const during = await request(kept, "/health");
+      assert(during.startsWith("HTTP/1.1 200"), `kept-alive connection: ${during.slice(0, 80)}`);
+      const alive = await Deno.readTextFile(`/proc/${server.pid}/status`).catch(() => "");
+      assert(alive.length > 0, "the server process died");
+      closeAll(flood);
+      flood.length = 0;
+      // Descriptors free again: new connections are accepted and answered.
+      const res = await fetch(`${server.url}/health`);
+      assertEquals(res.status, 200);
+      await res.body?.cancel();
+    } finally {
+      closeAll(flood);
+      if (kept) closeAll([kept]);
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "main.ts closes silent, half-sent and idle kept-alive connections",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const server = await startChildServer({
+      logLevel: "warning",
+      env: {
+        NMSLITE_POLLING_ENABLED: "false",
+        NMSLITE_HEADER_TIMEOUT: "500ms",
+        NMSLITE_IDLE_TIMEOUT: "500ms",
+      },
+    });
+    const port = Number(new URL(server.url).port);
+    const conns: Deno.Conn[] = [];
+    try {
+      const silent = await connect(port);
+      const partial = await connect(port);
+      const keptAlive = await connect(port);
+      conns.push(silent, partial, keptAlive);
+      await partial.write(enc.encode("GET /health HTTP/1.1\r\nhost: test\r\nx-slow: "));
+      assert((await request(keptAlive, "/health")).startsWith("HTTP/1.1 200"));
+      // Each is closed by the server; without the timeouts these reads never end.
+      const limit = tick(60_000);
+      for (const c of [silent, partial, keptAlive]) {
+        assertEquals(await Promise.race([waitClosed(c), limit]), "closed");
+      }
+    } finally {
+      closeAll(conns);
+      await server.stop();
+    }
+  },
+});
+
+Deno.test("serve: beyond maxConnections new connections wait until one closes", async () => {
+  const server = serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    maxConnections: 3,
+    headerTimeoutMs: 60_000,
+    onWarning: () => {},
+  }, () => new Response("ok"));
+  const conns: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 3; i++) conns.push(await connect(server.addr.port));
+    const extra = await connect(server.addr.port);
+    conns.push(extra);
+    const answer = request(extra, "/");
+    assertEquals(await Promise.race([answer, tick(500)]), "open");
+    conns[0].close();
+    conns.shift();
+    assert((await answer).startsWith("HTTP/1.1 200"));
+    assert(server.connections <= 3);
+  } finally {
+    closeAll(conns);
+    await server.shutdown();
+  }
+});
+
+Deno.test("serve over HTTPS: the certificate of lib/tls_certificate.ts, timeouts, handshakes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nmslite-serve-tls-" });
+  const tls = await loadTlsMaterial({ dataDir: dir });
+  const server = serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    tls: { cert: tls.cert, key: tls.key },
+    headerTimeoutMs: 500,
+    idleTimeoutMs: 500,
+    onWarning: () => {},
+  }, () => new Response("ok"));
+  const port = server.addr.port;
+  const conns: Deno.Conn[] = [];
+  const client = Deno.createHttpClient({ caCerts: [tls.cert] });
+  try {
+    // A client that never starts its handshake does not hold up anyone else...
+    const silent = await connect(port);
+    conns.push(silent);
+    const res = await fetch(`https://localhost:${port}/`, { client });
+    assertEquals(await res.text(), "ok");
+    // ...and keeps its slot while it is there, which it gives back when it leaves.
+    assert(await until(() => server.connections >= 1), "the silent client is counted");
+    const tlsConn = (alpn: string[]) =>
+      Deno.connectTls({ hostname: "localhost", port, caCerts: [tls.cert], alpnProtocols: alpn });
+    // After the handshake the header timeout applies as over plain HTTP; HTTP/2 is not offered.
+    const quiet = await tlsConn(["h2", "http/1.1"]);
+    const partial = await tlsConn(["http/1.1"]);
+    conns.push(quiet, partial);
+    assertEquals((await quiet.handshake()).alpnProtocol, "http/1.1");
+    await partial.write(enc.encode("GET / HTTP/1.1\r\nhost: x\r\n"));
+    const limit = tick(60_000);
+    for (const c of [quiet, partial]) {
+      assertEquals(await Promise.race([waitClosed(c), limit]), "closed");
+    }
+    silent.close();
+    conns.splice(conns.indexOf(silent), 1);
+    assert(await until(() => server.connections === 0), "its slot is given back");
+  } finally {
+    client.close();
+    closeAll(conns);
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
