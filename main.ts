@@ -14,6 +14,7 @@ import { serve } from "./lib/web/serve.ts";
 import { DatabaseUnavailableError } from "./lib/db/driver.ts";
 import { MasterKeyError, SecretDecryptionError } from "./lib/crypto/secrets.ts";
 import { MigrationError } from "./lib/db/migrate.ts";
+import { raiseAndLogOpenFilesLimit } from "./lib/os/fd_limit.ts";
 
 const log = getLogger(["nmslite", "main"]);
 
@@ -29,6 +30,7 @@ async function main(): Promise<number> {
     throw err;
   }
   await setupLogging(config.log.level);
+  raiseAndLogOpenFilesLimit();
   let system;
   try {
     system = await compose(config, { monitoring: config.polling.enabled, workers: WORKER_URLS });

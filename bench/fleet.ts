@@ -8,6 +8,12 @@
  *   deno task bench:fleet -- --hosts 10000 --interval 60 [--duration 300]
  *     [--database-url postgres://…] [--auth ntlm|basic] [--pollers 2] [--concurrency 200]
  *     [--scrape 5] [--base 127.1.0.1] [--sim-processes N] [--keep-logs]
+ *     [--nofile N | --nofile SOFT:HARD]   (NMSlite's open-files limit, as `ulimit -n` sets it)
+ *
+ * It reports even when the run falls short: scrapes and API calls that fail are counted (the
+ * API is asked on a new connection every scrape, as a browser or curl would), a server that
+ * died or a queue that did not drain is said in the verdict, and the figures measured up to
+ * then are printed (CPU per process, failed polls by class, queue, lag, descriptors).
  *
  * With --database-url (or DATABASE_URL) a scratch database is created on that server and
  * dropped at the end; otherwise NMSlite uses its embedded PGlite. The hosts are split over as
@@ -28,7 +34,8 @@ import {
 } from "./fleet_procs.ts";
 import { disableMonitors, login, seedFleet } from "./fleet_seed.ts";
 import { type Scrape, scrape, value } from "./fleet_metrics.ts";
-import { report, type RunResult } from "./fleet_report.ts";
+import { failureClasses, report, type RunResult } from "./fleet_report.ts";
+import { alive, newApiProbe, nofileOf, openFds, probeApi } from "./fleet_probe.ts";
 
 const args = Deno.args[0] === "--" ? Deno.args.slice(1) : [...Deno.args];
 function option(name: string, fallback: string): string {
@@ -43,6 +50,17 @@ const AUTH = option("auth", "ntlm") as "ntlm" | "basic";
 const BASE = option("base", "127.1.0.1");
 const DATABASE_URL = option("database-url", Deno.env.get("DATABASE_URL") ?? "");
 const KEEP_LOGS = args.includes("--keep-logs");
+// --nofile N (soft = hard = N, as `ulimit -n N`) or --nofile SOFT:HARD for the NMSlite process
+const NOFILE = parseNofile(option("nofile", ""));
+function parseNofile(v: string): { soft: number; hard: number } | undefined {
+  if (!v) return undefined;
+  const [soft, hard = soft] = v.split(":").map(Number);
+  if (!(Number.isInteger(soft) && Number.isInteger(hard) && soft >= 64 && hard >= soft)) {
+    console.error("--nofile takes N or SOFT:HARD (integers, 64 <= SOFT <= HARD)");
+    Deno.exit(2);
+  }
+  return { soft, hard };
+}
 const SIM_PROCESSES = Number(
   option("sim-processes", String(Math.ceil(HOSTS / hostsPerSimulator()))),
 );
@@ -76,18 +94,15 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-// A scrape that fails (a stalled or overloaded server) is counted and skipped, not fatal.
+// A scrape that fails (a stalled or overloaded server) is counted and skipped, never fatal:
+// the run goes on to its end and reports what it saw.
 let missedScrapes = 0;
-let lastScrape = Date.now();
 async function tryScrape(url: string): Promise<Scrape | undefined> {
   try {
-    const s = await scrape(url);
-    lastScrape = Date.now();
-    return s;
+    return await scrape(url);
   } catch (err) {
     missedScrapes++;
     say(`  scrape failed: ${(err as Error).message}`);
-    if (Date.now() - lastScrape > 120_000) throw new Error("no answer from /metrics for 2 min");
     return undefined;
   }
 }
@@ -118,12 +133,20 @@ async function run(): Promise<RunResult> {
     return sim;
   }));
   say("starting NMSlite");
-  const server = await startChildServer({ databaseUrl, logLevel: "warning", env: POLLING });
-  cleanups.push(() => server.stop());
-  const api = await login(server);
+  const server = await startChildServer({
+    databaseUrl,
+    logLevel: "warning",
+    env: POLLING,
+    nofile: NOFILE,
+  });
+  cleanups.push(async () => {
+    if (KEEP_LOGS) await Deno.copyFile(server.logPath, `${tmp}/nmslite.log`).catch(() => {});
+    await server.stop();
+  });
+  const session = await login(server);
 
   say(`seeding ${HOSTS} devices and monitors (interval ${INTERVAL} s, ${AUTH})`);
-  const seeded = await seedFleet(api, {
+  const seeded = await seedFleet(session, {
     hosts: sims.flatMap((s) => s.hosts),
     intervalSeconds: INTERVAL,
     auth: AUTH,
@@ -149,8 +172,12 @@ async function run(): Promise<RunResult> {
   const simStats = async () => {
     const totals: Record<string, number> = {};
     for (const s of sims) {
-      const t = await (await fetch(`${s.control}/stats`)).json();
-      for (const [k, v] of Object.entries(t)) totals[k] = (totals[k] ?? 0) + (v as number);
+      try {
+        const t = await (await fetch(`${s.control}/stats`)).json();
+        for (const [k, v] of Object.entries(t)) totals[k] = (totals[k] ?? 0) + (v as number);
+      } catch (err) {
+        say(`  simulator stats: ${(err as Error).message}`);
+      }
     }
     return totals;
   };
@@ -158,29 +185,54 @@ async function run(): Promise<RunResult> {
   const threadsStart = threadCpuSeconds(server.pid);
   const loadStart = loadAverage();
   const cpuStart = cpu();
-  const start = await scrape(server.url);
-  const scrapes: Scrape[] = [start];
+  const nofile = nofileOf(server.pid);
+  let [cpuLast, threadsLast] = [cpuStart, threadsStart];
+  const measureStart = Date.now();
+  const first = await tryScrape(server.url);
+  const scrapes: Scrape[] = first ? [first] : [];
+  const api = newApiProbe();
+  let fdsMax = openFds(server.pid);
   say(`measuring for ${DURATION} s`);
-  while (Date.now() - start.at < DURATION * 1000) {
-    await sleep(Math.min(SCRAPE * 1000, start.at + DURATION * 1000 - Date.now()));
+  while (Date.now() - measureStart < DURATION * 1000) {
+    await sleep(Math.max(0, Math.min(SCRAPE * 1000, measureStart + DURATION * 1000 - Date.now())));
+    // the API as a new client sees it: a health check and a page of devices
+    await probeApi(api, "GET /health", `${server.url}/health`);
+    await probeApi(
+      api,
+      "GET /api/v1/devices",
+      `${server.url}/api/v1/devices?limit=50`,
+      session.token,
+    );
+    fdsMax = Math.max(fdsMax, openFds(server.pid) || 0);
+    // NMSlite's CPU as last seen alive: a process that died mid-run still gets its figures
+    if (alive(server.pid)) [cpuLast, threadsLast] = [cpu(), threadCpuSeconds(server.pid)];
     const s = await tryScrape(server.url);
-    if (!s) continue;
+    if (!s) {
+      if (!alive(server.pid)) say("  NMSlite is gone");
+      continue;
+    }
     const prev = scrapes[scrapes.length - 1];
     scrapes.push(s);
+    if (!prev) continue;
     const ok = value(s, "nmslite_polls_total", 'outcome="ok"') -
       value(prev, "nmslite_polls_total", 'outcome="ok"');
     say(
-      `  ${((s.at - start.at) / 1000).toFixed(0)} s: ok ${
+      `  ${((s.at - measureStart) / 1000).toFixed(0)} s: ok ${
         (ok / ((s.at - prev.at) / 1000)).toFixed(0)
-      }/s, failed ${value(s, "nmslite_polls_total", 'outcome="failed"')}, lag p99 ${
+      }/s, failed ${value(s, "nmslite_polls_total", 'outcome="failed"')} (${
+        failureClasses(s)
+      }), lag p99 ${
         value(s, "nmslite_scheduler_lag_seconds", 'quantile="0.99"').toFixed(2)
       } s, in flight ${value(s, "nmslite_polls_in_flight")}, queued ${
         value(s, "nmslite_polls_queued")
-      }, queue depth ${value(s, "nmslite_queue_depth")}`,
+      }, queue depth ${value(s, "nmslite_queue_depth")}, fds ${
+        openFds(server.pid)
+      }, API ${api.ok} ok ${api.failed} failed`,
     );
   }
-  const cpuEnd = cpu();
-  const threadsEnd = threadCpuSeconds(server.pid);
+  const [cpuEnd, threadsEnd] = alive(server.pid)
+    ? [cpu(), threadCpuSeconds(server.pid)]
+    : [cpuLast, threadsLast];
   const loadEnd = loadAverage();
   const simEnd = await simStats();
 
@@ -188,25 +240,37 @@ async function run(): Promise<RunResult> {
   // over more than one poller stats period (5 s), so ok polls and rows are final.
   say("disabling every monitor and waiting for the queue to drain");
   const drainStarted = performance.now();
-  await disableMonitors(api, seeded.monitorIds, 16);
-  let final = await scrape(server.url);
+  const disabled = alive(server.pid)
+    ? await disableMonitors(session, seeded.monitorIds, 16)
+    : { failed: seeded.monitorIds.length, firstError: "NMSlite is gone" };
+  if (disabled.failed) {
+    say(`  ${disabled.failed} monitors could not be disabled (${disabled.firstError})`);
+  }
+  let final = await tryScrape(server.url) ?? scrapes[scrapes.length - 1];
   const key = (s: Scrape) =>
     ["ok", "failed"].map((o) => value(s, "nmslite_polls_total", `outcome="${o}"`)).concat(
       ["inserted", "duplicate", "orphaned"].map((r) =>
         value(s, "nmslite_writer_rows_total", `result="${r}"`)
       ),
     ).join(",");
-  for (let settled = false; !settled;) {
-    if (performance.now() - drainStarted > 180_000) throw new Error("the queue did not drain");
+  let drained = false;
+  while (!drained && performance.now() - drainStarted < 180_000 && alive(server.pid)) {
     await sleep(6_000);
     const s = await tryScrape(server.url);
     if (!s) continue;
-    settled = key(s) === key(final) && value(s, "nmslite_polls_in_flight") === 0 &&
+    drained = !!final && key(s) === key(final) && value(s, "nmslite_polls_in_flight") === 0 &&
       value(s, "nmslite_polls_queued") === 0 && value(s, "nmslite_queue_depth") === 0;
     final = s;
   }
+  if (!drained) {
+    say("  the queue did not drain (or NMSlite stopped answering): figures are partial");
+  }
   const drainSeconds = (performance.now() - drainStarted) / 1000;
   return {
+    drained,
+    serverAlive: alive(server.pid),
+    api,
+    fds: { max: fdsMax, limit: nofile },
     hosts: HOSTS,
     interval: INTERVAL,
     duration: DURATION,

@@ -1,5 +1,6 @@
 /** The fleet benchmark's printed result: one table and the verdicts. */
 import { fmt, histogramQuantile, median, type Scrape, value } from "./fleet_metrics.ts";
+import { type ApiProbe, percentile } from "./fleet_probe.ts";
 
 type Procs = "nmslite" | "simulator" | "postgres" | "bench" | "machine";
 type SimTotals = Record<string, number>;
@@ -14,9 +15,17 @@ export interface RunResult {
   seedSeconds: number;
   /** the measured window: first and last are its ends */
   scrapes: Scrape[];
-  /** after the monitors were disabled and the queue drained */
-  final: Scrape;
+  /** after the monitors were disabled and the queue drained (the last scrape when it did not) */
+  final: Scrape | undefined;
   drainSeconds: number;
+  /** whether the queue drained and the counters settled */
+  drained: boolean;
+  /** whether NMSlite was still running at the end */
+  serverAlive: boolean;
+  /** GET /health and GET /api/v1/devices on new connections, once per scrape */
+  api: ApiProbe;
+  /** NMSlite's open descriptors: most seen, and its limit (soft/hard) */
+  fds: { max: number; limit: string };
   /** scrapes of /metrics that failed or timed out (30 s) */
   missedScrapes: number;
   cpu: { start: Record<Procs, number>; end: Record<Procs, number> };
@@ -34,7 +43,20 @@ const rows = (s: Scrape, result: string) =>
   value(s, "nmslite_writer_rows_total", `result="${result}"`);
 const lag = (s: Scrape, q: string) => value(s, "nmslite_scheduler_lag_seconds", `quantile="${q}"`);
 
+/** Failed polls by class in a scrape (or between two), "timeout 3, refused 1", or "none". */
+export function failureClasses(s: Scrape, since?: Scrape): string {
+  const prefix = 'nmslite_polls_failed_total{class="';
+  const out: string[] = [];
+  for (const [k, v] of s) {
+    if (!k.startsWith(prefix)) continue;
+    const n = v - (since?.get(k) ?? 0);
+    if (n) out.push(`${k.slice(prefix.length, -2)} ${n}`);
+  }
+  return out.join(", ") || "none";
+}
+
 export function report(r: RunResult): string {
+  if (r.scrapes.length < 2 || !r.final) return shortReport(r);
   const start = r.scrapes[0];
   const end = r.scrapes[r.scrapes.length - 1];
   const seconds = (end.at - start.at) / 1000;
@@ -60,6 +82,8 @@ export function report(r: RunResult): string {
 
   const f = r.final;
   const ok = polls(f, "ok");
+  const api = r.api;
+  const localResource = value(f, "nmslite_polls_failed_total", 'class="local_resource"');
   const lost = ok - rows(f, "inserted") - rows(f, "orphaned");
   const duplicated = rows(f, "duplicate");
   const deadLetters = value(f, "nmslite_queue_dead_letters");
@@ -101,9 +125,29 @@ export function report(r: RunResult): string {
       `${q("nmslite_writer_commit_seconds", 0.5)} | ${q("nmslite_writer_commit_seconds", 0.99)}`,
     ],
     ["max in flight | queued | queue depth", `${inFlightMax} | ${queuedMax} | ${depthMax}`],
+    ["failed polls by class (window)", failureClasses(end, start)],
+    ["failed polls by class (whole run)", failureClasses(f)],
+    [
+      "API on new connections: ok | failed",
+      `${api.ok} | ${api.failed}${api.errors.length ? ` (${api.errors.join("; ")})` : ""}`,
+    ],
+    [
+      "API latency p50 | p95 (ms)",
+      `${fmt(percentile(api.latenciesMs, 0.5), 1)} | ${fmt(percentile(api.latenciesMs, 0.95), 1)}`,
+    ],
+    [
+      "NMSlite descriptors max | limit (soft/hard)",
+      `${r.fds.max} | ${r.fds.limit}; WinRM connections at the end: ${
+        value(end, "nmslite_winrm_connections", 'state="open"')
+      } open, ${value(end, "nmslite_winrm_connections", 'state="idle"')} idle, budget ${
+        value(end, "nmslite_winrm_connections", 'state="budget"')
+      }, ${value(end, "nmslite_winrm_connections_evicted_total")} evicted`,
+    ],
     [
       "whole run: ok | failed polls",
-      `${ok} | ${polls(f, "failed")} (drained in ${fmt(r.drainSeconds, 0)} s)`,
+      `${ok} | ${polls(f, "failed")} (${r.drained ? "drained" : "NOT drained"} in ${
+        fmt(r.drainSeconds, 0)
+      } s${r.serverAlive ? "" : "; NMSlite exited"})`,
     ],
     [
       "rows inserted | orphaned",
@@ -142,7 +186,7 @@ export function report(r: RunResult): string {
   const p2r = histogramQuantile(start, end, "nmslite_poll_to_row_seconds", 0.99);
   const held = okRate >= expected * 0.98 && skipped === 0 && failedRate === 0 &&
     lagP99Worst < TARGET.lagP99 && !p2r.over && p2r.value < TARGET.lagP99 && lost === 0 &&
-    duplicated === 0 && deadLetters === 0;
+    duplicated === 0 && deadLetters === 0 && r.drained && r.serverAlive && api.failed === 0;
   const targetScale = r.hosts >= TARGET.hosts && r.interval <= TARGET.interval &&
     seconds >= 290;
   const width = Math.max(...out.map(([k]) => k.length));
@@ -154,11 +198,63 @@ export function report(r: RunResult): string {
       fmt(seconds, 0)
     } s (ok ${fmt(okRate, 1)}/s, worst lag p99 ${fmt(lagP99Worst, 2)} s, poll-to-row p99 ` +
     `${p2r.over ? ">" : ""}${fmt(p2r.value, 2)} s, lost ${lost}, ` +
-    `duplicated ${duplicated}, failed ${polls(f, "failed")}, skipped ${skipped})`,
+    `duplicated ${duplicated}, failed ${polls(f, "failed")} of which local_resource ` +
+    `${localResource}, skipped ${skipped}, API failed ${api.failed}` +
+    `${r.drained ? "" : ", not drained"}${r.serverAlive ? "" : ", NMSlite exited"})`,
     `target "${TARGET.hosts.toLocaleString("en")} hosts at a ${TARGET.interval} s interval ` +
     `(about 167 polls/s) with lag p99 under ${TARGET.lagP99} s and zero loss" on this ` +
     `${cores}-core machine, simulator included: ${
       held && targetScale ? "MET" : held ? "not tested at this scale" : "NOT met"
+    }`,
+  ].join("\n");
+}
+
+/**
+ * The report of a run with fewer than two answers from /metrics (NMSlite died or never
+ * answered): what the bench measured itself (CPU from /proc, the API probes, descriptors)
+ * and what the last answer said (failure classes, queue, lag), with the verdict.
+ */
+function shortReport(r: RunResult): string {
+  const last = r.final ?? r.scrapes.at(-1);
+  const seconds = r.duration;
+  const cpuOf = (p: Procs) => r.cpu.end[p] - r.cpu.start[p];
+  const out: [string, string][] = [
+    ["fleet", `${r.hosts} hosts at ${r.interval} s = ${fmt(r.hosts / r.interval, 1)} polls/s`],
+    ["NMSlite at the end", r.serverAlive ? "running" : "GONE (exited during the run)"],
+    ["answers from /metrics", `${r.scrapes.length} (${r.missedScrapes} failed)`],
+    [
+      "API on new connections: ok | failed",
+      `${r.api.ok} | ${r.api.failed}${r.api.errors.length ? ` (${r.api.errors.join("; ")})` : ""}`,
+    ],
+    ["NMSlite descriptors max | limit (soft/hard)", `${r.fds.max} | ${r.fds.limit}`],
+    ...(["nmslite", "simulator", "postgres", "bench"] as Procs[]).map((p): [string, string] => [
+      `CPU ${p} (while alive)`,
+      `${fmt(cpuOf(p), 1)} s = ${fmt(cpuOf(p) / seconds * 100, 0)} % of a core`,
+    ]),
+    ...(last
+      ? [
+        ["last answer: failed polls by class", failureClasses(last)],
+        [
+          "last answer: ok | failed polls",
+          `${polls(last, "ok")} | ${polls(last, "failed")}`,
+        ],
+        [
+          "last answer: in flight | queued | queue depth",
+          `${value(last, "nmslite_polls_in_flight")} | ${value(last, "nmslite_polls_queued")} | ${
+            value(last, "nmslite_queue_depth")
+          }`,
+        ],
+        ["last answer: scheduler lag p99 (s)", fmt(lag(last, "0.99"), 3)],
+      ] as [string, string][]
+      : []),
+  ];
+  const width = Math.max(...out.map(([k]) => k.length));
+  return [
+    "",
+    ...out.map(([k, v]) => `${k.padEnd(width)}  ${v}`),
+    "",
+    `this run: NOT held — ${
+      r.serverAlive ? "NMSlite stopped answering /metrics" : "NMSlite exited during the run"
     }`,
   ].join("\n");
 }

@@ -5,6 +5,8 @@
 import type { ChildServer } from "../scripts/child_server.ts";
 
 export interface Api {
+  /** the bearer token (the bench's own API probes use it) */
+  token: string;
   // Response bodies are read ad hoc after their status was checked.
   // deno-lint-ignore no-explicit-any
   call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
@@ -21,6 +23,7 @@ export async function login(server: ChildServer): Promise<Api> {
   const token: string = (await res.json()).data.access_token;
   const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
   return {
+    token,
     async call(method, path, body) {
       const r = await fetch(`${api}${path}`, {
         method,
@@ -61,6 +64,8 @@ export async function seedFleet(api: Api, opts: {
   username: string;
   password: string;
   concurrency: number;
+  /** the hosts' WinRM HTTP port (default 5985) */
+  port?: number;
   onProgress?: (done: number) => void;
 }): Promise<Seeded> {
   const started = performance.now();
@@ -69,7 +74,7 @@ export async function seedFleet(api: Api, opts: {
     type: opts.auth === "basic" ? "winrm_basic" : "winrm_ntlm",
     username: opts.username,
     password: opts.password,
-    port: 5985,
+    port: opts.port ?? 5985,
     use_ssl: false,
     // Basic over plain HTTP must be allowed explicitly; NTLM seals the messages instead.
     ...(opts.auth === "basic" ? { allow_unencrypted: true } : {}),
@@ -102,10 +107,34 @@ export async function seedFleet(api: Api, opts: {
   };
 }
 
-/** Takes every monitor out of the schedule, so the counters can settle. */
-export async function disableMonitors(api: Api, ids: number[], concurrency: number) {
+/**
+ * Takes every monitor out of the schedule, so the counters can settle. A request that fails
+ * (an overloaded server) is tried three times; the monitors still enabled are counted, not
+ * thrown, so the run still reports.
+ */
+export async function disableMonitors(
+  api: Api,
+  ids: number[],
+  concurrency: number,
+): Promise<{ failed: number; firstError?: string }> {
+  let failed = 0;
+  let firstError: string | undefined;
   await eachConcurrently(ids, concurrency, async (id) => {
-    const r = await api.call("PUT", `/monitors/${id}`, { enabled: false });
-    if (r.status !== 200) throw new Error(`PUT /monitors/${id}: HTTP ${r.status}`);
+    for (let attempt = 1;; attempt++) {
+      try {
+        const r = await api.call("PUT", `/monitors/${id}`, { enabled: false });
+        if (r.status === 200) return;
+        throw new Error(`PUT /monitors/${id}: HTTP ${r.status}`);
+      } catch (err) {
+        if (attempt < 3) {
+          await new Promise((r) => setTimeout(r, 1_000 * attempt));
+          continue;
+        }
+        failed++;
+        firstError ??= (err as Error).message;
+        return;
+      }
+    }
   });
+  return { failed, firstError };
 }

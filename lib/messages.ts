@@ -132,6 +132,8 @@ export interface PollOutcome {
   /** the last attempt's error, when !ok; never contains a secret */
   error?: string;
   errorKind?: string;
+  /** why, in a few classes (lib/polling/failure_class.ts), when !ok */
+  errorClass?: string;
 }
 
 /** A Deno KV queue message: many results per message (KV delivers ~1,000 messages/s). */
@@ -157,6 +159,8 @@ export type PollerCommand =
     winrmPipelining: boolean;
     /** where exec plugins must live (plugins.dir); without it exec plugins are refused */
     pluginDir?: string;
+    /** WinRM connections this Worker may hold open (its descriptor budget; absent: unbounded) */
+    winrmConnections?: number;
   }
   | { type: "poll"; job: PollJob; plugin: PluginSpec }
   | { type: "credential"; requestId: number; credential: Credential | null; error?: string }
@@ -179,4 +183,8 @@ export interface PollerStats {
   durationBuckets: Record<string, number>;
   durationSumMs: number;
   enqueuedBatches: number;
+  /** failed polls by class (lib/polling/failure_class.ts) */
+  failedByClass?: Record<string, number>;
+  /** the Worker's WinRM connections against its descriptor budget */
+  connections?: { max: number; open: number; idle: number; waiting: number; evicted: number };
 }

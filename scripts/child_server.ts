@@ -12,6 +12,8 @@ export interface ChildServer {
   databaseKind: "pglite" | "postgres";
   /** The server's process id (the benchmark reads its CPU time from /proc). */
   pid: number;
+  /** The server's stdout and stderr (inside its data directory, removed by stop()). */
+  logPath: string;
   /** Stops the server (SIGTERM, then SIGKILL) and removes the data directory; idempotent. */
   stop(): Promise<void>;
 }
@@ -23,7 +25,13 @@ export interface ChildServerOptions {
   /** Extra environment for the server (NMSLITE_*). */
   env?: Record<string, string>;
   startTimeoutMs?: number;
-  /** Start the server under `ulimit -n <fdLimit>` (through bash). */
+  /**
+   * Open-files limit for the server process, as `ulimit -n` sets it: one number for soft and
+   * hard limit alike, or `{soft, hard}`. The child starts through bash, which lowers its
+   * limits and execs Deno (same process id).
+   */
+  nofile?: number | { soft: number; hard: number };
+  /** Start the server under `ulimit -n <fdLimit>` (through bash): `nofile` with one number. */
   fdLimit?: number;
   /** Exec plugins to install in `<data_dir>/plugins`: name -> executable to copy there. */
   plugins?: Record<string, string>;
@@ -88,7 +96,7 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
     ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
     ...opts.env,
   });
-  const serverArgs = [
+  const denoArgs = [
     "run",
     "--allow-all",
     "main.ts",
@@ -98,15 +106,19 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
     String(port),
     "--plain-http",
   ];
-  // With a descriptor limit, bash lowers it and then becomes the server (exec): same pid.
-  const [command, args] = opts.fdLimit === undefined ? [Deno.execPath(), serverArgs] : ["bash", [
-    "-c",
-    `ulimit -n ${Math.floor(opts.fdLimit)} && exec "$0" "$@"`,
-    Deno.execPath(),
-    ...serverArgs,
-  ]];
-  const child = new Deno.Command(command, {
-    args,
+  const nofile = opts.nofile ?? opts.fdLimit;
+  const limit = typeof nofile === "number" ? { soft: nofile, hard: nofile } : nofile;
+  const child = new Deno.Command(limit ? "bash" : Deno.execPath(), {
+    args: limit
+      ? [
+        "-c",
+        // soft first: a hard limit below the current soft one is refused
+        `ulimit -Sn ${Math.trunc(limit.soft)} && ulimit -Hn ${Math.trunc(limit.hard)} && exec "$@"`,
+        "bash",
+        Deno.execPath(),
+        ...denoArgs,
+      ]
+      : denoArgs,
     cwd: ROOT,
     env,
     clearEnv: true,
@@ -152,6 +164,7 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
             adminPassword,
             databaseKind: body.data.database.kind,
             pid: child.pid,
+            logPath,
             stop,
           };
         }

@@ -9,6 +9,7 @@ import { Poller } from "../lib/polling/poller.ts";
 import { CredentialCache } from "../lib/polling/credential_cache.ts";
 import { ResultBatcher } from "../lib/polling/result_batcher.ts";
 import { collectMetrics } from "../lib/collectors/registry.ts";
+import { configureConnectionBudget, connectionBudget } from "../lib/winrm/budget.ts";
 import { openResultsQueue, packBatches, type ResultsQueue } from "../lib/queue/results_queue.ts";
 
 let poller: Poller | undefined;
@@ -46,6 +47,7 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
   switch (cmd.type) {
     case "init": {
       workerId = cmd.workerId;
+      if (cmd.winrmConnections) configureConnectionBudget(cmd.winrmConnections);
       queue = await openResultsQueue(cmd.kvPath);
       batcher = new ResultBatcher({
         maxDelayMs: 100,
@@ -121,5 +123,7 @@ function stats() {
     durationBuckets: poller?.stats.duration.buckets ?? {},
     durationSumMs: poller?.stats.duration.sum ?? 0,
     enqueuedBatches: batcher?.enqueuedBatches ?? 0,
+    failedByClass: poller?.stats.failedByClass,
+    connections: connectionBudget().stats(),
   };
 }

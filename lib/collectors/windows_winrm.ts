@@ -21,8 +21,9 @@
  * others follow pipelined). Basic sends its header with every request and adds 1: the first
  * query goes alone until the server has accepted the password on the connection, so a wrong
  * password costs one failed logon, not four.
- * Connections stay in the process-wide pool between polls (idle up to 60 s), so a device
- * polled every minute or faster pays exactly 1 round trip a poll.
+ * Connections stay in the process-wide pool between polls (idle up to 90 s), so a device
+ * polled every minute or faster pays exactly 1 round trip a poll, as long as the descriptor
+ * budget (lib/winrm/budget.ts) has room; past it a poll pays the handshake again.
  */
 import type { MetricsDocument } from "./metrics_document.ts";
 import {

@@ -4,11 +4,26 @@
  * `fping` when it is installed (Deno has no raw sockets).
  */
 import { connect } from "node:net";
+import { connectionBudget } from "../winrm/budget.ts";
 
 export const WINDOWS_PORTS = [5985, 5986, 135] as const;
 
-/** Resolves true when the port accepts a TCP connection within the timeout. */
-export function probeTcp(ip: string, port: number, timeoutMs: number): Promise<boolean> {
+/**
+ * Resolves true when the port accepts a TCP connection within the timeout. The socket holds
+ * a slot of this isolate's descriptor budget (lib/winrm/budget.ts) while it is open, so a
+ * large discovery waits for slots instead of running the process out of descriptors.
+ */
+export async function probeTcp(ip: string, port: number, timeoutMs: number): Promise<boolean> {
+  const budget = connectionBudget();
+  await budget.reserve();
+  try {
+    return await connectOnce(ip, port, timeoutMs);
+  } finally {
+    budget.release();
+  }
+}
+
+function connectOnce(ip: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: ip, port, timeout: timeoutMs });
     let settled = false;

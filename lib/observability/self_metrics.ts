@@ -9,6 +9,8 @@ import { PrometheusText } from "./prometheus.ts";
 import { DEVICE_STATUSES, devicesRepo } from "../db/devices.ts";
 import { Histogram } from "../metrics/histogram.ts";
 import { DURATION_BUCKETS_MS } from "../polling/poller.ts";
+import type { PollerStats } from "../messages.ts";
+import { emptyFailureCounts } from "../polling/failure_class.ts";
 
 const msToSeconds = (buckets: Record<string, number>): Record<string, number> =>
   Object.fromEntries(
@@ -72,6 +74,7 @@ export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string
     [{ outcome: "failed" }, polls.failed],
   ]);
   out.counter("nmslite_poll_retries_total", "Poll attempts retried", polls.retried);
+  pollFailures(out, stats.pollers);
   histogram(
     out,
     "nmslite_poll_duration_seconds",
@@ -138,6 +141,38 @@ export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string
     rt.health.counters.reactivated,
   );
   return out.toString();
+}
+
+/** Failed polls by class, and the poller Workers' WinRM connections against their budget. */
+function pollFailures(out: PrometheusText, pollers: PollerStats[]) {
+  const byClass = emptyFailureCounts() as Record<string, number>;
+  const conns = { max: 0, open: 0, idle: 0, waiting: 0, evicted: 0 };
+  for (const p of pollers) {
+    for (const [c, n] of Object.entries(p.failedByClass ?? {})) byClass[c] = (byClass[c] ?? 0) + n;
+    for (const k of Object.keys(conns) as (keyof typeof conns)[]) {
+      conns[k] += p.connections?.[k] ?? 0;
+    }
+  }
+  out.counter(
+    "nmslite_polls_failed_total",
+    "Failed polls by class (timeout, refused, reset, unreachable, tls, auth, fault, local_resource, other)",
+    Object.entries(byClass).map(([c, n]) => [{ class: c }, n]),
+  );
+  out.gauge("nmslite_winrm_connections", "Poller WinRM connections: open, idle, budget", [
+    [{ state: "open" }, conns.open],
+    [{ state: "idle" }, conns.idle],
+    [{ state: "budget" }, Number.isFinite(conns.max) ? conns.max : -1],
+  ]);
+  out.gauge(
+    "nmslite_winrm_connection_waiters",
+    "Polls waiting for a connection slot",
+    conns.waiting,
+  );
+  out.counter(
+    "nmslite_winrm_connections_evicted_total",
+    "Idle WinRM connections closed to stay within the descriptor budget",
+    conns.evicted,
+  );
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

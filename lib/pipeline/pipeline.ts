@@ -53,6 +53,8 @@ export interface PipelineOptions {
   winrmPipelining: boolean;
   /** plugins.dir: where exec plugins must live */
   pluginDir: string;
+  /** WinRM connections per poller Worker (its descriptor budget, lib/os/fd_limit.ts) */
+  winrmConnections?: number;
   kvPath: string | null;
 }
 
@@ -202,6 +204,7 @@ export class Pipeline {
         credentialTtlMs: this.opts.credentialTtlMs,
         winrmPipelining: this.opts.winrmPipelining,
         pluginDir: this.opts.pluginDir,
+        winrmConnections: this.opts.winrmConnections,
       } satisfies PollerCommand,
     );
     return worker;

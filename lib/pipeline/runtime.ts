@@ -15,12 +15,17 @@ import { Pipeline, type PipelineDeps } from "./pipeline.ts";
 import { HealthMonitor } from "../health/health_monitor.ts";
 import { ensurePartitions } from "../metrics/partitions.ts";
 import { applyRetention } from "../metrics/timescale.ts";
+import { fdBudgetFor } from "../os/fd_limit.ts";
+import { configureConnectionBudget } from "../winrm/budget.ts";
 
 const log = getLogger(["nmslite", "runtime"]);
 
 /** What the runtime is handed by the composition root: the pipeline's parts and its settings. */
 export interface RuntimeDeps extends PipelineDeps {
-  settings: Pick<Config, "polling" | "health" | "metrics" | "plugins" | "data_dir">;
+  settings: Pick<
+    Config,
+    "polling" | "health" | "metrics" | "plugins" | "data_dir" | "server" | "database"
+  >;
   /** the Deno KV file of the results queue */
   queuePath: string;
 }
@@ -60,6 +65,8 @@ export class MonitoringRuntime {
       },
     });
     const p = settings.polling;
+    const fd = fdBudgetFor(settings, deps.db.kind); // descriptors shared out
+    configureConnectionBudget(fd.main);
     this.pipeline = new Pipeline(deps, {
       pollers: p.pollers,
       pollerConcurrency: p.concurrency,
@@ -70,6 +77,7 @@ export class MonitoringRuntime {
       credentialTtlMs: p.credential_ttl_ms,
       winrmPipelining: p.winrm_pipelining,
       pluginDir: pluginDirOf(settings),
+      winrmConnections: fd.perPoller,
       kvPath: deps.queuePath,
     });
   }

@@ -5,6 +5,7 @@
  */
 import type { Credential, MetricSample, PluginSpec, PollJob, PollOutcome } from "../messages.ts";
 import { Histogram } from "../metrics/histogram.ts";
+import { emptyFailureCounts, type FailureClass, failureClass } from "./failure_class.ts";
 
 export interface PollerOptions {
   concurrency: number;
@@ -41,6 +42,8 @@ export class Poller {
     ok: 0,
     failed: 0,
     retried: 0,
+    /** failed polls by why (failure_class.ts) */
+    failedByClass: emptyFailureCounts(),
     /** poll duration including retries, ms */
     duration: new Histogram(DURATION_BUCKETS_MS),
   };
@@ -100,7 +103,7 @@ export class Poller {
     const now = this.opts.now ?? Date.now;
     const started = now();
     let attempts = 0;
-    let lastError: { message: string; kind?: string } = { message: "not attempted" };
+    let lastError: ErrorInfo = { message: "not attempted", class: "other" };
     for (;;) {
       attempts++;
       const attemptedAt = now();
@@ -133,13 +136,16 @@ export class Poller {
       attempts: number;
       attemptedAt: number;
       started: number;
-      error?: { message: string; kind?: string };
+      error?: ErrorInfo;
     },
   ): void {
     const now = (this.opts.now ?? Date.now)();
     const durationMs = now - r.started;
     if (r.ok) this.stats.ok++;
-    else this.stats.failed++;
+    else {
+      this.stats.failed++;
+      this.stats.failedByClass[r.error?.class ?? "other"]++;
+    }
     this.stats.duration.observe(durationMs);
     this.opts.onOutcome({
       monitorId: job.monitorId,
@@ -149,7 +155,13 @@ export class Poller {
       attemptedAt: r.attemptedAt,
       dueAt: job.dueAt,
       durationMs,
-      ...(r.error ? { error: r.error.message.slice(0, 1000), errorKind: r.error.kind } : {}),
+      ...(r.error
+        ? {
+          error: r.error.message.slice(0, 1000),
+          errorKind: r.error.kind,
+          errorClass: r.error.class,
+        }
+        : {}),
     });
   }
 }
@@ -164,9 +176,15 @@ function retryable(kind: string | undefined): boolean {
   return kind !== "auth" && kind !== "credential";
 }
 
-function describe(err: unknown): { message: string; kind?: string } {
+interface ErrorInfo {
+  message: string;
+  kind?: string;
+  class: FailureClass;
+}
+
+function describe(err: unknown): ErrorInfo {
   const e = err as { message?: string; kind?: string };
-  return { message: e?.message ?? String(err), kind: e?.kind };
+  return { message: e?.message ?? String(err), kind: e?.kind, class: failureClass(err) };
 }
 
 async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, ms: number): Promise<T> {

@@ -27,7 +27,7 @@ import {
   parseEnvelope,
   type WmiItem,
 } from "./parse.ts";
-import { ConnectionPool, type PoolStats, sharedPool } from "./pool.ts";
+import { ConnectionPool, IDLE_TIMEOUT_MS, type PoolStats, sharedPool } from "./pool.ts";
 import { checkPinned, type TlsOptions } from "./tls_verify.ts";
 import { Transport, type TransportResult } from "./transport.ts";
 import { cancel, schedule } from "./ticker.ts";
@@ -137,7 +137,7 @@ export class WinrmClient {
       });
     const poolOpts = {
       maxIdle: opts.pool?.maxIdle ?? 4,
-      idleTimeoutMs: opts.pool?.idleTimeoutMs ?? 60_000,
+      idleTimeoutMs: opts.pool?.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
     };
     const key = poolKey(opts, this.port, tls);
     this.#ownPool = !opts.shared;

@@ -71,6 +71,7 @@ export class Connection {
   #dead = false;
   #pending: Pending | null = null;
   #idleTimer: Timer | undefined;
+  #closedHooks: (() => void)[] | null = [];
 
   private constructor(socket: net.Socket, endpoint: string, peerCertificate?: Uint8Array) {
     this.#socket = socket;
@@ -79,7 +80,10 @@ export class Connection {
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("end", () => this.#onClose(null));
-    socket.on("close", () => this.#onClose(null));
+    socket.on("close", () => {
+      this.#onClose(null);
+      this.#closed();
+    });
     socket.on("error", (err: Error) => this.#onClose(err));
   }
 
@@ -157,6 +161,18 @@ export class Connection {
     return !this.#dead;
   }
 
+  /** Runs `fn` once, when the connection is closed (by us or the peer); at once if it is. */
+  onClosed(fn: () => void) {
+    if (this.#closedHooks) this.#closedHooks.push(fn);
+    else fn();
+  }
+
+  #closed() {
+    const hooks = this.#closedHooks;
+    this.#closedHooks = null;
+    for (const fn of hooks ?? []) fn();
+  }
+
   /** Sends one request and resolves with the complete response. */
   request(data: Uint8Array, readTimeoutMs: number, signal?: AbortSignal): Promise<HttpResponse> {
     return new Promise((resolve, reject) =>
@@ -231,6 +247,7 @@ export class Connection {
     this.#clearIdle();
     this.#dead = true;
     this.#socket.destroy();
+    this.#closed();
   }
 
   #clearIdle() {

@@ -70,7 +70,18 @@ export class CancelledError extends WinrmError {
   readonly kind = "cancelled";
 }
 
-export type ConnectionProblem = "refused" | "reset" | "closed" | "unreachable" | "dns" | "other";
+/**
+ * "local_resource": this process (or the system) ran out of file descriptors or socket
+ * buffers (EMFILE, ENFILE, ENOBUFS, ENOMEM): nothing is wrong with the target.
+ */
+export type ConnectionProblem =
+  | "refused"
+  | "reset"
+  | "closed"
+  | "unreachable"
+  | "dns"
+  | "local_resource"
+  | "other";
 
 export class ConnectionError extends WinrmError {
   override name = "ConnectionError";
@@ -159,6 +170,10 @@ const CONNECTION_CODES: Record<string, ConnectionProblem> = {
   EADDRNOTAVAIL: "unreachable",
   ENOTFOUND: "dns",
   EAI_AGAIN: "dns",
+  EMFILE: "local_resource",
+  ENFILE: "local_resource",
+  ENOBUFS: "local_resource",
+  ENOMEM: "local_resource",
 };
 
 /** Maps a node:net socket error to a ConnectionError naming the endpoint. */
@@ -174,6 +189,8 @@ export function connectionErrorFrom(err: unknown, endpoint: string): ConnectionE
     ? "host unreachable"
     : problem === "dns"
     ? "host name not resolved"
+    : problem === "local_resource"
+    ? "out of local resources (file descriptors or socket buffers) to connect"
     : e?.message ?? String(err);
   return new ConnectionError(problem, `${endpoint}: ${what}${code ? ` (${code})` : ""}`, code);
 }

@@ -17,6 +17,11 @@ export * from "./errors.ts";
 export { DEFAULT_ENUMERATION_LIMITS, type EnumerationLimits } from "./enumerate.ts";
 export { asArray, numProp, prop, strProp, type WmiItem, type WmiValue } from "./parse.ts";
 export { closeSharedPools, type PoolStats, sharedPoolStats } from "./pool.ts";
+export {
+  configureConnectionBudget,
+  connectionBudget,
+  type ConnectionBudgetStats,
+} from "./budget.ts";
 export type { TlsOptions } from "./tls_verify.ts";
 
 /**

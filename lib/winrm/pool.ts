@@ -3,11 +3,30 @@
  * connection, not a request, so reusing a connection saves the handshake round trips and the
  * key derivation; Basic saves the TCP/TLS setup. Idle connections are handed out most
  * recently used first, so a sequential poll keeps landing on the same (hot) connection.
+ *
+ * Every connection holds a slot of the isolate's descriptor budget (budget.ts): with the
+ * budget full, the least recently used idle connection of any pool is closed first, and a
+ * connection that comes back while others wait for a slot is closed instead of kept. EMFILE
+ * or ENFILE on connect shrinks the budget and is retried after a short pause, so running out
+ * of descriptors makes polls slower rather than failed.
  */
 import { abortError, Connection } from "./connection.ts";
+import { type ConnectionBudget, connectionBudget } from "./budget.ts";
+import { ConnectionError } from "./errors.ts";
+
+/**
+ * How long an idle connection is kept: 90 s. Windows (HTTP.sys, which serves WinRM) closes
+ * idle keep-alive connections after 120 s; closing ours 30 s earlier means we never write a
+ * request into a connection the server is closing at that moment (a stale-connection retry).
+ * 90 s still covers a 60 s polling interval (the common one) plus scheduling jitter, so a
+ * host polled every minute keeps its authenticated connection while the budget has room.
+ */
+export const IDLE_TIMEOUT_MS = 90_000;
+/** Tries to connect when the process is out of descriptors (EMFILE/ENFILE), with pauses. */
+const LOCAL_RESOURCE_TRIES = 5;
 
 export interface PoolOptions {
-  /** idle connections kept open (Windows HTTP.sys drops idle ones after 120 s by default) */
+  /** idle connections kept open for this target (the budget may close them sooner) */
   maxIdle: number;
   idleTimeoutMs: number;
   /** called when the last idle connection expired and none is in use */
@@ -53,7 +72,8 @@ export class ConnectionPool {
   constructor(
     readonly key: string,
     private readonly open: (signal?: AbortSignal) => Promise<Connection>,
-    private readonly opts: PoolOptions = { maxIdle: 4, idleTimeoutMs: 60_000 },
+    private readonly opts: PoolOptions = { maxIdle: 4, idleTimeoutMs: IDLE_TIMEOUT_MS },
+    private readonly budget: ConnectionBudget = connectionBudget(),
   ) {}
 
   /** An idle live connection, or a new one; `fresh` is true for a new one. */
@@ -62,12 +82,16 @@ export class ConnectionPool {
     this.stats.requests++;
     while (this.#idle.length) {
       const conn = this.#idle.pop()!;
-      if (!conn.alive) continue;
+      this.budget.unpark(conn);
+      if (!conn.alive) {
+        conn.close();
+        continue;
+      }
       this.#active.add(conn);
       this.stats.reused++;
       return { conn, fresh: false };
     }
-    const conn = await this.open(signal);
+    const conn = await this.#openWithinBudget(signal);
     this.stats.opened++;
     if (this.#closed) {
       conn.close();
@@ -77,19 +101,54 @@ export class ConnectionPool {
     return { conn, fresh: true };
   }
 
+  /**
+   * A new connection on a slot of the budget. Out of descriptors (EMFILE/ENFILE), the budget
+   * makes room and the connect is tried again after a pause (25, 50, 100, 200 ms), within the
+   * caller's deadline; only then does the poll fail, as "local_resource".
+   */
+  async #openWithinBudget(signal?: AbortSignal): Promise<Connection> {
+    for (let attempt = 1;; attempt++) {
+      await this.budget.reserve(signal);
+      let conn: Connection;
+      try {
+        conn = await this.open(signal);
+      } catch (err) {
+        this.budget.release();
+        if (!localResource(err) || attempt >= LOCAL_RESOURCE_TRIES || signal?.aborted) throw err;
+        this.budget.exhausted();
+        await pause(25 * 2 ** (attempt - 1), signal);
+        continue;
+      }
+      conn.onClosed(() => {
+        this.budget.unpark(conn);
+        this.budget.release();
+      });
+      return conn;
+    }
+  }
+
   /** Returns a connection after a complete exchange; closes it if it cannot be reused. */
   release(conn: Connection) {
     this.#active.delete(conn);
-    if (!conn.alive || this.#closed || this.#idle.length >= this.opts.maxIdle) {
+    if (
+      !conn.alive || this.#closed || this.#idle.length >= this.opts.maxIdle ||
+      !this.budget.keepIdle()
+    ) {
       conn.close();
       return;
     }
     this.#idle.push(conn);
-    conn.park(this.opts.idleTimeoutMs, () => {
-      const i = this.#idle.indexOf(conn);
-      if (i >= 0) this.#idle.splice(i, 1);
-      if (!this.#idle.length && !this.#active.size) this.opts.onEmpty?.();
-    });
+    this.budget.park(conn, () => this.#drop(conn));
+    conn.park(this.opts.idleTimeoutMs, () => this.#drop(conn));
+  }
+
+  /** An idle connection leaves the pool (expired, or evicted by the budget) and is closed. */
+  #drop(conn: Connection) {
+    const i = this.#idle.indexOf(conn);
+    if (i >= 0) this.#idle.splice(i, 1);
+    this.budget.unpark(conn);
+    conn.close();
+    if (!this.#idle.length && !this.#active.size) this.opts.onEmpty?.();
   }
 
   /** Drops a connection whose exchange failed (its stream state is unknown). */
@@ -105,7 +164,10 @@ export class ConnectionPool {
   /** Closes idle connections now and active ones when they are released. */
   close() {
     this.#closed = true;
-    for (const c of this.#idle.splice(0)) c.close();
+    for (const c of this.#idle.splice(0)) {
+      this.budget.unpark(c);
+      c.close();
+    }
   }
 
   /** Closes every connection, including those in use (their requests fail). */
@@ -129,7 +191,7 @@ export function sharedPool(
     // forgotten once idle, so rotated credentials and removed devices leave nothing behind
     const created: ConnectionPool = new ConnectionPool(key, open, {
       maxIdle: opts?.maxIdle ?? 4,
-      idleTimeoutMs: opts?.idleTimeoutMs ?? 60_000,
+      idleTimeoutMs: opts?.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
       onEmpty: () => {
         if (shared.get(key) === created) shared.delete(key);
       },
@@ -150,4 +212,23 @@ export function sharedPoolStats(): Record<string, PoolStats> {
   const out: Record<string, PoolStats> = {};
   for (const [key, pool] of shared) out[key] = pool.snapshot();
   return out;
+}
+
+function localResource(err: unknown): boolean {
+  return err instanceof ConnectionError && err.problem === "local_resource";
+}
+
+/** Waits `ms`, or rejects when `signal` aborts first. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError(signal!));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

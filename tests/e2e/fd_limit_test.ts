@@ -1,0 +1,144 @@
+/**
+ * More simulated hosts than file descriptors: NMSlite (main.ts, its own process) runs under
+ * `ulimit -n 256` and monitors 400 simulated Windows hosts every 10 s. Kept-alive WinRM
+ * connections for all of them would need 400 descriptors, so the descriptor budget must
+ * close idle connections and open new ones as polls need them. The test asserts behaviour,
+ * not speed: every monitor is polled, and polled again; no poll fails for want of local
+ * resources; the process never reaches its limit; and the API answers every request made on
+ * a new connection (GET /health, GET /api/v1/devices) while polling runs.
+ *
+ * local_resource failures must be exactly 0, from the first poll on, with no warm-up grace:
+ * the budget is sized before the first connection opens, and an EMFILE on connect is
+ * retried after closing idle connections (lib/winrm/pool.ts), so a single one would mean
+ * the budget is wrong. Other classes (a timeout on a busy machine) are reported, not failed.
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { backends, createScratchDatabase, type ScratchDatabase } from "../helpers/databases.ts";
+import { startChildServer } from "../../scripts/child_server.ts";
+import { startWinsim } from "../../winsim/mod.ts";
+import { login, seedFleet } from "../../bench/fleet_seed.ts";
+import { parseProm, value } from "../../bench/fleet_metrics.ts";
+
+const HOSTS = 400;
+const LIMIT = 256;
+const PASSWORD = "Sim-Passw0rd!fd";
+const HTTP_PORT = 25995;
+
+for (const backend of backends()) {
+  Deno.test({
+    name: `${HOSTS} hosts under ulimit -n ${LIMIT}: all polled, none for want of descriptors, ` +
+      `the API answers throughout (${backend})`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const base = backend === "pglite" ? "127.0.52.1" : "127.0.56.1";
+      const sim = await startWinsim({
+        hosts: HOSTS,
+        base,
+        password: PASSWORD,
+        httpPort: HTTP_PORT,
+        httpsPort: null,
+      });
+      let scratch: ScratchDatabase | undefined;
+      if (backend === "postgres") scratch = await createScratchDatabase();
+      const server = await startChildServer({
+        databaseUrl: scratch?.url,
+        logLevel: "info",
+        nofile: LIMIT,
+        env: { NMSLITE_POLLERS: "2", NMSLITE_POLL_TIMEOUT: "30s", DENO_NO_UPDATE_CHECK: "1" },
+      });
+      // every API request on a new connection: the listener must still accept
+      const fresh = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+      try {
+        const limits = await Deno.readTextFile(`/proc/${server.pid}/limits`);
+        assert(
+          new RegExp(`Max open files\\s+${LIMIT}\\s+${LIMIT}\\s`).test(limits),
+          `the server runs under the low limit: ${limits.match(/Max open files.*/)?.[0]}`,
+        );
+        const session = await login(server);
+        const seeded = await seedFleet(session, {
+          hosts: sim.hosts.map((h) => h.ip),
+          intervalSeconds: 10,
+          auth: "ntlm",
+          username: sim.username,
+          password: PASSWORD,
+          concurrency: 8,
+          port: HTTP_PORT,
+        });
+        assertEquals(seeded.monitorIds.length, HOSTS);
+
+        const apiFailures: string[] = [];
+        let apiOk = 0;
+        let peakFds = 0;
+        const ask = async (what: string, path: string) => {
+          try {
+            const res = await fetch(`${server.url}${path}`, {
+              client: fresh,
+              headers: { authorization: `Bearer ${session.token}` },
+              signal: AbortSignal.timeout(30_000),
+            });
+            await res.arrayBuffer();
+            if (res.status === 200) apiOk++;
+            else apiFailures.push(`${what}: HTTP ${res.status}`);
+          } catch (err) {
+            apiFailures.push(`${what}: ${(err as Error).message}`);
+          }
+        };
+        const lastPolled = async (): Promise<Map<number, string | null>> => {
+          const out = new Map<number, string | null>();
+          for (let offset = 0; offset < HOSTS; offset += 500) {
+            const res = await session.call("GET", `/monitors?limit=500&offset=${offset}`);
+            assertEquals(res.status, 200);
+            for (const m of res.json.data) out.set(m.id, m.last_polled);
+          }
+          return out;
+        };
+
+        // phase 1: every monitor polled at least once; phase 2: every one polled again
+        let first: Map<number, string | null> | undefined;
+        let again = false;
+        const deadline = Date.now() + 300_000; // a guard against hanging, not a speed target
+        while (!again && Date.now() < deadline) {
+          await ask("GET /health", "/health");
+          await ask("GET /api/v1/devices", "/api/v1/devices?limit=50");
+          const fds = [...Deno.readDirSync(`/proc/${server.pid}/fd`)].length;
+          peakFds = Math.max(peakFds, fds);
+          const now = await lastPolled();
+          if (!first) {
+            if ([...now.values()].every((t) => t !== null)) first = now;
+          } else {
+            again = [...now].every(([id, t]) => t !== null && t > first!.get(id)!);
+          }
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        const metrics = parseProm(await (await fetch(`${server.url}/metrics`)).text());
+        const failedBy = [...metrics].filter(([k]) => k.startsWith("nmslite_polls_failed_total"))
+          .map(([k, v]) => `${k.slice(k.indexOf("{"))} ${v}`).join(", ");
+        assert(first, `every monitor polled once (failed polls: ${failedBy})`);
+        assert(again, `every monitor polled again (failed polls: ${failedBy})`);
+        assertEquals(
+          value(metrics, "nmslite_polls_failed_total", 'class="local_resource"'),
+          0,
+          `no poll failed for want of descriptors (${failedBy})`,
+        );
+        assertEquals(apiFailures, [], "the API answered every request");
+        assert(apiOk > 0);
+        assert(peakFds < LIMIT, `the server stayed below its limit: ${peakFds} of ${LIMIT}`);
+        // the budget was binding: connections were closed and later ones opened anew (with
+        // one kept-alive connection per host the simulator would have seen HOSTS of them)
+        assert(
+          sim.totals().connections > HOSTS,
+          `connections closed and reopened within the budget: ${sim.totals().connections}`,
+        );
+        const log = await Deno.readTextFile(server.logPath);
+        assert(/open files: soft limit 256, hard limit 256/.test(log), "the limit is logged");
+        assert(/per poller Worker/.test(log), "the budget is logged");
+      } finally {
+        fresh.close();
+        await server.stop();
+        await sim.close();
+        await scratch?.drop();
+      }
+    },
+  });
+}
