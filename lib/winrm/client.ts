@@ -93,13 +93,6 @@ export interface ClientCounters {
 const DEFAULTS = { connectMs: 10_000, readMs: 30_000, operationMs: 60_000 };
 const SALT = randomBytes(16);
 
-/**
- * @deprecated A no-op: pipelining is the `pipelining` option of WinrmClientOptions (and of
- * clientFromCredential's overrides), passed by whoever builds the client. Kept only until its
- * last callers (lib/pipeline/runtime.ts, workers/poller.ts) pass the option instead.
- */
-export function setDefaultPipelining(_on: boolean) {}
-
 export class WinrmClient {
   readonly host: string;
   readonly port: number;
