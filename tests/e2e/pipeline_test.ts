@@ -178,6 +178,13 @@ for (const backend of backends()) {
 
         // --- nothing lost, nothing duplicated: every successful poll is exactly one row
         const rt = server.ctx.monitoring!;
+        // What failed to commit during the outage waits on the queue's backoff (up to a minute);
+        // once nothing is pending, all of it is in. Then stop (which settles the last batches).
+        await eventually(
+          "the queue drained after the outage",
+          async () => rt.pending() === 0,
+          150_000,
+        );
         await rt.stop();
         const ok = rt.pipeline.stats().pollers.reduce((n, p) => n + p.polls.ok, 0);
         assert(ok > monitors.length, `several polls per monitor (${ok})`);
