@@ -17,9 +17,19 @@ import { decryptMessageWith, encryptMessageInto } from "./encryption.ts";
 import type { Connection } from "./connection.ts";
 import { type HttpResponse, offered, SOAP_CONTENT_TYPE } from "./http.ts";
 import { AuthenticationError, ProtocolError } from "./errors.ts";
-import type { Transport } from "./transport.ts";
 
 const EMPTY = new Uint8Array(0);
+
+/** What the handshake needs of the transport that calls it: one request on a connection. */
+export interface HandshakeSender {
+  send(
+    conn: Connection,
+    body: Uint8Array | string,
+    contentType: string,
+    authorization: string | null,
+    signal?: AbortSignal,
+  ): Promise<HttpResponse>;
+}
 
 export interface HandshakeInput {
   username: string;
@@ -36,7 +46,7 @@ export interface HandshakeInput {
  * response to `body`, which rode on the AUTHENTICATE leg; over HTTP it returns null.
  */
 export async function ntlmHandshake(
-  transport: Transport,
+  transport: HandshakeSender,
   conn: Connection,
   input: HandshakeInput,
 ): Promise<HttpResponse | null> {
