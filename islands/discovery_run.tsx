@@ -6,7 +6,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { api, errorText } from "./api.ts";
-import { fmtTime } from "../components/format.ts";
+import { Time } from "../components/Time.tsx";
 import type { DiscoveryRunView, NamedOption } from "../lib/web/page_data.ts";
 import { explainUnidentified } from "../lib/web/wording.ts";
 
@@ -153,11 +153,22 @@ export function RunView({ run, profile, pluginId, credentials, credentialId, can
         )}
       </div>
       <p class="muted">
-        {run.started_at ? `Started ${fmtTime(run.started_at)}` : "Waiting to start"}
+        {run.started_at
+          ? (
+            <>
+              Started <Time value={run.started_at} plain />
+            </>
+          )
+          : "Waiting to start"}
         {run.started_at && !done &&
           ` · running for ${duration(run.started_at, new Date().toISOString())}`}
-        {run.finished_at &&
-          ` · ended ${fmtTime(run.finished_at)} (${duration(run.started_at, run.finished_at)})`}
+        {run.finished_at && (
+          <>
+            {" · ended "}
+            <Time value={run.finished_at} plain />
+            {` (${duration(run.started_at, run.finished_at)})`}
+          </>
+        )}
         {run.pinged ? ` · ${run.ping_replies} answered ping` : ""}
       </p>
       <div class="run-progress">

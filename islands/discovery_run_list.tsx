@@ -1,5 +1,5 @@
 /** The latest discovery runs, the one in progress included; each opens in the run view. */
-import { fmtTime } from "../components/format.ts";
+import { Time } from "../components/Time.tsx";
 import type { RunSummary } from "../lib/web/page_data.ts";
 import { STATUS_WORDS } from "./discovery_run.tsx";
 
@@ -47,7 +47,9 @@ export function RecentRuns({ runs, profileName, onOpen, openId }: {
               <td>{r.hosts_found}</td>
               <td>{r.identified}</td>
               <td>{r.failed}</td>
-              <td>{fmtTime(r.started)}</td>
+              <td>
+                <Time value={r.started} />
+              </td>
             </tr>
           ))}
         </tbody>
