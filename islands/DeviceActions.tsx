@@ -8,17 +8,11 @@ import { useEffect, useRef } from "preact/hooks";
 import { api, errorText } from "./api.ts";
 import { Time } from "../components/Time.tsx";
 import { announceMonitors } from "./monitor_events.ts";
+import type { Device } from "../lib/db/devices.ts";
 
-export interface DeviceFacts {
-  id: number;
-  ip: string;
-  hostname: string | null;
-  domain: string | null;
-  os: string | null;
-  os_version: string | null;
-  serial_number: string | null;
-  status: string;
-}
+export type DeviceFacts =
+  & Pick<Device, "id" | "ip" | "hostname" | "domain" | "os" | "os_version" | "serial_number">
+  & { status: string };
 
 export interface DeviceActionsProps {
   device: DeviceFacts;

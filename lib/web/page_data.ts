@@ -5,6 +5,7 @@
  */
 import type { Role } from "../auth/tokens.ts";
 import type { CredentialProfile } from "../db/credential_profiles.ts";
+import type { DiscoveryRun } from "../db/discovery_runs.ts";
 
 /** A choice in a form's select: a credential profile or a plugin. */
 export interface NamedOption {
@@ -94,25 +95,15 @@ export interface RunSummary {
 }
 
 /** A discovery run as its page shows it, from the repository or GET /discovery-runs/:id. */
-export interface DiscoveryRunView {
-  id: number;
-  discovery_profile_id: number | null;
-  status: string;
-  addresses_total: number;
-  addresses_scanned: number;
-  hosts_found: number;
-  identified: number;
-  failed: number;
-  ping_replies: number;
-  pinged: boolean;
-  error: string | null;
-  device_ids: number[];
-  unidentified: { ip: string; open_ports: number[]; reason: string }[];
-  /** ISO 8601 */
-  created_at: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-}
+export type DiscoveryRunView =
+  & Omit<DiscoveryRun, "status" | "started_by" | "created_at" | "started_at" | "finished_at">
+  & {
+    status: string;
+    /** ISO 8601 */
+    created_at: string | null;
+    started_at: string | null;
+    finished_at: string | null;
+  };
 
 type When = Date | string | null | undefined;
 const iso = (t: When) => t === null || t === undefined ? null : new Date(t).toISOString();
