@@ -155,6 +155,8 @@ export type PollerCommand =
     pollTimeoutMs: number;
     retries: number;
     retryBackoffMs: number;
+    /** polls that may wait for a slot (absent: derived from concurrency, lib/polling/poller.ts) */
+    maxQueued?: number;
     credentialTtlMs: number;
     winrmPipelining: boolean;
     /** where exec plugins must live (plugins.dir); without it exec plugins are refused */
@@ -178,6 +180,11 @@ export interface PollerStats {
   workerId: number;
   inFlight: number;
   queued: number;
+  /** polls that may run at once, and wait, in this Worker */
+  concurrency?: number;
+  maxQueued?: number;
+  /** due polls dropped: the monitor's previous poll still queued or running, or queue full */
+  skipped?: { busy: number; queue_full: number };
   polls: { ok: number; failed: number; retried: number };
   /** poll duration histogram bucket counts, upper bounds in ms (Prometheus style) */
   durationBuckets: Record<string, number>;

@@ -64,6 +64,7 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
         pollTimeoutMs: cmd.pollTimeoutMs,
         retries: cmd.retries,
         backoffBaseMs: cmd.retryBackoffMs,
+        maxQueued: cmd.maxQueued,
         getCredential: (id) => credentials!.get(id),
         collect: (job, plugin, credential, signal) =>
           collectMetrics(job, plugin, credential, signal, {
@@ -115,6 +116,9 @@ function stats() {
     workerId,
     inFlight: poller?.active ?? 0,
     queued: poller?.queued ?? 0,
+    concurrency: poller?.concurrency ?? 0,
+    maxQueued: poller?.maxQueued ?? 0,
+    skipped: { ...(poller?.stats.skipped ?? { busy: 0, queue_full: 0 }) },
     polls: {
       ok: poller?.stats.ok ?? 0,
       failed: poller?.stats.failed ?? 0,

@@ -92,6 +92,7 @@ export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string
     "Polls waiting for a free slot in the poller Workers",
     stats.pollers.reduce((n, p) => n + p.queued, 0),
   );
+  saturation(out, stats.pollers);
   const s = stats.scheduler;
   out.gauge("nmslite_scheduler_monitors", "Monitors in the schedule", s?.monitors ?? 0);
   out.counter("nmslite_scheduler_fired_total", "Polls fired by the scheduler", s?.fired ?? 0);
@@ -141,6 +142,46 @@ export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string
     rt.health.counters.reactivated,
   );
   return out.toString();
+}
+
+/** Poller load against capacity, and the due polls shed rather than queued. */
+export function pollerSaturation(pollers: PollerStats[]) {
+  let load = 0, capacity = 0, maxQueued = 0, busy = 0, queueFull = 0;
+  for (const p of pollers) {
+    load += p.inFlight + p.queued;
+    capacity += p.concurrency ?? 0;
+    maxQueued += p.maxQueued ?? 0;
+    busy += p.skipped?.busy ?? 0;
+    queueFull += p.skipped?.queue_full ?? 0;
+  }
+  return {
+    /** polls running and waiting over the polls that may run at once; above 1 polls wait */
+    ratio: capacity > 0 ? load / capacity : 0,
+    capacity,
+    maxQueued,
+    skipped: { busy, queue_full: queueFull },
+  };
+}
+
+function saturation(out: PrometheusText, pollers: PollerStats[]) {
+  const sat = pollerSaturation(pollers);
+  out.gauge(
+    "nmslite_poller_saturation",
+    "Polls running and queued over the polls the poller Workers may run at once (above 1: polls wait)",
+    sat.ratio,
+  );
+  out.gauge("nmslite_poller_capacity", "Polls the poller Workers may run, and hold waiting", [
+    [{ kind: "concurrency" }, sat.capacity],
+    [{ kind: "queue" }, sat.maxQueued],
+  ]);
+  out.counter(
+    "nmslite_polls_skipped_total",
+    "Due polls dropped: the monitor's previous poll was still queued or running (busy), or the wait queue was full (queue_full)",
+    [
+      [{ reason: "busy" }, sat.skipped.busy],
+      [{ reason: "queue_full" }, sat.skipped.queue_full],
+    ],
+  );
 }
 
 /** Failed polls by class, and the poller Workers' WinRM connections against their budget. */

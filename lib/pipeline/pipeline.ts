@@ -44,6 +44,8 @@ export const MANUAL_POLL_GAP_MS = 5_000;
 export interface PipelineOptions {
   pollers: number;
   pollerConcurrency: number;
+  /** polls that may wait in each poller Worker; absent: derived from the concurrency */
+  pollerMaxQueued?: number;
   perHostLimit: number;
   pollTimeoutMs: number;
   retries: number;
@@ -201,6 +203,7 @@ export class Pipeline {
         pollTimeoutMs: this.opts.pollTimeoutMs,
         retries: this.opts.retries,
         retryBackoffMs: this.opts.retryBackoffMs,
+        maxQueued: this.opts.pollerMaxQueued,
         credentialTtlMs: this.opts.credentialTtlMs,
         winrmPipelining: this.opts.winrmPipelining,
         pluginDir: this.opts.pluginDir,

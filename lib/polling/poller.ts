@@ -2,6 +2,12 @@
  * The polling engine inside a poller Worker: bounded concurrency, at most `perHostLimit`
  * operations per target host, a timeout per attempt, up to `retries` retries with backoff, and
  * an outcome for every poll. Collection itself is injected (lib/collectors/registry.ts).
+ *
+ * Overload sheds instead of piling up: a monitor has at most one poll queued or running here
+ * (each host always goes to the same poller Worker, so that holds fleet-wide), and the wait
+ * queue holds at most `maxQueued` polls. A poll refused for either reason is dropped and
+ * counted in `stats.skipped`; the scheduler has already moved the monitor to its next
+ * deadline, so nothing is caught up in a burst later.
  */
 import type { Credential, MetricSample, PluginSpec, PollJob, PollOutcome } from "../messages.ts";
 import { Histogram } from "../metrics/histogram.ts";
@@ -14,6 +20,8 @@ export interface PollerOptions {
   retries: number;
   /** backoff before retry n (1-based): base * 2^(n-1), with jitter */
   backoffBaseMs: number;
+  /** polls that may wait for a slot; defaultMaxQueued(concurrency) when absent */
+  maxQueued?: number;
   getCredential(id: number): Promise<Credential>;
   collect(
     job: PollJob,
@@ -28,6 +36,20 @@ export interface PollerOptions {
 
 export const DURATION_BUCKETS_MS = [50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
 
+/** The wait queue's default bound: a few rounds of the Worker's concurrency. */
+export function defaultMaxQueued(concurrency: number): number {
+  return Math.max(64, concurrency * 4);
+}
+
+/** What became of a submitted poll. */
+export type SubmitResult = "queued" | "busy" | "queue_full" | "stopped";
+
+/** Why a due poll was dropped: its previous poll was still in the poller, or the queue was full. */
+export interface SkippedCounts {
+  busy: number;
+  queue_full: number;
+}
+
 interface Queued {
   job: PollJob;
   plugin: PluginSpec;
@@ -35,7 +57,10 @@ interface Queued {
 
 export class Poller {
   private readonly queue: Queued[] = [];
+  /** monitors with a poll queued or running */
+  private readonly pending = new Set<number>();
   private inFlight = 0;
+  readonly maxQueued: number;
   private readonly perHost = new Map<string, number>();
   private stopped = false;
   readonly stats = {
@@ -44,12 +69,16 @@ export class Poller {
     retried: 0,
     /** failed polls by why (failure_class.ts) */
     failedByClass: emptyFailureCounts(),
+    /** due polls dropped instead of queued */
+    skipped: { busy: 0, queue_full: 0 } as SkippedCounts,
     /** poll duration including retries, ms */
     duration: new Histogram(DURATION_BUCKETS_MS),
   };
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly opts: PollerOptions) {}
+  constructor(private readonly opts: PollerOptions) {
+    this.maxQueued = Math.max(0, opts.maxQueued ?? defaultMaxQueued(opts.concurrency));
+  }
 
   get queued(): number {
     return this.queue.length;
@@ -59,10 +88,38 @@ export class Poller {
     return this.inFlight;
   }
 
-  submit(job: PollJob, plugin: PluginSpec): void {
-    if (this.stopped) return;
+  /** polls that may run at once */
+  get concurrency(): number {
+    return this.opts.concurrency;
+  }
+
+  /** Polls queued and running over the Worker's concurrency: above 1, polls wait. */
+  get saturation(): number {
+    return (this.inFlight + this.queue.length) / this.opts.concurrency;
+  }
+
+  /**
+   * Queues the poll, unless the monitor's previous poll is still queued or running ("busy") or
+   * the wait queue is at its bound ("queue_full"): then the poll is dropped and counted.
+   */
+  submit(job: PollJob, plugin: PluginSpec): SubmitResult {
+    if (this.stopped) return "stopped";
+    if (this.pending.has(job.monitorId)) {
+      this.stats.skipped.busy++;
+      return "busy";
+    }
+    this.pending.add(job.monitorId);
     this.queue.push({ job, plugin });
     this.pump();
+    // Only waiting counts against the bound: a free slot may have taken the poll at once. When
+    // the queue is over its bound, nothing left it, so the poll just pushed is the last one.
+    if (this.queue.length > this.maxQueued) {
+      this.queue.pop();
+      this.pending.delete(job.monitorId);
+      this.stats.skipped.queue_full++;
+      return "queue_full";
+    }
+    return "queued";
   }
 
   /** Resolves when nothing is queued or running. */
@@ -73,6 +130,7 @@ export class Poller {
 
   stop(): void {
     this.stopped = true;
+    for (const q of this.queue) this.pending.delete(q.job.monitorId);
     this.queue.length = 0;
   }
 
@@ -88,6 +146,7 @@ export class Poller {
       this.perHost.set(next.job.deviceIp, (this.perHost.get(next.job.deviceIp) ?? 0) + 1);
       this.run(next).finally(() => {
         this.inFlight--;
+        this.pending.delete(next.job.monitorId);
         const left = (this.perHost.get(next.job.deviceIp) ?? 1) - 1;
         if (left > 0) this.perHost.set(next.job.deviceIp, left);
         else this.perHost.delete(next.job.deviceIp);

@@ -1,0 +1,169 @@
+/**
+ * Overload sheds, it does not pile up: one poll per monitor in the poller, a bounded wait
+ * queue, and every dropped deadline counted. Collection is held open by the test (no timing).
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { defaultMaxQueued, Poller } from "../../lib/polling/poller.ts";
+import { MonitorScheduler } from "../../lib/scheduling/scheduler.ts";
+import type {
+  Credential,
+  MetricSample,
+  PluginSpec,
+  PollJob,
+  PollOutcome,
+  ScheduledMonitor,
+} from "../../lib/messages.ts";
+
+const START = Date.UTC(2026, 0, 1, 12, 0, 0);
+const plugin: PluginSpec = { id: 1, name: "windows-winrm", type: "builtin", config: {} };
+const credential = { id: 1, password: "x" } as Credential;
+
+function job(monitorId: number, ip = `127.0.${monitorId >> 8 & 255}.${monitorId & 255}`): PollJob {
+  return {
+    monitorId,
+    deviceId: monitorId,
+    deviceIp: ip,
+    credentialProfileId: 1,
+    pluginId: 1,
+    dueAt: START,
+    intervalS: 60,
+  };
+}
+
+/** A poller whose polls finish only when the test releases them. */
+function held(opts: { concurrency: number; maxQueued?: number; perHostLimit?: number }) {
+  const clock = { now: START };
+  const waiting: (() => void)[] = [];
+  const started: number[] = [];
+  const outcomes: PollOutcome[] = [];
+  const poller = new Poller({
+    concurrency: opts.concurrency,
+    maxQueued: opts.maxQueued,
+    perHostLimit: opts.perHostLimit ?? 1,
+    pollTimeoutMs: 3_600_000,
+    retries: 0,
+    backoffBaseMs: 1,
+    now: () => clock.now,
+    getCredential: () => Promise.resolve(credential),
+    collect: (j) => {
+      started.push(j.monitorId);
+      return new Promise<MetricSample>((resolve) =>
+        waiting.push(() => resolve({ monitorId: j.monitorId, ts: clock.now } as MetricSample))
+      );
+    },
+    onSample: () => {},
+    onOutcome: (o) => outcomes.push(o),
+  });
+  /** Lets every running poll finish, and what they free up start, until nothing is left. */
+  const drain = async () => {
+    while (poller.active + poller.queued > 0) {
+      for (const release of waiting.splice(0)) release();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await poller.idle();
+  };
+  return { clock, poller, started, outcomes, drain, waiting };
+}
+
+Deno.test("poller: a monitor whose poll never finishes is not queued twice", async () => {
+  const { poller, started, outcomes, drain } = held({ concurrency: 1 });
+  assertEquals(poller.submit(job(1), plugin), "queued"); // running, hung
+  assertEquals(poller.submit(job(2), plugin), "queued"); // waiting for the one slot
+  for (let i = 0; i < 5; i++) {
+    assertEquals(poller.submit(job(1), plugin), "busy", "running: not queued again");
+    assertEquals(poller.submit(job(2), plugin), "busy", "queued: not queued again");
+  }
+  assertEquals(poller.active, 1);
+  assertEquals(poller.queued, 1);
+  assertEquals(poller.stats.skipped, { busy: 10, queue_full: 0 });
+  await drain();
+  assertEquals(started, [1, 2]);
+  assertEquals(outcomes.length, 2);
+  // once its poll has finished, the monitor is taken again
+  assertEquals(poller.submit(job(1), plugin), "queued");
+  await drain();
+  assertEquals(started, [1, 2, 1]);
+});
+
+Deno.test("poller: the wait queue stays within its bound under a flood of due monitors", async () => {
+  const { poller, started, outcomes, drain } = held({ concurrency: 4, maxQueued: 10 });
+  const results = new Map<string, number>();
+  for (let id = 1; id <= 5_000; id++) {
+    const r = poller.submit(job(id), plugin);
+    results.set(r, (results.get(r) ?? 0) + 1);
+    assert(poller.queued <= 10, `queue ${poller.queued} over its bound`);
+  }
+  assertEquals(results.get("queued"), 14, "4 running + 10 waiting");
+  assertEquals(results.get("queue_full"), 4_986);
+  assertEquals(poller.stats.skipped, { busy: 0, queue_full: 4_986 });
+  assertEquals(poller.active, 4);
+  assertEquals(poller.queued, 10);
+  assertEquals(poller.saturation, 14 / 4);
+  await drain();
+  assertEquals(outcomes.length, 14, "only what was taken ran; nothing was caught up later");
+  assertEquals(started.length, 14);
+  assertEquals(poller.saturation, 0);
+});
+
+Deno.test("poller: a free slot takes a poll even when the queue bound is 0", async () => {
+  const { poller, drain } = held({ concurrency: 2, maxQueued: 0 });
+  assertEquals(poller.submit(job(1), plugin), "queued");
+  assertEquals(poller.submit(job(2), plugin), "queued");
+  assertEquals(poller.submit(job(3), plugin), "queue_full");
+  assertEquals(poller.queued, 0);
+  await drain();
+});
+
+Deno.test("poller: polls held back by the per-host limit count against the bound", async () => {
+  // one host, two operations at once: the rest wait, and the wait is bounded
+  const { poller, drain } = held({ concurrency: 50, maxQueued: 3, perHostLimit: 2 });
+  const results = [];
+  for (let id = 1; id <= 10; id++) results.push(poller.submit(job(id, "127.0.0.9"), plugin));
+  assertEquals(poller.active, 2);
+  assertEquals(poller.queued, 3);
+  assertEquals(results.filter((r) => r === "queue_full").length, 5);
+  await drain();
+});
+
+Deno.test("poller: the default bound is derived from the concurrency", () => {
+  assertEquals(defaultMaxQueued(200), 800);
+  assertEquals(defaultMaxQueued(1), 64);
+  const { poller } = held({ concurrency: 200 });
+  assertEquals(poller.maxQueued, 800);
+});
+
+Deno.test("scheduler + poller: a hung monitor skips its deadlines, no burst when it recovers", async () => {
+  const clock = { now: START };
+  const scheduler = new MonitorScheduler({ now: () => clock.now });
+  const { poller, started, drain } = held({ concurrency: 8 });
+  const m: ScheduledMonitor = {
+    monitorId: 7,
+    deviceId: 7,
+    deviceIp: "127.0.0.7",
+    credentialProfileId: 1,
+    pluginId: 1,
+    intervalS: 10,
+  };
+  scheduler.upsert(m);
+  const fire = () => scheduler.collectDue().map((j) => poller.submit(j, plugin));
+  const results: string[] = [];
+  // 10 intervals pass in 100 ms ticks while the first poll hangs
+  for (let t = 0; t < 100_000; t += 100) {
+    clock.now = START + t;
+    results.push(...fire());
+  }
+  assertEquals(results[0], "queued");
+  assertEquals(results.slice(1), Array(results.length - 1).fill("busy"));
+  assert(results.length >= 9, `fired once per interval, got ${results.length}`);
+  assertEquals(poller.stats.skipped.busy, results.length - 1, "every skipped deadline counted");
+  assertEquals(scheduler.stats().lagMaxMs, 0, "the scheduler kept its grid; it did not lag");
+  await drain();
+  assertEquals(started, [7]);
+  // recovered: the next interval fires one poll, not the ones it missed
+  const next = scheduler.dueAt(7)!;
+  clock.now = next;
+  assertEquals(fire(), ["queued"]);
+  assertEquals(poller.queued + poller.active, 1);
+  await drain();
+  assertEquals(started, [7, 7]);
+});
