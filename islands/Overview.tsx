@@ -2,6 +2,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { OverviewData, TopRow } from "../lib/web/page_data.ts";
+import type { PollerLoad } from "../lib/observability/self_metrics.ts";
 import { fmtPercent } from "../components/format.ts";
 import { Time } from "../components/Time.tsx";
 
@@ -23,6 +24,30 @@ function TopList({ title, rows }: { title: string; rows: TopRow[] }) {
         </ol>
       )}
     </section>
+  );
+}
+
+/**
+ * How busy the pollers are: above 100 % polls wait for a slot; due polls whose monitor was still
+ * being polled, or that found the wait queue full, are skipped (counted since start).
+ */
+function PollerTile({ load }: { load: PollerLoad }) {
+  const skipped = load.skipped.busy + load.skipped.queue_full;
+  return (
+    <div
+      class={load.ratio > 1 ? "tile bad" : "tile"}
+      title={`${load.capacity} polls at once, ${load.maxQueued} waiting at most`}
+    >
+      <span class="big">{fmtPercent(load.ratio * 100)}</span> poller load
+      {load.ratio > 1 && " (saturated)"}
+      {skipped > 0 && (
+        <>
+          ; {skipped} due polls skipped ({load.skipped.busy} still busy, {load.skipped.queue_full}
+          {" "}
+          queue full)
+        </>
+      )}
+    </div>
   );
 }
 
@@ -70,6 +95,7 @@ export default function Overview({ initial }: { initial: OverviewData }) {
           {" "}
           monitors)
         </div>
+        {d.poller && <PollerTile load={d.poller} />}
         <a class="tile bad" href="/monitors?failing=1">
           <span class="big">{d.failing_last_hour}</span> failing in the last hour
         </a>

@@ -17,7 +17,11 @@ import { hostIdentifier } from "./collectors/identify_host.ts";
 import { MonitoringRuntime } from "./pipeline/runtime.ts";
 import type { WorkerUrls } from "./pipeline/pipeline.ts";
 import { checkHealth, type HealthReport } from "./health_check.ts";
-import { renderSelfMetrics } from "./observability/self_metrics.ts";
+import {
+  type PollerLoad,
+  pollerSaturation,
+  renderSelfMetrics,
+} from "./observability/self_metrics.ts";
 import { createServices, type Services } from "./services/mod.ts";
 
 export interface ComposeOptions {
@@ -45,6 +49,8 @@ export interface System {
   startedAt: Date;
   health(): Promise<HealthReport>;
   selfMetrics(): Promise<string>;
+  /** the poller Workers' saturation; null when this process does not poll */
+  pollerLoad(): PollerLoad | null;
   /** Stops discovery and monitoring, then closes the database. */
   close(): Promise<void>;
 }
@@ -116,6 +122,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     startedAt,
     health: () => checkHealth(sources),
     selfMetrics: () => renderSelfMetrics(sources),
+    pollerLoad: () =>
+      system.monitoring ? pollerSaturation(system.monitoring.pipeline.stats().pollers) : null,
     async close() {
       await discovery.stopAll();
       await system.monitoring?.stop();

@@ -93,6 +93,8 @@ export const ConfigSchema = z.object({
     pollers: z.coerce.number().int().min(1).max(32).default(2),
     /** polls in flight per poller Worker */
     concurrency: z.coerce.number().int().min(1).max(2_000).default(200),
+    /** polls that may wait for a slot per poller Worker; absent: 4 x concurrency (at least 64) */
+    max_queued: z.coerce.number().int().min(0).max(100_000).optional(),
     /** operations at once against one target host */
     per_host_limit: z.coerce.number().int().min(1).max(16).default(2),
     timeout_ms: duration.default(30_000),
@@ -163,6 +165,7 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_POLLING_ENABLED: "polling.enabled",
   NMSLITE_POLLERS: "polling.pollers",
   NMSLITE_POLLER_CONCURRENCY: "polling.concurrency",
+  NMSLITE_POLLER_MAX_QUEUED: "polling.max_queued",
   NMSLITE_POLL_PER_HOST_LIMIT: "polling.per_host_limit",
   NMSLITE_POLL_TIMEOUT: "polling.timeout_ms",
   NMSLITE_POLL_RETRIES: "polling.retries",

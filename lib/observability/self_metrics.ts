@@ -144,8 +144,17 @@ export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string
   return out.toString();
 }
 
+/** The poller Workers' load against their capacity, and the due polls they shed. */
+export interface PollerLoad {
+  /** polls running and waiting over the polls that may run at once; above 1 polls wait */
+  ratio: number;
+  capacity: number;
+  maxQueued: number;
+  skipped: { busy: number; queue_full: number };
+}
+
 /** Poller load against capacity, and the due polls shed rather than queued. */
-export function pollerSaturation(pollers: PollerStats[]) {
+export function pollerSaturation(pollers: PollerStats[]): PollerLoad {
   let load = 0, capacity = 0, maxQueued = 0, busy = 0, queueFull = 0;
   for (const p of pollers) {
     load += p.inFlight + p.queued;
@@ -155,7 +164,6 @@ export function pollerSaturation(pollers: PollerStats[]) {
     queueFull += p.skipped?.queue_full ?? 0;
   }
   return {
-    /** polls running and waiting over the polls that may run at once; above 1 polls wait */
     ratio: capacity > 0 ? load / capacity : 0,
     capacity,
     maxQueued,

@@ -70,6 +70,7 @@ export class MonitoringRuntime {
     this.pipeline = new Pipeline(deps, {
       pollers: p.pollers,
       pollerConcurrency: p.concurrency,
+      pollerMaxQueued: p.max_queued,
       perHostLimit: p.per_host_limit,
       pollTimeoutMs: p.timeout_ms,
       retries: p.retries,

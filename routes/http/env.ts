@@ -15,6 +15,7 @@ export type HttpDeps = Pick<
   | "loginThrottle"
   | "health"
   | "selfMetrics"
+  | "pollerLoad"
 >;
 
 /** Hono environment: the typed context variables every handler can read. */

@@ -4,11 +4,13 @@ import { loadOverview } from "../../lib/db/overview_reads.ts";
 import { Island } from "../../components/Island.tsx";
 import { islands } from "./islands.ts";
 import { EmptyState } from "../../components/Layout.tsx";
+import type { HttpDeps } from "../http/env.ts";
+import type { OverviewData } from "../../lib/web/page_data.ts";
 
 export const overviewPage: Page = {
   path: "/",
   async get(c, view) {
-    const data = await loadOverview(c.get("app").db);
+    const data = await overview(c.get("app"));
     return view.page(
       c,
       "Overview",
@@ -29,5 +31,10 @@ export const overviewPage: Page = {
 
 export const overviewJson: Page = {
   path: "/overview.json",
-  get: async (c) => c.json(await loadOverview(c.get("app").db)),
+  get: async (c) => c.json(await overview(c.get("app"))),
 };
+
+/** The read model plus the pollers' saturation, which lives in memory, not in the database. */
+async function overview(app: HttpDeps): Promise<OverviewData> {
+  return { ...await loadOverview(app.db), poller: app.pollerLoad() };
+}

@@ -5,6 +5,7 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { defaultMaxQueued, Poller } from "../../lib/polling/poller.ts";
 import { MonitorScheduler } from "../../lib/scheduling/scheduler.ts";
+import { pollerSaturation } from "../../lib/observability/self_metrics.ts";
 import type {
   Credential,
   MetricSample,
@@ -166,4 +167,40 @@ Deno.test("scheduler + poller: a hung monitor skips its deadlines, no burst when
   assertEquals(poller.queued + poller.active, 1);
   await drain();
   assertEquals(started, [7, 7]);
+});
+
+Deno.test("pollerSaturation: load over concurrency across Workers, skips summed", () => {
+  const base = {
+    polls: { ok: 0, failed: 0, retried: 0 },
+    durationBuckets: {},
+    durationSumMs: 0,
+    enqueuedBatches: 0,
+  };
+  const load = pollerSaturation([
+    {
+      ...base,
+      workerId: 0,
+      inFlight: 200,
+      queued: 800,
+      concurrency: 200,
+      maxQueued: 800,
+      skipped: { busy: 5, queue_full: 70 },
+    },
+    {
+      ...base,
+      workerId: 1,
+      inFlight: 100,
+      queued: 0,
+      concurrency: 200,
+      maxQueued: 800,
+      skipped: { busy: 1, queue_full: 0 },
+    },
+  ]);
+  assertEquals(load, {
+    ratio: 1100 / 400,
+    capacity: 400,
+    maxQueued: 1600,
+    skipped: { busy: 6, queue_full: 70 },
+  });
+  assertEquals(pollerSaturation([]).ratio, 0);
 });

@@ -1,0 +1,90 @@
+/**
+ * The real poller Worker sheds: its polls hang on a credential the test has not answered yet, a
+ * monitor already in the Worker is not taken again, the wait queue holds polling.max_queued, and
+ * the stats it posts count both kinds of skipped deadlines.
+ */
+import { assertEquals } from "../helpers/assert.ts";
+import type { PollerCommand, PollerEvent, PollerStats, PollJob } from "../../lib/messages.ts";
+
+const job = (monitorId: number): PollJob => ({
+  monitorId,
+  deviceId: monitorId,
+  deviceIp: `127.0.44.${monitorId}`,
+  credentialProfileId: 1,
+  pluginId: 1,
+  dueAt: Date.now(),
+  intervalS: 60,
+});
+
+Deno.test("poller Worker: one poll per monitor, a bounded queue, skips counted", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nmslite-shed-" });
+  const worker = new Worker(new URL("../../workers/poller.ts", import.meta.url).href, {
+    type: "module",
+  });
+  const stats: PollerStats[] = [];
+  const held: number[] = [];
+  let release = false;
+  let stopped: () => void = () => {};
+  const stoppedP = new Promise<void>((r) => (stopped = r));
+  const send = (cmd: PollerCommand) => worker.postMessage(cmd);
+  const refuse = (requestId: number) =>
+    send({ type: "credential", requestId, credential: null, error: "test: no credential" });
+  worker.onmessage = (e: MessageEvent<PollerEvent>) => {
+    const ev = e.data;
+    if (ev.type === "credential-request") {
+      if (release) refuse(ev.requestId);
+      else held.push(ev.requestId);
+    } else if (ev.type === "stats") stats.push(ev.stats);
+    else if (ev.type === "stopped") stopped();
+  };
+  const nextStats = async () => {
+    const n = stats.length;
+    send({ type: "stats" });
+    while (stats.length === n) await new Promise((r) => setTimeout(r, 10));
+    return stats[stats.length - 1];
+  };
+  try {
+    send({
+      type: "init",
+      workerId: 1,
+      kvPath: `${dir}/queue.kv`,
+      concurrency: 1,
+      maxQueued: 2,
+      perHostLimit: 1,
+      pollTimeoutMs: 3_600_000,
+      retries: 0,
+      retryBackoffMs: 100,
+      credentialTtlMs: 60_000,
+      winrmPipelining: true,
+    });
+    while (stats.length === 0) await new Promise((r) => setTimeout(r, 10)); // init done
+    const plugin = { id: 1, name: "windows-winrm", type: "builtin" as const, config: {} };
+    for (let i = 0; i < 3; i++) send({ type: "poll", job: job(1), plugin }); // 1 runs, hung
+    for (let id = 2; id <= 6; id++) send({ type: "poll", job: job(id), plugin });
+    send({ type: "poll", job: job(2), plugin }); // queued already
+    // messages are handled in order: these stats come after every poll above
+    const s = await nextStats();
+    assertEquals(s.inFlight, 1);
+    assertEquals(s.queued, 2);
+    assertEquals(s.concurrency, 1);
+    assertEquals(s.maxQueued, 2);
+    assertEquals(s.skipped, { busy: 3, queue_full: 3 });
+    // let everything finish (refused credential: not retried), then nothing is left
+    release = true;
+    for (const id of held.splice(0)) refuse(id);
+    for (;;) {
+      const done = await nextStats();
+      if (done.polls.failed === 3) {
+        assertEquals(done.inFlight + done.queued, 0);
+        break;
+      }
+    }
+  } finally {
+    release = true;
+    for (const id of held.splice(0)) refuse(id);
+    send({ type: "stop" });
+    await stoppedP;
+    worker.terminate();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
