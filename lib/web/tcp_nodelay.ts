@@ -82,19 +82,22 @@ function socketFds(): number[] {
 }
 
 /**
- * Sets TCP_NODELAY on this process's listening TCP socket bound to `localPort`, so that every
+ * Sets TCP_NODELAY on this process's listening TCP sockets bound to `localPort`, so that every
  * connection it accepts has it. Returns undefined on success, else why it could not.
  */
 export function setListenerNoDelay(localPort: number): string | undefined {
   const c = openLibc();
   if (typeof c === "string") return c;
+  // Every listening socket of ours on that port (an IPv4 and an IPv6 one may share it).
+  let found = 0;
   for (const fd of socketFds()) {
     if (intOption(c, fd, SOL_SOCKET, SO_ACCEPTCONN) !== 1 || port(c, fd) !== localPort) continue;
     const one = new Int32Array([1]);
     if (c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, one, 4) !== 0) return "setsockopt failed";
-    return intOption(c, fd, IPPROTO_TCP, TCP_NODELAY) ? undefined : "TCP_NODELAY did not stick";
+    if (!intOption(c, fd, IPPROTO_TCP, TCP_NODELAY)) return "TCP_NODELAY did not stick";
+    found++;
   }
-  return `no listening socket on port ${localPort} found`;
+  return found ? undefined : `no listening socket on port ${localPort} found`;
 }
 
 /**
