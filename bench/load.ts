@@ -35,6 +35,8 @@ export interface LoadOptions {
   /** Builds the URL of request number `i` (so pages can vary). */
   url: (i: number) => string;
   headers: Record<string, string>;
+  /** the HTTP client (its connection pool, CA certificates); default: fetch's own */
+  client?: Deno.HttpClient;
   /** pid of the server process, to report its CPU use */
   serverPid?: number;
 }
@@ -50,7 +52,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const one = async (i: number) => {
     const t0 = performance.now();
     try {
-      const res = await fetch(opts.url(i), { headers: opts.headers });
+      const res = await fetch(opts.url(i), { headers: opts.headers, client: opts.client });
       // The body is read in full (as a browser would) but not parsed: parsing would load the
       // client, which shares the machine with the server.
       await res.arrayBuffer();

@@ -4,8 +4,10 @@
  * that directory, shown only when the server fails to start.
  */
 export interface ChildServer {
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port>, or https://… with `https: true` */
   url: string;
+  /** `https: true`: the server's self-signed certificate (PEM), for the clients' caCerts */
+  caCert?: string;
   adminUsername: string;
   /** Random per run; callers must not print it. */
   adminPassword: string;
@@ -33,6 +35,13 @@ export interface ChildServerOptions {
   nofile?: number | { soft: number; hard: number };
   /** Start the server under `ulimit -n <fdLimit>` (through bash): `nofile` with one number. */
   fdLimit?: number;
+  /**
+   * The first admin's password (default: random per server). Servers started one after the
+   * other on the same PostgreSQL database share their users, so they need the same one.
+   */
+  adminPassword?: string;
+  /** Serve HTTPS with the self-signed certificate made in the data directory (default: plain). */
+  https?: boolean;
   /** Exec plugins to install in `<data_dir>/plugins`: name -> executable to copy there. */
   plugins?: Record<string, string>;
 }
@@ -81,7 +90,7 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
   if (opts.plugins) await installPlugins(`${dataDir}/plugins`, opts.plugins);
   const port = freePort();
   const adminUsername = "admin";
-  const adminPassword = `pw-${crypto.randomUUID()}`;
+  const adminPassword = opts.adminPassword ?? `pw-${crypto.randomUUID()}`;
   // Settings from the caller's shell (NMSLITE_*, DATABASE_URL) must not leak into a run that is
   // meant to start from nothing, so the child gets an explicit environment.
   const env: Record<string, string> = {};
@@ -104,7 +113,7 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
     "127.0.0.1",
     "--server.port",
     String(port),
-    "--plain-http",
+    ...(opts.https ? [] : ["--plain-http"]),
   ];
   const nofile = opts.nofile ?? opts.fdLimit;
   const limit = typeof nofile === "number" ? { soft: nofile, hard: nofile } : nofile;
@@ -148,18 +157,27 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     })();
 
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.https ? "https" : "http"}://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 120_000);
+  // HTTPS: the certificate exists once the server has made it on its way up.
+  let caCert: string | undefined;
+  let client: Deno.HttpClient | undefined;
   try {
     while (true) {
       if (exited) throw new Error(`server exited with code ${(await status).code}`);
       if (Date.now() > deadline) throw new Error("server did not become healthy in time");
       try {
-        const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
+        if (opts.https && !client) {
+          caCert = await Deno.readTextFile(`${dataDir}/tls.crt`);
+          client = Deno.createHttpClient({ caCerts: [caCert] });
+        }
+        const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000), client });
         const body = await res.json();
         if (res.status === 200 && body?.data?.database?.reachable) {
+          client?.close();
           return {
             url,
+            caCert,
             adminUsername,
             adminPassword,
             databaseKind: body.data.database.kind,
@@ -172,6 +190,7 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
       await new Promise((r) => setTimeout(r, 200));
     }
   } catch (err) {
+    client?.close();
     const log = await Deno.readTextFile(logPath).catch(() => "");
     console.error(`--- server log (last lines) ---\n${log.split("\n").slice(-30).join("\n")}`);
     await stop();

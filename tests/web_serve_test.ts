@@ -8,6 +8,7 @@ import { assert, assertEquals } from "./helpers/assert.ts";
 import { startChildServer } from "../scripts/child_server.ts";
 import { serve } from "../lib/web/serve.ts";
 import { loadTlsMaterial } from "../lib/tls_certificate.ts";
+import { connectionNoDelay } from "../lib/web/tcp_nodelay.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -203,6 +204,53 @@ Deno.test("serve over HTTPS: the certificate of lib/tls_certificate.ts, timeouts
     client.close();
     closeAll(conns);
     await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve over HTTPS: accepted connections have TCP_NODELAY (no Nagle wait for the body)", async () => {
+  // The engine writes a response's head and body as two TLS records; without TCP_NODELAY the
+  // body waits for the client's delayed ACK of the head (~40 ms per response). What is checked
+  // here is the socket option on the server's side of a real accepted connection, not a time.
+  const dir = await Deno.makeTempDir({ prefix: "nmslite-serve-nodelay-" });
+  const tls = await loadTlsMaterial({ dataDir: dir });
+  const body = JSON.stringify({ data: "x".repeat(4000) });
+  const handler = () => new Response(body, { headers: { "content-type": "application/json" } });
+  const warnings: string[] = [];
+  const servers = [true, false].map((noDelay) =>
+    serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: tls.cert, key: tls.key },
+      noDelay,
+      onWarning: (m) => warnings.push(m),
+    }, handler)
+  );
+  const plain = serve({ hostname: "127.0.0.1", port: 0, onWarning: () => {} }, handler);
+  const conns: Deno.Conn[] = [];
+  try {
+    const noDelayOf = async (port: number, tlsConn: boolean) => {
+      const conn = tlsConn
+        ? await Deno.connectTls({ hostname: "localhost", port, caCerts: [tls.cert] })
+        : await connect(port);
+      conns.push(conn);
+      // Two requests in turn on the kept-alive connection, each answered in full.
+      for (let i = 0; i < 2; i++) {
+        const res = await request(conn, "/");
+        assert(res.startsWith("HTTP/1.1 200"), res.slice(0, 40));
+        assert(res.endsWith(body), "the whole body arrives");
+      }
+      return connectionNoDelay(port, (conn.localAddr as Deno.NetAddr).port);
+    };
+    assertEquals(await noDelayOf(servers[0].addr.port, true), true, "HTTPS (the default)");
+    assertEquals(warnings, []);
+    // The same listener without the option: the accepted socket lacks it, so the check above
+    // is able to fail.
+    assertEquals(await noDelayOf(servers[1].addr.port, true), false, "HTTPS, noDelay: false");
+    assertEquals(await noDelayOf(plain.addr.port, false), true, "plain HTTP (Deno sets it)");
+  } finally {
+    closeAll(conns);
+    await Promise.all([...servers, plain].map((s) => s.shutdown()));
     await Deno.remove(dir, { recursive: true });
   }
 });

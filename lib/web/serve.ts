@@ -19,12 +19,17 @@
  *   until it leaves, so descriptors stay bounded by the cap. Only HTTP/1.1 is offered: an
  *   HTTP/2 connection that goes silent after GOAWAY could not be closed either.
  *
+ * Over HTTPS the listening socket gets TCP_NODELAY (inherited by what it accepts): the engine
+ * sends a response's head and body as separate TLS records, and without it Nagle's algorithm
+ * held the body ~40 ms for the client's delayed ACK (lib/web/tcp_nodelay.ts).
+ *
  * Handing a `Deno.Conn` to the HTTP engine uses `serveHttpOnConnection`, which Deno 2 keeps
  * behind `Deno[Deno.internal]` (the public `Deno.serveHttp` was removed). `serve()` refuses to
  * start when it is missing rather than fall back to an unprotected server; tests/web_serve_test.ts
  * fails on a Deno that lacks it.
  */
 import { compressResponses } from "./compress.ts";
+import { setListenerNoDelay } from "./tcp_nodelay.ts";
 
 export interface ServeOptions {
   hostname: string;
@@ -37,6 +42,12 @@ export interface ServeOptions {
   idleTimeoutMs?: number;
   /** connections held at once; beyond it new ones wait in the listen backlog */
   maxConnections?: number;
+  /**
+   * HTTPS: set TCP_NODELAY on the listening socket, which the accepted sockets inherit
+   * (default true; see lib/web/tcp_nodelay.ts). Without it a response written as head + body
+   * waits for the client's delayed ACK (~40 ms) on a kept-alive connection.
+   */
+  noDelay?: boolean;
   /** compress text responses by Accept-Encoding (default true) */
   compress?: boolean;
   onListen?: (addr: Deno.NetAddr) => void;
@@ -124,6 +135,13 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
     })
     : Deno.listen({ hostname: options.hostname, port: options.port });
   const addr = listener.addr as Deno.NetAddr;
+  if (options.tls && options.noDelay !== false) {
+    // Plain TCP connections get TCP_NODELAY from Deno itself; TLS ones do not.
+    const why = setListenerNoDelay(addr.port);
+    if (why) {
+      warn(`cannot set TCP_NODELAY on the HTTPS listener (${why}): responses may wait ~40 ms`);
+    }
+  }
 
   const open = new Set<ConnServer>();
   let closing = false;
