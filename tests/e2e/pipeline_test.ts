@@ -182,7 +182,7 @@ for (const backend of backends()) {
         // once nothing is pending, all of it is in. Then stop (which settles the last batches).
         await eventually(
           "the queue drained after the outage",
-          async () => rt.pending() === 0,
+          () => Promise.resolve(rt.pending() === 0),
           150_000,
         );
         await rt.stop();
