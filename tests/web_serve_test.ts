@@ -8,7 +8,7 @@ import { assert, assertEquals } from "./helpers/assert.ts";
 import { startChildServer } from "../scripts/child_server.ts";
 import { serve } from "../lib/web/serve.ts";
 import { loadTlsMaterial } from "../lib/tls_certificate.ts";
-import { connectionNoDelay } from "../lib/web/tcp_nodelay.ts";
+import { connectionNoDelay } from "../lib/os/tcp_nodelay.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

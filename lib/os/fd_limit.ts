@@ -15,6 +15,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config.ts";
+import { openLibc } from "./libc.ts";
 
 export interface OpenFilesLimit {
   soft: number;
@@ -61,42 +62,31 @@ function tryFfi(): OpenFilesLimit | undefined {
   if (Deno.build.os !== "linux" || !["x86_64", "aarch64"].includes(Deno.build.arch)) {
     return undefined;
   }
-  let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
-  try {
-    lib = Deno.dlopen("libc.so.6", SYMBOLS);
-  } catch {
-    return undefined; // no --allow-ffi, or no glibc (musl names it differently)
-  }
+  const lib = openLibc();
+  if (typeof lib === "string") return undefined; // no --allow-ffi, or no glibc
   try {
     // struct rlimit { rlim_t rlim_cur; rlim_t rlim_max; } with 64-bit rlim_t
     const buf = new BigUint64Array(2);
-    if (lib.symbols.getrlimit(RLIMIT_NOFILE, buf) !== 0) return undefined;
+    if (lib.getrlimit(RLIMIT_NOFILE, buf) !== 0) return undefined;
     const before = count(buf[0]);
     const hard = count(buf[1]);
     if (buf[0] === buf[1]) return { soft: before, hard, before };
     const want = new BigUint64Array([buf[1], buf[1]]);
     let problem: string | undefined;
-    if (lib.symbols.setrlimit(RLIMIT_NOFILE, want) !== 0) {
+    if (lib.setrlimit(RLIMIT_NOFILE, want) !== 0) {
       // e.g. an unlimited hard limit above fs.nr_open: try the kernel's own ceiling
       const nrOpen = readNrOpen();
       want[0] = BigInt(Math.min(nrOpen ?? before, hard));
-      if (nrOpen === undefined || lib.symbols.setrlimit(RLIMIT_NOFILE, want) !== 0) {
+      if (nrOpen === undefined || lib.setrlimit(RLIMIT_NOFILE, want) !== 0) {
         problem = "setrlimit refused to raise the soft limit";
       }
     }
-    lib.symbols.getrlimit(RLIMIT_NOFILE, buf);
+    lib.getrlimit(RLIMIT_NOFILE, buf);
     return { soft: count(buf[0]), hard: count(buf[1]), before, ...(problem ? { problem } : {}) };
   } catch {
     return undefined;
-  } finally {
-    lib.close();
   }
 }
-
-const SYMBOLS = {
-  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
-  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
-} as const;
 
 function count(v: bigint): number {
   return v === RLIM_INFINITY || v > BigInt(UNLIMITED) ? UNLIMITED : Number(v);

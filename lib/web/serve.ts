@@ -29,7 +29,7 @@
  * fails on a Deno that lacks it.
  */
 import { compressResponses } from "./compress.ts";
-import { setListenerNoDelay } from "./tcp_nodelay.ts";
+import { setListenerNoDelay } from "../os/tcp_nodelay.ts";
 
 export interface ServeOptions {
   hostname: string;

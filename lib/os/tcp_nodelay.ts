@@ -14,6 +14,7 @@
  * (SO_ACCEPTCONN) bound to the listener's port. The system calls go through FFI into libc,
  * which needs the `ffi` permission (`deno task start` runs with --allow-all).
  */
+import { type Libc, openLibc } from "./libc.ts";
 
 const SOL_SOCKET = 1;
 const SO_ACCEPTCONN = 30;
@@ -21,35 +22,6 @@ const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
-
-const SYMBOLS = {
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-} as const;
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let libc: Libc | undefined;
-let libcError: string | undefined;
-
-/** libc's socket calls, or a reason why they are not available here. */
-function openLibc(): Libc | string {
-  if (libc) return libc;
-  if (libcError) return libcError;
-  if (Deno.build.os !== "linux") return libcError = `not on Linux (${Deno.build.os})`;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    return libcError = "no ffi permission";
-  }
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      return libc = Deno.dlopen(name, SYMBOLS).symbols;
-    } catch (err) {
-      libcError = `cannot load libc: ${(err as Error).message}`;
-    }
-  }
-  return libcError!;
-}
 
 function intOption(c: Libc, fd: number, level: number, name: number): number | undefined {
   const value = new Int32Array(1);

@@ -1,0 +1,37 @@
+/**
+ * The C library's calls Deno has no API for (setrlimit, setsockopt and friends), loaded once
+ * through FFI. Where that cannot be (another OS, no `ffi` permission, no glibc) the answer is
+ * the reason, and callers fail soft.
+ */
+
+const SYMBOLS = {
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+} as const;
+
+export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let libc: Libc | undefined;
+let libcError: string | undefined;
+
+/** libc's symbols, or why they are not available here. */
+export function openLibc(): Libc | string {
+  if (libc) return libc;
+  if (libcError) return libcError;
+  if (Deno.build.os !== "linux") return libcError = `not on Linux (${Deno.build.os})`;
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    return libcError = "no ffi permission";
+  }
+  for (const name of ["libc.so.6", "libc.so"]) {
+    try {
+      return libc = Deno.dlopen(name, SYMBOLS).symbols;
+    } catch (err) {
+      libcError = `cannot load libc: ${(err as Error).message}`;
+    }
+  }
+  return libcError!;
+}
