@@ -2,13 +2,9 @@
  * XML helpers for the simulator: namespace URIs, escaping, a prefix-agnostic element lookup for
  * requests (clients use env:/s:/soap: freely) and the response envelope Windows sends.
  */
+import { NS as WSMAN_NS } from "../lib/winrm/envelope.ts";
 export const NS = {
-  s: "http://www.w3.org/2003/05/soap-envelope",
-  a: "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-  w: "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
-  p: "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd",
-  n: "http://schemas.xmlsoap.org/ws/2004/09/enumeration",
-  x: "http://schemas.xmlsoap.org/ws/2004/09/transfer",
+  ...WSMAN_NS,
   rsp: "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
   f: "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault",
   cim: "http://schemas.dmtf.org/wbem/wscim/1/common",
