@@ -23,6 +23,9 @@ import {
   renderSelfMetrics,
 } from "./observability/self_metrics.ts";
 import { createServices, type Services } from "./services/mod.ts";
+import { NodeHub } from "./nodes/hub.ts";
+import { IngestService } from "./nodes/ingest.ts";
+import { MetricsWriter } from "./metrics/writer.ts";
 
 export interface ComposeOptions {
   /** start the queue, writer, scheduler, pollers and health monitor (needs `workers`) */
@@ -53,6 +56,10 @@ export interface System {
   pollerLoad(): PollerLoad | null;
   /** Stops discovery and monitoring, then closes the database. */
   close(): Promise<void>;
+  /** the poller nodes connected to this process (their channels and assignments) */
+  nodeHub: NodeHub;
+  /** result batches from poller nodes */
+  ingest: IngestService;
 }
 
 export async function compose(config: Config, opts: ComposeOptions = {}): Promise<System> {
@@ -98,7 +105,24 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     winrm,
     pluginDir: pluginDirOf(config),
     polling: () => system.monitoring?.pipeline,
+    enrolmentTtlMs: config.nodes.enrolment_ttl_ms,
   });
+  const nodeHub = new NodeHub({ db, keyring, events }, {
+    heartbeatMs: config.nodes.heartbeat_ms,
+    heartbeatTimeoutMs: config.nodes.heartbeat_timeout_ms,
+  });
+  nodeHub.start();
+  // Node results go through the local writer when this process has one (its health monitor
+  // then sees them too), else through a writer of their own.
+  let ingestWriter: MetricsWriter | undefined;
+  const ingest = new IngestService(
+    db,
+    () => monitoring?.writer ?? (ingestWriter ??= new MetricsWriter(db)),
+    {
+      maxRows: config.nodes.ingest_max_rows,
+      maxFutureMs: config.nodes.ingest_max_future_ms,
+    },
+  );
   const startedAt = new Date();
   const sources = {
     db,
@@ -124,7 +148,11 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     selfMetrics: () => renderSelfMetrics(sources),
     pollerLoad: () =>
       system.monitoring ? pollerSaturation(system.monitoring.pipeline.stats().pollers) : null,
+    nodeHub,
+    ingest,
     async close() {
+      nodeHub.stop();
+      ingestWriter?.stop();
       await discovery.stopAll();
       await system.monitoring?.stop();
       await db.close();

@@ -23,6 +23,7 @@ export interface Device {
   status_changed_at: Date | null;
   last_seen: Date | null;
   discovery_profile_id: number | null;
+  site_id: number;
   created_at: Date;
   updated_at: Date;
 }
@@ -44,7 +45,7 @@ const LAST_SEEN = `GREATEST(devices.last_seen,
   (SELECT max(m.last_polled) FROM monitors m WHERE m.device_id = devices.id))`;
 const COLUMNS = `id, host(ip) AS ip, hostname, domain, os, os_version, serial_number,
   memory_total_bytes, status, status_reason, status_changed_at, ${LAST_SEEN} AS last_seen,
-  discovery_profile_id, created_at, updated_at`;
+  discovery_profile_id, site_id, created_at, updated_at`;
 const statusLiteral = (s: DeviceStatus) => {
   if (!DEVICE_STATUSES.includes(s)) throw new RangeError(`not a device status: ${s}`);
   return `'${s}'`;
@@ -99,12 +100,12 @@ export const devicesRepo = {
   /** A new device starts as `discovered` (lib/inventory/device_lifecycle.ts). */
   async create(
     db: Queryable,
-    d: { ip: string; status_reason: string } & DeviceFields,
+    d: { ip: string; status_reason: string; site_id?: number } & DeviceFields,
   ): Promise<Device> {
     return (await db.query<R>(
       `INSERT INTO devices (ip, hostname, domain, os, os_version, serial_number, status,
-         status_reason, status_changed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, 'discovered', $7, now()) RETURNING ${COLUMNS}`,
+         status_reason, status_changed_at, site_id)
+       VALUES ($1, $2, $3, $4, $5, $6, 'discovered', $7, now(), $8) RETURNING ${COLUMNS}`,
       [
         d.ip,
         d.hostname ?? null,
@@ -113,6 +114,7 @@ export const devicesRepo = {
         d.os_version ?? null,
         d.serial_number ?? null,
         d.status_reason,
+        d.site_id ?? 1,
       ],
     ))[0];
   },
@@ -188,8 +190,9 @@ export const devicesRepo = {
   ): Promise<{ id: number; created: boolean }> {
     return (await db.query<{ id: number; created: boolean }>(
       `INSERT INTO devices (ip, hostname, domain, os, os_version, serial_number, memory_total_bytes,
-         status, status_reason, status_changed_at, last_seen, discovery_profile_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'discovered', $9, now(), now(), $8)
+         status, status_reason, status_changed_at, last_seen, discovery_profile_id, site_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'discovered', $9, now(), now(), $8,
+         COALESCE((SELECT site_id FROM discovery_profiles WHERE id = $8), 1))
        ON CONFLICT (ip) DO UPDATE SET
          hostname = COALESCE(EXCLUDED.hostname, devices.hostname),
          domain = COALESCE(EXCLUDED.domain, devices.domain),

@@ -1,6 +1,7 @@
 import { type Queryable, UniqueViolationError } from "./driver.ts";
 import type { ScheduledMonitor } from "../messages.ts";
 import { listPage, type ListParams, type Page } from "./pagination.ts";
+import { LOCAL_SITE_ID } from "./sites.ts";
 
 export interface Monitor {
   id: number;
@@ -36,15 +37,37 @@ const SCHEDULABLE =
     m.credential_profile_id AS "credentialProfileId", m.plugin_id AS "pluginId",
     m.polling_interval AS "intervalS"
   FROM monitors m JOIN devices d ON d.id = m.device_id
-  WHERE m.enabled AND d.status NOT IN ('unreachable', 'inactive')`;
+  WHERE m.enabled AND d.status NOT IN ('unreachable', 'inactive') AND d.site_id = $1`;
 
 export const monitorsRepo = {
-  async schedulable(db: Queryable): Promise<ScheduledMonitor[]> {
-    return await db.query<ScheduledMonitor>(SCHEDULABLE);
+  /** The site's schedulable monitors (default: the built-in site this server polls itself). */
+  async schedulable(db: Queryable, siteId = LOCAL_SITE_ID): Promise<ScheduledMonitor[]> {
+    return await db.query<ScheduledMonitor>(SCHEDULABLE, [siteId]);
   },
   /** The monitor as the scheduler should see it, or null when it must not be scheduled. */
-  async schedulableOne(db: Queryable, id: number): Promise<ScheduledMonitor | null> {
-    return (await db.query<ScheduledMonitor>(`${SCHEDULABLE} AND m.id = $1`, [id]))[0] ?? null;
+  async schedulableOne(
+    db: Queryable,
+    id: number,
+    siteId = LOCAL_SITE_ID,
+  ): Promise<ScheduledMonitor | null> {
+    return (await db.query<ScheduledMonitor>(`${SCHEDULABLE} AND m.id = $2`, [siteId, id]))[0] ??
+      null;
+  },
+  /** Of `ids`, those whose device belongs to another site (deleted ones are not named). */
+  async ofOtherSites(db: Queryable, ids: number[], siteId: number): Promise<number[]> {
+    if (!ids.length) return [];
+    return (await db.query<{ id: number }>(
+      `SELECT m.id FROM monitors m JOIN devices d ON d.id = m.device_id
+       WHERE m.id = ANY($1::int[]) AND d.site_id <> $2 ORDER BY m.id`,
+      [ids, siteId],
+    )).map((r) => r.id);
+  },
+  /** The site a monitor's device belongs to. */
+  async siteOf(db: Queryable, id: number): Promise<number | undefined> {
+    return (await db.query<{ site_id: number }>(
+      "SELECT d.site_id FROM monitors m JOIN devices d ON d.id = m.device_id WHERE m.id = $1",
+      [id],
+    ))[0]?.site_id;
   },
   async idsOfDevice(db: Queryable, deviceId: number): Promise<number[]> {
     return (await db.query<{ id: number }>("SELECT id FROM monitors WHERE device_id = $1", [

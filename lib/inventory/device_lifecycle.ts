@@ -32,7 +32,7 @@ export const deviceLifecycle = {
   async added(
     db: Queryable,
     actor: Actor,
-    fields: { ip: string } & DeviceFields,
+    fields: { ip: string; site_id?: number } & DeviceFields,
   ): Promise<Device> {
     const row = await devicesRepo.create(db, {
       ...fields,

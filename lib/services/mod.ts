@@ -13,6 +13,8 @@ import { PluginsService } from "./plugins.ts";
 import { MetricsService } from "./metrics.ts";
 import type { ServiceDeps } from "./service.ts";
 import type { WinrmOverrides } from "../winrm/mod.ts";
+import { SitesService } from "./sites.ts";
+import { PollerNodesService } from "./poller_nodes.ts";
 
 export { DevicesService } from "./devices.ts";
 export { MonitorsService } from "./monitors.ts";
@@ -33,6 +35,8 @@ export interface Services {
   users: UsersService;
   plugins: PluginsService;
   metrics: MetricsService;
+  sites: SitesService;
+  pollerNodes: PollerNodesService;
 }
 
 export interface ServicesDeps extends ServiceDeps {
@@ -46,6 +50,8 @@ export interface ServicesDeps extends ServiceDeps {
   winrm?: WinrmOverrides;
   /** where exec plugins must live (plugins.dir) */
   pluginDir: string;
+  /** how long a poller node's enrolment token stays valid */
+  enrolmentTtlMs?: number;
 }
 
 export function createServices(deps: ServicesDeps): Services {
@@ -64,5 +70,11 @@ export function createServices(deps: ServicesDeps): Services {
     users: new UsersService({ db, events, tokens: deps.tokens, bcryptCost: deps.bcryptCost }),
     plugins: new PluginsService({ db, events, pluginDir: deps.pluginDir }),
     metrics: new MetricsService({ db }),
+    sites: new SitesService({ db, events }),
+    pollerNodes: new PollerNodesService({
+      db,
+      events,
+      enrolmentTtlMs: deps.enrolmentTtlMs ?? 24 * 3_600_000,
+    }),
   };
 }

@@ -28,6 +28,7 @@ export const Device = z.object({
   status_changed_at: NullableTimestamp,
   last_seen: NullableTimestamp,
   discovery_profile_id: z.number().int().nullable(),
+  site_id: z.number().int().openapi({ description: "the site whose pollers poll it (1: local)" }),
   created_at: Timestamp,
   updated_at: Timestamp,
 }).openapi("Device");
@@ -41,6 +42,7 @@ const CreateBody = z.object({
   os: text(255),
   os_version: text(100),
   serial_number: text(100),
+  site_id: z.number().int().min(1).optional().openapi({ description: "default 1 (local)" }),
 }).strict().openapi("DeviceCreate");
 
 const UpdateBody = z.object({

@@ -22,6 +22,9 @@ import { registerAuditLogRoutes } from "./audit_log.ts";
 import { registerHealthRoute } from "./health.ts";
 import { renderDocsPage } from "./docs_page.ts";
 import { VERSION } from "../../../lib/version.ts";
+import { registerSiteRoutes } from "./sites.ts";
+import { registerPollerNodeRoutes } from "./poller_nodes.ts";
+import { createNodeProtocol, NODE_PATHS } from "./node_protocol.ts";
 
 const PUBLIC_PATHS = new Set([
   "/api/v1/auth/login",
@@ -61,7 +64,7 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   const auth = authenticate();
   const readOnly = viewersReadOnly();
   api.use("*", async (c, next) => {
-    if (PUBLIC_PATHS.has(c.req.path)) return await next();
+    if (PUBLIC_PATHS.has(c.req.path) || NODE_PATHS.has(c.req.path)) return await next();
     await auth(c, async () => {
       if (SELF_SERVICE.has(c.req.path)) return await next();
       await readOnly(c, next);
@@ -81,6 +84,9 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   registerMonitorRoutes(api);
   registerMetricsRoutes(api);
   registerAuditLogRoutes(api);
+  registerSiteRoutes(api);
+  registerPollerNodeRoutes(api);
+  api.route("/", createNodeProtocol());
 
   api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
