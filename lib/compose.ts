@@ -26,6 +26,9 @@ import { createServices, type Services } from "./services/mod.ts";
 import { NodeHub } from "./nodes/hub.ts";
 import { IngestService } from "./nodes/ingest.ts";
 import { MetricsWriter } from "./metrics/writer.ts";
+import { openNotifier } from "./db/notify.ts";
+import { EventRelay } from "./nodes/event_relay.ts";
+import { CentralDuties } from "./nodes/central_duties.ts";
 
 export interface ComposeOptions {
   /** start the queue, writer, scheduler, pollers and health monitor (needs `workers`) */
@@ -112,6 +115,16 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     heartbeatTimeoutMs: config.nodes.heartbeat_timeout_ms,
   });
   nodeHub.start();
+  // Several central processes share one PostgreSQL: changes travel between them by NOTIFY,
+  // and the upkeep the all-in-one's runtime does is done once, under a lease.
+  let relay: EventRelay | undefined;
+  let duties: CentralDuties | undefined;
+  if (config.role === "central" && config.database.url) {
+    relay = new EventRelay(events, openNotifier(config.database.url));
+    await relay.start();
+    duties = new CentralDuties(db, config.metrics.retention_days);
+    duties.start();
+  }
   // Node results go through the local writer when this process has one (its health monitor
   // then sees them too), else through a writer of their own.
   let ingestWriter: MetricsWriter | undefined;
@@ -152,6 +165,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     ingest,
     async close() {
       nodeHub.stop();
+      duties?.stop();
+      await relay?.stop();
       ingestWriter?.stop();
       await discovery.stopAll();
       await system.monitoring?.stop();

@@ -39,3 +39,11 @@ CREATE TABLE poller_nodes (
 );
 CREATE UNIQUE INDEX poller_nodes_name ON poller_nodes (lower(name));
 CREATE INDEX poller_nodes_site ON poller_nodes (site_id);
+
+-- Background duties that must run once across several central processes (partition upkeep,
+-- retention) take a lease here: whoever holds an unexpired lease does the work.
+CREATE TABLE leases (
+  name        text PRIMARY KEY,
+  holder      text NOT NULL,
+  expires_at  timestamptz NOT NULL
+);
