@@ -12,6 +12,7 @@ const NAV = [
   { href: "/credentials", label: "Credentials" },
   { href: "/monitors", label: "Monitors" },
   { href: "/users", label: "Users", admin: true },
+  { href: "/pollers", label: "Pollers", admin: true },
 ];
 
 export interface LayoutProps {

@@ -15,6 +15,7 @@ import MonitorEditor from "../../islands/MonitorEditor.tsx";
 import Overview from "../../islands/Overview.tsx";
 import PasswordChange from "../../islands/PasswordChange.tsx";
 import UserAdmin from "../../islands/UserAdmin.tsx";
+import PollerNodes from "../../islands/PollerNodes.tsx";
 
 // deno-lint-ignore no-explicit-any
 type Components = Record<string, ComponentType<any>>;
@@ -44,4 +45,5 @@ export const islands = register({
   Overview,
   PasswordChange,
   UserAdmin,
+  PollerNodes,
 });

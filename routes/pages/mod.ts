@@ -19,6 +19,7 @@ import { discoveryPage } from "./discovery.tsx";
 import { credentialsPage } from "./credentials.tsx";
 import { usersPage } from "./users.tsx";
 import { accountPage } from "./account.tsx";
+import { pollersPage } from "./pollers.tsx";
 
 const log = getLogger(["nmslite", "web"]);
 
@@ -33,6 +34,7 @@ export const PAGES: readonly Page[] = [
   monitorsPage,
   usersPage,
   accountPage,
+  pollersPage,
 ];
 
 let shared: Promise<WebAssets> | null = null;

@@ -6,6 +6,7 @@ import {
   dataResponse,
   errorResponse,
   errors,
+  Id,
   IdParam,
   Ipv4,
   nullableText,
@@ -42,7 +43,7 @@ const CreateBody = z.object({
   os: text(255),
   os_version: text(100),
   serial_number: text(100),
-  site_id: z.number().int().min(1).optional().openapi({ description: "default 1 (local)" }),
+  site_id: Id.optional().openapi({ description: "default 1 (local)" }),
 }).strict().openapi("DeviceCreate");
 
 const UpdateBody = z.object({

@@ -26,7 +26,7 @@ const CreateBody = z.object({
   ports: z.array(z.number().int().min(1).max(65535)).min(1).max(16).optional().openapi({
     description: "TCP ports probed; default 5985, 5986, 135",
   }),
-  site_id: z.number().int().min(1).optional().openapi({ description: "default 1 (local)" }),
+  site_id: Id.optional().openapi({ description: "default 1 (local)" }),
 }).strict().openapi("DiscoveryProfileCreate");
 
 const UpdateBody = CreateBody.partial().strict().openapi("DiscoveryProfileUpdate");
