@@ -77,7 +77,7 @@ export class PollerNode {
     const shipper = new Shipper(
       central,
       buffer,
-      { maxBatchesPerRequest: 10, maxBytesPerRequest: 600_000 },
+      { maxBatchesPerRequest: 20, maxBytesPerRequest: 800_000, gatherMs: 500 },
       (code) => ref.node?.onRefused(code),
     );
     const node = ref.node = new PollerNode(settings, central, identity, buffer, pipeline, shipper);

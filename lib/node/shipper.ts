@@ -35,7 +35,12 @@ export class Shipper {
   constructor(
     private readonly central: Poster,
     private readonly buffer: ResultBuffer,
-    private readonly opts: { maxBatchesPerRequest: number; maxBytesPerRequest: number },
+    private readonly opts: {
+      maxBatchesPerRequest: number;
+      maxBytesPerRequest: number;
+      /** after a request that was not full, wait this long before the next (default 0) */
+      gatherMs?: number;
+    },
     private readonly onRevoked: (code: string) => void,
   ) {}
 
@@ -63,6 +68,12 @@ export class Shipper {
       const outcome = await this.send(items);
       if (outcome === "ok") {
         backoff = 250;
+        // A short request is the live trickle: gather for a moment so the central commits
+        // many rows per request (its cost is per request more than per row). A backlog
+        // (full requests) is sent back to back.
+        if (items.length < this.opts.maxBatchesPerRequest) {
+          await new Promise((r) => setTimeout(r, this.opts.gatherMs ?? 0));
+        }
         continue;
       }
       await new Promise((r) => setTimeout(r, backoff));
