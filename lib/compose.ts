@@ -109,6 +109,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     pluginDir: pluginDirOf(config),
     polling: () => system.monitoring?.pipeline,
     enrolmentTtlMs: config.nodes.enrolment_ttl_ms,
+    nodes: () => nodeHub,
   });
   const nodeHub = new NodeHub({ db, keyring, events }, {
     heartbeatMs: config.nodes.heartbeat_ms,
@@ -122,6 +123,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   if (config.role === "central" && config.database.url) {
     relay = new EventRelay(events, openNotifier(config.database.url));
     await relay.start();
+    await nodeHub.relayCommands(relay.notifier);
     duties = new CentralDuties(db, config.metrics.retention_days);
     duties.start();
   }

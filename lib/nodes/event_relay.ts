@@ -15,7 +15,7 @@ export class EventRelay {
   private relaying = false;
   private unsubscribe?: () => void;
 
-  constructor(private readonly events: EntityEvents, private readonly notifier: Notifier) {}
+  constructor(private readonly events: EntityEvents, readonly notifier: Notifier) {}
 
   async start(): Promise<void> {
     await this.notifier.listen(ENTITY_CHANNEL, (payload) => {

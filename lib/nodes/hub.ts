@@ -18,6 +18,15 @@ import { type NodeIdentity, pollerNodesRepo, type PollerNodeStats } from "../db/
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { ownerOf } from "./rendezvous.ts";
 import type { ChannelMessage, NodeAssignment, NodeCommand, NodeReport } from "./protocol.ts";
+import type { Notifier } from "../db/notify.ts";
+
+const COMMAND_CHANNEL = "nmslite_node_command";
+const REPORT_CHANNEL = "nmslite_node_report";
+
+/** No node of the site can take the work now. */
+export class NoLiveNodeError extends Error {
+  override name = "NoLiveNodeError";
+}
 
 const log = getLogger(["nmslite", "nodes"]);
 const encoder = new TextEncoder();
@@ -56,6 +65,71 @@ export class NodeHub {
   start(): void {
     this.unsubscribe = this.deps.events.subscribe(() => this.changed());
     this.ticker = setInterval(() => void this.tick(), 1_000);
+  }
+
+  private notifier?: Notifier;
+  private readonly origin = crypto.randomUUID();
+
+  /**
+   * Commands for nodes connected to other central processes go through PostgreSQL NOTIFY;
+   * the process holding the node's channel runs it and NOTIFYs the report back.
+   */
+  async relayCommands(notifier: Notifier): Promise<void> {
+    this.notifier = notifier;
+    await notifier.listen(COMMAND_CHANNEL, (payload) => {
+      const msg = JSON.parse(payload) as {
+        origin: string;
+        nodeId: number;
+        cmd: Omit<NodeCommand, "id" | "type">;
+        timeoutMs: number;
+        id: string;
+      };
+      const running = this.command(msg.nodeId, msg.cmd, msg.timeoutMs);
+      if (!running) return; // not connected here
+      void running.then((report) =>
+        notifier.publish(
+          REPORT_CHANNEL,
+          JSON.stringify({ origin: msg.origin, report: { ...report, id: msg.id } }),
+        )
+      );
+    });
+    await notifier.listen(REPORT_CHANNEL, (payload) => {
+      const msg = JSON.parse(payload) as { origin: string; report: NodeReport };
+      if (msg.origin === this.origin) this.report(msg.report);
+    });
+  }
+
+  /**
+   * Runs a command on a live node of the site (one connected here first, else through
+   * another central process); resolves with its report.
+   */
+  async onSite(
+    site: number,
+    cmd: Omit<NodeCommand, "id" | "type">,
+    timeoutMs: number,
+  ): Promise<NodeReport> {
+    const here = [...this.channels.values()].find((c) => c.node.site_id === site && c.secure);
+    if (here) return await this.command(here.node.id, cmd, timeoutMs)!;
+    const live = await this.liveNodes(site);
+    if (!live.length || !this.notifier) {
+      throw new NoLiveNodeError(`no poller node of site ${site} is connected now`);
+    }
+    const id = crypto.randomUUID();
+    const answer = new Promise<NodeReport>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve({ id, ok: false, error: { kind: "timeout", message: "no node answered" } });
+      }, timeoutMs + 1_000);
+      this.pending.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+    });
+    await this.notifier.publish(
+      COMMAND_CHANNEL,
+      JSON.stringify({ origin: this.origin, nodeId: live[0], cmd, timeoutMs, id }),
+    );
+    return await answer;
   }
 
   stop(): void {
@@ -114,7 +188,8 @@ export class NodeHub {
   /** Asks a node connected here to do something; resolves with its report. */
   command(nodeId: number, cmd: Omit<NodeCommand, "id" | "type">, timeoutMs: number) {
     const ch = this.channels.get(nodeId);
-    if (!ch) return undefined;
+    // commands carry credentials: only over TLS
+    if (!ch || !ch.secure) return undefined;
     const id = crypto.randomUUID();
     return new Promise<NodeReport>((resolve) => {
       const timer = setTimeout(() => {

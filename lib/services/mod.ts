@@ -15,6 +15,7 @@ import type { ServiceDeps } from "./service.ts";
 import type { WinrmOverrides } from "../winrm/mod.ts";
 import { SitesService } from "./sites.ts";
 import { PollerNodesService } from "./poller_nodes.ts";
+import type { NodeWork } from "./credential_profiles.ts";
 
 export { DevicesService } from "./devices.ts";
 export { MonitorsService } from "./monitors.ts";
@@ -52,6 +53,8 @@ export interface ServicesDeps extends ServiceDeps {
   pluginDir: string;
   /** how long a poller node's enrolment token stays valid */
   enrolmentTtlMs?: number;
+  /** runs work (credential tests) on a poller node of a site */
+  nodes?: () => NodeWork;
 }
 
 export function createServices(deps: ServicesDeps): Services {
@@ -64,6 +67,7 @@ export function createServices(deps: ServicesDeps): Services {
       events,
       keyring: deps.keyring,
       winrm: deps.winrm,
+      nodes: deps.nodes,
     }),
     discoveryProfiles: new DiscoveryProfilesService({ db, events }),
     discoveryRuns: new DiscoveryRunsService({ db, events, discovery: deps.discovery }),

@@ -282,6 +282,20 @@ Deno.test({
         assertEquals((await api("DELETE", `/poller-nodes/${r.body.data.id}`)).status, 204);
       });
 
+      await t.step(
+        "a credential test for site B runs on its node, via either central",
+        async () => {
+          for (let i = 0; i < 4; i++) {
+            const r = await api("POST", `/credential-profiles/${credB}/test`, {
+              ip: simB.hosts[0].ip,
+            });
+            assertEquals(r.status, 200, JSON.stringify(r.body));
+            assertEquals(r.body.data.ok, true, JSON.stringify(r.body));
+            assertEquals(r.body.data.identity.hostname, simB.hosts[0].name);
+          }
+        },
+      );
+
       await t.step("revoke a node: it gets nothing more", async () => {
         assertEquals((await api("POST", `/poller-nodes/${nodeIds.b1}/revoke`)).status, 200);
         await eventually(

@@ -141,6 +141,14 @@ Deno.test({
       assertEquals(me.status, "enrolled");
       assert(me.last_heartbeat, "heartbeat recorded");
 
+      // a credential test for a device of the site runs on the site's node
+      const tested = await api("POST", `/credential-profiles/${cred.body.data.id}/test`, {
+        ip: sim.hosts[1].ip,
+      });
+      assertEquals(tested.status, 200, JSON.stringify(tested.body));
+      assertEquals(tested.body.data.ok, true, JSON.stringify(tested.body));
+      assertEquals(tested.body.data.identity.hostname, sim.hosts[1].name);
+
       // nothing secret on the node's disk beyond its own credential
       for await (const e of Deno.readDir(node.dataDir)) {
         if (!e.isFile) continue;
@@ -265,6 +273,11 @@ Deno.test({
         async () => (await node.metrics()).nmslite_node_revoked === 1,
       );
       assertEquals((await node.metrics()).nmslite_node_monitors, 0);
+      // with no node left, a test for the site cannot run (and never runs from the central)
+      const noNode = await api("POST", `/credential-profiles/${cred.body.data.id}/test`, {
+        ip: sim.hosts[1].ip,
+      });
+      assertEquals([noNode.status, noNode.body.error.code], [503, "NO_POLLER_NODE"]);
     } catch (err) {
       for (const f of ["a-1.log", "central.log", "central-2.log"]) {
         console.error(
