@@ -60,6 +60,7 @@ const RENDERS: Record<string, string[] | "json"> = {
   "/monitors": ["LocalTimes"],
   "/users": ["UserAdmin"],
   "/account": ["PasswordChange"],
+  "/pollers": ["PollerNodes"],
 };
 
 Deno.test({
