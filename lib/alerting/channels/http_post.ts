@@ -6,6 +6,7 @@
  */
 import http from "node:http";
 import https from "node:https";
+import { isIP } from "node:net";
 import type { DeliveryOutcome } from "../notification.ts";
 import { checkTarget, type Resolver, TargetRefusedError } from "./target_guard.ts";
 
@@ -50,6 +51,7 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
   }
 
   const client = url.protocol === "https:" ? https : http;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
   return await new Promise<DeliveryOutcome>((resolve) => {
     let settled = false;
     const finish = (outcome: DeliveryOutcome) => {
@@ -61,7 +63,7 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
     };
     const req = client.request({
       protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[|\]$/g, ""),
+      hostname: host,
       port: url.port || (url.protocol === "https:" ? 443 : 80),
       path: url.pathname + url.search,
       method: "POST",
@@ -72,7 +74,7 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
       auth: url.username
         ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
         : undefined,
-      servername: url.protocol === "https:" ? url.hostname : undefined,
+      servername: url.protocol === "https:" && !isIP(host) ? host : undefined,
       rejectUnauthorized: opts.tlsVerify,
       ca: opts.caPem || undefined,
       agent: false,

@@ -221,7 +221,9 @@ export function validateChannel(
   const parsed = schema.safeParse({ type, settings, secrets: secrets ?? undefined });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, field: fieldOf(issue.path), message: issue.message };
+    // a bad record key (label name) carries the key schema's own message inside
+    const inner = issue.code === "invalid_key" ? issue.issues[0]?.message : undefined;
+    return { ok: false, field: fieldOf(issue.path), message: inner ?? issue.message };
   }
   const value = parsed.data as { settings: Record<string, unknown>; secrets: SecretsInput };
   const out = { ...value.settings };
