@@ -6,6 +6,8 @@
 import { createSender, validateChannel } from "../../lib/alerting/channels/mod.ts";
 import type { SenderDeps } from "../../lib/alerting/channels/mod.ts";
 import type { Notification } from "../../lib/alerting/notification.ts";
+import type { Resolver } from "../../lib/alerting/channels/target_guard.ts";
+import { selfSignedServerCertificate } from "../../lib/tls_certificate.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { freePort } from "../helpers/ports.ts";
 import { sampleNotification } from "../helpers/notifications.ts";
@@ -234,4 +236,47 @@ Deno.test("webhook: template errors are rejected at validation and at send", asy
   const o = await sender.send(sampleNotification());
   assertEquals(o.ok, false);
   if (!o.ok) assertEquals([o.status, o.retryable], ["template", false]);
+});
+
+Deno.test("webhook over HTTPS: the name's certificate is verified on the pinned address", async () => {
+  const pems = await selfSignedServerCertificate("localhost", 1);
+  const port = await freePort();
+  const seen: string[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port, cert: pems.cert, key: pems.private, onListen() {} },
+    async (req) => {
+      seen.push(`${req.headers.get("host")} ${(await req.json()).kind}`);
+      return new Response("ok");
+    },
+  );
+  const resolve: Resolver = () => Promise.resolve([{ address: "127.0.0.1", family: 4 }]);
+  try {
+    const url = `https://localhost:${port}/in`;
+    const untrusted = await webhook({ url }, {}, { allowLinkLocal: false, resolve })
+      .send(sampleNotification());
+    assertEquals(untrusted.ok, false, "a self-signed certificate is not trusted by default");
+    if (!untrusted.ok) assertEquals(untrusted.status, "network");
+
+    const trusted = await webhook({ url, caPem: pems.cert }, {}, { allowLinkLocal: false, resolve })
+      .send(sampleNotification());
+    assertEquals(trusted.ok, true, JSON.stringify(trusted));
+
+    // the certificate names localhost, not other.test: verification fails on the name
+    const wrongName = await webhook(
+      { url: `https://other.test:${port}/in`, caPem: pems.cert },
+      {},
+      { allowLinkLocal: false, resolve },
+    ).send(sampleNotification());
+    assertEquals(wrongName.ok, false);
+
+    const unverified = await webhook(
+      { url: `https://other.test:${port}/in`, tlsVerify: false },
+      {},
+      { allowLinkLocal: false, resolve },
+    ).send(sampleNotification());
+    assertEquals(unverified.ok, true, JSON.stringify(unverified));
+    assertEquals(seen, [`localhost:${port} firing`, `other.test:${port} firing`]);
+  } finally {
+    await server.shutdown();
+  }
 });

@@ -38,7 +38,7 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
     ok: false,
     retryable,
     status,
-    detail: redact(detail, opts.secrets),
+    detail: redact(detail, [...opts.secrets, decodeURIComponent(url.password)]),
     durationMs: elapsed(),
   });
 
