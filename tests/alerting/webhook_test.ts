@@ -280,3 +280,40 @@ Deno.test("webhook over HTTPS: the name's certificate is verified on the pinned 
     await server.shutdown();
   }
 });
+
+Deno.test("webhook: an aborted delivery sends nothing and may be retried", async () => {
+  const rx = await startWebhookReceiver();
+  try {
+    const ac = new AbortController();
+    ac.abort();
+    const o = await webhook({ url: rx.url }).send(sampleNotification(), ac.signal);
+    assertEquals(o.ok, false);
+    if (!o.ok) assertEquals([o.status, o.retryable], ["aborted", true]);
+    assertEquals(rx.received.length, 0);
+  } finally {
+    await rx.close();
+  }
+
+  // aborted while the receiver holds the request: ends at once, nothing left dangling
+  const port = await freePort();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  const ac = new AbortController();
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) {
+      held.push(c);
+      ac.abort();
+    }
+  })();
+  try {
+    const o = await webhook({ url: `http://127.0.0.1:${port}/`, timeoutMs: 60_000 })
+      .send(sampleNotification(), ac.signal);
+    assertEquals(o.ok, false);
+    if (!o.ok) assertEquals([o.status, o.retryable], ["aborted", true]);
+    assertEquals(held.length, 1);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const c of held) c.close();
+  }
+});

@@ -50,6 +50,8 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
     return fail(true, "dns", `cannot resolve ${url.hostname}: ${errorText(e)}`);
   }
 
+  if (opts.signal?.aborted) return fail(true, "aborted", `${where}: delivery aborted`);
+
   const client = url.protocol === "https:" ? https : http;
   const host = url.hostname.replace(/^\[|\]$/g, "");
   return await new Promise<DeliveryOutcome>((resolve) => {
@@ -118,9 +120,8 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
       req.destroy();
       finish(fail(true, "aborted", `${where}: delivery aborted`));
     };
-    if (opts.signal?.aborted) return onAbort();
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
     req.on("error", (e) => finish(fail(true, "network", `${where}: ${errorText(e)}`)));
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
     req.end(opts.body);
   });
 }
