@@ -8,7 +8,12 @@ import http from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
 import type { DeliveryOutcome } from "../notification.ts";
-import { checkTarget, type Resolver, TargetRefusedError } from "./target_guard.ts";
+import {
+  checkTarget,
+  type ResolvedAddress,
+  type Resolver,
+  TargetRefusedError,
+} from "./target_guard.ts";
 
 export interface PostOptions {
   url: string;
@@ -42,9 +47,9 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
     durationMs: elapsed(),
   });
 
-  let pinned: { address: string; family: 4 | 6 };
+  let checked: ResolvedAddress[];
   try {
-    [pinned] = await checkTarget(url.hostname, opts);
+    checked = await checkTarget(url.hostname, opts);
   } catch (e) {
     if (e instanceof TargetRefusedError) return fail(false, "refused", e.message);
     return fail(true, "dns", `cannot resolve ${url.hostname}: ${errorText(e)}`);
@@ -85,8 +90,8 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
         options: { all?: boolean },
         cb: (...args: unknown[]) => void,
       ) => {
-        if (options?.all) cb(null, [pinned]);
-        else cb(null, pinned.address, pinned.family);
+        if (options?.all) cb(null, checked);
+        else cb(null, checked[0].address, checked[0].family);
       }) as never,
     }, (res) => {
       const status = res.statusCode ?? 0;
