@@ -3,7 +3,11 @@
  * a loopback port: firing alerts appear in its /api/v2/alerts with the labels teams route on,
  * resolved ones end, and basic authentication works both ways.
  */
-import { createSender, validateChannel } from "../../lib/alerting/channels/mod.ts";
+import {
+  createSender,
+  testNotification,
+  validateChannel,
+} from "../../lib/alerting/channels/mod.ts";
 import type { Notification } from "../../lib/alerting/notification.ts";
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { type AlertmanagerAlertView, startAlertmanager } from "../helpers/alertmanager.ts";
@@ -101,10 +105,15 @@ Deno.test("alertmanager: basic authentication, and a wrong password is a final 4
     const good = sender({ url: am.url, auth: "basic", username: auth.username }, {
       password: auth.password,
     });
-    const o = await good.send(sampleNotification({ kind: "test", idempotencyKey: "test-1" }));
+    const o = await good.send(testNotification("am"));
     assertEquals(o.ok, true, JSON.stringify(o));
     const alerts = await am.alerts();
     assertEquals(alerts.length, 1);
+    assertEquals(alerts[0].labels, {
+      alertname: "NMSlite test notification",
+      severity: "info",
+      device: "NMSlite",
+    });
     // a test alert ends by itself within minutes
     assert(Date.parse(alerts[0].endsAt) <= Date.now() + 5 * 60_000 + 1000, alerts[0].endsAt);
 

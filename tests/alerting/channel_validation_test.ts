@@ -104,6 +104,13 @@ Deno.test("validateChannel: bad input names the field", () => {
     ["email", { ...MAIL, bodyTemplate: "{{summary" }, {}, "settings.bodyTemplate", /unclosed/],
     ["email", { ...MAIL, username: "u" }, {}, "secrets.password", /required/],
     ["email", MAIL, { password: "p" }, "settings.username", /required/],
+    [
+      "email",
+      { ...MAIL, security: "none", username: "u" },
+      { password: "p" },
+      "settings.security",
+      /starttls or tls/,
+    ],
     ["alertmanager", { url: "" }, {}, "settings.url", /http/],
     ["alertmanager", { ...AM, auth: "digest" }, {}, "settings.auth", /none, basic, bearer/],
     ["alertmanager", { ...AM, auth: "basic" }, {}, "settings.username", /required/],

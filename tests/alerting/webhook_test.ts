@@ -3,7 +3,11 @@
  * custom headers, the chat presets, outcome classification, and the refusal of link-local and
  * cloud-metadata targets before any connection is made.
  */
-import { createSender, validateChannel } from "../../lib/alerting/channels/mod.ts";
+import {
+  createSender,
+  testNotification,
+  validateChannel,
+} from "../../lib/alerting/channels/mod.ts";
 import type { SenderDeps } from "../../lib/alerting/channels/mod.ts";
 import type { Notification } from "../../lib/alerting/notification.ts";
 import type { Resolver } from "../../lib/alerting/channels/target_guard.ts";
@@ -315,5 +319,26 @@ Deno.test("webhook: an aborted delivery sends nothing and may be retried", async
     listener.close();
     await accepting.catch(() => {});
     for (const c of held) c.close();
+  }
+});
+
+Deno.test("webhook: every preset renders the test notification as valid JSON", async () => {
+  const rx = await startWebhookReceiver();
+  try {
+    for (const preset of ["default", "slack", "teams", "mattermost"]) {
+      const o = await webhook({ url: rx.url, preset }).send(testNotification("ops hook"));
+      assertEquals(o.ok, true, `${preset}: ${JSON.stringify(o)}`);
+    }
+    const bodies = rx.received.map((r) => JSON.parse(r.body));
+    assertEquals(bodies[0].kind, "test");
+    assertEquals(bodies[1].text, "[INFO] NMSlite test notification on NMSlite — test");
+    assertEquals(rx.received.map((r) => r.headers.get("x-nmslite-event")), [
+      "test",
+      "test",
+      "test",
+      "test",
+    ]);
+  } finally {
+    await rx.close();
   }
 });

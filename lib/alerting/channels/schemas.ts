@@ -247,6 +247,12 @@ export function validateChannel(
     if (out.username && !flat.password) {
       return fail("secrets.password", "required when a username is set");
     }
+    if (out.username && out.security === "none") {
+      return fail(
+        "settings.security",
+        "authentication needs starttls or tls (no password in clear)",
+      );
+    }
   }
   if (type === "alertmanager") {
     if (out.auth === "basic" && !out.username) {
