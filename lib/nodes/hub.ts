@@ -95,7 +95,7 @@ export class NodeHub {
     });
     await notifier.listen(REPORT_CHANNEL, (payload) => {
       const msg = JSON.parse(payload) as { origin: string; report: NodeReport };
-      if (msg.origin === this.origin) this.report(msg.report);
+      if (msg.origin === this.origin || msg.origin === "any") this.resolve(msg.report);
     });
   }
 
@@ -204,8 +204,20 @@ export class NodeHub {
     });
   }
 
-  /** A node's answer to a command. */
+  /**
+   * A node's answer to a command. It may reach another central process than the one that
+   * asked (the load balancer chooses): then it is passed on to all of them by NOTIFY.
+   */
   report(report: NodeReport): boolean {
+    if (this.resolve(report)) return true;
+    if (!this.notifier) return false;
+    this.notifier.publish(REPORT_CHANNEL, JSON.stringify({ origin: "any", report })).catch(
+      () => {},
+    );
+    return true;
+  }
+
+  private resolve(report: NodeReport): boolean {
     const waiter = this.pending.get(report.id);
     this.pending.delete(report.id);
     waiter?.(report);
