@@ -84,6 +84,8 @@ export interface WinrmKerberosOptions {
   kdcs?: string[] | null;
   /** "host" (HTTP/<host>, the default), "reverse" (the IP's PTR name) or a fixed SPN */
   spn?: SpnChoice | null;
+  /** the host's DNS name when `host` is an address (the SPN is then HTTP/<hostName>) */
+  hostName?: string | null;
   /** the DNS server for the SRV look-up of KDCs (tests) */
   nameServer?: NameServer;
   /** the label of sealed bodies (default application/HTTP-Kerberos-session-encrypted) */
@@ -178,6 +180,7 @@ export class WinrmClient {
               kdcTimeoutMs: opts.kerberos?.kdcTimeoutMs,
             }),
             spn: opts.kerberos?.spn || "host",
+            hostName: opts.kerberos?.hostName ?? undefined,
             protocol: opts.kerberos?.protocol,
             now: opts.kerberos?.now,
           }

@@ -74,6 +74,8 @@ export interface TransportAuth {
   kerberos?: {
     client: KerberosClient;
     spn?: SpnChoice;
+    /** the host's DNS name when the connection goes to its address */
+    hostName?: string;
     /** the sealed bodies' label; default application/HTTP-Kerberos-session-encrypted */
     protocol?: string;
     now?: () => number;
@@ -235,7 +237,7 @@ export class Transport {
       let spn = this.#spn;
       if (!spn) {
         try {
-          spn = this.#spn = await resolveSpn(this.#host, k.spn);
+          spn = this.#spn = await resolveSpn(k.hostName || this.#host, k.spn);
         } catch (err) {
           throw mapKerberosError(err, conn);
         }
