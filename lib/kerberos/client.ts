@@ -214,7 +214,18 @@ export class KerberosClient {
         return this.#tgtFrom(answer.reply, this.#keyFor(info), nonce, kdcs);
       }
       if (answer.error.code !== KRB_ERR.PREAUTH_REQUIRED) throw this.#asError(answer.error);
-      this.#salt = this.#choose(errorPadata(answer.error));
+      const padata = errorPadata(answer.error);
+      if (!padata.some((p) => p.type === PA.ETYPE_INFO2)) {
+        // The KDC names no key of an etype we asked for (MIT and AD send ETYPE-INFO2 whenever
+        // one matches). Guessing would cost the account a failed pre-authentication.
+        throw new KerberosError(
+          "etype",
+          `${this.principal}: the KDC has no AES key for this account (an RC4-only account? ` +
+            "RC4-HMAC is refused: enable AES for the account and change its password)",
+          KRB_ERR.ETYPE_NOSUPP,
+        );
+      }
+      this.#salt = this.#choose(padata);
     }
     key = this.#keyFor(this.#salt);
     const { answer, nonce } = await send([encTimestamp(key, this.#now()), pacRequest()]);

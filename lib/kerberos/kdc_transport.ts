@@ -57,7 +57,11 @@ export async function discoverKdcs(realm: string, nameServer?: NameServer): Prom
     records.sort((a, b) => a.priority - b.priority || b.weight - a.weight);
     for (const r of records) {
       if (r.target === "." || !r.target) continue;
-      out.push({ host: r.target.replace(/\.$/, ""), port: r.port, transport });
+      const target = r.target.replace(/\.$/, "");
+      // With a nameserver of its own the caller cannot rely on the system resolver for the
+      // target's address either: ask the same server.
+      const hosts = nameServer ? await addresses(target, nameServer) : [target];
+      for (const host of hosts) out.push({ host, port: r.port, transport });
     }
   }
   if (!out.length) {
@@ -67,6 +71,16 @@ export async function discoverKdcs(realm: string, nameServer?: NameServer): Prom
     );
   }
   return out;
+}
+
+async function addresses(name: string, ns: NameServer): Promise<string[]> {
+  try {
+    return await Deno.resolveDns(name, "A", {
+      nameServer: { ipAddr: ns.ipAddr, port: ns.port ?? 53 },
+    });
+  } catch {
+    return [];
+  }
 }
 
 function isTooBig(reply: Uint8Array): boolean {

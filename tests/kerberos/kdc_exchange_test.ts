@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { startKdc } from "../helpers/kdc.ts";
+import { startDnsSrv } from "../helpers/dns_srv.ts";
 import { KerberosClient } from "../../lib/kerberos/client.ts";
 import { KerberosError } from "../../lib/kerberos/errors.ts";
 import { decrypt, USAGE } from "../../lib/kerberos/crypto.ts";
@@ -118,9 +119,65 @@ Deno.test("kerberos vs MIT KDC: tickets, keytab and every typed failure", async 
 
   await t.step("RC4-only account: refused by type", async () => {
     await kdc.addPrincipal("legacy", "Legacy-pass1", { enctypes: ["rc4-hmac"] });
+    const failed = async () =>
+      (await kdc.requests()).filter((r) => r.outcome === "PREAUTH_FAILED").length;
+    const before = await failed();
     const err = await problem(client(`legacy@${kdc.realm}`, "Legacy-pass1").serviceTicket(SPN));
     assertEquals(err.problem, "etype");
+    assertEquals(await failed(), before, "no guess that costs a failed pre-authentication");
   });
+
+  await t.step(
+    "no KDC configured: found through DNS SRV (UDP record first, then TCP)",
+    async () => {
+      await using dns = await startDnsSrv({
+        srv: {
+          [`_kerberos._udp.${kdc.realm}`]: [{
+            priority: 0,
+            weight: 0,
+            port: kdc.port,
+            target: "kdc.nmslite.test",
+          }],
+          [`_kerberos._tcp.${kdc.realm}`]: [{
+            priority: 0,
+            weight: 0,
+            port: kdc.port,
+            target: "kdc.nmslite.test",
+          }],
+        },
+        a: { "kdc.nmslite.test": [kdc.host] },
+      });
+      const c = new KerberosClient({
+        principal: `alice@${kdc.realm}`,
+        password: "Passw0rd!",
+        nameServer: dns.nameServer,
+      });
+      const st = await c.serviceTicket(SPN);
+      assertEquals(st.crealm, kdc.realm);
+      assert(
+        dns.queries.some((q) =>
+          q.name.toLowerCase() === `_kerberos._tcp.${kdc.realm}`.toLowerCase() && q.type === "SRV"
+        ),
+      );
+      assert(
+        dns.queries.some((q) =>
+          q.name.toLowerCase() === `_kerberos._udp.${kdc.realm}`.toLowerCase() && q.type === "SRV"
+        ),
+      );
+      // no records: a clear error, not a hang
+      dns.set({});
+      const none = await problem(
+        new KerberosClient({
+          principal: `alice@${kdc.realm}`,
+          password: "Passw0rd!",
+          nameServer: dns.nameServer,
+        })
+          .serviceTicket(SPN),
+      );
+      assertEquals(none.problem, "kdc_unreachable");
+      assert(none.message.includes("SRV"), none.message);
+    },
+  );
 
   await t.step("KDC down: no KDC reachable", async () => {
     await kdc.down();
