@@ -219,7 +219,8 @@ export class ConnectionAuth {
           maxSkewMs: this.cfg.kerberos!.maxSkewMs,
         },
       );
-    } catch {
+    } catch (err) {
+      if (Deno.env.get("WINSIM_DEBUG")) console.error("kerberos accept failed:", err);
       this.host.stats.authFailures++;
       return { ok: false, headers: this.challengeHeaders() };
     }
