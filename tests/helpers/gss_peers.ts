@@ -234,3 +234,39 @@ async function runJson(args: string[], env: Record<string, string>): Promise<any
     );
   }
 }
+
+/** Hex strings throughout; see tests/peers/gss_wrap_vectors.py. */
+export interface GssVectors {
+  mech: "krb5" | "spnego";
+  initiator: string;
+  target: string;
+  /** The initial context token (raw krb5 or SPNEGO) and the acceptor's answer. */
+  ap_req: string;
+  ap_rep: string;
+  /** The context key both sides wrap with (MIT's acceptor subkey) and its enctype number. */
+  context_key: string;
+  context_enctype: number;
+  /** gss_wrap_iov(header, data, padding) as MS-WSMV frames it: header and sealed data. */
+  initiator_to_acceptor: { plaintext: string; header: string; sealed: string }[];
+  acceptor_to_initiator: { plaintext: string; header: string; sealed: string }[];
+  /** Plain gss_wrap tokens (RFC 4121 layout, no rotation) for comparison. */
+  gss_wrap_initiator: { plaintext: string; token: string }[];
+  gss_wrap_acceptor: { plaintext: string; token: string }[];
+}
+
+/**
+ * One exchange made entirely by MIT in one process (initiator from the ccache in env, acceptor
+ * from the keytab): known-answer vectors for a TypeScript AP-REQ/AP-REP and RFC 4121 wrap.
+ */
+export async function recordGssVectors(o: {
+  spn: string;
+  keytab: string;
+  env: Record<string, string>;
+  mech?: "krb5" | "spnego";
+  plaintexts?: string[];
+}): Promise<GssVectors> {
+  const args = [`${PEERS}gss_wrap_vectors.py`, "--spn", o.spn, "--keytab", o.keytab];
+  if (o.mech) args.push("--mech", o.mech);
+  for (const p of o.plaintexts ?? []) args.push("--plaintext", p);
+  return await runJson(args, o.env);
+}

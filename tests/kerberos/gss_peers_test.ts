@@ -8,6 +8,7 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { startKdc } from "../helpers/kdc.ts";
 import {
   type GssClientResult,
+  recordGssVectors,
   runGssClient,
   runPywinrmKerberos,
   startGssAcceptor,
@@ -177,6 +178,31 @@ Deno.test("GSSAPI peers: MIT initiator and pywinrm against the MIT acceptor", as
       assertEquals(r.responses[0].items?.[0].props.DeviceID, String(disks[0].DeviceID));
     } finally {
       await sim.close();
+    }
+  });
+
+  await t.step("MIT-made vectors: AP-REQ/AP-REP and wrap tokens with the context key", async () => {
+    for (const mech of ["krb5", "spnego"] as const) {
+      const v = await recordGssVectors({
+        spn: SPN,
+        keytab: svc.keytabPath,
+        env,
+        mech,
+        plaintexts: ["<s:Envelope/>", "x".repeat(37)],
+      });
+      assertEquals(v.initiator, "alice@NMSLITE.TEST");
+      assertEquals(v.context_enctype, 18);
+      assertEquals(v.context_key.length, 64);
+      // RFC 4121 sealed AES token: 16-byte header, then confounder, sealed header copy and
+      // HMAC rotated into the MS-WSMV "header" part: 16 + 16 + 16 + 12 bytes; data in place.
+      for (const w of [...v.initiator_to_acceptor, ...v.acceptor_to_initiator]) {
+        assertEquals(w.header.length / 2, 60);
+        assertEquals(w.sealed.length, w.plaintext.length);
+      }
+      // Token ID 05 04; flags: sealed, and AcceptorSubkey; SentByAcceptor only on replies.
+      assertEquals(v.initiator_to_acceptor[0].header.slice(0, 6), "050406");
+      assertEquals(v.acceptor_to_initiator[0].header.slice(0, 6), "050407");
+      assertEquals(v.ap_req.slice(0, 2), "60");
     }
   });
 });

@@ -91,6 +91,21 @@ Deno.test("MIT KDC: kinit, kvno and the failures a poller must tell apart", asyn
     },
   );
 
+  await t.step(
+    "a service ticket for an unknown SPN is refused (TGS LOOKING_UP_SERVER)",
+    async () => {
+      const cc = await kdc.kinit("alice", "Passw0rd!");
+      const e = await assertRejects(() => kdc.kvno("HTTP/nope.nmslite.test", cc), KdcCommandError);
+      assertMatch((e as KdcCommandError).stderr, /not found in Kerberos database/);
+      const last = (await kdc.requests()).at(-1);
+      assertEquals([last?.type, last?.outcome, last?.server], [
+        "TGS_REQ",
+        "LOOKING_UP_SERVER",
+        "HTTP/nope.nmslite.test@NMSLITE.TEST",
+      ]);
+    },
+  );
+
   await t.step("an expired password is refused with KDC_ERR_KEY_EXPIRED", async () => {
     await kdc.addPrincipal("carol", "Passw0rd!", { pwExpired: true });
     assertMatch(await kinitError(kdc, "carol", "Passw0rd!"), /Password expired/);
