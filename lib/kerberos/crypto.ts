@@ -234,6 +234,11 @@ export function encrypt(
 
 /** The plaintext, or KerberosIntegrityError when the HMAC does not verify. */
 export function decrypt(key: Key, usage: number, cipher: Uint8Array): Uint8Array {
+  return decryptWithConfounder(key, usage, cipher).subarray(BLOCK);
+}
+
+/** confounder ‖ plaintext (known-answer tests re-encrypt a peer's message with its confounder). */
+export function decryptWithConfounder(key: Key, usage: number, cipher: Uint8Array): Uint8Array {
   if (cipher.length < BLOCK + MAC) throw new KerberosIntegrityError("ciphertext too short");
   const { ke, ki } = usageKeys(key, usage);
   const c = cipher.subarray(0, cipher.length - MAC);
@@ -241,7 +246,7 @@ export function decrypt(key: Key, usage: number, cipher: Uint8Array): Uint8Array
   if (!equal(hmac96(ki, data), cipher.subarray(cipher.length - MAC))) {
     throw new KerberosIntegrityError("decryption integrity check failed (wrong key?)");
   }
-  return data.subarray(BLOCK);
+  return data;
 }
 
 /** HMAC-SHA1-96 keyed checksum with Kc of the usage (RFC 3961 §5.4). */

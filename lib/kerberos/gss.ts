@@ -89,7 +89,7 @@ function gssChecksum(bindings: Uint8Array | null, flags: number): Uint8Array {
 }
 
 /** One direction's key and counter state, shared by both ends of the context. */
-abstract class SecurityContext {
+export abstract class SecurityContext {
   protected key!: Key;
   protected acceptorSubkey = false;
   protected sendSeq = 0;
@@ -101,10 +101,10 @@ abstract class SecurityContext {
    * RRC-rotated HMAC and encrypted header copy, then the encrypted confounder) and `data`
    * (the encrypted message, the same length as the plaintext). EC is 0 and RRC 28.
    */
-  wrap(plain: Uint8Array): { header: Uint8Array; data: Uint8Array } {
+  wrap(plain: Uint8Array, confounder?: Uint8Array): { header: Uint8Array; data: Uint8Array } {
     const hdr = this.#header(0x0504, 0, this.sendSeq++);
     const usage = this.isAcceptor ? USAGE.ACCEPTOR_SEAL : USAGE.INITIATOR_SEAL;
-    const c = encrypt(this.key, usage, concat(plain, hdr));
+    const c = encrypt(this.key, usage, concat(plain, hdr), confounder);
     // rotate right by RRC: the last 28 bytes (encrypted header copy tail + HMAC) go first
     const n = c.length;
     hdr[6] = 0;
@@ -351,6 +351,33 @@ export class AcceptorContext extends SecurityContext {
     );
     return frame(TOK_AP_REP, rep);
   }
+}
+
+/**
+ * A context keyed directly (a recorded exchange's context key): for known-answer tests and
+ * tools that replay a capture. `sendSeq` is the next sequence number this side uses.
+ */
+export function keyedContext(
+  side: "initiator" | "acceptor",
+  key: Key,
+  opts: { acceptorSubkey: boolean; sendSeq?: number },
+): SecurityContext {
+  const ctx = side === "initiator" ? new KeyedInitiator() : new KeyedAcceptor();
+  ctx.setKey(key, opts.acceptorSubkey, opts.sendSeq ?? 0);
+  return ctx;
+}
+
+class KeyedInitiator extends SecurityContext {
+  protected readonly isAcceptor: boolean = false;
+  setKey(key: Key, acceptorSubkey: boolean, sendSeq: number) {
+    this.key = key;
+    this.acceptorSubkey = acceptorSubkey;
+    this.sendSeq = sendSeq;
+  }
+}
+
+class KeyedAcceptor extends KeyedInitiator {
+  protected override readonly isAcceptor: boolean = true;
 }
 
 /** A framed KRB-ERROR token (what an acceptor answers a bad AP-REQ with). */
