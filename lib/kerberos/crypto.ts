@@ -4,7 +4,8 @@
  * HMAC-SHA1-96 integrity and checksums. RC4-HMAC (etype 23) is known by number only and
  * refused unless the caller allows it; this module does not implement it.
  */
-import { createCipheriv, createDecipheriv, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import { pbkdf2Sync } from "node:crypto";
+import { Aes, cbcDecryptInPlace, cbcEncryptInPlace, HmacSha1 } from "./aes_sha1.ts";
 import { KerberosError, KerberosIntegrityError, KerberosProtocolError } from "./errors.ts";
 
 export const ETYPE = { AES256: 18, AES128: 17, RC4_HMAC: 23 } as const;
@@ -59,18 +60,10 @@ export function isSupportedEtype(etype: number): boolean {
   return etype === ETYPE.AES256 || etype === ETYPE.AES128;
 }
 
-const algo = (key: Uint8Array, mode: "cbc" | "ecb") => `aes-${key.length * 8}-${mode}`;
-
 function cbcEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
-  const c = createCipheriv(algo(key, "cbc"), key, new Uint8Array(BLOCK));
-  c.setAutoPadding(false);
-  return new Uint8Array(c.update(data));
-}
-
-function cbcDecrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
-  const c = createDecipheriv(algo(key, "cbc"), key, new Uint8Array(BLOCK));
-  c.setAutoPadding(false);
-  return new Uint8Array(c.update(data));
+  const out = data.slice();
+  cbcEncryptInPlace(new Aes(key), out);
+  return out;
 }
 
 /** RFC 3961 §5.1 n-fold: replicate with 13-bit rotations, then ones'-complement add. */
@@ -141,40 +134,44 @@ export function iterationsOf(params: Uint8Array | null): number {
 }
 
 /** AES-CBC-CS3 (RFC 3962 §5): CBC with IV 0, the last two blocks swapped, the last truncated. */
-export function ctsEncrypt(key: Uint8Array, plain: Uint8Array): Uint8Array {
+export function ctsEncrypt(key: Uint8Array | Aes, plain: Uint8Array): Uint8Array {
+  const aes = key instanceof Aes ? key : new Aes(key);
   const n = plain.length;
   if (n < BLOCK) throw new KerberosProtocolError("CTS input shorter than one block");
-  if (n === BLOCK) return cbcEncrypt(key, plain);
   const k = Math.ceil(n / BLOCK);
-  const padded = new Uint8Array(k * BLOCK);
-  padded.set(plain);
-  const c = cbcEncrypt(key, padded);
-  const out = new Uint8Array(n);
+  const c = new Uint8Array(k * BLOCK);
+  c.set(plain);
+  cbcEncryptInPlace(aes, c);
+  if (n === BLOCK) return c;
   const m = n - (k - 1) * BLOCK;
-  out.set(c.subarray(0, (k - 2) * BLOCK));
-  out.set(c.subarray((k - 1) * BLOCK, k * BLOCK), (k - 2) * BLOCK);
-  out.set(c.subarray((k - 2) * BLOCK, (k - 2) * BLOCK + m), (k - 1) * BLOCK);
-  return out;
+  // swap the last two blocks in place, then drop the stolen tail
+  const last = c.slice((k - 1) * BLOCK);
+  c.copyWithin((k - 1) * BLOCK, (k - 2) * BLOCK, (k - 2) * BLOCK + m);
+  c.set(last, (k - 2) * BLOCK);
+  return c.subarray(0, n);
 }
 
-export function ctsDecrypt(key: Uint8Array, cipher: Uint8Array): Uint8Array {
+export function ctsDecrypt(key: Uint8Array | Aes, cipher: Uint8Array): Uint8Array {
+  const aes = key instanceof Aes ? key : new Aes(key);
   const n = cipher.length;
   if (n < BLOCK) throw new KerberosIntegrityError("ciphertext shorter than one block");
-  if (n === BLOCK) return cbcDecrypt(key, cipher);
+  if (n === BLOCK) {
+    const out = cipher.slice();
+    aes.decryptBlock(out, 0);
+    return out;
+  }
   const k = Math.ceil(n / BLOCK);
   const m = n - (k - 1) * BLOCK;
-  const lastFull = cipher.subarray((k - 2) * BLOCK, (k - 1) * BLOCK); // CBC block k
-  const tail = cipher.subarray((k - 1) * BLOCK); // CBC block k-1, truncated to m
   // D(block k) = P_k(padded) XOR C_(k-1); its bytes past m are C_(k-1)'s stolen tail.
-  const dn = createDecipheriv(algo(key, "ecb"), key, null);
-  dn.setAutoPadding(false);
-  const d = new Uint8Array(dn.update(lastFull));
   const cbc = new Uint8Array(k * BLOCK);
   cbc.set(cipher.subarray(0, (k - 2) * BLOCK));
-  cbc.set(tail, (k - 2) * BLOCK);
+  cbc.set(cipher.subarray((k - 2) * BLOCK, (k - 1) * BLOCK), (k - 1) * BLOCK);
+  const d = cipher.slice((k - 2) * BLOCK, (k - 1) * BLOCK);
+  aes.decryptBlock(d, 0);
+  cbc.set(cipher.subarray((k - 1) * BLOCK), (k - 2) * BLOCK);
   cbc.set(d.subarray(m), (k - 2) * BLOCK + m);
-  cbc.set(lastFull, (k - 1) * BLOCK);
-  return cbcDecrypt(key, cbc).subarray(0, n);
+  cbcDecryptInPlace(aes, cbc);
+  return cbc.subarray(0, n);
 }
 
 /** Ke, Ki and Kc for one key usage, derived once per (key, usage). */
@@ -182,6 +179,10 @@ export interface UsageKeys {
   ke: Uint8Array;
   ki: Uint8Array;
   kc: Uint8Array;
+  /** Ke expanded, and HMACs keyed with Ki and Kc (computed once per key and usage) */
+  aes: Aes;
+  integrity: HmacSha1;
+  checksum: HmacSha1;
 }
 
 const usageCache = new WeakMap<Uint8Array, Map<number, UsageKeys>>();
@@ -194,20 +195,13 @@ export function usageKeys(key: Key, usage: number): UsageKeys {
   if (!k) {
     const c = (x: number) =>
       new Uint8Array([usage >>> 24, (usage >>> 16) & 255, (usage >>> 8) & 255, usage & 255, x]);
-    k = {
-      ke: deriveKey(key.value, c(0xaa)),
-      ki: deriveKey(key.value, c(0x55)),
-      kc: deriveKey(key.value, c(0x99)),
-    };
+    const ke = deriveKey(key.value, c(0xaa));
+    const ki = deriveKey(key.value, c(0x55));
+    const kc = deriveKey(key.value, c(0x99));
+    k = { ke, ki, kc, aes: new Aes(ke), integrity: new HmacSha1(ki), checksum: new HmacSha1(kc) };
     byUsage.set(usage, k);
   }
   return k;
-}
-
-function hmac96(key: Uint8Array, ...data: Uint8Array[]): Uint8Array {
-  const h = createHmac("sha1", key);
-  for (const d of data) h.update(d);
-  return new Uint8Array(h.digest()).subarray(0, MAC);
 }
 
 /**
@@ -220,16 +214,77 @@ export function encrypt(
   plain: Uint8Array,
   confounder?: Uint8Array,
 ): Uint8Array {
-  const { ke, ki } = usageKeys(key, usage);
-  const conf = confounder ?? new Uint8Array(randomBytes(BLOCK));
-  const data = new Uint8Array(BLOCK + plain.length);
-  data.set(conf);
-  data.set(plain, BLOCK);
-  const c = ctsEncrypt(ke, data);
-  const out = new Uint8Array(c.length + MAC);
-  out.set(c);
-  out.set(hmac96(ki, data), c.length);
-  return out;
+  return encryptParts(key, usage, [plain], confounder);
+}
+
+/**
+ * encrypt() of the concatenated parts, built in one array: confounder and parts are laid
+ * out in a block-padded buffer, MACed, CBC-encrypted in place and their last two blocks
+ * swapped (CTS); the MAC follows. The per-message path of a Kerberos context.
+ */
+export function encryptParts(
+  key: Key,
+  usage: number,
+  parts: Uint8Array[],
+  confounder?: Uint8Array,
+): Uint8Array {
+  const uk = usageKeys(key, usage);
+  let n = BLOCK;
+  for (const p of parts) n += p.length;
+  const k = Math.ceil(n / BLOCK);
+  const buf = new Uint8Array(Math.max(k * BLOCK, n + MAC));
+  if (confounder) buf.set(confounder);
+  else crypto.getRandomValues(buf.subarray(0, BLOCK));
+  let o = BLOCK;
+  for (const p of parts) {
+    buf.set(p, o);
+    o += p.length;
+  }
+  const mac = uk.integrity.mac(buf.subarray(0, n)).slice(0, MAC);
+  buf.fill(0, n, k * BLOCK);
+  const c = buf.subarray(0, k * BLOCK);
+  cbcEncryptInPlace(uk.aes, c);
+  if (n > BLOCK) {
+    const m = n - (k - 1) * BLOCK;
+    const last = c.slice((k - 1) * BLOCK);
+    c.copyWithin((k - 1) * BLOCK, (k - 2) * BLOCK, (k - 2) * BLOCK + m);
+    c.set(last, (k - 2) * BLOCK);
+  }
+  buf.set(mac, n);
+  return buf.subarray(0, n + MAC);
+}
+
+/**
+ * decrypt() for a caller that has already copied the ciphertext (without its MAC) to
+ * buf[0..n) of a buffer with room for whole blocks: decrypts in place, checks `mac`, and
+ * returns confounder ‖ plaintext as a view of buf.
+ */
+export function decryptInPlace(
+  key: Key,
+  usage: number,
+  buf: Uint8Array,
+  n: number,
+  mac: Uint8Array,
+): Uint8Array {
+  if (n < BLOCK || mac.length !== MAC) throw new KerberosIntegrityError("ciphertext too short");
+  const uk = usageKeys(key, usage);
+  const k = Math.ceil(n / BLOCK);
+  if (buf.length < k * BLOCK) throw new KerberosProtocolError("decryption buffer too small");
+  if (n > BLOCK) {
+    const m = n - (k - 1) * BLOCK;
+    const lastFull = buf.slice((k - 2) * BLOCK, (k - 1) * BLOCK);
+    const d = lastFull.slice();
+    uk.aes.decryptBlock(d, 0);
+    buf.copyWithin((k - 2) * BLOCK, (k - 1) * BLOCK, (k - 1) * BLOCK + m);
+    buf.set(d.subarray(m), (k - 2) * BLOCK + m);
+    buf.set(lastFull, (k - 1) * BLOCK);
+  }
+  cbcDecryptInPlace(uk.aes, buf.subarray(0, k * BLOCK));
+  const data = buf.subarray(0, n);
+  if (!equal(uk.integrity.mac(data).subarray(0, MAC), mac)) {
+    throw new KerberosIntegrityError("decryption integrity check failed (wrong key?)");
+  }
+  return data;
 }
 
 /** The plaintext, or KerberosIntegrityError when the HMAC does not verify. */
@@ -240,10 +295,9 @@ export function decrypt(key: Key, usage: number, cipher: Uint8Array): Uint8Array
 /** confounder ‖ plaintext (known-answer tests re-encrypt a peer's message with its confounder). */
 export function decryptWithConfounder(key: Key, usage: number, cipher: Uint8Array): Uint8Array {
   if (cipher.length < BLOCK + MAC) throw new KerberosIntegrityError("ciphertext too short");
-  const { ke, ki } = usageKeys(key, usage);
-  const c = cipher.subarray(0, cipher.length - MAC);
-  const data = ctsDecrypt(ke, c);
-  if (!equal(hmac96(ki, data), cipher.subarray(cipher.length - MAC))) {
+  const uk = usageKeys(key, usage);
+  const data = ctsDecrypt(uk.aes, cipher.subarray(0, cipher.length - MAC));
+  if (!equal(uk.integrity.mac(data).subarray(0, MAC), cipher.subarray(cipher.length - MAC))) {
     throw new KerberosIntegrityError("decryption integrity check failed (wrong key?)");
   }
   return data;
@@ -251,11 +305,20 @@ export function decryptWithConfounder(key: Key, usage: number, cipher: Uint8Arra
 
 /** HMAC-SHA1-96 keyed checksum with Kc of the usage (RFC 3961 §5.4). */
 export function checksum(key: Key, usage: number, ...data: Uint8Array[]): Uint8Array {
-  return hmac96(usageKeys(key, usage).kc, ...data);
+  let all = data[0] ?? new Uint8Array(0);
+  if (data.length > 1) {
+    all = new Uint8Array(data.reduce((n, d) => n + d.length, 0));
+    let o = 0;
+    for (const d of data) {
+      all.set(d, o);
+      o += d.length;
+    }
+  }
+  return usageKeys(key, usage).checksum.mac(all).slice(0, MAC);
 }
 
 export function randomKey(etype: number): Key {
-  return { etype, value: new Uint8Array(randomBytes(keyLength(etype))) };
+  return { etype, value: crypto.getRandomValues(new Uint8Array(keyLength(etype))) };
 }
 
 export function equal(a: Uint8Array, b: Uint8Array): boolean {

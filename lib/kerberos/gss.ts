@@ -6,7 +6,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { concat, Der, tlv } from "./asn1.ts";
-import { checksum, decrypt, encrypt, equal, type Key, randomKey, USAGE } from "./crypto.ts";
+import {
+  checksum,
+  decryptInPlace,
+  encryptParts,
+  equal,
+  type Key,
+  randomKey,
+  USAGE,
+} from "./crypto.ts";
 import { KerberosError, KerberosIntegrityError, KerberosProtocolError } from "./errors.ts";
 import {
   AP_OPT_MUTUAL_REQUIRED,
@@ -56,6 +64,7 @@ const TOK_ERROR = [0x03, 0x00];
 const CKSUM_GSS = 0x8003;
 const WRAP_FLAG = { SENT_BY_ACCEPTOR: 1, SEALED: 2, ACCEPTOR_SUBKEY: 4 } as const;
 const HEADER = 16;
+const EMPTY = new Uint8Array(0);
 /** 16-byte encrypted header copy + 12-byte HMAC: what Windows rotates to the front. */
 const RRC = 28;
 
@@ -104,12 +113,15 @@ export abstract class SecurityContext {
   wrap(plain: Uint8Array, confounder?: Uint8Array): { header: Uint8Array; data: Uint8Array } {
     const hdr = this.#header(0x0504, 0, this.sendSeq++);
     const usage = this.isAcceptor ? USAGE.ACCEPTOR_SEAL : USAGE.INITIATOR_SEAL;
-    const c = encrypt(this.key, usage, concat(plain, hdr), confounder);
+    const c = encryptParts(this.key, usage, [plain, hdr], confounder);
     // rotate right by RRC: the last 28 bytes (encrypted header copy tail + HMAC) go first
     const n = c.length;
     hdr[6] = 0;
     hdr[7] = RRC;
-    const header = concat(hdr, c.subarray(n - RRC), c.subarray(0, 16));
+    const header = new Uint8Array(HEADER + RRC + 16);
+    header.set(hdr);
+    header.set(c.subarray(n - RRC), HEADER);
+    header.set(c.subarray(0, 16), HEADER + RRC);
     return { header, data: c.subarray(16, n - RRC) };
   }
 
@@ -121,29 +133,60 @@ export abstract class SecurityContext {
 
   /** Opens a sealed Wrap token from the peer (any EC and RRC), checking its sequence. */
   unwrap(token: Uint8Array): Uint8Array {
-    if (token.length < HEADER + 16 + 12) throw new KerberosIntegrityError("Wrap token too short");
-    if (token[0] !== 0x05 || token[1] !== 0x04 || token[3] !== 0xff) {
+    return this.unwrapParts(token, EMPTY);
+  }
+
+  /**
+   * unwrap() of a token that arrives as two pieces (MS-WSMV: header, then sealed data),
+   * un-rotated straight into one buffer, decrypted in place; the plaintext is a view of it.
+   */
+  unwrapParts(head: Uint8Array, tail: Uint8Array): Uint8Array {
+    const total = head.length + tail.length;
+    if (total < HEADER + 16 + 12 || head.length < HEADER) {
+      throw new KerberosIntegrityError("Wrap token too short");
+    }
+    if (head[0] !== 0x05 || head[1] !== 0x04 || head[3] !== 0xff) {
       throw new KerberosProtocolError("not a Kerberos Wrap token");
     }
-    const flags = token[2];
+    const flags = head[2];
     this.#checkFlags(flags);
     if (!(flags & WRAP_FLAG.SEALED)) {
       throw new KerberosProtocolError("unsealed Wrap tokens are not accepted (WinRM seals)");
     }
-    const ec = (token[4] << 8) | token[5];
-    const rrc = (token[6] << 8) | token[7];
-    const body = token.subarray(HEADER);
-    const r = rrc % body.length;
-    const c = r ? concat(body.subarray(r), body.subarray(0, r)) : body;
+    const ec = (head[4] << 8) | head[5];
+    const rrc = (head[6] << 8) | head[7];
+    const bodyLen = total - HEADER;
+    const r = rrc % bodyLen;
+    // body = head[16..] ‖ tail; unrotated = body[r..] ‖ body[..r] = cipher ‖ mac
+    const n = bodyLen - 12;
+    const buf = new Uint8Array(Math.max(Math.ceil(n / 16) * 16, bodyLen));
+    let o = 0;
+    const copy = (from: number, to: number) => {
+      // body bytes [from, to) → buf[o..]
+      const h = head.length - HEADER;
+      if (from < h) {
+        const e = Math.min(to, h);
+        buf.set(head.subarray(HEADER + from, HEADER + e), o);
+        o += e - from;
+        from = e;
+      }
+      if (from < to) {
+        buf.set(tail.subarray(from - h, to - h), o);
+        o += to - from;
+      }
+    };
+    copy(r, bodyLen);
+    copy(0, r);
+    const mac = buf.slice(n, bodyLen);
     const usage = this.isAcceptor ? USAGE.INITIATOR_SEAL : USAGE.ACCEPTOR_SEAL;
-    const plain = decrypt(this.key, usage, c);
+    const plain = decryptInPlace(this.key, usage, buf, n, mac).subarray(16);
     if (plain.length < ec + HEADER) throw new KerberosIntegrityError("Wrap token filler too long");
-    const copy = plain.subarray(plain.length - HEADER);
+    const hcopy = plain.subarray(plain.length - HEADER);
     for (let i = 0; i < HEADER; i++) {
       if (i === 6 || i === 7) continue; // RRC is 0 in the encrypted copy
-      if (copy[i] !== token[i]) throw new KerberosIntegrityError("Wrap token header was modified");
+      if (hcopy[i] !== head[i]) throw new KerberosIntegrityError("Wrap token header was modified");
     }
-    this.#checkSeq(token);
+    this.#checkSeq(head);
     return plain.subarray(0, plain.length - HEADER - ec);
   }
 

@@ -10,7 +10,6 @@ import { isIP } from "node:net";
 import type { KerberosClient } from "../kerberos/client.ts";
 import { KerberosError } from "../kerberos/errors.ts";
 import { InitiatorContext, unframe } from "../kerberos/gss.ts";
-import { concat } from "../kerberos/asn1.ts";
 import { MECH_TYPES, NEG_STATE, negTokenInit, readNegTokenResp } from "../kerberos/spnego.ts";
 import { decodeKrbError } from "../kerberos/messages.ts";
 import { Der } from "../kerberos/asn1.ts";
@@ -46,6 +45,7 @@ export class KerberosSealer implements Sealer {
     readonly context: {
       wrap(plain: Uint8Array): { header: Uint8Array; data: Uint8Array };
       unwrap(token: Uint8Array): Uint8Array;
+      unwrapParts(head: Uint8Array, tail: Uint8Array): Uint8Array;
     },
     public protocol: string,
   ) {}
@@ -57,7 +57,7 @@ export class KerberosSealer implements Sealer {
   }
 
   unseal(sealed: Uint8Array, signature: Uint8Array): Uint8Array {
-    return this.context.unwrap(concat(signature, sealed));
+    return this.context.unwrapParts(signature, sealed);
   }
 
   unsealWith<T>(sealed: Uint8Array, signature: Uint8Array, use: (plain: Uint8Array) => T): T {
