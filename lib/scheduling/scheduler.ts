@@ -177,7 +177,7 @@ export class MonitorScheduler {
         monitorId: monitor.monitorId,
         deviceId: monitor.deviceId,
         deviceIp: monitor.deviceIp,
-        deviceHostname: monitor.deviceHostname,
+        ...(monitor.deviceHostname ? { deviceHostname: monitor.deviceHostname } : {}),
         credentialProfileId: monitor.credentialProfileId,
         pluginId: monitor.pluginId,
         dueAt,

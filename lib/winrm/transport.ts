@@ -288,7 +288,8 @@ export class Transport {
     for (const res of responses) {
       if (res.status === 401) {
         if (this.#auth.scheme === "basic") throw basicRejected(conn, res, this.#https);
-        throw lostContext(conn);
+        if (conn.sealer && this.#spn) this.#auth.kerberos?.client.forget(this.#spn);
+        throw lostContext(conn, conn.sealer ? "Kerberos" : "NTLM");
       }
       conn.credentialsAccepted = true;
       out.push(sealed ? this.#unsealed(conn, res) : toResult(conn, res));
@@ -429,9 +430,9 @@ function basicUser(auth: TransportAuth): string {
   return auth.domain && !u.includes("\\") && !u.includes("@") ? `${auth.domain}\\${u}` : u;
 }
 
-function lostContext(conn: Connection): AuthenticationError {
+function lostContext(conn: Connection, mech: string): AuthenticationError {
   return new AuthenticationError(
-    `${conn.endpoint}: the server no longer accepts this connection's NTLM context (HTTP 401)`,
+    `${conn.endpoint}: the server no longer accepts this connection's ${mech} context (HTTP 401)`,
     401,
   );
 }
