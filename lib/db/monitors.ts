@@ -33,7 +33,7 @@ const COLUMNS = `id, device_id, credential_profile_id, plugin_id, polling_interv
 /** What the scheduler fires: enabled monitors whose device is neither unreachable nor inactive. */
 const SCHEDULABLE =
   `SELECT m.id AS "monitorId", m.device_id AS "deviceId", host(d.ip) AS "deviceIp",
-    m.credential_profile_id AS "credentialProfileId", m.plugin_id AS "pluginId",
+    d.hostname AS "deviceHostname", m.credential_profile_id AS "credentialProfileId", m.plugin_id AS "pluginId",
     m.polling_interval AS "intervalS"
   FROM monitors m JOIN devices d ON d.id = m.device_id
   WHERE m.enabled AND d.status NOT IN ('unreachable', 'inactive')`;
