@@ -195,7 +195,13 @@ export class PollerNode {
     const report: NodeReport = { id: cmd.id, ok: false };
     if (cmd.kind === "credential-test") {
       try {
-        report.result = await identifyWindows(cmd.ip, cmd.credential, AbortSignal.timeout(20_000));
+        report.result = await identifyWindows(
+          cmd.ip,
+          cmd.credential,
+          AbortSignal.timeout(20_000),
+          {},
+          cmd.hostName ?? null,
+        );
         report.ok = true;
       } catch (err) {
         report.error = err instanceof WinrmError

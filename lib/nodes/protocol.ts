@@ -48,6 +48,8 @@ export type NodeCommand = {
   kind: "credential-test";
   ip: string;
   credential: Credential;
+  /** the device's host name (Kerberos names the service after it), when known */
+  hostName?: string | null;
 };
 
 export interface NodeReport {

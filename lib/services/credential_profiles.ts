@@ -37,7 +37,7 @@ export interface CredentialTestResult {
 export interface NodeWork {
   onSite(
     site: number,
-    cmd: { kind: "credential-test"; ip: string; credential: Credential },
+    cmd: { kind: "credential-test"; ip: string; credential: Credential; hostName: string | null },
     timeoutMs: number,
   ): Promise<{ ok: boolean; result?: unknown; error?: { kind: string; message: string } }>;
 }
@@ -154,13 +154,17 @@ export class CredentialProfilesService {
       duration_ms: 0,
     };
     try {
+      // Kerberos names the service after the device's host name when the profile names none.
+      const hostName = credential.type === "winrm_kerberos" && deviceId !== undefined
+        ? (await devicesRepo.get(this.deps.db, deviceId))?.hostname ?? null
+        : null;
       if (site !== LOCAL_SITE_ID && this.deps.nodes) {
         // From inside the site's network: a poller node of the site runs it.
         let report;
         try {
           report = await this.deps.nodes().onSite(
             site,
-            { kind: "credential-test", ip, credential },
+            { kind: "credential-test", ip, credential, hostName },
             TEST_TIMEOUT_MS,
           );
         } catch (err) {
@@ -176,6 +180,7 @@ export class CredentialProfilesService {
           credential,
           AbortSignal.timeout(TEST_TIMEOUT_MS),
           this.deps.winrm,
+          hostName,
         );
         result.ok = true;
       }
