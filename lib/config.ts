@@ -139,6 +139,14 @@ export const ConfigSchema = z.object({
     ingest_max_rows: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
     ingest_max_future_ms: duration.default(5 * 60_000),
   }).prefault({}),
+  /** Kerberos for WinRM (issue 15). */
+  kerberos: z.object({
+    /**
+     * Let an account with only RC4-HMAC keys (RFC 4757) authenticate: weak and deprecated,
+     * so off by default; service tickets are still asked for with AES keys only.
+     */
+    allow_rc4: boolish.default(false),
+  }).prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -198,6 +206,7 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_HEALTH_REACTIVATE_AFTER: "health.reactivate_after_ms",
   NMSLITE_HEALTH_PROBE_INTERVAL: "health.probe_interval_ms",
   NMSLITE_ROLE: "role",
+  NMSLITE_KERBEROS_ALLOW_RC4: "kerberos.allow_rc4",
   NMSLITE_NODE_ENROLMENT_TTL: "nodes.enrolment_ttl_ms",
   NMSLITE_NODE_HEARTBEAT: "nodes.heartbeat_ms",
   NMSLITE_NODE_HEARTBEAT_TIMEOUT: "nodes.heartbeat_timeout_ms",

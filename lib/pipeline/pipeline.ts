@@ -53,6 +53,8 @@ export interface PipelineOptions {
   credentialTtlMs: number;
   /** polling.winrm_pipelining, handed to every poller Worker */
   winrmPipelining: boolean;
+  /** kerberos.allow_rc4, handed to every poller Worker */
+  kerberosAllowRc4?: boolean;
   /** plugins.dir: where exec plugins must live */
   pluginDir: string;
   /** WinRM connections per poller Worker (its descriptor budget, lib/os/fd_limit.ts) */
@@ -207,6 +209,7 @@ export class Pipeline {
         maxQueued: this.opts.pollerMaxQueued,
         credentialTtlMs: this.opts.credentialTtlMs,
         winrmPipelining: this.opts.winrmPipelining,
+        kerberosAllowRc4: this.opts.kerberosAllowRc4,
         pluginDir: this.opts.pluginDir,
         winrmConnections: this.opts.winrmConnections,
       } satisfies PollerCommand,

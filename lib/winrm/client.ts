@@ -93,6 +93,8 @@ export interface WinrmKerberosOptions {
   /** the clock for tickets and authenticators (tests offset it) */
   now?: () => number;
   kdcTimeoutMs?: number;
+  /** kerberos.allow_rc4: an RC4-only account may pre-authenticate (RFC 4757) */
+  allowRc4?: boolean;
 }
 
 export interface EnumerateOptions {
@@ -178,6 +180,7 @@ export class WinrmClient {
               nameServer: opts.kerberos?.nameServer,
               now: opts.kerberos?.now,
               kdcTimeoutMs: opts.kerberos?.kdcTimeoutMs,
+              allowRc4: opts.kerberos?.allowRc4,
             }),
             spn: opts.kerberos?.spn || "host",
             hostName: opts.kerberos?.hostName ?? undefined,
