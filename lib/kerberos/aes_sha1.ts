@@ -228,22 +228,42 @@ const W = new Int32Array(80);
 /** SHA-1 compression of `n` 64-byte blocks of b from o into h. */
 function compress(h: Int32Array, b: Uint8Array, o: number, n: number): void {
   let h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3], h4 = h[4];
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
   for (let blk = 0; blk < n; blk++, o += 64) {
-    for (let i = 0; i < 16; i++) W[i] = read(b, o + 4 * i);
+    for (let i = 0; i < 16; i++) W[i] = v.getInt32(o + 4 * i);
     for (let i = 16; i < 80; i++) {
       const x = W[i - 3] ^ W[i - 8] ^ W[i - 14] ^ W[i - 16];
       W[i] = (x << 1) | (x >>> 31);
     }
     let a = h0, bb = h1, c = h2, d = h3, e = h4;
-    for (let i = 0; i < 80; i++) {
-      const f = i < 20
-        ? ((bb & c) | (~bb & d)) + 0x5a827999
-        : i < 40
-        ? (bb ^ c ^ d) + 0x6ed9eba1
-        : i < 60
-        ? ((bb & c) | (bb & d) | (c & d)) + 0x8f1bbcdc
-        : (bb ^ c ^ d) + 0xca62c1d6;
-      const t = (((a << 5) | (a >>> 27)) + f + e + W[i]) | 0;
+    // four loops of 20 rounds: no per-round choice of function
+    for (let i = 0; i < 20; i++) {
+      const t = (((a << 5) | (a >>> 27)) + ((bb & c) | (~bb & d)) + 0x5a827999 + e + W[i]) | 0;
+      e = d;
+      d = c;
+      c = (bb << 30) | (bb >>> 2);
+      bb = a;
+      a = t;
+    }
+    for (let i = 20; i < 40; i++) {
+      const t = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + 0x6ed9eba1 + e + W[i]) | 0;
+      e = d;
+      d = c;
+      c = (bb << 30) | (bb >>> 2);
+      bb = a;
+      a = t;
+    }
+    for (let i = 40; i < 60; i++) {
+      const t = (((a << 5) | (a >>> 27)) + ((bb & c) | (bb & d) | (c & d)) + 0x8f1bbcdc + e +
+        W[i]) | 0;
+      e = d;
+      d = c;
+      c = (bb << 30) | (bb >>> 2);
+      bb = a;
+      a = t;
+    }
+    for (let i = 60; i < 80; i++) {
+      const t = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + 0xca62c1d6 + e + W[i]) | 0;
       e = d;
       d = c;
       c = (bb << 30) | (bb >>> 2);
