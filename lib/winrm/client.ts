@@ -32,7 +32,7 @@ import { checkPinned, type TlsOptions } from "./tls_verify.ts";
 import { Transport, type TransportResult } from "./transport.ts";
 import { kerberosClientFor } from "../kerberos/client.ts";
 import type { NameServer } from "../kerberos/kdc_transport.ts";
-import type { SpnChoice } from "./kerberos_auth.ts";
+import { dnsPtrResolver, type PtrResolver, type SpnChoice } from "./kerberos_auth.ts";
 import { cancel, schedule } from "./ticker.ts";
 
 export interface WinrmTimeouts {
@@ -95,6 +95,8 @@ export interface WinrmKerberosOptions {
   kdcTimeoutMs?: number;
   /** kerberos.allow_rc4: an RC4-only account may pre-authenticate (RFC 4757) */
   allowRc4?: boolean;
+  /** PTR look-ups for spn "reverse"; default the system's resolver, or `nameServer` if set */
+  resolvePtr?: PtrResolver;
 }
 
 export interface EnumerateOptions {
@@ -186,6 +188,7 @@ export class WinrmClient {
             hostName: opts.kerberos?.hostName ?? undefined,
             protocol: opts.kerberos?.protocol,
             now: opts.kerberos?.now,
+            resolvePtr: opts.kerberos?.resolvePtr ?? dnsPtrResolver(opts.kerberos?.nameServer),
           }
           : undefined,
       },

@@ -65,8 +65,43 @@ export class KerberosSealer implements Sealer {
   }
 }
 
+/** "127.0.0.1" → "1.0.0.127.in-addr.arpa"; IPv6 → its nibble name under ip6.arpa. */
+export function reverseName(ip: string): string {
+  if (isIP(ip) === 4) return ip.split(".").reverse().join(".") + ".in-addr.arpa";
+  const [head, tail = ""] = ip.split("::");
+  const groups = (s: string) => s ? s.split(":") : [];
+  const h = groups(head), t = groups(tail);
+  const all = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  const hex = all.map((g) => g.padStart(4, "0")).join("");
+  return [...hex].reverse().join(".") + ".ip6.arpa";
+}
+
+/** PTR names of an IP address (absent or failing: none). */
+export type PtrResolver = (ip: string) => Promise<string[]>;
+
+/** The system's resolver, or the DNS server given (tests, or a deployment's own). */
+export function dnsPtrResolver(nameServer?: { ipAddr: string; port?: number }): PtrResolver {
+  return async (ip) => {
+    try {
+      return await Deno.resolveDns(
+        reverseName(ip),
+        "PTR",
+        nameServer
+          ? { nameServer: { ipAddr: nameServer.ipAddr, port: nameServer.port ?? 53 } }
+          : {},
+      );
+    } catch {
+      return []; // NXDOMAIN or no answer
+    }
+  };
+}
+
 /** The SPN for `host`: "HTTP/<host>", the reverse name of an IP, or the fixed name given. */
-export async function resolveSpn(host: string, choice: SpnChoice = "host"): Promise<string> {
+export async function resolveSpn(
+  host: string,
+  choice: SpnChoice = "host",
+  resolvePtr: PtrResolver = dnsPtrResolver(),
+): Promise<string> {
   if (choice !== "host" && choice !== "reverse") return choice;
   const ip = isIP(host.replace(/^\[|\]$/g, ""));
   if (choice === "host") {
@@ -80,13 +115,12 @@ export async function resolveSpn(host: string, choice: SpnChoice = "host"): Prom
     return `HTTP/${host.toLowerCase()}`;
   }
   if (!ip) return `HTTP/${host.toLowerCase()}`;
-  let names: string[] = [];
-  try {
-    names = await Deno.resolveDns(host, "PTR");
-  } catch { /* no PTR record */ }
+  const names = await resolvePtr(host.replace(/^\[|\]$/g, ""));
   if (!names.length) {
     throw new ConfigError(
-      `Kerberos: ${host} has no reverse DNS name to build the SPN from; set a fixed SPN`,
+      `Kerberos: ${host} has no reverse DNS name (PTR ${
+        reverseName(host.replace(/^\[|\]$/g, ""))
+      }) to build the SPN from; add the PTR record or set a fixed SPN such as HTTP/server.example.com`,
     );
   }
   return `HTTP/${names[0].replace(/\.$/, "").toLowerCase()}`;
