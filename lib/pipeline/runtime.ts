@@ -67,6 +67,7 @@ export class MonitoringRuntime {
       identify: hostIdentifier({ pipelining: p.winrm_pipelining }),
       timeoutMs: p.timeout_ms,
       retryAfterMs: IDENTIFY_RETRY_MS,
+      onIdentified: (id) => deps.events.emit({ entity: "device", id, action: "updated" }),
     });
     this.writer = new MetricsWriter(db, {
       onCommitted: (outcomes) => {
