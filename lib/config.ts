@@ -83,6 +83,10 @@ export const ConfigSchema = z.object({
   }).prefault({}),
   metrics: z.object({
     retention_days: z.coerce.number().int().min(0).default(90),
+    /** top-process lists (extended profile): kept shorter, they are the bulkiest rows */
+    process_retention_days: z.coerce.number().int().min(0).default(7),
+    /** event log entries (full profile) and device events such as reboots */
+    event_retention_days: z.coerce.number().int().min(0).default(30),
   }).prefault({}),
   log: z.object({
     level: z.enum(["debug", "info", "warning", "error"]).default("info"),
@@ -161,6 +165,8 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_MASTER_KEY: "encryption.master_key",
   NMSLITE_MASTER_KEY_PREVIOUS: "encryption.previous_keys",
   NMSLITE_METRICS_RETENTION_DAYS: "metrics.retention_days",
+  NMSLITE_METRICS_PROCESS_RETENTION_DAYS: "metrics.process_retention_days",
+  NMSLITE_METRICS_EVENT_RETENTION_DAYS: "metrics.event_retention_days",
   NMSLITE_LOG_LEVEL: "log.level",
   NMSLITE_POLLING_ENABLED: "polling.enabled",
   NMSLITE_POLLERS: "polling.pollers",

@@ -71,6 +71,10 @@ export interface Winsim {
   stats(ip: string): HostStats;
   /** sums over all hosts */
   totals(): HostStats;
+  /** the host restarts now (unplanned: a Kernel-Power 41 follows in its System log) */
+  reboot(ip: string, at?: number): void;
+  /** the host's Application log floods (Application Error 1000, 5/s for 3 minutes) from now */
+  eventFlood(ip: string, at?: number): void;
   /** what a WMI class returns on a host at `now` (for asserting on static values) */
   instances(ip: string, className: string, now?: number): Instance[];
   close(): Promise<void>;
@@ -177,6 +181,12 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
     certificateDer: cert.der,
     setFault,
     stats: (ip) => ({ ...state(ip).stats }),
+    reboot(ip, at = Date.now()) {
+      state(ip).profile.rebootedAt = at;
+    },
+    eventFlood(ip, at = Date.now()) {
+      state(ip).profile.floodFrom = at;
+    },
     totals() {
       const sum = { ...[...states.values()][0].stats };
       for (const k of Object.keys(sum) as (keyof HostStats)[]) sum[k] = 0;

@@ -15,6 +15,7 @@ import { Pipeline, type PipelineDeps } from "./pipeline.ts";
 import { HealthMonitor } from "../health/health_monitor.ts";
 import { ensurePartitions } from "../metrics/partitions.ts";
 import { applyRetention } from "../metrics/timescale.ts";
+import { applyDetailRetention, ensureDetailPartitions } from "../metrics/detail_retention.ts";
 import { fdBudgetFor } from "../os/fd_limit.ts";
 import { configureConnectionBudget } from "../winrm/budget.ts";
 
@@ -170,6 +171,9 @@ export class MonitoringRuntime {
       );
       if (dropped.length) log.info("dropped expired metrics partitions {dropped}", { dropped });
       if (changed.length) log.info("metrics retention policies set for {changed}", { changed });
+      await ensureDetailPartitions(this.deps.db);
+      const detail = await applyDetailRetention(this.deps.db, this.deps.settings.metrics);
+      if (detail.length) log.info("dropped expired detail partitions {detail}", { detail });
     } catch (err) {
       log.error("metrics partition upkeep failed: {message}", { message: (err as Error).message });
     }

@@ -181,6 +181,7 @@ export class MonitorScheduler {
         pluginId: monitor.pluginId,
         dueAt,
         intervalS: monitor.intervalS,
+        ...(monitor.config ? { config: monitor.config } : {}),
       });
     }
     this.fired += jobs.length;
