@@ -8,6 +8,7 @@
 import type { Database, Queryable } from "../db/driver.ts";
 import type { MetricSample, PollOutcome, ResultBatch } from "../messages.ts";
 import { Histogram } from "./histogram.ts";
+import { writeDetail } from "./detail_writer.ts";
 
 export const METRIC_COLUMNS = [
   "monitor_id",
@@ -28,6 +29,15 @@ export const METRIC_COLUMNS = [
   "collection_ms",
   "volumes",
   "interfaces",
+  // extended and full collection profiles (migration 0009); empty on a standard poll
+  "uptime_s",
+  "page_file_total",
+  "page_file_used",
+  "processor_queue",
+  "context_switches_ps",
+  "cpu_cores",
+  "physical_disks",
+  "partial",
 ] as const;
 
 export interface CommitResult {
@@ -156,6 +166,7 @@ export class MetricsWriter {
     const outcomes = batches.flatMap((b) => b.outcomes);
     const counts = await this.db.transaction(async (tx) => {
       const inserted = samples.length ? await insertSamples(tx, samples) : { inserted: 0, kept: 0 };
+      if (samples.length) await writeDetail(tx, samples);
       if (outcomes.length) await recordOutcomes(tx, outcomes);
       return inserted;
     });
@@ -257,6 +268,14 @@ export function samplesToCsv(samples: MetricSample[]): string {
       int(s.collectionMs),
       json(s.volumes),
       json(s.interfaces),
+      int(s.uptimeS),
+      int(s.pageFileTotal),
+      int(s.pageFileUsed),
+      num(s.processorQueue),
+      num(s.contextSwitchesPs),
+      json(s.cpuCores),
+      json(s.physicalDisks),
+      json(s.partial),
     ].join(",");
   }
   return lines.join("\n") + "\n";

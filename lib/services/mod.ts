@@ -11,6 +11,7 @@ import { DiscoveryProfilesService, DiscoveryRunsService } from "./discovery.ts";
 import { type AccessRevoker, UsersService } from "./users.ts";
 import { PluginsService } from "./plugins.ts";
 import { MetricsService } from "./metrics.ts";
+import { DeviceDepthService } from "./device_depth.ts";
 import type { ServiceDeps } from "./service.ts";
 import type { WinrmOverrides } from "../winrm/mod.ts";
 
@@ -21,6 +22,7 @@ export { DiscoveryProfilesService, DiscoveryRunsService } from "./discovery.ts";
 export { type AccessRevoker, UsersService } from "./users.ts";
 export { PluginsService } from "./plugins.ts";
 export { MetricsService } from "./metrics.ts";
+export { DeviceDepthService } from "./device_depth.ts";
 export { deviceLifecycle } from "../inventory/device_lifecycle.ts";
 export { ServiceError } from "./errors.ts";
 
@@ -33,6 +35,7 @@ export interface Services {
   users: UsersService;
   plugins: PluginsService;
   metrics: MetricsService;
+  deviceDepth: DeviceDepthService;
 }
 
 export interface ServicesDeps extends ServiceDeps {
@@ -64,5 +67,6 @@ export function createServices(deps: ServicesDeps): Services {
     users: new UsersService({ db, events, tokens: deps.tokens, bcryptCost: deps.bcryptCost }),
     plugins: new PluginsService({ db, events, pluginDir: deps.pluginDir }),
     metrics: new MetricsService({ db }),
+    deviceDepth: new DeviceDepthService({ db }),
   };
 }

@@ -20,6 +20,7 @@ import { registerMonitorRoutes } from "./monitors.ts";
 import { registerMetricsRoutes } from "./metrics.ts";
 import { registerAuditLogRoutes } from "./audit_log.ts";
 import { registerHealthRoute } from "./health.ts";
+import { registerDeviceDepthRoutes } from "./device_depth.ts";
 import { renderDocsPage } from "./docs_page.ts";
 import { VERSION } from "../../../lib/version.ts";
 
@@ -81,6 +82,7 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   registerMonitorRoutes(api);
   registerMetricsRoutes(api);
   registerAuditLogRoutes(api);
+  registerDeviceDepthRoutes(api);
 
   api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
