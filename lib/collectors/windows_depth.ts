@@ -171,8 +171,17 @@ export function applyProcesses(
 
 const LEVEL: Record<string, "critical" | "error"> = { critical: "critical", error: "error" };
 
+/** Event log text per poll, so a poll's result stays well inside one queue message. */
+export const EVENTS_BUDGET_BYTES = 24_000;
+
 export function applyEvents(doc: Doc, items: WmiItem[], truncated: boolean): void {
-  doc.events = items.map((e) => {
+  let budget = EVENTS_BUDGET_BYTES;
+  const kept = items.filter((e) => {
+    budget -= 160 + Math.min(512, (strProp(e, "Message") ?? "").length);
+    return budget >= 0;
+  });
+  if (kept.length < items.length) truncated = true;
+  doc.events = kept.map((e) => {
     const at = dateProp(e, "TimeGenerated");
     return {
       log: strProp(e, "Logfile") ?? "?",
@@ -182,7 +191,7 @@ export function applyEvents(doc: Doc, items: WmiItem[], truncated: boolean): voi
       event_id: nn(numProp(e, "EventCode")),
       // Win32_NTLogEvent reports a critical entry with EventType 1; Type tells them apart.
       level: LEVEL[(strProp(e, "Type") ?? "").toLowerCase()] ?? "error",
-      message: (strProp(e, "Message") ?? "").slice(0, 1024),
+      message: (strProp(e, "Message") ?? "").slice(0, 512),
     };
   });
   if (truncated) doc.events_truncated = true;

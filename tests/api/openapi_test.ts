@@ -11,6 +11,7 @@ import { ADMIN_PASSWORD, startTestServer, type TestServer } from "../helpers/ser
 import { freePort } from "../helpers/ports.ts";
 import { takeDatabaseDown } from "../helpers/outage.ts";
 import { MetricsWriter } from "../../lib/metrics/writer.ts";
+import { depthSample } from "../helpers/depth_sample.ts";
 import { MonitoringRuntime } from "../../lib/pipeline/runtime.ts";
 import { WORKER_URLS } from "../../workers/urls.ts";
 import { type OpenApiDocument, responseSchema, validate } from "../helpers/openapi_validate.ts";
@@ -549,6 +550,51 @@ for (const backend of backends()) {
               { method: "GET", path: "/devices/{id}/metrics", id: device.id, ...A },
               200,
             );
+
+            // --- collection profiles and what the extended/full profiles store (issue 16)
+            const setConfig = (config: unknown, status: number) =>
+              k.call({
+                method: "PUT",
+                path: "/monitors/{id}",
+                id: monitor.id,
+                ...A,
+                body: { config },
+              }, status);
+            await setConfig({ profile: "full", top_processes: 5 }, 200);
+            const bad = await setConfig({ profile: "everything" }, 400);
+            assertEquals(bad.error.details.field, "config.profile");
+            await new MetricsWriter(s.ctx.db).write({
+              v: 1,
+              batchId: crypto.randomUUID(),
+              samples: [depthSample(monitor.id, Date.now() - 30_000)],
+              outcomes: [],
+            });
+            for (
+              const [path, query] of [
+                ["/devices/{id}/services", "state=Stopped"],
+                ["/devices/{id}/processes", "sort=memory"],
+                ["/devices/{id}/events", "source=Application%20Error&event_id=1000&level=error"],
+                ["/devices/{id}/device-events", "kind=reboot"],
+              ]
+            ) {
+              await k.call({ method: "GET", path, id: device.id, query, ...A }, 200);
+            }
+            await k.call({
+              method: "GET",
+              path: "/devices/{id}/events",
+              id: device.id,
+              query: "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+              ...A,
+            }, 400);
+            for (const breakdown of ["physical_disks", "cpu_cores"]) {
+              await k.call({
+                method: "GET",
+                path: "/monitors/{id}/metrics/history",
+                id: monitor.id,
+                query: `points=10&breakdown=${breakdown}`,
+                ...A,
+              }, 200);
+            }
 
             // --- in use, then deletions
             await k.call({ method: "DELETE", path: "/devices/{id}", id: device.id, ...A }, 400);
