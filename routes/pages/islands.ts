@@ -9,6 +9,7 @@ import CredentialProfiles from "../../islands/CredentialProfiles.tsx";
 import DeviceActions from "../../islands/DeviceActions.tsx";
 import DeviceAdd from "../../islands/DeviceAdd.tsx";
 import DeviceCharts from "../../islands/DeviceCharts.tsx";
+import DeviceDepth from "../../islands/DeviceDepth.tsx";
 import DiscoveryPanel from "../../islands/DiscoveryPanel.tsx";
 import LocalTimes from "../../islands/LocalTimes.tsx";
 import MonitorEditor from "../../islands/MonitorEditor.tsx";
@@ -38,6 +39,7 @@ export const islands = register({
   DeviceActions,
   DeviceAdd,
   DeviceCharts,
+  DeviceDepth,
   DiscoveryPanel,
   LocalTimes,
   MonitorEditor,
