@@ -12,6 +12,9 @@
  * poller's steady state (V8 tiers the hot code up and sizes its young generation in the
  * first seconds; a poll costs ~20 % more CPU then). pywinrm has no JIT to warm.
  *
+ * Then one row per collection profile (standard, extended, full; NTLM over HTTP at concurrency
+ * 64): what a poll of each costs the client. `--profiles-only` skips everything else.
+ *
  * Reported: polls/s (wall), client CPU ms per poll, polls per client CPU-second.
  * Targets: >= 10x pywinrm's polls per CPU-second at both concurrency levels (pywinrm runs
  * synchronously, at 1); < 1 ms client CPU per poll. `--no-pipelining` measures our client
@@ -19,7 +22,12 @@
  */
 import process from "node:process";
 import { WinrmClient } from "../lib/winrm/client.ts";
-import { collect, identify, WQL } from "../lib/collectors/windows_winrm.ts";
+import { collect, collectProfile, identify, WQL } from "../lib/collectors/windows_winrm.ts";
+import {
+  COLLECTION_PROFILES,
+  type CollectionProfile,
+  resolveCollection,
+} from "../lib/collectors/collection_profile.ts";
 
 const argv = Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args;
 const opt = (name: string, dflt: number) => {
@@ -30,6 +38,7 @@ const SECONDS = opt("seconds", 5);
 const WARMUP_SECONDS = opt("warmup", 3);
 const PIPELINING = !argv.includes("--no-pipelining");
 const HOSTS = opt("hosts", 64);
+const PROFILES_ONLY = argv.includes("--profiles-only");
 const PASSWORD = "Bench-Passw0rd!";
 const USER = "Administrator";
 const BASE = "127.0.40.1";
@@ -101,6 +110,9 @@ function client(sim: Sim, mode: Mode, host: string): WinrmClient {
 
 interface Row {
   client: string;
+  profile?: CollectionProfile;
+  /** WQL queries per poll */
+  queries?: number;
   mode: Mode;
   concurrency: number;
   polls: number;
@@ -110,29 +122,43 @@ interface Row {
   connections?: number;
 }
 
-async function ours(sim: Sim, mode: Mode, concurrency: number): Promise<Row> {
+async function ours(
+  sim: Sim,
+  mode: Mode,
+  concurrency: number,
+  profile?: CollectionProfile,
+): Promise<Row> {
   const clients = sim.hosts.slice(0, concurrency).map((h) => client(sim, mode, h));
+  const collection = resolveCollection({ profile });
+  const poll = profile
+    ? (c: WinrmClient) =>
+      collectProfile(c, { ...collection, eventsSince: Date.now() - 60_000 }).then(() => {})
+    : (c: WinrmClient) => collect(c).then(() => {});
   try {
     await Promise.all(clients.map((c) => identify(c)));
     const warm = performance.now() + WARMUP_SECONDS * 1000;
     do {
-      await Promise.all(clients.map((c) => collect(c)));
+      await Promise.all(clients.map((c) => poll(c)));
     } while (performance.now() < warm);
     let polls = 0;
     const deadline = performance.now() + SECONDS * 1000;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
+    const enumerations0 = clients.reduce((n, c) => n + c.counters.enumerations, 0);
     await Promise.all(clients.map(async (c) => {
       while (performance.now() < deadline) {
-        await collect(c);
+        await poll(c);
         polls++;
       }
     }));
+    const enumerations = clients.reduce((n, c) => n + c.counters.enumerations, 0) -
+      enumerations0;
     const wall = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     return {
-      client: "nmslite",
+      client: profile ? `nmslite/${profile}` : "nmslite",
+      ...(profile ? { profile, queries: Math.round(enumerations / polls * 10) / 10 } : {}),
       mode,
       concurrency,
       polls,
@@ -188,7 +214,7 @@ async function pywinrm(sim: Sim, mode: Mode): Promise<Row | null> {
 const sim = await startSim();
 const rows: Row[] = [];
 try {
-  for (const mode of ["basic-https", "ntlm-http"] as Mode[]) {
+  for (const mode of PROFILES_ONLY ? [] : ["basic-https", "ntlm-http"] as Mode[]) {
     for (const c of [1, Math.min(64, sim.hosts.length)]) {
       const row = await ours(sim, mode, c);
       rows.push(row);
@@ -196,6 +222,13 @@ try {
     }
     const py = await pywinrm(sim, mode);
     if (py) rows.push(py);
+  }
+  for (const profile of COLLECTION_PROFILES) {
+    const row = await ours(sim, "ntlm-http", Math.min(64, sim.hosts.length), profile);
+    rows.push(row);
+    console.error(
+      `${row.client} ntlm-http x${row.concurrency}: ${row.pollsPerS.toFixed(0)} polls/s`,
+    );
   }
 } finally {
   try {
@@ -206,16 +239,16 @@ try {
 
 const fmt = (n: number, d = 1) => n.toFixed(d).padStart(10);
 console.log(
-  "client    mode          conc     polls    polls/s  cpu ms/poll  polls/cpu-s",
+  "client             mode          conc     polls    polls/s  cpu ms/poll  polls/cpu-s  queries",
 );
 for (const r of rows) {
   console.log(
-    `${r.client.padEnd(9)} ${r.mode.padEnd(12)} ${String(r.concurrency).padStart(5)}` +
+    `${r.client.padEnd(18)} ${r.mode.padEnd(12)} ${String(r.concurrency).padStart(5)}` +
       `${String(r.polls).padStart(10)} ${fmt(r.pollsPerS)} ${fmt(r.cpuMsPerPoll, 3)}   ` +
-      fmt(r.pollsPerCpuS, 0),
+      fmt(r.pollsPerCpuS, 0) + (r.queries ? String(r.queries).padStart(9) : ""),
   );
 }
-const verdicts = (["basic-https", "ntlm-http"] as Mode[]).map((mode) => {
+const verdicts = (PROFILES_ONLY ? [] : ["basic-https", "ntlm-http"] as Mode[]).map((mode) => {
   const py = rows.find((r) => r.client === "pywinrm" && r.mode === mode);
   const mine = rows.filter((r) => r.client === "nmslite" && r.mode === mode);
   const best = Math.min(...mine.map((r) => r.cpuMsPerPoll));
