@@ -13,6 +13,18 @@ import { PluginsService } from "./plugins.ts";
 import { MetricsService } from "./metrics.ts";
 import type { ServiceDeps } from "./service.ts";
 import type { WinrmOverrides } from "../winrm/mod.ts";
+import {
+  type AlertingReload,
+  AlertRulesService,
+  DeviceTagsService,
+  MaintenanceService,
+  ProblemsService,
+} from "./alerting.ts";
+import {
+  type ChannelKinds,
+  NotificationChannelsService,
+  NotificationPoliciesService,
+} from "./notifications.ts";
 
 export { DevicesService } from "./devices.ts";
 export { MonitorsService } from "./monitors.ts";
@@ -33,6 +45,12 @@ export interface Services {
   users: UsersService;
   plugins: PluginsService;
   metrics: MetricsService;
+  alertRules: AlertRulesService;
+  deviceTags: DeviceTagsService;
+  problems: ProblemsService;
+  maintenance: MaintenanceService;
+  notificationChannels: NotificationChannelsService;
+  notificationPolicies: NotificationPoliciesService;
 }
 
 export interface ServicesDeps extends ServiceDeps {
@@ -46,6 +64,10 @@ export interface ServicesDeps extends ServiceDeps {
   winrm?: WinrmOverrides;
   /** where exec plugins must live (plugins.dir) */
   pluginDir: string;
+  /** the running alert evaluation, reloaded after a change (undefined when it does not run) */
+  alerting?: () => AlertingReload | undefined;
+  /** the notification channel implementations (validation and senders) */
+  channels?: () => ChannelKinds | undefined;
 }
 
 export function createServices(deps: ServicesDeps): Services {
@@ -64,5 +86,22 @@ export function createServices(deps: ServicesDeps): Services {
     users: new UsersService({ db, events, tokens: deps.tokens, bcryptCost: deps.bcryptCost }),
     plugins: new PluginsService({ db, events, pluginDir: deps.pluginDir }),
     metrics: new MetricsService({ db }),
+    ...alertingServices(deps),
+  };
+}
+
+function alertingServices(deps: ServicesDeps) {
+  const a = { db: deps.db, events: deps.events, alerting: deps.alerting ?? (() => undefined) };
+  return {
+    alertRules: new AlertRulesService(a),
+    deviceTags: new DeviceTagsService(a),
+    problems: new ProblemsService(a),
+    maintenance: new MaintenanceService(a),
+    notificationChannels: new NotificationChannelsService({
+      ...a,
+      keyring: deps.keyring,
+      channels: deps.channels ?? (() => undefined),
+    }),
+    notificationPolicies: new NotificationPoliciesService(a),
   };
 }
