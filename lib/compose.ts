@@ -24,6 +24,7 @@ import {
 } from "./observability/self_metrics.ts";
 import { createServices, type Services } from "./services/mod.ts";
 import { AlertingRuntime } from "./alerting/runtime.ts";
+import { createSender, validateChannel } from "./alerting/channels/mod.ts";
 import type { ChannelKinds } from "./services/notifications.ts";
 
 export interface ComposeOptions {
@@ -163,11 +164,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
 }
 
 /** The channel implementations of lib/alerting/channels, with this server's settings. */
-function defaultChannelKinds(_config: Config): ChannelKinds {
-  return {
-    validate: () => ({ ok: false, field: "type", message: "no channel implementations yet" }),
-    senders: () => {
-      throw new Error("no channel implementations yet");
-    },
-  };
+function defaultChannelKinds(config: Config): ChannelKinds {
+  const deps = { allowLinkLocal: config.alerting.allow_link_local };
+  return { validate: validateChannel, senders: (channel) => createSender(channel, deps) };
 }

@@ -29,8 +29,8 @@ export type ChannelValidation =
 export interface ChannelKinds {
   validate(
     type: ChannelType,
-    settings: Record<string, unknown>,
-    secrets: Record<string, string>,
+    settings: unknown,
+    secrets: unknown,
   ): ChannelValidation;
   senders: SenderFactory;
 }
@@ -52,7 +52,7 @@ export interface ChannelBody {
   type: ChannelType;
   settings: Record<string, unknown>;
   /** write-only; on update a secret left out keeps its value, null removes it */
-  secrets?: Record<string, string | null>;
+  secrets?: Record<string, unknown>;
   enabled?: boolean;
 }
 
@@ -167,7 +167,7 @@ export class NotificationChannelsService {
   }
 
   private async toWrite(body: ChannelBody, current: Record<string, string>) {
-    const secrets = { ...current };
+    const secrets: Record<string, unknown> = { ...current };
     for (const [k, v] of Object.entries(body.secrets ?? {})) {
       if (v === null || v === "") delete secrets[k];
       else secrets[k] = v;

@@ -20,6 +20,8 @@ import { registerMonitorRoutes } from "./monitors.ts";
 import { registerMetricsRoutes } from "./metrics.ts";
 import { registerAuditLogRoutes } from "./audit_log.ts";
 import { registerHealthRoute } from "./health.ts";
+import { registerAlertingRoutes } from "./alerting.ts";
+import { registerNotificationRoutes } from "./notifications.ts";
 import { renderDocsPage } from "./docs_page.ts";
 import { VERSION } from "../../../lib/version.ts";
 
@@ -81,6 +83,8 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   registerMonitorRoutes(api);
   registerMetricsRoutes(api);
   registerAuditLogRoutes(api);
+  registerAlertingRoutes(api);
+  registerNotificationRoutes(api);
 
   api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
