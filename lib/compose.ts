@@ -135,6 +135,9 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     get monitoring() {
       return system.monitoring;
     },
+    get alerting() {
+      return system.alerting;
+    },
   };
   const system: System = {
     config,

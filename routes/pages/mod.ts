@@ -19,6 +19,7 @@ import { discoveryPage } from "./discovery.tsx";
 import { credentialsPage } from "./credentials.tsx";
 import { usersPage } from "./users.tsx";
 import { accountPage } from "./account.tsx";
+import { alertRulesPage, channelsPage, maintenancePage, problemsPage } from "./problems.tsx";
 
 const log = getLogger(["nmslite", "web"]);
 
@@ -33,6 +34,10 @@ export const PAGES: readonly Page[] = [
   monitorsPage,
   usersPage,
   accountPage,
+  problemsPage,
+  alertRulesPage,
+  maintenancePage,
+  channelsPage,
 ];
 
 let shared: Promise<WebAssets> | null = null;
