@@ -4,7 +4,7 @@
  * the field, shown as it comes.
  */
 import { useSignal } from "@preact/signals";
-import { api, errorText, saveResource } from "./api.ts";
+import { errorText, saveResource } from "./api.ts";
 import { DeleteButton } from "./delete_button.tsx";
 
 export interface RuleRow {
