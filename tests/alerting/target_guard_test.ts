@@ -132,7 +132,17 @@ Deno.test("guard: the connection goes to the resolved, checked address (pinned)"
       assertEquals(o.ok, true, JSON.stringify(o));
     }
     assertEquals(calls, ["receiver.test", "receiver.test"], "one resolution per send");
+
+    // several checked addresses: the connection may fall back to the next one (nothing on ::1)
+    const dual: Resolver = () =>
+      Promise.resolve([{ address: "::1", family: 6 }, { address: "127.0.0.1", family: 4 }]);
+    const o = await createSender(
+      { id: 1, name: "x", type: "webhook", settings: v.settings, secrets: v.secrets },
+      { allowLinkLocal: false, resolve: dual },
+    ).send(sampleNotification());
+    assertEquals(o.ok, true, JSON.stringify(o));
     assertEquals(rx.received.map((r) => r.headers.get("host")), [
+      `receiver.test:${rx.port}`,
       `receiver.test:${rx.port}`,
       `receiver.test:${rx.port}`,
     ]);

@@ -3,9 +3,15 @@
  * custom headers, the chat presets, outcome classification, and the refusal of link-local and
  * cloud-metadata targets before any connection is made.
  */
-import { createSender, validateChannel } from "../../lib/alerting/channels/mod.ts";
+import {
+  createSender,
+  testNotification,
+  validateChannel,
+} from "../../lib/alerting/channels/mod.ts";
 import type { SenderDeps } from "../../lib/alerting/channels/mod.ts";
 import type { Notification } from "../../lib/alerting/notification.ts";
+import type { Resolver } from "../../lib/alerting/channels/target_guard.ts";
+import { selfSignedServerCertificate } from "../../lib/tls_certificate.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { freePort } from "../helpers/ports.ts";
 import { sampleNotification } from "../helpers/notifications.ts";
@@ -234,4 +240,105 @@ Deno.test("webhook: template errors are rejected at validation and at send", asy
   const o = await sender.send(sampleNotification());
   assertEquals(o.ok, false);
   if (!o.ok) assertEquals([o.status, o.retryable], ["template", false]);
+});
+
+Deno.test("webhook over HTTPS: the name's certificate is verified on the pinned address", async () => {
+  const pems = await selfSignedServerCertificate("localhost", 1);
+  const port = await freePort();
+  const seen: string[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port, cert: pems.cert, key: pems.private, onListen() {} },
+    async (req) => {
+      seen.push(`${req.headers.get("host")} ${(await req.json()).kind}`);
+      return new Response("ok");
+    },
+  );
+  const resolve: Resolver = () => Promise.resolve([{ address: "127.0.0.1", family: 4 }]);
+  try {
+    const url = `https://localhost:${port}/in`;
+    const untrusted = await webhook({ url }, {}, { allowLinkLocal: false, resolve })
+      .send(sampleNotification());
+    assertEquals(untrusted.ok, false, "a self-signed certificate is not trusted by default");
+    if (!untrusted.ok) assertEquals(untrusted.status, "network");
+
+    const trusted = await webhook({ url, caPem: pems.cert }, {}, { allowLinkLocal: false, resolve })
+      .send(sampleNotification());
+    assertEquals(trusted.ok, true, JSON.stringify(trusted));
+
+    // the certificate names localhost, not other.test: verification fails on the name
+    const wrongName = await webhook(
+      { url: `https://other.test:${port}/in`, caPem: pems.cert },
+      {},
+      { allowLinkLocal: false, resolve },
+    ).send(sampleNotification());
+    assertEquals(wrongName.ok, false);
+
+    const unverified = await webhook(
+      { url: `https://other.test:${port}/in`, tlsVerify: false },
+      {},
+      { allowLinkLocal: false, resolve },
+    ).send(sampleNotification());
+    assertEquals(unverified.ok, true, JSON.stringify(unverified));
+    assertEquals(seen, [`localhost:${port} firing`, `other.test:${port} firing`]);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("webhook: an aborted delivery sends nothing and may be retried", async () => {
+  const rx = await startWebhookReceiver();
+  try {
+    const ac = new AbortController();
+    ac.abort();
+    const o = await webhook({ url: rx.url }).send(sampleNotification(), ac.signal);
+    assertEquals(o.ok, false);
+    if (!o.ok) assertEquals([o.status, o.retryable], ["aborted", true]);
+    assertEquals(rx.received.length, 0);
+  } finally {
+    await rx.close();
+  }
+
+  // aborted while the receiver holds the request: ends at once, nothing left dangling
+  const port = await freePort();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  const ac = new AbortController();
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) {
+      held.push(c);
+      ac.abort();
+    }
+  })();
+  try {
+    const o = await webhook({ url: `http://127.0.0.1:${port}/`, timeoutMs: 60_000 })
+      .send(sampleNotification(), ac.signal);
+    assertEquals(o.ok, false);
+    if (!o.ok) assertEquals([o.status, o.retryable], ["aborted", true]);
+    assertEquals(held.length, 1);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const c of held) c.close();
+  }
+});
+
+Deno.test("webhook: every preset renders the test notification as valid JSON", async () => {
+  const rx = await startWebhookReceiver();
+  try {
+    for (const preset of ["default", "slack", "teams", "mattermost"]) {
+      const o = await webhook({ url: rx.url, preset }).send(testNotification("ops hook"));
+      assertEquals(o.ok, true, `${preset}: ${JSON.stringify(o)}`);
+    }
+    const bodies = rx.received.map((r) => JSON.parse(r.body));
+    assertEquals(bodies[0].kind, "test");
+    assertEquals(bodies[1].text, "[INFO] NMSlite test notification on NMSlite — test");
+    assertEquals(rx.received.map((r) => r.headers.get("x-nmslite-event")), [
+      "test",
+      "test",
+      "test",
+      "test",
+    ]);
+  } finally {
+    await rx.close();
+  }
 });

@@ -7,6 +7,7 @@
  * references the same id, so mail clients thread firing and resolved together.
  */
 import nodemailer from "nodemailer";
+import { isIP } from "node:net";
 import type { ChannelSender, DeliveryOutcome, Notification } from "../notification.ts";
 import { redact } from "./http_post.ts";
 import { parseTemplate, renderText, type Template, templateVariables } from "./template.ts";
@@ -96,7 +97,8 @@ export function createEmailSender(
     tls: {
       rejectUnauthorized: settings.tlsVerify,
       ca: settings.caPem || undefined,
-      servername: settings.host,
+      // SNI takes names only; an IP is checked against the certificate's IP SANs
+      servername: isIP(settings.host) ? undefined : settings.host,
     },
     connectionTimeout: settings.timeoutMs,
     greetingTimeout: settings.timeoutMs,

@@ -6,8 +6,14 @@
  */
 import http from "node:http";
 import https from "node:https";
+import { isIP } from "node:net";
 import type { DeliveryOutcome } from "../notification.ts";
-import { checkTarget, type Resolver, TargetRefusedError } from "./target_guard.ts";
+import {
+  checkTarget,
+  type ResolvedAddress,
+  type Resolver,
+  TargetRefusedError,
+} from "./target_guard.ts";
 
 export interface PostOptions {
   url: string;
@@ -37,19 +43,22 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
     ok: false,
     retryable,
     status,
-    detail: redact(detail, opts.secrets),
+    detail: redact(detail, [...opts.secrets, decodeURIComponent(url.password)]),
     durationMs: elapsed(),
   });
 
-  let pinned: { address: string; family: 4 | 6 };
+  let checked: ResolvedAddress[];
   try {
-    [pinned] = await checkTarget(url.hostname, opts);
+    checked = await checkTarget(url.hostname, opts);
   } catch (e) {
     if (e instanceof TargetRefusedError) return fail(false, "refused", e.message);
     return fail(true, "dns", `cannot resolve ${url.hostname}: ${errorText(e)}`);
   }
 
+  if (opts.signal?.aborted) return fail(true, "aborted", `${where}: delivery aborted`);
+
   const client = url.protocol === "https:" ? https : http;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
   return await new Promise<DeliveryOutcome>((resolve) => {
     let settled = false;
     const finish = (outcome: DeliveryOutcome) => {
@@ -61,7 +70,7 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
     };
     const req = client.request({
       protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[|\]$/g, ""),
+      hostname: host,
       port: url.port || (url.protocol === "https:" ? 443 : 80),
       path: url.pathname + url.search,
       method: "POST",
@@ -72,7 +81,7 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
       auth: url.username
         ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
         : undefined,
-      servername: url.protocol === "https:" ? url.hostname : undefined,
+      servername: url.protocol === "https:" && !isIP(host) ? host : undefined,
       rejectUnauthorized: opts.tlsVerify,
       ca: opts.caPem || undefined,
       agent: false,
@@ -81,8 +90,8 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
         options: { all?: boolean },
         cb: (...args: unknown[]) => void,
       ) => {
-        if (options?.all) cb(null, [pinned]);
-        else cb(null, pinned.address, pinned.family);
+        if (options?.all) cb(null, checked);
+        else cb(null, checked[0].address, checked[0].family);
       }) as never,
     }, (res) => {
       const status = res.statusCode ?? 0;
@@ -116,9 +125,8 @@ export async function postJson(opts: PostOptions): Promise<DeliveryOutcome> {
       req.destroy();
       finish(fail(true, "aborted", `${where}: delivery aborted`));
     };
-    if (opts.signal?.aborted) return onAbort();
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
     req.on("error", (e) => finish(fail(true, "network", `${where}: ${errorText(e)}`)));
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
     req.end(opts.body);
   });
 }

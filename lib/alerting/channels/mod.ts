@@ -3,7 +3,7 @@
  * `validateChannel`) and the sender that carries a Notification to its receiver
  * (`createSender`). Webhook, email (SMTP) and Alertmanager; see each module for the wire format.
  */
-import type { ChannelSender, ChannelType } from "../notification.ts";
+import type { ChannelSender, ChannelType, Notification } from "../notification.ts";
 import { type AlertmanagerSettings, createAlertmanagerSender } from "./alertmanager.ts";
 import { createEmailSender, type EmailSettings } from "./email.ts";
 import type { Resolver } from "./target_guard.ts";
@@ -58,4 +58,34 @@ export function createSender(config: ChannelConfig, deps: SenderDeps): ChannelSe
     default:
       throw new Error(`unknown channel type ${String(config.type)}`);
   }
+}
+
+/** The notification "send a test" delivers: kind `test`, problem 0, a fresh idempotency key. */
+export function testNotification(
+  channelName: string,
+  opts: { url?: string; now?: Date } = {},
+): Notification {
+  const now = opts.now ?? new Date();
+  return {
+    idempotencyKey: `test-${now.getTime()}-${crypto.randomUUID().slice(0, 8)}`,
+    kind: "test",
+    problemId: 0,
+    sequence: 0,
+    severity: "info",
+    ruleId: 0,
+    ruleName: "NMSlite test notification",
+    deviceId: 0,
+    deviceName: "NMSlite",
+    deviceIp: "",
+    instance: "",
+    tags: [],
+    summary: `Test notification for channel ${channelName}`,
+    value: null,
+    threshold: null,
+    openedAt: now.toISOString(),
+    resolvedAt: null,
+    acknowledged: false,
+    inMaintenance: false,
+    url: opts.url ?? "",
+  };
 }

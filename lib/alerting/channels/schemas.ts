@@ -221,7 +221,9 @@ export function validateChannel(
   const parsed = schema.safeParse({ type, settings, secrets: secrets ?? undefined });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, field: fieldOf(issue.path), message: issue.message };
+    // a bad record key (label name) carries the key schema's own message inside
+    const inner = issue.code === "invalid_key" ? issue.issues[0]?.message : undefined;
+    return { ok: false, field: fieldOf(issue.path), message: inner ?? issue.message };
   }
   const value = parsed.data as { settings: Record<string, unknown>; secrets: SecretsInput };
   const out = { ...value.settings };
@@ -244,6 +246,12 @@ export function validateChannel(
     }
     if (out.username && !flat.password) {
       return fail("secrets.password", "required when a username is set");
+    }
+    if (out.username && out.security === "none") {
+      return fail(
+        "settings.security",
+        "authentication needs starttls or tls (no password in clear)",
+      );
     }
   }
   if (type === "alertmanager") {

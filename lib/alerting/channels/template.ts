@@ -130,9 +130,38 @@ export function renderJson(t: Template, vars: Map<string, unknown>): string {
   return render(t, vars, (s) => JSON.stringify(s).slice(1, -1));
 }
 
-/** Renders as plain text (email). */
+/**
+ * Renders as plain text (email). A line whose variables all render empty is left out, so a
+ * "Resolved: {{resolvedAt}}" line disappears while the problem is open.
+ */
 export function renderText(t: Template, vars: Map<string, unknown>): string {
-  return render(t, vars, (s) => s);
+  const lines: string[] = [];
+  let line = "";
+  let slots = 0;
+  let filled = 0;
+  const endLine = () => {
+    if (slots === 0 || filled > 0) lines.push(line);
+    line = "";
+    slots = filled = 0;
+  };
+  for (const p of t.parts) {
+    if (typeof p === "string") {
+      const pieces = p.split("\n");
+      line += pieces[0];
+      for (const piece of pieces.slice(1)) {
+        endLine();
+        line += piece;
+      }
+      continue;
+    }
+    const v = vars.get(p.name);
+    const text = p.json ? JSON.stringify(v ?? null) : asText(v);
+    slots++;
+    if (text !== "" && text !== "null") filled++;
+    line += text;
+  }
+  if (line !== "" || slots > 0) endLine();
+  return lines.join("\n");
 }
 
 function render(t: Template, vars: Map<string, unknown>, escape: (s: string) => string): string {
