@@ -12,6 +12,10 @@ const NAV = [
   { href: "/credentials", label: "Credentials" },
   { href: "/monitors", label: "Monitors" },
   { href: "/users", label: "Users", admin: true },
+  { href: "/problems", label: "Problems" },
+  { href: "/alert-rules", label: "Alert rules" },
+  { href: "/maintenance", label: "Maintenance" },
+  { href: "/notifications", label: "Notifications", admin: true },
 ];
 
 export interface LayoutProps {

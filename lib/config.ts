@@ -129,6 +129,21 @@ export const ConfigSchema = z.object({
     reactivate_after_ms: duration.default(5 * 60_000),
     probe_interval_ms: duration.default(30_000),
   }).prefault({}),
+  alerting: z.object({
+    /** how often "no data" rules and held / repeat notifications are checked */
+    tick_ms: duration.default(15_000),
+    /** a recovered metric must stay good this long before its problem resolves */
+    recovery_hold_ms: duration.default(60_000),
+    /** first notification retry after this long, doubling up to the maximum */
+    retry_base_ms: duration.default(5_000),
+    retry_max_ms: duration.default(300_000),
+    /** attempts before a notification is dead-lettered */
+    max_attempts: z.coerce.number().int().min(1).max(100).default(12),
+    /** webhook targets on link-local / cloud metadata addresses are refused unless true */
+    allow_link_local: boolish.default(false),
+    /** the dashboard's public URL for links in notifications; empty for relative links */
+    public_url: z.string().default(""),
+  }).prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -189,6 +204,13 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_HEALTH_FAILURE_THRESHOLD: "health.failure_threshold",
   NMSLITE_HEALTH_REACTIVATE_AFTER: "health.reactivate_after_ms",
   NMSLITE_HEALTH_PROBE_INTERVAL: "health.probe_interval_ms",
+  NMSLITE_ALERTING_TICK: "alerting.tick_ms",
+  NMSLITE_ALERTING_RECOVERY_HOLD: "alerting.recovery_hold_ms",
+  NMSLITE_ALERTING_RETRY_BASE: "alerting.retry_base_ms",
+  NMSLITE_ALERTING_RETRY_MAX: "alerting.retry_max_ms",
+  NMSLITE_ALERTING_MAX_ATTEMPTS: "alerting.max_attempts",
+  NMSLITE_ALERTING_ALLOW_LINK_LOCAL: "alerting.allow_link_local",
+  NMSLITE_ALERTING_PUBLIC_URL: "alerting.public_url",
 };
 
 /** Flag aliases besides the dotted config paths (`--server.port 8443`). */

@@ -68,6 +68,8 @@ export interface Winsim {
   certificateDer: Uint8Array;
   /** `"*"` applies to every host; null clears */
   setFault(ip: string, fault: SimFault | null): void;
+  /** pins a fixed volume's ("C:", "D:") used share, 0..1, on a host; null lets it drift again */
+  setVolumeUsed(ip: string, volume: string, usedShare: number | null): void;
   stats(ip: string): HostStats;
   /** sums over all hosts */
   totals(): HostStats;
@@ -180,6 +182,12 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
     certificatePem: cert.cert,
     certificateDer: cert.der,
     setFault,
+    setVolumeUsed(ip, volume, usedShare) {
+      const p = state(ip).profile;
+      p.volumeUsed ??= {};
+      if (usedShare === null) delete p.volumeUsed[volume];
+      else p.volumeUsed[volume] = Math.min(1, Math.max(0, usedShare));
+    },
     stats: (ip) => ({ ...state(ip).stats }),
     reboot(ip, at = Date.now()) {
       state(ip).profile.rebootedAt = at;

@@ -29,6 +29,8 @@ export interface HostProfile {
   model: string;
   disks: { c: number; d: number };
   nics: NicProfile[];
+  /** used share (0..1) of a fixed volume set from outside (Winsim.setVolumeUsed): no drift */
+  volumeUsed?: Record<string, number>;
 }
 
 /** FNV-1a, enough to spread addresses over seeds. */

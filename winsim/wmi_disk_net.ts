@@ -27,9 +27,10 @@ const logicalDisk = defineClass(
       DriveType: 3,
       FileSystem: "NTFS",
       // Used space drifts slowly (a 1 h sine) around a per-host level.
-      FreeSpace:
-        Math.floor(size * (1 - usedShare - 0.05 * signal(h.seed, salt, now, 3600)) / 4096) *
-        4096,
+      FreeSpace: Math.floor(
+        size * (1 - (h.volumeUsed?.[id] ?? usedShare + 0.05 * signal(h.seed, salt, now, 3600))) /
+          4096,
+      ) * 4096,
       MaximumComponentLength: 255,
       MediaType: 12,
       Name: id,

@@ -53,8 +53,11 @@ export interface CommitResult {
 }
 
 export interface MetricsWriterOptions {
-  /** After a commit: the outcomes it recorded (the health monitor reads them). */
-  onCommitted?(outcomes: PollOutcome[], result: CommitResult): void;
+  /**
+   * After a commit: the outcomes it recorded (the health monitor reads them) and the samples
+   * it held (alert evaluation reads them; a redelivered duplicate may appear again).
+   */
+  onCommitted?(outcomes: PollOutcome[], result: CommitResult, samples: MetricSample[]): void;
   /** How long a batch waits out an unreachable database before its message is redelivered. */
   outageRetryMs?: number;
   /** Upper bound of rows per group commit. */
@@ -188,7 +191,7 @@ export class MetricsWriter {
     this.batchRows.observe(result.rows + result.outcomes);
     const committedAt = Date.now();
     for (const o of outcomes) if (o.ok) this.pollToRowMs.observe(committedAt - o.dueAt);
-    this.opts.onCommitted?.(outcomes, result);
+    this.opts.onCommitted?.(outcomes, result, samples);
     return result;
   }
 }

@@ -18,6 +18,7 @@ import { applyRetention } from "../metrics/timescale.ts";
 import { applyDetailRetention, ensureDetailPartitions } from "../metrics/detail_retention.ts";
 import { fdBudgetFor } from "../os/fd_limit.ts";
 import { configureConnectionBudget } from "../winrm/budget.ts";
+import type { MetricSample, PollOutcome } from "../messages.ts";
 
 const log = getLogger(["nmslite", "runtime"]);
 
@@ -29,6 +30,14 @@ export interface RuntimeDeps extends PipelineDeps {
   >;
   /** the Deno KV file of the results queue */
   queuePath: string;
+  /** alert evaluation, fed every commit and every reachability change */
+  alerting?: AlertingHooks;
+}
+
+/** What the runtime tells alert evaluation (lib/alerting/runtime.ts). */
+export interface AlertingHooks {
+  committed(samples: readonly MetricSample[], outcomes: readonly PollOutcome[]): void;
+  deviceReachability(deviceId: number, unreachable: boolean): void;
 }
 
 export class MonitoringRuntime {
@@ -48,8 +57,14 @@ export class MonitoringRuntime {
     const { db, settings } = deps;
     this.queuePath = deps.queuePath;
     this.health = new HealthMonitor(db, {
-      pauseDevice: (id) => this.pipeline.pauseDevice(id),
-      resumeDevice: (id) => this.pipeline.resumeDevice(id),
+      pauseDevice: (id) => {
+        deps.alerting?.deviceReachability(id, true);
+        return this.pipeline.pauseDevice(id);
+      },
+      resumeDevice: (id) => {
+        deps.alerting?.deviceReachability(id, false);
+        return this.pipeline.resumeDevice(id);
+      },
     }, {
       windowMs: settings.health.failure_window_ms,
       threshold: settings.health.failure_threshold,
@@ -57,7 +72,12 @@ export class MonitoringRuntime {
       probeIntervalMs: settings.health.probe_interval_ms,
     });
     this.writer = new MetricsWriter(db, {
-      onCommitted: (outcomes) => {
+      onCommitted: (outcomes, _result, samples) => {
+        try {
+          deps.alerting?.committed(samples, outcomes);
+        } catch (err) {
+          log.error("alert evaluation failed: {message}", { message: (err as Error).message });
+        }
         if (outcomes.length) {
           this.health.record(outcomes).catch((err) =>
             log.error("health monitor failed: {message}", { message: err.message })

@@ -14,6 +14,18 @@ import { MetricsService } from "./metrics.ts";
 import { DeviceDepthService } from "./device_depth.ts";
 import type { ServiceDeps } from "./service.ts";
 import type { WinrmOverrides } from "../winrm/mod.ts";
+import {
+  type AlertingReload,
+  AlertRulesService,
+  DeviceTagsService,
+  MaintenanceService,
+  ProblemsService,
+} from "./alerting.ts";
+import {
+  type ChannelKinds,
+  NotificationChannelsService,
+  NotificationPoliciesService,
+} from "./notifications.ts";
 
 export { DevicesService } from "./devices.ts";
 export { MonitorsService } from "./monitors.ts";
@@ -36,6 +48,12 @@ export interface Services {
   plugins: PluginsService;
   metrics: MetricsService;
   deviceDepth: DeviceDepthService;
+  alertRules: AlertRulesService;
+  deviceTags: DeviceTagsService;
+  problems: ProblemsService;
+  maintenance: MaintenanceService;
+  notificationChannels: NotificationChannelsService;
+  notificationPolicies: NotificationPoliciesService;
 }
 
 export interface ServicesDeps extends ServiceDeps {
@@ -49,6 +67,10 @@ export interface ServicesDeps extends ServiceDeps {
   winrm?: WinrmOverrides;
   /** where exec plugins must live (plugins.dir) */
   pluginDir: string;
+  /** the running alert evaluation, reloaded after a change (undefined when it does not run) */
+  alerting?: () => AlertingReload | undefined;
+  /** the notification channel implementations (validation and senders) */
+  channels?: () => ChannelKinds | undefined;
 }
 
 export function createServices(deps: ServicesDeps): Services {
@@ -68,5 +90,22 @@ export function createServices(deps: ServicesDeps): Services {
     plugins: new PluginsService({ db, events, pluginDir: deps.pluginDir }),
     metrics: new MetricsService({ db }),
     deviceDepth: new DeviceDepthService({ db }),
+    ...alertingServices(deps),
+  };
+}
+
+function alertingServices(deps: ServicesDeps) {
+  const a = { db: deps.db, events: deps.events, alerting: deps.alerting ?? (() => undefined) };
+  return {
+    alertRules: new AlertRulesService(a),
+    deviceTags: new DeviceTagsService(a),
+    problems: new ProblemsService(a),
+    maintenance: new MaintenanceService(a),
+    notificationChannels: new NotificationChannelsService({
+      ...a,
+      keyring: deps.keyring,
+      channels: deps.channels ?? (() => undefined),
+    }),
+    notificationPolicies: new NotificationPoliciesService(a),
   };
 }

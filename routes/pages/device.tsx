@@ -143,10 +143,11 @@ export const devicePage: Page = {
         404,
       );
     }
-    const [monitors, credentials, plugins] = await Promise.all([
+    const [monitors, credentials, plugins, tags] = await Promise.all([
       loadMonitorRows(db, { deviceId: id }),
       pickLists.credentials(db),
       pickLists.plugins(db),
+      c.get("app").services.deviceTags.get(id),
     ]);
     const ref = monitors.length ? await getMonitorRef(db, monitors[0].id) : null;
     const latest = ref ? (await latestSample(db, ref)).sample : null;
@@ -218,6 +219,7 @@ export const devicePage: Page = {
             }}
           />
         )}
+        <Island of={islands.DeviceTags} props={{ deviceId: id, tags, canEdit: edit }} />
         <h2>Monitors</h2>
         <Island
           of={islands.MonitorEditor}

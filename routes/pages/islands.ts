@@ -16,6 +16,11 @@ import MonitorEditor from "../../islands/MonitorEditor.tsx";
 import Overview from "../../islands/Overview.tsx";
 import PasswordChange from "../../islands/PasswordChange.tsx";
 import UserAdmin from "../../islands/UserAdmin.tsx";
+import AlertRules from "../../islands/AlertRules.tsx";
+import DeviceTags from "../../islands/DeviceTags.tsx";
+import MaintenanceWindows from "../../islands/MaintenanceWindows.tsx";
+import NotificationChannels from "../../islands/NotificationChannels.tsx";
+import Problems from "../../islands/Problems.tsx";
 
 // deno-lint-ignore no-explicit-any
 type Components = Record<string, ComponentType<any>>;
@@ -46,4 +51,9 @@ export const islands = register({
   Overview,
   PasswordChange,
   UserAdmin,
+  AlertRules,
+  DeviceTags,
+  MaintenanceWindows,
+  NotificationChannels,
+  Problems,
 });

@@ -21,6 +21,8 @@ import { registerMetricsRoutes } from "./metrics.ts";
 import { registerAuditLogRoutes } from "./audit_log.ts";
 import { registerHealthRoute } from "./health.ts";
 import { registerDeviceDepthRoutes } from "./device_depth.ts";
+import { registerAlertingRoutes } from "./alerting.ts";
+import { registerNotificationRoutes } from "./notifications.ts";
 import { renderDocsPage } from "./docs_page.ts";
 import { VERSION } from "../../../lib/version.ts";
 
@@ -83,6 +85,8 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   registerMetricsRoutes(api);
   registerAuditLogRoutes(api);
   registerDeviceDepthRoutes(api);
+  registerAlertingRoutes(api);
+  registerNotificationRoutes(api);
 
   api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
