@@ -133,6 +133,8 @@ export interface MetricSample {
   /** every service; sent when the set changed or every few minutes, else absent */
   services?: ServiceSample[];
   processes?: ProcessSample[];
+  /** every running process's name (for "process not running" rules; not stored) */
+  processNames?: string[];
   events?: EventLogSample[];
   /** parts the host could not give; the poll still counts as a success */
   partial?: { part: string; class: string; reason: string }[];

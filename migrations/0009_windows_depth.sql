@@ -61,3 +61,27 @@ CREATE TABLE device_events (
   UNIQUE (device_id, kind, ts)
 );
 CREATE INDEX device_events_device_ts ON device_events (device_id, ts DESC);
+
+-- Rules on what the extended and full profiles collect take parameters (lib/alerting/catalogue.ts):
+-- include/exclude service names, a process name, an event source / id / log.
+ALTER TABLE alert_rules ADD COLUMN params jsonb NOT NULL DEFAULT '{}';
+
+-- Trigger-start and on-demand services are "Automatic" yet stopped most of the time on a
+-- healthy Windows server: excluded, so that "Windows Update stopped" pages nobody.
+INSERT INTO alert_rules
+  (name, metric, operator, threshold, recovery_threshold, for_seconds, severity, scope_kind,
+   params, enabled)
+VALUES
+  ('Automatic service not running', 'service_not_running', '>=', 1, NULL, 120, 'high', 'all',
+   '{"exclude": ["BITS", "CDPSvc", "clr_optimization_*", "edgeupdate", "gupdate", "MapsBroker",
+     "RemoteRegistry", "ShellHWDetection", "sppsvc", "TrustedInstaller", "tiledatamodelsvc",
+     "WbioSrvc", "wuauserv"]}', true),
+  ('Reboot detected', 'reboot_detected', '>=', 1, NULL, 0, 'warning', 'all', '{}', true),
+  ('A process above 90 % CPU for 10 minutes', 'process_cpu_percent', '>', 90, 70, 600, 'warning',
+   'all', '{}', true),
+  ('Named process not running (set its name)', 'process_not_running', '>=', 1, NULL, 60, 'high',
+   'all', '{"process": "sqlservr"}', false),
+  ('Event log: more than 50 errors in a poll', 'event_log_count', '>', 50, 10, 0, 'warning',
+   'all', '{}', true),
+  ('Unexpected shutdown (Kernel-Power 41)', 'event_log_count', '>=', 1, NULL, 0, 'high', 'all',
+   '{"source": "Microsoft-Windows-Kernel-Power", "event_id": 41}', true);

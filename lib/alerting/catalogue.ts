@@ -4,6 +4,7 @@
  * what kind of number its threshold is, so a rule with a threshold of the wrong kind is refused.
  */
 import type { MetricSample } from "../messages.ts";
+import { DEPTH_METRICS, extractDepth, type RuleParams } from "./depth_metrics.ts";
 
 /** percent 0..100; bytes, count and intervals whole and ≥ 0; rate and ms ≥ 0. */
 export type ThresholdKind = "percent" | "bytes" | "rate" | "count" | "ms" | "state" | "intervals";
@@ -17,8 +18,8 @@ export interface MetricDefinition {
   unit: string;
   kind: ThresholdKind;
   source: MetricSource;
-  /** one problem per volume or interface */
-  per: "device" | "volume" | "interface";
+  /** one problem per volume, interface, service, process or event source */
+  per: "device" | "volume" | "interface" | "service" | "process" | "source";
 }
 
 export const METRICS: readonly MetricDefinition[] = [
@@ -42,6 +43,8 @@ export const METRICS: readonly MetricDefinition[] = [
   def("device_unreachable", "Device unreachable", "", "state", "state", "device"),
   def("monitor_failing", "Monitor failing N polls in a row", "polls", "count", "outcome", "device"),
   def("no_data", "No data for N polling intervals", "intervals", "intervals", "timer", "device"),
+  // extended and full collection profiles (depth_metrics.ts)
+  ...DEPTH_METRICS,
 ];
 
 export const METRIC_NAMES = METRICS.map((m) => m.name);
@@ -87,7 +90,9 @@ export function extract(
   s: MetricSample,
   previous: MetricSample | undefined,
   out: InstanceValue[],
+  params: RuleParams = {},
 ): void {
+  if (extractDepth(metric, s, previous, out, params)) return;
   switch (metric) {
     case "cpu_percent":
       if (s.cpuPercent != null) out.push({ instance: "", value: s.cpuPercent });
@@ -139,7 +144,7 @@ export function extract(
   }
 }
 
-function def(
+export function def(
   name: string,
   label: string,
   unit: string,

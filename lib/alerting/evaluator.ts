@@ -64,6 +64,7 @@ export class Evaluator {
   private perDevice = new Map<number, { sample: Compiled[]; other: Compiled[] }>();
   private readonly series = new Map<string, Series>();
   private readonly previous = new Map<number, MetricSample>();
+  private readonly services = new Map<number, NonNullable<MetricSample["services"]>>();
   private readonly failures = new Map<number, number>();
   /** monitor id -> epoch ms of its latest committed sample (no-data rules) */
   private readonly lastSample = new Map<number, number>();
@@ -126,17 +127,24 @@ export class Evaluator {
     if (s.ts > last) this.lastSample.set(s.monitorId, s.ts);
     const applicable = this.applicable(monitor.deviceId);
     const device = this.devices.get(monitor.deviceId);
+    // A poller sends the service list only when it changed (or every few minutes): rules
+    // judge every poll against the latest list.
+    if (s.services) this.services.set(s.monitorId, s.services);
     if (applicable.sample.length && !device?.unreachable) {
       const values = this.scratch;
       const previous = this.previous.get(s.monitorId);
+      const known = this.services.get(s.monitorId);
+      const judged = s.services || !known || s.bootTime === undefined
+        ? s
+        : { ...s, services: known };
       for (const c of applicable.sample) {
         values.length = 0;
-        extract(c.metric, s, previous, values);
+        extract(c.metric, judged, previous, values, c.rule.params ?? {});
         for (const v of values) this.judge(c, monitor.deviceId, v.instance, v.value, s.ts);
       }
     }
-    // Only the counters of the previous sample are needed for rates.
-    if (s.interfaces) this.previous.set(s.monitorId, s);
+    // Only the counters of the previous sample are needed for rates (and its boot time).
+    if (s.interfaces || s.bootTime !== undefined) this.previous.set(s.monitorId, s);
   }
 
   outcome(o: PollOutcome): void {

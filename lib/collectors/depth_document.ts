@@ -43,6 +43,8 @@ export const DepthDocumentShape = {
     threads: nonneg,
     handles: nonneg,
   })).max(200).nullable().optional(),
+  /** every running process's name, for process rules (not stored) */
+  process_names: z.array(z.string().max(256)).max(5000).nullable().optional(),
   events: z.array(z.object({
     log: z.string().max(64),
     record: nonneg,
@@ -77,6 +79,7 @@ type DepthSample = Pick<
   | "physicalDisks"
   | "services"
   | "processes"
+  | "processNames"
   | "events"
   | "partial"
 >;
@@ -120,6 +123,7 @@ export function depthOfDocument(doc: DepthDocument): DepthSample {
       handles: p.handles,
     }));
   }
+  if (doc.process_names) out.processNames = doc.process_names;
   if (doc.events) {
     out.events = doc.events.map((e) => ({
       log: e.log,

@@ -160,6 +160,7 @@ export function applyProcesses(
     ? [...all].sort((a, b) => (b.cpu_percent ?? 0) - (a.cpu_percent ?? 0)).slice(0, n)
     : [];
   const byMem = [...all].sort((a, b) => b.memory - a.memory).slice(0, n);
+  doc.process_names = [...new Set(all.map((p) => p.name.replace(/#\d+$/, "")))].sort();
   const seen = new Set<number>();
   doc.processes = [];
   for (const p of [...byCpu, ...byMem]) {

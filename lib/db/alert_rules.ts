@@ -19,6 +19,8 @@ export interface AlertRule {
   scope_tag: string | null;
   scope_device_id: number | null;
   enabled: boolean;
+  /** a metric's parameters (lib/alerting/catalogue.ts RuleParams), {} for most */
+  params: Record<string, unknown>;
   created_at: Date;
   updated_at: Date;
 }
@@ -37,6 +39,7 @@ const FIELDS = [
   "scope_tag",
   "scope_device_id",
   "enabled",
+  "params",
 ] as const;
 
 export const alertRulesRepo = {

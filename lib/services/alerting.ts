@@ -21,6 +21,7 @@ import { devicesRepo } from "../db/devices.ts";
 import type { ListParams, Page } from "../db/pagination.ts";
 import { type Actor, audit } from "../audit.ts";
 import { METRIC_NAMES, metricDefinition, thresholdProblem } from "../alerting/catalogue.ts";
+import { type RuleParams, ruleParamsProblem } from "../alerting/depth_metrics.ts";
 import { SEVERITIES, type Severity } from "../alerting/notification.ts";
 import { found, invalid, ServiceError } from "./errors.ts";
 import { change, type ServiceDeps } from "./service.ts";
@@ -50,6 +51,8 @@ export interface RuleBody {
   severity: Severity;
   scope?: Scope;
   enabled?: boolean;
+  /** metric parameters (lib/alerting/catalogue.ts RuleParams) */
+  params?: RuleParams;
 }
 
 export interface RuleView extends Omit<AlertRule, "scope_kind" | "scope_tag" | "scope_device_id"> {
@@ -119,6 +122,8 @@ export class AlertRulesService {
 async function toRuleWrite(db: Queryable, b: RuleBody): Promise<AlertRuleWrite> {
   const def = metricDefinition(b.metric);
   if (!def) throw invalid("metric", `unknown metric; one of ${METRIC_NAMES.join(", ")}`);
+  const paramsProblem = ruleParamsProblem(def.name, b.params ?? {});
+  if (paramsProblem) throw invalid(`params.${paramsProblem.field}`, paramsProblem.message);
   const threshold = b.threshold ?? (def.kind === "state" ? 1 : undefined);
   if (threshold === undefined) throw invalid("threshold", "is required for this metric");
   const bad = thresholdProblem(def.kind, threshold);
@@ -161,6 +166,7 @@ async function toRuleWrite(db: Queryable, b: RuleBody): Promise<AlertRuleWrite> 
     scope_tag: tag,
     scope_device_id: deviceId,
     enabled: b.enabled ?? true,
+    params: { ...(b.params ?? {}) },
   };
 }
 

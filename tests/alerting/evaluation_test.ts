@@ -62,7 +62,11 @@ for (const backend of backends()) {
       let rt: AlertingRuntime | undefined;
       try {
         await migrate(db);
-        assertEquals((await alertRulesRepo.all(db)).length, 6, "default rules are seeded");
+        assertEquals(
+          (await alertRulesRepo.all(db)).length,
+          12,
+          "default rules are seeded (0007: 6, 0009: 6)",
+        );
         const [m1] = await seedMonitors(db, 1, { enabled: true });
         const [{ device_id: d1 }] = await db.query<{ device_id: number }>(
           "SELECT device_id FROM monitors WHERE id = $1",

@@ -52,9 +52,36 @@ const AlertRule = z.object({
   severity: SEVERITY,
   scope: ScopeOut,
   enabled: z.boolean(),
+  params: z.record(z.string(), z.unknown()).openapi({
+    description: "the metric's parameters (see AlertRuleParams); {} for most metrics",
+  }),
   created_at: Timestamp,
   updated_at: Timestamp,
 }).openapi("AlertRule");
+
+const RuleParams = z.object({
+  include: z.array(z.string().min(1).max(256)).max(500).optional().openapi({
+    description: "service_not_running: only these services (`*` wildcards)",
+    example: ["MSSQLSERVER", "W3SVC"],
+  }),
+  exclude: z.array(z.string().min(1).max(256)).max(500).optional().openapi({
+    description: "service_not_running: never these services (`*` wildcards)",
+    example: ["wuauserv"],
+  }),
+  process: z.string().min(1).max(256).optional().openapi({
+    description: "process_not_running / process_cpu_percent: the process name, without .exe",
+    example: "sqlservr",
+  }),
+  source: z.string().min(1).max(256).optional().openapi({
+    description: "event_log_count: only entries of this source",
+  }),
+  event_id: z.number().int().min(0).max(65_535).optional().openapi({
+    description: "event_log_count: only entries with this event id",
+  }),
+  log: z.string().min(1).max(64).optional().openapi({
+    description: "event_log_count: System or Application",
+  }),
+}).strict().openapi("AlertRuleParams");
 
 const RuleBody = z.object({
   name: z.string().trim().min(1).max(200),
@@ -78,6 +105,7 @@ const RuleBody = z.object({
   severity: SEVERITY,
   scope: ScopeSchema.optional(),
   enabled: z.boolean().optional(),
+  params: RuleParams.optional(),
 }).strict().openapi("AlertRuleWrite");
 
 const AlertMetric = z.object({
@@ -86,7 +114,7 @@ const AlertMetric = z.object({
   unit: z.string(),
   kind: z.string(),
   source: z.string(),
-  per: z.enum(["device", "volume", "interface"]),
+  per: z.enum(["device", "volume", "interface", "service", "process", "source"]),
 }).openapi("AlertMetric");
 
 const Problem = z.object({
