@@ -60,7 +60,11 @@ Deno.test("full: the event log since a time, bounded per poll, the rest released
       const { doc } = await collectProfile(c, { ...full, eventsSince: since });
       assert(doc.events!.length <= 20);
       const flood = doc.events!.filter((e) => e.source === "Application Error");
-      assert(flood.length >= 9 && flood.length <= 11, `flood entries read: ${flood.length}`);
+      assert(flood.length >= 9, `flood entries read: ${flood.length}`);
+      const floodTimes = flood.map((e) => Date.parse(e.ts));
+      for (let i = 1; i < floodTimes.length; i++) {
+        assertEquals(floodTimes[i - 1] - floodTimes[i], 200, "one every 200 ms");
+      }
       assert(doc.events!.every((e) => Date.parse(e.ts) > since));
       assert(doc.events!.every((e) => e.level === "error" && e.log && e.record > 0));
 
@@ -122,6 +126,6 @@ Deno.test("a reboot moves LastBootUpTime and restarts the uptime", () =>
       sim.reboot(ip, Date.now() - 2_000);
       const second = (await collectProfile(c, extended)).doc;
       assert(Date.parse(second.boot_time!) > Date.parse(first.boot_time!));
-      assert(second.uptime_s! < 10 && first.uptime_s! > 3_600);
+      assert(second.uptime_s! < 10 && first.uptime_s! > second.uptime_s!);
     });
   }));
