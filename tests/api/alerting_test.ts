@@ -30,10 +30,27 @@ for (const backend of backends()) {
           body: { ip: "127.0.0.9" },
         })).body.data;
 
-        // Six default rules ship enabled.
+        // Six default rules ship enabled, six more on the Windows depth (0009), of which the
+        // named-process template is disabled until it is given a name.
         const defaults = (await s.call("GET", "/alert-rules", { token: viewer })).body.data;
-        assertEquals(defaults.length, 6);
-        assert(defaults.every((r: { enabled: boolean }) => r.enabled));
+        assertEquals(defaults.length, 12);
+        assertEquals(
+          defaults.filter((r: { enabled: boolean }) => !r.enabled).map((r: { metric: string }) =>
+            r.metric
+          ),
+          ["process_not_running"],
+        );
+        const noName = await s.call("POST", "/alert-rules", {
+          token: admin,
+          body: {
+            name: "sql down",
+            metric: "process_not_running",
+            operator: ">=",
+            severity: "high",
+            scope: { kind: "all" },
+          },
+        });
+        assertEquals([noName.status, noName.body.error.details.field], [400, "params.process"]);
 
         const good = {
           name: "CPU hot",
