@@ -1,7 +1,8 @@
 /**
  * `deno task winrm -- --host H [--port P] [--https] [--tls-insecure | --tls-ca FILE |
- *    --tls-fingerprint SHA256] [--tls-servername NAME] --auth basic|ntlm --user U [--domain D]
- *    --password-env VAR [--allow-unencrypted] [--no-pipelining] [--namespace NS]
+ *    --tls-fingerprint SHA256] [--tls-servername NAME] --auth basic|ntlm|kerberos --user U
+ *    [--domain D] --password-env VAR [--realm R] [--kdc HOST[:PORT],...] [--spn HTTP/name|reverse]
+ *    [--allow-unencrypted] [--no-pipelining] [--namespace NS]
  *    [--max-elements N] [--max-items N] [--max-pulls N] [--timeout-ms MS]
  *    (--wql "SELECT ..." | --identify | --collect [--profile standard|extended|full]
  *    [--top-processes N] [--max-events N])`
@@ -17,6 +18,9 @@
  * standard; lib/collectors/collection_profile.ts): extended adds services, top processes,
  * uptime, disk I/O, CPU per core and the page file, full adds the event log of the last hour.
  * A part the host cannot give is listed under "partial" instead of failing the poll.
+ * --auth kerberos takes the user as user@REALM (or DOMAIN\user with --realm); without --kdc
+ * the realm's KDCs come from DNS SRV records (_kerberos._tcp/_udp.REALM). The SPN is
+ * HTTP/<--host> unless --spn names one ("reverse": the IP's reverse DNS name).
  *
  * Prints the result as JSON on stdout. On failure prints {"error":{kind, message, ...}} on
  * stderr and exits 1 (2 for bad usage). The password is read from an environment variable
@@ -58,11 +62,15 @@ const VALUES = new Set([
   "profile",
   "top-processes",
   "max-events",
+  "realm",
+  "kdc",
+  "spn",
 ]);
 
 const USAGE = "usage: deno task winrm -- --host H [--port P] [--https] " +
   "[--tls-insecure | --tls-ca FILE | --tls-fingerprint SHA256] [--tls-servername NAME] " +
-  "--auth basic|ntlm --user U [--domain D] --password-env VAR [--allow-unencrypted] " +
+  "--auth basic|ntlm|kerberos --user U [--domain D] --password-env VAR [--realm R] " +
+  "[--kdc HOST[:PORT],...] [--spn HTTP/name|reverse] [--allow-unencrypted] " +
   "[--no-pipelining] [--namespace NS] [--max-elements N] [--max-items N] [--max-pulls N] " +
   '[--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect [--profile ' +
   `${COLLECTION_PROFILES.join("|")}] [--top-processes N] [--max-events N])`;
@@ -106,12 +114,15 @@ async function main(): Promise<number> {
   const missing = ["host", "auth", "user", "password-env"].filter((k) => !str(k));
   const actions = ["wql", "identify", "collect"].filter((k) => args.has(k));
   const auth = str("auth");
-  if (missing.length || actions.length !== 1 || (auth !== "basic" && auth !== "ntlm")) {
+  if (
+    missing.length || actions.length !== 1 ||
+    (auth !== "basic" && auth !== "ntlm" && auth !== "kerberos")
+  ) {
     const why = missing.length
       ? `missing --${missing.join(", --")}`
       : actions.length !== 1
       ? "give exactly one of --wql, --identify, --collect"
-      : "--auth must be basic or ntlm";
+      : "--auth must be basic, ntlm or kerberos";
     console.error(`${why}\n${USAGE}`);
     return 2;
   }
@@ -181,6 +192,13 @@ async function main(): Promise<number> {
         fingerprints,
         servername: str("tls-servername"),
       },
+      kerberos: auth === "kerberos"
+        ? {
+          realm: str("realm"),
+          kdcs: str("kdc")?.split(",").map((k) => k.trim()).filter(Boolean),
+          spn: str("spn"),
+        }
+        : undefined,
       allowUnencrypted: args.has("allow-unencrypted"),
       pipelining: !args.has("no-pipelining"),
       limits: { maxItems: counts["max-items"], maxPulls: counts["max-pulls"] },

@@ -57,6 +57,7 @@ export async function collectMetrics(
       credential,
       signal,
       opts.winrm,
+      job.deviceHostname,
       { ...collection, eventsSince: memory.eventsSince(job.monitorId, ts - job.intervalS * 1000) },
     );
     memory.afterPoll(job.monitorId, doc, hostTime, ts);

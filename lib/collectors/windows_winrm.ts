@@ -276,9 +276,15 @@ export function collectWindowsDocument(
   credential: WinrmCredential,
   signal: AbortSignal,
   options: WinrmOverrides = {},
+  /** the device's host name: Kerberos names the service HTTP/<hostName> */
+  hostName?: string | null,
   collection: ResolvedCollection & { eventsSince?: number } = resolveCollection(null),
 ): Promise<ProfilePoll> {
-  return collectProfile(clientFromCredential(ip, credential, options), collection, signal);
+  return collectProfile(
+    clientFromCredential(ip, credential, options, hostName),
+    collection,
+    signal,
+  );
 }
 
 /** Identification of `ip` for discovery/inventory, on the shared pool too. */
@@ -287,8 +293,9 @@ export function identifyWindows(
   credential: WinrmCredential,
   signal?: AbortSignal,
   options: WinrmOverrides = {},
+  hostName?: string | null,
 ): Promise<WindowsIdentity> {
-  return identify(clientFromCredential(ip, credential, options), signal);
+  return identify(clientFromCredential(ip, credential, options, hostName), signal);
 }
 
 function sum<T>(items: T[], pick: (t: T) => number): number {

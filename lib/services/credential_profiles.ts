@@ -133,11 +133,16 @@ export class CredentialProfilesService {
       duration_ms: 0,
     };
     try {
+      // Kerberos names the service after the device's host name when the profile names none.
+      const hostName = credential.type === "winrm_kerberos" && deviceId !== undefined
+        ? (await devicesRepo.get(this.deps.db, deviceId))?.hostname ?? null
+        : null;
       result.identity = await identifyWindows(
         ip,
         credential,
         AbortSignal.timeout(TEST_TIMEOUT_MS),
         this.deps.winrm,
+        hostName,
       );
       result.ok = true;
     } catch (err) {
