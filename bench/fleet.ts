@@ -9,6 +9,10 @@
  *     [--database-url postgres://…] [--auth ntlm|basic] [--pollers 2] [--concurrency 200]
  *     [--scrape 5] [--base 127.1.0.1] [--sim-processes N] [--keep-logs]
  *     [--nofile N | --nofile SOFT:HARD]   (NMSlite's open-files limit, as `ulimit -n` sets it)
+ *     [--profile standard|extended|full]  (every monitor's collection profile)
+ *
+ * With PostgreSQL it also reports what the measured window added to the database: rows and
+ * bytes per successful poll for each table of the metrics store, and MB per host per day.
  *
  * It reports even when the run falls short: scrapes and API calls that fail are counted (the
  * API is asked on a new connection every scrape, as a browser or curl would), a server that
@@ -36,6 +40,11 @@ import { disableMonitors, login, seedFleet } from "./fleet_seed.ts";
 import { type Scrape, scrape, value } from "./fleet_metrics.ts";
 import { failureClasses, report, type RunResult } from "./fleet_report.ts";
 import { alive, newApiProbe, nofileOf, openFds, probeApi } from "./fleet_probe.ts";
+import { storageGrowth, type StorageSnapshot, storageSnapshot } from "./fleet_storage.ts";
+import {
+  COLLECTION_PROFILES,
+  type CollectionProfile,
+} from "../lib/collectors/collection_profile.ts";
 
 const args = Deno.args[0] === "--" ? Deno.args.slice(1) : [...Deno.args];
 function option(name: string, fallback: string): string {
@@ -50,6 +59,12 @@ const AUTH = option("auth", "ntlm") as "ntlm" | "basic";
 const BASE = option("base", "127.1.0.1");
 const DATABASE_URL = option("database-url", Deno.env.get("DATABASE_URL") ?? "");
 const KEEP_LOGS = args.includes("--keep-logs");
+const PROFILE = option("profile", "standard") as CollectionProfile;
+if (!COLLECTION_PROFILES.includes(PROFILE)) {
+  console.error(`--profile must be one of ${COLLECTION_PROFILES.join(", ")}`);
+  Deno.exit(2);
+}
+let storage: { start: StorageSnapshot; end: StorageSnapshot; okPolls: number } | undefined;
 // --nofile N (soft = hard = N, as `ulimit -n N`) or --nofile SOFT:HARD for the NMSlite process
 const NOFILE = parseNofile(option("nofile", ""));
 function parseNofile(v: string): { soft: number; hard: number } | undefined {
@@ -145,8 +160,9 @@ async function run(): Promise<RunResult> {
   });
   const session = await login(server);
 
-  say(`seeding ${HOSTS} devices and monitors (interval ${INTERVAL} s, ${AUTH})`);
+  say(`seeding ${HOSTS} devices and monitors (interval ${INTERVAL} s, ${AUTH}, ${PROFILE})`);
   const seeded = await seedFleet(session, {
+    profile: PROFILE,
     hosts: sims.flatMap((s) => s.hosts),
     intervalSeconds: INTERVAL,
     auth: AUTH,
@@ -187,6 +203,7 @@ async function run(): Promise<RunResult> {
   const cpuStart = cpu();
   const nofile = nofileOf(server.pid);
   let [cpuLast, threadsLast] = [cpuStart, threadsStart];
+  const storageStart = databaseUrl ? await storageSnapshot(databaseUrl) : undefined;
   const measureStart = Date.now();
   const first = await tryScrape(server.url);
   const scrapes: Scrape[] = first ? [first] : [];
@@ -266,6 +283,16 @@ async function run(): Promise<RunResult> {
     say("  the queue did not drain (or NMSlite stopped answering): figures are partial");
   }
   const drainSeconds = (performance.now() - drainStarted) / 1000;
+  if (storageStart && databaseUrl && first && final) {
+    // every poll of the window is committed now; a poll's rows commit after it counts, so the
+    // polls counted from the first scrape to the drained end match the rows added since
+    storage = {
+      start: storageStart,
+      end: await storageSnapshot(databaseUrl),
+      okPolls: value(final, "nmslite_polls_total", 'outcome="ok"') -
+        value(first, "nmslite_polls_total", 'outcome="ok"'),
+    };
+  }
   return {
     drained,
     serverAlive: alive(server.pid),
@@ -293,6 +320,12 @@ async function run(): Promise<RunResult> {
 let code = 0;
 try {
   console.log(report(await run()));
+  if (storage && storage.okPolls > 0) {
+    console.log(
+      `\nstorage added by ${storage.okPolls} successful polls (profile ${PROFILE}):\n` +
+        storageGrowth(storage.start, storage.end, storage.okPolls),
+    );
+  } else console.log(`\nprofile ${PROFILE} (storage growth needs --database-url)`);
 } catch (err) {
   console.error(`bench:fleet failed: ${(err as Error).stack ?? err}`);
   code = 1;

@@ -64,6 +64,8 @@ export async function seedFleet(api: Api, opts: {
   username: string;
   password: string;
   concurrency: number;
+  /** every monitor's collection profile (default standard) */
+  profile?: string;
   /** the hosts' WinRM HTTP port (default 5985) */
   port?: number;
   onProgress?: (done: number) => void;
@@ -93,6 +95,7 @@ export async function seedFleet(api: Api, opts: {
       credential_profile_id: cred.json.data.id,
       plugin_id: plugin.id,
       polling_interval: opts.intervalSeconds,
+      ...(opts.profile && opts.profile !== "standard" ? { config: { profile: opts.profile } } : {}),
     });
     if (mon.status !== 201) {
       throw new Error(`POST /monitors: HTTP ${mon.status} ${JSON.stringify(mon.json)}`);

@@ -74,9 +74,15 @@ export interface Winsim {
   certificateDer: Uint8Array;
   /** `"*"` applies to every host; null clears */
   setFault(ip: string, fault: SimFault | null): void;
+  /** pins a fixed volume's ("C:", "D:") used share, 0..1, on a host; null lets it drift again */
+  setVolumeUsed(ip: string, volume: string, usedShare: number | null): void;
   stats(ip: string): HostStats;
   /** sums over all hosts */
   totals(): HostStats;
+  /** the host restarts now (unplanned: a Kernel-Power 41 follows in its System log) */
+  reboot(ip: string, at?: number): void;
+  /** the host's Application log floods (Application Error 1000, 5/s for 3 minutes) from now */
+  eventFlood(ip: string, at?: number): void;
   /** what a WMI class returns on a host at `now` (for asserting on static values) */
   instances(ip: string, className: string, now?: number): Instance[];
   close(): Promise<void>;
@@ -192,7 +198,19 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
     certificatePem: cert.cert,
     certificateDer: cert.der,
     setFault,
+    setVolumeUsed(ip, volume, usedShare) {
+      const p = state(ip).profile;
+      p.volumeUsed ??= {};
+      if (usedShare === null) delete p.volumeUsed[volume];
+      else p.volumeUsed[volume] = Math.min(1, Math.max(0, usedShare));
+    },
     stats: (ip) => ({ ...state(ip).stats }),
+    reboot(ip, at = Date.now()) {
+      state(ip).profile.rebootedAt = at;
+    },
+    eventFlood(ip, at = Date.now()) {
+      state(ip).profile.floodFrom = at;
+    },
     totals() {
       const sum = { ...[...states.values()][0].stats };
       for (const k of Object.keys(sum) as (keyof HostStats)[]) sum[k] = 0;

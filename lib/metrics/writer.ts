@@ -8,6 +8,7 @@
 import type { Database, Queryable } from "../db/driver.ts";
 import type { MetricSample, PollOutcome, ResultBatch } from "../messages.ts";
 import { Histogram } from "./histogram.ts";
+import { writeDetail } from "./detail_writer.ts";
 
 export const METRIC_COLUMNS = [
   "monitor_id",
@@ -28,6 +29,15 @@ export const METRIC_COLUMNS = [
   "collection_ms",
   "volumes",
   "interfaces",
+  // extended and full collection profiles (migration 0009); empty on a standard poll
+  "uptime_s",
+  "page_file_total",
+  "page_file_used",
+  "processor_queue",
+  "context_switches_ps",
+  "cpu_cores",
+  "physical_disks",
+  "partial",
 ] as const;
 
 export interface CommitResult {
@@ -43,8 +53,11 @@ export interface CommitResult {
 }
 
 export interface MetricsWriterOptions {
-  /** After a commit: the outcomes it recorded (the health monitor reads them). */
-  onCommitted?(outcomes: PollOutcome[], result: CommitResult): void;
+  /**
+   * After a commit: the outcomes it recorded (the health monitor reads them) and the samples
+   * it held (alert evaluation reads them; a redelivered duplicate may appear again).
+   */
+  onCommitted?(outcomes: PollOutcome[], result: CommitResult, samples: MetricSample[]): void;
   /** How long a batch waits out an unreachable database before its message is redelivered. */
   outageRetryMs?: number;
   /** Upper bound of rows per group commit. */
@@ -156,6 +169,7 @@ export class MetricsWriter {
     const outcomes = batches.flatMap((b) => b.outcomes);
     const counts = await this.db.transaction(async (tx) => {
       const inserted = samples.length ? await insertSamples(tx, samples) : { inserted: 0, kept: 0 };
+      if (samples.length) await writeDetail(tx, samples);
       if (outcomes.length) await recordOutcomes(tx, outcomes);
       return inserted;
     });
@@ -177,7 +191,7 @@ export class MetricsWriter {
     this.batchRows.observe(result.rows + result.outcomes);
     const committedAt = Date.now();
     for (const o of outcomes) if (o.ok) this.pollToRowMs.observe(committedAt - o.dueAt);
-    this.opts.onCommitted?.(outcomes, result);
+    this.opts.onCommitted?.(outcomes, result, samples);
     return result;
   }
 }
@@ -257,6 +271,14 @@ export function samplesToCsv(samples: MetricSample[]): string {
       int(s.collectionMs),
       json(s.volumes),
       json(s.interfaces),
+      int(s.uptimeS),
+      int(s.pageFileTotal),
+      int(s.pageFileUsed),
+      num(s.processorQueue),
+      num(s.contextSwitchesPs),
+      json(s.cpuCores),
+      json(s.physicalDisks),
+      json(s.partial),
     ].join(",");
   }
   return lines.join("\n") + "\n";

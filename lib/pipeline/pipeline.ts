@@ -168,6 +168,7 @@ export class Pipeline {
         pluginId: m.pluginId,
         dueAt: now,
         intervalS: m.intervalS,
+        ...(m.config ? { config: m.config } : {}),
       });
       polled.push(id);
     }
