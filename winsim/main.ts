@@ -3,7 +3,7 @@
  *   [--http-port 5985] [--https-port 5986 | --no-https] [--rpc-port 135]
  *   [--tcp-only LIST | --tcp-only-file F] [--faults "ip=hang,ip=slow:500"] [--no-basic]
  *   [--encrypted-only] [--cbt-hardening relaxed|strict|none] [--no-spnego] [--spnego-always]
- *   [--max-batch-items 32000] [--control-port 0]`
+ *   [--max-batch-items 32000] [--control-port 0] [--no-wmi]`
  *
  * Serves simulated Windows hosts until SIGINT/SIGTERM. Prints one JSON ready line on stdout:
  * {"ready":true,"hosts":[…],"tcpOnly":[…],"httpPort":…,"httpsPort":…,"control":"http://…",…}.
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     "spnego-always": { type: "boolean", default: false },
     "control-port": { type: "string", default: "0" },
     "max-batch-items": { type: "string", default: "32000" },
+    "no-wmi": { type: "boolean", default: false },
   },
 });
 
@@ -76,6 +77,7 @@ const sim = await startWinsim({
   tcpOnly,
   faults,
   maxBatchItems: int("max-batch-items", values["max-batch-items"]!) || 1,
+  wmi: !values["no-wmi"],
 });
 const control = serveControl(sim, int("control-port", values["control-port"]!));
 
@@ -89,6 +91,9 @@ console.log(JSON.stringify({
   httpPort: sim.hosts[0]?.httpPort ?? null,
   httpsPort: sim.hosts[0]?.httpsPort ?? null,
   rpcPort: sim.hosts[0]?.rpcPort ?? null,
+  wmiPorts: sim.hosts.some((h) => h.wmiPort !== null)
+    ? sim.hosts.map((h) => [h.ip, h.wmiPort])
+    : undefined,
   ports: values["http-port"] === "0" || values["https-port"] === "0"
     ? sim.hosts.map((h) => [h.ip, h.httpPort, h.httpsPort])
     : undefined,
