@@ -263,5 +263,5 @@ const system = defineClass(
   },
 );
 
-export { counter, dt };
+export { counter, dt, processes };
 export const BASE_CLASSES = [operatingSystem, computerSystem, bios, processor, system];

@@ -1,6 +1,7 @@
 /** Win32_LogicalDisk and the formatted network-interface counters, plus the class registry. */
 import { signal, unit } from "./profile.ts";
 import { BASE_CLASSES, counter, defineClass, type WmiClass } from "./wmi.ts";
+import { win32Process } from "./wmi_process.ts";
 
 const logicalDisk = defineClass(
   "Win32_LogicalDisk",
@@ -114,5 +115,7 @@ const networkInterface = defineClass(
 
 /** lower-case class name → class */
 export const CLASSES: ReadonlyMap<string, WmiClass> = new Map(
-  [...BASE_CLASSES, logicalDisk, networkInterface].map((c) => [c.name.toLowerCase(), c]),
+  [...BASE_CLASSES, logicalDisk, networkInterface, win32Process].map((
+    c,
+  ) => [c.name.toLowerCase(), c]),
 );

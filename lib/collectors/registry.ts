@@ -6,6 +6,7 @@ import type { Credential, MetricSample, PluginSpec, PollJob } from "../messages.
 import { type ExecPluginConfig, ExecPluginError, runExecPlugin } from "./exec_plugin.ts";
 import { toMetricSample } from "./metrics_document.ts";
 import { collectWindowsDocument } from "./windows_winrm.ts";
+import { collectWmiDocument } from "./windows_wmi.ts";
 import type { WinrmOverrides } from "../winrm/mod.ts";
 
 export class UnknownPluginError extends Error {
@@ -43,7 +44,10 @@ export async function collectMetrics(
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   if (plugin.name === "windows-winrm") {
-    const doc = await collectWindowsDocument(job.deviceIp, credential, signal, opts.winrm);
+    // a `wmi` profile reaches the same data over DCOM (lib/collectors/windows_wmi.ts)
+    const doc = credential.type === "wmi"
+      ? await collectWmiDocument(job.deviceIp, credential, signal)
+      : await collectWindowsDocument(job.deviceIp, credential, signal, opts.winrm);
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   throw new UnknownPluginError(`no built-in collector named ${plugin.name}`);

@@ -67,10 +67,11 @@ export async function identify(
   client: WinrmClient,
   signal?: AbortSignal,
 ): Promise<WindowsIdentity> {
-  const [osItems, csItems, biosItems] = await client.enumerateAll(
-    [WQL.os, WQL.computer, WQL.bios],
-    { signal },
-  );
+  return windowsIdentity(await client.enumerateAll([WQL.os, WQL.computer, WQL.bios], { signal }));
+}
+
+/** The identity from the results of WQL.os, WQL.computer and WQL.bios (WinRM or DCOM). */
+export function windowsIdentity([osItems, csItems, biosItems]: WmiItem[][]): WindowsIdentity {
   const os = osItems[0] ?? {};
   const cs = csItems[0] ?? {};
   const bios = biosItems[0] ?? {};
@@ -89,10 +90,13 @@ export async function identify(
 
 /** One poll: the metrics document (lib/collectors/metrics_document.ts). */
 export async function collect(client: WinrmClient, signal?: AbortSignal): Promise<MetricsDocument> {
-  const [cpuItems, osItems, disks, nics] = await client.enumerateAll(
-    [WQL.cpu, WQL.memory, WQL.disks, WQL.network],
-    { signal },
+  return windowsDocument(
+    await client.enumerateAll([WQL.cpu, WQL.memory, WQL.disks, WQL.network], { signal }),
   );
+}
+
+/** The document from the results of WQL.cpu, .memory, .disks, .network (WinRM or DCOM). */
+export function windowsDocument([cpuItems, osItems, disks, nics]: WmiItem[][]): MetricsDocument {
   const cpu = cpuItems[0];
   const os = osItems[0];
 

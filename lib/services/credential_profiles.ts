@@ -14,6 +14,8 @@ import {
   toCredentialWrite,
 } from "../inventory/credential_profiles.ts";
 import { identifyWindows, type WindowsIdentity } from "../collectors/windows_winrm.ts";
+import { identifyWindowsWmi } from "../collectors/windows_wmi.ts";
+import { WmiError } from "../wmi/mod.ts";
 import { WinrmError } from "../winrm/errors.ts";
 import type { WinrmOverrides } from "../winrm/mod.ts";
 import { type Actor, audit } from "../audit.ts";
@@ -133,15 +135,13 @@ export class CredentialProfilesService {
       duration_ms: 0,
     };
     try {
-      result.identity = await identifyWindows(
-        ip,
-        credential,
-        AbortSignal.timeout(TEST_TIMEOUT_MS),
-        this.deps.winrm,
-      );
+      const signal = AbortSignal.timeout(TEST_TIMEOUT_MS);
+      result.identity = credential.type === "wmi"
+        ? await identifyWindowsWmi(ip, credential, signal)
+        : await identifyWindows(ip, credential, signal, this.deps.winrm);
       result.ok = true;
     } catch (err) {
-      result.error = err instanceof WinrmError
+      result.error = err instanceof WinrmError || err instanceof WmiError
         ? { kind: err.kind, message: err.message }
         : err instanceof DOMException && err.name === "TimeoutError"
         ? { kind: "timeout", message: `no answer within ${TEST_TIMEOUT_MS / 1000} s` }

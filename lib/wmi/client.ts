@@ -78,8 +78,9 @@ export class WmiClient {
   #timeouts: WmiTimeouts;
   #session?: Session;
   #cid = crypto.getRandomValues(new Uint8Array(16));
-  /** a logon failed: further queries fail at once instead of costing another failed logon */
-  #authFailure?: WmiAuthenticationError;
+  /** queries on one client run one at a time: a DCE/RPC association is not multiplexed here */
+  #queue: Promise<unknown> = Promise.resolve();
+  #running = 0;
   counters = { connects: 0, queries: 0, calls: 0, objects: 0, bytes: 0 };
 
   constructor(opts: WmiClientOptions) {
@@ -92,8 +93,26 @@ export class WmiClient {
     return (await this.queryInstances(wql)).map((i) => this.#row(i));
   }
 
-  async queryInstances(wql: string): Promise<CimInstance[]> {
-    if (this.#authFailure) throw this.#authFailure;
+  /** a query is running or waiting */
+  get busy(): boolean {
+    return this.#running > 0;
+  }
+
+  queryInstances(wql: string): Promise<CimInstance[]> {
+    this.#running++;
+    const run = this.#queue.then(() => this.#queryOnce(wql));
+    this.#queue = run.catch(() => {});
+    return run.finally(() => this.#running--);
+  }
+
+  /** Queries in turn on the kept session; the first failure ends the batch (one logon a poll). */
+  async queryAll(wqls: string[]): Promise<WmiRow[][]> {
+    const out: WmiRow[][] = [];
+    for (const q of wqls) out.push(await this.query(q));
+    return out;
+  }
+
+  async #queryOnce(wql: string): Promise<CimInstance[]> {
     const reused = this.#session !== undefined && !this.#session.channel.closed;
     try {
       return await this.#query(await this.#ensure(), wql);
@@ -109,12 +128,7 @@ export class WmiClient {
   async #ensure(): Promise<Session> {
     if (this.#session && !this.#session.channel.closed) return this.#session;
     this.#session = undefined;
-    try {
-      this.#session = await this.#connect();
-    } catch (e) {
-      if (e instanceof WmiAuthenticationError) this.#authFailure = e;
-      throw e;
-    }
+    this.#session = await this.#connect();
     return this.#session;
   }
 
