@@ -22,6 +22,8 @@ function Form({ edit, onSaved, onCancel }: {
   onCancel: () => void;
 }) {
   const error = useSignal<string | null>(null);
+  const type = useSignal<string>(edit?.type ?? "winrm_ntlm");
+  const wmi = type.value === "wmi";
   return (
     <form
       class="card stack"
@@ -55,7 +57,10 @@ function Form({ edit, onSaved, onCancel }: {
       </label>
       <label>
         Type
-        <select name="type">
+        <select
+          name="type"
+          onChange={(e) => type.value = (e.currentTarget as HTMLSelectElement).value}
+        >
           {["winrm_ntlm", "winrm_basic", "wmi"].map((t) => (
             <option key={t} value={t} selected={(edit?.type ?? "winrm_ntlm") === t}>
               {credentialTypeLabel(t)}
@@ -74,13 +79,21 @@ function Form({ edit, onSaved, onCancel }: {
         Domain (optional) <input name="domain" value={edit?.domain ?? ""} />
       </label>
       <label>
-        Port (default 5985, or 5986 with HTTPS)
+        {wmi
+          ? "Port (default 135, DCOM activation; WMI then answers on a dynamic RPC port)"
+          : "Port (default 5985, or 5986 with HTTPS)"}
         <input name="port" type="number" min={1} max={65535} value={edit?.port ?? ""} />
       </label>
-      <label class="check">
+      {wmi && (
+        <p class="muted">
+          WMI over DCOM signs and encrypts every call with NTLM (packet privacy). The firewall must
+          allow TCP 135 and the dynamic RPC range (49152–65535) from NMSlite to the host.
+        </p>
+      )}
+      <label class="check" hidden={wmi}>
         <input name="use_ssl" type="checkbox" checked={edit?.use_ssl ?? false} /> Use HTTPS
       </label>
-      <label>
+      <label hidden={wmi}>
         TLS verification
         <select name="tls_verify">
           {/* a pinned certificate is set through the API; keep it when editing */}
@@ -89,7 +102,7 @@ function Form({ edit, onSaved, onCancel }: {
           ))}
         </select>
       </label>
-      <label class="check">
+      <label class="check" hidden={wmi}>
         <input
           name="allow_unencrypted"
           type="checkbox"

@@ -9,6 +9,7 @@ import { fmtBps, fmtBytes, fmtPercent } from "../../components/format.ts";
 import { Time } from "../../components/Time.tsx";
 import { loadMonitorRows } from "../../lib/db/monitor_rows.ts";
 import { pickLists } from "../../lib/db/pick_lists.ts";
+import { credentialTypeLabel } from "../../lib/web/wording.ts";
 
 function Latest({ s }: { s: LatestSample }) {
   return (
@@ -111,10 +112,11 @@ export const devicePage: Page = {
         404,
       );
     }
-    const [monitors, credentials, plugins] = await Promise.all([
+    const [monitors, credentials, plugins, protocols] = await Promise.all([
       loadMonitorRows(db, { deviceId: id }),
       pickLists.credentials(db),
       pickLists.plugins(db),
+      pickLists.deviceProtocols(db, id),
     ]);
     const ref = monitors.length ? await getMonitorRef(db, monitors[0].id) : null;
     const latest = ref ? (await latestSample(db, ref)).sample : null;
@@ -149,6 +151,10 @@ export const devicePage: Page = {
           <div>
             <dt>Memory</dt>
             <dd>{fmtBytes(device.memory_total_bytes)}</dd>
+          </div>
+          <div>
+            <dt>Protocol</dt>
+            <dd>{protocols.map(credentialTypeLabel).join(", ") || "–"}</dd>
           </div>
           <div>
             <dt>Last seen</dt>

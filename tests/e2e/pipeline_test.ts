@@ -1,6 +1,7 @@
 /**
  * The monitoring pipeline end to end, over real sockets: 50 simulated Windows hosts on a
- * loopback /24 (plus two that answer TCP but not WinRM), discovery, monitors, the scheduler
+ * loopback /24 (plus two that answer TCP but not WinRM), discovery, monitors (a fifth of them
+ * polled over WMI/DCOM, the rest over WinRM), the scheduler
  * and poller Workers, the Deno KV hand-off, the writer, the health monitor, and (on
  * PostgreSQL) a database outage in the middle. Nothing here is a mock of NMSlite's own parts.
  */
@@ -109,18 +110,31 @@ for (const backend of backends()) {
         const devices = await call("GET", "/devices?limit=500");
         assertEquals(devices.body.meta.total, 50);
 
-        // --- monitors for every device; rows arrive
+        // --- monitors for every device, every fifth over WMI/DCOM (a `wmi` profile, the
+        // simulator's RPC port); rows arrive
+        const wmiCred = await call("POST", "/credential-profiles", {
+          name: "sim admins over WMI",
+          type: "wmi",
+          username: "Administrator",
+          password: PASSWORD,
+          port: PORTS.rpc,
+        });
+        assertEquals(wmiCred.status, 201);
         const monitors: { id: number; device_id: number }[] = [];
-        for (const d of found.devices) {
+        const wmiMonitors: number[] = [];
+        for (const [i, d] of found.devices.entries()) {
+          const overWmi = i % 5 === 1;
           const m = await call("POST", "/monitors", {
             device_id: d.id,
-            credential_profile_id: cred.body.data.id,
+            credential_profile_id: overWmi ? wmiCred.body.data.id : cred.body.data.id,
             plugin_id: 1,
             polling_interval: 10,
           });
           assertEquals(m.status, 201, JSON.stringify(m.body));
           monitors.push(m.body.data);
+          if (overWmi) wmiMonitors.push(m.body.data.id);
         }
+        assertEquals(wmiMonitors.length, 10);
         await eventually("a metrics row for every monitor", async () => {
           const rows = await server.ctx.db.query<{ n: number }>(
             "SELECT count(DISTINCT monitor_id)::int AS n FROM metrics",
@@ -135,6 +149,15 @@ for (const backend of backends()) {
         assert((sample.memory_total as number) > (sample.memory_used as number), "memory sane");
         assert((sample.volumes as unknown[]).length >= 1, "per-volume breakdown stored");
         assert((sample.interfaces as unknown[]).length >= 1, "per-interface breakdown stored");
+        // the same document from the hosts polled over WMI
+        const [viaWmi] = await server.ctx.db.query<Record<string, unknown>>(
+          "SELECT * FROM metrics WHERE monitor_id = $1 ORDER BY ts DESC LIMIT 1",
+          [wmiMonitors[0]],
+        );
+        assert(typeof viaWmi.cpu_percent === "number", "cpu collected over WMI");
+        assert((viaWmi.memory_total as number) > (viaWmi.memory_used as number), "WMI memory sane");
+        assert((viaWmi.volumes as unknown[]).length >= 1, "WMI volumes stored");
+        assert((viaWmi.interfaces as unknown[]).length >= 1, "WMI interfaces stored");
 
         // --- a failing host becomes unreachable at the threshold, then recovers when healed
         const sick = found.devices[0];
