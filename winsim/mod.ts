@@ -52,6 +52,11 @@ export interface WinsimOptions {
    * permitted), or to a free port when httpPort is 0 (tests running side by side)
    */
   wmi?: boolean;
+  /**
+   * where a host's WMI object exporter listens: "dynamic" (default) its own free port, like
+   * Windows; "rpc" the activation port itself (one listener a host fewer, for large fleets)
+   */
+  wmiExporter?: "dynamic" | "rpc";
 }
 
 export interface SimHost {
@@ -159,15 +164,15 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
       if (wmi) {
         const dcom = new DcomHost(h);
         const dctx = { auth, conns: ctx.conns };
-        dcom.port = listen(
-          Deno.listen({ hostname: h.ip, port: 0 }),
-          (c) => serveDcom(c, dcom, dctx),
-        );
-        sim.wmiPort = dcom.port;
         sim.rpcPort = listen(
           listenRpc(h.ip, opts.rpcPort ?? (httpPort === 0 ? 0 : undefined)),
           (c) => serveDcom(c, dcom, dctx),
         );
+        dcom.port = opts.wmiExporter === "rpc" ? sim.rpcPort : listen(
+          Deno.listen({ hostname: h.ip, port: 0 }),
+          (c) => serveDcom(c, dcom, dctx),
+        );
+        sim.wmiPort = dcom.port;
       } else if (opts.rpcPort !== undefined) {
         sim.rpcPort = listen(
           Deno.listen({ hostname: h.ip, port: opts.rpcPort }),

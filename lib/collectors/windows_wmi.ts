@@ -26,11 +26,16 @@ async function run(
   signal?: AbortSignal,
 ): Promise<WmiItem[][]> {
   signal?.throwIfAborted();
+  const started = performance.now();
   const work = client.queryAll(queries) as Promise<WmiItem[][]>;
   if (!signal) return await work;
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new WmiTimeoutError("query", 0));
+    onAbort = () => {
+      // the poll's deadline passed: drop the connection so the query in flight ends too
+      client.abort();
+      reject(new WmiTimeoutError("query", Math.round(performance.now() - started)));
+    };
     signal.addEventListener("abort", onAbort, { once: true });
   });
   try {

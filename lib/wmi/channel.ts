@@ -151,7 +151,10 @@ export class RpcChannel {
     let total = 0;
     while (true) {
       const p = await this.#next();
-      if (p.callId !== callId) throw new WmiProtocolError("reply to another call");
+      if (p.callId !== callId) {
+        this.close();
+        throw new WmiProtocolError("reply to another call");
+      }
       if (p.type === PTYPE.fault) {
         const status = faultStatus(p);
         this.close();

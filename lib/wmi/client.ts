@@ -228,6 +228,7 @@ export class WmiClient {
     if (reply.hr !== 0 || !reply.objref) throw callError(`WQL query "${wql}"`, reply.hr);
     const enumIpid = decodeStdObjRef(reply.objref).ipid;
     const out: CimInstance[] = [];
+    let done = false;
     try {
       while (true) {
         const next = decodeNextReply(
@@ -248,8 +249,15 @@ export class WmiClient {
           throw callError(`WQL query "${wql}"`, next.hr);
         }
       }
+      done = true;
     } finally {
-      if (!s.channel.closed) await this.#release(s.channel, s.remUnknown, [enumIpid]);
+      // the enumerator is released either way; after a failure a failing release must not
+      // hide the error that matters
+      if (!s.channel.closed) {
+        const release = this.#release(s.channel, s.remUnknown, [enumIpid]);
+        if (done) await release;
+        else await release.catch(() => {});
+      }
     }
     this.counters.objects += out.length;
     this.counters.bytes += s.channel.bytes - before;
@@ -278,6 +286,11 @@ export class WmiClient {
       row[p.name] = asDate && (p.type & 0xfff) === CIM.datetime ? dmtfValue(p.value) : p.value;
     }
     return row;
+  }
+
+  /** Drops the connection (an abandoned poll): a query in flight fails at once. */
+  abort(): void {
+    this.#drop();
   }
 
   #drop(): void {

@@ -55,6 +55,9 @@ for (const backend of backends()) {
         httpsPort: PORTS.https,
         rpcPort: PORTS.rpc,
         tcpOnly: [`${base}.200`, `${base}.201`],
+        // WMI's object exporter on the RPC port itself: with a dynamic listener per host as well,
+        // this in-process discovery of 50 hosts found only 42 of them (not root-caused)
+        wmiExporter: "rpc",
       });
       const server = await startTestServer(backend, {
         NMSLITE_POLL_RETRIES: "0",
