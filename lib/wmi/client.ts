@@ -71,6 +71,8 @@ interface Session {
   channel: RpcChannel;
   services: Uint8Array;
   remUnknown: Uint8Array;
+  /** enumerators done with, released together at the end of a batch (one call, not one each) */
+  pending: Uint8Array[];
 }
 
 export class WmiClient {
@@ -99,27 +101,51 @@ export class WmiClient {
   }
 
   queryInstances(wql: string): Promise<CimInstance[]> {
+    return this.#serial(() => this.#queryOnce(wql, false));
+  }
+
+  /**
+   * Queries in turn on the kept session, their enumerators released in one call at the end;
+   * the first failure ends the batch (so a wrong password costs one failed logon a poll).
+   */
+  queryAll(wqls: string[]): Promise<WmiRow[][]> {
+    return this.#serial(async () => {
+      const out: WmiRow[][] = [];
+      let ok = false;
+      try {
+        for (const q of wqls) out.push((await this.#queryOnce(q, true)).map((i) => this.#row(i)));
+        ok = true;
+      } finally {
+        const flush = this.#flush();
+        if (ok) await flush;
+        else await flush.catch(() => {});
+      }
+      return out;
+    });
+  }
+
+  #serial<T>(job: () => Promise<T>): Promise<T> {
     this.#running++;
-    const run = this.#queue.then(() => this.#queryOnce(wql));
+    const run = this.#queue.then(job);
     this.#queue = run.catch(() => {});
     return run.finally(() => this.#running--);
   }
 
-  /** Queries in turn on the kept session; the first failure ends the batch (one logon a poll). */
-  async queryAll(wqls: string[]): Promise<WmiRow[][]> {
-    const out: WmiRow[][] = [];
-    for (const q of wqls) out.push(await this.query(q));
-    return out;
+  async #flush(): Promise<void> {
+    const s = this.#session;
+    if (!s || s.channel.closed || s.pending.length === 0) return;
+    const ipids = s.pending.splice(0);
+    await this.#release(s.channel, s.remUnknown, ipids);
   }
 
-  async #queryOnce(wql: string): Promise<CimInstance[]> {
+  async #queryOnce(wql: string, defer: boolean): Promise<CimInstance[]> {
     const reused = this.#session !== undefined && !this.#session.channel.closed;
     try {
-      return await this.#query(await this.#ensure(), wql);
+      return await this.#query(await this.#ensure(), wql, defer);
     } catch (e) {
       if (reused && e instanceof WmiProtocolError && this.#session?.channel.closed !== false) {
         this.#drop();
-        return await this.#query(await this.#ensure(), wql);
+        return await this.#query(await this.#ensure(), wql, defer);
       }
       throw e;
     }
@@ -203,14 +229,14 @@ export class WmiClient {
       const services = decodeStdObjRef(loginReply.objref);
       await channel.bind(IID.IWbemServices, o, t.callMs);
       await channel.bind(IID.IEnumWbemClassObject, o, t.callMs);
-      return { channel, services: services.ipid, remUnknown: act.ipidRemUnknown };
+      return { channel, services: services.ipid, remUnknown: act.ipidRemUnknown, pending: [] };
     } catch (e) {
       channel.close();
       throw e;
     }
   }
 
-  async #query(s: Session, wql: string): Promise<CimInstance[]> {
+  async #query(s: Session, wql: string, defer: boolean): Promise<CimInstance[]> {
     const t = this.#timeouts;
     this.counters.queries++;
     const before = s.channel.bytes;
@@ -253,7 +279,8 @@ export class WmiClient {
     } finally {
       // the enumerator is released either way; after a failure a failing release must not
       // hide the error that matters
-      if (!s.channel.closed) {
+      if (done && defer) s.pending.push(enumIpid);
+      else if (!s.channel.closed) {
         const release = this.#release(s.channel, s.remUnknown, [enumIpid]);
         if (done) await release;
         else await release.catch(() => {});

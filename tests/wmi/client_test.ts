@@ -189,6 +189,10 @@ Deno.test("a kept connection serves many polls; close releases IWbemServices", a
     const conns = sim.stats(ip).connections;
     for (let i = 0; i < 5; i++) await collectWmi(wmi);
     assertEquals(wmi.counters.connects, 1);
+    // a poll on a kept connection: 4 x (ExecQuery + Next), one RemRelease for the 4 enumerators
+    const calls = wmi.counters.calls;
+    await collectWmi(wmi);
+    assertEquals(wmi.counters.calls - calls, 9);
     assertEquals(sim.stats(ip).connections - conns, 2, "135 once, the dynamic port once");
     await wmi.close();
   });
