@@ -331,7 +331,7 @@ export class WmiClient {
     this.#session = undefined;
     if (!s || s.channel.closed) return;
     try {
-      await this.#release(s.channel, s.remUnknown, [s.services]);
+      await this.#release(s.channel, s.remUnknown, [...s.pending.splice(0), s.services]);
     } catch (e) {
       if (!(e instanceof WmiError)) throw e;
     } finally {
