@@ -47,7 +47,13 @@ export async function collectMetrics(
     // a `wmi` profile reaches the same data over DCOM (lib/collectors/windows_wmi.ts)
     const doc = credential.type === "wmi"
       ? await collectWmiDocument(job.deviceIp, credential, signal)
-      : await collectWindowsDocument(job.deviceIp, credential, signal, opts.winrm);
+      : await collectWindowsDocument(
+        job.deviceIp,
+        credential,
+        signal,
+        opts.winrm,
+        job.deviceHostname,
+      );
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   throw new UnknownPluginError(`no built-in collector named ${plugin.name}`);

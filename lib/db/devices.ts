@@ -213,6 +213,53 @@ export const devicesRepo = {
       ],
     ))[0];
   },
+  /** Of `ids`, the devices whose host name is unknown (added by IP and not identified yet). */
+  async nameless(db: Queryable, ids: number[]): Promise<number[]> {
+    if (ids.length === 0) return [];
+    return (await db.query<{ id: number }>(
+      "SELECT id FROM devices WHERE id = ANY($1::text::int[]) AND hostname IS NULL",
+      [`{${ids.join(",")}}`],
+    )).map((r) => r.id);
+  },
+  /**
+   * Where to ask a device who it is: its address and the credential profile of the monitor
+   * that just polled it.
+   */
+  async identifyTarget(
+    db: Queryable,
+    monitorId: number,
+  ): Promise<{ ip: string; credentialProfileId: number } | undefined> {
+    return (await db.query<{ ip: string; credentialProfileId: number }>(
+      `SELECT host(d.ip) AS ip, m.credential_profile_id AS "credentialProfileId"
+       FROM monitors m JOIN devices d ON d.id = m.device_id WHERE m.id = $1`,
+      [monitorId],
+    ))[0];
+  },
+  /**
+   * The identity a host reported, stored only while the device is still nameless (an operator
+   * or discovery who named it first wins); false when it already had a name.
+   */
+  async setIdentity(
+    db: Queryable,
+    id: number,
+    d: DeviceFields & { memory_total_bytes?: number | null },
+  ): Promise<boolean> {
+    return (await db.query(
+      `UPDATE devices SET hostname = $2, domain = COALESCE($3, domain), os = COALESCE($4, os),
+         os_version = COALESCE($5, os_version), serial_number = COALESCE($6, serial_number),
+         memory_total_bytes = COALESCE($7, memory_total_bytes), updated_at = now()
+       WHERE id = $1 AND hostname IS NULL RETURNING id`,
+      [
+        id,
+        d.hostname,
+        d.domain ?? null,
+        d.os ?? null,
+        d.os_version ?? null,
+        d.serial_number ?? null,
+        d.memory_total_bytes ?? null,
+      ],
+    )).length > 0;
+  },
   async countByStatus(db: Queryable): Promise<Map<DeviceStatus, number>> {
     const rows = await db.query<{ status: DeviceStatus; n: number }>(
       "SELECT status, count(*)::int AS n FROM devices GROUP BY status",

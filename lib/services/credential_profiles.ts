@@ -136,9 +136,13 @@ export class CredentialProfilesService {
     };
     try {
       const signal = AbortSignal.timeout(TEST_TIMEOUT_MS);
+      // Kerberos names the service after the device's host name when the profile names none.
+      const hostName = credential.type === "winrm_kerberos" && deviceId !== undefined
+        ? (await devicesRepo.get(this.deps.db, deviceId))?.hostname ?? null
+        : null;
       result.identity = credential.type === "wmi"
         ? await identifyWindowsWmi(ip, credential, signal)
-        : await identifyWindows(ip, credential, signal, this.deps.winrm);
+        : await identifyWindows(ip, credential, signal, this.deps.winrm, hostName);
       result.ok = true;
     } catch (err) {
       result.error = err instanceof WinrmError || err instanceof WmiError
