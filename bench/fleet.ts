@@ -9,6 +9,8 @@
  *     [--database-url postgres://…] [--auth ntlm|basic] [--pollers 2] [--concurrency 200]
  *     [--scrape 5] [--base 127.1.0.1] [--sim-processes N] [--keep-logs]
  *     [--nofile N | --nofile SOFT:HARD]   (NMSlite's open-files limit, as `ulimit -n` sets it)
+ *     [--protocol winrm|wmi]   (wmi: `wmi` credential profiles, polled over DCOM on 135 plus
+ *                               each simulated host's dynamic port)
  *     [--profile standard|extended|full]  (every monitor's collection profile)
  *
  * With PostgreSQL it also reports what the measured window added to the database: rows and
@@ -56,6 +58,7 @@ const INTERVAL = Number(option("interval", "60"));
 const DURATION = Number(option("duration", "300"));
 const SCRAPE = Number(option("scrape", "5"));
 const AUTH = option("auth", "ntlm") as "ntlm" | "basic";
+const PROTOCOL = option("protocol", "winrm") as "winrm" | "wmi";
 const BASE = option("base", "127.1.0.1");
 const DATABASE_URL = option("database-url", Deno.env.get("DATABASE_URL") ?? "");
 const KEEP_LOGS = args.includes("--keep-logs");
@@ -77,7 +80,11 @@ function parseNofile(v: string): { soft: number; hard: number } | undefined {
   return { soft, hard };
 }
 const SIM_PROCESSES = Number(
-  option("sim-processes", String(Math.ceil(HOSTS / hostsPerSimulator()))),
+  // over WMI a simulated host has three listeners (HTTP, 135, its dynamic port), not one
+  option(
+    "sim-processes",
+    String(Math.ceil(HOSTS / Math.floor(hostsPerSimulator() / (PROTOCOL === "wmi" ? 2 : 1)))),
+  ),
 );
 // Polling settings: two poller Workers (one per core) and room for every poll of a burst.
 const POLLING: Record<string, string> = {
@@ -87,8 +94,13 @@ const POLLING: Record<string, string> = {
   NMSLITE_POLL_TIMEOUT: "30s",
   NMSLITE_POLL_RETRIES: "2",
 };
-if (!(HOSTS >= 1 && INTERVAL >= 10 && DURATION >= 10 && (AUTH === "ntlm" || AUTH === "basic"))) {
-  console.error("usage: --hosts N (>= 1) --interval S (>= 10) [--duration S] [--auth ntlm|basic]");
+if (
+  !(HOSTS >= 1 && INTERVAL >= 10 && DURATION >= 10 && (AUTH === "ntlm" || AUTH === "basic") &&
+    (PROTOCOL === "winrm" || PROTOCOL === "wmi"))
+) {
+  console.error(
+    "usage: --hosts N (>= 1) --interval S (>= 10) [--duration S] [--auth ntlm|basic] [--protocol winrm|wmi]",
+  );
   Deno.exit(2);
 }
 
@@ -143,7 +155,7 @@ async function run(): Promise<RunResult> {
     const hosts = Math.floor(HOSTS / SIM_PROCESSES) + (i < HOSTS % SIM_PROCESSES ? 1 : 0);
     const base = [octets[0], octets[1] + i, octets[2], octets[3]].join(".");
     const logDir = await Deno.makeTempDir({ dir: tmp, prefix: `winsim-${i}-` });
-    const sim = await startSimulator({ hosts, base, password, logDir });
+    const sim = await startSimulator({ hosts, base, password, logDir, wmi: PROTOCOL === "wmi" });
     cleanups.push(() => sim.stop());
     return sim;
   }));
@@ -160,12 +172,17 @@ async function run(): Promise<RunResult> {
   });
   const session = await login(server);
 
-  say(`seeding ${HOSTS} devices and monitors (interval ${INTERVAL} s, ${AUTH}, ${PROFILE})`);
+  say(
+    `seeding ${HOSTS} devices and monitors (interval ${INTERVAL} s, ${
+      PROTOCOL === "wmi" ? "WMI over DCOM" : AUTH
+    }, ${PROFILE})`,
+  );
   const seeded = await seedFleet(session, {
     profile: PROFILE,
     hosts: sims.flatMap((s) => s.hosts),
     intervalSeconds: INTERVAL,
     auth: AUTH,
+    protocol: PROTOCOL,
     username: "Administrator",
     password,
     concurrency: 16,

@@ -61,6 +61,8 @@ export async function seedFleet(api: Api, opts: {
   hosts: string[];
   intervalSeconds: number;
   auth: "ntlm" | "basic";
+  /** wmi: a `wmi` profile (DCOM activation on 135) instead of WinRM */
+  protocol?: "winrm" | "wmi";
   username: string;
   password: string;
   concurrency: number;
@@ -73,10 +75,10 @@ export async function seedFleet(api: Api, opts: {
   const started = performance.now();
   const cred = await api.call("POST", "/credential-profiles", {
     name: `fleet-${Date.now().toString(36)}`,
-    type: opts.auth === "basic" ? "winrm_basic" : "winrm_ntlm",
+    type: opts.protocol === "wmi" ? "wmi" : opts.auth === "basic" ? "winrm_basic" : "winrm_ntlm",
     username: opts.username,
     password: opts.password,
-    port: opts.port ?? 5985,
+    port: opts.protocol === "wmi" ? 135 : opts.port ?? 5985,
     use_ssl: false,
     // Basic over plain HTTP must be allowed explicitly; NTLM seals the messages instead.
     ...(opts.auth === "basic" ? { allow_unencrypted: true } : {}),

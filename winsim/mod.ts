@@ -8,6 +8,7 @@
 import { type AuthConfig } from "./auth.ts";
 import { type KeytabEntry, parseKeytab } from "../lib/kerberos/keytab.ts";
 import { simCertificate } from "./cert.ts";
+import { DcomHost, serveDcom } from "./dcom.ts";
 import { checkFault, type SimFault } from "./faults.ts";
 import { hostAddresses, HostState, type HostStats } from "./hosts.ts";
 import { type ServeContext, serveNotWinrm, serveSilent, serveWinrm } from "./server.ts";
@@ -51,6 +52,17 @@ export interface WinsimOptions {
    * ("HTTP/name"; every key in the keytab when absent); the user is `username`@any realm
    */
   kerberos?: { keytab: Uint8Array; spn?: string };
+  /**
+   * serve WMI over DCOM (default true): activation on `rpcPort` plus a dynamic port per host;
+   * false leaves rpcPort silent. rpcPort defaults to 135 (a free port when binding 135 is not
+   * permitted), or to a free port when httpPort is 0 (tests running side by side)
+   */
+  wmi?: boolean;
+  /**
+   * where a host's WMI object exporter listens: "dynamic" (default) its own free port, like
+   * Windows; "rpc" the activation port itself (one listener a host fewer, for large fleets)
+   */
+  wmiExporter?: "dynamic" | "rpc";
 }
 
 export interface SimHost {
@@ -61,7 +73,10 @@ export interface SimHost {
   httpPort: number;
   /** null when HTTPS is off or the host is TCP-only */
   httpsPort: number | null;
+  /** activation port when WMI is served (135 unless rpcPort says otherwise) */
   rpcPort: number | null;
+  /** the dynamic port of the host's WMI object exporter; null when WMI is off */
+  wmiPort: number | null;
 }
 
 export interface Winsim {
@@ -151,6 +166,7 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
         httpPort: 0,
         httpsPort: null,
         rpcPort: null,
+        wmiPort: null,
       };
       const tcp = Deno.listen({ hostname: h.ip, port: httpPort });
       sim.httpPort = listen(
@@ -166,7 +182,20 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
         });
         sim.httpsPort = listen(tls, (c) => serveWinrm(c, h, ctx, cert.der));
       }
-      if (opts.rpcPort !== undefined) {
+      const wmi = opts.wmi !== false && !h.tcpOnly;
+      if (wmi) {
+        const dcom = new DcomHost(h);
+        const dctx = { auth, conns: ctx.conns };
+        sim.rpcPort = listen(
+          listenRpc(h.ip, opts.rpcPort ?? (httpPort === 0 ? 0 : undefined)),
+          (c) => serveDcom(c, dcom, dctx),
+        );
+        dcom.port = opts.wmiExporter === "rpc" ? sim.rpcPort : listen(
+          Deno.listen({ hostname: h.ip, port: 0 }),
+          (c) => serveDcom(c, dcom, dctx),
+        );
+        sim.wmiPort = dcom.port;
+      } else if (opts.rpcPort !== undefined) {
         sim.rpcPort = listen(
           Deno.listen({ hostname: h.ip, port: opts.rpcPort }),
           (c) => serveSilent(c, h, ctx),
@@ -239,4 +268,15 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
       await Promise.all(serving);
     },
   };
+}
+
+/** TCP 135 (or the port asked for); a free port when 135 needs privileges we lack. */
+function listenRpc(ip: string, port: number | undefined): Deno.TcpListener {
+  if (port !== undefined) return Deno.listen({ hostname: ip, port });
+  try {
+    return Deno.listen({ hostname: ip, port: 135 });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+    return Deno.listen({ hostname: ip, port: 0 });
+  }
 }

@@ -8,6 +8,7 @@ import { toMetricSample } from "./metrics_document.ts";
 import { collectWindowsDocument } from "./windows_winrm.ts";
 import { MonitorConfig, resolveCollection } from "./collection_profile.ts";
 import { PollMemory } from "./poll_memory.ts";
+import { collectWmiDocument } from "./windows_wmi.ts";
 import type { WinrmOverrides } from "../winrm/mod.ts";
 
 export class UnknownPluginError extends Error {
@@ -49,6 +50,11 @@ export async function collectMetrics(
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   if (plugin.name === "windows-winrm") {
+    // a `wmi` profile reaches the standard data over DCOM (lib/collectors/windows_wmi.ts)
+    if (credential.type === "wmi") {
+      const doc = await collectWmiDocument(job.deviceIp, credential, signal);
+      return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
+    }
     const parsed = MonitorConfig.safeParse(job.config ?? {});
     const collection = resolveCollection(parsed.success ? parsed.data : null);
     const memory = opts.memory ?? processMemory;

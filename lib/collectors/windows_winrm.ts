@@ -82,10 +82,11 @@ export async function identify(
   client: WinrmClient,
   signal?: AbortSignal,
 ): Promise<WindowsIdentity> {
-  const [osItems, csItems, biosItems] = await client.enumerateAll(
-    [WQL.os, WQL.computer, WQL.bios],
-    { signal },
-  );
+  return windowsIdentity(await client.enumerateAll([WQL.os, WQL.computer, WQL.bios], { signal }));
+}
+
+/** The identity from the results of WQL.os, WQL.computer and WQL.bios (WinRM or DCOM). */
+export function windowsIdentity([osItems, csItems, biosItems]: WmiItem[][]): WindowsIdentity {
   const os = osItems[0] ?? {};
   const cs = csItems[0] ?? {};
   const bios = biosItems[0] ?? {};
@@ -100,6 +101,13 @@ export async function identify(
     totalMemoryBytes: numProp(cs, "TotalPhysicalMemory") ??
       (visibleKb === null ? null : visibleKb * 1024),
   };
+}
+
+/** The document from the results of WQL.cpu, .memory, .disks, .network (WinRM or DCOM). */
+export function windowsDocument([cpuItems, osItems, disks, nics]: WmiItem[][]): MetricsDocument {
+  const doc: MetricsDocument = {};
+  standard(doc, cpuItems, osItems, disks, nics);
+  return doc;
 }
 
 /** One standard poll: the metrics document (lib/collectors/metrics_document.ts). */

@@ -9,6 +9,7 @@ import { fmtBps, fmtBytes, fmtPercent } from "../../components/format.ts";
 import { Time } from "../../components/Time.tsx";
 import { loadMonitorRows } from "../../lib/db/monitor_rows.ts";
 import { pickLists } from "../../lib/db/pick_lists.ts";
+import { credentialTypeLabel } from "../../lib/web/wording.ts";
 
 /** "12 d 3 h", "3 h 20 min", "4 min" */
 function fmtUptime(seconds: number): string {
@@ -143,11 +144,12 @@ export const devicePage: Page = {
         404,
       );
     }
-    const [monitors, credentials, plugins, tags] = await Promise.all([
+    const [monitors, credentials, plugins, tags, protocols] = await Promise.all([
       loadMonitorRows(db, { deviceId: id }),
       pickLists.credentials(db),
       pickLists.plugins(db),
       c.get("app").services.deviceTags.get(id),
+      pickLists.deviceProtocols(db, id),
     ]);
     const ref = monitors.length ? await getMonitorRef(db, monitors[0].id) : null;
     const latest = ref ? (await latestSample(db, ref)).sample : null;
@@ -182,6 +184,10 @@ export const devicePage: Page = {
           <div>
             <dt>Memory</dt>
             <dd>{fmtBytes(device.memory_total_bytes)}</dd>
+          </div>
+          <div>
+            <dt>Protocol</dt>
+            <dd>{protocols.map(credentialTypeLabel).join(", ") || "–"}</dd>
           </div>
           <div>
             <dt>Last seen</dt>

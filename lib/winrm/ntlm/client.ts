@@ -66,6 +66,7 @@ export class NtlmClient {
   #opts: NtlmClientOptions;
   #negotiate?: Uint8Array;
   #session?: NtlmSession;
+  #keys?: { exportedSessionKey: Uint8Array; flags: number };
   #hooks: NtlmClientTestHooks;
 
   constructor(opts: NtlmClientOptions, hooks: NtlmClientTestHooks = {}) {
@@ -141,7 +142,17 @@ export class NtlmClient {
       msg.set(computeMic(exportedKey, negotiate, challenge, msg), AUTHENTICATE_MIC_OFFSET);
     }
     this.#session = new NtlmSession({ exportedSessionKey: exportedKey, flags, isServer: false });
+    this.#keys = { exportedSessionKey: exportedKey, flags };
     return msg;
+  }
+
+  /**
+   * ExportedSessionKey and negotiated flags, available after authenticate(): DCE/RPC signs and
+   * seals with its own framing (lib/wmi/security.ts), not with NtlmSession's.
+   */
+  get keys(): { exportedSessionKey: Uint8Array; flags: number } {
+    if (!this.#keys) throw new NtlmProtocolError("NTLM session not established yet");
+    return this.#keys;
   }
 
   /** available after authenticate() */
