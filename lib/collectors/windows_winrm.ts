@@ -175,7 +175,25 @@ export function collectWindowsDocument(
   signal: AbortSignal,
   options: WinrmOverrides = {},
 ): Promise<MetricsDocument> {
-  return collect(clientFromCredential(ip, credential, options), signal);
+  return collect(pollingClient(ip, credential, options), signal);
+}
+
+/**
+ * The clients built for polling, per credential object and address: a poll reuses the client
+ * of the previous poll of its host (building one hashes the password for the pool key and
+ * makes a transport and an envelope builder). A poller's credential cache hands out one
+ * object per profile until its TTL or a change, so a new password or profile makes new
+ * clients, and the old ones go with the old object.
+ */
+const pollingClients = new WeakMap<WinrmCredential, Map<string, WinrmClient>>();
+
+function pollingClient(ip: string, credential: WinrmCredential, options: WinrmOverrides) {
+  let clients = pollingClients.get(credential);
+  if (!clients) pollingClients.set(credential, clients = new Map());
+  const key = Object.keys(options).length ? `${ip} ${JSON.stringify(options)}` : ip;
+  let client = clients.get(key);
+  if (!client) clients.set(key, client = clientFromCredential(ip, credential, options));
+  return client;
 }
 
 /** Identification of `ip` for discovery/inventory, on the shared pool too. */
