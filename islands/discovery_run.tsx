@@ -5,7 +5,7 @@
  */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import { api, errorText } from "./api.ts";
+import { api, ApiCallError, errorText } from "./api.ts";
 import { Time } from "../components/Time.tsx";
 import type { DiscoveryRunView, NamedOption } from "../lib/web/page_data.ts";
 import { explainUnidentified } from "../lib/web/wording.ts";
@@ -106,17 +106,25 @@ export function RunView({ run, profile, pluginId, credentials, credentialId, can
   const monitor = async () => {
     error.value = null;
     let made = 0;
+    let existing = 0;
     try {
       for (const id of picked.value) {
-        await api("POST", "/monitors", {
-          device_id: id,
-          credential_profile_id: Number(credential.value),
-          plugin_id: pluginId,
-          polling_interval: Number(interval.value),
-        });
-        made++;
+        try {
+          await api("POST", "/monitors", {
+            device_id: id,
+            credential_profile_id: Number(credential.value),
+            plugin_id: pluginId,
+            polling_interval: Number(interval.value),
+          });
+          made++;
+        } catch (err) {
+          // The same device, credential and plugin are already monitored: nothing to create.
+          if (!(err instanceof ApiCallError) || err.status !== 409) throw err;
+          existing++;
+        }
       }
-      message.value = `${made} monitor${made === 1 ? "" : "s"} created.`;
+      message.value = `${made} monitor${made === 1 ? "" : "s"} created` +
+        (existing ? `, ${existing} already monitored.` : ".");
       devices.value = devices.value!.map((d) =>
         picked.value.has(d.id) ? { ...d, status: "monitoring" } : d
       );

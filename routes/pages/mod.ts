@@ -59,11 +59,13 @@ export function createPages(): Hono<AppEnv> {
     });
   });
   // A failing page still answers with a page that says what to do, never a blank one.
-  app.onError((err, c) => {
+  app.onError(async (err, c) => {
     log.error("page failed: {path}: {error}", { path: c.req.path, error: String(err) });
+    // The stylesheet's URL carries its content hash (/static is cached as immutable).
+    const css = await webAssets().then((a) => a.css, () => "/static/app.css");
     return c.html(
       `<!doctype html><html lang="en"><meta charset="utf-8"><title>Error · NMSlite</title>` +
-        `<link rel="stylesheet" href="/static/app.css"><main id="main"><div class="empty">` +
+        `<link rel="stylesheet" href="${css}"><main id="main"><div class="empty">` +
         `<h1>Something went wrong</h1><p>The page could not be built (request ` +
         `${c.get("requestId") ?? ""}). Try again, or go back to the <a href="/">overview</a>.` +
         `</p></div></main></html>`,
