@@ -43,7 +43,7 @@ function post(event: PollerEvent): void {
 /** Monitors whose poll left this Worker since the last report (PollerEvent "finished"). */
 let finished: number[] = [];
 let finishedTimer: ReturnType<typeof setTimeout> | undefined;
-const FINISHED_REPORT_MS = 20;
+const FINISHED_REPORT_MS = 50;
 
 function left(monitorId: number): void {
   finished.push(monitorId);
