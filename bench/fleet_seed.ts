@@ -14,22 +14,39 @@ export interface Api {
 
 export async function login(server: ChildServer): Promise<Api> {
   const api = `${server.url}/api/v1`;
-  const res = await fetch(`${api}/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: server.adminUsername, password: server.adminPassword }),
-  });
-  if (res.status !== 200) throw new Error(`login failed: HTTP ${res.status}`);
-  const token: string = (await res.json()).data.access_token;
-  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const signIn = async () => {
+    const res = await fetch(`${api}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: server.adminUsername, password: server.adminPassword }),
+    });
+    if (res.status !== 200) throw new Error(`login failed: HTTP ${res.status}`);
+    return (await res.json()).data.access_token as string;
+  };
+  let token = await signIn();
+  let renewing: Promise<string> | undefined;
+  const send = (method: string, path: string, body: unknown) =>
+    fetch(`${api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   return {
-    token,
+    get token() {
+      return token;
+    },
     async call(method, path, body) {
-      const r = await fetch(`${api}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      const sentWith = token;
+      let r = await send(method, path, body);
+      // Seeding a big fleet on a busy box can outlast an access token: sign in again, once.
+      if (r.status === 401) {
+        await r.body?.cancel();
+        if (token === sentWith) {
+          renewing ??= signIn().finally(() => renewing = undefined);
+          token = await renewing;
+        }
+        r = await send(method, path, body);
+      }
       return { status: r.status, json: await r.json().catch(() => null) };
     },
   };

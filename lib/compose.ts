@@ -194,7 +194,12 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     health: () => checkHealth(sources),
     selfMetrics: () => renderSelfMetrics(sources),
     pollerLoad: () =>
-      system.monitoring ? pollerSaturation(system.monitoring.pipeline.stats().pollers) : null,
+      system.monitoring
+        ? pollerSaturation(
+          system.monitoring.pipeline.stats().pollers,
+          system.monitoring.pipeline.stats().shed,
+        )
+        : null,
     nodeHub,
     ingest,
     async close() {

@@ -234,6 +234,8 @@ export type PollerCommand =
     winrmConnections?: number;
   }
   | { type: "poll"; job: PollJob; plugin: PluginSpec }
+  /** the polls of one scheduler tick for this Worker, in one message (fewer wakeups) */
+  | { type: "polls"; polls: { job: PollJob; plugin: PluginSpec }[] }
   | { type: "credential"; requestId: number; credential: Credential | null; error?: string }
   | { type: "credential-changed"; credentialProfileId: number }
   | { type: "stats" }
@@ -243,6 +245,11 @@ export type PollerCommand =
 export type PollerEvent =
   | { type: "credential-request"; requestId: number; credentialProfileId: number }
   | { type: "stats"; stats: PollerStats }
+  /**
+   * monitors whose poll left the Worker (finished, or refused when submitted), reported every
+   * few ms in one message: the main isolate counts what each Worker holds against its capacity
+   */
+  | { type: "finished"; monitorIds: number[] }
   | { type: "stopped" };
 
 export interface PollerStats {

@@ -288,11 +288,31 @@ export function collectWindowsDocument(
   hostName?: string | null,
   collection: ResolvedCollection & { eventsSince?: number } = resolveCollection(null),
 ): Promise<ProfilePoll> {
-  return collectProfile(
-    clientFromCredential(ip, credential, options, hostName),
-    collection,
-    signal,
-  );
+  return collectProfile(pollingClient(ip, credential, options, hostName), collection, signal);
+}
+
+/**
+ * The clients built for polling, per credential object and address: a poll reuses the client
+ * of the previous poll of its host (building one hashes the password for the pool key and
+ * makes a transport and an envelope builder). A poller's credential cache hands out one
+ * object per profile until its TTL or a change, so a new password or profile makes new
+ * clients, and the old ones go with the old object.
+ */
+const pollingClients = new WeakMap<WinrmCredential, Map<string, WinrmClient>>();
+
+function pollingClient(
+  ip: string,
+  credential: WinrmCredential,
+  options: WinrmOverrides,
+  hostName?: string | null,
+) {
+  let clients = pollingClients.get(credential);
+  if (!clients) pollingClients.set(credential, clients = new Map());
+  let key = hostName ? `${ip} ${hostName}` : ip;
+  if (Object.keys(options).length) key += ` ${JSON.stringify(options)}`;
+  let client = clients.get(key);
+  if (!client) clients.set(key, client = clientFromCredential(ip, credential, options, hostName));
+  return client;
 }
 
 /** Identification of `ip` for discovery/inventory, on the shared pool too. */

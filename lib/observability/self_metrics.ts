@@ -97,7 +97,7 @@ export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string
     "Polls waiting for a free slot in the poller Workers",
     stats.pollers.reduce((n, p) => n + p.queued, 0),
   );
-  saturation(out, stats.pollers);
+  saturation(out, stats.pollers, stats.shed);
   const s = stats.scheduler;
   out.gauge("nmslite_scheduler_monitors", "Monitors in the schedule", s?.monitors ?? 0);
   out.counter("nmslite_scheduler_fired_total", "Polls fired by the scheduler", s?.fired ?? 0);
@@ -158,9 +158,16 @@ export interface PollerLoad {
   skipped: { busy: number; queue_full: number };
 }
 
-/** Poller load against capacity, and the due polls shed rather than queued. */
-export function pollerSaturation(pollers: PollerStats[]): PollerLoad {
-  let load = 0, capacity = 0, maxQueued = 0, busy = 0, queueFull = 0;
+/**
+ * Poller load against capacity, and the due polls shed rather than queued: by the Workers, and
+ * by the main isolate before handing them over (`shed`, PipelineStats).
+ */
+export function pollerSaturation(
+  pollers: PollerStats[],
+  shed?: { busy: number; queue_full: number },
+): PollerLoad {
+  let load = 0, capacity = 0, maxQueued = 0;
+  let busy = shed?.busy ?? 0, queueFull = shed?.queue_full ?? 0;
   for (const p of pollers) {
     load += p.inFlight + p.queued;
     capacity += p.concurrency ?? 0;
@@ -176,8 +183,12 @@ export function pollerSaturation(pollers: PollerStats[]): PollerLoad {
   };
 }
 
-function saturation(out: PrometheusText, pollers: PollerStats[]) {
-  const sat = pollerSaturation(pollers);
+function saturation(
+  out: PrometheusText,
+  pollers: PollerStats[],
+  shed?: { busy: number; queue_full: number },
+) {
+  const sat = pollerSaturation(pollers, shed);
   out.gauge(
     "nmslite_poller_saturation",
     "Polls running and queued over the polls the poller Workers may run at once (above 1: polls wait)",
