@@ -176,7 +176,12 @@ export class DiscoveryService {
       const target = parseTarget(profile.target);
       const pingable = this.opts.ping && await probes.pingAvailable();
       await discoveryRunsRepo.markRunning(this.db, runId, pingable);
-      const winrmPort = credential.port;
+      // a `wmi` profile identifies over DCOM: activation on 135 (the profile's port)
+      const wmi = credential.type === "wmi";
+      const winrmPort =
+        wmi && (!credential.port || credential.port === 5985 || credential.port === 5986)
+          ? 135
+          : credential.port;
       const identifyQueue = new Limiter(this.opts.identifyConcurrency);
       const identifications: Promise<void>[] = [];
 
@@ -187,7 +192,9 @@ export class DiscoveryService {
           unidentified.push({
             ip,
             open_ports: ports,
-            reason: `WinRM port ${winrmPort} is closed (open: ${ports.join(", ")})`,
+            reason: `${wmi ? "RPC (WMI) port" : "WinRM port"} ${winrmPort} is closed (open: ${
+              ports.join(", ")
+            })`,
           });
           return;
         }
