@@ -89,6 +89,10 @@ export class Evaluator {
     this.perDevice.clear();
   }
 
+  isUnreachable(deviceId: number): boolean {
+    return this.devices.get(deviceId)?.unreachable ?? false;
+  }
+
   upsertDevice(device: DeviceInfo): void {
     this.devices.set(device.id, device);
     this.perDevice.delete(device.id);
@@ -96,8 +100,6 @@ export class Evaluator {
 
   setMonitors(monitors: readonly MonitorInfo[]): void {
     this.monitors = new Map(monitors.map((m) => [m.id, m]));
-    const now = Date.now();
-    for (const m of monitors) if (!this.lastSample.has(m.id)) this.lastSample.set(m.id, now);
   }
 
   /** Problems open before a restart: their series are open, so nothing opens (or notifies) twice. */
@@ -178,7 +180,12 @@ export class Evaluator {
       for (const m of this.monitors.values()) {
         const device = this.devices.get(m.deviceId);
         if (!device || device.unreachable || !applies(c.rule, device)) continue;
-        const last = this.lastSample.get(m.id) ?? now;
+        const last = this.lastSample.get(m.id);
+        // Not heard of since start: the clock starts now.
+        if (last === undefined) {
+          this.lastSample.set(m.id, now);
+          continue;
+        }
         const intervals = Math.floor((now - last) / (m.intervalS * 1000));
         this.judge(c, m.deviceId, `monitor ${m.id}`, intervals, now);
       }
