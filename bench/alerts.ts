@@ -135,7 +135,7 @@ async function run(withRules: boolean): Promise<RunFigures> {
       username: "Administrator",
       password,
       concurrency: 16,
-      onProgress: (n) => n % 2000 === 0 && say(`  ${n} monitors`),
+      onProgress: (n) => n % 250 === 0 && say(`  ${n} monitors`),
     });
     const rules = (await api.call("GET", "/alert-rules?limit=500")).json.data as {
       id: number;
