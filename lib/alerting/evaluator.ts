@@ -45,6 +45,8 @@ interface Compiled {
   recovered: (v: number) => boolean;
   forMs: number;
   holdMs: number;
+  /** devices with a live (pending or open) series of this rule: the common case skips lookups */
+  live: Map<number, number>;
 }
 
 interface Series {
@@ -78,9 +80,12 @@ export class Evaluator {
     );
     this.perDevice.clear();
     // A series whose rule is gone or disabled is forgotten (its problem was resolved by the service).
-    const ids = new Set(this.rules.map((c) => c.rule.id));
+    const byId = new Map(this.rules.map((c) => [c.rule.id, c]));
     for (const key of this.series.keys()) {
-      if (!ids.has(Number(key.slice(0, key.indexOf(":"))))) this.series.delete(key);
+      const [rule, device] = key.split(":", 2).map(Number);
+      const c = byId.get(rule);
+      if (c) c.live.set(device, (c.live.get(device) ?? 0) + 1);
+      else this.series.delete(key);
     }
   }
 
@@ -105,6 +110,10 @@ export class Evaluator {
   /** Problems open before a restart: their series are open, so nothing opens (or notifies) twice. */
   restoreOpen(open: readonly { ruleId: number; deviceId: number; instance: string }[]): void {
     for (const o of open) {
+      const c = this.rules.find((c) => c.rule.id === o.ruleId);
+      if (c && !this.series.has(key(o.ruleId, o.deviceId, o.instance))) {
+        c.live.set(o.deviceId, (c.live.get(o.deviceId) ?? 0) + 1);
+      }
       this.series.set(key(o.ruleId, o.deviceId, o.instance), {
         open: true,
         pendingSince: null,
@@ -169,7 +178,10 @@ export class Evaluator {
     if (!unreachable) return;
     // One cause, one problem: pending per-metric conditions of a dark host are dropped.
     for (const [k, s] of this.series) {
-      if (!s.open && k.split(":")[1] === String(deviceId)) this.series.delete(k);
+      if (s.open || k.split(":")[1] !== String(deviceId)) continue;
+      const c = this.rules.find((r) => r.rule.id === Number(k.split(":")[0]));
+      if (c) this.forget(c, k, deviceId);
+      else this.series.delete(k);
     }
   }
 
@@ -199,6 +211,14 @@ export class Evaluator {
     return n;
   }
 
+  /** Drops a series; the device leaves the rule's live set when it has no other. */
+  private forget(c: Compiled, k: string, deviceId: number): void {
+    if (!this.series.delete(k)) return;
+    const n = (c.live.get(deviceId) ?? 1) - 1;
+    if (n > 0) c.live.set(deviceId, n);
+    else c.live.delete(deviceId);
+  }
+
   private applicable(deviceId: number) {
     let entry = this.perDevice.get(deviceId);
     if (!entry) {
@@ -215,14 +235,20 @@ export class Evaluator {
 
   private judge(c: Compiled, deviceId: number, instance: string, value: number, at: number) {
     this.counters.evaluations++;
+    const firing = c.test(value);
+    // Nothing pending or open for this rule on this device and the condition is false: done.
+    if (!firing && !c.live.has(deviceId)) return;
     const k = key(c.rule.id, deviceId, instance);
     let s = this.series.get(k);
     if (!s?.open) {
-      if (!c.test(value)) {
-        if (s) this.series.delete(k);
+      if (!firing) {
+        if (s) this.forget(c, k, deviceId);
         return;
       }
-      if (!s) this.series.set(k, s = { open: false, pendingSince: at, recoverSince: null });
+      if (!s) {
+        this.series.set(k, s = { open: false, pendingSince: at, recoverSince: null });
+        c.live.set(deviceId, (c.live.get(deviceId) ?? 0) + 1);
+      }
       if (at - s.pendingSince! < c.forMs) return;
       s.open = true;
       s.pendingSince = null;
@@ -236,7 +262,7 @@ export class Evaluator {
     }
     s.recoverSince ??= at;
     if (at - s.recoverSince < c.holdMs) return;
-    this.series.delete(k);
+    this.forget(c, k, deviceId);
     this.counters.resolved++;
     this.opts.onTransition({ type: "resolve", ruleId: c.rule.id, deviceId, instance, value, at });
   }
@@ -280,5 +306,6 @@ function compile(rule: AlertRule, recoveryHoldMs: number): Compiled {
     forMs,
     // A state (unreachable) resolves when it ends; a metric must stay good for a while.
     holdMs: state ? 0 : Math.max(forMs, recoveryHoldMs),
+    live: new Map(),
   };
 }
