@@ -33,7 +33,9 @@ async function main(): Promise<number> {
   raiseAndLogOpenFilesLimit();
   let system;
   try {
-    system = await compose(config, { monitoring: config.polling.enabled, workers: WORKER_URLS });
+    // The central role runs no Workers that touch hosts: its sites are polled by poller nodes.
+    const monitoring = config.polling.enabled && config.role !== "central";
+    system = await compose(config, { monitoring, workers: WORKER_URLS });
   } catch (err) {
     if (
       err instanceof StartupError || err instanceof DatabaseUnavailableError ||
@@ -85,6 +87,7 @@ async function main(): Promise<number> {
   });
   await stop;
   log.info("shutting down");
+  system.nodeHub.stop(); // the nodes' channels end now, so the server need not wait for them
   await server.shutdown();
   await system.close();
   await stopLogging();

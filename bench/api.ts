@@ -1,7 +1,8 @@
 /**
  * `deno task bench:api`: starts NMSlite as a separate process, over HTTPS (the default a user
- * gets, self-signed certificate) and then over plain HTTP (embedded database unless
- * DATABASE_URL is set), seeds 500 devices, a credential profile and a disabled monitor, then
+ * gets, self-signed certificate) and then over plain HTTP (embedded database; with DATABASE_URL,
+ * a scratch database of its own on that PostgreSQL, dropped at the end, so what an earlier run
+ * or anything else left there does not matter), seeds 500 devices, a credential profile and a disabled monitor, then
  * loads a page of 50 devices and a monitor read: sequentially (one client, one kept-alive
  * connection, requests in turn: curl, a browser tab, Postman), at fixed concurrencies and at a
  * fixed rate, and prints requests/s and latency percentiles.
@@ -12,6 +13,7 @@
  */
 import { type ChildServer, withChildServer } from "../scripts/child_server.ts";
 import { type LoadResult, runLoad } from "./load.ts";
+import { scratchDatabase } from "./query.ts";
 
 const args = Deno.args[0] === "--" ? Deno.args.slice(1) : [...Deno.args];
 function option(name: string, fallback: string): string {
@@ -37,7 +39,11 @@ if (!SCHEMES.length || !SCHEMES.every((s) => s === "https" || s === "http")) {
 const WARMUP_MS = 2_000;
 const TARGET = { rps: 1_000, p95: 10, sequentialP50: 3 };
 
-const databaseUrl = Deno.env.get("DATABASE_URL") || undefined;
+// A database of its own: on one left by an earlier run the admin has another password.
+const scratch = Deno.env.get("DATABASE_URL")
+  ? await scratchDatabase(Deno.env.get("DATABASE_URL")!)
+  : undefined;
+const databaseUrl = scratch?.url;
 // One for both servers: on PostgreSQL the second finds the admin the first one created.
 const adminPassword = `pw-${crypto.randomUUID()}`;
 
@@ -97,8 +103,8 @@ async function seed(server: ChildServer, client: Deno.HttpClient) {
     username: "bench",
     password: crypto.randomUUID(),
   });
-  // Eight at a time: fast enough, and 409 (left over from an earlier run on the same
-  // PostgreSQL) just means the device is already there.
+  // Eight at a time: fast enough, and 409 (left by the other scheme's server on the same
+  // database) just means the device is already there.
   const deviceIds: number[] = [];
   let next = 0;
   await Promise.all(Array.from({ length: 8 }, async () => {
@@ -254,7 +260,11 @@ async function benchScheme(scheme: Scheme): Promise<Row[]> {
 
 console.log(`NMSlite API benchmark (${SCHEMES.join(", ")})`);
 const rows: Row[] = [];
-for (const scheme of SCHEMES as Scheme[]) rows.push(...await benchScheme(scheme));
+try {
+  for (const scheme of SCHEMES as Scheme[]) rows.push(...await benchScheme(scheme));
+} finally {
+  await scratch?.drop();
+}
 console.log(
   `\n${SECONDS} s per row after ${WARMUP_MS / 1000} s warm-up; latency measured in the ` +
     `client; seq: one connection, requests in turn; c=N: N requests always outstanding; ` +

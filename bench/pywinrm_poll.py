@@ -1,8 +1,8 @@
 """pywinrm side of bench/winrm.ts: the collector's WQL queries, polled repeatedly.
 
 Usage: pywinrm_poll.py '<json spec>'  (password in env BENCH_PASSWORD, never on argv)
-spec = {"endpoint": url, "transport": "basic"|"ntlm", "username": str, "queries": [str],
-        "seconds": float}
+spec = {"endpoint": url, "transport": "basic"|"ntlm"|"kerberos", "username": str,
+        "queries": [str], "seconds": float, "hostname_override": str (kerberos)}
 Prints {"polls": n, "cpu_s": process CPU seconds, "wall_s": seconds, "items": last poll's count}.
 pywinrm has no WQL API, so the envelope is built with Protocol._get_soap_header and sent with
 Protocol.send_message (authentication, encryption and transport stay pywinrm's own); the
@@ -57,9 +57,13 @@ def wql(p, query):
 
 def main():
     spec = json.loads(sys.argv[1])
+    extra = {}
+    if spec["transport"] == "kerberos":  # the ticket cache comes from KRB5CCNAME (kinit)
+        extra = {"kerberos_hostname_override": spec.get("hostname_override")}
     p = Protocol(endpoint=spec["endpoint"], transport=spec["transport"],
                  username=spec["username"], password=os.environ["BENCH_PASSWORD"],
-                 server_cert_validation="ignore", read_timeout_sec=30, operation_timeout_sec=20)
+                 server_cert_validation="ignore", read_timeout_sec=30, operation_timeout_sec=20,
+                 **extra)
     for q in spec["queries"]:  # warm up: connection and NTLM handshake
         wql(p, q)
     polls, items = 0, 0

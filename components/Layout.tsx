@@ -16,6 +16,7 @@ const NAV = [
   { href: "/alert-rules", label: "Alert rules" },
   { href: "/maintenance", label: "Maintenance" },
   { href: "/notifications", label: "Notifications", admin: true },
+  { href: "/pollers", label: "Pollers", admin: true },
 ];
 
 export interface LayoutProps {

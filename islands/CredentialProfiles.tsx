@@ -22,6 +22,7 @@ function Form({ edit, onSaved, onCancel }: {
   onCancel: () => void;
 }) {
   const error = useSignal<string | null>(null);
+  const type = useSignal(edit?.type ?? "winrm_ntlm");
   return (
     <form
       class="card stack"
@@ -38,6 +39,17 @@ function Form({ edit, onSaved, onCancel }: {
           tls_verify: f.get("tls_verify"),
           allow_unencrypted: f.get("allow_unencrypted") === "on",
         };
+        if (f.get("type") === "winrm_kerberos") {
+          body.kerberos_realm = String(f.get("kerberos_realm") ?? "").trim() || null;
+          body.kerberos_kdcs = String(f.get("kerberos_kdcs") ?? "").split(/[\s,]+/)
+            .filter(Boolean);
+          const spn = String(f.get("kerberos_spn_mode") ?? "host");
+          body.kerberos_spn = spn === "host"
+            ? null
+            : spn === "reverse"
+            ? "reverse"
+            : String(f.get("kerberos_spn") ?? "").trim() || null;
+        }
         const port = String(f.get("port") ?? "");
         if (port) body.port = Number(port);
         const password = String(f.get("password") ?? "");
@@ -55,8 +67,11 @@ function Form({ edit, onSaved, onCancel }: {
       </label>
       <label>
         Type
-        <select name="type">
-          {["winrm_ntlm", "winrm_basic", "wmi"].map((t) => (
+        <select
+          name="type"
+          onChange={(e) => type.value = e.currentTarget.value as typeof type.value}
+        >
+          {["winrm_ntlm", "winrm_kerberos", "winrm_basic", "wmi"].map((t) => (
             <option key={t} value={t} selected={(edit?.type ?? "winrm_ntlm") === t}>
               {credentialTypeLabel(t)}
             </option>
@@ -73,6 +88,49 @@ function Form({ edit, onSaved, onCancel }: {
       <label>
         Domain (optional) <input name="domain" value={edit?.domain ?? ""} />
       </label>
+      {type.value === "winrm_kerberos" && (
+        <fieldset class="stack">
+          <legend>Kerberos</legend>
+          <label>
+            Realm (default: the part after @ in the username)
+            <input name="kerberos_realm" value={edit?.kerberos_realm ?? ""} />
+          </label>
+          <label>
+            KDCs, host[:port] (empty: found by DNS SRV records)
+            <input name="kerberos_kdcs" value={(edit?.kerberos_kdcs ?? []).join(", ")} />
+          </label>
+          <label>
+            Service principal
+            <select name="kerberos_spn_mode">
+              {[
+                ["host", "HTTP/<device host name>"],
+                ["reverse", "HTTP/<reverse DNS name of the IP>"],
+                ["fixed", "A fixed SPN (below)"],
+              ].map(([v, text]) => (
+                <option
+                  key={v}
+                  value={v}
+                  selected={(edit?.kerberos_spn === "reverse"
+                    ? "reverse"
+                    : edit?.kerberos_spn
+                    ? "fixed"
+                    : "host") === v}
+                >
+                  {text}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Fixed SPN
+            <input
+              name="kerberos_spn"
+              placeholder="HTTP/server.example.com"
+              value={edit?.kerberos_spn && edit.kerberos_spn !== "reverse" ? edit.kerberos_spn : ""}
+            />
+          </label>
+        </fieldset>
+      )}
       <label>
         Port (default 5985, or 5986 with HTTPS)
         <input name="port" type="number" min={1} max={65535} value={edit?.port ?? ""} />

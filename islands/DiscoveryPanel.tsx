@@ -193,6 +193,7 @@ export default function DiscoveryPanel(props: DiscoveryPanelProps) {
                   <th scope="col">Name</th>
                   <th scope="col">Target</th>
                   <th scope="col">Ports</th>
+                  <th scope="col">Site</th>
                   {props.canEdit && (
                     <th scope="col">
                       <span class="sr-only">Actions</span>
@@ -206,6 +207,7 @@ export default function DiscoveryPanel(props: DiscoveryPanelProps) {
                     <td>{p.name}</td>
                     <td>{p.target}</td>
                     <td>{p.ports.join(", ")}</td>
+                    <td>{p.site ?? "local"}</td>
                     {props.canEdit && (
                       <td>
                         <div class="actions">

@@ -26,6 +26,12 @@ import { createServices, type Services } from "./services/mod.ts";
 import { AlertingRuntime } from "./alerting/runtime.ts";
 import { createSender, validateChannel } from "./alerting/channels/mod.ts";
 import type { ChannelKinds } from "./services/notifications.ts";
+import { NodeHub } from "./nodes/hub.ts";
+import { IngestService } from "./nodes/ingest.ts";
+import { MetricsWriter } from "./metrics/writer.ts";
+import { openNotifier } from "./db/notify.ts";
+import { EventRelay } from "./nodes/event_relay.ts";
+import { CentralDuties } from "./nodes/central_duties.ts";
 
 export interface ComposeOptions {
   /** start the queue, writer, scheduler, pollers and health monitor (needs `workers`) */
@@ -60,6 +66,10 @@ export interface System {
   pollerLoad(): PollerLoad | null;
   /** Stops discovery and monitoring, then closes the database. */
   close(): Promise<void>;
+  /** the poller nodes connected to this process (their channels and assignments) */
+  nodeHub: NodeHub;
+  /** result batches from poller nodes */
+  ingest: IngestService;
 }
 
 export async function compose(config: Config, opts: ComposeOptions = {}): Promise<System> {
@@ -126,7 +136,36 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     polling: () => system.monitoring?.pipeline,
     alerting: () => system.alerting,
     channels: () => channels,
+    enrolmentTtlMs: config.nodes.enrolment_ttl_ms,
+    nodes: () => nodeHub,
   });
+  const nodeHub = new NodeHub({ db, keyring, events }, {
+    heartbeatMs: config.nodes.heartbeat_ms,
+    heartbeatTimeoutMs: config.nodes.heartbeat_timeout_ms,
+  });
+  nodeHub.start();
+  // Several central processes share one PostgreSQL: changes travel between them by NOTIFY,
+  // and the upkeep the all-in-one's runtime does is done once, under a lease.
+  let relay: EventRelay | undefined;
+  let duties: CentralDuties | undefined;
+  if (config.role === "central" && config.database.url) {
+    relay = new EventRelay(events, openNotifier(config.database.url));
+    await relay.start();
+    await nodeHub.relayCommands(relay.notifier);
+    duties = new CentralDuties(db, config.metrics.retention_days);
+    duties.start();
+  }
+  // Node results go through the local writer when this process has one (its health monitor
+  // then sees them too), else through a writer of their own.
+  let ingestWriter: MetricsWriter | undefined;
+  const ingest = new IngestService(
+    db,
+    () => monitoring?.writer ?? (ingestWriter ??= new MetricsWriter(db)),
+    {
+      maxRows: config.nodes.ingest_max_rows,
+      maxFutureMs: config.nodes.ingest_max_future_ms,
+    },
+  );
   const startedAt = new Date();
   const sources = {
     db,
@@ -156,7 +195,13 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     selfMetrics: () => renderSelfMetrics(sources),
     pollerLoad: () =>
       system.monitoring ? pollerSaturation(system.monitoring.pipeline.stats().pollers) : null,
+    nodeHub,
+    ingest,
     async close() {
+      nodeHub.stop();
+      duties?.stop();
+      await relay?.stop();
+      ingestWriter?.stop();
       await discovery.stopAll();
       await system.monitoring?.stop();
       await system.alerting?.stop();

@@ -140,6 +140,20 @@ export const ConfigSchema = z.object({
     /** the dashboard's public URL for links in notifications; empty for relative links */
     public_url: z.string().default(""),
   }).prefault({}),
+  /**
+   * all-in-one: API, dashboard and the local Workers (default). central: API, dashboard and
+   * ingest only; needs PostgreSQL and secrets from the environment, writes no local files.
+   */
+  role: z.enum(["all-in-one", "central"]).default("all-in-one"),
+  /** Poller nodes (issue 13): how they are enrolled, kept alive and what they may send. */
+  nodes: z.object({
+    enrolment_ttl_ms: duration.default(24 * 3_600_000),
+    heartbeat_ms: duration.pipe(z.number().min(100)).default(2_000),
+    /** a node silent this long is not live: its monitors go to the site's other nodes */
+    heartbeat_timeout_ms: duration.pipe(z.number().min(200)).default(10_000),
+    ingest_max_rows: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+    ingest_max_future_ms: duration.default(5 * 60_000),
+  }).prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -205,6 +219,12 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_ALERTING_MAX_ATTEMPTS: "alerting.max_attempts",
   NMSLITE_ALERTING_ALLOW_LINK_LOCAL: "alerting.allow_link_local",
   NMSLITE_ALERTING_PUBLIC_URL: "alerting.public_url",
+  NMSLITE_ROLE: "role",
+  NMSLITE_NODE_ENROLMENT_TTL: "nodes.enrolment_ttl_ms",
+  NMSLITE_NODE_HEARTBEAT: "nodes.heartbeat_ms",
+  NMSLITE_NODE_HEARTBEAT_TIMEOUT: "nodes.heartbeat_timeout_ms",
+  NMSLITE_INGEST_MAX_ROWS: "nodes.ingest_max_rows",
+  NMSLITE_INGEST_MAX_FUTURE: "nodes.ingest_max_future_ms",
 };
 
 /** Flag aliases besides the dotted config paths (`--server.port 8443`). */
@@ -257,7 +277,28 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     });
     throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
+  if (parsed.data.role === "central") checkCentral(parsed.data);
   return parsed.data;
+}
+
+/** The central role keeps nothing on local disk: its database and secrets come from outside. */
+function checkCentral(config: Config): void {
+  const missing = [
+    ["database.url (DATABASE_URL)", config.database.url],
+    ["auth.jwt_secret (NMSLITE_JWT_SECRET)", config.auth.jwt_secret],
+    ["encryption.master_key (NMSLITE_MASTER_KEY)", config.encryption.master_key],
+  ].filter(([, v]) => !v).map(([name]) => name);
+  if (missing.length) {
+    throw new ConfigError(
+      `the central role writes no local files and needs: ${missing.join(", ")}`,
+    );
+  }
+  if (!config.server.plain_http && !config.server.cert_file) {
+    throw new ConfigError(
+      "the central role needs a TLS certificate file (--tls-cert/--tls-key) or --plain-http " +
+        "behind a TLS-terminating proxy: it creates no self-signed certificate",
+    );
+  }
 }
 
 const ConfigPaths = new Set<string>(

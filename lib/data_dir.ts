@@ -14,7 +14,8 @@ export interface LocalSecrets {
 }
 
 export async function loadLocalSecrets(config: Config): Promise<LocalSecrets> {
-  await Deno.mkdir(config.data_dir, { recursive: true });
+  // The central role has its secrets from the environment (lib/config.ts): no data dir at all.
+  if (config.role !== "central") await Deno.mkdir(config.data_dir, { recursive: true });
   const jwtSecret = config.auth.jwt_secret
     ? new TextEncoder().encode(config.auth.jwt_secret)
     : new TextEncoder().encode(await readOrCreateSecretFile(`${config.data_dir}/jwt.secret`));

@@ -10,6 +10,8 @@ export interface ScheduledMonitor {
   monitorId: number;
   deviceId: number;
   deviceIp: string;
+  /** the device's host name, when known (Kerberos names the service principal after it) */
+  deviceHostname?: string | null;
   credentialProfileId: number;
   pluginId: number;
   intervalS: number;
@@ -45,6 +47,8 @@ export interface PollJob {
   monitorId: number;
   deviceId: number;
   deviceIp: string;
+  /** the device's host name, when known (Kerberos names the service principal after it) */
+  deviceHostname?: string | null;
   credentialProfileId: number;
   pluginId: number;
   /** epoch ms the poll was due */
@@ -63,7 +67,7 @@ export interface PluginSpec {
 /** Decrypted credential handed to a poller on request; cached there for a TTL. */
 export interface Credential {
   id: number;
-  type: "winrm_basic" | "winrm_ntlm" | "wmi";
+  type: "winrm_basic" | "winrm_ntlm" | "winrm_kerberos" | "wmi";
   username: string;
   password: string;
   domain: string | null;
@@ -72,6 +76,10 @@ export interface Credential {
   tlsVerify: "system" | "pinned" | "insecure";
   tlsCaPem: string | null;
   allowUnencrypted: boolean;
+  /** winrm_kerberos: realm, KDCs ("host[:port]"; none: DNS SRV), SPN choice (null: host name) */
+  kerberosRealm?: string | null;
+  kerberosKdcs?: string[];
+  kerberosSpn?: string | null;
   /** updated_at of the profile: a poller drops its cached copy when this changes */
   version: string;
 }

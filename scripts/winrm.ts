@@ -1,7 +1,8 @@
 /**
  * `deno task winrm -- --host H [--port P] [--https] [--tls-insecure | --tls-ca FILE |
- *    --tls-fingerprint SHA256] [--tls-servername NAME] --auth basic|ntlm --user U [--domain D]
- *    --password-env VAR [--allow-unencrypted] [--no-pipelining] [--namespace NS]
+ *    --tls-fingerprint SHA256] [--tls-servername NAME] --auth basic|ntlm|kerberos --user U
+ *    [--domain D] --password-env VAR [--realm R] [--kdc HOST[:PORT],...] [--spn HTTP/name|reverse]
+ *    [--allow-unencrypted] [--no-pipelining] [--namespace NS]
  *    [--max-elements N] [--max-items N] [--max-pulls N] [--timeout-ms MS]
  *    (--wql "SELECT ..." | --identify | --collect)`
  *
@@ -11,6 +12,10 @@
  * --no-pipelining sends --identify's and --collect's queries one at a time instead of
  * pipelined on one connection (to rule pipelining out when a host misbehaves). --max-items
  * and --max-pulls cap each enumeration (see lib/winrm/enumerate.ts for the defaults).
+ *
+ * --auth kerberos takes the user as user@REALM (or DOMAIN\user with --realm); without --kdc
+ * the realm's KDCs come from DNS SRV records (_kerberos._tcp/_udp.REALM). The SPN is
+ * HTTP/<--host> unless --spn names one ("reverse": the IP's reverse DNS name).
  *
  * Prints the result as JSON on stdout. On failure prints {"error":{kind, message, ...}} on
  * stderr and exits 1 (2 for bad usage). The password is read from an environment variable
@@ -44,11 +49,15 @@ const VALUES = new Set([
   "max-items",
   "max-pulls",
   "timeout-ms",
+  "realm",
+  "kdc",
+  "spn",
 ]);
 
 const USAGE = "usage: deno task winrm -- --host H [--port P] [--https] " +
   "[--tls-insecure | --tls-ca FILE | --tls-fingerprint SHA256] [--tls-servername NAME] " +
-  "--auth basic|ntlm --user U [--domain D] --password-env VAR [--allow-unencrypted] " +
+  "--auth basic|ntlm|kerberos --user U [--domain D] --password-env VAR [--realm R] " +
+  "[--kdc HOST[:PORT],...] [--spn HTTP/name|reverse] [--allow-unencrypted] " +
   "[--no-pipelining] [--namespace NS] [--max-elements N] [--max-items N] [--max-pulls N] " +
   '[--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect)';
 
@@ -91,12 +100,15 @@ async function main(): Promise<number> {
   const missing = ["host", "auth", "user", "password-env"].filter((k) => !str(k));
   const actions = ["wql", "identify", "collect"].filter((k) => args.has(k));
   const auth = str("auth");
-  if (missing.length || actions.length !== 1 || (auth !== "basic" && auth !== "ntlm")) {
+  if (
+    missing.length || actions.length !== 1 ||
+    (auth !== "basic" && auth !== "ntlm" && auth !== "kerberos")
+  ) {
     const why = missing.length
       ? `missing --${missing.join(", --")}`
       : actions.length !== 1
       ? "give exactly one of --wql, --identify, --collect"
-      : "--auth must be basic or ntlm";
+      : "--auth must be basic, ntlm or kerberos";
     console.error(`${why}\n${USAGE}`);
     return 2;
   }
@@ -155,6 +167,13 @@ async function main(): Promise<number> {
         fingerprints,
         servername: str("tls-servername"),
       },
+      kerberos: auth === "kerberos"
+        ? {
+          realm: str("realm"),
+          kdcs: str("kdc")?.split(",").map((k) => k.trim()).filter(Boolean),
+          spn: str("spn"),
+        }
+        : undefined,
       allowUnencrypted: args.has("allow-unencrypted"),
       pipelining: !args.has("no-pipelining"),
       limits: { maxItems: counts["max-items"], maxPulls: counts["max-pulls"] },

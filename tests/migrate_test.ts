@@ -21,7 +21,7 @@ if (backends().includes("postgres")) {
       try {
         const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
         const all = (await loadMigrations()).map((m) => m.version);
-        assertEquals([...ra, ...rb].sort(), all);
+        assertEquals([...ra, ...rb].sort((x, y) => x - y), all);
         assert(ra.length === 0 || rb.length === 0, "one of them found nothing to do");
         const rows = await a.query<{ version: number }>(
           "SELECT version FROM schema_migrations ORDER BY 1",

@@ -16,6 +16,18 @@ import {
   readNegotiateToken,
 } from "../lib/winrm/ntlm/spnego.ts";
 import type { HttpRequest } from "./http.ts";
+import type { Sealer } from "../lib/winrm/encryption.ts";
+import { KERBEROS_PROTOCOL, KerberosSealer } from "../lib/winrm/kerberos_auth.ts";
+import { channelBindingsHash } from "../lib/winrm/ntlm/channel_bindings.ts";
+import { AcceptorContext, KRB5_OID, unframe } from "../lib/kerberos/gss.ts";
+import { type KeytabEntry, keytabKeyFor } from "../lib/kerberos/keytab.ts";
+import {
+  isSpnegoInit,
+  NEG_STATE as KRB_NEG_STATE,
+  negTokenResp as krbNegTokenResp,
+  offersKerberos,
+  readNegTokenInit,
+} from "../lib/kerberos/spnego.ts";
 import type { HostState } from "./hosts.ts";
 import { NtlmAcceptor } from "./ntlm_acceptor.ts";
 
@@ -35,10 +47,12 @@ export interface AuthConfig {
   spnego?: boolean;
   /** wrap the CHALLENGE in a NegTokenResp even for a raw NEGOTIATE (a peer some clients meet) */
   spnegoAlways?: boolean;
+  /** accept Kerberos with these service keys (a keytab's entries for the host's SPN) */
+  kerberos?: { keys: KeytabEntry[]; maxSkewMs?: number };
 }
 
 export type AuthOutcome =
-  | { ok: true; session?: NtlmSession; headers?: Array<[string, string]> }
+  | { ok: true; session?: NtlmSession | Sealer; headers?: Array<[string, string]> }
   | { ok: false; headers: Array<[string, string]> };
 
 /** Strip `DOMAIN\` / `.\` / `@domain`: the simulator has one local account. */
@@ -50,7 +64,7 @@ export function accountName(user: string): string {
 }
 
 export class ConnectionAuth {
-  #session?: NtlmSession;
+  #session?: NtlmSession | Sealer;
   #acceptor?: NtlmAcceptor;
   /** the handshake so far came wrapped in SPNEGO: so do our answers */
   #spnego = false;
@@ -105,7 +119,11 @@ export class ConnectionAuth {
       return { ok: true };
     }
 
-    if (scheme !== "negotiate" && scheme !== "ntlm") return deny(true);
+    if (scheme !== "negotiate" && scheme !== "ntlm" && scheme !== "kerberos") return deny(true);
+    if (this.cfg.kerberos && scheme !== "ntlm") {
+      const krb = this.#kerberos(token, scheme === "kerberos" ? "Kerberos" : "Negotiate");
+      if (krb) return krb;
+    }
     let parsed: NegotiateToken;
     try {
       parsed = readNegotiateToken(Uint8Array.from(atob(token), (c) => c.charCodeAt(0)));
@@ -172,6 +190,76 @@ export class ConnectionAuth {
       };
     }
     return deny(true);
+  }
+
+  /** Accepts a Kerberos AP-REQ (null when the token is not Kerberos: NTLM then tries it). */
+  #kerberos(token: string, name: string): AuthOutcome | null {
+    let bytes: Uint8Array;
+    try {
+      bytes = Uint8Array.from(atob(token), (c) => c.charCodeAt(0));
+    } catch {
+      return null;
+    }
+    const krb = kerberosToken(bytes);
+    if (!krb) return null;
+    this.#session = undefined;
+    const acceptor = new AcceptorContext();
+    const cbt = this.cfg.cbtHardening ?? "relaxed";
+    let apRep: Uint8Array;
+    try {
+      apRep = acceptor.accept(
+        krb.apReq,
+        (etype, kvno) => keytabKeyFor(this.cfg.kerberos!.keys, etype, kvno),
+        {
+          nowMs: Date.now(),
+          expectedBindings: this.tls && cbt !== "none"
+            ? channelBindingsHash(this.certificate!)
+            : null,
+          requireBindings: this.tls && cbt === "strict",
+          maxSkewMs: this.cfg.kerberos!.maxSkewMs,
+        },
+      );
+    } catch (err) {
+      if (Deno.env.get("WINSIM_DEBUG")) console.error("kerberos accept failed:", err);
+      this.host.stats.authFailures++;
+      return { ok: false, headers: this.challengeHeaders() };
+    }
+    const user = accountName(acceptor.request.client.name.names.join("/"));
+    if (user !== accountName(this.cfg.username)) {
+      this.host.stats.authFailures++;
+      return { ok: false, headers: this.challengeHeaders() };
+    }
+    this.host.stats.authHandshakes++;
+    this.#session = new KerberosSealer(acceptor, KERBEROS_PROTOCOL);
+    const out = krb.spnego
+      ? krbNegTokenResp({
+        negState: KRB_NEG_STATE.acceptCompleted,
+        supportedMech: KRB5_OID,
+        responseToken: apRep,
+      })
+      : apRep;
+    return {
+      ok: true,
+      session: this.#session,
+      headers: [["WWW-Authenticate", `${name} ${b64(out)}`]],
+    };
+  }
+}
+
+/** The AP-REQ a Negotiate token carries: raw (requests-kerberos) or in a NegTokenInit. */
+function kerberosToken(bytes: Uint8Array): { apReq: Uint8Array; spnego: boolean } | null {
+  if (bytes[0] !== 0x60) return null;
+  try {
+    if (isSpnegoInit(bytes)) {
+      const init = readNegTokenInit(bytes);
+      if (!init.mechToken || !offersKerberos(init.mechTypes)) return null;
+      unframe(init.mechToken);
+      return { apReq: init.mechToken, spnego: true };
+    }
+    unframe(bytes);
+    return { apReq: bytes, spnego: false };
+  } catch {
+    return null;
   }
 }
 

@@ -3,7 +3,9 @@
  *   [--http-port 5985] [--https-port 5986 | --no-https] [--rpc-port 135]
  *   [--tcp-only LIST | --tcp-only-file F] [--faults "ip=hang,ip=slow:500"] [--no-basic]
  *   [--encrypted-only] [--cbt-hardening relaxed|strict|none] [--no-spnego] [--spnego-always]
- *   [--max-batch-items 32000] [--control-port 0]`
+ *   [--max-batch-items 32000] [--control-port 0] [--keytab FILE [--spn HTTP/name]]`
+ *
+ * With --keytab the hosts also accept Kerberos (Negotiate) tickets for the keytab's SPN.
  *
  * Serves simulated Windows hosts until SIGINT/SIGTERM. Prints one JSON ready line on stdout:
  * {"ready":true,"hosts":[…],"tcpOnly":[…],"httpPort":…,"httpsPort":…,"control":"http://…",…}.
@@ -35,6 +37,8 @@ const { values } = parseArgs({
     "spnego-always": { type: "boolean", default: false },
     "control-port": { type: "string", default: "0" },
     "max-batch-items": { type: "string", default: "32000" },
+    keytab: { type: "string" },
+    spn: { type: "string" },
   },
 });
 
@@ -76,6 +80,9 @@ const sim = await startWinsim({
   tcpOnly,
   faults,
   maxBatchItems: int("max-batch-items", values["max-batch-items"]!) || 1,
+  kerberos: values.keytab
+    ? { keytab: await Deno.readFile(values.keytab), spn: values.spn }
+    : undefined,
 });
 const control = serveControl(sim, int("control-port", values["control-port"]!));
 

@@ -6,6 +6,7 @@
  *   sim.hosts[0].ip; sim.setFault(sim.hosts[1].ip, { kind: "hang" }); await sim.close();
  */
 import { type AuthConfig } from "./auth.ts";
+import { type KeytabEntry, parseKeytab } from "../lib/kerberos/keytab.ts";
 import { simCertificate } from "./cert.ts";
 import { checkFault, type SimFault } from "./faults.ts";
 import { hostAddresses, HostState, type HostStats } from "./hosts.ts";
@@ -45,6 +46,11 @@ export interface WinsimOptions {
   spnegoAlways?: boolean;
   /** faults in force from the start, by address */
   faults?: Record<string, SimFault>;
+  /**
+   * accept Kerberos (Negotiate) with the service keys of a keytab (its bytes), for `spn`
+   * ("HTTP/name"; every key in the keytab when absent); the user is `username`@any realm
+   */
+  kerberos?: { keytab: Uint8Array; spn?: string };
 }
 
 export interface SimHost {
@@ -80,6 +86,15 @@ export interface Winsim {
 
 export const DEFAULT_USER = "Administrator";
 
+/** The keytab's keys for the SPN (all of them without one); none is a configuration error. */
+function serviceKeys(k: { keytab: Uint8Array; spn?: string }): KeytabEntry[] {
+  const all = parseKeytab(k.keytab);
+  const want = k.spn?.replace(/@.*$/, "").toLowerCase();
+  const keys = want ? all.filter((e) => e.names.join("/").toLowerCase() === want) : all;
+  if (!keys.length) throw new Error(`the keytab holds no key for ${k.spn ?? "any principal"}`);
+  return keys;
+}
+
 export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
   const auth: AuthConfig = {
     username: opts.username ?? DEFAULT_USER,
@@ -89,6 +104,7 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
     cbtHardening: opts.cbtHardening ?? "relaxed",
     spnego: opts.spnego ?? true,
     spnegoAlways: opts.spnegoAlways ?? false,
+    kerberos: opts.kerberos ? { keys: serviceKeys(opts.kerberos) } : undefined,
   };
   const httpPort = opts.httpPort ?? 5985;
   const httpsPort = opts.httpsPort === undefined ? 5986 : opts.httpsPort;

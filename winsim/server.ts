@@ -2,7 +2,12 @@
  * One simulated host's connections: HTTP framing, per-connection auth, NTLM message
  * encryption, injected faults, then WS-Man dispatch.
  */
-import { decryptMessage, ENCRYPTED_CONTENT_TYPE, encryptMessage } from "../lib/winrm/encryption.ts";
+import {
+  decryptMessage,
+  encryptedContentType,
+  encryptMessage,
+  type Sealer,
+} from "../lib/winrm/encryption.ts";
 import type { NtlmSession } from "../lib/winrm/ntlm/session.ts";
 import { concatBytes } from "../lib/winrm/ntlm/wire.ts";
 import { type AuthConfig, ConnectionAuth } from "./auth.ts";
@@ -100,7 +105,7 @@ function respond(req: HttpRequest, auth: ConnectionAuth, host: HostState, cfg: A
 function answer(
   req: HttpRequest,
   auth: ConnectionAuth,
-  session: NtlmSession | undefined,
+  session: NtlmSession | Sealer | undefined,
   host: HostState,
   cfg: AuthConfig,
 ) {
@@ -114,6 +119,9 @@ function answer(
   if (encrypted) {
     if (!session) return httpResponse(400, []);
     host.stats.sealedMessages++;
+    // Kerberos: answer in the label the client sealed with (pywinrm's Negotiate says SPNEGO).
+    const label = /protocol="?([^";]+)/i.exec(contentType)?.[1];
+    if (label && "protocol" in session) (session as { protocol: string }).protocol = label;
     charset = /charset=UTF-16/i.test(new TextDecoder().decode(req.body.subarray(0, 256)))
       ? "UTF-16"
       : "UTF-8";
@@ -157,9 +165,14 @@ function answer(
   );
 }
 
-function seal(status: number, session: NtlmSession, xml: string, charset: "UTF-8" | "UTF-16") {
+function seal(
+  status: number,
+  session: NtlmSession | Sealer,
+  xml: string,
+  charset: "UTF-8" | "UTF-16",
+) {
   const body = encryptMessage(session, encode(xml, charset), charset);
-  return httpResponse(status, [["Content-Type", ENCRYPTED_CONTENT_TYPE]], body);
+  return httpResponse(status, [["Content-Type", encryptedContentType(session as Sealer)]], body);
 }
 
 function decode(bytes: Uint8Array, charset: "UTF-8" | "UTF-16"): string {

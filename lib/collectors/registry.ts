@@ -43,7 +43,13 @@ export async function collectMetrics(
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   if (plugin.name === "windows-winrm") {
-    const doc = await collectWindowsDocument(job.deviceIp, credential, signal, opts.winrm);
+    const doc = await collectWindowsDocument(
+      job.deviceIp,
+      credential,
+      signal,
+      opts.winrm,
+      job.deviceHostname,
+    );
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   throw new UnknownPluginError(`no built-in collector named ${plugin.name}`);

@@ -174,8 +174,10 @@ export function collectWindowsDocument(
   credential: WinrmCredential,
   signal: AbortSignal,
   options: WinrmOverrides = {},
+  /** the device's host name: Kerberos names the service HTTP/<hostName> */
+  hostName?: string | null,
 ): Promise<MetricsDocument> {
-  return collect(clientFromCredential(ip, credential, options), signal);
+  return collect(clientFromCredential(ip, credential, options, hostName), signal);
 }
 
 /** Identification of `ip` for discovery/inventory, on the shared pool too. */
@@ -184,8 +186,9 @@ export function identifyWindows(
   credential: WinrmCredential,
   signal?: AbortSignal,
   options: WinrmOverrides = {},
+  hostName?: string | null,
 ): Promise<WindowsIdentity> {
-  return identify(clientFromCredential(ip, credential, options), signal);
+  return identify(clientFromCredential(ip, credential, options, hostName), signal);
 }
 
 function sum<T>(items: T[], pick: (t: T) => number): number {

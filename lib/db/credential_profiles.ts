@@ -1,7 +1,7 @@
 import type { Queryable } from "./driver.ts";
 import { listPage, type ListParams, type Page } from "./pagination.ts";
 
-export type CredentialType = "winrm_basic" | "winrm_ntlm" | "wmi";
+export type CredentialType = "winrm_basic" | "winrm_ntlm" | "winrm_kerberos" | "wmi";
 export type TlsVerify = "system" | "pinned" | "insecure";
 
 /** A credential profile as the API shows it: the password never leaves the repository. */
@@ -16,6 +16,10 @@ export interface CredentialProfile {
   tls_verify: TlsVerify;
   tls_ca_pem: string | null;
   allow_unencrypted: boolean;
+  /** winrm_kerberos: the realm, KDCs (none: DNS SRV) and SPN choice (null: HTTP/<host name>) */
+  kerberos_realm: string | null;
+  kerberos_kdcs: string[];
+  kerberos_spn: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -31,10 +35,13 @@ export interface CredentialProfileWrite {
   tls_verify: TlsVerify;
   tls_ca_pem: string | null;
   allow_unencrypted: boolean;
+  kerberos_realm: string | null;
+  kerberos_kdcs: string[];
+  kerberos_spn: string | null;
 }
 
 const COLUMNS =
-  "id, name, type, username, domain, port, use_ssl, tls_verify, tls_ca_pem, allow_unencrypted, created_at, updated_at";
+  "id, name, type, username, domain, port, use_ssl, tls_verify, tls_ca_pem, allow_unencrypted, kerberos_realm, kerberos_kdcs, kerberos_spn, created_at, updated_at";
 
 type R = CredentialProfile;
 
@@ -61,8 +68,9 @@ export const credentialProfilesRepo = {
   async create(db: Queryable, p: CredentialProfileWrite): Promise<CredentialProfile> {
     return (await db.query<R>(
       `INSERT INTO credential_profiles
-         (name, type, username, password_enc, domain, port, use_ssl, tls_verify, tls_ca_pem, allow_unencrypted)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
+         (name, type, username, password_enc, domain, port, use_ssl, tls_verify, tls_ca_pem, allow_unencrypted,
+          kerberos_realm, kerberos_kdcs, kerberos_spn)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${COLUMNS}`,
       [
         p.name,
         p.type,
@@ -74,6 +82,9 @@ export const credentialProfilesRepo = {
         p.tls_verify,
         p.tls_ca_pem,
         p.allow_unencrypted,
+        p.kerberos_realm,
+        p.kerberos_kdcs,
+        p.kerberos_spn,
       ],
     ))[0];
   },
@@ -85,7 +96,8 @@ export const credentialProfilesRepo = {
     return (await db.query<R>(
       `UPDATE credential_profiles SET name = $2, type = $3, username = $4, password_enc = $5,
          domain = $6, port = $7, use_ssl = $8, tls_verify = $9, tls_ca_pem = $10,
-         allow_unencrypted = $11, updated_at = now()
+         allow_unencrypted = $11, kerberos_realm = $12, kerberos_kdcs = $13, kerberos_spn = $14,
+         updated_at = now()
        WHERE id = $1 RETURNING ${COLUMNS}`,
       [
         id,
@@ -99,6 +111,9 @@ export const credentialProfilesRepo = {
         p.tls_verify,
         p.tls_ca_pem,
         p.allow_unencrypted,
+        p.kerberos_realm,
+        p.kerberos_kdcs,
+        p.kerberos_spn,
       ],
     ))[0];
   },

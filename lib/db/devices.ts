@@ -23,6 +23,7 @@ export interface Device {
   status_changed_at: Date | null;
   last_seen: Date | null;
   discovery_profile_id: number | null;
+  site_id: number;
   created_at: Date;
   updated_at: Date;
 }
@@ -44,7 +45,7 @@ const LAST_SEEN = `GREATEST(devices.last_seen,
   (SELECT max(m.last_polled) FROM monitors m WHERE m.device_id = devices.id))`;
 const COLUMNS = `id, host(ip) AS ip, hostname, domain, os, os_version, serial_number,
   memory_total_bytes, status, status_reason, status_changed_at, ${LAST_SEEN} AS last_seen,
-  discovery_profile_id, created_at, updated_at`;
+  discovery_profile_id, site_id, created_at, updated_at`;
 const statusLiteral = (s: DeviceStatus) => {
   if (!DEVICE_STATUSES.includes(s)) throw new RangeError(`not a device status: ${s}`);
   return `'${s}'`;
@@ -99,12 +100,12 @@ export const devicesRepo = {
   /** A new device starts as `discovered` (lib/inventory/device_lifecycle.ts). */
   async create(
     db: Queryable,
-    d: { ip: string; status_reason: string } & DeviceFields,
+    d: { ip: string; status_reason: string; site_id?: number } & DeviceFields,
   ): Promise<Device> {
     return (await db.query<R>(
       `INSERT INTO devices (ip, hostname, domain, os, os_version, serial_number, status,
-         status_reason, status_changed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, 'discovered', $7, now()) RETURNING ${COLUMNS}`,
+         status_reason, status_changed_at, site_id)
+       VALUES ($1, $2, $3, $4, $5, $6, 'discovered', $7, now(), $8) RETURNING ${COLUMNS}`,
       [
         d.ip,
         d.hostname ?? null,
@@ -113,6 +114,7 @@ export const devicesRepo = {
         d.os_version ?? null,
         d.serial_number ?? null,
         d.status_reason,
+        d.site_id ?? 1,
       ],
     ))[0];
   },
@@ -188,8 +190,9 @@ export const devicesRepo = {
   ): Promise<{ id: number; created: boolean }> {
     return (await db.query<{ id: number; created: boolean }>(
       `INSERT INTO devices (ip, hostname, domain, os, os_version, serial_number, memory_total_bytes,
-         status, status_reason, status_changed_at, last_seen, discovery_profile_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'discovered', $9, now(), now(), $8)
+         status, status_reason, status_changed_at, last_seen, discovery_profile_id, site_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'discovered', $9, now(), now(), $8,
+         COALESCE((SELECT site_id FROM discovery_profiles WHERE id = $8), 1))
        ON CONFLICT (ip) DO UPDATE SET
          hostname = COALESCE(EXCLUDED.hostname, devices.hostname),
          domain = COALESCE(EXCLUDED.domain, devices.domain),
@@ -212,6 +215,53 @@ export const devicesRepo = {
         d.status_reason,
       ],
     ))[0];
+  },
+  /** Of `ids`, the devices whose host name is unknown (added by IP and not identified yet). */
+  async nameless(db: Queryable, ids: number[]): Promise<number[]> {
+    if (ids.length === 0) return [];
+    return (await db.query<{ id: number }>(
+      "SELECT id FROM devices WHERE id = ANY($1::text::int[]) AND hostname IS NULL",
+      [`{${ids.join(",")}}`],
+    )).map((r) => r.id);
+  },
+  /**
+   * Where to ask a device who it is: its address and the credential profile of the monitor
+   * that just polled it.
+   */
+  async identifyTarget(
+    db: Queryable,
+    monitorId: number,
+  ): Promise<{ ip: string; credentialProfileId: number } | undefined> {
+    return (await db.query<{ ip: string; credentialProfileId: number }>(
+      `SELECT host(d.ip) AS ip, m.credential_profile_id AS "credentialProfileId"
+       FROM monitors m JOIN devices d ON d.id = m.device_id WHERE m.id = $1`,
+      [monitorId],
+    ))[0];
+  },
+  /**
+   * The identity a host reported, stored only while the device is still nameless (an operator
+   * or discovery who named it first wins); false when it already had a name.
+   */
+  async setIdentity(
+    db: Queryable,
+    id: number,
+    d: DeviceFields & { memory_total_bytes?: number | null },
+  ): Promise<boolean> {
+    return (await db.query(
+      `UPDATE devices SET hostname = $2, domain = COALESCE($3, domain), os = COALESCE($4, os),
+         os_version = COALESCE($5, os_version), serial_number = COALESCE($6, serial_number),
+         memory_total_bytes = COALESCE($7, memory_total_bytes), updated_at = now()
+       WHERE id = $1 AND hostname IS NULL RETURNING id`,
+      [
+        id,
+        d.hostname,
+        d.domain ?? null,
+        d.os ?? null,
+        d.os_version ?? null,
+        d.serial_number ?? null,
+        d.memory_total_bytes ?? null,
+      ],
+    )).length > 0;
   },
   async countByStatus(db: Queryable): Promise<Map<DeviceStatus, number>> {
     const rows = await db.query<{ status: DeviceStatus; n: number }>(

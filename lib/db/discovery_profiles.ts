@@ -8,6 +8,7 @@ export interface DiscoveryProfile {
   target: string;
   address_count: number;
   ports: number[];
+  site_id: number;
   created_at: Date;
   updated_at: Date;
 }
@@ -18,11 +19,12 @@ export interface DiscoveryProfileWrite {
   target: string;
   address_count: number;
   ports: number[];
+  site_id?: number;
 }
 
 type R = DiscoveryProfile;
 const COLUMNS =
-  "id, name, credential_profile_id, target, address_count, ports, created_at, updated_at";
+  "id, name, credential_profile_id, target, address_count, ports, site_id, created_at, updated_at";
 
 export const discoveryProfilesRepo = {
   async list(db: Queryable, list: ListParams, q?: string): Promise<Page<DiscoveryProfile>> {
@@ -40,9 +42,10 @@ export const discoveryProfilesRepo = {
   },
   async create(db: Queryable, p: DiscoveryProfileWrite): Promise<DiscoveryProfile> {
     return (await db.query<R>(
-      `INSERT INTO discovery_profiles (name, credential_profile_id, target, address_count, ports)
-       VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
-      [p.name, p.credential_profile_id, p.target, p.address_count, p.ports],
+      `INSERT INTO discovery_profiles (name, credential_profile_id, target, address_count, ports,
+         site_id)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+      [p.name, p.credential_profile_id, p.target, p.address_count, p.ports, p.site_id ?? 1],
     ))[0];
   },
   async update(
@@ -52,9 +55,9 @@ export const discoveryProfilesRepo = {
   ): Promise<DiscoveryProfile | undefined> {
     return (await db.query<R>(
       `UPDATE discovery_profiles SET name = $2, credential_profile_id = $3, target = $4,
-         address_count = $5, ports = $6, updated_at = now()
+         address_count = $5, ports = $6, site_id = COALESCE($7, site_id), updated_at = now()
        WHERE id = $1 RETURNING ${COLUMNS}`,
-      [id, p.name, p.credential_profile_id, p.target, p.address_count, p.ports],
+      [id, p.name, p.credential_profile_id, p.target, p.address_count, p.ports, p.site_id ?? null],
     ))[0];
   },
   async delete(db: Queryable, id: number): Promise<boolean> {

@@ -1,6 +1,8 @@
 /** Read model: monitors with their device and plugin names, as the dashboard's tables show them. */
 import type { Queryable } from "./driver.ts";
 import type { MonitorRow } from "../web/page_data.ts";
+import { containsPattern } from "./pagination.ts";
+import { monitorTextMatch } from "./monitors.ts";
 
 /** Which monitors a page lists. */
 export interface MonitorFilter {
@@ -8,7 +10,7 @@ export interface MonitorFilter {
   /** failed in the last hour */
   failing?: boolean;
   enabled?: boolean;
-  /** text in the device's name or IP, the plugin's name or the last error */
+  /** text in the device's name or IP, the plugin's or credential profile's name, the last error */
   q?: string;
 }
 
@@ -28,11 +30,9 @@ function whereOf(filter: MonitorFilter): { where: string; params: unknown[] } {
     conds.push(`m.enabled = $${params.length}`);
   }
   if (filter.q) {
-    params.push(`%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    params.push(containsPattern(filter.q));
     const p = `$${params.length}`;
-    conds.push(
-      `(d.hostname ILIKE ${p} OR host(d.ip) LIKE ${p} OR p.name ILIKE ${p} OR m.last_error ILIKE ${p})`,
-    );
+    conds.push(`(${monitorTextMatch("m", p)} OR m.last_error ILIKE ${p})`);
   }
   return { where: conds.length ? `WHERE ${conds.join(" AND ")}` : "", params };
 }

@@ -1,6 +1,7 @@
 import { type Queryable, UniqueViolationError } from "./driver.ts";
 import type { ScheduledMonitor } from "../messages.ts";
-import { listPage, type ListParams, type Page } from "./pagination.ts";
+import { containsPattern, listPage, type ListParams, type Page } from "./pagination.ts";
+import { LOCAL_SITE_ID } from "./sites.ts";
 
 export interface Monitor {
   id: number;
@@ -33,18 +34,53 @@ const COLUMNS = `id, device_id, credential_profile_id, plugin_id, polling_interv
 /** What the scheduler fires: enabled monitors whose device is neither unreachable nor inactive. */
 const SCHEDULABLE =
   `SELECT m.id AS "monitorId", m.device_id AS "deviceId", host(d.ip) AS "deviceIp",
-    m.credential_profile_id AS "credentialProfileId", m.plugin_id AS "pluginId",
+    d.hostname AS "deviceHostname", m.credential_profile_id AS "credentialProfileId", m.plugin_id AS "pluginId",
     m.polling_interval AS "intervalS"
   FROM monitors m JOIN devices d ON d.id = m.device_id
-  WHERE m.enabled AND d.status NOT IN ('unreachable', 'inactive')`;
+  WHERE m.enabled AND d.status NOT IN ('unreachable', 'inactive') AND d.site_id = $1`;
+
+/**
+ * The monitor (`m`, a table alias) matches the pattern in `p` (a placeholder) by its device's
+ * host name or IP, its plugin's name or its credential profile's name: the API's and the
+ * dashboard's search.
+ */
+export function monitorTextMatch(m: string, p: string): string {
+  return `(EXISTS (SELECT 1 FROM devices sd WHERE sd.id = ${m}.device_id
+      AND (sd.hostname ILIKE ${p} OR host(sd.ip) LIKE ${p}))
+    OR EXISTS (SELECT 1 FROM plugins sp WHERE sp.id = ${m}.plugin_id AND sp.name ILIKE ${p})
+    OR EXISTS (SELECT 1 FROM credential_profiles sc
+      WHERE sc.id = ${m}.credential_profile_id AND sc.name ILIKE ${p}))`;
+}
 
 export const monitorsRepo = {
-  async schedulable(db: Queryable): Promise<ScheduledMonitor[]> {
-    return await db.query<ScheduledMonitor>(SCHEDULABLE);
+  /** The site's schedulable monitors (default: the built-in site this server polls itself). */
+  async schedulable(db: Queryable, siteId = LOCAL_SITE_ID): Promise<ScheduledMonitor[]> {
+    return await db.query<ScheduledMonitor>(SCHEDULABLE, [siteId]);
   },
   /** The monitor as the scheduler should see it, or null when it must not be scheduled. */
-  async schedulableOne(db: Queryable, id: number): Promise<ScheduledMonitor | null> {
-    return (await db.query<ScheduledMonitor>(`${SCHEDULABLE} AND m.id = $1`, [id]))[0] ?? null;
+  async schedulableOne(
+    db: Queryable,
+    id: number,
+    siteId = LOCAL_SITE_ID,
+  ): Promise<ScheduledMonitor | null> {
+    return (await db.query<ScheduledMonitor>(`${SCHEDULABLE} AND m.id = $2`, [siteId, id]))[0] ??
+      null;
+  },
+  /** Of `ids`, those whose device belongs to another site (deleted ones are not named). */
+  async ofOtherSites(db: Queryable, ids: number[], siteId: number): Promise<number[]> {
+    if (!ids.length) return [];
+    return (await db.query<{ id: number }>(
+      `SELECT m.id FROM monitors m JOIN devices d ON d.id = m.device_id
+       WHERE m.id = ANY($1::int[]) AND d.site_id <> $2 ORDER BY m.id`,
+      [ids, siteId],
+    )).map((r) => r.id);
+  },
+  /** The site a monitor's device belongs to. */
+  async siteOf(db: Queryable, id: number): Promise<number | undefined> {
+    return (await db.query<{ site_id: number }>(
+      "SELECT d.site_id FROM monitors m JOIN devices d ON d.id = m.device_id WHERE m.id = $1",
+      [id],
+    ))[0]?.site_id;
   },
   async idsOfDevice(db: Queryable, deviceId: number): Promise<number[]> {
     return (await db.query<{ id: number }>("SELECT id FROM monitors WHERE device_id = $1", [
@@ -54,7 +90,7 @@ export const monitorsRepo = {
   async list(
     db: Queryable,
     list: ListParams,
-    filter: { device_id?: number; enabled?: boolean },
+    filter: { device_id?: number; enabled?: boolean; q?: string },
   ): Promise<Page<Monitor>> {
     const where: string[] = [];
     const params: unknown[] = [];
@@ -65,6 +101,12 @@ export const monitorsRepo = {
     if (filter.enabled !== undefined) {
       params.push(filter.enabled);
       where.push(`enabled = $${params.length}`);
+    }
+    if (filter.q?.includes("\u0000")) {
+      where.push("false"); // no stored text holds NUL, and PostgreSQL refuses it as a parameter
+    } else if (filter.q) {
+      params.push(containsPattern(filter.q));
+      where.push(monitorTextMatch("monitors", `$${params.length}`));
     }
     return await listPage<R>(db, {
       from: "monitors",

@@ -54,3 +54,11 @@ export async function listPage<T>(
     ))[0].n;
   return { items, total: Number(total), limit: list.limit, offset: list.offset };
 }
+
+/**
+ * `q` as a LIKE/ILIKE pattern for text that contains it: `%`, `_` and `\` in `q` match
+ * themselves (backslash is PostgreSQL's default LIKE escape).
+ */
+export function containsPattern(q: string): string {
+  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}

@@ -25,6 +25,9 @@ export interface CredentialProfileInput {
   tls_verify?: TlsVerify;
   tls_ca_pem?: string | null;
   allow_unencrypted?: boolean;
+  kerberos_realm?: string | null;
+  kerberos_kdcs?: string[];
+  kerberos_spn?: string | null;
 }
 
 export class CredentialRuleError extends Error {
@@ -65,6 +68,7 @@ export async function toCredentialWrite(
       "Basic authentication over HTTP sends the password in clear: set use_ssl, or set allow_unencrypted to accept that",
     );
   }
+  const kerberos = kerberosFields(type, input, existing);
   let passwordEnc: string;
   if (input.password !== undefined) passwordEnc = await keyring.encrypt(input.password);
   else if (existing) passwordEnc = existing.password_enc;
@@ -84,7 +88,50 @@ export async function toCredentialWrite(
     tls_verify: tlsVerify,
     tls_ca_pem: tlsVerify === "pinned" ? tlsCaPem : null,
     allow_unencrypted: allowUnencrypted,
+    ...kerberos,
   };
+}
+
+/**
+ * Kerberos settings: a realm (from user@REALM when not given), KDCs as host[:port], and the
+ * SPN choice: null (HTTP/<device host name>), "reverse", or a fixed "HTTP/name".
+ */
+function kerberosFields(
+  type: CredentialType,
+  input: Partial<CredentialProfileInput>,
+  existing?: CredentialProfile,
+): Pick<CredentialProfileWrite, "kerberos_realm" | "kerberos_kdcs" | "kerberos_spn"> {
+  if (type !== "winrm_kerberos") {
+    return { kerberos_realm: null, kerberos_kdcs: [], kerberos_spn: null };
+  }
+  const username = input.username ?? existing?.username ?? "";
+  const given = input.kerberos_realm !== undefined
+    ? input.kerberos_realm
+    : existing?.kerberos_realm ?? null;
+  const at = username.lastIndexOf("@");
+  const realm = (given?.trim() || (at > 0 ? username.slice(at + 1) : "")).toUpperCase();
+  if (!realm) {
+    throw new CredentialRuleError(
+      "kerberos_realm",
+      "Kerberos needs a realm: write the user as user@REALM or set kerberos_realm",
+    );
+  }
+  const kdcs = (input.kerberos_kdcs ?? existing?.kerberos_kdcs ?? []).map((k) => k.trim())
+    .filter(Boolean);
+  for (const k of kdcs) {
+    if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(k)) {
+      throw new CredentialRuleError("kerberos_kdcs", `not a KDC address: ${k} (host[:port])`);
+    }
+  }
+  const spn = (input.kerberos_spn !== undefined ? input.kerberos_spn : existing?.kerberos_spn)
+    ?.trim() || null;
+  if (spn && spn !== "reverse" && !/^[A-Za-z]+\/[^/\s@]+(@\S+)?$/.test(spn)) {
+    throw new CredentialRuleError(
+      "kerberos_spn",
+      'kerberos_spn is "reverse" or a service principal such as HTTP/server.example.com',
+    );
+  }
+  return { kerberos_realm: realm, kerberos_kdcs: kdcs, kerberos_spn: spn };
 }
 
 export class CredentialNotFoundError extends Error {
@@ -111,6 +158,9 @@ export async function decryptCredential(
     tlsVerify: row.tls_verify,
     tlsCaPem: row.tls_ca_pem,
     allowUnencrypted: row.allow_unencrypted,
+    kerberosRealm: row.kerberos_realm,
+    kerberosKdcs: row.kerberos_kdcs ?? [],
+    kerberosSpn: row.kerberos_spn,
     version: new Date(row.updated_at).toISOString(),
   };
 }

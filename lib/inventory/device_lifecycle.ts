@@ -13,6 +13,7 @@
 import type { Queryable } from "../db/driver.ts";
 import { type Device, type DeviceFields, devicesRepo, type DeviceStatus } from "../db/devices.ts";
 import { type Actor, audit, SYSTEM } from "../audit.ts";
+import type { HostIdentity } from "../discovery/discovery.ts";
 
 async function move(
   db: Queryable,
@@ -32,7 +33,7 @@ export const deviceLifecycle = {
   async added(
     db: Queryable,
     actor: Actor,
-    fields: { ip: string } & DeviceFields,
+    fields: { ip: string; site_id?: number } & DeviceFields,
   ): Promise<Device> {
     const row = await devicesRepo.create(db, {
       ...fields,
@@ -56,6 +57,25 @@ export const deviceLifecycle = {
       await audit(db, SYSTEM, "discover", "device", device.id, { ip: host.ip, reason });
     }
     return device;
+  },
+
+  /**
+   * A device added by IP answered its first poll and said who it is: its host name, OS and
+   * the rest are stored unless someone named it meanwhile; the status stays.
+   */
+  async identified(db: Queryable, id: number, host: HostIdentity): Promise<boolean> {
+    const changed = await devicesRepo.setIdentity(db, id, {
+      hostname: host.hostname,
+      domain: host.domain ?? null,
+      os: host.os ?? null,
+      os_version: host.osVersion ?? null,
+      serial_number: host.serial ?? null,
+      memory_total_bytes: host.totalMemoryBytes ?? null,
+    });
+    if (changed) {
+      await audit(db, SYSTEM, "identify", "device", id, { hostname: host.hostname, os: host.os });
+    }
+    return changed;
   },
 
   /** A monitor now polls the device: discovered -> monitoring (health's states stay). */

@@ -62,7 +62,14 @@ export function setListenerNoDelay(localPort: number): string | undefined {
   if (typeof c === "string") return c;
   // Every listening socket of ours on that port (an IPv4 and an IPv6 one may share it).
   let found = 0;
-  for (const fd of socketFds()) {
+  let fds: number[];
+  try {
+    fds = socketFds();
+  } catch (err) {
+    // e.g. the central role under --deny-write / a sandbox: /proc/self/fd needs --allow-all
+    return `cannot list this process's sockets: ${(err as Error).name}`;
+  }
+  for (const fd of fds) {
     if (intOption(c, fd, SOL_SOCKET, SO_ACCEPTCONN) !== 1 || port(c, fd) !== localPort) continue;
     const one = new Int32Array([1]);
     if (c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, one, 4) !== 0) return "setsockopt failed";

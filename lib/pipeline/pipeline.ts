@@ -163,6 +163,7 @@ export class Pipeline {
         monitorId: m.monitorId,
         deviceId: m.deviceId,
         deviceIp: m.deviceIp,
+        ...(m.deviceHostname ? { deviceHostname: m.deviceHostname } : {}),
         credentialProfileId: m.credentialProfileId,
         pluginId: m.pluginId,
         dueAt: now,

@@ -13,6 +13,8 @@ import { MetricsWriter } from "../metrics/writer.ts";
 import { DEAD_LETTER_PREFIX, decodeBatch, ResultBatchFormatError } from "../queue/results_queue.ts";
 import { Pipeline, type PipelineDeps } from "./pipeline.ts";
 import { HealthMonitor } from "../health/health_monitor.ts";
+import { DeviceIdentification } from "../inventory/device_identification.ts";
+import { hostIdentifier } from "../collectors/identify_host.ts";
 import { ensurePartitions } from "../metrics/partitions.ts";
 import { applyRetention } from "../metrics/timescale.ts";
 import { fdBudgetFor } from "../os/fd_limit.ts";
@@ -20,6 +22,9 @@ import { configureConnectionBudget } from "../winrm/budget.ts";
 import type { MetricSample, PollOutcome } from "../messages.ts";
 
 const log = getLogger(["nmslite", "runtime"]);
+
+/** How long a device whose host would not say its name waits before a poll asks again. */
+const IDENTIFY_RETRY_MS = 15 * 60_000;
 
 /** What the runtime is handed by the composition root: the pipeline's parts and its settings. */
 export interface RuntimeDeps extends PipelineDeps {
@@ -43,6 +48,8 @@ export class MonitoringRuntime {
   readonly writer: MetricsWriter;
   readonly pipeline: Pipeline;
   readonly health: HealthMonitor;
+  /** names the devices added by IP at their first successful poll */
+  readonly identification: DeviceIdentification;
   private kv?: Deno.Kv;
   private upkeepTimer?: ReturnType<typeof setInterval>;
   private unsubscribe?: () => void;
@@ -70,6 +77,12 @@ export class MonitoringRuntime {
       reactivateAfterMs: settings.health.reactivate_after_ms,
       probeIntervalMs: settings.health.probe_interval_ms,
     });
+    const p = settings.polling;
+    this.identification = new DeviceIdentification(db, deps.keyring, {
+      identify: hostIdentifier({ pipelining: p.winrm_pipelining }),
+      timeoutMs: p.timeout_ms,
+      retryAfterMs: IDENTIFY_RETRY_MS,
+    });
     this.writer = new MetricsWriter(db, {
       onCommitted: (outcomes, _result, samples) => {
         try {
@@ -81,10 +94,12 @@ export class MonitoringRuntime {
           this.health.record(outcomes).catch((err) =>
             log.error("health monitor failed: {message}", { message: err.message })
           );
+          this.identification.record(outcomes).catch((err) =>
+            log.error("device identification failed: {message}", { message: err.message })
+          );
         }
       },
     });
-    const p = settings.polling;
     const fd = fdBudgetFor(settings, deps.db.kind); // descriptors shared out
     configureConnectionBudget(fd.main);
     this.pipeline = new Pipeline(deps, {
@@ -133,7 +148,9 @@ export class MonitoringRuntime {
     await this.health.start();
     await this.pipeline.start();
     this.unsubscribe = this.deps.events.subscribe((event) => {
-      if (event.entity === "device") this.health.forgetDevice(event.id);
+      if (event.entity !== "device") return;
+      this.health.forgetDevice(event.id);
+      this.identification.forget(event.id);
     });
     this.upkeepTimer = setInterval(() => void this.upkeep(), 3_600_000);
     await this.upkeep();

@@ -177,6 +177,7 @@ export class MonitorScheduler {
         monitorId: monitor.monitorId,
         deviceId: monitor.deviceId,
         deviceIp: monitor.deviceIp,
+        ...(monitor.deviceHostname ? { deviceHostname: monitor.deviceHostname } : {}),
         credentialProfileId: monitor.credentialProfileId,
         pluginId: monitor.pluginId,
         dueAt,

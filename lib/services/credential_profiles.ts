@@ -19,6 +19,8 @@ import type { WinrmOverrides } from "../winrm/mod.ts";
 import { type Actor, audit } from "../audit.ts";
 import { found, inUse, invalid, notFound, ServiceError } from "./errors.ts";
 import { devicesRepo } from "../db/devices.ts";
+import { LOCAL_SITE_ID } from "../db/sites.ts";
+import type { Credential } from "../messages.ts";
 import { change, type ServiceDeps } from "./service.ts";
 
 const TEST_TIMEOUT_MS = 20_000;
@@ -31,9 +33,23 @@ export interface CredentialTestResult {
   duration_ms: number;
 }
 
+/** Runs a command on a live poller node of a site (lib/nodes/hub.ts). */
+export interface NodeWork {
+  onSite(
+    site: number,
+    cmd: { kind: "credential-test"; ip: string; credential: Credential; hostName: string | null },
+    timeoutMs: number,
+  ): Promise<{ ok: boolean; result?: unknown; error?: { kind: string; message: string } }>;
+}
+
 export class CredentialProfilesService {
   constructor(
-    private readonly deps: ServiceDeps & { keyring: Keyring; winrm?: WinrmOverrides },
+    private readonly deps: ServiceDeps & {
+      keyring: Keyring;
+      winrm?: WinrmOverrides;
+      /** where a site's tests run when the site is not `local` */
+      nodes?: () => NodeWork;
+    },
   ) {}
 
   /** `q`: text in the name or user name */
@@ -91,7 +107,7 @@ export class CredentialProfilesService {
     actor: Actor,
     id: number,
     ip: string,
-    { anyAddress }: { anyAddress: boolean },
+    { anyAddress, siteId }: { anyAddress: boolean; siteId?: number },
   ): Promise<CredentialTestResult> {
     let credential;
     try {
@@ -101,6 +117,11 @@ export class CredentialProfilesService {
       throw err;
     }
     const deviceId = await devicesRepo.idByIp(this.deps.db, ip);
+    // A device's own site decides where the test runs; an address not known yet, the caller.
+    const site =
+      (deviceId !== undefined
+        ? (await devicesRepo.get(this.deps.db, deviceId))?.site_id
+        : undefined) ?? siteId ?? LOCAL_SITE_ID;
     const record = (details: Record<string, unknown>) =>
       audit(this.deps.db, actor, "test", "credential_profile", id, {
         ip,
@@ -133,14 +154,38 @@ export class CredentialProfilesService {
       duration_ms: 0,
     };
     try {
-      result.identity = await identifyWindows(
-        ip,
-        credential,
-        AbortSignal.timeout(TEST_TIMEOUT_MS),
-        this.deps.winrm,
-      );
-      result.ok = true;
+      // Kerberos names the service after the device's host name when the profile names none.
+      const hostName = credential.type === "winrm_kerberos" && deviceId !== undefined
+        ? (await devicesRepo.get(this.deps.db, deviceId))?.hostname ?? null
+        : null;
+      if (site !== LOCAL_SITE_ID && this.deps.nodes) {
+        // From inside the site's network: a poller node of the site runs it.
+        let report;
+        try {
+          report = await this.deps.nodes().onSite(
+            site,
+            { kind: "credential-test", ip, credential, hostName },
+            TEST_TIMEOUT_MS,
+          );
+        } catch (err) {
+          if ((err as Error).name !== "NoLiveNodeError") throw err;
+          throw new ServiceError(503, "NO_POLLER_NODE", (err as Error).message, { site_id: site });
+        }
+        result.ok = report.ok;
+        result.identity = report.ok ? report.result as WindowsIdentity : null;
+        result.error = report.ok ? null : report.error ?? { kind: "unexpected", message: "failed" };
+      } else {
+        result.identity = await identifyWindows(
+          ip,
+          credential,
+          AbortSignal.timeout(TEST_TIMEOUT_MS),
+          this.deps.winrm,
+          hostName,
+        );
+        result.ok = true;
+      }
     } catch (err) {
+      if (err instanceof ServiceError) throw err;
       result.error = err instanceof WinrmError
         ? { kind: err.kind, message: err.message }
         : err instanceof DOMException && err.name === "TimeoutError"

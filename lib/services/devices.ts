@@ -3,7 +3,8 @@ import { type Device, type DeviceFields, devicesRepo, type DeviceStatus } from "
 import type { ListParams, Page } from "../db/pagination.ts";
 import { type Actor, audit } from "../audit.ts";
 import { deviceLifecycle } from "../inventory/device_lifecycle.ts";
-import { found, inUse, ServiceError } from "./errors.ts";
+import { found, inUse, notFound, ServiceError } from "./errors.ts";
+import { sitesRepo } from "../db/sites.ts";
 import { change, type ServiceDeps } from "./service.ts";
 
 export type DeviceUpdate = DeviceFields & { status?: DeviceStatus };
@@ -26,8 +27,13 @@ export class DevicesService {
     return devicesRepo.get(this.deps.db, id);
   }
 
-  create(actor: Actor, fields: { ip: string } & DeviceFields): Promise<Device> {
-    return change(this.deps, (tx) => deviceLifecycle.added(tx, actor, fields));
+  create(actor: Actor, fields: { ip: string; site_id?: number } & DeviceFields): Promise<Device> {
+    return change(this.deps, async (tx) => {
+      if (fields.site_id !== undefined && !await sitesRepo.exists(tx, fields.site_id)) {
+        throw notFound("site", fields.site_id);
+      }
+      return await deviceLifecycle.added(tx, actor, fields);
+    });
   }
 
   /** Descriptive fields, and the status an operator sets by hand. */

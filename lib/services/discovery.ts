@@ -14,6 +14,7 @@ import {
   type DiscoveryRunStatus,
 } from "../db/discovery_runs.ts";
 import { credentialProfilesRepo } from "../db/credential_profiles.ts";
+import { sitesRepo } from "../db/sites.ts";
 import { type Device, devicesRepo } from "../db/devices.ts";
 import type { ListParams, Page } from "../db/pagination.ts";
 import { parseTarget, TargetError } from "../discovery/targets.ts";
@@ -28,6 +29,7 @@ export interface DiscoveryProfileInput {
   credential_profile_id: number;
   target: string;
   ports?: number[];
+  site_id?: number;
 }
 
 export class DiscoveryProfilesService {
@@ -144,7 +146,11 @@ async function toWrite(db: Queryable, body: DiscoveryProfileInput): Promise<Disc
   if (!await credentialProfilesRepo.get(db, body.credential_profile_id)) {
     throw notFound("credential profile", body.credential_profile_id);
   }
+  if (body.site_id !== undefined && !await sitesRepo.exists(db, body.site_id)) {
+    throw notFound("site", body.site_id);
+  }
   return {
+    site_id: body.site_id,
     name: body.name,
     credential_profile_id: body.credential_profile_id,
     target: target.text,

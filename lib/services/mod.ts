@@ -25,6 +25,9 @@ import {
   NotificationChannelsService,
   NotificationPoliciesService,
 } from "./notifications.ts";
+import { SitesService } from "./sites.ts";
+import { PollerNodesService } from "./poller_nodes.ts";
+import type { NodeWork } from "./credential_profiles.ts";
 
 export { DevicesService } from "./devices.ts";
 export { MonitorsService } from "./monitors.ts";
@@ -51,6 +54,8 @@ export interface Services {
   maintenance: MaintenanceService;
   notificationChannels: NotificationChannelsService;
   notificationPolicies: NotificationPoliciesService;
+  sites: SitesService;
+  pollerNodes: PollerNodesService;
 }
 
 export interface ServicesDeps extends ServiceDeps {
@@ -68,6 +73,10 @@ export interface ServicesDeps extends ServiceDeps {
   alerting?: () => AlertingReload | undefined;
   /** the notification channel implementations (validation and senders) */
   channels?: () => ChannelKinds | undefined;
+  /** how long a poller node's enrolment token stays valid */
+  enrolmentTtlMs?: number;
+  /** runs work (credential tests) on a poller node of a site */
+  nodes?: () => NodeWork;
 }
 
 export function createServices(deps: ServicesDeps): Services {
@@ -80,12 +89,19 @@ export function createServices(deps: ServicesDeps): Services {
       events,
       keyring: deps.keyring,
       winrm: deps.winrm,
+      nodes: deps.nodes,
     }),
     discoveryProfiles: new DiscoveryProfilesService({ db, events }),
     discoveryRuns: new DiscoveryRunsService({ db, events, discovery: deps.discovery }),
     users: new UsersService({ db, events, tokens: deps.tokens, bcryptCost: deps.bcryptCost }),
     plugins: new PluginsService({ db, events, pluginDir: deps.pluginDir }),
     metrics: new MetricsService({ db }),
+    sites: new SitesService({ db, events }),
+    pollerNodes: new PollerNodesService({
+      db,
+      events,
+      enrolmentTtlMs: deps.enrolmentTtlMs ?? 24 * 3_600_000,
+    }),
     ...alertingServices(deps),
   };
 }

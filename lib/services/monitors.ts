@@ -16,10 +16,14 @@ import { change, type ServiceDeps } from "./service.ts";
 export class MonitorsService {
   constructor(private readonly deps: ServiceDeps) {}
 
-  list(params: ListParams & { device_id?: number; enabled?: boolean }): Promise<Page<Monitor>> {
+  /** `q`: text in the device's host name or IP, the plugin's or credential profile's name */
+  list(
+    params: ListParams & { device_id?: number; enabled?: boolean; q?: string },
+  ): Promise<Page<Monitor>> {
     return monitorsRepo.list(this.deps.db, params, {
       device_id: params.device_id,
       enabled: params.enabled,
+      q: params.q,
     });
   }
 

@@ -81,6 +81,8 @@ export interface DiscoveryProfileRow {
   credential_profile_id: number;
   target: string;
   ports: number[];
+  /** the site whose pollers run it (absent: local) */
+  site?: string;
 }
 
 /** A discovery run as the list of recent runs shows it. */

@@ -7,6 +7,7 @@
 const CREDENTIAL_TYPES: Record<string, string> = {
   winrm_ntlm: "WinRM with Windows (NTLM) sign-in",
   winrm_basic: "WinRM with Basic sign-in",
+  winrm_kerberos: "WinRM with Kerberos (domain) sign-in",
   wmi: "WMI (DCOM)",
 };
 

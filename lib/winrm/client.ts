@@ -30,6 +30,9 @@ import {
 import { ConnectionPool, IDLE_TIMEOUT_MS, type PoolStats, sharedPool } from "./pool.ts";
 import { checkPinned, type TlsOptions } from "./tls_verify.ts";
 import { Transport, type TransportResult } from "./transport.ts";
+import { kerberosClientFor } from "../kerberos/client.ts";
+import type { NameServer } from "../kerberos/kdc_transport.ts";
+import type { SpnChoice } from "./kerberos_auth.ts";
 import { cancel, schedule } from "./ticker.ts";
 
 export interface WinrmTimeouts {
@@ -46,7 +49,9 @@ export interface WinrmClientOptions {
   /** default 5986 with https, 5985 without */
   port?: number;
   https?: boolean;
-  auth: "basic" | "ntlm";
+  auth: "basic" | "ntlm" | "kerberos";
+  /** auth "kerberos": realm, KDCs (DNS SRV when none), SPN choice; the user is the principal */
+  kerberos?: WinrmKerberosOptions;
   /** "user", "DOMAIN\\user" or "user@domain" */
   username: string;
   password: string;
@@ -71,6 +76,23 @@ export interface WinrmClientOptions {
   pipelining?: boolean;
   /** caps per enumeration (default DEFAULT_ENUMERATION_LIMITS); EnumerateOptions may lower them */
   limits?: Partial<EnumerationLimits>;
+}
+
+export interface WinrmKerberosOptions {
+  realm?: string | null;
+  /** "host[:port]" each */
+  kdcs?: string[] | null;
+  /** "host" (HTTP/<host>, the default), "reverse" (the IP's PTR name) or a fixed SPN */
+  spn?: SpnChoice | null;
+  /** the host's DNS name when `host` is an address (the SPN is then HTTP/<hostName>) */
+  hostName?: string | null;
+  /** the DNS server for the SRV look-up of KDCs (tests) */
+  nameServer?: NameServer;
+  /** the label of sealed bodies (default application/HTTP-Kerberos-session-encrypted) */
+  protocol?: string;
+  /** the clock for tickets and authenticators (tests offset it) */
+  now?: () => number;
+  kdcTimeoutMs?: number;
 }
 
 export interface EnumerateOptions {
@@ -146,6 +168,23 @@ export class WinrmClient {
         username: opts.username,
         domain: opts.domain,
         allowUnencrypted: opts.allowUnencrypted ?? false,
+        kerberos: opts.auth === "kerberos"
+          ? {
+            client: kerberosClientFor({
+              principal: opts.username,
+              password: opts.password,
+              realm: opts.kerberos?.realm ?? opts.domain,
+              kdcs: opts.kerberos?.kdcs,
+              nameServer: opts.kerberos?.nameServer,
+              now: opts.kerberos?.now,
+              kdcTimeoutMs: opts.kerberos?.kdcTimeoutMs,
+            }),
+            spn: opts.kerberos?.spn || "host",
+            hostName: opts.kerberos?.hostName ?? undefined,
+            protocol: opts.kerberos?.protocol,
+            now: opts.kerberos?.now,
+          }
+          : undefined,
       },
       password: opts.password,
       pool: this.#pool,
@@ -406,6 +445,9 @@ function poolKey(opts: WinrmClientOptions, port: number, tls: TlsOptions): strin
     port,
     opts.auth,
     `${opts.domain ?? ""}\\${opts.username}`,
+    opts.auth === "kerberos"
+      ? JSON.stringify([opts.kerberos?.realm, opts.kerberos?.kdcs, opts.kerberos?.spn])
+      : "",
     tls.verify,
     tls.servername ?? "",
     secret,

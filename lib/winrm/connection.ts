@@ -19,6 +19,7 @@ import {
 } from "./errors.ts";
 import { tlsErrorFor, type TlsOptions, verifyPeer } from "./tls_verify.ts";
 import type { NtlmSession } from "./ntlm/session.ts";
+import type { Sealer } from "./encryption.ts";
 import { cancel, postpone, schedule, type Timer } from "./ticker.ts";
 
 export interface ConnectOptions {
@@ -60,6 +61,8 @@ export class Connection {
   readonly peerCertificate: Uint8Array | undefined;
   /** set by the transport once the connection-bound NTLM context is established */
   ntlm: NtlmSession | null = null;
+  /** set by the transport once a connection-bound Kerberos context is established */
+  sealer: Sealer | null = null;
   /** set once a request on this connection was answered other than 401 (see transport.ts) */
   credentialsAccepted = false;
   requests = 0;

@@ -1,6 +1,7 @@
 /**
  * MS-WSMV §2.2.9.1.1 message encryption framing: a multipart/encrypted body
- * whose binary part is <u32 LE sig len><NTLM signature><sealed SOAP>.
+ * whose binary part is <u32 LE sig len><NTLM signature><sealed SOAP>, or under Kerberos
+ * <u32 LE header len><Wrap token header><sealed SOAP> (the same layout, a longer header).
  * Parsing works on bytes because the sealed part is arbitrary binary.
  */
 import type { NtlmSession } from "./ntlm/session.ts";
@@ -9,6 +10,30 @@ import { concatBytes } from "./ntlm/wire.ts";
 
 export const ENCRYPTED_CONTENT_TYPE =
   'multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";boundary="Encrypted Boundary"';
+
+/**
+ * What seals one connection's messages: an NTLM session (16-byte signature, labelled
+ * HTTP-SPNEGO-session-encrypted) or a Kerberos context (Wrap token header, see
+ * kerberos_auth.ts), which names its own label and header length.
+ */
+export interface Sealer {
+  sealInto(plain: Uint8Array, out: Uint8Array, at: number, sig: Uint8Array, sigAt: number): void;
+  unseal(sealed: Uint8Array, signature: Uint8Array): Uint8Array;
+  unsealWith<T>(sealed: Uint8Array, signature: Uint8Array, use: (plain: Uint8Array) => T): T;
+  /** e.g. "application/HTTP-Kerberos-session-encrypted"; NTLM's when absent */
+  readonly protocol?: string;
+  /** bytes before the sealed data; 16 (NTLM) when absent */
+  readonly signatureLength?: number;
+}
+
+const SPNEGO_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted";
+
+/** The Content-Type of a body sealed by `sealer`. */
+export function encryptedContentType(sealer: { protocol?: string }): string {
+  return `multipart/encrypted;protocol="${
+    sealer.protocol ?? SPNEGO_PROTOCOL
+  }";boundary="Encrypted Boundary"`;
+}
 
 const te = new TextEncoder();
 const BOUNDARY = te.encode("--Encrypted Boundary\r\n");
@@ -21,26 +46,30 @@ const latin1 = new TextDecoder("latin1");
 
 /** Returns the whole multipart body. */
 export function encryptMessage(
-  session: NtlmSession,
+  session: NtlmSession | Sealer,
   soap: Uint8Array,
   charset: "UTF-8" | "UTF-16" = "UTF-8",
 ): Uint8Array {
-  const out = new Uint8Array(encryptedLength(soap.length, charset));
+  const out = new Uint8Array(encryptedLength(soap.length, charset, session as Sealer));
   encryptMessageInto(session, soap, out, 0, charset);
   return out;
 }
 
-function partHead(soapLength: number, charset: string): string {
+function partHead(soapLength: number, charset: string, protocol = SPNEGO_PROTOCOL): string {
   // ASCII only, so the string's length is its byte length
   return "--Encrypted Boundary\r\n" +
-    "\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n" +
+    `\tContent-Type: ${protocol}\r\n` +
     `\tOriginalContent: type=application/soap+xml;charset=${charset};Length=${soapLength}\r\n`;
 }
 
 /** Byte length of the multipart body that seals a `soapLength`-byte message. */
-export function encryptedLength(soapLength: number, charset: "UTF-8" | "UTF-16" = "UTF-8") {
-  return partHead(soapLength, charset).length + PART2.length + 4 + SIG_LEN + soapLength +
-    END.length;
+export function encryptedLength(
+  soapLength: number,
+  charset: "UTF-8" | "UTF-16" = "UTF-8",
+  sealer?: { protocol?: string; signatureLength?: number },
+) {
+  return partHead(soapLength, charset, sealer?.protocol).length + PART2.length + 4 +
+    (sealer?.signatureLength ?? SIG_LEN) + soapLength + END.length;
 }
 
 /**
@@ -48,22 +77,23 @@ export function encryptedLength(soapLength: number, charset: "UTF-8" | "UTF-16" 
  * (encryptedLength bytes), so that a request is built in one array; returns the end offset.
  */
 export function encryptMessageInto(
-  session: NtlmSession,
+  session: NtlmSession | Sealer,
   soap: Uint8Array,
   out: Uint8Array,
   at: number,
   charset: "UTF-8" | "UTF-16" = "UTF-8",
 ): number {
-  const head = partHead(soap.length, charset);
+  const sealer = session as Sealer;
+  const head = partHead(soap.length, charset, sealer.protocol);
+  const sigLen = sealer.signatureLength ?? SIG_LEN;
   te.encodeInto(head, out.subarray(at));
   let o = at + head.length;
   out.set(PART2, o);
   o += PART2.length;
-  out[o] = SIG_LEN; // u32 LE
-  out[o + 1] = out[o + 2] = out[o + 3] = 0;
+  new DataView(out.buffer, out.byteOffset + o, 4).setUint32(0, sigLen, true);
   o += 4;
   const sigAt = o;
-  o += SIG_LEN;
+  o += sigLen;
   session.sealInto(soap, out, o, out, sigAt);
   o += soap.length;
   out.set(END, o);
@@ -71,7 +101,7 @@ export function encryptMessageInto(
 }
 
 /** Verifies signature and Length=; throws typed errors on garbage/truncation/tamper. */
-export function decryptMessage(session: NtlmSession, body: Uint8Array): Uint8Array {
+export function decryptMessage(session: NtlmSession | Sealer, body: Uint8Array): Uint8Array {
   return decryptMessageWith(session, body, (plain) => plain.slice());
 }
 
@@ -80,7 +110,7 @@ export function decryptMessage(session: NtlmSession, body: Uint8Array): Uint8Arr
  * (decode it there, without a copy) and returns what `use` returns.
  */
 export function decryptMessageWith<T>(
-  session: NtlmSession,
+  session: NtlmSession | Sealer,
   body: Uint8Array,
   use: (plain: Uint8Array) => T,
 ): T {
@@ -102,9 +132,13 @@ export function decryptMessageWith<T>(
     pos = part2.next;
     if (pos + 4 > body.length) throw new NtlmProtocolError("encrypted message truncated");
     const sigLen = new DataView(body.buffer, body.byteOffset + pos, 4).getUint32(0, true);
-    if (sigLen !== SIG_LEN) throw new NtlmProtocolError("unexpected signature length");
+    // NTLM's signature is 16 bytes; a Kerberos Wrap header's length depends on its enctype.
+    const fixed = (session as Sealer).signatureLength === undefined;
+    if (fixed ? sigLen !== SIG_LEN : sigLen < 16 || sigLen > 1024) {
+      throw new NtlmProtocolError("unexpected signature length");
+    }
     pos += 4;
-    const sigEnd = pos + SIG_LEN;
+    const sigEnd = pos + sigLen;
     // The sealed data runs to the next boundary; find it from Length, then confirm.
     const end = sigEnd + length;
     if (end > body.length) {

@@ -7,6 +7,7 @@ import { WinrmClient, type WinrmClientOptions } from "./client.ts";
 import { ConfigError } from "./errors.ts";
 
 export { type ClientCounters, type EnumerateOptions, WinrmClient } from "./client.ts";
+export { KerberosAuthenticationError } from "./kerberos_auth.ts";
 export type { WinrmClientOptions, WinrmTimeouts } from "./client.ts";
 export * from "./errors.ts";
 export { DEFAULT_ENUMERATION_LIMITS, type EnumerationLimits } from "./enumerate.ts";
@@ -36,6 +37,10 @@ export interface WinrmCredential {
   tlsCaPem?: string | null;
   tlsFingerprint?: string | null;
   allowUnencrypted: boolean;
+  /** winrm_kerberos: realm, KDCs ("host[:port]"; none: DNS SRV), SPN choice (null: host name) */
+  kerberosRealm?: string | null;
+  kerberosKdcs?: string[];
+  kerberosSpn?: string | null;
 }
 
 /** Options a caller passes through to every client it builds (e.g. polling settings). */
@@ -50,8 +55,10 @@ export function clientFromCredential(
   host: string,
   cred: WinrmCredential,
   overrides: WinrmOverrides = {},
+  /** the device's host name when `host` is its address: Kerberos names the service after it */
+  hostName?: string | null,
 ): WinrmClient {
-  if (cred.type !== "winrm_basic" && cred.type !== "winrm_ntlm") {
+  if (cred.type !== "winrm_basic" && cred.type !== "winrm_ntlm" && cred.type !== "winrm_kerberos") {
     throw new ConfigError(`credential type ${cred.type} is not a WinRM credential`);
   }
   const fingerprints = cred.tlsFingerprint?.split(",").map((f) => f.trim()).filter(Boolean);
@@ -59,7 +66,16 @@ export function clientFromCredential(
     host,
     port: cred.port || undefined,
     https: cred.useSsl,
-    auth: cred.type === "winrm_basic" ? "basic" : "ntlm",
+    auth: cred.type === "winrm_basic" ? "basic" : cred.type === "winrm_ntlm" ? "ntlm" : "kerberos",
+    kerberos: cred.type === "winrm_kerberos"
+      ? {
+        realm: cred.kerberosRealm,
+        kdcs: cred.kerberosKdcs,
+        spn: cred.kerberosSpn,
+        hostName,
+        ...overrides.kerberos,
+      }
+      : undefined,
     username: cred.username,
     password: cred.password,
     domain: cred.domain,

@@ -26,7 +26,13 @@
  * pool remembers that and the batch is re-sent one request at a time.
  */
 import { Buffer } from "node:buffer";
-import { ENCRYPTED_CONTENT_TYPE, encryptedLength } from "./encryption.ts";
+import {
+  decryptMessageWith,
+  ENCRYPTED_CONTENT_TYPE,
+  encryptedContentType,
+  encryptedLength,
+  encryptMessageInto,
+} from "./encryption.ts";
 import {
   buildRequest,
   encodeUtf8All,
@@ -48,14 +54,32 @@ import {
   TimeoutError,
 } from "./errors.ts";
 import { ntlmHandshake, sealRequestInto, unsealResponse } from "./ntlm_auth.ts";
+import type { KerberosClient } from "../kerberos/client.ts";
+import {
+  kerberosHandshake,
+  KerberosSealer,
+  mapKerberosError,
+  resolveSpn,
+  type SpnChoice,
+} from "./kerberos_auth.ts";
 
 const USER_AGENT = "NMSlite WinRM";
 
 export interface TransportAuth {
-  scheme: "basic" | "ntlm";
+  scheme: "basic" | "ntlm" | "kerberos";
   username: string;
   domain?: string | null;
   allowUnencrypted: boolean;
+  /** scheme "kerberos": the principal's ticket cache and how to name the service */
+  kerberos?: {
+    client: KerberosClient;
+    spn?: SpnChoice;
+    /** the host's DNS name when the connection goes to its address */
+    hostName?: string;
+    /** the sealed bodies' label; default application/HTTP-Kerberos-session-encrypted */
+    protocol?: string;
+    now?: () => number;
+  };
 }
 
 export interface TransportResult {
@@ -65,6 +89,7 @@ export interface TransportResult {
 
 export class Transport {
   readonly #hostHeader: string;
+  readonly #host: string;
   readonly #https: boolean;
   readonly #auth: TransportAuth;
   readonly #password: string;
@@ -75,6 +100,8 @@ export class Transport {
   /** request heads up to Content-Length: plain SOAP (with Basic credentials), sealed SOAP */
   readonly #soapHead: string;
   readonly #sealedHead: string;
+  readonly #krbSealedHeads = new Map<string, string>();
+  #spn: string | null = null;
 
   constructor(opts: {
     host: string;
@@ -87,6 +114,7 @@ export class Transport {
     /** false sends postAll()'s envelopes one at a time */
     pipelining?: boolean;
   }) {
+    this.#host = opts.host;
     this.#hostHeader = `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`;
     this.#https = opts.https;
     this.#auth = opts.auth;
@@ -204,8 +232,34 @@ export class Transport {
         rest = soaps.slice(1);
       }
     }
+    if (this.#auth.scheme === "kerberos" && !conn.sealer) {
+      const k = this.#auth.kerberos!;
+      let spn = this.#spn;
+      if (!spn) {
+        try {
+          spn = this.#spn = await resolveSpn(k.hostName || this.#host, k.spn);
+        } catch (err) {
+          throw mapKerberosError(err, conn);
+        }
+      }
+      const res = await kerberosHandshake(this, conn, {
+        client: k.client,
+        spn,
+        https: this.#https,
+        protocol: k.protocol,
+        body: soaps[0],
+        signal,
+        now: k.now,
+      });
+      this.#pool.stats.handshakes++;
+      if (this.#https && res) {
+        out.push(toResult(conn, res));
+        rest = soaps.slice(1);
+      }
+    }
     if (!rest.length) return out;
-    const sealed = this.#auth.scheme === "ntlm" && !this.#https;
+    const sealed = (this.#auth.scheme === "ntlm" || this.#auth.scheme === "kerberos") &&
+      !this.#https;
     if (this.#auth.scheme === "basic" && !conn.credentialsAccepted && rest.length > 1) {
       // Basic on a connection that has not proven the password: one request, then the rest.
       out.push(...await this.#exchange(conn, rest.slice(0, 1), false, signal));
@@ -234,7 +288,8 @@ export class Transport {
     for (const res of responses) {
       if (res.status === 401) {
         if (this.#auth.scheme === "basic") throw basicRejected(conn, res, this.#https);
-        throw lostContext(conn);
+        if (conn.sealer && this.#spn) this.#auth.kerberos?.client.forget(this.#spn);
+        throw lostContext(conn, conn.sealer ? "Kerberos" : "NTLM");
       }
       conn.credentialsAccepted = true;
       out.push(sealed ? this.#unsealed(conn, res) : toResult(conn, res));
@@ -245,6 +300,14 @@ export class Transport {
   #unsealed(conn: Connection, res: HttpResponse): TransportResult {
     const type = header(res, "content-type") ?? "";
     if (type.toLowerCase().startsWith("multipart/encrypted")) {
+      if (conn.sealer) {
+        try {
+          const xml = decryptMessageWith(conn.sealer, res.body, (plain) => decodeXml(plain, ""));
+          return { status: res.status, xml };
+        } catch (err) {
+          throw mapKerberosError(err, conn);
+        }
+      }
       const xml = unsealResponse(conn, res.body, (plain) => decodeXml(plain, ""));
       return { status: res.status, xml };
     }
@@ -270,6 +333,19 @@ export class Transport {
     return buildRequest(this.#hostHeader, this.#headers(contentType, authorization), body);
   }
 
+  /** The request head prefix for bodies sealed under `sealer`'s label (cached per label). */
+  #krbSealedHead(sealer: KerberosSealer): string {
+    let head = this.#krbSealedHeads.get(sealer.protocol);
+    if (!head) {
+      head = requestHeadPrefix(
+        this.#hostHeader,
+        this.#headers(encryptedContentType(sealer), null),
+      );
+      this.#krbSealedHeads.set(sealer.protocol, head);
+    }
+    return head;
+  }
+
   #headers(contentType: string, authorization: string | null): [string, string][] {
     const headers: [string, string][] = [
       ["User-Agent", USER_AGENT],
@@ -289,9 +365,13 @@ export class Transport {
     const bodies = encodeUtf8All(soaps);
     const heads: string[] = [];
     let total = 0;
+    const sealer = conn.sealer;
+    const sealedHead = sealer ? this.#krbSealedHead(sealer as KerberosSealer) : this.#sealedHead;
     for (const body of bodies) {
-      const length = sealed ? encryptedLength(body.length) : body.length;
-      const head = requestHead(sealed ? this.#sealedHead : this.#soapHead, length);
+      const length = sealed
+        ? encryptedLength(body.length, "UTF-8", sealer ?? undefined)
+        : body.length;
+      const head = requestHead(sealed ? sealedHead : this.#soapHead, length);
       heads.push(head);
       total += head.length + length;
     }
@@ -299,7 +379,13 @@ export class Transport {
     let o = 0;
     for (let i = 0; i < bodies.length; i++) {
       o = writeAscii(heads[i], out, o);
-      if (sealed) {
+      if (sealed && sealer) {
+        try {
+          o = encryptMessageInto(sealer, bodies[i], out, o);
+        } catch (err) {
+          throw mapKerberosError(err, conn);
+        }
+      } else if (sealed) {
         o = sealRequestInto(conn, bodies[i], out, o);
       } else {
         out.set(bodies[i], o);
@@ -344,9 +430,9 @@ function basicUser(auth: TransportAuth): string {
   return auth.domain && !u.includes("\\") && !u.includes("@") ? `${auth.domain}\\${u}` : u;
 }
 
-function lostContext(conn: Connection): AuthenticationError {
+function lostContext(conn: Connection, mech: string): AuthenticationError {
   return new AuthenticationError(
-    `${conn.endpoint}: the server no longer accepts this connection's NTLM context (HTTP 401)`,
+    `${conn.endpoint}: the server no longer accepts this connection's ${mech} context (HTTP 401)`,
     401,
   );
 }

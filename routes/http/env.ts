@@ -1,5 +1,6 @@
 import type { System } from "../../lib/compose.ts";
 import type { AccessClaims } from "../../lib/auth/tokens.ts";
+import type { NodeIdentity } from "../../lib/db/poller_nodes.ts";
 
 /**
  * What the HTTP layer is handed by the composition root: the services it calls, the tokens
@@ -16,6 +17,8 @@ export type HttpDeps = Pick<
   | "health"
   | "selfMetrics"
   | "pollerLoad"
+  | "nodeHub"
+  | "ingest"
 >;
 
 /** Hono environment: the typed context variables every handler can read. */
@@ -24,5 +27,7 @@ export interface AppEnv {
     app: HttpDeps;
     user: AccessClaims;
     requestId: string;
+    /** the poller node behind a node credential (routes/api/v1/node_protocol.ts) */
+    node: NodeIdentity;
   };
 }

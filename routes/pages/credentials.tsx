@@ -23,6 +23,9 @@ export const credentialsPage: Page = {
       use_ssl: p.use_ssl,
       tls_verify: p.tls_verify,
       allow_unencrypted: p.allow_unencrypted,
+      kerberos_realm: p.kerberos_realm,
+      kerberos_kdcs: p.kerberos_kdcs,
+      kerberos_spn: p.kerberos_spn,
     }));
     return view.page(
       c,

@@ -13,6 +13,7 @@ import { EmptyState, StatusBadge } from "../../components/Layout.tsx";
 import { Time } from "../../components/Time.tsx";
 import { Island } from "../../components/Island.tsx";
 import { islands } from "./islands.ts";
+import { sitesRepo } from "../../lib/db/sites.ts";
 
 const PAGE_SIZE = 25;
 const SORTS = {
@@ -56,7 +57,15 @@ function SortHeader({ q, k }: { q: Query; k: SortKey }) {
   );
 }
 
-function DevicesTable({ q, rows, total }: { q: Query; rows: Device[]; total: number }) {
+function DevicesTable(
+  { q, rows, total, sites }: {
+    q: Query;
+    rows: Device[];
+    total: number;
+    /** site id -> name */
+    sites: Map<number, string>;
+  },
+) {
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   return (
     <>
@@ -103,6 +112,7 @@ function DevicesTable({ q, rows, total }: { q: Query; rows: Device[]; total: num
                   <SortHeader q={q} k="status" />
                   <SortHeader q={q} k="os" />
                   <SortHeader q={q} k="last_seen" />
+                  <th scope="col">Site</th>
                 </tr>
               </thead>
               <tbody>
@@ -126,6 +136,7 @@ function DevicesTable({ q, rows, total }: { q: Query; rows: Device[]; total: num
                     <td data-label="Last seen">
                       <Time value={d.last_seen} />
                     </td>
+                    <td data-label="Site">{sites.get(d.site_id) ?? d.site_id}</td>
                   </tr>
                 ))}
               </tbody>
@@ -160,13 +171,18 @@ export const devicesPage: Page = {
       { limit: PAGE_SIZE, offset: (q.page - 1) * PAGE_SIZE, sort: q.sort, order: q.order },
       { status: q.status || undefined, q: q.q || undefined },
     );
+    const sites = new Map(
+      (await sitesRepo.list(c.get("app").db, { limit: 1000, offset: 0 })).items.map((
+        s,
+      ) => [s.id, s.name]),
+    );
     return view.page(
       c,
       "Devices",
       <>
         <h1>Devices</h1>
         {canEdit(c) && <Island of={islands.DeviceAdd} props={{}} />}
-        <DevicesTable q={q} rows={page.items} total={page.total} />
+        <DevicesTable q={q} rows={page.items} total={page.total} sites={sites} />
         <Island of={islands.LocalTimes} props={{}} />
       </>,
     );

@@ -5,6 +5,7 @@
 import { canEdit, type Page } from "./view.tsx";
 import { Island } from "../../components/Island.tsx";
 import { islands } from "./islands.ts";
+import { sitesRepo } from "../../lib/db/sites.ts";
 import { discoveryProfilesRepo } from "../../lib/db/discovery_profiles.ts";
 import { discoveryRunsRepo } from "../../lib/db/discovery_runs.ts";
 import { pickLists } from "../../lib/db/pick_lists.ts";
@@ -23,6 +24,9 @@ export const discoveryPage: Page = {
       pickLists.builtinPluginId(db),
       runId ? discoveryRunsRepo.get(db, runId) : Promise.resolve(undefined),
     ]);
+    const siteNames = new Map(
+      (await sitesRepo.list(db, { limit: 1000, offset: 0 })).items.map((s) => [s.id, s.name]),
+    );
     // without ?run, a run still going (started here, in another tab or by a script) is shown
     const latestRunning = runParam === undefined
       ? runs.items.find((r) => r.status === "running" || r.status === "queued")
@@ -51,6 +55,7 @@ export const discoveryPage: Page = {
               credential_profile_id: p.credential_profile_id,
               target: p.target,
               ports: p.ports,
+              site: siteNames.get(p.site_id),
             })),
             credentials,
             pluginId,

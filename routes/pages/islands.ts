@@ -20,6 +20,7 @@ import DeviceTags from "../../islands/DeviceTags.tsx";
 import MaintenanceWindows from "../../islands/MaintenanceWindows.tsx";
 import NotificationChannels from "../../islands/NotificationChannels.tsx";
 import Problems from "../../islands/Problems.tsx";
+import PollerNodes from "../../islands/PollerNodes.tsx";
 
 // deno-lint-ignore no-explicit-any
 type Components = Record<string, ComponentType<any>>;
@@ -54,4 +55,5 @@ export const islands = register({
   MaintenanceWindows,
   NotificationChannels,
   Problems,
+  PollerNodes,
 });

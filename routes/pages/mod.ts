@@ -20,6 +20,7 @@ import { credentialsPage } from "./credentials.tsx";
 import { usersPage } from "./users.tsx";
 import { accountPage } from "./account.tsx";
 import { alertRulesPage, channelsPage, maintenancePage, problemsPage } from "./problems.tsx";
+import { pollersPage } from "./pollers.tsx";
 
 const log = getLogger(["nmslite", "web"]);
 
@@ -38,6 +39,7 @@ export const PAGES: readonly Page[] = [
   alertRulesPage,
   maintenancePage,
   channelsPage,
+  pollersPage,
 ];
 
 let shared: Promise<WebAssets> | null = null;

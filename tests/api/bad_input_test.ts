@@ -110,6 +110,7 @@ for (const backend of backends()) {
           for (
             const [path, field] of [
               ["/devices?q=a%00b", "q"],
+              ["/monitors?q=a%00b", "q"],
               ["/credential-profiles?q=%00", "q"],
               ["/discovery-profiles?q=x%00", "q"],
               ["/audit-log?entity=%00", "entity"],

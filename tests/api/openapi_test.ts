@@ -773,6 +773,68 @@ for (const backend of backends()) {
             }, 204);
             await k.call({ method: "GET", path: "/audit-log", query: "entity=monitor", ...A }, 200);
 
+            // --- sites and poller nodes (the node protocol itself is tested in tests/nodes/)
+            const site = (await k.call(
+              { method: "POST", path: "/sites", body: { name: "branch" }, ...A },
+              201,
+            )).data;
+            await k.call({ method: "POST", path: "/sites", body: { name: "BRANCH" }, ...A }, 409);
+            await k.call({ method: "GET", path: "/sites", ...A }, 200);
+            await k.call({ method: "GET", path: "/sites/{id}", id: site.id, ...A }, 200);
+            await k.call({
+              method: "PUT",
+              path: "/sites/{id}",
+              id: site.id,
+              body: { description: "the branch office" },
+              ...A,
+            }, 200);
+            const pollerNode = (await k.call({
+              method: "POST",
+              path: "/poller-nodes",
+              body: { site_id: site.id, name: "branch-1" },
+              ...A,
+            }, 201)).data;
+            assert(pollerNode.enrolment_token, "the enrolment token is in the create answer");
+            await k.call({
+              method: "POST",
+              path: "/poller-nodes",
+              body: { site_id: BIG_ID, name: "nowhere" },
+              ...A,
+            }, 404);
+            await k.call({ method: "GET", path: "/poller-nodes", ...A }, 200);
+            await k.call(
+              { method: "GET", path: "/poller-nodes/{id}", id: pollerNode.id, ...A },
+              200,
+            );
+            await k.call({ method: "DELETE", path: "/sites/{id}", id: site.id, ...A }, 400);
+            await k.call({
+              method: "POST",
+              path: "/poller-nodes/{id}/revoke",
+              id: pollerNode.id,
+              ...A,
+            }, 200);
+            await k.call({
+              method: "POST",
+              path: "/poller-nodes/{id}/revoke",
+              id: pollerNode.id,
+              ...A,
+            }, 409);
+            const otherNode = (await k.call({
+              method: "POST",
+              path: "/poller-nodes",
+              body: { site_id: site.id, name: "branch-2" },
+              ...A,
+            }, 201)).data;
+            await k.call(
+              { method: "DELETE", path: "/poller-nodes/{id}", id: otherNode.id, ...A },
+              204,
+            );
+            const empty = (await k.call(
+              { method: "POST", path: "/sites", body: { name: "empty" }, ...A },
+              201,
+            )).data;
+            await k.call({ method: "DELETE", path: "/sites/{id}", id: empty.id, ...A }, 204);
+
             // --- the same errors for every operation: 401, 400 (bad id), 404, 403 (viewer)
             const viewerToken = await s.login("viewer1", "viewer-password");
             for (const { key, method, path, op } of k.operations()) {
@@ -786,7 +848,7 @@ for (const backend of backends()) {
               }
               const adminOnly = path.startsWith("/users") || path === "/audit-log" ||
                 path.startsWith("/notification-channels") ||
-                path.startsWith("/notification-policies");
+                path.startsWith("/notification-policies") || path.startsWith("/poller-nodes");
               if (method !== "GET" || adminOnly) await k.call({ ...good, token: viewerToken }, 403);
               else if (path !== "/auth/me") await k.call({ ...good, token: viewerToken }, 200);
             }

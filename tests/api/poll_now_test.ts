@@ -2,7 +2,7 @@
  * POST /devices/{id}/poll against the running pipeline and a simulated Windows host: the
  * device's enabled monitor is polled at once (its interval is a day, so the schedule would not
  * poll it during the test), the result reaches the monitor and the metrics, a second click
- * within 5 s is skipped, a viewer is refused.
+ * within 5 s is skipped, the device added by IP gets its host name and OS, a viewer is refused.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { startTestServer } from "../helpers/server.ts";
@@ -71,6 +71,18 @@ Deno.test({
       // the device's last seen is that poll
       const seen = (await call("GET", `/devices/${id}`)).body.data.last_seen;
       assertEquals(Date.parse(seen), Date.parse(m.last_polled));
+      // added by IP, it is named by that first good poll, as discovery would have named it
+      assertEquals(device.body.data.hostname, null);
+      let named = (await call("GET", `/devices/${id}`)).body.data;
+      while (!named.hostname && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        named = (await call("GET", `/devices/${id}`)).body.data;
+      }
+      assertEquals(named.hostname, host.name);
+      assertEquals(
+        named.os,
+        String(sim.instances(host.ip, "Win32_OperatingSystem")[0].Caption).trim(),
+      );
 
       const viewer = await call("POST", "/users", {
         username: "watcher",

@@ -243,6 +243,25 @@ for (const backend of backends()) {
           assertEquals(filtered.body.meta.total, 1);
         });
 
+        await t.step("monitors: q finds device, plugin and credential names", async () => {
+          const plugins = async (q: string) =>
+            (await call("GET", `/monitors?q=${encodeURIComponent(q)}&sort=id`)).body.data
+              .map((m: { plugin_id: number }) => m.plugin_id);
+          const both = [winrmPlugin, execPlugin];
+          assertEquals(await plugins("echo-"), [execPlugin], "plugin name");
+          assertEquals(await plugins("WinRM"), [winrmPlugin], "plugin name, any case");
+          assertEquals(await plugins("windows ADMINS"), both, "credential profile name");
+          assertEquals(await plugins("WEB-B"), both, "device host name");
+          assertEquals(await plugins("10.0.0.3"), both, "device IP");
+          assertEquals(await plugins("10.0.0.1"), [], "another device's IP");
+          assertEquals(await plugins("%"), [], "% is a character, not a wildcard");
+          assertEquals(await plugins("_"), [], "_ is a character, not a wildcard");
+          assertEquals(await plugins("echo\\"), [], "so is \\");
+          const disabled = await call("GET", `/monitors?q=web-b&enabled=false`);
+          assertEquals(disabled.body.data.map((m: { id: number }) => m.id), [monitorId]);
+          assertEquals((await call("GET", `/monitors?q=${"x".repeat(101)}`)).status, 400);
+        });
+
         await t.step("deletion rules: in-use refused with counts, monitor always", async () => {
           const cred = await call("DELETE", `/credential-profiles/${credId}`);
           assertEquals(cred.status, 400);

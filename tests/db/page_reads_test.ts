@@ -90,6 +90,8 @@ for (const backend of backends()) {
         assertEquals(ids(await page({ q: "DENIED" })), [[m3], 1]);
         assertEquals(ids(await page({ q: "winrm" })), [[m1, m2, m3], 3]);
         assertEquals(ids(await page({ q: "%" })), [[], 0]);
+        assertEquals(ids(await page({ q: "_" })), [[], 0]);
+        assertEquals(ids(await page({ q: "SEED" })), [[m1, m2, m3], 3], "credential profile name");
         assertEquals(ids(await page({ enabled: false })), [[m1], 1]);
         assertEquals(ids(await page({ enabled: true, failing: true })), [[m3], 1]);
         const [attempted] = (await page({ q: "127.0.90.3" })).rows;

@@ -70,6 +70,7 @@ const RENDERS: Record<string, string[] | "json"> = {
   "/alert-rules": ["AlertRules"],
   "/maintenance": ["MaintenanceWindows"],
   "/notifications": ["NotificationChannels"],
+  "/pollers": ["PollerNodes"],
 };
 
 Deno.test({

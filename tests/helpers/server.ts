@@ -1,10 +1,12 @@
 /**
  * A real NMSlite server for integration tests: the full application (bootstrap, migrations,
- * HTTP) listening on a loopback port, over the embedded database or a scratch PostgreSQL.
+ * HTTP through lib/web/serve.ts as main.ts serves it) listening on a loopback port, over the
+ * embedded database or a scratch PostgreSQL.
  */
 import { loadConfig } from "../../lib/config.ts";
 import { compose, type System } from "../../lib/compose.ts";
 import { createApp } from "../../routes/app.ts";
+import { serve } from "../../lib/web/serve.ts";
 import { type Backend, createScratchDatabase, type ScratchDatabase } from "./databases.ts";
 import { WORKER_URLS } from "../../workers/urls.ts";
 import { installPlugins } from "../../scripts/child_server.ts";
@@ -58,7 +60,15 @@ export async function startTestServer(
     queuePath: `${dataDir}/queue.kv`,
   });
   const app = createApp(ctx, { bodyLimitBytes: config.server.body_limit_bytes });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+  // The product's own listener (lib/web/serve.ts), configured as main.ts configures it, so
+  // the tests go through its accept loop, timeouts and compression.
+  const server = serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    headerTimeoutMs: config.server.header_timeout_ms,
+    idleTimeoutMs: config.server.idle_timeout_ms,
+    maxConnections: config.server.max_connections,
+  }, app.fetch);
   const url = `http://127.0.0.1:${server.addr.port}`;
   const api = `${url}/api/v1`;
   const call: TestServer["call"] = async (method, path, opts = {}) => {

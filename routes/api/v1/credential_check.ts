@@ -6,13 +6,17 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
-import { dataResponse, errors, IdParam, Ipv4, jsonBody, nullableText } from "./schemas.ts";
+import { dataResponse, errors, Id, IdParam, Ipv4, jsonBody, nullableText } from "./schemas.ts";
 import { bearerRoute } from "./resource.ts";
 import { requireRole } from "../../http/auth.ts";
 import { actorOf } from "../../http/actor.ts";
 
 const TestBody = z.object({
   ip: Ipv4,
+  site_id: Id.optional().openapi({
+    description: "where to test an address that is not a device yet (default 1, local); a " +
+      "device is tested from its own site, by one of the site's poller nodes",
+  }),
 }).strict().openapi("CredentialTestRequest");
 
 const TestResult = z.object({
@@ -45,10 +49,10 @@ export function registerCredentialTestRoute(app: OpenAPIHono<AppEnv>): void {
     ),
     async (c) => {
       const { id } = c.req.valid("param");
-      const { ip } = c.req.valid("json");
+      const { ip, site_id } = c.req.valid("json");
       const anyAddress = c.get("user").role === "admin";
       const tests = c.get("app").services.credentialProfiles;
-      return ok(c, await tests.test(actorOf(c), id, ip, { anyAddress }));
+      return ok(c, await tests.test(actorOf(c), id, ip, { anyAddress, siteId: site_id }));
     },
   );
 }

@@ -3,7 +3,7 @@ import type { AppEnv } from "../../http/env.ts";
 import { errors, searchQuery, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 
-const TYPES = ["winrm_basic", "winrm_ntlm", "wmi"] as const;
+const TYPES = ["winrm_basic", "winrm_ntlm", "winrm_kerberos", "wmi"] as const;
 const TLS_VERIFY = ["system", "pinned", "insecure"] as const;
 
 const CredentialProfile = z.object({
@@ -17,6 +17,9 @@ const CredentialProfile = z.object({
   tls_verify: z.enum(TLS_VERIFY),
   tls_ca_pem: z.string().nullable(),
   allow_unencrypted: z.boolean(),
+  kerberos_realm: z.string().nullable(),
+  kerberos_kdcs: z.array(z.string()),
+  kerberos_spn: z.string().nullable(),
   created_at: Timestamp,
   updated_at: Timestamp,
 }).openapi("CredentialProfile");
@@ -42,6 +45,20 @@ const CreateBody = z.object({
   tls_ca_pem: pem.nullable().optional(),
   allow_unencrypted: z.boolean().optional().openapi({
     description: "allow Basic authentication over plain HTTP",
+  }),
+  kerberos_realm: z.string().trim().max(256).nullable().optional().openapi({
+    example: "CORP.EXAMPLE.COM",
+    description: "winrm_kerberos: the realm (default: the part after @ in username)",
+  }),
+  kerberos_kdcs: z.array(z.string().trim().min(1).max(260)).max(16).optional().openapi({
+    example: ["dc1.corp.example.com", "dc2.corp.example.com:88"],
+    description:
+      "winrm_kerberos: KDCs as host[:port]; empty: found by DNS SRV (_kerberos._tcp.REALM)",
+  }),
+  kerberos_spn: z.string().trim().max(300).nullable().optional().openapi({
+    example: "HTTP/server.corp.example.com",
+    description:
+      'winrm_kerberos: null names the service HTTP/<device host name>; "reverse" uses the IP\'s reverse DNS name; anything else is a fixed SPN',
   }),
 }).strict().openapi("CredentialProfileCreate");
 

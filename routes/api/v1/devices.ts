@@ -6,6 +6,7 @@ import {
   dataResponse,
   errorResponse,
   errors,
+  Id,
   IdParam,
   Ipv4,
   nullableText,
@@ -28,6 +29,7 @@ export const Device = z.object({
   status_changed_at: NullableTimestamp,
   last_seen: NullableTimestamp,
   discovery_profile_id: z.number().int().nullable(),
+  site_id: z.number().int().openapi({ description: "the site whose pollers poll it (1: local)" }),
   created_at: Timestamp,
   updated_at: Timestamp,
 }).openapi("Device");
@@ -41,6 +43,7 @@ const CreateBody = z.object({
   os: text(255),
   os_version: text(100),
   serial_number: text(100),
+  site_id: Id.optional().openapi({ description: "default 1 (local)" }),
 }).strict().openapi("DeviceCreate");
 
 const UpdateBody = z.object({

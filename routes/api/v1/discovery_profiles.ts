@@ -10,6 +10,7 @@ const DiscoveryProfile = z.object({
   target: z.string(),
   address_count: z.number().int(),
   ports: z.array(z.number().int()),
+  site_id: z.number().int().openapi({ description: "the site whose poller nodes run it" }),
   created_at: Timestamp,
   updated_at: Timestamp,
 }).openapi("DiscoveryProfile");
@@ -25,6 +26,7 @@ const CreateBody = z.object({
   ports: z.array(z.number().int().min(1).max(65535)).min(1).max(16).optional().openapi({
     description: "TCP ports probed; default 5985, 5986, 135",
   }),
+  site_id: Id.optional().openapi({ description: "default 1 (local)" }),
 }).strict().openapi("DiscoveryProfileCreate");
 
 const UpdateBody = CreateBody.partial().strict().openapi("DiscoveryProfileUpdate");

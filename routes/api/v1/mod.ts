@@ -24,6 +24,9 @@ import { registerAlertingRoutes } from "./alerting.ts";
 import { registerNotificationRoutes } from "./notifications.ts";
 import { renderDocsPage } from "./docs_page.ts";
 import { VERSION } from "../../../lib/version.ts";
+import { registerSiteRoutes } from "./sites.ts";
+import { registerPollerNodeRoutes } from "./poller_nodes.ts";
+import { createNodeProtocol, NODE_PATHS } from "./node_protocol.ts";
 
 const PUBLIC_PATHS = new Set([
   "/api/v1/auth/login",
@@ -63,7 +66,7 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   const auth = authenticate();
   const readOnly = viewersReadOnly();
   api.use("*", async (c, next) => {
-    if (PUBLIC_PATHS.has(c.req.path)) return await next();
+    if (PUBLIC_PATHS.has(c.req.path) || NODE_PATHS.has(c.req.path)) return await next();
     await auth(c, async () => {
       if (SELF_SERVICE.has(c.req.path)) return await next();
       await readOnly(c, next);
@@ -85,6 +88,9 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   registerAuditLogRoutes(api);
   registerAlertingRoutes(api);
   registerNotificationRoutes(api);
+  registerSiteRoutes(api);
+  registerPollerNodeRoutes(api);
+  api.route("/", createNodeProtocol());
 
   api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

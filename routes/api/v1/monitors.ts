@@ -1,6 +1,6 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { errors, Id, IdQuery, listQuery, NullableTimestamp, Timestamp } from "./schemas.ts";
+import { errors, Id, IdQuery, NullableTimestamp, searchQuery, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
 
 export const MIN_POLLING_INTERVAL = 10;
@@ -42,17 +42,15 @@ const UpdateBody = z.object({
   enabled: z.boolean().optional(),
 }).strict().openapi("MonitorUpdate");
 
-const ListQuery = listQuery([
-  "id",
-  "device_id",
-  "polling_interval",
-  "last_polled",
-  "last_error_at",
-  "created_at",
-]).extend({
-  device_id: IdQuery.optional(),
-  enabled: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
-});
+const ListQuery = searchQuery(
+  ["id", "device_id", "polling_interval", "last_polled", "last_error_at", "created_at"],
+  {
+    device_id: IdQuery.optional(),
+    enabled: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
+  },
+  "text in the device's hostname or IP, the plugin's name or the credential profile's name " +
+    "(case-insensitive; % and _ match themselves)",
+);
 
 export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>): void {
   resourceRoutes(app, {

@@ -1,0 +1,32 @@
+/**
+ * PostgreSQL LISTEN/NOTIFY between central processes serving one database: a change made
+ * through one process (a monitor edited, a node revoked) reaches the others within
+ * milliseconds, so the nodes connected to them get their new work at once. One dedicated
+ * connection per process; postgres.js re-listens after a reconnect.
+ */
+import postgres from "postgres";
+
+export interface Notifier {
+  publish(channel: string, payload: string): Promise<void>;
+  listen(channel: string, onPayload: (payload: string) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openNotifier(url: string): Notifier {
+  const sql = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    connection: { application_name: "nmslite-notify" },
+  });
+  return {
+    async publish(channel, payload) {
+      await sql`SELECT pg_notify(${channel}, ${payload})`;
+    },
+    async listen(channel, onPayload) {
+      await sql.listen(channel, onPayload);
+    },
+    async close() {
+      await sql.end({ timeout: 2 });
+    },
+  };
+}

@@ -1,0 +1,329 @@
+/**
+ * RFC 3961/3962 simplified-profile crypto for aes128- and aes256-cts-hmac-sha1-96:
+ * n-fold, DK, PBKDF2 string-to-key, AES-CBC with ciphertext stealing (IV 0),
+ * HMAC-SHA1-96 integrity and checksums. RC4-HMAC (etype 23) is known by number only and
+ * refused unless the caller allows it; this module does not implement it.
+ */
+import { pbkdf2Sync } from "node:crypto";
+import { Aes, cbcDecryptInPlace, cbcEncryptInPlace, HmacSha1 } from "./aes_sha1.ts";
+import { KerberosError, KerberosIntegrityError, KerberosProtocolError } from "./errors.ts";
+
+export const ETYPE = { AES256: 18, AES128: 17, RC4_HMAC: 23 } as const;
+/** Checksum types of the two AES etypes (RFC 3962 §7). */
+export const CKSUMTYPE = { HMAC_SHA1_96_AES128: 15, HMAC_SHA1_96_AES256: 16 } as const;
+
+/** RFC 4120 §7.5.1 and RFC 4121 §2 key usage numbers. */
+export const USAGE = {
+  AS_REQ_PA_ENC_TIMESTAMP: 1,
+  KDC_REP_TICKET: 2,
+  AS_REP_ENC_PART: 3,
+  TGS_REQ_AUTH_CKSUM: 6,
+  TGS_REQ_AUTH: 7,
+  TGS_REP_ENC_PART_SESSION: 8,
+  TGS_REP_ENC_PART_SUBKEY: 9,
+  AP_REQ_AUTH_CKSUM: 10,
+  AP_REQ_AUTH: 11,
+  AP_REP_ENC_PART: 12,
+  ACCEPTOR_SEAL: 22,
+  ACCEPTOR_SIGN: 23,
+  INITIATOR_SEAL: 24,
+  INITIATOR_SIGN: 25,
+} as const;
+
+export interface Key {
+  etype: number;
+  value: Uint8Array;
+}
+
+const BLOCK = 16;
+const MAC = 12;
+
+function keyLength(etype: number): number {
+  if (etype === ETYPE.AES256) return 32;
+  if (etype === ETYPE.AES128) return 16;
+  if (etype === ETYPE.RC4_HMAC) {
+    throw new KerberosError(
+      "etype",
+      "RC4-HMAC (etype 23) is refused: it is weak and deprecated; ask for AES keys on the " +
+        "account, or allow RC4 explicitly in the settings",
+    );
+  }
+  throw new KerberosError("etype", `unsupported Kerberos encryption type ${etype}`);
+}
+
+export function checksumType(etype: number): number {
+  keyLength(etype);
+  return etype === ETYPE.AES256 ? CKSUMTYPE.HMAC_SHA1_96_AES256 : CKSUMTYPE.HMAC_SHA1_96_AES128;
+}
+
+export function isSupportedEtype(etype: number): boolean {
+  return etype === ETYPE.AES256 || etype === ETYPE.AES128;
+}
+
+function cbcEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
+  const out = data.slice();
+  cbcEncryptInPlace(new Aes(key), out);
+  return out;
+}
+
+/** RFC 3961 §5.1 n-fold: replicate with 13-bit rotations, then ones'-complement add. */
+export function nfold(input: Uint8Array, outBytes: number): Uint8Array {
+  const inBytes = input.length;
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  const lcm = (inBytes * outBytes) / gcd(inBytes, outBytes);
+  const out = new Uint8Array(outBytes);
+  let carry = 0;
+  // Straight from the reference implementation (MIT krb5 nfold.c), byte by byte from the end.
+  for (let i = lcm - 1; i >= 0; i--) {
+    const msbit = ((inBytes << 3) - 1 + (((inBytes << 3) + 13) * Math.floor(i / inBytes)) +
+      ((inBytes - (i % inBytes)) << 3)) % (inBytes << 3);
+    const byte = ((input[((inBytes - 1) - (msbit >>> 3)) % inBytes] << 8) |
+          input[(inBytes - (msbit >>> 3)) % inBytes]) >>> ((msbit & 7) + 1) & 0xff;
+    carry += byte + out[i % outBytes];
+    out[i % outBytes] = carry & 0xff;
+    carry >>>= 8;
+  }
+  if (carry) {
+    for (let i = outBytes - 1; i >= 0; i--) {
+      carry += out[i];
+      out[i] = carry & 0xff;
+      carry >>>= 8;
+    }
+  }
+  return out;
+}
+
+/** DR(Key, Constant) of RFC 3961 §5.1, which for AES is also DK (random-to-key is identity). */
+export function deriveKey(base: Uint8Array, constant: Uint8Array): Uint8Array {
+  let block = constant.length === BLOCK ? constant : nfold(constant, BLOCK);
+  const out = new Uint8Array(base.length);
+  for (let o = 0; o < out.length; o += BLOCK) {
+    block = cbcEncrypt(base, block);
+    out.set(block.subarray(0, Math.min(BLOCK, out.length - o)), o);
+  }
+  return out;
+}
+
+const te = new TextEncoder();
+
+/** RFC 3962 §4: PBKDF2-HMAC-SHA1 then DK(tkey, "kerberos"). */
+export function stringToKey(
+  etype: number,
+  password: string,
+  salt: string | Uint8Array,
+  iterations = 4096,
+): Key {
+  const len = keyLength(etype);
+  const s = typeof salt === "string" ? te.encode(salt) : salt;
+  const tkey = new Uint8Array(pbkdf2Sync(te.encode(password), s, iterations, len, "sha1"));
+  return { etype, value: deriveKey(tkey, te.encode("kerberos")) };
+}
+
+/** The default salt: the realm followed by the principal's name components (RFC 4120 §4). */
+export function defaultSalt(realm: string, names: string[]): string {
+  return realm + names.join("");
+}
+
+/** s2kparams (ETYPE-INFO2): a 4-byte big-endian iteration count. */
+export function iterationsOf(params: Uint8Array | null): number {
+  if (!params) return 4096;
+  if (params.length !== 4) throw new KerberosProtocolError("bad AES s2kparams");
+  const n = new DataView(params.buffer, params.byteOffset, 4).getUint32(0);
+  if (n === 0 || n > 10_000_000) throw new KerberosProtocolError("AES s2kparams out of range");
+  return n;
+}
+
+/** AES-CBC-CS3 (RFC 3962 §5): CBC with IV 0, the last two blocks swapped, the last truncated. */
+export function ctsEncrypt(key: Uint8Array | Aes, plain: Uint8Array): Uint8Array {
+  const aes = key instanceof Aes ? key : new Aes(key);
+  const n = plain.length;
+  if (n < BLOCK) throw new KerberosProtocolError("CTS input shorter than one block");
+  const k = Math.ceil(n / BLOCK);
+  const c = new Uint8Array(k * BLOCK);
+  c.set(plain);
+  cbcEncryptInPlace(aes, c);
+  if (n === BLOCK) return c;
+  const m = n - (k - 1) * BLOCK;
+  // swap the last two blocks in place, then drop the stolen tail
+  const last = c.slice((k - 1) * BLOCK);
+  c.copyWithin((k - 1) * BLOCK, (k - 2) * BLOCK, (k - 2) * BLOCK + m);
+  c.set(last, (k - 2) * BLOCK);
+  return c.subarray(0, n);
+}
+
+export function ctsDecrypt(key: Uint8Array | Aes, cipher: Uint8Array): Uint8Array {
+  const aes = key instanceof Aes ? key : new Aes(key);
+  const n = cipher.length;
+  if (n < BLOCK) throw new KerberosIntegrityError("ciphertext shorter than one block");
+  if (n === BLOCK) {
+    const out = cipher.slice();
+    aes.decryptBlock(out, 0);
+    return out;
+  }
+  const k = Math.ceil(n / BLOCK);
+  const m = n - (k - 1) * BLOCK;
+  // D(block k) = P_k(padded) XOR C_(k-1); its bytes past m are C_(k-1)'s stolen tail.
+  const cbc = new Uint8Array(k * BLOCK);
+  cbc.set(cipher.subarray(0, (k - 2) * BLOCK));
+  cbc.set(cipher.subarray((k - 2) * BLOCK, (k - 1) * BLOCK), (k - 1) * BLOCK);
+  const d = cipher.slice((k - 2) * BLOCK, (k - 1) * BLOCK);
+  aes.decryptBlock(d, 0);
+  cbc.set(cipher.subarray((k - 1) * BLOCK), (k - 2) * BLOCK);
+  cbc.set(d.subarray(m), (k - 2) * BLOCK + m);
+  cbcDecryptInPlace(aes, cbc);
+  return cbc.subarray(0, n);
+}
+
+/** Ke, Ki and Kc for one key usage, derived once per (key, usage). */
+export interface UsageKeys {
+  ke: Uint8Array;
+  ki: Uint8Array;
+  kc: Uint8Array;
+  /** Ke expanded, and HMACs keyed with Ki and Kc (computed once per key and usage) */
+  aes: Aes;
+  integrity: HmacSha1;
+  checksum: HmacSha1;
+}
+
+const usageCache = new WeakMap<Uint8Array, Map<number, UsageKeys>>();
+
+export function usageKeys(key: Key, usage: number): UsageKeys {
+  keyLength(key.etype);
+  let byUsage = usageCache.get(key.value);
+  if (!byUsage) usageCache.set(key.value, byUsage = new Map());
+  let k = byUsage.get(usage);
+  if (!k) {
+    const c = (x: number) =>
+      new Uint8Array([usage >>> 24, (usage >>> 16) & 255, (usage >>> 8) & 255, usage & 255, x]);
+    const ke = deriveKey(key.value, c(0xaa));
+    const ki = deriveKey(key.value, c(0x55));
+    const kc = deriveKey(key.value, c(0x99));
+    k = { ke, ki, kc, aes: new Aes(ke), integrity: new HmacSha1(ki), checksum: new HmacSha1(kc) };
+    byUsage.set(usage, k);
+  }
+  return k;
+}
+
+/**
+ * encrypt(K, usage, plain) = AES-CTS(Ke, conf ‖ plain) ‖ HMAC-SHA1-96(Ki, conf ‖ plain),
+ * with a random 16-byte confounder (or the given one, for known-answer tests).
+ */
+export function encrypt(
+  key: Key,
+  usage: number,
+  plain: Uint8Array,
+  confounder?: Uint8Array,
+): Uint8Array {
+  return encryptParts(key, usage, [plain], confounder);
+}
+
+/**
+ * encrypt() of the concatenated parts, built in one array: confounder and parts are laid
+ * out in a block-padded buffer, MACed, CBC-encrypted in place and their last two blocks
+ * swapped (CTS); the MAC follows. The per-message path of a Kerberos context.
+ */
+export function encryptParts(
+  key: Key,
+  usage: number,
+  parts: Uint8Array[],
+  confounder?: Uint8Array,
+): Uint8Array {
+  const uk = usageKeys(key, usage);
+  let n = BLOCK;
+  for (const p of parts) n += p.length;
+  const k = Math.ceil(n / BLOCK);
+  const buf = new Uint8Array(Math.max(k * BLOCK, n + MAC));
+  if (confounder) buf.set(confounder);
+  else crypto.getRandomValues(buf.subarray(0, BLOCK));
+  let o = BLOCK;
+  for (const p of parts) {
+    buf.set(p, o);
+    o += p.length;
+  }
+  const mac = uk.integrity.mac(buf.subarray(0, n)).slice(0, MAC);
+  buf.fill(0, n, k * BLOCK);
+  const c = buf.subarray(0, k * BLOCK);
+  cbcEncryptInPlace(uk.aes, c);
+  if (n > BLOCK) {
+    const m = n - (k - 1) * BLOCK;
+    const last = c.slice((k - 1) * BLOCK);
+    c.copyWithin((k - 1) * BLOCK, (k - 2) * BLOCK, (k - 2) * BLOCK + m);
+    c.set(last, (k - 2) * BLOCK);
+  }
+  buf.set(mac, n);
+  return buf.subarray(0, n + MAC);
+}
+
+/**
+ * decrypt() for a caller that has already copied the ciphertext (without its MAC) to
+ * buf[0..n) of a buffer with room for whole blocks: decrypts in place, checks `mac`, and
+ * returns confounder ‖ plaintext as a view of buf.
+ */
+export function decryptInPlace(
+  key: Key,
+  usage: number,
+  buf: Uint8Array,
+  n: number,
+  mac: Uint8Array,
+): Uint8Array {
+  if (n < BLOCK || mac.length !== MAC) throw new KerberosIntegrityError("ciphertext too short");
+  const uk = usageKeys(key, usage);
+  const k = Math.ceil(n / BLOCK);
+  if (buf.length < k * BLOCK) throw new KerberosProtocolError("decryption buffer too small");
+  if (n > BLOCK) {
+    const m = n - (k - 1) * BLOCK;
+    const lastFull = buf.slice((k - 2) * BLOCK, (k - 1) * BLOCK);
+    const d = lastFull.slice();
+    uk.aes.decryptBlock(d, 0);
+    buf.copyWithin((k - 2) * BLOCK, (k - 1) * BLOCK, (k - 1) * BLOCK + m);
+    buf.set(d.subarray(m), (k - 2) * BLOCK + m);
+    buf.set(lastFull, (k - 1) * BLOCK);
+  }
+  cbcDecryptInPlace(uk.aes, buf.subarray(0, k * BLOCK));
+  const data = buf.subarray(0, n);
+  if (!equal(uk.integrity.mac(data).subarray(0, MAC), mac)) {
+    throw new KerberosIntegrityError("decryption integrity check failed (wrong key?)");
+  }
+  return data;
+}
+
+/** The plaintext, or KerberosIntegrityError when the HMAC does not verify. */
+export function decrypt(key: Key, usage: number, cipher: Uint8Array): Uint8Array {
+  return decryptWithConfounder(key, usage, cipher).subarray(BLOCK);
+}
+
+/** confounder ‖ plaintext (known-answer tests re-encrypt a peer's message with its confounder). */
+export function decryptWithConfounder(key: Key, usage: number, cipher: Uint8Array): Uint8Array {
+  if (cipher.length < BLOCK + MAC) throw new KerberosIntegrityError("ciphertext too short");
+  const uk = usageKeys(key, usage);
+  const data = ctsDecrypt(uk.aes, cipher.subarray(0, cipher.length - MAC));
+  if (!equal(uk.integrity.mac(data).subarray(0, MAC), cipher.subarray(cipher.length - MAC))) {
+    throw new KerberosIntegrityError("decryption integrity check failed (wrong key?)");
+  }
+  return data;
+}
+
+/** HMAC-SHA1-96 keyed checksum with Kc of the usage (RFC 3961 §5.4). */
+export function checksum(key: Key, usage: number, ...data: Uint8Array[]): Uint8Array {
+  let all = data[0] ?? new Uint8Array(0);
+  if (data.length > 1) {
+    all = new Uint8Array(data.reduce((n, d) => n + d.length, 0));
+    let o = 0;
+    for (const d of data) {
+      all.set(d, o);
+      o += d.length;
+    }
+  }
+  return usageKeys(key, usage).checksum.mac(all).slice(0, MAC);
+}
+
+export function randomKey(etype: number): Key {
+  return { etype, value: crypto.getRandomValues(new Uint8Array(keyLength(etype))) };
+}
+
+export function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}

@@ -1,0 +1,185 @@
+/**
+ * The poller node's Workers: the same scheduler and poller Workers as the all-in-one
+ * (workers/scheduler.ts, workers/poller.ts, same messages), fed from the central's assignment
+ * instead of the database. Credentials come with the assignment and stay in this isolate's
+ * memory; a poller asks for one as it does in-process.
+ */
+import { getLogger } from "@logtape/logtape";
+import type {
+  Credential,
+  PluginSpec,
+  PollerCommand,
+  PollerEvent,
+  PollerStats,
+  PollJob,
+  SchedulerCommand,
+  SchedulerEvent,
+} from "../messages.ts";
+import type { WorkerUrls } from "../pipeline/pipeline.ts";
+import type { NodeAssignment } from "../nodes/protocol.ts";
+
+const log = getLogger(["nmslite", "node", "pipeline"]);
+
+export interface NodePipelineOptions {
+  pollers: number;
+  concurrency: number;
+  perHostLimit: number;
+  pollTimeoutMs: number;
+  retries: number;
+  retryBackoffMs: number;
+  winrmPipelining: boolean;
+  pluginDir: string;
+  kvPath: string;
+}
+
+export class NodePipeline {
+  private scheduler?: Worker;
+  private readonly pollers: Worker[] = [];
+  private plugins = new Map<number, PluginSpec>();
+  private credentials = new Map<number, Credential>();
+  readonly pollerStats = new Map<number, PollerStats>();
+  monitors = 0;
+  dispatched = 0;
+  private statsTimer?: ReturnType<typeof setInterval>;
+
+  constructor(private readonly workers: WorkerUrls, private readonly opts: NodePipelineOptions) {}
+
+  start(): void {
+    for (let i = 0; i < this.opts.pollers; i++) this.pollers.push(this.startPoller(i));
+    this.scheduler = new Worker(this.workers.scheduler, { type: "module", name: "scheduler" });
+    this.scheduler.onmessage = (e: MessageEvent<SchedulerEvent>) => {
+      if (e.data.type === "due") { for (const job of e.data.jobs) this.dispatch(job); }
+    };
+    this.scheduler.onerror = (e) =>
+      log.error("scheduler failed: {message}", { message: e.message });
+    this.statsTimer = setInterval(() => {
+      for (const w of this.pollers) w.postMessage({ type: "stats" } satisfies PollerCommand);
+    }, 2_000);
+  }
+
+  /** The central's latest word: what to poll, with what. Replaces the previous one. */
+  apply(a: Pick<NodeAssignment, "monitors" | "plugins" | "credentials">): void {
+    this.plugins = new Map(a.plugins.map((p) => [p.id, p]));
+    const next = new Map(a.credentials.map((c) => [c.id, c]));
+    for (const [id, old] of this.credentials) {
+      if (next.get(id)?.version !== old.version) {
+        for (const w of this.pollers) {
+          w.postMessage(
+            { type: "credential-changed", credentialProfileId: id } satisfies PollerCommand,
+          );
+        }
+      }
+    }
+    this.credentials = next;
+    this.monitors = a.monitors.length;
+    this.send({ type: "load", monitors: a.monitors });
+  }
+
+  /** Revoked: poll nothing more and forget every credential. */
+  clear(): void {
+    // every cached copy in the pollers goes too (apply() drops only the changed ones)
+    for (const id of this.credentials.keys()) {
+      for (const w of this.pollers) {
+        w.postMessage(
+          { type: "credential-changed", credentialProfileId: id } satisfies PollerCommand,
+        );
+      }
+    }
+    this.credentials.clear();
+    this.apply({ monitors: [], plugins: [], credentials: [] });
+  }
+
+  polls(): number {
+    let n = 0;
+    for (const s of this.pollerStats.values()) n += s.polls.ok + s.polls.failed;
+    return n;
+  }
+
+  okPolls(): number {
+    let n = 0;
+    for (const s of this.pollerStats.values()) n += s.polls.ok;
+    return n;
+  }
+
+  /** Lets the pollers finish and put their results into the buffer, then stops them. */
+  async stop(): Promise<void> {
+    clearInterval(this.statsTimer);
+    this.send({ type: "stop" });
+    this.scheduler?.terminate();
+    await Promise.all(this.pollers.map((w) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          w.terminate();
+          resolve();
+        }, 15_000);
+        w.addEventListener("message", (e: MessageEvent<PollerEvent>) => {
+          if (e.data.type === "stopped") {
+            clearTimeout(timer);
+            w.terminate();
+            resolve();
+          }
+        });
+        w.postMessage({ type: "stop" } satisfies PollerCommand);
+      })
+    ));
+  }
+
+  private send(cmd: SchedulerCommand): void {
+    this.scheduler?.postMessage(cmd);
+  }
+
+  private dispatch(job: PollJob): void {
+    const plugin = this.plugins.get(job.pluginId);
+    if (!plugin) return;
+    this.pollers[hashIp(job.deviceIp) % this.pollers.length].postMessage(
+      { type: "poll", job, plugin } satisfies PollerCommand,
+    );
+    this.dispatched++;
+  }
+
+  private startPoller(index: number): Worker {
+    const w = new Worker(this.workers.poller, { type: "module", name: `poller-${index}` });
+    w.onmessage = (e: MessageEvent<PollerEvent>) => {
+      const ev = e.data;
+      if (ev.type === "stats") this.pollerStats.set(ev.stats.workerId, ev.stats);
+      else if (ev.type === "credential-request") {
+        const credential = this.credentials.get(ev.credentialProfileId) ?? null;
+        w.postMessage(
+          {
+            type: "credential",
+            requestId: ev.requestId,
+            credential,
+            ...(credential ? {} : { error: "the central sent no credential for this profile" }),
+          } satisfies PollerCommand,
+        );
+      }
+    };
+    w.onerror = (e) => log.error("poller {index} failed: {message}", { index, message: e.message });
+    w.postMessage(
+      {
+        type: "init",
+        workerId: index,
+        kvPath: this.opts.kvPath,
+        concurrency: this.opts.concurrency,
+        perHostLimit: this.opts.perHostLimit,
+        pollTimeoutMs: this.opts.pollTimeoutMs,
+        retries: this.opts.retries,
+        retryBackoffMs: this.opts.retryBackoffMs,
+        credentialTtlMs: 60_000,
+        winrmPipelining: this.opts.winrmPipelining,
+        pluginDir: this.opts.pluginDir,
+      } satisfies PollerCommand,
+    );
+    return w;
+  }
+}
+
+/** FNV-1a of the address: one host, one poller (as lib/pipeline/pipeline.ts). */
+function hashIp(ip: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < ip.length; i++) {
+    h ^= ip.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}

@@ -1,0 +1,326 @@
+/**
+ * A poller node (`deno task poller`): enrols once with the central, then keeps a server-sent
+ * events channel open to it (its assignment and commands arrive there), polls its share of
+ * its site's monitors with the same Workers as the all-in-one, buffers results on disk and
+ * ships them to /ingest. Everything goes outbound to the central; the node's own port serves
+ * only /health and /metrics, on loopback unless configured otherwise. No database.
+ */
+import { getLogger } from "@logtape/logtape";
+import { VERSION } from "../version.ts";
+import type { WorkerUrls } from "../pipeline/pipeline.ts";
+import { CentralClient, CentralRefusal } from "./central_client.ts";
+import { ResultBuffer } from "./result_buffer.ts";
+import { Shipper } from "./shipper.ts";
+import { NodePipeline, type NodePipelineOptions } from "./node_pipeline.ts";
+import {
+  type ChannelMessage,
+  type EnrolResponse,
+  type HeartbeatRequest,
+  NODE_API,
+  type NodeCommand,
+  type NodeReport,
+} from "../nodes/protocol.ts";
+import { identifyWindows } from "../collectors/windows_winrm.ts";
+import { WinrmError } from "../winrm/errors.ts";
+import { readNodeIdentity, writeNodeIdentity } from "./node_identity.ts";
+
+const log = getLogger(["nmslite", "node"]);
+
+export interface PollerNodeSettings {
+  centralUrl: string;
+  enrolmentToken?: string;
+  caPem?: string;
+  fingerprint?: string;
+  dataDir: string;
+  /** the local /health and /metrics listener */
+  listen: { hostname: string; port: number };
+  /** result batches kept while the central is away; past it the oldest are dropped */
+  maxBufferedBatches: number;
+  pipeline: Omit<NodePipelineOptions, "kvPath">;
+}
+
+export class PollerNode {
+  private running = true;
+  private channelAbort?: AbortController;
+  private heartbeatMs = 2_000;
+  private lastPolls = 0;
+  private lastPollsAt = performance.now();
+  private pollsPerS = 0;
+  connected = false;
+  revoked = false;
+  assignments = 0;
+  liveNodes: number[] = [];
+  private loops: Promise<void>[] = [];
+  private server?: Deno.HttpServer;
+
+  private constructor(
+    readonly settings: PollerNodeSettings,
+    readonly central: CentralClient,
+    readonly identity: EnrolResponse,
+    readonly buffer: ResultBuffer,
+    readonly pipeline: NodePipeline,
+    readonly shipper: Shipper,
+  ) {}
+
+  static async start(settings: PollerNodeSettings, workers: WorkerUrls): Promise<PollerNode> {
+    await Deno.mkdir(settings.dataDir, { recursive: true });
+    const central = await CentralClient.create(settings.centralUrl, {
+      caPem: settings.caPem,
+      fingerprint: settings.fingerprint,
+    });
+    const identity = await enrolOnce(central, settings);
+    central.secret = identity.secret;
+    const kvPath = `${settings.dataDir}/buffer.kv`;
+    const buffer = await ResultBuffer.open(kvPath, settings.maxBufferedBatches);
+    const pipeline = new NodePipeline(workers, { ...settings.pipeline, kvPath });
+    const ref: { node?: PollerNode } = {};
+    const shipper = new Shipper(
+      central,
+      buffer,
+      { maxBatchesPerRequest: 20, maxBytesPerRequest: 800_000, gatherMs: 500 },
+      (code) => ref.node?.onRefused(code),
+    );
+    const node = ref.node = new PollerNode(settings, central, identity, buffer, pipeline, shipper);
+    pipeline.start();
+    shipper.start();
+    node.server = Deno.serve({
+      hostname: settings.listen.hostname,
+      port: settings.listen.port,
+      onListen: () => {},
+    }, (req) => node.serveLocal(req));
+    node.loops.push(node.channelLoop(), node.heartbeatLoop());
+    log.info("poller node {name} (id {id}, site {site}) started", {
+      name: identity.name,
+      id: identity.node_id,
+      site: identity.site_id,
+    });
+    return node;
+  }
+
+  get port(): number {
+    return (this.server!.addr as Deno.NetAddr).port;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.channelAbort?.abort();
+    await this.pipeline.stop();
+    await this.buffer.wait(300); // the last batches reach the buffer
+    await this.shipper.stop();
+    await Promise.allSettled(this.loops);
+    await this.server?.shutdown();
+    this.buffer.close();
+    this.central.close();
+  }
+
+  /** The central refused our credential: poll nothing more, forget every credential. */
+  private onRefused(code: string): void {
+    if (this.revoked) return;
+    this.revoked = true;
+    log.error("the central refused this node's credential ({code}): polling stops", { code });
+    this.pipeline.clear();
+    this.channelAbort?.abort();
+  }
+
+  private async channelLoop(): Promise<void> {
+    let backoff = 500;
+    while (this.running) {
+      this.channelAbort = new AbortController();
+      try {
+        const res = await this.central.fetch(NODE_API.channel, {
+          signal: this.channelAbort.signal,
+        });
+        if (res.status === 401) {
+          const body = await res.json().catch(() => ({}));
+          this.onRefused(body?.error?.code ?? "NODE_UNKNOWN");
+        } else if (!res.ok || !res.body) {
+          await res.body?.cancel();
+          throw new Error(`channel answered ${res.status}`);
+        } else {
+          this.connected = true;
+          backoff = 500;
+          await this.readChannel(res.body);
+        }
+      } catch (err) {
+        if (this.running && !this.revoked) {
+          log.warn("channel to the central lost: {message}", { message: (err as Error).message });
+        }
+      }
+      this.connected = false;
+      if (!this.running) return;
+      await new Promise((r) => setTimeout(r, this.revoked ? 10_000 : backoff));
+      backoff = Math.min(backoff * 2, 5_000);
+    }
+  }
+
+  private async readChannel(body: ReadableStream<Uint8Array>): Promise<void> {
+    let text = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of body) {
+      text += decoder.decode(chunk, { stream: true });
+      let end;
+      while ((end = text.indexOf("\n\n")) >= 0) {
+        const event = text.slice(0, end);
+        text = text.slice(end + 2);
+        const data = event.split("\n").filter((l) => l.startsWith("data: "))
+          .map((l) => l.slice(6)).join("\n");
+        if (data) this.onMessage(JSON.parse(data) as ChannelMessage);
+      }
+    }
+  }
+
+  private onMessage(msg: ChannelMessage): void {
+    switch (msg.type) {
+      case "assignment":
+        if (this.revoked) return;
+        this.assignments++;
+        this.heartbeatMs = msg.heartbeatMs;
+        this.liveNodes = msg.liveNodes;
+        this.pipeline.apply(msg);
+        log.info("assignment: {monitors} monitors, {credentials} credentials", {
+          monitors: msg.monitors.length,
+          credentials: msg.credentials.length,
+        });
+        break;
+      case "command":
+        void this.run(msg);
+        break;
+      case "revoked":
+        this.onRefused("NODE_REVOKED");
+        break;
+    }
+  }
+
+  private async run(cmd: NodeCommand): Promise<void> {
+    const report: NodeReport = { id: cmd.id, ok: false };
+    if (cmd.kind === "credential-test") {
+      try {
+        report.result = await identifyWindows(
+          cmd.ip,
+          cmd.credential,
+          AbortSignal.timeout(20_000),
+          {},
+          cmd.hostName ?? null,
+        );
+        report.ok = true;
+      } catch (err) {
+        report.error = err instanceof WinrmError
+          ? { kind: err.kind, message: err.message }
+          : { kind: "unexpected", message: (err as Error).message };
+      }
+    }
+    await this.central.post(NODE_API.report, report).catch((err) =>
+      log.warn("cannot report command {id}: {message}", { id: cmd.id, message: err.message })
+    );
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    while (this.running) {
+      const now = performance.now();
+      const polls = this.pipeline.polls();
+      this.pollsPerS = (polls - this.lastPolls) / Math.max(0.001, (now - this.lastPollsAt) / 1000);
+      this.lastPolls = polls;
+      this.lastPollsAt = now;
+      if (!this.revoked) {
+        const body: HeartbeatRequest = {
+          version: VERSION,
+          stats: {
+            polls_per_s: Math.round(this.pollsPerS * 100) / 100,
+            buffered: this.buffer.counts.buffered,
+            dropped: this.buffer.counts.dropped,
+            dead_letters: this.buffer.counts.deadLetters,
+            monitors: this.pipeline.monitors,
+          },
+        };
+        try {
+          await this.central.post(NODE_API.heartbeat, body, AbortSignal.timeout(10_000));
+        } catch (err) {
+          if (err instanceof CentralRefusal && err.status === 401) this.onRefused(err.code);
+        }
+      }
+      await new Promise((r) => setTimeout(r, this.heartbeatMs));
+    }
+  }
+
+  health() {
+    return {
+      status: this.revoked ? "revoked" : this.connected ? "ok" : "central unreachable",
+      version: VERSION,
+      node_id: this.identity.node_id,
+      site_id: this.identity.site_id,
+      connected: this.connected,
+      monitors: this.pipeline.monitors,
+      buffered: this.buffer.counts.buffered,
+      last_ship_error: this.shipper.lastError,
+    };
+  }
+
+  metrics(): string {
+    const c = this.buffer.counts;
+    const s = this.shipper.counts;
+    const lines = [
+      "# TYPE nmslite_node_connected gauge",
+      `nmslite_node_connected ${this.connected ? 1 : 0}`,
+      "# TYPE nmslite_node_revoked gauge",
+      `nmslite_node_revoked ${this.revoked ? 1 : 0}`,
+      "# TYPE nmslite_node_monitors gauge",
+      `nmslite_node_monitors ${this.pipeline.monitors}`,
+      "# TYPE nmslite_node_polls_total counter",
+      `nmslite_node_polls_total ${this.pipeline.polls()}`,
+      "# TYPE nmslite_node_polls_ok_total counter",
+      `nmslite_node_polls_ok_total ${this.pipeline.okPolls()}`,
+      "# TYPE nmslite_node_buffered_batches gauge",
+      `nmslite_node_buffered_batches ${c.buffered}`,
+      "# TYPE nmslite_node_dropped_batches_total counter",
+      `nmslite_node_dropped_batches_total ${c.dropped}`,
+      "# TYPE nmslite_node_dead_letter_batches gauge",
+      `nmslite_node_dead_letter_batches ${c.deadLetters}`,
+      "# TYPE nmslite_node_shipped_batches_total counter",
+      `nmslite_node_shipped_batches_total ${s.shippedBatches}`,
+      "# TYPE nmslite_node_shipped_rows_total counter",
+      `nmslite_node_shipped_rows_total ${s.shippedRows}`,
+      "# TYPE nmslite_node_ship_failures_total counter",
+      `nmslite_node_ship_failures_total ${s.failures}`,
+      "# TYPE nmslite_node_ingest_refused_total counter",
+      ...Object.entries(s.refused).map(([code, n]) =>
+        `nmslite_node_ingest_refused_total{code="${code}"} ${n}`
+      ),
+      "# TYPE nmslite_node_assignments_total counter",
+      `nmslite_node_assignments_total ${this.assignments}`,
+    ];
+    return lines.join("\n") + "\n";
+  }
+
+  private serveLocal(req: Request): Response {
+    const path = new URL(req.url).pathname;
+    if (path === "/health") {
+      const h = this.health();
+      return Response.json(h, { status: h.status === "ok" ? 200 : 503 });
+    }
+    if (path === "/metrics") {
+      return new Response(this.metrics(), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      });
+    }
+    return new Response("not found\n", { status: 404 });
+  }
+}
+
+/** The credential from the data dir, or a fresh enrolment with the token. */
+async function enrolOnce(central: CentralClient, s: PollerNodeSettings): Promise<EnrolResponse> {
+  const path = `${s.dataDir}/node.json`;
+  const known = await readNodeIdentity(path);
+  if (known) return known;
+  if (!s.enrolmentToken) {
+    throw new Error(
+      `no node credential in ${path} and no NMSLITE_ENROLMENT_TOKEN: create the node on the ` +
+        "central (Pollers page or POST /api/v1/poller-nodes) and start it with its token",
+    );
+  }
+  const identity = await central.post<EnrolResponse>(NODE_API.enrol, {
+    token: s.enrolmentToken,
+    version: VERSION,
+  });
+  await writeNodeIdentity(path, identity);
+  return identity;
+}

@@ -1,0 +1,134 @@
+/**
+ * Ships buffered result batches to the central's /ingest, oldest first, and removes them only
+ * once the central answered that they are committed. What the central refuses for good (a
+ * malformed batch, a monitor of another site, a timestamp far in the future, a batch too large)
+ * is dead-lettered, one batch at a time so a bad batch does not take good ones with it; what
+ * it cannot take now (unreachable, 5xx, 429, a revoked credential) stays and is tried again.
+ */
+import { getLogger } from "@logtape/logtape";
+import { CentralRefusal } from "./central_client.ts";
+import type { ResultBuffer } from "./result_buffer.ts";
+import { type IngestResponse, NODE_API } from "../nodes/protocol.ts";
+import type { BufferedBatch } from "./result_buffer.ts";
+
+const log = getLogger(["nmslite", "node", "ship"]);
+
+/** 4xx statuses that retrying the same batch can never fix */
+const FOREVER = new Set([400, 403, 404, 413, 422]);
+
+export interface Poster {
+  post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T>;
+}
+
+export class Shipper {
+  readonly counts = {
+    shippedBatches: 0,
+    shippedRows: 0,
+    failures: 0,
+    refused: {} as Record<string, number>,
+  };
+  /** the last failure to reach the central, or null while shipping works */
+  lastError: string | null = null;
+  private running = false;
+  private loop?: Promise<void>;
+
+  constructor(
+    private readonly central: Poster,
+    private readonly buffer: ResultBuffer,
+    private readonly opts: {
+      maxBatchesPerRequest: number;
+      maxBytesPerRequest: number;
+      /** after a request that was not full, wait this long before the next (default 0) */
+      gatherMs?: number;
+    },
+    private readonly onRevoked: (code: string) => void,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 250;
+    while (this.running) {
+      const items = await this.buffer.peek(
+        this.opts.maxBatchesPerRequest,
+        this.opts.maxBytesPerRequest,
+      );
+      if (!items.length) {
+        await this.buffer.wait(500);
+        continue;
+      }
+      const outcome = await this.send(items);
+      if (outcome === "ok") {
+        backoff = 250;
+        // A short request is the live trickle: gather for a moment so the central commits
+        // many rows per request (its cost is per request more than per row). A backlog
+        // (full requests) is sent back to back.
+        if (items.length < this.opts.maxBatchesPerRequest) {
+          await new Promise((r) => setTimeout(r, this.opts.gatherMs ?? 0));
+        }
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(backoff * 2, 5_000);
+    }
+  }
+
+  /** "ok" when the batches left the buffer (committed or dead-lettered), else "retry". */
+  private async send(items: BufferedBatch[]): Promise<"ok" | "retry"> {
+    try {
+      const res = await this.central.post<IngestResponse>(
+        NODE_API.ingest,
+        { batches: items.map((i) => i.batch) },
+        AbortSignal.timeout(60_000),
+      );
+      await this.buffer.remove(items);
+      this.counts.shippedBatches += items.length;
+      this.counts.shippedRows += res.rows;
+      if (this.lastError) log.info("the central takes results again", {});
+      this.lastError = null;
+      return "ok";
+    } catch (err) {
+      this.counts.failures++;
+      if (err instanceof CentralRefusal) {
+        this.counts.refused[err.code] = (this.counts.refused[err.code] ?? 0) + 1;
+        if (err.status === 401) {
+          this.lastError = `${err.code}: ${err.message}`;
+          this.onRevoked(err.code);
+          return "retry";
+        }
+        if (FOREVER.has(err.status)) {
+          if (items.length > 1) {
+            // Find the bad one: send each alone.
+            for (const item of items) await this.send([item]);
+            return "ok";
+          }
+          log.error(
+            "the central refused result batch {batchId} for good ({code}: {message}); " +
+              "it is dead-lettered",
+            {
+              batchId: items[0].batch.batchId,
+              code: err.code,
+              message: err.message,
+            },
+          );
+          await this.buffer.deadLetter(items, `${err.code}: ${err.message}`);
+          return "ok";
+        }
+      }
+      const message = (err as Error).message;
+      if (this.lastError !== message) {
+        log.warn("cannot ship results to the central ({message}); they stay buffered", { message });
+      }
+      this.lastError = message;
+      return "retry";
+    }
+  }
+}

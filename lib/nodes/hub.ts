@@ -1,0 +1,345 @@
+/**
+ * The central side of the poller nodes connected to this process: each holds a server-sent
+ * events channel on which it receives its assignment (its share of its site's monitors, by
+ * rendezvous over the site's live nodes, with the plugins and decrypted credentials they use)
+ * and commands. A change to monitors, devices, credentials or plugins reaches the node within
+ * a debounce (~50 ms); a node joining or leaving its site is noticed at the next tick (1 s).
+ * Nodes connected to other central processes are served by those processes, from the same
+ * database, so they compute the same assignment.
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Database } from "../db/driver.ts";
+import type { Keyring } from "../crypto/secrets.ts";
+import type { EntityEvents } from "../entity_events.ts";
+import type { Credential } from "../messages.ts";
+import { monitorsRepo } from "../db/monitors.ts";
+import { pluginsRepo } from "../db/plugins.ts";
+import { type NodeIdentity, pollerNodesRepo, type PollerNodeStats } from "../db/poller_nodes.ts";
+import { decryptCredential } from "../inventory/credential_profiles.ts";
+import { ownerOf } from "./rendezvous.ts";
+import type { ChannelMessage, NodeAssignment, NodeCommand, NodeReport } from "./protocol.ts";
+import type { Notifier } from "../db/notify.ts";
+
+const COMMAND_CHANNEL = "nmslite_node_command";
+const REPORT_CHANNEL = "nmslite_node_report";
+
+/** No node of the site can take the work now. */
+export class NoLiveNodeError extends Error {
+  override name = "NoLiveNodeError";
+}
+
+const log = getLogger(["nmslite", "nodes"]);
+const encoder = new TextEncoder();
+
+export interface NodeHubOptions {
+  /** how often nodes send a heartbeat */
+  heartbeatMs: number;
+  /** a node whose last heartbeat is older is not live: its monitors go to the others */
+  heartbeatTimeoutMs: number;
+}
+
+interface Channel {
+  node: NodeIdentity;
+  /** credentials are sent only over TLS (here or at a trusted proxy) */
+  secure: boolean;
+  controller: ReadableStreamDefaultController<Uint8Array>;
+  lastSent?: string;
+  keepalive: ReturnType<typeof setInterval>;
+}
+
+export class NodeHub {
+  private readonly channels = new Map<number, Channel>();
+  /** site -> its live node ids as last computed ("1,4,7") */
+  private readonly liveBySite = new Map<number, string>();
+  private readonly pending = new Map<string, (r: NodeReport) => void>();
+  private debounce?: ReturnType<typeof setTimeout>;
+  private ticker?: ReturnType<typeof setInterval>;
+  private unsubscribe?: () => void;
+  private recomputing = Promise.resolve();
+
+  constructor(
+    private readonly deps: { db: Database; keyring: Keyring; events: EntityEvents },
+    readonly opts: NodeHubOptions,
+  ) {}
+
+  start(): void {
+    this.unsubscribe = this.deps.events.subscribe(() => this.changed());
+    this.ticker = setInterval(() => void this.tick(), 1_000);
+  }
+
+  private notifier?: Notifier;
+  private readonly origin = crypto.randomUUID();
+
+  /**
+   * Commands for nodes connected to other central processes go through PostgreSQL NOTIFY;
+   * the process holding the node's channel runs it and NOTIFYs the report back.
+   */
+  async relayCommands(notifier: Notifier): Promise<void> {
+    this.notifier = notifier;
+    await notifier.listen(COMMAND_CHANNEL, (payload) => {
+      const msg = JSON.parse(payload) as {
+        origin: string;
+        nodeId: number;
+        cmd: Omit<NodeCommand, "id" | "type">;
+        timeoutMs: number;
+        id: string;
+      };
+      const running = this.command(msg.nodeId, msg.cmd, msg.timeoutMs);
+      if (!running) return; // not connected here
+      void running.then((report) =>
+        notifier.publish(
+          REPORT_CHANNEL,
+          JSON.stringify({ origin: msg.origin, report: { ...report, id: msg.id } }),
+        )
+      );
+    });
+    await notifier.listen(REPORT_CHANNEL, (payload) => {
+      const msg = JSON.parse(payload) as { origin: string; report: NodeReport };
+      if (msg.origin === this.origin || msg.origin === "any") this.resolve(msg.report);
+    });
+  }
+
+  /**
+   * Runs a command on a live node of the site (one connected here first, else through
+   * another central process); resolves with its report.
+   */
+  async onSite(
+    site: number,
+    cmd: Omit<NodeCommand, "id" | "type">,
+    timeoutMs: number,
+  ): Promise<NodeReport> {
+    const here = [...this.channels.values()].find((c) => c.node.site_id === site && c.secure);
+    if (here) return await this.command(here.node.id, cmd, timeoutMs)!;
+    const live = await this.liveNodes(site);
+    if (!live.length || !this.notifier) {
+      throw new NoLiveNodeError(`no poller node of site ${site} is connected now`);
+    }
+    const id = crypto.randomUUID();
+    const answer = new Promise<NodeReport>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve({ id, ok: false, error: { kind: "timeout", message: "no node answered" } });
+      }, timeoutMs + 1_000);
+      this.pending.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+    });
+    await this.notifier.publish(
+      COMMAND_CHANNEL,
+      JSON.stringify({ origin: this.origin, nodeId: live[0], cmd, timeoutMs, id }),
+    );
+    return await answer;
+  }
+
+  stop(): void {
+    clearInterval(this.ticker);
+    clearTimeout(this.debounce);
+    this.unsubscribe?.();
+    for (const ch of [...this.channels.values()]) this.close(ch);
+  }
+
+  /** Something nodes derive their work from changed: recompute every site served here. */
+  changed(): void {
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => this.recomputeAll(), 50);
+  }
+
+  connected(): number[] {
+    return [...this.channels.keys()];
+  }
+
+  /** Opens the node's channel; a second connection of the same node replaces the first. */
+  async open(node: NodeIdentity, secure: boolean): Promise<ReadableStream<Uint8Array>> {
+    await pollerNodesRepo.touch(this.deps.db, [node.id]).catch(() => {});
+    const old = this.channels.get(node.id);
+    if (old) this.close(old);
+    let channel: Channel | undefined;
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        channel = {
+          node,
+          secure,
+          controller,
+          keepalive: setInterval(() => {
+            try {
+              controller.enqueue(encoder.encode(": keepalive\n\n"));
+            } catch { /* closed */ }
+          }, 15_000),
+        };
+        this.channels.set(node.id, channel);
+        controller.enqueue(encoder.encode(": connected\n\n"));
+      },
+      cancel: () => {
+        if (channel && this.channels.get(node.id) === channel) this.forget(channel);
+      },
+    });
+    log.info("poller node {id} ({name}) connected", { id: node.id, name: node.name });
+    this.liveBySite.delete(node.site_id); // force a recompute of its site
+    this.changed();
+    return stream;
+  }
+
+  /** Records a heartbeat; a node that was not live makes its site recompute. */
+  async heartbeat(node: NodeIdentity, version: string, stats: PollerNodeStats): Promise<void> {
+    await pollerNodesRepo.heartbeat(this.deps.db, node.id, version, stats);
+  }
+
+  /** Asks a node connected here to do something; resolves with its report. */
+  command(nodeId: number, cmd: Omit<NodeCommand, "id" | "type">, timeoutMs: number) {
+    const ch = this.channels.get(nodeId);
+    // commands carry credentials: only over TLS
+    if (!ch || !ch.secure) return undefined;
+    const id = crypto.randomUUID();
+    return new Promise<NodeReport>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve({ id, ok: false, error: { kind: "timeout", message: "the node did not answer" } });
+      }, timeoutMs);
+      this.pending.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      this.send(ch, { ...cmd, id, type: "command" } as NodeCommand);
+    });
+  }
+
+  /**
+   * A node's answer to a command. It may reach another central process than the one that
+   * asked (the load balancer chooses): then it is passed on to all of them by NOTIFY.
+   */
+  report(report: NodeReport): boolean {
+    if (this.resolve(report)) return true;
+    if (!this.notifier) return false;
+    this.notifier.publish(REPORT_CHANNEL, JSON.stringify({ origin: "any", report })).catch(
+      () => {},
+    );
+    return true;
+  }
+
+  private resolve(report: NodeReport): boolean {
+    const waiter = this.pending.get(report.id);
+    this.pending.delete(report.id);
+    waiter?.(report);
+    return waiter !== undefined;
+  }
+
+  private recomputeAll(): void {
+    const sites = new Set([...this.channels.values()].map((c) => c.node.site_id));
+    this.recomputing = this.recomputing.then(async () => {
+      for (const site of sites) {
+        await this.recomputeSite(site).catch((err) =>
+          log.error("cannot assign work of site {site}: {message}", {
+            site,
+            message: (err as Error).message,
+          })
+        );
+      }
+    });
+  }
+
+  private async tick(): Promise<void> {
+    if (this.channels.size === 0) return;
+    try {
+      // Revoked meanwhile (here or on another process): the channel ends now.
+      const ids = [...this.channels.keys()];
+      const rows = await this.deps.db.query<{ id: number }>(
+        "SELECT id FROM poller_nodes WHERE id = ANY($1::int[]) AND status = 'enrolled'",
+        [ids],
+      );
+      const ok = new Set(rows.map((r) => r.id));
+      // An open channel is a sign of life as good as a heartbeat: this process vouches for
+      // the nodes connected to it, so a node is not given up while only its posts fail.
+      await pollerNodesRepo.touch(this.deps.db, [...ok]);
+      for (const id of ids) {
+        const ch = this.channels.get(id);
+        if (ch && !ok.has(id)) {
+          log.warn("poller node {id} was revoked: closing its channel", { id });
+          this.send(ch, { type: "revoked" });
+          this.close(ch);
+        }
+      }
+      const sites = new Set([...this.channels.values()].map((c) => c.node.site_id));
+      for (const site of sites) {
+        const live = await this.liveNodes(site);
+        if (this.liveBySite.get(site) !== live.join(",")) await this.recomputeSite(site);
+      }
+    } catch (err) {
+      log.warn("node tick failed: {message}", { message: (err as Error).message });
+    }
+  }
+
+  private async liveNodes(site: number): Promise<number[]> {
+    const live = new Set(
+      await pollerNodesRepo.liveOfSite(this.deps.db, site, this.opts.heartbeatTimeoutMs),
+    );
+    return [...live].sort((a, b) => a - b);
+  }
+
+  private async recomputeSite(site: number): Promise<void> {
+    const here = [...this.channels.values()].filter((c) => c.node.site_id === site);
+    if (!here.length) return;
+    const live = await this.liveNodes(site);
+    this.liveBySite.set(site, live.join(","));
+    const monitors = await monitorsRepo.schedulable(this.deps.db, site);
+    const plugins = [...(await pluginsRepo.specs(this.deps.db)).values()];
+    for (const ch of here) {
+      const mine = live.includes(ch.node.id)
+        ? monitors.filter((m) => ownerOf(m.monitorId, live) === ch.node.id)
+        : [];
+      const credentials: Credential[] = [];
+      if (ch.secure) {
+        for (const id of new Set(mine.map((m) => m.credentialProfileId))) {
+          try {
+            credentials.push(await decryptCredential(this.deps.db, this.deps.keyring, id));
+          } catch (err) {
+            log.warn("credential profile {id} unavailable for a node: {message}", {
+              id,
+              message: (err as Error).message,
+            });
+          }
+        }
+      } else if (mine.length) {
+        log.warn("poller node {id} is connected without TLS: no credentials sent", {
+          id: ch.node.id,
+        });
+      }
+      const assignment: NodeAssignment = {
+        type: "assignment",
+        monitors: mine,
+        plugins,
+        credentials,
+        heartbeatMs: this.opts.heartbeatMs,
+        liveNodes: live,
+      };
+      const text = JSON.stringify(assignment);
+      if (text === ch.lastSent) continue;
+      ch.lastSent = text;
+      this.sendText(ch, text);
+    }
+  }
+
+  private send(ch: Channel, msg: ChannelMessage): void {
+    this.sendText(ch, JSON.stringify(msg));
+  }
+
+  private sendText(ch: Channel, json: string): void {
+    try {
+      ch.controller.enqueue(encoder.encode(`data: ${json}\n\n`));
+    } catch {
+      this.forget(ch);
+    }
+  }
+
+  private close(ch: Channel): void {
+    this.forget(ch);
+    try {
+      ch.controller.close();
+    } catch { /* already closed */ }
+  }
+
+  private forget(ch: Channel): void {
+    clearInterval(ch.keepalive);
+    if (this.channels.get(ch.node.id) === ch) this.channels.delete(ch.node.id);
+  }
+}

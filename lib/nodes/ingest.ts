@@ -1,0 +1,101 @@
+/**
+ * POST /ingest: result batches from a poller node, committed by the metrics writer (COPY into
+ * staging, INSERT … ON CONFLICT (monitor_id, ts) DO NOTHING) and acknowledged only after the
+ * commit, so a node may resend a batch it is unsure about. A request is checked whole before
+ * anything is written: every monitor must belong to the node's site, no row may lie in the
+ * future beyond the allowed clock skew, and the batch must not exceed the row limit.
+ */
+import type { Database } from "../db/driver.ts";
+import type { ResultBatch } from "../messages.ts";
+import type { MetricsWriter } from "../metrics/writer.ts";
+import { monitorsRepo } from "../db/monitors.ts";
+import type { NodeIdentity } from "../db/poller_nodes.ts";
+import { ServiceError } from "../services/errors.ts";
+import type { IngestResponse } from "./protocol.ts";
+
+export interface IngestLimits {
+  /** samples + outcomes in one request */
+  maxRows: number;
+  /** how far past the central's clock a row's timestamp may be */
+  maxFutureMs: number;
+}
+
+export class IngestService {
+  /** what this process accepted, refused (by code) and committed */
+  readonly totals = {
+    requests: 0,
+    batches: 0,
+    rows: 0,
+    inserted: 0,
+    refused: {} as Record<string, number>,
+  };
+
+  constructor(
+    private readonly db: Database,
+    private readonly writer: () => MetricsWriter,
+    readonly limits: IngestLimits,
+  ) {}
+
+  async ingest(node: NodeIdentity, batches: ResultBatch[]): Promise<IngestResponse> {
+    try {
+      await this.check(node, batches);
+    } catch (err) {
+      if (err instanceof ServiceError) {
+        this.totals.refused[err.code] = (this.totals.refused[err.code] ?? 0) + 1;
+      }
+      throw err;
+    }
+    const writer = this.writer();
+    const before = { ...writer.totals };
+    await Promise.all(batches.map((b) => writer.write(b)));
+    const rows = batches.reduce((n, b) => n + b.samples.length, 0);
+    this.totals.requests++;
+    this.totals.batches += batches.length;
+    this.totals.rows += rows;
+    // Other requests may commit in the same group: the difference is an estimate, never a promise.
+    const inserted = Math.min(rows, Math.max(0, writer.totals.inserted - before.inserted));
+    this.totals.inserted += inserted;
+    return { batches: batches.length, rows, inserted, duplicates: rows - inserted };
+  }
+
+  private async check(node: NodeIdentity, batches: ResultBatch[]): Promise<void> {
+    let rows = 0;
+    const ids = new Set<number>();
+    const latest = Date.now() + this.limits.maxFutureMs;
+    for (const [i, b] of batches.entries()) {
+      rows += b.samples.length + b.outcomes.length;
+      for (const s of b.samples) {
+        ids.add(s.monitorId);
+        if (s.ts > latest) {
+          throw new ServiceError(
+            400,
+            "TIMESTAMP_IN_FUTURE",
+            `batch ${i}: a row of monitor ${s.monitorId} is dated ${
+              new Date(s.ts).toISOString()
+            }, ` +
+              `more than ${this.limits.maxFutureMs} ms ahead of the central's clock`,
+            { batch: i, monitor_id: s.monitorId },
+          );
+        }
+      }
+      for (const o of b.outcomes) ids.add(o.monitorId);
+    }
+    if (rows > this.limits.maxRows) {
+      throw new ServiceError(
+        413,
+        "BATCH_TOO_LARGE",
+        `the request holds ${rows} rows; at most ${this.limits.maxRows} are accepted at once`,
+        { rows, limit: this.limits.maxRows },
+      );
+    }
+    const foreign = await monitorsRepo.ofOtherSites(this.db, [...ids], node.site_id);
+    if (foreign.length) {
+      throw new ServiceError(
+        403,
+        "MONITOR_NOT_OF_SITE",
+        `monitor(s) ${foreign.slice(0, 10).join(", ")} belong to another site than this node's`,
+        { monitor_ids: foreign.slice(0, 100) },
+      );
+    }
+  }
+}

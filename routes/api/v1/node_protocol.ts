@@ -1,0 +1,182 @@
+/**
+ * The poller nodes' side of the API, authenticated by the node credential (not a user token):
+ * enrol (public: the enrolment token is the proof), the server-sent-events channel, heartbeat,
+ * command reports and result ingest. A node's credential opens these routes and nothing else;
+ * a user's token opens none of them. Described in docs/deploy.md; the shapes are
+ * lib/nodes/protocol.ts.
+ */
+import { Hono } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { getConnInfo } from "hono/deno";
+import { z } from "zod";
+import type { AppEnv } from "../../http/env.ts";
+import { ApiError } from "../../http/errors.ts";
+import { NodeAuthError } from "../../../lib/services/poller_nodes.ts";
+import { arrivedOverHttps } from "../../../lib/web/cookies.ts";
+
+/** Paths served here, kept out of the user authentication in mod.ts. */
+export const NODE_PATHS = new Set([
+  "/api/v1/nodes/enrol",
+  "/api/v1/nodes/channel",
+  "/api/v1/nodes/heartbeat",
+  "/api/v1/nodes/report",
+  "/api/v1/ingest",
+]);
+
+const EnrolBody = z.object({
+  token: z.string().min(10).max(200),
+  version: z.string().max(64).default("unknown"),
+}).strict();
+
+const HeartbeatBody = z.object({
+  version: z.string().max(64),
+  stats: z.object({
+    polls_per_s: z.number().nonnegative().max(1e7),
+    buffered: z.number().int().nonnegative(),
+    dropped: z.number().int().nonnegative(),
+    dead_letters: z.number().int().nonnegative(),
+    monitors: z.number().int().nonnegative(),
+  }).strict(),
+}).strict();
+
+const ReportBody = z.object({
+  id: z.string().uuid(),
+  ok: z.boolean(),
+  result: z.unknown().optional(),
+  error: z.object({ kind: z.string().max(100), message: z.string().max(2000) }).optional(),
+}).strict();
+
+const num = z.number().finite().nullable();
+const Sample = z.object({
+  monitorId: z.number().int().positive(),
+  ts: z.number().int().positive(),
+  cpuPercent: num,
+  memoryTotal: num,
+  memoryUsed: num,
+  diskTotal: num,
+  diskUsed: num,
+  netSentBps: num,
+  netRecvBps: num,
+  netPacketsSent: num,
+  netPacketsRecv: num,
+  netErrors: num,
+  netDiscards: num,
+  netUtilization: num,
+  processCount: num,
+  collectionMs: num,
+  volumes: z.array(z.object({ name: z.string(), total: z.number(), used: z.number() }))
+    .nullable(),
+  interfaces: z.array(z.record(z.string(), z.unknown())).nullable(),
+});
+const Outcome = z.object({
+  monitorId: z.number().int().positive(),
+  deviceId: z.number().int().positive(),
+  ok: z.boolean(),
+  attempts: z.number().int().nonnegative(),
+  attemptedAt: z.number().int().positive(),
+  dueAt: z.number().int().positive(),
+  durationMs: z.number().nonnegative(),
+  error: z.string().optional(),
+  errorKind: z.string().optional(),
+  errorClass: z.string().optional(),
+});
+const IngestBody = z.object({
+  batches: z.array(z.object({
+    v: z.literal(1),
+    batchId: z.string().min(1).max(100),
+    samples: z.array(Sample),
+    outcomes: z.array(Outcome),
+  })).min(1).max(1_000),
+}).strict();
+
+async function parse<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<z.infer<T>> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw new ApiError(400, "MALFORMED_BATCH", "the request body is not JSON");
+  }
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const at = issue.path.join(".");
+    throw new ApiError(
+      400,
+      schema === (IngestBody as z.ZodType) ? "MALFORMED_BATCH" : "VALIDATION_ERROR",
+      `${at || "body"}: ${issue.message}`,
+      { field: at },
+    );
+  }
+  return result.data;
+}
+
+/** The node behind the bearer credential; 401 naming why when there is none. */
+function nodeAuth(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
+    if (!match) throw new ApiError(401, "NODE_CREDENTIAL_MISSING", "a node credential is required");
+    try {
+      c.set("node", await c.get("app").services.pollerNodes.authenticate(match[1]));
+    } catch (err) {
+      if (err instanceof NodeAuthError) throw new ApiError(401, err.code, err.message);
+      throw err;
+    }
+    await next();
+  };
+}
+
+function overTls(c: Context<AppEnv>): boolean {
+  let remoteAddress: string | undefined;
+  try {
+    remoteAddress = getConnInfo(c).remote.address;
+  } catch { /* in-process request */ }
+  return arrivedOverHttps(
+    { url: c.req.url, remoteAddress, forwardedProto: c.req.header("x-forwarded-proto") },
+    c.get("app").config.server.trusted_proxies,
+  );
+}
+
+export function createNodeProtocol(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.post("/nodes/enrol", async (c) => {
+    const body = await parse(c, EnrolBody);
+    const { node, secret } = await c.get("app").services.pollerNodes.enrol(
+      body.token,
+      body.version,
+    );
+    return c.json({
+      success: true,
+      data: { node_id: node.id, site_id: node.site_id, name: node.name, secret },
+    });
+  });
+  app.use("/nodes/channel", nodeAuth());
+  app.use("/nodes/heartbeat", nodeAuth());
+  app.use("/nodes/report", nodeAuth());
+  app.use("/ingest", nodeAuth());
+  app.get("/nodes/channel", async (c) => {
+    const stream = await c.get("app").nodeHub.open(c.get("node"), overTls(c));
+    return new Response(stream, {
+      headers: {
+        "content-type": "text/event-stream",
+        "cache-control": "no-store",
+        "x-accel-buffering": "no",
+      },
+    });
+  });
+  app.post("/nodes/heartbeat", async (c) => {
+    const body = await parse(c, HeartbeatBody);
+    await c.get("app").nodeHub.heartbeat(c.get("node"), body.version, body.stats);
+    return c.json({ success: true, data: { ok: true } });
+  });
+  app.post("/nodes/report", async (c) => {
+    const body = await parse(c, ReportBody);
+    const known = c.get("app").nodeHub.report(body);
+    return c.json({ success: true, data: { accepted: known } });
+  });
+  app.post("/ingest", async (c) => {
+    const body = await parse(c, IngestBody);
+    const result = await c.get("app").ingest.ingest(c.get("node"), body.batches as never);
+    return c.json({ success: true, data: result });
+  });
+  return app;
+}

@@ -1,0 +1,330 @@
+/**
+ * The distributed shape end to end, every part a real process on loopback: PostgreSQL, two
+ * central processes (`--role central`, --deny-write --deny-run) behind a real haproxy that ends
+ * TLS, three poller nodes (site A: two, site B: one) trusting haproxy's certificate by CA file,
+ * and each site's simulated Windows hosts on its own loopback range.
+ *
+ * Enrol; rows arrive; work is shared within site A; kill -9 one node of A: its monitors go to
+ * the other; kill one central: the session and ingest go on through the other; stop both
+ * centrals for a while: nodes buffer, and afterwards site B's rows == its node's successful
+ * polls, with no duplicates anywhere; a node restarted keeps its buffer; a node of site B is
+ * never sent site A's monitors or credentials; a revoked node gets nothing more.
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { createScratchDatabase } from "../helpers/databases.ts";
+import {
+  ADMIN_PASSWORD,
+  eventually,
+  makeTls,
+  type Proc,
+  startCentral,
+  startHaproxy,
+  startNode,
+} from "../helpers/distributed.ts";
+import { startWinsim } from "../../winsim/mod.ts";
+import { freePort } from "../helpers/ports.ts";
+import postgres from "postgres";
+
+const PASSWORD_A = "Site-A-Passw0rd!";
+const PASSWORD_B = "Site-B-Passw0rd!";
+const CENTRAL_ENV = { NMSLITE_NODE_HEARTBEAT: "500ms", NMSLITE_NODE_HEARTBEAT_TIMEOUT: "3s" };
+
+Deno.test({
+  name: "distributed: 2 centrals behind haproxy, 3 nodes over 2 sites, failures on every side",
+  ignore: !Deno.env.get("TEST_DATABASE_URL"),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async (t) => {
+    const dir = await Deno.makeTempDir({ prefix: "nmslite-dist-" });
+    const scratch = await createScratchDatabase();
+    const sql = postgres(scratch.url, { max: 2, onnotice: () => {} });
+    const winrmPort = await freePort("127.0.43.1");
+    const simA = await startWinsim({
+      hosts: 6,
+      base: "127.0.43.1",
+      username: "Administrator",
+      password: PASSWORD_A,
+      httpPort: winrmPort,
+      httpsPort: null,
+    });
+    const simB = await startWinsim({
+      hosts: 2,
+      base: "127.0.44.1",
+      username: "Administrator",
+      password: PASSWORD_B,
+      httpPort: winrmPort,
+      httpsPort: null,
+    });
+    const tls = await makeTls(dir);
+    const ports = [await freePort(), await freePort()];
+    const centrals: (Proc & { url: string })[] = [];
+    const startC = async (i: number) =>
+      centrals[i] = await startCentral({
+        databaseUrl: scratch.url,
+        dir,
+        name: `central-${i}-${Date.now()}`,
+        port: ports[i],
+        env: CENTRAL_ENV,
+      });
+    await startC(0);
+    await startC(1);
+    const lb = await startHaproxy({ dir, tls, backends: ports });
+    const client = Deno.createHttpClient({ caCerts: [tls.cert] });
+    // deno-lint-ignore no-explicit-any
+    type Answer = { status: number; body: any };
+    const call = async (method: string, path: string, body?: unknown, token?: string) => {
+      const res = await fetch(`${lb.url}/api/v1${path}`, {
+        method,
+        client,
+        headers: {
+          "content-type": "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      } as RequestInit);
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null } as Answer;
+    };
+    const nodes: Record<string, Awaited<ReturnType<typeof startNode>>> = {};
+    const rowsOf = async (ids: number[]) =>
+      (await sql`SELECT count(*)::int AS n FROM metrics WHERE monitor_id = ANY(${ids})`)[0].n;
+    try {
+      const login = await call("POST", "/auth/login", {
+        username: "admin",
+        password: ADMIN_PASSWORD,
+      });
+      assertEquals(login.status, 200);
+      const token = login.body.data.access_token;
+      const api = (method: string, path: string, body?: unknown) => call(method, path, body, token);
+
+      // --- sites, nodes, credentials, devices, monitors
+      const siteA = (await api("POST", "/sites", { name: "site-a" })).body.data.id;
+      const siteB = (await api("POST", "/sites", { name: "site-b" })).body.data.id;
+      const tokens: Record<string, string> = {};
+      const nodeIds: Record<string, number> = {};
+      for (const [name, site] of [["a1", siteA], ["a2", siteA], ["b1", siteB]] as const) {
+        const r = await api("POST", "/poller-nodes", { site_id: site, name });
+        assertEquals(r.status, 201, JSON.stringify(r.body));
+        tokens[name] = r.body.data.enrolment_token;
+        nodeIds[name] = r.body.data.id;
+      }
+      const credA = (await api("POST", "/credential-profiles", {
+        name: "site a admins",
+        type: "winrm_ntlm",
+        username: "Administrator",
+        password: PASSWORD_A,
+        port: winrmPort,
+      })).body.data.id;
+      const credB = (await api("POST", "/credential-profiles", {
+        name: "site b admins",
+        type: "winrm_ntlm",
+        username: "Administrator",
+        password: PASSWORD_B,
+        port: winrmPort,
+      })).body.data.id;
+      const monitorsOf = async (hosts: { ip: string }[], site: number, cred: number) => {
+        const ids: number[] = [];
+        for (const h of hosts) {
+          const d = await api("POST", "/devices", { ip: h.ip, site_id: site });
+          assertEquals(d.status, 201, JSON.stringify(d.body));
+          const m = await api("POST", "/monitors", {
+            device_id: d.body.data.id,
+            credential_profile_id: cred,
+            plugin_id: 1,
+            polling_interval: 10,
+          });
+          assertEquals(m.status, 201, JSON.stringify(m.body));
+          ids.push(m.body.data.id);
+        }
+        return ids;
+      };
+      const monA = await monitorsOf(simA.hosts, siteA, credA);
+      const monB = await monitorsOf(simB.hosts, siteB, credB);
+
+      for (const name of ["a1", "a2", "b1"]) {
+        nodes[name] = await startNode({
+          centralUrl: lb.url,
+          dir,
+          name,
+          caFile: tls.certFile,
+          enrolmentToken: tokens[name],
+        });
+      }
+
+      await t.step("enrolled nodes share their site's work and rows arrive", async () => {
+        await eventually("a row for every monitor", async () => {
+          const [r] = await sql`SELECT count(DISTINCT monitor_id)::int AS n FROM metrics`;
+          return r.n === monA.length + monB.length;
+        });
+        const a1 = (await nodes.a1.metrics()).nmslite_node_monitors;
+        const a2 = (await nodes.a2.metrics()).nmslite_node_monitors;
+        assertEquals(a1 + a2, monA.length, "each monitor of A on exactly one node");
+        assertEquals((await nodes.b1.metrics()).nmslite_node_monitors, monB.length);
+        const list = await api("GET", "/poller-nodes");
+        assertEquals(
+          list.body.data.filter((n: { status: string }) => n.status === "enrolled").length,
+          3,
+        );
+      });
+
+      await t.step("kill -9 a node of site A: its monitors resume on the other", async () => {
+        await nodes.a1.kill9();
+        const killedAt = new Date();
+        await eventually(
+          "a2 holds all of site A",
+          async () => (await nodes.a2.metrics()).nmslite_node_monitors === monA.length,
+        );
+        await eventually("every monitor of A has a row after the kill", async () => {
+          const [r] = await sql`SELECT count(DISTINCT monitor_id)::int AS n FROM metrics
+            WHERE monitor_id = ANY(${monA}) AND ts > ${killedAt}`;
+          return r.n === monA.length;
+        });
+      });
+
+      await t.step("kill one central: the session and ingest go on via the other", async () => {
+        await centrals[0].kill9();
+        const at = new Date();
+        for (let i = 0; i < 5; i++) {
+          const r = await api("GET", "/devices?limit=50");
+          assertEquals(r.status, 200, JSON.stringify(r.body));
+        }
+        await eventually("rows of every monitor of B after the kill", async () => {
+          const [r] = await sql`SELECT count(DISTINCT monitor_id)::int AS n FROM metrics
+            WHERE monitor_id = ANY(${monB}) AND ts > ${at}`;
+          return r.n === monB.length;
+        });
+        // a change made now (through the live central) reaches the nodes
+        await startC(0);
+      });
+
+      await t.step("both centrals away: nodes buffer, then drain with nothing lost", async () => {
+        await Promise.all(centrals.map((c) => c.stop()));
+        await eventually(
+          "b1 buffers",
+          async () => (await nodes.b1.metrics()).nmslite_node_buffered_batches >= 2,
+        );
+        await eventually(
+          "a2 buffers",
+          async () => (await nodes.a2.metrics()).nmslite_node_buffered_batches >= 2,
+        );
+        await startC(0);
+        await startC(1);
+        // the killed node comes back with what it had buffered, and no token
+        nodes.a1 = await startNode({ centralUrl: lb.url, dir, name: "a1", caFile: tls.certFile });
+        // stop all polling so the counts settle
+        for (const id of [...monA, ...monB]) {
+          const r = await api("PUT", `/monitors/${id}`, { enabled: false });
+          assertEquals(r.status, 200, JSON.stringify(r.body));
+        }
+        const settled = async (name: string) =>
+          await eventually(`${name} settled`, async () => {
+            const a = await nodes[name].metrics();
+            await new Promise((r) => setTimeout(r, 1_000));
+            const b = await nodes[name].metrics();
+            return b.nmslite_node_monitors === 0 && b.nmslite_node_buffered_batches === 0 &&
+              a.nmslite_node_polls_total === b.nmslite_node_polls_total && b;
+          });
+        const b1 = await settled("b1");
+        await settled("a1");
+        await settled("a2");
+        assertEquals(
+          await rowsOf(monB),
+          b1.nmslite_node_polls_ok_total,
+          "rows == successful polls",
+        );
+        const [d] = await sql`SELECT count(*)::int AS n, count(DISTINCT (monitor_id, ts))::int AS u
+          FROM metrics`;
+        assertEquals(d.n, d.u, "no duplicate rows");
+        assertEquals(b1.nmslite_node_dropped_batches_total, 0);
+      });
+
+      await t.step("a node of site B never receives site A's work or credentials", async () => {
+        for (const id of [...monA, ...monB]) await api("PUT", `/monitors/${id}`, { enabled: true });
+        // a second node of B, spoken to by the test itself over the real protocol
+        const r = await api("POST", "/poller-nodes", { site_id: siteB, name: "b-probe" });
+        const enrol = await call("POST", "/nodes/enrol", {
+          token: r.body.data.enrolment_token,
+          version: "test",
+        });
+        assertEquals(enrol.status, 200);
+        const res = await fetch(`${lb.url}/api/v1/nodes/channel`, {
+          client,
+          headers: { authorization: `Bearer ${enrol.body.data.secret}` },
+        } as RequestInit);
+        const reader = res.body!.getReader();
+        let text = "";
+        const seen: { monitors: number[]; creds: number[]; passwords: string[] }[] = [];
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline && seen.length < 1) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += new TextDecoder().decode(value);
+          for (const ev of text.split("\n\n").slice(0, -1)) {
+            const data = ev.split("\n").find((l) => l.startsWith("data: "));
+            if (!data) continue;
+            const msg = JSON.parse(data.slice(6));
+            if (msg.type !== "assignment") continue;
+            seen.push({
+              monitors: msg.monitors.map((m: { monitorId: number }) => m.monitorId),
+              creds: msg.credentials.map((c: { id: number }) => c.id),
+              passwords: msg.credentials.map((c: { password: string }) => c.password),
+            });
+          }
+          text = text.slice(text.lastIndexOf("\n\n") + 2);
+        }
+        await reader.cancel();
+        assert(seen.length > 0, "an assignment arrived");
+        for (const s of seen) {
+          assert(s.monitors.every((id) => monB.includes(id)), "only monitors of B");
+          assert(!s.creds.includes(credA), "never site A's credential");
+          assert(!s.passwords.includes(PASSWORD_A), "never site A's password");
+        }
+        assertEquals((await api("DELETE", `/poller-nodes/${r.body.data.id}`)).status, 204);
+      });
+
+      await t.step(
+        "a credential test for site B runs on its node, via either central",
+        async () => {
+          for (let i = 0; i < 8; i++) {
+            const r = await api("POST", `/credential-profiles/${credB}/test`, {
+              ip: simB.hosts[0].ip,
+            });
+            assertEquals(r.status, 200, JSON.stringify(r.body));
+            assertEquals(r.body.data.ok, true, JSON.stringify(r.body));
+            assertEquals(r.body.data.identity.hostname, simB.hosts[0].name);
+          }
+        },
+      );
+
+      await t.step("revoke a node: it gets nothing more", async () => {
+        assertEquals((await api("POST", `/poller-nodes/${nodeIds.b1}/revoke`)).status, 200);
+        await eventually(
+          "b1 knows it is revoked",
+          async () => (await nodes.b1.metrics()).nmslite_node_revoked === 1,
+        );
+        assertEquals((await nodes.b1.metrics()).nmslite_node_monitors, 0);
+        const before = await rowsOf(monB);
+        // several intervals: a revoked node's requests are all refused
+        await new Promise((r) => setTimeout(r, 12_000));
+        assertEquals(await rowsOf(monB), before, "no row of B after the revocation");
+      });
+    } catch (err) {
+      for await (const e of Deno.readDir(dir)) {
+        if (!e.name.endsWith(".log")) continue;
+        const log = await Deno.readTextFile(`${dir}/${e.name}`).catch(() => "");
+        console.error(`--- ${e.name}\n${log.slice(-2500)}`);
+      }
+      throw err;
+    } finally {
+      for (const n of Object.values(nodes)) await n.stop();
+      for (const c of centrals) await c.stop();
+      await lb.stop();
+      client.close();
+      await simA.close();
+      await simB.close();
+      await sql.end();
+      await scratch.drop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
