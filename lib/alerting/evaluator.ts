@@ -45,6 +45,8 @@ interface Compiled {
   recovered: (v: number) => boolean;
   forMs: number;
   holdMs: number;
+  /** devices with a live (pending or open) series of this rule: the common case skips lookups */
+  live: Map<number, number>;
 }
 
 interface Series {
@@ -79,15 +81,22 @@ export class Evaluator {
     );
     this.perDevice.clear();
     // A series whose rule is gone or disabled is forgotten (its problem was resolved by the service).
-    const ids = new Set(this.rules.map((c) => c.rule.id));
+    const byId = new Map(this.rules.map((c) => [c.rule.id, c]));
     for (const key of this.series.keys()) {
-      if (!ids.has(Number(key.slice(0, key.indexOf(":"))))) this.series.delete(key);
+      const [rule, device] = key.split(":", 2).map(Number);
+      const c = byId.get(rule);
+      if (c) c.live.set(device, (c.live.get(device) ?? 0) + 1);
+      else this.series.delete(key);
     }
   }
 
   setDevices(devices: readonly DeviceInfo[]): void {
     this.devices = new Map(devices.map((d) => [d.id, d]));
     this.perDevice.clear();
+  }
+
+  isUnreachable(deviceId: number): boolean {
+    return this.devices.get(deviceId)?.unreachable ?? false;
   }
 
   upsertDevice(device: DeviceInfo): void {
@@ -97,13 +106,15 @@ export class Evaluator {
 
   setMonitors(monitors: readonly MonitorInfo[]): void {
     this.monitors = new Map(monitors.map((m) => [m.id, m]));
-    const now = Date.now();
-    for (const m of monitors) if (!this.lastSample.has(m.id)) this.lastSample.set(m.id, now);
   }
 
   /** Problems open before a restart: their series are open, so nothing opens (or notifies) twice. */
   restoreOpen(open: readonly { ruleId: number; deviceId: number; instance: string }[]): void {
     for (const o of open) {
+      const c = this.rules.find((c) => c.rule.id === o.ruleId);
+      if (c && !this.series.has(key(o.ruleId, o.deviceId, o.instance))) {
+        c.live.set(o.deviceId, (c.live.get(o.deviceId) ?? 0) + 1);
+      }
       this.series.set(key(o.ruleId, o.deviceId, o.instance), {
         open: true,
         pendingSince: null,
@@ -175,7 +186,10 @@ export class Evaluator {
     if (!unreachable) return;
     // One cause, one problem: pending per-metric conditions of a dark host are dropped.
     for (const [k, s] of this.series) {
-      if (!s.open && k.split(":")[1] === String(deviceId)) this.series.delete(k);
+      if (s.open || k.split(":")[1] !== String(deviceId)) continue;
+      const c = this.rules.find((r) => r.rule.id === Number(k.split(":")[0]));
+      if (c) this.forget(c, k, deviceId);
+      else this.series.delete(k);
     }
   }
 
@@ -186,7 +200,12 @@ export class Evaluator {
       for (const m of this.monitors.values()) {
         const device = this.devices.get(m.deviceId);
         if (!device || device.unreachable || !applies(c.rule, device)) continue;
-        const last = this.lastSample.get(m.id) ?? now;
+        const last = this.lastSample.get(m.id);
+        // Not heard of since start: the clock starts now.
+        if (last === undefined) {
+          this.lastSample.set(m.id, now);
+          continue;
+        }
         const intervals = Math.floor((now - last) / (m.intervalS * 1000));
         this.judge(c, m.deviceId, `monitor ${m.id}`, intervals, now);
       }
@@ -198,6 +217,14 @@ export class Evaluator {
     let n = 0;
     for (const s of this.series.values()) if (s.open) n++;
     return n;
+  }
+
+  /** Drops a series; the device leaves the rule's live set when it has no other. */
+  private forget(c: Compiled, k: string, deviceId: number): void {
+    if (!this.series.delete(k)) return;
+    const n = (c.live.get(deviceId) ?? 1) - 1;
+    if (n > 0) c.live.set(deviceId, n);
+    else c.live.delete(deviceId);
   }
 
   private applicable(deviceId: number) {
@@ -216,14 +243,20 @@ export class Evaluator {
 
   private judge(c: Compiled, deviceId: number, instance: string, value: number, at: number) {
     this.counters.evaluations++;
+    const firing = c.test(value);
+    // Nothing pending or open for this rule on this device and the condition is false: done.
+    if (!firing && !c.live.has(deviceId)) return;
     const k = key(c.rule.id, deviceId, instance);
     let s = this.series.get(k);
     if (!s?.open) {
-      if (!c.test(value)) {
-        if (s) this.series.delete(k);
+      if (!firing) {
+        if (s) this.forget(c, k, deviceId);
         return;
       }
-      if (!s) this.series.set(k, s = { open: false, pendingSince: at, recoverSince: null });
+      if (!s) {
+        this.series.set(k, s = { open: false, pendingSince: at, recoverSince: null });
+        c.live.set(deviceId, (c.live.get(deviceId) ?? 0) + 1);
+      }
       if (at - s.pendingSince! < c.forMs) return;
       s.open = true;
       s.pendingSince = null;
@@ -237,7 +270,7 @@ export class Evaluator {
     }
     s.recoverSince ??= at;
     if (at - s.recoverSince < c.holdMs) return;
-    this.series.delete(k);
+    this.forget(c, k, deviceId);
     this.counters.resolved++;
     this.opts.onTransition({ type: "resolve", ruleId: c.rule.id, deviceId, instance, value, at });
   }
@@ -281,5 +314,6 @@ function compile(rule: AlertRule, recoveryHoldMs: number): Compiled {
     forMs,
     // A state (unreachable) resolves when it ends; a metric must stay good for a while.
     holdMs: state ? 0 : Math.max(forMs, recoveryHoldMs),
+    live: new Map(),
   };
 }

@@ -146,7 +146,7 @@ export class ProblemRecorder {
     const cfg = this.config();
     let queued = 0;
     for (const p of await problemsRepo.openForNotify(this.db)) {
-      const tags = (await deviceTagsRepo.deviceState(this.db, p.device_id))?.tags ?? [];
+      const tags = p.tags;
       const maint = inMaintenance(cfg.windows, { id: p.device_id, tags }, now);
       if (maint !== p.in_maintenance) await problemsRepo.setMaintenance(this.db, p.id, maint);
       if (maint) continue;

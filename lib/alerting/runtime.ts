@@ -83,8 +83,10 @@ export class AlertingRuntime {
   }
 
   async start(): Promise<void> {
-    await this.reload();
+    const devices = await this.reload();
     this.evaluator.restoreOpen(await problemsRepo.openKeys(this.deps.db));
+    // Reachability that changed while this process was down opens or resolves now.
+    for (const d of devices) this.evaluator.deviceReachability(d.id, d.unreachable, Date.now());
     this.unsubscribe = this.deps.events.subscribe((e) => {
       if (e.entity === "monitor") void this.reloadMonitors();
       if (e.entity === "device") void this.reloadDevice(e.id);
@@ -113,7 +115,7 @@ export class AlertingRuntime {
   }
 
   /** Rules, windows, policies, channels, devices and monitors, read again. */
-  async reload(): Promise<void> {
+  async reload(): Promise<{ id: number; unreachable: boolean }[]> {
     const db = this.deps.db;
     const [rules, windows, policies, devices] = await Promise.all([
       alertRulesRepo.all(db),
@@ -126,6 +128,7 @@ export class AlertingRuntime {
     this.evaluator.setRules(rules);
     await this.reloadMonitors();
     this.senderCache.clear();
+    return devices;
   }
 
   async tick(now = Date.now()): Promise<void> {
@@ -166,7 +169,13 @@ export class AlertingRuntime {
 
   private async reloadDevice(id: number): Promise<void> {
     const state = await deviceTagsRepo.deviceState(this.deps.db, id);
-    if (state) this.evaluator.upsertDevice(state);
+    if (!state) return;
+    const before = this.evaluator.isUnreachable(id);
+    this.evaluator.upsertDevice(state);
+    // An operator set the status by hand (re-enabled an unreachable device, say).
+    if (before !== state.unreachable) {
+      this.evaluator.deviceReachability(id, state.unreachable, Date.now());
+    }
   }
 
   private async senderOf(channelId: number): Promise<ChannelSender | undefined> {

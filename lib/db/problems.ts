@@ -172,9 +172,11 @@ export const problemsRepo = {
     await db.query("UPDATE problems SET in_maintenance = $2 WHERE id = $1", [id, on]);
   },
   /** Open problems whose first or repeat notification may be due (the notifier filters). */
-  async openForNotify(db: Queryable): Promise<Problem[]> {
-    return await db.query<Problem>(
-      `SELECT ${COLUMNS} FROM ${FROM} WHERE p.state = 'open' AND p.acknowledged_at IS NULL`,
+  async openForNotify(db: Queryable): Promise<(Problem & { tags: string[] })[]> {
+    return await db.query<Problem & { tags: string[] }>(
+      `SELECT ${COLUMNS}, COALESCE((SELECT array_agg(t.tag) FROM device_tags t
+         WHERE t.device_id = p.device_id), '{}') AS tags
+       FROM ${FROM} WHERE p.state = 'open' AND p.acknowledged_at IS NULL`,
     );
   },
   async counts(

@@ -268,6 +268,11 @@ async function alertingMetrics(out: PrometheusText, alerting: AlertingRuntime): 
     alerting.cost.evaluateMs / 1000,
   );
   out.counter(
+    "nmslite_alert_samples_total",
+    "Committed samples handed to the evaluator",
+    alerting.cost.samples,
+  );
+  out.counter(
     "nmslite_alert_transitions_total",
     "Problems opened and resolved by the evaluator",
     [[{ transition: "open" }, e.opened], [{ transition: "resolve" }, e.resolved]],

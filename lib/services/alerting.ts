@@ -28,7 +28,7 @@ import { change, type ServiceDeps } from "./service.ts";
 
 /** The running alerting part, told when its inputs changed (absent in an API-only process). */
 export interface AlertingReload {
-  reload(): Promise<void>;
+  reload(): Promise<unknown>;
 }
 
 export interface AlertingServiceDeps extends ServiceDeps {
