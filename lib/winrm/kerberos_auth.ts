@@ -10,7 +10,13 @@ import { isIP } from "node:net";
 import type { KerberosClient } from "../kerberos/client.ts";
 import { KerberosError } from "../kerberos/errors.ts";
 import { InitiatorContext, unframe } from "../kerberos/gss.ts";
-import { MECH_TYPES, NEG_STATE, negTokenInit, readNegTokenResp } from "../kerberos/spnego.ts";
+import {
+  MECH_TYPES,
+  NEG_STATE,
+  negTokenInit,
+  negTokenResp,
+  readNegTokenResp,
+} from "../kerberos/spnego.ts";
 import { decodeKrbError } from "../kerberos/messages.ts";
 import { Der } from "../kerberos/asn1.ts";
 import { krbErrorToError } from "../kerberos/client.ts";
@@ -168,7 +174,47 @@ export async function kerberosHandshake(
     `Negotiate ${Buffer.from(token).toString("base64")}`,
     input.signal,
   );
-  const answer = negotiateToken(res);
+  let answer = negotiateToken(res);
+  const asked = answer ? micRequested(answer) : false;
+  if (asked) {
+    // RFC 4178 §5: the acceptor made the context but completes the negotiation only on our
+    // mechListMIC (request-mic, or accept-incomplete with its own MIC): check its AP-REP,
+    // then send the MIC over the mechTypes we offered on the same connection.
+    try {
+      completeContext(ctx, answer!);
+    } catch (err) {
+      throw mapKerberosError(err, conn);
+    }
+    const mic = negTokenResp({ mechListMic: ctx.getMic(MECH_TYPES) });
+    const res2 = await transport.send(
+      conn,
+      input.https ? input.body : new Uint8Array(0),
+      SOAP_CONTENT_TYPE,
+      `Negotiate ${Buffer.from(mic).toString("base64")}`,
+      input.signal,
+    );
+    if (res2.status === 401) {
+      input.client.forget(input.spn);
+      throw new KerberosAuthenticationError(
+        "rejected",
+        `${conn.endpoint}: the server refused our SPNEGO mechListMIC (HTTP 401)`,
+      );
+    }
+    answer = negotiateToken(res2);
+    if (answer) {
+      try {
+        const last = readNegTokenResp(answer);
+        if (last.negState === NEG_STATE.reject) {
+          throw new KerberosError("protocol", "the server rejected the SPNEGO negotiation");
+        }
+        if (last.mechListMic) ctx.verifyMic(MECH_TYPES, last.mechListMic);
+      } catch (err) {
+        throw mapKerberosError(err, conn);
+      }
+    }
+    conn.sealer = new KerberosSealer(ctx, input.protocol ?? KERBEROS_PROTOCOL);
+    return input.https ? res2 : null;
+  }
   if (res.status === 401) {
     // The service refused the ticket; a KRB-ERROR inside says why (skew, wrong key…).
     input.client.forget(input.spn);
@@ -202,6 +248,18 @@ export async function kerberosHandshake(
   }
   conn.sealer = new KerberosSealer(ctx, input.protocol ?? KERBEROS_PROTOCOL);
   return input.https ? res : null;
+}
+
+/** A NegTokenResp that carries the AP-REP and asks for the initiator's mechListMIC. */
+function micRequested(token: Uint8Array): boolean {
+  if (token[0] !== 0xa1) return false;
+  try {
+    const r = readNegTokenResp(token);
+    return !!r.responseToken && (r.negState === NEG_STATE.requestMic ||
+      (r.negState === NEG_STATE.acceptIncomplete && !!r.mechListMic));
+  } catch {
+    return false;
+  }
 }
 
 /** Takes the AP-REP out of a NegTokenResp (or a raw krb5 token) and checks the mechListMIC. */
