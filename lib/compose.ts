@@ -29,6 +29,7 @@ import { MetricsWriter } from "./metrics/writer.ts";
 import { openNotifier } from "./db/notify.ts";
 import { EventRelay } from "./nodes/event_relay.ts";
 import { CentralDuties } from "./nodes/central_duties.ts";
+import { CentralHealth } from "./nodes/central_health.ts";
 
 export interface ComposeOptions {
   /** start the queue, writer, scheduler, pollers and health monitor (needs `workers`) */
@@ -120,19 +121,40 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   // and the upkeep the all-in-one's runtime does is done once, under a lease.
   let relay: EventRelay | undefined;
   let duties: CentralDuties | undefined;
+  let centralHealth: CentralHealth | undefined;
   if (config.role === "central" && config.database.url) {
     relay = new EventRelay(events, openNotifier(config.database.url));
     await relay.start();
     await nodeHub.relayCommands(relay.notifier);
     duties = new CentralDuties(db, config.metrics.retention_days);
     duties.start();
+    // Recovery probes run on a node of the device's site; none live: tried again later.
+    centralHealth = new CentralHealth({
+      db,
+      events,
+      notifier: relay.notifier,
+      probe: async (device, timeoutMs) => {
+        const r = await nodeHub.onSite(device.site_id, {
+          kind: "probe",
+          ip: device.ip,
+          ports: device.ports,
+          timeoutMs,
+        }, timeoutMs + 2_000);
+        if (!r.ok) throw new Error(r.error?.message ?? "the node could not probe");
+        return r.result as number[];
+      },
+    }, config.health);
+    await centralHealth.start();
   }
   // Node results go through the local writer when this process has one (its health monitor
   // then sees them too), else through a writer of their own.
   let ingestWriter: MetricsWriter | undefined;
   const ingest = new IngestService(
     db,
-    () => monitoring?.writer ?? (ingestWriter ??= new MetricsWriter(db)),
+    () =>
+      monitoring?.writer ?? (ingestWriter ??= new MetricsWriter(db, {
+        onCommitted: (outcomes) => centralHealth?.observe(outcomes),
+      })),
     {
       maxRows: config.nodes.ingest_max_rows,
       maxFutureMs: config.nodes.ingest_max_future_ms,
@@ -168,6 +190,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     async close() {
       nodeHub.stop();
       duties?.stop();
+      centralHealth?.stop();
       await relay?.stop();
       ingestWriter?.stop();
       await discovery.stopAll();

@@ -23,6 +23,7 @@ import {
 import { identifyWindows } from "../collectors/windows_winrm.ts";
 import { WinrmError } from "../winrm/errors.ts";
 import { readNodeIdentity, writeNodeIdentity } from "./node_identity.ts";
+import { openPorts } from "../discovery/probe.ts";
 
 const log = getLogger(["nmslite", "node"]);
 
@@ -207,6 +208,13 @@ export class PollerNode {
         report.error = err instanceof WinrmError
           ? { kind: err.kind, message: err.message }
           : { kind: "unexpected", message: (err as Error).message };
+      }
+    } else if (cmd.kind === "probe") {
+      try {
+        report.result = await openPorts(cmd.ip, cmd.ports, cmd.timeoutMs);
+        report.ok = true;
+      } catch (err) {
+        report.error = { kind: "unexpected", message: (err as Error).message };
       }
     }
     await this.central.post(NODE_API.report, report).catch((err) =>

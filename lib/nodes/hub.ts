@@ -17,7 +17,13 @@ import { pluginsRepo } from "../db/plugins.ts";
 import { type NodeIdentity, pollerNodesRepo, type PollerNodeStats } from "../db/poller_nodes.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { ownerOf } from "./rendezvous.ts";
-import type { ChannelMessage, NodeAssignment, NodeCommand, NodeReport } from "./protocol.ts";
+import type {
+  ChannelMessage,
+  NodeAssignment,
+  NodeCommand,
+  NodeCommandBody,
+  NodeReport,
+} from "./protocol.ts";
 import type { Notifier } from "../db/notify.ts";
 
 const COMMAND_CHANNEL = "nmslite_node_command";
@@ -80,7 +86,7 @@ export class NodeHub {
       const msg = JSON.parse(payload) as {
         origin: string;
         nodeId: number;
-        cmd: Omit<NodeCommand, "id" | "type">;
+        cmd: NodeCommandBody;
         timeoutMs: number;
         id: string;
       };
@@ -105,7 +111,7 @@ export class NodeHub {
    */
   async onSite(
     site: number,
-    cmd: Omit<NodeCommand, "id" | "type">,
+    cmd: NodeCommandBody,
     timeoutMs: number,
   ): Promise<NodeReport> {
     const here = [...this.channels.values()].find((c) => c.node.site_id === site && c.secure);
@@ -186,7 +192,7 @@ export class NodeHub {
   }
 
   /** Asks a node connected here to do something; resolves with its report. */
-  command(nodeId: number, cmd: Omit<NodeCommand, "id" | "type">, timeoutMs: number) {
+  command(nodeId: number, cmd: NodeCommandBody, timeoutMs: number) {
     const ch = this.channels.get(nodeId);
     // commands carry credentials: only over TLS
     if (!ch || !ch.secure) return undefined;

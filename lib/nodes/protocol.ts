@@ -42,15 +42,23 @@ export interface NodeAssignment {
 }
 
 /** Work the central asks a node to do now; its outcome comes back as a NodeReport. */
-export type NodeCommand = {
-  type: "command";
-  id: string;
-  kind: "credential-test";
-  ip: string;
-  credential: Credential;
-  /** the device's host name (Kerberos names the service after it), when known */
-  hostName?: string | null;
-};
+export type NodeCommandBody =
+  | {
+    kind: "credential-test";
+    ip: string;
+    credential: Credential;
+    /** the device's host name (Kerberos names the service after it), when known */
+    hostName?: string | null;
+  }
+  | {
+    /** a recovery probe of an unreachable device: which of its WinRM ports answer */
+    kind: "probe";
+    ip: string;
+    ports: number[];
+    timeoutMs: number;
+  };
+
+export type NodeCommand = NodeCommandBody & { type: "command"; id: string };
 
 export interface NodeReport {
   id: string;

@@ -27,7 +27,15 @@ import postgres from "postgres";
 
 const PASSWORD_A = "Site-A-Passw0rd!";
 const PASSWORD_B = "Site-B-Passw0rd!";
-const CENTRAL_ENV = { NMSLITE_NODE_HEARTBEAT: "500ms", NMSLITE_NODE_HEARTBEAT_TIMEOUT: "3s" };
+const CENTRAL_ENV = {
+  NMSLITE_NODE_HEARTBEAT: "500ms",
+  NMSLITE_NODE_HEARTBEAT_TIMEOUT: "3s",
+  // the central's health monitor: two failed polls deactivate, probes every second after 2 s
+  NMSLITE_HEALTH_FAILURE_THRESHOLD: "2",
+  NMSLITE_HEALTH_FAILURE_WINDOW: "60s",
+  NMSLITE_HEALTH_REACTIVATE_AFTER: "2s",
+  NMSLITE_HEALTH_PROBE_INTERVAL: "1s",
+};
 
 Deno.test({
   name: "distributed: 2 centrals behind haproxy, 3 nodes over 2 sites, failures on every side",
@@ -166,6 +174,58 @@ Deno.test({
           3,
         );
       });
+
+      await t.step(
+        "a node-polled device that stops answering is deactivated by the central, and a probe by its site's node brings it back",
+        async () => {
+          const ip = "127.0.43.50"; // nothing listens here yet
+          const d = await api("POST", "/devices", { ip, site_id: siteA });
+          assertEquals(d.status, 201, JSON.stringify(d.body));
+          const m = await api("POST", "/monitors", {
+            device_id: d.body.data.id,
+            credential_profile_id: credA,
+            plugin_id: 1,
+            polling_interval: 10,
+          });
+          assertEquals(m.status, 201, JSON.stringify(m.body));
+          const device = async () => (await api("GET", `/devices/${d.body.data.id}`)).body.data;
+          const down = await eventually("the device is unreachable", async () => {
+            const dev = await device();
+            return dev.status === "unreachable" && dev;
+          });
+          assert(/failed polls/.test(down.status_reason), down.status_reason);
+          // its monitor left the nodes' work
+          await eventually("no node polls it", async () => {
+            const a1 = (await nodes.a1.metrics()).nmslite_node_monitors;
+            const a2 = (await nodes.a2.metrics()).nmslite_node_monitors;
+            return a1 + a2 === monA.length;
+          });
+          const back = await startWinsim({
+            hosts: 1,
+            base: ip,
+            username: "Administrator",
+            password: PASSWORD_A,
+            httpPort: winrmPort,
+            httpsPort: null,
+          });
+          try {
+            const up = await eventually("a node's probe brings it back", async () => {
+              const dev = await device();
+              return dev.status === "monitoring" && dev;
+            });
+            assert(/answered a reachability probe/.test(up.status_reason), up.status_reason);
+            await eventually(
+              "rows again",
+              async () => (await rowsOf([m.body.data.id])) > 0,
+            );
+          } finally {
+            // leave site A as the later steps expect it
+            assertEquals((await api("DELETE", `/monitors/${m.body.data.id}`)).status, 204);
+            assertEquals((await api("DELETE", `/devices/${d.body.data.id}`)).status, 204);
+            await back.close();
+          }
+        },
+      );
 
       await t.step("kill -9 a node of site A: its monitors resume on the other", async () => {
         await nodes.a1.kill9();
