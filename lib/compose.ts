@@ -30,6 +30,7 @@ import { openNotifier } from "./db/notify.ts";
 import { EventRelay } from "./nodes/event_relay.ts";
 import { CentralDuties } from "./nodes/central_duties.ts";
 import { CentralHealth } from "./nodes/central_health.ts";
+import { getLogger } from "@logtape/logtape";
 
 export interface ComposeOptions {
   /** start the queue, writer, scheduler, pollers and health monitor (needs `workers`) */
@@ -65,6 +66,12 @@ export interface System {
   /** result batches from poller nodes */
   ingest: IngestService;
 }
+
+const TOKENS_CHANNEL = "nmslite_tokens";
+const log = getLogger(["nmslite", "central"]);
+
+/** a node scanning for a discovery run reports at least this often, or the run fails */
+const DISCOVERY_SILENCE_MS = 60_000;
 
 export async function compose(config: Config, opts: ComposeOptions = {}): Promise<System> {
   const { db, keyring, jwtSecret } = await bootstrap(config);
@@ -117,6 +124,12 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     heartbeatTimeoutMs: config.nodes.heartbeat_timeout_ms,
   });
   nodeHub.start();
+  // Discovery of a site other than the local one runs on a node of that site.
+  discovery.useNodes({
+    live: (site) => nodeHub.live(site),
+    run: (site, cmd, onPartial) =>
+      nodeHub.onSite(site, cmd, DISCOVERY_SILENCE_MS, (r) => onPartial(r.result)),
+  });
   // Several central processes share one PostgreSQL: changes travel between them by NOTIFY,
   // and the upkeep the all-in-one's runtime does is done once, under a lease.
   let relay: EventRelay | undefined;
@@ -126,6 +139,22 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     relay = new EventRelay(events, openNotifier(config.database.url));
     await relay.start();
     await nodeHub.relayCommands(relay.notifier);
+    // A logout or a user change on one process evicts the cached token state on all of them.
+    const origin = crypto.randomUUID();
+    const notifier = relay.notifier;
+    await notifier.listen(TOKENS_CHANNEL, (payload) => {
+      try {
+        const msg = JSON.parse(payload);
+        if (msg.origin !== origin) accessTokens.forget(msg);
+      } catch { /* not ours */ }
+    });
+    accessTokens.shareForgets((forget) =>
+      void notifier.publish(TOKENS_CHANNEL, JSON.stringify({ origin, ...forget })).catch((err) =>
+        log.warn("cannot tell the other central processes of a token change: {message}", {
+          message: (err as Error).message,
+        })
+      )
+    );
     duties = new CentralDuties(db, config.metrics.retention_days);
     duties.start();
     // Recovery probes run on a node of the device's site; none live: tried again later.
