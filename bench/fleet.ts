@@ -9,6 +9,12 @@
  *     [--database-url postgres://…] [--auth ntlm|basic] [--pollers 2] [--concurrency 200]
  *     [--scrape 5] [--base 127.1.0.1] [--sim-processes N] [--keep-logs]
  *     [--nofile N | --nofile SOFT:HARD]   (NMSlite's open-files limit, as `ulimit -n` sets it)
+ *     [--protocol winrm|wmi]   (wmi: `wmi` credential profiles, polled over DCOM on 135 plus
+ *                               each simulated host's dynamic port)
+ *     [--profile standard|extended|full]  (every monitor's collection profile)
+ *
+ * With PostgreSQL it also reports what the measured window added to the database: rows and
+ * bytes per successful poll for each table of the metrics store, and MB per host per day.
  *
  * It reports even when the run falls short: scrapes and API calls that fail are counted (the
  * API is asked on a new connection every scrape, as a browser or curl would), a server that
@@ -36,6 +42,11 @@ import { disableMonitors, login, seedFleet } from "./fleet_seed.ts";
 import { type Scrape, scrape, value } from "./fleet_metrics.ts";
 import { failureClasses, report, type RunResult } from "./fleet_report.ts";
 import { alive, newApiProbe, nofileOf, openFds, probeApi } from "./fleet_probe.ts";
+import { storageGrowth, type StorageSnapshot, storageSnapshot } from "./fleet_storage.ts";
+import {
+  COLLECTION_PROFILES,
+  type CollectionProfile,
+} from "../lib/collectors/collection_profile.ts";
 
 const args = Deno.args[0] === "--" ? Deno.args.slice(1) : [...Deno.args];
 function option(name: string, fallback: string): string {
@@ -47,9 +58,16 @@ const INTERVAL = Number(option("interval", "60"));
 const DURATION = Number(option("duration", "300"));
 const SCRAPE = Number(option("scrape", "5"));
 const AUTH = option("auth", "ntlm") as "ntlm" | "basic";
+const PROTOCOL = option("protocol", "winrm") as "winrm" | "wmi";
 const BASE = option("base", "127.1.0.1");
 const DATABASE_URL = option("database-url", Deno.env.get("DATABASE_URL") ?? "");
 const KEEP_LOGS = args.includes("--keep-logs");
+const PROFILE = option("profile", "standard") as CollectionProfile;
+if (!COLLECTION_PROFILES.includes(PROFILE)) {
+  console.error(`--profile must be one of ${COLLECTION_PROFILES.join(", ")}`);
+  Deno.exit(2);
+}
+let storage: { start: StorageSnapshot; end: StorageSnapshot; okPolls: number } | undefined;
 // --nofile N (soft = hard = N, as `ulimit -n N`) or --nofile SOFT:HARD for the NMSlite process
 const NOFILE = parseNofile(option("nofile", ""));
 function parseNofile(v: string): { soft: number; hard: number } | undefined {
@@ -62,7 +80,11 @@ function parseNofile(v: string): { soft: number; hard: number } | undefined {
   return { soft, hard };
 }
 const SIM_PROCESSES = Number(
-  option("sim-processes", String(Math.ceil(HOSTS / hostsPerSimulator()))),
+  // over WMI a simulated host has three listeners (HTTP, 135, its dynamic port), not one
+  option(
+    "sim-processes",
+    String(Math.ceil(HOSTS / Math.floor(hostsPerSimulator() / (PROTOCOL === "wmi" ? 2 : 1)))),
+  ),
 );
 // Polling settings: two poller Workers (one per core) and room for every poll of a burst.
 const POLLING: Record<string, string> = {
@@ -72,8 +94,13 @@ const POLLING: Record<string, string> = {
   NMSLITE_POLL_TIMEOUT: "30s",
   NMSLITE_POLL_RETRIES: "2",
 };
-if (!(HOSTS >= 1 && INTERVAL >= 10 && DURATION >= 10 && (AUTH === "ntlm" || AUTH === "basic"))) {
-  console.error("usage: --hosts N (>= 1) --interval S (>= 10) [--duration S] [--auth ntlm|basic]");
+if (
+  !(HOSTS >= 1 && INTERVAL >= 10 && DURATION >= 10 && (AUTH === "ntlm" || AUTH === "basic") &&
+    (PROTOCOL === "winrm" || PROTOCOL === "wmi"))
+) {
+  console.error(
+    "usage: --hosts N (>= 1) --interval S (>= 10) [--duration S] [--auth ntlm|basic] [--protocol winrm|wmi]",
+  );
   Deno.exit(2);
 }
 
@@ -128,7 +155,7 @@ async function run(): Promise<RunResult> {
     const hosts = Math.floor(HOSTS / SIM_PROCESSES) + (i < HOSTS % SIM_PROCESSES ? 1 : 0);
     const base = [octets[0], octets[1] + i, octets[2], octets[3]].join(".");
     const logDir = await Deno.makeTempDir({ dir: tmp, prefix: `winsim-${i}-` });
-    const sim = await startSimulator({ hosts, base, password, logDir });
+    const sim = await startSimulator({ hosts, base, password, logDir, wmi: PROTOCOL === "wmi" });
     cleanups.push(() => sim.stop());
     return sim;
   }));
@@ -145,11 +172,17 @@ async function run(): Promise<RunResult> {
   });
   const session = await login(server);
 
-  say(`seeding ${HOSTS} devices and monitors (interval ${INTERVAL} s, ${AUTH})`);
+  say(
+    `seeding ${HOSTS} devices and monitors (interval ${INTERVAL} s, ${
+      PROTOCOL === "wmi" ? "WMI over DCOM" : AUTH
+    }, ${PROFILE})`,
+  );
   const seeded = await seedFleet(session, {
+    profile: PROFILE,
     hosts: sims.flatMap((s) => s.hosts),
     intervalSeconds: INTERVAL,
     auth: AUTH,
+    protocol: PROTOCOL,
     username: "Administrator",
     password,
     concurrency: 16,
@@ -187,6 +220,7 @@ async function run(): Promise<RunResult> {
   const cpuStart = cpu();
   const nofile = nofileOf(server.pid);
   let [cpuLast, threadsLast] = [cpuStart, threadsStart];
+  const storageStart = databaseUrl ? await storageSnapshot(databaseUrl) : undefined;
   const measureStart = Date.now();
   const first = await tryScrape(server.url);
   const scrapes: Scrape[] = first ? [first] : [];
@@ -266,6 +300,16 @@ async function run(): Promise<RunResult> {
     say("  the queue did not drain (or NMSlite stopped answering): figures are partial");
   }
   const drainSeconds = (performance.now() - drainStarted) / 1000;
+  if (storageStart && databaseUrl && first && final) {
+    // every poll of the window is committed now; a poll's rows commit after it counts, so the
+    // polls counted from the first scrape to the drained end match the rows added since
+    storage = {
+      start: storageStart,
+      end: await storageSnapshot(databaseUrl),
+      okPolls: value(final, "nmslite_polls_total", 'outcome="ok"') -
+        value(first, "nmslite_polls_total", 'outcome="ok"'),
+    };
+  }
   return {
     drained,
     serverAlive: alive(server.pid),
@@ -293,6 +337,12 @@ async function run(): Promise<RunResult> {
 let code = 0;
 try {
   console.log(report(await run()));
+  if (storage && storage.okPolls > 0) {
+    console.log(
+      `\nstorage added by ${storage.okPolls} successful polls (profile ${PROFILE}):\n` +
+        storageGrowth(storage.start, storage.end, storage.okPolls),
+    );
+  } else console.log(`\nprofile ${PROFILE} (storage growth needs --database-url)`);
 } catch (err) {
   console.error(`bench:fleet failed: ${(err as Error).stack ?? err}`);
   code = 1;

@@ -77,6 +77,10 @@ export function report(r: RunResult): string {
     return `${h.over ? ">" : ""}${fmt(h.value, 2)}`;
   };
   const depthMax = Math.max(...window.map((s) => value(s, "nmslite_queue_depth")));
+  const shed = (reason: string) =>
+    value(end, "nmslite_polls_skipped_total", `reason="${reason}"`) -
+    value(start, "nmslite_polls_skipped_total", `reason="${reason}"`);
+  const saturationMax = Math.max(...window.map((s) => value(s, "nmslite_poller_saturation")));
   const queuedMax = Math.max(...window.map((s) => value(s, "nmslite_polls_queued")));
   const inFlightMax = Math.max(...window.map((s) => value(s, "nmslite_polls_in_flight")));
 
@@ -110,6 +114,10 @@ export function report(r: RunResult): string {
     ],
     ["polls/s ok | failed", `${fmt(okRate, 1)} | ${fmt(failedRate, 2)}`],
     ["scheduler fired/s | skipped", `${fmt(fired / seconds, 1)} | ${skipped}`],
+    [
+      "polls shed busy | queue_full (window); saturation max",
+      `${shed("busy")} | ${shed("queue_full")}; ${fmt(saturationMax, 2)}`,
+    ],
     ["scheduler lag p50 | p99 (s)", `${fmt(lagP50, 3)} | ${fmt(lagP99, 3)} (medians of scrapes)`],
     ["scheduler lag worst p99 | max (s)", `${fmt(lagP99Worst, 3)} | ${fmt(lagMax, 3)}`],
     [
@@ -185,6 +193,7 @@ export function report(r: RunResult): string {
   // pollers' own queue do not show there: poll-to-row p99 (due → row) must be under it too.
   const p2r = histogramQuantile(start, end, "nmslite_poll_to_row_seconds", 0.99);
   const held = okRate >= expected * 0.98 && skipped === 0 && failedRate === 0 &&
+    shed("busy") + shed("queue_full") === 0 &&
     lagP99Worst < TARGET.lagP99 && !p2r.over && p2r.value < TARGET.lagP99 && lost === 0 &&
     duplicated === 0 && deadLetters === 0 && r.drained && r.serverAlive && api.failed === 0;
   const targetScale = r.hosts >= TARGET.hosts && r.interval <= TARGET.interval &&
@@ -199,7 +208,8 @@ export function report(r: RunResult): string {
     } s (ok ${fmt(okRate, 1)}/s, worst lag p99 ${fmt(lagP99Worst, 2)} s, poll-to-row p99 ` +
     `${p2r.over ? ">" : ""}${fmt(p2r.value, 2)} s, lost ${lost}, ` +
     `duplicated ${duplicated}, failed ${polls(f, "failed")} of which local_resource ` +
-    `${localResource}, skipped ${skipped}, API failed ${api.failed}` +
+    `${localResource}, skipped ${skipped}, shed ${shed("busy") + shed("queue_full")}, ` +
+    `API failed ${api.failed}` +
     `${r.drained ? "" : ", not drained"}${r.serverAlive ? "" : ", NMSlite exited"})`,
     `target "${TARGET.hosts.toLocaleString("en")} hosts at a ${TARGET.interval} s interval ` +
     `(about 167 polls/s) with lag p99 under ${TARGET.lagP99} s and zero loss" on this ` +

@@ -14,22 +14,39 @@ export interface Api {
 
 export async function login(server: ChildServer): Promise<Api> {
   const api = `${server.url}/api/v1`;
-  const res = await fetch(`${api}/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: server.adminUsername, password: server.adminPassword }),
-  });
-  if (res.status !== 200) throw new Error(`login failed: HTTP ${res.status}`);
-  const token: string = (await res.json()).data.access_token;
-  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const signIn = async () => {
+    const res = await fetch(`${api}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: server.adminUsername, password: server.adminPassword }),
+    });
+    if (res.status !== 200) throw new Error(`login failed: HTTP ${res.status}`);
+    return (await res.json()).data.access_token as string;
+  };
+  let token = await signIn();
+  let renewing: Promise<string> | undefined;
+  const send = (method: string, path: string, body: unknown) =>
+    fetch(`${api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   return {
-    token,
+    get token() {
+      return token;
+    },
     async call(method, path, body) {
-      const r = await fetch(`${api}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      const sentWith = token;
+      let r = await send(method, path, body);
+      // Seeding a big fleet on a busy box can outlast an access token: sign in again, once.
+      if (r.status === 401) {
+        await r.body?.cancel();
+        if (token === sentWith) {
+          renewing ??= signIn().finally(() => renewing = undefined);
+          token = await renewing;
+        }
+        r = await send(method, path, body);
+      }
       return { status: r.status, json: await r.json().catch(() => null) };
     },
   };
@@ -61,9 +78,13 @@ export async function seedFleet(api: Api, opts: {
   hosts: string[];
   intervalSeconds: number;
   auth: "ntlm" | "basic";
+  /** wmi: a `wmi` profile (DCOM activation on 135) instead of WinRM */
+  protocol?: "winrm" | "wmi";
   username: string;
   password: string;
   concurrency: number;
+  /** every monitor's collection profile (default standard) */
+  profile?: string;
   /** the hosts' WinRM HTTP port (default 5985) */
   port?: number;
   onProgress?: (done: number) => void;
@@ -71,10 +92,10 @@ export async function seedFleet(api: Api, opts: {
   const started = performance.now();
   const cred = await api.call("POST", "/credential-profiles", {
     name: `fleet-${Date.now().toString(36)}`,
-    type: opts.auth === "basic" ? "winrm_basic" : "winrm_ntlm",
+    type: opts.protocol === "wmi" ? "wmi" : opts.auth === "basic" ? "winrm_basic" : "winrm_ntlm",
     username: opts.username,
     password: opts.password,
-    port: opts.port ?? 5985,
+    port: opts.protocol === "wmi" ? 135 : opts.port ?? 5985,
     use_ssl: false,
     // Basic over plain HTTP must be allowed explicitly; NTLM seals the messages instead.
     ...(opts.auth === "basic" ? { allow_unencrypted: true } : {}),
@@ -93,6 +114,7 @@ export async function seedFleet(api: Api, opts: {
       credential_profile_id: cred.json.data.id,
       plugin_id: plugin.id,
       polling_interval: opts.intervalSeconds,
+      ...(opts.profile && opts.profile !== "standard" ? { config: { profile: opts.profile } } : {}),
     });
     if (mon.status !== 201) {
       throw new Error(`POST /monitors: HTTP ${mon.status} ${JSON.stringify(mon.json)}`);

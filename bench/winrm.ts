@@ -12,6 +12,9 @@
  * poller's steady state (V8 tiers the hot code up and sizes its young generation in the
  * first seconds; a poll costs ~20 % more CPU then). pywinrm has no JIT to warm.
  *
+ * Then one row per collection profile (standard, extended, full; NTLM over HTTP at concurrency
+ * 64): what a poll of each costs the client. `--profiles-only` skips everything else.
+ *
  * Reported: polls/s (wall), client CPU ms per poll, polls per client CPU-second.
  * Targets: >= 10x pywinrm's polls per CPU-second at both concurrency levels (pywinrm runs
  * synchronously, at 1); < 1 ms client CPU per poll.
@@ -25,7 +28,12 @@
  */
 import process from "node:process";
 import { WinrmClient } from "../lib/winrm/client.ts";
-import { collect, identify, WQL } from "../lib/collectors/windows_winrm.ts";
+import { collect, collectProfile, identify, WQL } from "../lib/collectors/windows_winrm.ts";
+import {
+  COLLECTION_PROFILES,
+  type CollectionProfile,
+  resolveCollection,
+} from "../lib/collectors/collection_profile.ts";
 import { type Kdc, startKdc } from "../tests/helpers/kdc.ts";
 
 const argv = Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args;
@@ -37,6 +45,7 @@ const SECONDS = opt("seconds", 5);
 const WARMUP_SECONDS = opt("warmup", 3);
 const PIPELINING = !argv.includes("--no-pipelining");
 const HOSTS = opt("hosts", 64);
+const PROFILES_ONLY = argv.includes("--profiles-only");
 const KERBEROS = !argv.includes("--no-kerberos");
 const KRB_HOST = "winsim.nmslite.test";
 const KRB_SPN = `HTTP/${KRB_HOST}`;
@@ -117,6 +126,9 @@ function client(sim: Sim, mode: Mode, host: string): WinrmClient {
 
 interface Row {
   client: string;
+  profile?: CollectionProfile;
+  /** WQL queries per poll */
+  queries?: number;
   mode: Mode;
   concurrency: number;
   polls: number;
@@ -126,29 +138,43 @@ interface Row {
   connections?: number;
 }
 
-async function ours(sim: Sim, mode: Mode, concurrency: number): Promise<Row> {
+async function ours(
+  sim: Sim,
+  mode: Mode,
+  concurrency: number,
+  profile?: CollectionProfile,
+): Promise<Row> {
   const clients = sim.hosts.slice(0, concurrency).map((h) => client(sim, mode, h));
+  const collection = resolveCollection({ profile });
+  const poll = profile
+    ? (c: WinrmClient) =>
+      collectProfile(c, { ...collection, eventsSince: Date.now() - 60_000 }).then(() => {})
+    : (c: WinrmClient) => collect(c).then(() => {});
   try {
     await Promise.all(clients.map((c) => identify(c)));
     const warm = performance.now() + WARMUP_SECONDS * 1000;
     do {
-      await Promise.all(clients.map((c) => collect(c)));
+      await Promise.all(clients.map((c) => poll(c)));
     } while (performance.now() < warm);
     let polls = 0;
     const deadline = performance.now() + SECONDS * 1000;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
+    const enumerations0 = clients.reduce((n, c) => n + c.counters.enumerations, 0);
     await Promise.all(clients.map(async (c) => {
       while (performance.now() < deadline) {
-        await collect(c);
+        await poll(c);
         polls++;
       }
     }));
+    const enumerations = clients.reduce((n, c) => n + c.counters.enumerations, 0) -
+      enumerations0;
     const wall = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     return {
-      client: "nmslite",
+      client: profile ? `nmslite/${profile}` : "nmslite",
+      ...(profile ? { profile, queries: Math.round(enumerations / polls * 10) / 10 } : {}),
       mode,
       concurrency,
       polls,
@@ -216,7 +242,7 @@ const sim = await startSim(keytab);
 const rows: Row[] = [];
 const MODES: Mode[] = ["basic-https", "ntlm-http", ...(KERBEROS ? ["kerberos-http" as const] : [])];
 try {
-  for (const mode of MODES) {
+  for (const mode of PROFILES_ONLY ? [] : MODES) {
     for (const c of [1, Math.min(64, sim.hosts.length)]) {
       const row = await ours(sim, mode, c);
       rows.push(row);
@@ -225,6 +251,13 @@ try {
     // pywinrm cannot seal with Debian's pykerberos: its Kerberos row runs over HTTPS
     const py = await pywinrm(sim, mode === "kerberos-http" ? "kerberos-https" : mode, ccache);
     if (py) rows.push(py);
+  }
+  for (const profile of COLLECTION_PROFILES) {
+    const row = await ours(sim, "ntlm-http", Math.min(64, sim.hosts.length), profile);
+    rows.push(row);
+    console.error(
+      `${row.client} ntlm-http x${row.concurrency}: ${row.pollsPerS.toFixed(0)} polls/s`,
+    );
   }
 } finally {
   await kdc?.stop();
@@ -236,16 +269,16 @@ try {
 
 const fmt = (n: number, d = 1) => n.toFixed(d).padStart(10);
 console.log(
-  "client    mode          conc     polls    polls/s  cpu ms/poll  polls/cpu-s",
+  "client             mode          conc     polls    polls/s  cpu ms/poll  polls/cpu-s  queries",
 );
 for (const r of rows) {
   console.log(
-    `${r.client.padEnd(9)} ${r.mode.padEnd(12)} ${String(r.concurrency).padStart(5)}` +
+    `${r.client.padEnd(18)} ${r.mode.padEnd(12)} ${String(r.concurrency).padStart(5)}` +
       `${String(r.polls).padStart(10)} ${fmt(r.pollsPerS)} ${fmt(r.cpuMsPerPoll, 3)}   ` +
-      fmt(r.pollsPerCpuS, 0),
+      fmt(r.pollsPerCpuS, 0) + (r.queries ? String(r.queries).padStart(9) : ""),
   );
 }
-const verdicts = MODES.map((mode) => {
+const verdicts = (PROFILES_ONLY ? [] : MODES).map((mode) => {
   const pyMode = mode === "kerberos-http" ? "kerberos-https" : mode;
   const py = rows.find((r) => r.client === "pywinrm" && r.mode === pyMode);
   const mine = rows.filter((r) => r.client === "nmslite" && r.mode === mode);

@@ -13,6 +13,10 @@ const NAV = [
   { href: "/monitors", label: "Monitors" },
   { href: "/users", label: "Users", admin: true },
   { href: "/pollers", label: "Pollers", admin: true },
+  { href: "/problems", label: "Problems" },
+  { href: "/alert-rules", label: "Alert rules" },
+  { href: "/maintenance", label: "Maintenance" },
+  { href: "/notifications", label: "Notifications", admin: true },
 ];
 
 export interface LayoutProps {

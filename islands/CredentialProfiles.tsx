@@ -23,6 +23,7 @@ function Form({ edit, onSaved, onCancel }: {
 }) {
   const error = useSignal<string | null>(null);
   const type = useSignal(edit?.type ?? "winrm_ntlm");
+  const wmi = type.value === "wmi";
   return (
     <form
       class="card stack"
@@ -132,13 +133,21 @@ function Form({ edit, onSaved, onCancel }: {
         </fieldset>
       )}
       <label>
-        Port (default 5985, or 5986 with HTTPS)
+        {wmi
+          ? "Port (default 135, DCOM activation; WMI then answers on a dynamic RPC port)"
+          : "Port (default 5985, or 5986 with HTTPS)"}
         <input name="port" type="number" min={1} max={65535} value={edit?.port ?? ""} />
       </label>
-      <label class="check">
+      {wmi && (
+        <p class="muted">
+          WMI over DCOM signs and encrypts every call with NTLM (packet privacy). The firewall must
+          allow TCP 135 and the dynamic RPC range (49152–65535) from NMSlite to the host.
+        </p>
+      )}
+      <label class="check" hidden={wmi}>
         <input name="use_ssl" type="checkbox" checked={edit?.use_ssl ?? false} /> Use HTTPS
       </label>
-      <label>
+      <label hidden={wmi}>
         TLS verification
         <select name="tls_verify">
           {/* a pinned certificate is set through the API; keep it when editing */}
@@ -147,7 +156,7 @@ function Form({ edit, onSaved, onCancel }: {
           ))}
         </select>
       </label>
-      <label class="check">
+      <label class="check" hidden={wmi}>
         <input
           name="allow_unencrypted"
           type="checkbox"

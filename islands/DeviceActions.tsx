@@ -52,7 +52,7 @@ interface PollResult {
 
 type PollView =
   | { phase: "running"; monitors: number[] }
-  | { phase: "done"; results: PollResult[]; skipped: number[] }
+  | { phase: "done"; results: PollResult[]; skipped: number[]; busy: number[] }
   | { phase: "late"; monitors: number[] };
 
 const stateOf = (id: number) =>
@@ -72,7 +72,7 @@ function PollNow({ device, enabledMonitors }: DeviceActionsProps) {
     try {
       // the outcome of each poll is the monitor's next attempt: compare with the one before
       const before = await stateOf(device.id);
-      const r = await api<{ polled: number[]; skipped: number[] }>(
+      const r = await api<{ polled: number[]; skipped: number[]; busy: number[] }>(
         "POST",
         `/devices/${device.id}/poll`,
       );
@@ -88,6 +88,7 @@ function PollNow({ device, enabledMonitors }: DeviceActionsProps) {
           view.value = {
             phase: "done",
             skipped: r.skipped,
+            busy: r.busy ?? [],
             results: fresh.map((m) => {
               const ok = m.last_polled === m.last_attempted;
               return { id: m.id, ok, error: ok ? null : m.last_error, at: m.last_attempted! };
@@ -139,6 +140,11 @@ function PollNow({ device, enabledMonitors }: DeviceActionsProps) {
             {v.skipped.map((id) => (
               <li key={id} class="muted">
                 Monitor #{id}: polled by hand moments ago, not again yet
+              </li>
+            ))}
+            {v.busy.map((id) => (
+              <li key={id} class="muted">
+                Monitor #{id}: a poll is already queued or running, not started twice
               </li>
             ))}
             <li>

@@ -184,10 +184,16 @@ const CHARTS = [
   { id: "network", title: "Network", percent: false, bytes: true },
   { id: "volumes", title: "Volumes (used %)", percent: true, bytes: false },
   { id: "interfaces", title: "Interfaces (received)", percent: false, bytes: true },
+  // the extended and full collection profiles
+  { id: "diskio", title: "Disk I/O (read / write per disk)", percent: false, bytes: true },
+  { id: "cores", title: "CPU per core", percent: true, bytes: false },
 ] as const;
 type ChartId = typeof CHARTS[number]["id"];
+const DEPTH_CHARTS: ChartId[] = ["diskio", "cores"];
 
-export default function DeviceCharts({ monitors }: { monitors: { id: number; label: string }[] }) {
+export default function DeviceCharts(
+  { monitors }: { monitors: { id: number; label: string; depth?: boolean }[] },
+) {
   const monitorId = useSignal(monitors[0]?.id ?? 0);
   const range = useSignal<Range>("1h");
   const error = useSignal<string | null>(null);
@@ -213,9 +219,13 @@ export default function DeviceCharts({ monitors }: { monitors: { id: number; lab
       const qs = `from=${from.toISOString()}&to=${to.toISOString()}&points=240`;
       const base = `/monitors/${monitorId.value}/metrics/history?${qs}`;
       try {
-        const [vol, net] = await Promise.all([
+        const depth = monitors.find((m) => m.id === monitorId.value)?.depth ?? false;
+        const none: History = { from: "", to: "", points: [], breakdown: null };
+        const [vol, net, disks, cores] = await Promise.all([
           api<History>("GET", `${base}&breakdown=volumes`),
           api<History>("GET", `${base}&breakdown=interfaces`),
+          depth ? api<History>("GET", `${base}&breakdown=physical_disks`) : none,
+          depth ? api<History>("GET", `${base}&breakdown=cpu_cores`) : none,
         ]);
         if (stopped) return;
         const data: Record<ChartId, Line[]> = {
@@ -228,6 +238,11 @@ export default function DeviceCharts({ monitors }: { monitors: { id: number; lab
           ],
           volumes: lines(vol.breakdown?.series ?? [], "percent"),
           interfaces: lines(net.breakdown?.series ?? [], "recv_bps"),
+          diskio: [
+            ...lines(disks.breakdown?.series ?? [], "read_bps", " read"),
+            ...lines(disks.breakdown?.series ?? [], "write_bps", " write"),
+          ],
+          cores: lines(cores.breakdown?.series ?? [], "percent"),
         };
         for (const c of CHARTS) {
           const ch = charts.current[c.id];
@@ -291,7 +306,9 @@ export default function DeviceCharts({ monitors }: { monitors: { id: number; lab
       </div>
       {error.value && <p class="error" role="alert">{error.value}</p>}
       <div class="chart-grid">
-        {CHARTS.map((c) => (
+        {CHARTS.filter((c) => !DEPTH_CHARTS.includes(c.id) || monitors.some((m) => m.depth)).map((
+          c,
+        ) => (
           <figure key={c.id} class="chart card">
             <figcaption>{c.title}</figcaption>
             <div class="canvas-box">

@@ -115,7 +115,19 @@ function Row({ m, canEdit, showDevice, selectable, selected, onSelect, onChange 
           {m.device_name !== m.device_ip && <span class="small muted block">{m.device_ip}</span>}
         </td>
       )}
-      <td data-label="Plugin">{m.plugin_name}</td>
+      <td data-label="Plugin">
+        {m.plugin_name}
+        {m.plugin_name === WINDOWS_PLUGIN && (
+          <ProfileSelect
+            id={`pr-${m.id}`}
+            label={`Collection profile of monitor ${m.id}`}
+            value={String(m.config?.profile ?? "standard")}
+            disabled={!canEdit || busy.value}
+            onChange={(profile) =>
+              run(put({ config: { ...m.config, profile } }), `Profile ${profile} saved.`)}
+          />
+        )}
+      </td>
       <td data-label="Interval">
         {canEdit
           ? (
@@ -195,6 +207,36 @@ function Row({ m, canEdit, showDevice, selectable, selected, onSelect, onChange 
   );
 }
 
+const WINDOWS_PLUGIN = "windows-winrm";
+const PROFILES = {
+  standard: "standard: CPU, memory, disks, network",
+  extended: "extended: + services, processes, uptime, disk I/O, cores, page file",
+  full: "full: + event log errors",
+} as const;
+
+function ProfileSelect({ id, label, value, disabled, onChange }: {
+  id: string;
+  label: string;
+  value: string;
+  disabled: boolean;
+  onChange: (profile: string) => void;
+}) {
+  return (
+    <span class="block small">
+      <label class="sr-only" for={id}>{label}</label>
+      <select
+        id={id}
+        name="profile"
+        value={value}
+        disabled={disabled}
+        onChange={(e) => onChange(e.currentTarget.value)}
+      >
+        {Object.entries(PROFILES).map(([k, text]) => <option key={k} value={k}>{text}</option>)}
+      </select>
+    </span>
+  );
+}
+
 function CreateForm({ create }: { create: NonNullable<MonitorEditorProps["create"]> }) {
   const error = useSignal<string | null>(null);
   const busy = useSignal(false);
@@ -218,6 +260,7 @@ function CreateForm({ create }: { create: NonNullable<MonitorEditorProps["create
             credential_profile_id: Number(f.get("credential")),
             plugin_id: Number(f.get("plugin")),
             polling_interval: Number(f.get("interval")),
+            config: { profile: String(f.get("profile") ?? "standard") },
           });
           location.reload();
         } catch (err) {
@@ -241,6 +284,12 @@ function CreateForm({ create }: { create: NonNullable<MonitorEditorProps["create
       <label>
         Interval (s)
         <input name="interval" type="number" min={10} max={86400} value={60} required />
+      </label>
+      <label>
+        Collection profile (Windows)
+        <select name="profile">
+          {Object.entries(PROFILES).map(([k, text]) => <option key={k} value={k}>{text}</option>)}
+        </select>
       </label>
       <button type="submit" disabled={busy.value}>Add monitor</button>
       {error.value && <p class="error" role="alert">{error.value}</p>}

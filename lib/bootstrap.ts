@@ -14,6 +14,7 @@ import { usersRepo } from "./db/users.ts";
 import { credentialProfilesRepo } from "./db/credential_profiles.ts";
 import { hashPassword } from "./auth/passwords.ts";
 import { ensurePartitions } from "./metrics/partitions.ts";
+import { ensureDetailPartitions } from "./metrics/detail_retention.ts";
 import { discoveryRunsRepo } from "./db/discovery_runs.ts";
 
 const log = getLogger(["nmslite", "start"]);
@@ -43,6 +44,7 @@ export async function bootstrap(config: Config): Promise<Foundation> {
     const keyring = await Keyring.create(secrets.masterKey, secrets.previousKeys);
     await resealStaleSecrets(db, keyring);
     await ensurePartitions(db);
+    await ensureDetailPartitions(db);
     const interrupted = await discoveryRunsRepo.failInterrupted(db);
     if (interrupted) {
       log.warn("{count} discovery runs were interrupted by a restart", { count: interrupted });

@@ -31,6 +31,9 @@ import { EventRelay } from "./nodes/event_relay.ts";
 import { CentralDuties } from "./nodes/central_duties.ts";
 import { CentralHealth } from "./nodes/central_health.ts";
 import { getLogger } from "@logtape/logtape";
+import { AlertingRuntime } from "./alerting/runtime.ts";
+import { createSender, validateChannel } from "./alerting/channels/mod.ts";
+import type { ChannelKinds } from "./services/notifications.ts";
 
 export interface ComposeOptions {
   /** start the queue, writer, scheduler, pollers and health monitor (needs `workers`) */
@@ -38,6 +41,8 @@ export interface ComposeOptions {
   workers?: WorkerUrls;
   /** the results queue's Deno KV file; default polling.queue_path or <data_dir>/queue.kv */
   queuePath?: string;
+  /** the notification channel implementations; default lib/alerting/channels */
+  channels?: ChannelKinds;
 }
 
 /** Everything a process serving NMSlite runs, built once. */
@@ -53,6 +58,8 @@ export interface System {
   discovery: DiscoveryService;
   /** absent when this process does not poll */
   monitoring?: MonitoringRuntime;
+  /** alert evaluation and notification delivery; runs beside monitoring */
+  alerting?: AlertingRuntime;
   version: string;
   startedAt: Date;
   health(): Promise<HealthReport>;
@@ -87,7 +94,23 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     ping: d.ping,
   });
   let monitoring: MonitoringRuntime | undefined;
+  let alerting: AlertingRuntime | undefined;
+  const channels = opts.channels ?? defaultChannelKinds(config);
   if (opts.monitoring) {
+    const a = config.alerting;
+    alerting = new AlertingRuntime({ db, keyring, events, senders: channels.senders }, {
+      tickMs: a.tick_ms,
+      recoveryHoldMs: a.recovery_hold_ms,
+      retentionDays: config.metrics.retention_days,
+      baseUrl: a.public_url.replace(/\/$/, ""),
+      outbox: {
+        baseBackoffMs: a.retry_base_ms,
+        maxBackoffMs: a.retry_max_ms,
+        maxAttempts: a.max_attempts,
+        pollMs: 1_000,
+        sendTimeoutMs: 15_000,
+      },
+    });
     if (!opts.workers) throw new Error("monitoring needs the Worker URLs");
     monitoring = new MonitoringRuntime({
       db,
@@ -96,11 +119,14 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       workers: opts.workers,
       settings: config,
       queuePath: opts.queuePath ?? config.polling.queue_path ?? `${config.data_dir}/queue.kv`,
+      alerting,
     });
     try {
+      await alerting.start();
       await monitoring.start();
     } catch (err) {
       await monitoring.stop().catch(() => {});
+      await alerting.stop().catch(() => {});
       await db.close();
       throw err;
     }
@@ -118,6 +144,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     polling: () => system.monitoring?.pipeline,
     enrolmentTtlMs: config.nodes.enrolment_ttl_ms,
     nodes: () => nodeHub,
+    alerting: () => system.alerting,
+    channels: () => channels,
   });
   const nodeHub = new NodeHub({ db, keyring, events }, {
     heartbeatMs: config.nodes.heartbeat_ms,
@@ -197,6 +225,9 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     get monitoring() {
       return system.monitoring;
     },
+    get alerting() {
+      return system.alerting;
+    },
   };
   const system: System = {
     config,
@@ -208,12 +239,18 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     loginThrottle: new LoginThrottle(config.auth.login_max_failures, config.auth.login_lockout_ms),
     discovery,
     monitoring,
+    alerting,
     version: VERSION,
     startedAt,
     health: () => checkHealth(sources),
     selfMetrics: () => renderSelfMetrics(sources),
     pollerLoad: () =>
-      system.monitoring ? pollerSaturation(system.monitoring.pipeline.stats().pollers) : null,
+      system.monitoring
+        ? pollerSaturation(
+          system.monitoring.pipeline.stats().pollers,
+          system.monitoring.pipeline.stats().shed,
+        )
+        : null,
     nodeHub,
     ingest,
     async close() {
@@ -224,8 +261,15 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       ingestWriter?.stop();
       await discovery.stopAll();
       await system.monitoring?.stop();
+      await system.alerting?.stop();
       await db.close();
     },
   };
   return system;
+}
+
+/** The channel implementations of lib/alerting/channels, with this server's settings. */
+function defaultChannelKinds(config: Config): ChannelKinds {
+  const deps = { allowLinkLocal: config.alerting.allow_link_local };
+  return { validate: validateChannel, senders: (channel) => createSender(channel, deps) };
 }

@@ -83,6 +83,10 @@ export const ConfigSchema = z.object({
   }).prefault({}),
   metrics: z.object({
     retention_days: z.coerce.number().int().min(0).default(90),
+    /** top-process lists (extended profile): kept shorter, they are the bulkiest rows */
+    process_retention_days: z.coerce.number().int().min(0).default(7),
+    /** event log entries (full profile) and device events such as reboots */
+    event_retention_days: z.coerce.number().int().min(0).default(30),
   }).prefault({}),
   log: z.object({
     level: z.enum(["debug", "info", "warning", "error"]).default("info"),
@@ -139,6 +143,21 @@ export const ConfigSchema = z.object({
     ingest_max_rows: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
     ingest_max_future_ms: duration.default(5 * 60_000),
   }).prefault({}),
+  alerting: z.object({
+    /** how often "no data" rules and held / repeat notifications are checked */
+    tick_ms: duration.default(15_000),
+    /** a recovered metric must stay good this long before its problem resolves */
+    recovery_hold_ms: duration.default(60_000),
+    /** first notification retry after this long, doubling up to the maximum */
+    retry_base_ms: duration.default(5_000),
+    retry_max_ms: duration.default(300_000),
+    /** attempts before a notification is dead-lettered */
+    max_attempts: z.coerce.number().int().min(1).max(100).default(12),
+    /** webhook targets on link-local / cloud metadata addresses are refused unless true */
+    allow_link_local: boolish.default(false),
+    /** the dashboard's public URL for links in notifications; empty for relative links */
+    public_url: z.string().default(""),
+  }).prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -175,6 +194,8 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_MASTER_KEY: "encryption.master_key",
   NMSLITE_MASTER_KEY_PREVIOUS: "encryption.previous_keys",
   NMSLITE_METRICS_RETENTION_DAYS: "metrics.retention_days",
+  NMSLITE_METRICS_PROCESS_RETENTION_DAYS: "metrics.process_retention_days",
+  NMSLITE_METRICS_EVENT_RETENTION_DAYS: "metrics.event_retention_days",
   NMSLITE_LOG_LEVEL: "log.level",
   NMSLITE_POLLING_ENABLED: "polling.enabled",
   NMSLITE_POLLERS: "polling.pollers",
@@ -203,6 +224,13 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_NODE_HEARTBEAT_TIMEOUT: "nodes.heartbeat_timeout_ms",
   NMSLITE_INGEST_MAX_ROWS: "nodes.ingest_max_rows",
   NMSLITE_INGEST_MAX_FUTURE: "nodes.ingest_max_future_ms",
+  NMSLITE_ALERTING_TICK: "alerting.tick_ms",
+  NMSLITE_ALERTING_RECOVERY_HOLD: "alerting.recovery_hold_ms",
+  NMSLITE_ALERTING_RETRY_BASE: "alerting.retry_base_ms",
+  NMSLITE_ALERTING_RETRY_MAX: "alerting.retry_max_ms",
+  NMSLITE_ALERTING_MAX_ATTEMPTS: "alerting.max_attempts",
+  NMSLITE_ALERTING_ALLOW_LINK_LOCAL: "alerting.allow_link_local",
+  NMSLITE_ALERTING_PUBLIC_URL: "alerting.public_url",
 };
 
 /** Flag aliases besides the dotted config paths (`--server.port 8443`). */

@@ -4,6 +4,7 @@
  */
 import type { Queryable } from "./db/driver.ts";
 import type { MonitoringRuntime } from "./pipeline/runtime.ts";
+import type { AlertingRuntime } from "./alerting/runtime.ts";
 
 export interface HealthSources {
   db: Queryable & { kind: string };
@@ -11,6 +12,8 @@ export interface HealthSources {
   startedAt: Date;
   /** absent when polling is off in this process */
   monitoring?: MonitoringRuntime;
+  /** absent when alert evaluation does not run in this process */
+  alerting?: AlertingRuntime;
 }
 
 export interface HealthReport {
@@ -20,6 +23,8 @@ export interface HealthReport {
   database: { reachable: boolean; kind: string; latency_ms: number | null };
   /** absent when polling is off in this process; dead letters make the status "degraded" */
   pipeline?: { queue_depth: number; dead_letters: number; monitors_scheduled: number };
+  /** notifications waiting and dead; dead ones make the status "degraded" */
+  alerting?: { outbox_depth: number; dead_letters: number; open_problems: number };
 }
 
 export async function checkHealth(app: HealthSources): Promise<HealthReport> {
@@ -38,9 +43,20 @@ export async function checkHealth(app: HealthSources): Promise<HealthReport> {
       monitors_scheduled: rt.pipeline.stats().scheduler?.monitors ?? 0,
     }
     : undefined;
+  const stats = reachable && app.alerting
+    ? await withTimeout(app.alerting.stats(), 2_000).catch(() => undefined)
+    : undefined;
+  const alerting = stats
+    ? {
+      outbox_depth: stats.outboxPending,
+      dead_letters: stats.deadLetters,
+      open_problems: stats.openBySeverity.reduce((n, r) => n + r.open, 0),
+    }
+    : undefined;
   return {
-    status: reachable && !pipeline?.dead_letters ? "ok" : "degraded",
+    status: reachable && !pipeline?.dead_letters && !alerting?.dead_letters ? "ok" : "degraded",
     ...(pipeline ? { pipeline } : {}),
+    ...(alerting ? { alerting } : {}),
     version: app.version,
     uptime_seconds: Math.round((Date.now() - app.startedAt.getTime()) / 1000),
     database: {

@@ -15,6 +15,8 @@ export interface ScheduledMonitor {
   credentialProfileId: number;
   pluginId: number;
   intervalS: number;
+  /** the monitor's collection config (lib/collectors/collection_profile.ts); absent: defaults */
+  config?: Record<string, unknown> | null;
 }
 
 /** main -> scheduler */
@@ -54,6 +56,8 @@ export interface PollJob {
   /** epoch ms the poll was due */
   dueAt: number;
   intervalS: number;
+  /** the monitor's collection config; absent: defaults (the standard profile) */
+  config?: Record<string, unknown> | null;
 }
 
 /** The plugin a poller runs, resolved by main from the plugins table. */
@@ -124,6 +128,63 @@ export interface MetricSample {
   collectionMs: number | null;
   volumes: VolumeSample[] | null;
   interfaces: InterfaceSample[] | null;
+  // ---- extended and full collection profiles (absent on a standard poll) ----
+  uptimeS?: number;
+  /** epoch ms of LastBootUpTime (host clock) */
+  bootTime?: number;
+  pageFileTotal?: number;
+  pageFileUsed?: number;
+  processorQueue?: number;
+  contextSwitchesPs?: number;
+  cpuCores?: { name: string; percent: number }[];
+  physicalDisks?: PhysicalDiskSample[];
+  /** every service; sent when the set changed or every few minutes, else absent */
+  services?: ServiceSample[];
+  processes?: ProcessSample[];
+  /** every running process's name (for "process not running" rules; not stored) */
+  processNames?: string[];
+  events?: EventLogSample[];
+  /** parts the host could not give; the poll still counts as a success */
+  partial?: { part: string; class: string; reason: string }[];
+}
+
+export interface PhysicalDiskSample {
+  name: string;
+  readsPs: number;
+  writesPs: number;
+  readBps: number;
+  writeBps: number;
+  queue: number;
+  secPerTransfer: number;
+}
+
+export interface ServiceSample {
+  name: string;
+  displayName: string;
+  state: string;
+  startMode: string;
+}
+
+export interface ProcessSample {
+  name: string;
+  pid: number;
+  /** share of the whole machine; null when the host has no process counters */
+  cpuPercent: number | null;
+  /** working set, bytes */
+  memory: number;
+  threads: number;
+  handles: number;
+}
+
+export interface EventLogSample {
+  log: string;
+  record: number;
+  /** epoch ms of TimeGenerated */
+  ts: number;
+  source: string;
+  eventId: number;
+  level: "critical" | "error";
+  message: string;
 }
 
 /** How one poll (with its retries) ended. */
@@ -173,6 +234,8 @@ export type PollerCommand =
     winrmConnections?: number;
   }
   | { type: "poll"; job: PollJob; plugin: PluginSpec }
+  /** the polls of one scheduler tick for this Worker, in one message (fewer wakeups) */
+  | { type: "polls"; polls: { job: PollJob; plugin: PluginSpec }[] }
   | { type: "credential"; requestId: number; credential: Credential | null; error?: string }
   | { type: "credential-changed"; credentialProfileId: number }
   | { type: "stats" }
@@ -182,6 +245,11 @@ export type PollerCommand =
 export type PollerEvent =
   | { type: "credential-request"; requestId: number; credentialProfileId: number }
   | { type: "stats"; stats: PollerStats }
+  /**
+   * monitors whose poll left the Worker (finished, or refused when submitted), reported every
+   * few ms in one message: the main isolate counts what each Worker holds against its capacity
+   */
+  | { type: "finished"; monitorIds: number[] }
   | { type: "stopped" };
 
 export interface PollerStats {

@@ -4,7 +4,8 @@
  *    [--domain D] --password-env VAR [--realm R] [--kdc HOST[:PORT],...] [--spn HTTP/name|reverse]
  *    [--allow-unencrypted] [--no-pipelining] [--namespace NS]
  *    [--max-elements N] [--max-items N] [--max-pulls N] [--timeout-ms MS]
- *    (--wql "SELECT ..." | --identify | --collect)`
+ *    (--wql "SELECT ..." | --identify | --collect [--profile standard|extended|full]
+ *    [--top-processes N] [--max-events N])`
  *
  * --tls-ca FILE pins a CA (the chain must lead to it and name the host) or the server's own
  * certificate (trusted as it is); --tls-fingerprint pins the server's certificate by its
@@ -13,6 +14,10 @@
  * pipelined on one connection (to rule pipelining out when a host misbehaves). --max-items
  * and --max-pulls cap each enumeration (see lib/winrm/enumerate.ts for the defaults).
  *
+ * --collect prints the metrics document a monitor with that collection profile stores (default
+ * standard; lib/collectors/collection_profile.ts): extended adds services, top processes,
+ * uptime, disk I/O, CPU per core and the page file, full adds the event log of the last hour.
+ * A part the host cannot give is listed under "partial" instead of failing the poll.
  * --auth kerberos takes the user as user@REALM (or DOMAIN\user with --realm); without --kdc
  * the realm's KDCs come from DNS SRV records (_kerberos._tcp/_udp.REALM). The SPN is
  * HTTP/<--host> unless --spn names one ("reverse": the IP's reverse DNS name).
@@ -22,7 +27,12 @@
  * so it never appears in the process list, and it is never printed.
  */
 import { WinrmClient, WinrmError } from "../lib/winrm/mod.ts";
-import { collect, identify } from "../lib/collectors/windows_winrm.ts";
+import { collectProfile, identify } from "../lib/collectors/windows_winrm.ts";
+import {
+  COLLECTION_PROFILES,
+  MonitorConfig,
+  resolveCollection,
+} from "../lib/collectors/collection_profile.ts";
 
 const FLAGS = new Set([
   "https",
@@ -49,6 +59,9 @@ const VALUES = new Set([
   "max-items",
   "max-pulls",
   "timeout-ms",
+  "profile",
+  "top-processes",
+  "max-events",
   "realm",
   "kdc",
   "spn",
@@ -59,7 +72,8 @@ const USAGE = "usage: deno task winrm -- --host H [--port P] [--https] " +
   "--auth basic|ntlm|kerberos --user U [--domain D] --password-env VAR [--realm R] " +
   "[--kdc HOST[:PORT],...] [--spn HTTP/name|reverse] [--allow-unencrypted] " +
   "[--no-pipelining] [--namespace NS] [--max-elements N] [--max-items N] [--max-pulls N] " +
-  '[--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect)';
+  '[--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect [--profile ' +
+  `${COLLECTION_PROFILES.join("|")}] [--top-processes N] [--max-events N])`;
 
 class UsageError extends Error {}
 
@@ -145,6 +159,17 @@ async function main(): Promise<number> {
       return 2;
     }
   }
+  const config = MonitorConfig.safeParse({
+    profile: str("profile"),
+    top_processes: str("top-processes") === undefined ? undefined : Number(str("top-processes")),
+    max_events: str("max-events") === undefined ? undefined : Number(str("max-events")),
+  });
+  if (!config.success) {
+    const issue = config.error.issues[0];
+    console.error(`--${String(issue.path[0]).replace("_", "-")}: ${issue.message}\n${USAGE}`);
+    return 2;
+  }
+  const collection = resolveCollection(config.data);
   const fingerprints = str("tls-fingerprint")?.split(",").map((f) => f.trim()).filter(Boolean);
   const timeoutMs = counts["timeout-ms"] ?? 60_000;
   let client: WinrmClient | undefined;
@@ -183,7 +208,12 @@ async function main(): Promise<number> {
     const result = args.has("identify")
       ? await identify(client, signal)
       : args.has("collect")
-      ? await collect(client, signal)
+      ? (await collectProfile(
+        client,
+        { ...collection, eventsSince: Date.now() - 3_600_000 },
+        signal,
+      ))
+        .doc
       : await client.enumerate(str("wql")!, {
         namespace: str("namespace"),
         maxElements: counts["max-elements"],

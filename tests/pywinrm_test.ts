@@ -229,6 +229,90 @@ Deno.test({
         );
       });
 
+      await t.step(
+        "extended and full profile classes: projections, paging, WQL datetime",
+        async () => {
+          const h = sim.hosts[1];
+          const since = Date.now() - 5_000;
+          sim.eventFlood(h.ip, since); // 5 Application Error entries a second
+          const dmtf = new Date(since).toISOString().replace(/[-:T]/g, "").replace("Z", "000+000");
+          const [services, procs, disks, pagefile, events] = await pywinrm(http(h), "ntlm", [
+            {
+              op: "wql",
+              query: "SELECT Name, DisplayName, State, StartMode FROM Win32_Service",
+              max: 10,
+            },
+            {
+              op: "wql",
+              query: "SELECT Name, IDProcess, PercentProcessorTime, WorkingSet, ThreadCount, " +
+                "HandleCount FROM Win32_PerfFormattedData_PerfProc_Process",
+            },
+            {
+              op: "wql",
+              query: "SELECT Name, DiskReadsPersec, AvgDiskQueueLength, AvgDisksecPerTransfer " +
+                "FROM Win32_PerfFormattedData_PerfDisk_PhysicalDisk",
+            },
+            { op: "wql", query: "SELECT * FROM Win32_PageFileUsage" },
+            {
+              op: "wql",
+              query: "SELECT Logfile, RecordNumber, TimeGenerated, SourceName, EventCode, Type " +
+                "FROM Win32_NTLogEvent WHERE (Logfile = 'System' OR Logfile = 'Application') " +
+                `AND EventType <= 1 AND TimeGenerated > '${dmtf}'`,
+              max: 7,
+            },
+          ]);
+          const svc = services as { items: Item[]; batches: number; contexts: string[] };
+          const expected = sim.instances(h.ip, "Win32_Service");
+          assertEquals(items(svc).map((i) => i.props.Name), expected.map((i) => i.Name));
+          assertEquals(svc.batches, Math.ceil(expected.length / 10), "paged 10 at a time");
+          assertEquals(Object.keys(items(svc)[0].props), [
+            "DisplayName",
+            "Name",
+            "StartMode",
+            "State",
+          ]);
+          const p = items(procs);
+          assertEquals(p[0].element, "XmlFragment");
+          assertEquals(p.find((i) => i.props.Name === "System")!.props.IDProcess, "4");
+          assert(p.some((i) => i.props.Name === "svchost#1"), "duplicate names get #n");
+          assert(
+            p.some((i) => i.props.Name === "_Total") && p.some((i) => i.props.Name === "Idle"),
+          );
+          assertEquals(items(disks).map((i) => i.props.Name), ["0 C:", "1 D:", "_Total"]);
+          const [pf] = items(pagefile);
+          assertEquals([pf.element, pf.props.AllocatedBaseSize], ["Win32_PageFileUsage", "4096"]);
+          assertMatch(pf.props.InstallDate as string, /^\d{4}-\d\d-\d\dT/);
+          const ev = events as { items: Item[]; batches: number; contexts: string[] };
+          const entries = items(ev);
+          const flood = entries.filter((i) => i.props.SourceName === "Application Error");
+          assert(flood.length >= 24, `flood entries: ${flood.length}`);
+          const times = flood.map((i) => Date.parse(i.props.TimeGenerated as string));
+          for (let i = 1; i < times.length; i++) {
+            assertEquals(times[i - 1] - times[i], 200, "newest first, one every 200 ms");
+          }
+          assertEquals(ev.batches, Math.ceil(entries.length / 7));
+          for (const e of entries) {
+            assert(Date.parse(e.props.TimeGenerated as string) > since, JSON.stringify(e.props));
+            assert(["System", "Application"].includes(e.props.Logfile as string));
+          }
+
+          // A host without one class answers the others
+          sim.setFault(h.ip, { kind: "missing-class", classes: ["Win32_Service"] });
+          const [missing, os] = await pywinrm(http(h), "ntlm", [
+            { op: "wql", query: "SELECT Name FROM Win32_Service" },
+            { op: "wql", query: "SELECT Caption FROM Win32_OperatingSystem" },
+          ]);
+          assertMatch(error(missing).message, /CannotProcessFilter/);
+          assertEquals(items(os).length, 1);
+          sim.setFault(h.ip, { kind: "denied-class", classes: ["Win32_NTLogEvent"] });
+          const [denied] = await pywinrm(http(h), "ntlm", [
+            { op: "wql", query: "SELECT Message FROM Win32_NTLogEvent" },
+          ]);
+          assertMatch(error(denied).message, /w:AccessDenied/);
+          sim.setFault(h.ip, null);
+        },
+      );
+
       await t.step("injected faults surface as pywinrm errors", async () => {
         const h = sim.hosts[0];
         const op: Op[] = [{ op: "wql", query: "SELECT * FROM Win32_OperatingSystem" }];

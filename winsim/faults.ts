@@ -14,6 +14,10 @@ export type SimFault =
   | { kind: "fault"; subcode?: "TimedOut" | "AccessDenied" }
   /** every WQL query fails as if the class did not exist */
   | { kind: "unknown-class" }
+  /** these classes do not exist here (old Windows, performance counters disabled) */
+  | { kind: "missing-class"; classes: string[] }
+  /** queries of these classes are refused with AccessDenied (the rest answers) */
+  | { kind: "denied-class"; classes: string[] }
   /** destroy the connection when a request arrives */
   | { kind: "reset" }
   /** read the request, never answer */
@@ -34,6 +38,8 @@ export const FAULT_KINDS = [
   "unauthorized",
   "fault",
   "unknown-class",
+  "missing-class",
+  "denied-class",
   "reset",
   "hang",
   "malformed",
@@ -55,6 +61,13 @@ export function parseFault(text: string): SimFault {
         throw new Error(`fault subcode must be TimedOut or AccessDenied, not "${arg}"`);
       }
       return arg ? { kind, subcode: arg as "TimedOut" | "AccessDenied" } : { kind };
+    case "missing-class":
+    case "denied-class": {
+      // "+" between classes: a fault spec already uses "," between hosts
+      const classes = (arg ?? "").split("+").map((c) => c.trim()).filter(Boolean);
+      if (!classes.length) throw new Error(`${kind} needs class names: "${kind}:Win32_Service"`);
+      return { kind, classes };
+    }
     case "no-pipelining":
       if (arg && arg !== "ignore") throw new Error(`no-pipelining takes only ":ignore"`);
       return arg ? { kind, ignore: true } : { kind };
@@ -79,6 +92,12 @@ export function checkFault(v: unknown): SimFault | null {
   const f = v as SimFault;
   if (f.kind === "slow" && !(typeof f.ms === "number" && f.ms >= 0)) {
     throw new Error("slow fault needs ms >= 0");
+  }
+  if (
+    (f.kind === "missing-class" || f.kind === "denied-class") &&
+    !(Array.isArray(f.classes) && f.classes.every((c) => typeof c === "string"))
+  ) {
+    throw new Error(`${f.kind} fault needs classes: string[]`);
   }
   return f;
 }

@@ -3,7 +3,7 @@
  *   [--http-port 5985] [--https-port 5986 | --no-https] [--rpc-port 135]
  *   [--tcp-only LIST | --tcp-only-file F] [--faults "ip=hang,ip=slow:500"] [--no-basic]
  *   [--encrypted-only] [--cbt-hardening relaxed|strict|none] [--no-spnego] [--spnego-always]
- *   [--max-batch-items 32000] [--control-port 0] [--keytab FILE [--spn HTTP/name]]`
+ *   [--max-batch-items 32000] [--control-port 0] [--keytab FILE [--spn HTTP/name]] [--no-wmi]`
  *
  * With --keytab the hosts also accept Kerberos (Negotiate) tickets for the keytab's SPN.
  *
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     "max-batch-items": { type: "string", default: "32000" },
     keytab: { type: "string" },
     spn: { type: "string" },
+    "no-wmi": { type: "boolean", default: false },
   },
 });
 
@@ -83,6 +84,7 @@ const sim = await startWinsim({
   kerberos: values.keytab
     ? { keytab: await Deno.readFile(values.keytab), spn: values.spn }
     : undefined,
+  wmi: !values["no-wmi"],
 });
 const control = serveControl(sim, int("control-port", values["control-port"]!));
 
@@ -96,6 +98,9 @@ console.log(JSON.stringify({
   httpPort: sim.hosts[0]?.httpPort ?? null,
   httpsPort: sim.hosts[0]?.httpsPort ?? null,
   rpcPort: sim.hosts[0]?.rpcPort ?? null,
+  wmiPorts: sim.hosts.some((h) => h.wmiPort !== null)
+    ? sim.hosts.map((h) => [h.ip, h.wmiPort])
+    : undefined,
   ports: values["http-port"] === "0" || values["https-port"] === "0"
     ? sim.hosts.map((h) => [h.ip, h.httpPort, h.httpsPort])
     : undefined,

@@ -8,6 +8,7 @@
 import { type AuthConfig } from "./auth.ts";
 import { type KeytabEntry, parseKeytab } from "../lib/kerberos/keytab.ts";
 import { simCertificate } from "./cert.ts";
+import { DcomHost, serveDcom } from "./dcom.ts";
 import { checkFault, type SimFault } from "./faults.ts";
 import { hostAddresses, HostState, type HostStats } from "./hosts.ts";
 import { type ServeContext, serveNotWinrm, serveSilent, serveWinrm } from "./server.ts";
@@ -51,6 +52,17 @@ export interface WinsimOptions {
    * ("HTTP/name"; every key in the keytab when absent); the user is `username`@any realm
    */
   kerberos?: { keytab: Uint8Array; spn?: string };
+  /**
+   * serve WMI over DCOM (default true): activation on `rpcPort` plus a dynamic port per host;
+   * false leaves rpcPort silent. rpcPort defaults to 135 (a free port when binding 135 is not
+   * permitted), or to a free port when httpPort is 0 (tests running side by side)
+   */
+  wmi?: boolean;
+  /**
+   * where a host's WMI object exporter listens: "dynamic" (default) its own free port, like
+   * Windows; "rpc" the activation port itself (one listener a host fewer, for large fleets)
+   */
+  wmiExporter?: "dynamic" | "rpc";
 }
 
 export interface SimHost {
@@ -61,7 +73,10 @@ export interface SimHost {
   httpPort: number;
   /** null when HTTPS is off or the host is TCP-only */
   httpsPort: number | null;
+  /** activation port when WMI is served (135 unless rpcPort says otherwise) */
   rpcPort: number | null;
+  /** the dynamic port of the host's WMI object exporter; null when WMI is off */
+  wmiPort: number | null;
 }
 
 export interface Winsim {
@@ -74,9 +89,15 @@ export interface Winsim {
   certificateDer: Uint8Array;
   /** `"*"` applies to every host; null clears */
   setFault(ip: string, fault: SimFault | null): void;
+  /** pins a fixed volume's ("C:", "D:") used share, 0..1, on a host; null lets it drift again */
+  setVolumeUsed(ip: string, volume: string, usedShare: number | null): void;
   stats(ip: string): HostStats;
   /** sums over all hosts */
   totals(): HostStats;
+  /** the host restarts now (unplanned: a Kernel-Power 41 follows in its System log) */
+  reboot(ip: string, at?: number): void;
+  /** the host's Application log floods (Application Error 1000, 5/s for 3 minutes) from now */
+  eventFlood(ip: string, at?: number): void;
   /** what a WMI class returns on a host at `now` (for asserting on static values) */
   instances(ip: string, className: string, now?: number): Instance[];
   close(): Promise<void>;
@@ -145,6 +166,7 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
         httpPort: 0,
         httpsPort: null,
         rpcPort: null,
+        wmiPort: null,
       };
       const tcp = Deno.listen({ hostname: h.ip, port: httpPort });
       sim.httpPort = listen(
@@ -160,7 +182,20 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
         });
         sim.httpsPort = listen(tls, (c) => serveWinrm(c, h, ctx, cert.der));
       }
-      if (opts.rpcPort !== undefined) {
+      const wmi = opts.wmi !== false && !h.tcpOnly;
+      if (wmi) {
+        const dcom = new DcomHost(h);
+        const dctx = { auth, conns: ctx.conns };
+        sim.rpcPort = listen(
+          listenRpc(h.ip, opts.rpcPort ?? (httpPort === 0 ? 0 : undefined)),
+          (c) => serveDcom(c, dcom, dctx),
+        );
+        dcom.port = opts.wmiExporter === "rpc" ? sim.rpcPort : listen(
+          Deno.listen({ hostname: h.ip, port: 0 }),
+          (c) => serveDcom(c, dcom, dctx),
+        );
+        sim.wmiPort = dcom.port;
+      } else if (opts.rpcPort !== undefined) {
         sim.rpcPort = listen(
           Deno.listen({ hostname: h.ip, port: opts.rpcPort }),
           (c) => serveSilent(c, h, ctx),
@@ -192,7 +227,19 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
     certificatePem: cert.cert,
     certificateDer: cert.der,
     setFault,
+    setVolumeUsed(ip, volume, usedShare) {
+      const p = state(ip).profile;
+      p.volumeUsed ??= {};
+      if (usedShare === null) delete p.volumeUsed[volume];
+      else p.volumeUsed[volume] = Math.min(1, Math.max(0, usedShare));
+    },
     stats: (ip) => ({ ...state(ip).stats }),
+    reboot(ip, at = Date.now()) {
+      state(ip).profile.rebootedAt = at;
+    },
+    eventFlood(ip, at = Date.now()) {
+      state(ip).profile.floodFrom = at;
+    },
     totals() {
       const sum = { ...[...states.values()][0].stats };
       for (const k of Object.keys(sum) as (keyof HostStats)[]) sum[k] = 0;
@@ -221,4 +268,15 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
       await Promise.all(serving);
     },
   };
+}
+
+/** TCP 135 (or the port asked for); a free port when 135 needs privileges we lack. */
+function listenRpc(ip: string, port: number | undefined): Deno.TcpListener {
+  if (port !== undefined) return Deno.listen({ hostname: ip, port });
+  try {
+    return Deno.listen({ hostname: ip, port: 135 });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+    return Deno.listen({ hostname: ip, port: 0 });
+  }
 }

@@ -19,12 +19,18 @@ export interface HostProfile {
   cpus: number;
   memoryKB: number;
   bootMs: number;
+  /** a reboot asked for through Winsim.reboot(); see bootAt() */
+  rebootedAt?: number;
+  /** start of an event-log flood asked for through Winsim.eventFlood() */
+  floodFrom?: number;
   installMs: number;
   serial: string;
   manufacturer: string;
   model: string;
   disks: { c: number; d: number };
   nics: NicProfile[];
+  /** used share (0..1) of a fixed volume set from outside (Winsim.setVolumeUsed): no drift */
+  volumeUsed?: Record<string, number>;
 }
 
 /** FNV-1a, enough to spread addresses over seeds. */
@@ -149,4 +155,21 @@ function serialNumber(manufacturer: string, seed: number, index: number): string
   }
   return `${String(seed % 10000).padStart(4, "0")}-${String(index + 1).padStart(4, "0")}-` +
     `${String((seed >>> 8) % 10000).padStart(4, "0")}-0000-0000-00`;
+}
+
+const REBOOT_PERIOD_MS = 6 * 3_600_000;
+
+/**
+ * The host's last boot at `now`: its profile's boot time, a reboot asked for (Winsim.reboot)
+ * or, for about one host in ten, the scheduled restart every 6 hours (a patch window).
+ */
+export function bootAt(h: HostProfile, now: number): number {
+  let boot = h.bootMs;
+  if (h.rebootedAt !== undefined && h.rebootedAt <= now) boot = Math.max(boot, h.rebootedAt);
+  if (unit(h.seed, 90) < 0.1) {
+    const phase = Math.floor(unit(h.seed, 91) * REBOOT_PERIOD_MS);
+    const last = Math.floor((now - phase) / REBOOT_PERIOD_MS) * REBOOT_PERIOD_MS + phase + 500;
+    if (last > boot && last <= now) boot = last;
+  }
+  return boot;
 }

@@ -3,7 +3,7 @@
  * the current time. Property lists follow the Microsoft class docs (a subset); a property
  * listed but not set by an instance is rendered as nil, like WMI does for empty properties.
  */
-import { type HostProfile, signal, unit } from "./profile.ts";
+import { bootAt, type HostProfile, signal, unit } from "./profile.ts";
 
 export interface CimDatetime {
   datetime: number;
@@ -21,7 +21,13 @@ export interface WmiClass {
   properties: string[];
   /** lower-case name → canonical name */
   byLower: Map<string, string>;
-  instances(host: HostProfile, nowMs: number): Instance[];
+  instances(host: HostProfile, nowMs: number, hint?: QueryHint): Instance[];
+}
+
+/** What the WHERE clause tells a class that generates history (the event log) to skip. */
+export interface QueryHint {
+  /** only instances with TimeGenerated after this (epoch ms) can match */
+  since?: number;
 }
 
 const dt = (ms: number): CimDatetime => ({ datetime: ms });
@@ -31,7 +37,7 @@ export function defineClass(
   keys: string[],
   singleton: boolean,
   props: string,
-  instances: (h: HostProfile, now: number) => Instance[],
+  instances: (h: HostProfile, now: number, hint?: QueryHint) => Instance[],
 ): WmiClass {
   const properties = props.trim().split(/\s+/).sort((a, b) =>
     a.toLowerCase() < b.toLowerCase() ? -1 : 1
@@ -48,7 +54,7 @@ export function defineClass(
 
 /** A counter that grows at roughly `rate`/s since boot: monotone, per-host. */
 function counter(h: HostProfile, salt: number, rate: number, now: number): number {
-  return Math.floor(((now - h.bootMs) / 1000) * rate * (0.5 + unit(h.seed, salt)));
+  return Math.floor(((now - bootAt(h, now)) / 1000) * rate * (0.5 + unit(h.seed, salt)));
 }
 
 function freeKB(h: HostProfile, now: number): number {
@@ -91,7 +97,7 @@ const operatingSystem = defineClass(
       FreeSpaceInPagingFiles: paging - 1024 * Math.floor(unit(h.seed, 23) * 512),
       FreeVirtualMemory: free + paging / 2,
       InstallDate: dt(h.installMs),
-      LastBootUpTime: dt(h.bootMs),
+      LastBootUpTime: dt(bootAt(h, now)),
       LocalDateTime: dt(Math.floor(now / 1000) * 1000),
       Locale: "0409",
       Manufacturer: "Microsoft Corporation",
@@ -254,7 +260,7 @@ const system = defineClass(
       Processes: procs,
       ProcessorQueueLength: Math.floor(4 * signal(h.seed, 46, now)),
       SystemCallsPersec: Math.floor(5000 + 50000 * signal(h.seed, 47, now)),
-      SystemUpTime: Math.floor((now - h.bootMs) / 1000),
+      SystemUpTime: Math.floor((now - bootAt(h, now)) / 1000),
       Threads: procs * 12 + Math.floor(unit(h.seed, 48) * 400),
       Timestamp_Object: 0,
       Timestamp_PerfTime: 0,
@@ -263,5 +269,5 @@ const system = defineClass(
   },
 );
 
-export { counter, dt };
+export { counter, cpuPercent, dt, processes };
 export const BASE_CLASSES = [operatingSystem, computerSystem, bios, processor, system];

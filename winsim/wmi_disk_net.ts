@@ -1,6 +1,9 @@
 /** Win32_LogicalDisk and the formatted network-interface counters, plus the class registry. */
 import { signal, unit } from "./profile.ts";
 import { BASE_CLASSES, counter, defineClass, type WmiClass } from "./wmi.ts";
+import { pageFileUsage, perfProcess, physicalDisk, win32Process } from "./wmi_depth.ts";
+import { ntLogEvent } from "./wmi_eventlog.ts";
+import { service } from "./wmi_services.ts";
 
 const logicalDisk = defineClass(
   "Win32_LogicalDisk",
@@ -24,9 +27,10 @@ const logicalDisk = defineClass(
       DriveType: 3,
       FileSystem: "NTFS",
       // Used space drifts slowly (a 1 h sine) around a per-host level.
-      FreeSpace:
-        Math.floor(size * (1 - usedShare - 0.05 * signal(h.seed, salt, now, 3600)) / 4096) *
-        4096,
+      FreeSpace: Math.floor(
+        size * (1 - (h.volumeUsed?.[id] ?? usedShare + 0.05 * signal(h.seed, salt, now, 3600))) /
+          4096,
+      ) * 4096,
       MaximumComponentLength: 255,
       MediaType: 12,
       Name: id,
@@ -114,5 +118,15 @@ const networkInterface = defineClass(
 
 /** lower-case class name → class */
 export const CLASSES: ReadonlyMap<string, WmiClass> = new Map(
-  [...BASE_CLASSES, logicalDisk, networkInterface].map((c) => [c.name.toLowerCase(), c]),
+  [
+    ...BASE_CLASSES,
+    logicalDisk,
+    networkInterface,
+    service,
+    perfProcess,
+    win32Process,
+    physicalDisk,
+    pageFileUsage,
+    ntLogEvent,
+  ].map((c) => [c.name.toLowerCase(), c]),
 );

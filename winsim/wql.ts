@@ -155,7 +155,14 @@ function compare(actual: unknown, op: string, want: Literal): boolean {
   }
   let a: string | number;
   let b: string | number;
-  if (typeof want === "number" || typeof want === "boolean") {
+  if (
+    typeof actual === "object" && typeof (actual as { datetime?: unknown }).datetime === "number"
+  ) {
+    // A datetime property against a DMTF string ('20261128075500.000000+000') or an ISO one.
+    a = (actual as { datetime: number }).datetime;
+    b = typeof want === "string" ? parseCimDatetime(want) : NaN;
+    if (Number.isNaN(b)) return false;
+  } else if (typeof want === "number" || typeof want === "boolean") {
     a = typeof actual === "boolean" ? Number(actual) : Number(actual);
     b = Number(want);
     if (Number.isNaN(a)) return false;
@@ -182,4 +189,30 @@ function compare(actual: unknown, op: string, want: Literal): boolean {
       return a >= b;
   }
   return false;
+}
+
+/** DMTF `yyyymmddHHMMSS.mmmmmmsUUU` (UUU: offset in minutes) or ISO 8601 → epoch ms. */
+export function parseCimDatetime(s: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})\.(\d{6})([+-])(\d{3})$/.exec(s.trim());
+  if (!m) return Date.parse(s);
+  const utc = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], Math.floor(+m[7] / 1000));
+  return utc - (m[8] === "-" ? -1 : 1) * Number(m[9]) * 60_000;
+}
+
+/** The lower bound a condition puts on `prop` (`prop > x`, `prop >= x`, under ANDs). */
+export function lowerBound(cond: Condition | null, prop: string): number | undefined {
+  if (!cond) return undefined;
+  if (cond.kind === "and") {
+    const l = lowerBound(cond.left, prop);
+    const r = lowerBound(cond.right, prop);
+    return l === undefined ? r : r === undefined ? l : Math.max(l, r);
+  }
+  if (
+    cond.kind === "cmp" && cond.prop.toLowerCase() === prop.toLowerCase() &&
+    (cond.op === ">" || cond.op === ">=") && typeof cond.value === "string"
+  ) {
+    const t = parseCimDatetime(cond.value);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  return undefined;
 }

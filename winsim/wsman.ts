@@ -9,7 +9,7 @@ import { renderInstance, resolveProperties } from "./render.ts";
 import { handleShell, isShellAction } from "./shell.ts";
 import type { WmiClass } from "./wmi.ts";
 import { CLASSES } from "./wmi_disk_net.ts";
-import { evaluate, parseWql, WqlSyntaxError } from "./wql.ts";
+import { evaluate, lowerBound, parseWql, WqlSyntaxError } from "./wql.ts";
 import { ACTION, attribute, elementText, envelope, findElement, NS, selectors } from "./xml.ts";
 
 export interface SoapResult {
@@ -48,7 +48,7 @@ export function handleSoap(host: HostState, xml: string, now = Date.now()): Soap
       host.stats.enumerations++;
       const q = query(host, resourceUri, body);
       if (typeof q === "string") return fault(q);
-      const items = q.cls.instances(host.profile, now)
+      const items = q.cls.instances(host.profile, now, { since: q.since })
         .filter((inst) => !q.where || q.where((p) => inst[q.cls.byLower.get(p.toLowerCase())!]))
         .map((inst) => renderInstance(q.cls, inst, q.properties));
       const optimize = findElement(body, "OptimizeEnumeration") !== undefined;
@@ -160,6 +160,8 @@ interface Query {
   cls: WmiClass;
   properties: string[] | null;
   where: ((get: (p: string) => unknown) => boolean) | null;
+  /** a lower bound on TimeGenerated, for a class that generates its history */
+  since?: number;
 }
 
 /** The WQL filter (or the class named by the resource URI); a fault name when it is bad. */
@@ -181,11 +183,30 @@ function query(host: HostState, resourceUri: string, body: string): Query | Faul
     const q = parseWql(text);
     const cls = CLASSES.get(q.className.toLowerCase());
     if (!cls) return "cannotProcessFilter";
+    // A host without the class (old Windows, counters disabled), or one that refuses it.
+    const f = host.fault;
+    if (
+      f?.kind === "missing-class" &&
+      f.classes.some((c) => c.toLowerCase() === cls.name.toLowerCase())
+    ) {
+      return "cannotProcessFilter";
+    }
+    if (
+      f?.kind === "denied-class" &&
+      f.classes.some((c) => c.toLowerCase() === cls.name.toLowerCase())
+    ) {
+      return "accessDenied";
+    }
     const properties = q.properties ? resolveProperties(cls, q.properties) : null;
     if (properties === undefined) return "cannotProcessFilter";
     const cond = q.where;
     if (cond && !propertiesExist(cls, cond)) return "cannotProcessFilter";
-    return { cls, properties, where: cond ? (get) => evaluate(cond, get) : null };
+    return {
+      cls,
+      properties,
+      where: cond ? (get) => evaluate(cond, get) : null,
+      since: lowerBound(cond, "TimeGenerated"),
+    };
   } catch (err) {
     if (err instanceof WqlSyntaxError) return "cannotProcessFilter";
     throw err;

@@ -4,7 +4,13 @@
  * queue in batches, where the writer in the main isolate commits them.
  */
 /// <reference lib="deno.worker" />
-import type { Credential, PollerCommand, PollerEvent } from "../lib/messages.ts";
+import type {
+  Credential,
+  PluginSpec,
+  PollerCommand,
+  PollerEvent,
+  PollJob,
+} from "../lib/messages.ts";
 import { Poller } from "../lib/polling/poller.ts";
 import { CredentialCache } from "../lib/polling/credential_cache.ts";
 import { ResultBatcher } from "../lib/polling/result_batcher.ts";
@@ -34,6 +40,28 @@ function post(event: PollerEvent): void {
   self.postMessage(event);
 }
 
+/** Monitors whose poll left this Worker since the last report (PollerEvent "finished"). */
+let finished: number[] = [];
+let finishedTimer: ReturnType<typeof setTimeout> | undefined;
+const FINISHED_REPORT_MS = 50;
+
+function left(monitorId: number): void {
+  finished.push(monitorId);
+  finishedTimer ??= setTimeout(reportFinished, FINISHED_REPORT_MS);
+}
+
+function reportFinished(): void {
+  clearTimeout(finishedTimer);
+  finishedTimer = undefined;
+  if (!finished.length) return;
+  post({ type: "finished", monitorIds: finished });
+  finished = [];
+}
+
+function submit(job: PollJob, plugin: PluginSpec): void {
+  if (poller!.submit(job, plugin) !== "queued") left(job.monitorId);
+}
+
 function requestCredential(credentialProfileId: number): Promise<Credential> {
   const requestId = nextRequest++;
   return new Promise((resolve, reject) => {
@@ -49,9 +77,11 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
       workerId = cmd.workerId;
       if (cmd.winrmConnections) configureConnectionBudget(cmd.winrmConnections);
       queue = await openResultsQueue(cmd.kvPath);
+      // Half a second of results per message: each enqueue is a durable write (a disk flush)
+      // in the queue's store, so fewer, fuller messages cost far less than many small ones.
       batcher = new ResultBatcher({
-        maxDelayMs: 100,
-        maxItems: 200,
+        maxDelayMs: 500,
+        maxItems: 1_000,
         pack: packBatches,
         enqueue: (batch) => queue!.enqueue(batch),
         onError: (err) =>
@@ -72,15 +102,24 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
             winrm: { pipelining: cmd.winrmPipelining },
           }),
         onSample: (s) => batcher!.addSample(s),
-        onOutcome: (o) => batcher!.addOutcome(o),
+        onOutcome: (o) => {
+          batcher!.addOutcome(o);
+          left(o.monitorId);
+        },
       });
-      for (const job of early.splice(0)) poller.submit(job.job, job.plugin);
+      for (const job of early.splice(0)) submit(job.job, job.plugin);
       post({ type: "stats", stats: stats() });
       break;
     }
     case "poll":
-      if (poller) poller.submit(cmd.job, cmd.plugin);
+      if (poller) submit(cmd.job, cmd.plugin);
       else early.push(cmd);
+      break;
+    case "polls":
+      for (const p of cmd.polls) {
+        if (poller) submit(p.job, p.plugin);
+        else early.push({ type: "poll", ...p });
+      }
       break;
     case "credential": {
       const waiter = pendingCredentials.get(cmd.requestId);
@@ -103,6 +142,7 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
         poller.stop();
       }
       await batcher?.flush();
+      reportFinished();
       queue?.close();
       post({ type: "stats", stats: stats() });
       post({ type: "stopped" });

@@ -6,6 +6,7 @@
 import type { HostIdentity } from "../discovery/discovery.ts";
 import type { WinrmCredential, WinrmOverrides } from "../winrm/mod.ts";
 import { identifyWindows } from "./windows_winrm.ts";
+import { identifyWindowsWmi } from "./windows_wmi.ts";
 
 export class UnnamedHostError extends Error {
   override name = "UnnamedHostError";
@@ -28,8 +29,13 @@ export async function identifyHost(
   signal: AbortSignal,
   options: WinrmOverrides = {},
 ): Promise<HostIdentity> {
-  const id = await identifyWindows(ip, credential, signal, options);
-  if (!id.hostname) throw new UnnamedHostError(`${ip} answered WinRM but reported no host name`);
+  const wmi = credential.type === "wmi";
+  const id = wmi
+    ? await identifyWindowsWmi(ip, credential, signal)
+    : await identifyWindows(ip, credential, signal, options);
+  if (!id.hostname) {
+    throw new UnnamedHostError(`${ip} answered ${wmi ? "WMI" : "WinRM"} but reported no host name`);
+  }
   return {
     hostname: id.hostname,
     domain: id.domain,

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { InterfaceSample, MetricSample, VolumeSample } from "../messages.ts";
+import { DepthDocumentShape, depthOfDocument } from "./depth_document.ts";
 
 const count = z.number().finite().nonnegative().nullable().optional();
 
@@ -37,6 +38,8 @@ export const MetricsDocument = z.object({
     bandwidth_bps: z.number().nonnegative().nullable().optional(),
     utilization: z.number().nonnegative().nullable().optional(),
   })).max(256).nullable().optional(),
+  // extended and full collection profiles (depth_document.ts)
+  ...DepthDocumentShape,
 });
 
 export type MetricsDocument = z.infer<typeof MetricsDocument>;
@@ -95,5 +98,6 @@ export function toMetricSample(
     collectionMs: Math.round(collectionMs),
     volumes,
     interfaces,
+    ...depthOfDocument(doc),
   };
 }

@@ -6,6 +6,9 @@ import type { Credential, MetricSample, PluginSpec, PollJob } from "../messages.
 import { type ExecPluginConfig, ExecPluginError, runExecPlugin } from "./exec_plugin.ts";
 import { toMetricSample } from "./metrics_document.ts";
 import { collectWindowsDocument } from "./windows_winrm.ts";
+import { MonitorConfig, resolveCollection } from "./collection_profile.ts";
+import { PollMemory } from "./poll_memory.ts";
+import { collectWmiDocument } from "./windows_wmi.ts";
 import type { WinrmOverrides } from "../winrm/mod.ts";
 
 export class UnknownPluginError extends Error {
@@ -18,7 +21,11 @@ export interface CollectOptions {
   pluginDir?: string;
   /** WinRM client options for the built-in collector (pipelining) */
   winrm?: WinrmOverrides;
+  /** what this process remembers between polls of a monitor (default: a process-wide one) */
+  memory?: PollMemory;
 }
+
+const processMemory = new PollMemory();
 
 export async function collectMetrics(
   job: PollJob,
@@ -43,13 +50,23 @@ export async function collectMetrics(
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   if (plugin.name === "windows-winrm") {
-    const doc = await collectWindowsDocument(
+    // a `wmi` profile reaches the standard data over DCOM (lib/collectors/windows_wmi.ts)
+    if (credential.type === "wmi") {
+      const doc = await collectWmiDocument(job.deviceIp, credential, signal);
+      return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
+    }
+    const parsed = MonitorConfig.safeParse(job.config ?? {});
+    const collection = resolveCollection(parsed.success ? parsed.data : null);
+    const memory = opts.memory ?? processMemory;
+    const { doc, hostTime } = await collectWindowsDocument(
       job.deviceIp,
       credential,
       signal,
       opts.winrm,
       job.deviceHostname,
+      { ...collection, eventsSince: memory.eventsSince(job.monitorId, ts - job.intervalS * 1000) },
     );
+    memory.afterPoll(job.monitorId, doc, hostTime, ts);
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   throw new UnknownPluginError(`no built-in collector named ${plugin.name}`);

@@ -29,12 +29,27 @@ import type { MetricsDocument } from "./metrics_document.ts";
 import {
   clientFromCredential,
   numProp,
+  type SettledQuery,
   strProp,
   type WinrmClient,
   type WinrmCredential,
   type WinrmOverrides,
   type WmiItem,
 } from "../winrm/mod.ts";
+import { atLeast, resolveCollection, type ResolvedCollection } from "./collection_profile.ts";
+import {
+  applyBoot,
+  applyCores,
+  applyEvents,
+  applyPageFile,
+  applyPhysicalDisks,
+  applyProcesses,
+  applyServices,
+  applySystem,
+  DEPTH_WQL,
+  eventLogWql,
+  missingPart,
+} from "./windows_depth.ts";
 
 export const WQL = {
   cpu:
@@ -67,10 +82,11 @@ export async function identify(
   client: WinrmClient,
   signal?: AbortSignal,
 ): Promise<WindowsIdentity> {
-  const [osItems, csItems, biosItems] = await client.enumerateAll(
-    [WQL.os, WQL.computer, WQL.bios],
-    { signal },
-  );
+  return windowsIdentity(await client.enumerateAll([WQL.os, WQL.computer, WQL.bios], { signal }));
+}
+
+/** The identity from the results of WQL.os, WQL.computer and WQL.bios (WinRM or DCOM). */
+export function windowsIdentity([osItems, csItems, biosItems]: WmiItem[][]): WindowsIdentity {
   const os = osItems[0] ?? {};
   const cs = csItems[0] ?? {};
   const bios = biosItems[0] ?? {};
@@ -87,16 +103,110 @@ export async function identify(
   };
 }
 
-/** One poll: the metrics document (lib/collectors/metrics_document.ts). */
+/** The document from the results of WQL.cpu, .memory, .disks, .network (WinRM or DCOM). */
+export function windowsDocument([cpuItems, osItems, disks, nics]: WmiItem[][]): MetricsDocument {
+  const doc: MetricsDocument = {};
+  standard(doc, cpuItems, osItems, disks, nics);
+  return doc;
+}
+
+/** One standard poll: the metrics document (lib/collectors/metrics_document.ts). */
 export async function collect(client: WinrmClient, signal?: AbortSignal): Promise<MetricsDocument> {
-  const [cpuItems, osItems, disks, nics] = await client.enumerateAll(
-    [WQL.cpu, WQL.memory, WQL.disks, WQL.network],
-    { signal },
+  return (await collectProfile(client, resolveCollection(null), signal)).doc;
+}
+
+export interface ProfilePoll {
+  doc: MetricsDocument;
+  /** the host's clock at the poll (LocalDateTime), extended and full profiles only */
+  hostTime: number | null;
+}
+
+/**
+ * One poll with a collection profile. A query the host answers with a fault (a class it
+ * lacks, access denied) leaves its part out and names it in `doc.partial`; only when every
+ * query faulted does the poll fail. `eventsSince` (host clock, epoch ms) bounds the event log.
+ */
+export async function collectProfile(
+  client: WinrmClient,
+  c: ResolvedCollection & { eventsSince?: number },
+  signal?: AbortSignal,
+): Promise<ProfilePoll> {
+  const depth = atLeast(c.profile, "extended");
+  const parts: [string, string | SettledQuery][] = depth
+    ? [
+      ["cpu", DEPTH_WQL.cores],
+      ["memory", DEPTH_WQL.os],
+      ["volumes", WQL.disks],
+      ["interfaces", WQL.network],
+      ["system", DEPTH_WQL.system],
+      ["physical_disks", DEPTH_WQL.physicalDisks],
+      ["page_file", DEPTH_WQL.pageFile],
+      ["services", DEPTH_WQL.services],
+      ["processes", DEPTH_WQL.processes],
+    ]
+    : [["cpu", WQL.cpu], ["memory", WQL.memory], ["volumes", WQL.disks], [
+      "interfaces",
+      WQL.network,
+    ]];
+  if (atLeast(c.profile, "full")) {
+    const since = c.eventsSince ?? Date.now() - 60_000;
+    parts.push(["events", { wql: eventLogWql(since), firstBatch: c.maxEvents }]);
+  }
+  const results = await client.enumerateAllSettled(parts.map(([, q]) => q), { signal });
+  const failed = results.filter((r) => r.error);
+  if (failed.length === results.length) throw failed[0].error;
+
+  const doc: MetricsDocument = {};
+  const partial: NonNullable<MetricsDocument["partial"]> = [];
+  const got = new Map<string, WmiItem[]>();
+  results.forEach((r, i) => {
+    const [part, q] = parts[i];
+    if (r.error) partial.push(missingPart(part, typeof q === "string" ? q : q.wql, r.error));
+    else got.set(part, r.items);
+  });
+  const osItems = got.get("memory") ?? [];
+  standard(
+    doc,
+    depth ? [] : got.get("cpu") ?? [],
+    osItems,
+    got.get("volumes"),
+    got.get("interfaces"),
   );
+  let hostTime: number | null = null;
+  if (depth) {
+    if (got.has("cpu")) applyCores(doc, got.get("cpu")!);
+    hostTime = applyBoot(doc, osItems[0]);
+    if (got.has("system")) applySystem(doc, got.get("system")!);
+    if (got.has("physical_disks")) applyPhysicalDisks(doc, got.get("physical_disks")!);
+    if (got.has("page_file")) applyPageFile(doc, got.get("page_file")!);
+    if (got.has("services")) applyServices(doc, got.get("services")!);
+    const cores = doc.cpu_cores?.length || 1;
+    if (got.has("processes")) {
+      applyProcesses(doc, got.get("processes")!, c.topProcesses, cores, true);
+    } else {
+      // Without process counters Win32_Process still names them, with memory but no CPU.
+      const [fallback] = await client.enumerateAllSettled([DEPTH_WQL.processesFallback], {
+        signal,
+      });
+      if (!fallback.error) applyProcesses(doc, fallback.items, c.topProcesses, cores, false);
+    }
+  }
+  const events = results[parts.findIndex(([p]) => p === "events")];
+  if (events && !events.error) applyEvents(doc, events.items, events.truncated === true);
+  if (partial.length) doc.partial = partial;
+  return { doc, hostTime };
+}
+
+function standard(
+  doc: MetricsDocument,
+  cpuItems: WmiItem[],
+  osItems: WmiItem[],
+  disks: WmiItem[] | undefined,
+  nics: WmiItem[] | undefined,
+): void {
   const cpu = cpuItems[0];
   const os = osItems[0];
 
-  const doc: MetricsDocument = {};
   const cpuPercent = cpu ? numProp(cpu, "PercentProcessorTime") : null;
   if (cpuPercent !== null) doc.cpu_percent = Math.min(100, Math.max(0, cpuPercent));
 
@@ -107,24 +217,25 @@ export async function collect(client: WinrmClient, signal?: AbortSignal): Promis
     if (freeKb !== null) doc.memory_used = Math.max(0, totalKb - freeKb) * 1024;
   }
 
-  doc.volumes = [];
-  for (const d of disks) {
+  const volumes: NonNullable<MetricsDocument["volumes"]> = [];
+  if (disks) doc.volumes = volumes;
+  for (const d of disks ?? []) {
     const size = numProp(d, "Size");
     const free = numProp(d, "FreeSpace");
     if (size === null) continue; // nil on an unformatted or inaccessible volume
-    doc.volumes.push({
+    volumes.push({
       name: strProp(d, "DeviceID") ?? "?",
       total: size,
       used: Math.max(0, size - (free ?? 0)),
     });
   }
-  if (doc.volumes.length) {
+  if (doc.volumes?.length) {
     doc.disk_total = sum(doc.volumes, (v) => v.total);
     doc.disk_used = sum(doc.volumes, (v) => v.used);
   }
 
-  doc.interfaces = nics.map(networkInterface);
-  const ifs = doc.interfaces;
+  if (nics) doc.interfaces = nics.map(networkInterface);
+  const ifs = doc.interfaces ?? [];
   if (ifs.length) {
     doc.net_sent_bps = sum(ifs, (i) => i.sent_bps);
     doc.net_recv_bps = sum(ifs, (i) => i.recv_bps);
@@ -140,7 +251,6 @@ export async function collect(client: WinrmClient, signal?: AbortSignal): Promis
 
   const processes = os ? numProp(os, "NumberOfProcesses") : null;
   if (processes !== null) doc.process_count = Math.max(0, Math.round(processes));
-  return doc;
 }
 
 type InterfaceDoc = NonNullable<MetricsDocument["interfaces"]>[number];
@@ -176,8 +286,33 @@ export function collectWindowsDocument(
   options: WinrmOverrides = {},
   /** the device's host name: Kerberos names the service HTTP/<hostName> */
   hostName?: string | null,
-): Promise<MetricsDocument> {
-  return collect(clientFromCredential(ip, credential, options, hostName), signal);
+  collection: ResolvedCollection & { eventsSince?: number } = resolveCollection(null),
+): Promise<ProfilePoll> {
+  return collectProfile(pollingClient(ip, credential, options, hostName), collection, signal);
+}
+
+/**
+ * The clients built for polling, per credential object and address: a poll reuses the client
+ * of the previous poll of its host (building one hashes the password for the pool key and
+ * makes a transport and an envelope builder). A poller's credential cache hands out one
+ * object per profile until its TTL or a change, so a new password or profile makes new
+ * clients, and the old ones go with the old object.
+ */
+const pollingClients = new WeakMap<WinrmCredential, Map<string, WinrmClient>>();
+
+function pollingClient(
+  ip: string,
+  credential: WinrmCredential,
+  options: WinrmOverrides,
+  hostName?: string | null,
+) {
+  let clients = pollingClients.get(credential);
+  if (!clients) pollingClients.set(credential, clients = new Map());
+  let key = hostName ? `${ip} ${hostName}` : ip;
+  if (Object.keys(options).length) key += ` ${JSON.stringify(options)}`;
+  let client = clients.get(key);
+  if (!client) clients.set(key, client = clientFromCredential(ip, credential, options, hostName));
+  return client;
 }
 
 /** Identification of `ip` for discovery/inventory, on the shared pool too. */

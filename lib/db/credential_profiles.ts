@@ -1,5 +1,5 @@
 import type { Queryable } from "./driver.ts";
-import { listPage, type ListParams, type Page } from "./pagination.ts";
+import { containsPattern, listPage, type ListParams, type Page } from "./pagination.ts";
 
 export type CredentialType = "winrm_basic" | "winrm_ntlm" | "winrm_kerberos" | "wmi";
 export type TlsVerify = "system" | "pinned" | "insecure";
@@ -51,7 +51,7 @@ export const credentialProfilesRepo = {
       from: "credential_profiles",
       select: COLUMNS,
       where: q ? ["(name ILIKE $1 OR username ILIKE $1)"] : [],
-      params: q ? [`%${q}%`] : [],
+      params: q ? [containsPattern(q)] : [],
       sortable: { id: "id", name: "lower(name)", type: "type", created_at: "created_at" },
       defaultSort: "id",
     }, list);

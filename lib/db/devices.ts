@@ -1,5 +1,5 @@
 import type { Queryable } from "./driver.ts";
-import { listPage, type ListParams, type Page } from "./pagination.ts";
+import { containsPattern, listPage, type ListParams, type Page } from "./pagination.ts";
 
 export type DeviceStatus = "discovered" | "monitoring" | "unreachable" | "inactive";
 export const DEVICE_STATUSES: readonly DeviceStatus[] = [
@@ -67,7 +67,7 @@ export const devicesRepo = {
     if (filter.q?.includes("\u0000")) {
       where.push("false"); // no stored text holds NUL, and PostgreSQL refuses it as a parameter
     } else if (filter.q) {
-      params.push(`%${filter.q}%`);
+      params.push(containsPattern(filter.q));
       where.push(`(host(ip) LIKE $${params.length} OR hostname ILIKE $${params.length})`);
     }
     return await listPage<R>(db, {

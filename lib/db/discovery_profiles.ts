@@ -1,5 +1,5 @@
 import type { Queryable } from "./driver.ts";
-import { listPage, type ListParams, type Page } from "./pagination.ts";
+import { containsPattern, listPage, type ListParams, type Page } from "./pagination.ts";
 
 export interface DiscoveryProfile {
   id: number;
@@ -32,7 +32,7 @@ export const discoveryProfilesRepo = {
       from: "discovery_profiles",
       select: COLUMNS,
       where: q ? ["(name ILIKE $1 OR target ILIKE $1)"] : [],
-      params: q ? [`%${q}%`] : [],
+      params: q ? [containsPattern(q)] : [],
       sortable: { id: "id", name: "lower(name)", created_at: "created_at" },
       defaultSort: "id",
     }, list);

@@ -57,7 +57,7 @@ async function select(
     `SELECT m.id, m.device_id, coalesce(d.hostname, host(d.ip)) AS device_name,
        host(d.ip) AS device_ip, d.status AS device_status, p.name AS plugin_name,
        m.polling_interval, m.enabled, m.last_polled, m.last_attempted, m.consecutive_failures,
-       m.last_error, m.last_error_at
+       m.last_error, m.last_error_at, m.config
      ${FROM} ${where}
      ORDER BY m.id LIMIT $${params.length - 1} OFFSET $${params.length}`,
     params,

@@ -10,6 +10,8 @@ export interface Monitor {
   plugin_id: number;
   polling_interval: number;
   enabled: boolean;
+  /** collection config (lib/collectors/collection_profile.ts) */
+  config: Record<string, unknown>;
   last_polled: Date | null;
   last_attempted: Date | null;
   last_error: string | null;
@@ -25,17 +27,18 @@ export interface MonitorWrite {
   plugin_id: number;
   polling_interval: number;
   enabled: boolean;
+  config: Record<string, unknown>;
 }
 
 type R = Monitor;
-const COLUMNS = `id, device_id, credential_profile_id, plugin_id, polling_interval, enabled,
+const COLUMNS = `id, device_id, credential_profile_id, plugin_id, polling_interval, enabled, config,
   last_polled, last_attempted, last_error, last_error_at, consecutive_failures, created_at, updated_at`;
 
 /** What the scheduler fires: enabled monitors whose device is neither unreachable nor inactive. */
 const SCHEDULABLE =
   `SELECT m.id AS "monitorId", m.device_id AS "deviceId", host(d.ip) AS "deviceIp",
     d.hostname AS "deviceHostname", m.credential_profile_id AS "credentialProfileId", m.plugin_id AS "pluginId",
-    m.polling_interval AS "intervalS"
+    m.polling_interval AS "intervalS", NULLIF(m.config, '{}'::jsonb) AS config
   FROM monitors m JOIN devices d ON d.id = m.device_id
   WHERE m.enabled AND d.status NOT IN ('unreachable', 'inactive') AND d.site_id = $1`;
 
@@ -130,11 +133,12 @@ export const monitorsRepo = {
   /** Refuses (UniqueViolationError naming it) a second monitor of the same target. */
   async create(db: Queryable, m: MonitorWrite): Promise<Monitor> {
     const [row] = await db.query<R>(
-      `INSERT INTO monitors (device_id, credential_profile_id, plugin_id, polling_interval, enabled)
-       VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO monitors (device_id, credential_profile_id, plugin_id, polling_interval, enabled,
+         config)
+       VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (device_id, credential_profile_id, plugin_id) DO NOTHING
        RETURNING ${COLUMNS}`,
-      [m.device_id, m.credential_profile_id, m.plugin_id, m.polling_interval, m.enabled],
+      [m.device_id, m.credential_profile_id, m.plugin_id, m.polling_interval, m.enabled, m.config],
     );
     if (row) return row;
     throw await duplicateMonitor(db, m);
@@ -144,9 +148,17 @@ export const monitorsRepo = {
     if (other !== undefined) throw duplicateError(other, m);
     return (await db.query<R>(
       `UPDATE monitors SET device_id = $2, credential_profile_id = $3, plugin_id = $4,
-         polling_interval = $5, enabled = $6, updated_at = now()
+         polling_interval = $5, enabled = $6, config = $7, updated_at = now()
        WHERE id = $1 RETURNING ${COLUMNS}`,
-      [id, m.device_id, m.credential_profile_id, m.plugin_id, m.polling_interval, m.enabled],
+      [
+        id,
+        m.device_id,
+        m.credential_profile_id,
+        m.plugin_id,
+        m.polling_interval,
+        m.enabled,
+        m.config,
+      ],
     ))[0];
   },
   /** Deletes the monitor and, through the foreign key's cascade, its metrics. */

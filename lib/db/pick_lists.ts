@@ -13,6 +13,16 @@ export const pickLists = {
   plugins(db: Queryable): Promise<NamedOption[]> {
     return db.query<NamedOption>("SELECT id, name FROM plugins ORDER BY id LIMIT 500");
   },
+  /** The credential types a device's monitors log in with ("winrm_ntlm", "wmi", ...). */
+  async deviceProtocols(db: Queryable, deviceId: number): Promise<string[]> {
+    const rows = await db.query<{ type: string }>(
+      `SELECT DISTINCT c.type FROM monitors m
+         JOIN credential_profiles c ON c.id = m.credential_profile_id
+        WHERE m.device_id = $1 ORDER BY c.type`,
+      [deviceId],
+    );
+    return rows.map((r) => r.type);
+  },
   /** The built-in collector's plugin, which "Monitor these devices" uses; null if missing. */
   async builtinPluginId(db: Queryable): Promise<number | null> {
     const [row] = await db.query<{ id: number }>(

@@ -381,7 +381,12 @@ export async function scanTarget(
   const target = parseTarget(request.target);
   const pingable = opts.ping && await probes.pingAvailable();
   await hooks.started(pingable);
-  const winrmPort = credential.port;
+  // a `wmi` profile identifies over DCOM: activation on 135 (the profile's port)
+  const wmi = credential.type === "wmi";
+  const winrmPort =
+    wmi && (!credential.port || credential.port === 5985 || credential.port === 5986)
+      ? 135
+      : credential.port;
   const identifyQueue = new Limiter(opts.identifyConcurrency);
   const identifications: Promise<void>[] = [];
 
@@ -392,7 +397,9 @@ export async function scanTarget(
       unidentified.push({
         ip,
         open_ports: ports,
-        reason: `WinRM port ${winrmPort} is closed (open: ${ports.join(", ")})`,
+        reason: `${wmi ? "RPC (WMI) port" : "WinRM port"} ${winrmPort} is closed (open: ${
+          ports.join(", ")
+        })`,
       });
       return;
     }

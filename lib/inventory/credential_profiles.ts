@@ -39,6 +39,8 @@ export class CredentialRuleError extends Error {
 
 export const DEFAULT_HTTP_PORT = 5985;
 export const DEFAULT_HTTPS_PORT = 5986;
+/** a `wmi` profile's port is the DCOM activation port (the WMI port itself is dynamic) */
+export const DEFAULT_RPC_PORT = 135;
 
 /** Builds the row to store; `existing` supplies what an update leaves out. */
 export async function toCredentialWrite(
@@ -49,7 +51,11 @@ export async function toCredentialWrite(
   const useSsl = input.use_ssl ?? existing?.use_ssl ?? false;
   const sslChanged = existing !== undefined && input.use_ssl !== undefined &&
     input.use_ssl !== existing.use_ssl;
-  const defaultPort = useSsl ? DEFAULT_HTTPS_PORT : DEFAULT_HTTP_PORT;
+  const defaultPort = (input.type ?? existing?.type) === "wmi"
+    ? DEFAULT_RPC_PORT
+    : useSsl
+    ? DEFAULT_HTTPS_PORT
+    : DEFAULT_HTTP_PORT;
   const port = input.port ?? (sslChanged ? defaultPort : existing?.port ?? defaultPort);
   const type = input.type ?? existing?.type;
   const tlsVerify = input.tls_verify ?? existing?.tls_verify ?? "system";

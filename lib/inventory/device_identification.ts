@@ -24,6 +24,8 @@ export interface DeviceIdentificationOptions {
   /** identifications at once (a fleet added by IP answers its first polls together) */
   concurrency?: number;
   now?: () => number;
+  /** a device got its name: scheduled jobs carry it (the Kerberos SPN), so they re-plan */
+  onIdentified?: (deviceId: number) => void;
 }
 
 export class DeviceIdentification {
@@ -82,10 +84,13 @@ export class DeviceIdentification {
         credential,
         AbortSignal.timeout(this.opts.timeoutMs),
       );
-      await this.db.transaction((tx) => deviceLifecycle.identified(tx, deviceId, host));
+      const changed = await this.db.transaction((tx) =>
+        deviceLifecycle.identified(tx, deviceId, host)
+      );
       this.named.add(deviceId);
       this.retryAt.delete(deviceId);
       this.counters.identified++;
+      if (changed) this.opts.onIdentified?.(deviceId);
       log.info("device {deviceId} identified as {hostname}", {
         deviceId,
         hostname: host.hostname,

@@ -20,34 +20,43 @@ export async function isHypertable(db: Queryable): Promise<boolean> {
   return rows[0].hyper;
 }
 
-export function partitionName(day: Date): string {
-  return `metrics_p${day.toISOString().slice(0, 10).replaceAll("-", "")}`;
+export function partitionName(day: Date, table = "metrics"): string {
+  return `${table}_p${day.toISOString().slice(0, 10).replaceAll("-", "")}`;
 }
 
 /** Creates missing daily partitions from yesterday to DAYS_AHEAD; returns the names created. */
 export async function ensurePartitions(db: Database, now = new Date()): Promise<string[]> {
   if (await isHypertable(db)) return [];
-  const existing = new Set(await listPartitions(db));
+  return await ensureTablePartitions(db, "metrics", now);
+}
+
+/** The same for any table partitioned by day on `ts` with a `<table>_default` partition. */
+export async function ensureTablePartitions(
+  db: Database,
+  table: string,
+  now = new Date(),
+): Promise<string[]> {
+  const existing = new Set(await listPartitions(db, table));
   const today = Math.floor(now.getTime() / DAY_MS) * DAY_MS;
   const created: string[] = [];
   for (let d = -1; d <= DAYS_AHEAD; d++) {
     const from = new Date(today + d * DAY_MS);
     const to = new Date(from.getTime() + DAY_MS);
-    const name = partitionName(from);
+    const name = partitionName(from, table);
     if (existing.has(name)) continue;
     await db.transaction(async (tx) => {
       // Rows that landed in the default partition for this day move into the new one, since
       // PostgreSQL refuses to attach a range the default partition already holds rows for.
       await tx.query(
-        `CREATE TABLE ${name} (LIKE metrics INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
+        `CREATE TABLE ${name} (LIKE ${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
       );
       await tx.query(
-        `WITH moved AS (DELETE FROM metrics_default WHERE ts >= $1 AND ts < $2 RETURNING *)
+        `WITH moved AS (DELETE FROM ${table}_default WHERE ts >= $1 AND ts < $2 RETURNING *)
          INSERT INTO ${name} SELECT * FROM moved`,
         [from, to],
       );
       await tx.query(
-        `ALTER TABLE metrics ATTACH PARTITION ${name} FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`,
+        `ALTER TABLE ${table} ATTACH PARTITION ${name} FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`,
       );
     });
     created.push(name);
@@ -62,10 +71,22 @@ export async function dropExpiredPartitions(
   now = new Date(),
 ): Promise<string[]> {
   if (retentionDays <= 0 || await isHypertable(db)) return [];
+  return await dropExpiredTablePartitions(db, "metrics", retentionDays, now);
+}
+
+/** The same for any table partitioned like `metrics`. */
+export async function dropExpiredTablePartitions(
+  db: Database,
+  table: string,
+  retentionDays: number,
+  now = new Date(),
+): Promise<string[]> {
+  if (retentionDays <= 0) return [];
   const cutoff = Math.floor(now.getTime() / DAY_MS) * DAY_MS - retentionDays * DAY_MS;
   const dropped: string[] = [];
-  for (const name of await listPartitions(db)) {
-    const m = /^metrics_p(\d{4})(\d{2})(\d{2})$/.exec(name);
+  const pattern = new RegExp(`^${table}_p(\\d{4})(\\d{2})(\\d{2})$`);
+  for (const name of await listPartitions(db, table)) {
+    const m = pattern.exec(name);
     if (!m) continue;
     const dayEnd = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) + DAY_MS;
     if (dayEnd <= cutoff) {
@@ -76,12 +97,13 @@ export async function dropExpiredPartitions(
   return dropped;
 }
 
-async function listPartitions(db: Database): Promise<string[]> {
+async function listPartitions(db: Database, table: string): Promise<string[]> {
   const rows = await db.query<{ name: string }>(
     `SELECT c.relname AS name FROM pg_inherits i
      JOIN pg_class c ON c.oid = i.inhrelid
      JOIN pg_class p ON p.oid = i.inhparent
-     WHERE p.relname = 'metrics' AND c.relname LIKE 'metrics_p%'`,
+     WHERE p.relname = $1 AND c.relname LIKE $1 || '_p%'`,
+    [table],
   );
   return rows.map((r) => r.name);
 }

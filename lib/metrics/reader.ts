@@ -5,7 +5,7 @@
  * primary key of the few partitions in range and never the whole table.
  */
 import type { Queryable } from "../db/driver.ts";
-import type { InterfaceSample, VolumeSample } from "../messages.ts";
+import type { InterfaceSample, PhysicalDiskSample, VolumeSample } from "../messages.ts";
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -38,6 +38,14 @@ interface LatestRow {
   collection_ms: number | null;
   volumes: VolumeSample[] | null;
   interfaces: InterfaceSample[] | null;
+  uptime_s: number | null;
+  page_file_total: number | null;
+  page_file_used: number | null;
+  processor_queue: number | null;
+  context_switches_ps: number | null;
+  cpu_cores: { name: string; percent: number }[] | null;
+  physical_disks: PhysicalDiskSample[] | null;
+  partial: { part: string; class: string; reason: string }[] | null;
 }
 
 export interface LatestSample {
@@ -68,6 +76,23 @@ export interface LatestSample {
     bandwidth_bps: number | null;
     utilization_percent: number | null;
   }[];
+  // extended and full collection profiles; null / empty on a standard poll
+  uptime_s: number | null;
+  page_file: Usage;
+  processor_queue: number | null;
+  context_switches_ps: number | null;
+  cpu_cores: { name: string; percent: number }[];
+  physical_disks: {
+    name: string;
+    reads_ps: number;
+    writes_ps: number;
+    read_bps: number;
+    write_bps: number;
+    queue: number;
+    sec_per_transfer: number;
+  }[];
+  /** parts the host could not give at this poll */
+  partial: { part: string; class: string; reason: string }[];
 }
 
 export interface Usage {
@@ -103,7 +128,8 @@ export async function listDeviceMonitorRefs(
 
 export const LATEST_SQL = `SELECT ts, cpu_percent, memory_total, memory_used, disk_total, disk_used,
   net_sent_bps, net_recv_bps, net_packets_sent, net_packets_recv, net_errors, net_discards,
-  net_utilization, process_count, collection_ms, volumes, interfaces
+  net_utilization, process_count, collection_ms, volumes, interfaces, uptime_s, page_file_total,
+  page_file_used, processor_queue, context_switches_ps, cpu_cores, physical_disks, partial
   FROM metrics WHERE monitor_id = $1 AND ts >= $2 ORDER BY ts DESC LIMIT 1`;
 
 /**
@@ -155,6 +181,21 @@ function toLatest(r: LatestRow): LatestSample {
       bandwidth_bps: i.bandwidthBps ?? null,
       utilization_percent: interfaceUtilization(i),
     })),
+    uptime_s: r.uptime_s,
+    page_file: usage(r.page_file_total, r.page_file_used),
+    processor_queue: r.processor_queue,
+    context_switches_ps: r.context_switches_ps,
+    cpu_cores: r.cpu_cores ?? [],
+    physical_disks: (r.physical_disks ?? []).map((d) => ({
+      name: d.name,
+      reads_ps: d.readsPs,
+      writes_ps: d.writesPs,
+      read_bps: d.readBps,
+      write_bps: d.writeBps,
+      queue: d.queue,
+      sec_per_transfer: d.secPerTransfer,
+    })),
+    partial: r.partial ?? [],
   };
 }
 
@@ -195,6 +236,10 @@ const SERIES = {
   net_recv_bps: "net_recv_bps",
   net_utilization_percent: "net_utilization",
   process_count: "process_count",
+  // extended and full collection profiles; null buckets on a standard monitor
+  processor_queue: "processor_queue",
+  context_switches_ps: "context_switches_ps",
+  page_file_percent: "page_file_used::float8 / nullif(page_file_total, 0) * 100",
 } as const;
 export type SeriesName = keyof typeof SERIES;
 const SERIES_NAMES = Object.keys(SERIES) as SeriesName[];
@@ -206,7 +251,8 @@ export interface Stat {
 }
 export type HistoryPoint = { t: Date; samples: number } & Record<SeriesName, Stat>;
 
-export type Breakdown = "volumes" | "interfaces";
+export type Breakdown = "volumes" | "interfaces" | "physical_disks" | "cpu_cores";
+export const BREAKDOWNS: Breakdown[] = ["volumes", "interfaces", "physical_disks", "cpu_cores"];
 export interface BreakdownSeries {
   name: string;
   /** t plus the averages of BREAKDOWN_SQL[kind].values */
@@ -253,6 +299,22 @@ const BREAKDOWN_SQL: Record<Breakdown, { column: string; values: Record<string, 
       utilization_percent: `coalesce((e->>'utilization')::float8, ((e->>'sentBps')::float8 +
         (e->>'recvBps')::float8) * 8 / nullif((e->>'bandwidthBps')::float8, 0) * 100)`,
     },
+  },
+  // extended and full collection profiles (PhysicalDiskSample, cpu_cores of MetricSample)
+  physical_disks: {
+    column: "physical_disks",
+    values: {
+      reads_ps: "(e->>'readsPs')::float8",
+      writes_ps: "(e->>'writesPs')::float8",
+      read_bps: "(e->>'readBps')::float8",
+      write_bps: "(e->>'writeBps')::float8",
+      queue: "(e->>'queue')::float8",
+      sec_per_transfer: "(e->>'secPerTransfer')::float8",
+    },
+  },
+  cpu_cores: {
+    column: "cpu_cores",
+    values: { percent: "(e->>'percent')::float8" },
   },
 };
 

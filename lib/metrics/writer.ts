@@ -1,13 +1,14 @@
 /**
- * The metrics writer: commits result batches from the queue into `metrics` with COPY (into a
- * per-connection staging table, then one INSERT … ON CONFLICT DO NOTHING, so a redelivered
- * batch never duplicates a row) and records each poll's outcome on its monitor. Batches that
+ * The metrics writer: commits result batches from the queue into `metrics` in one statement
+ * (INSERT … ON CONFLICT DO NOTHING, so a redelivered batch never duplicates a row) that also
+ * records each poll's outcome on its monitor. Batches that
  * arrive while a commit runs are committed together in the next one (group commit). A caller
  * acknowledges a queue message only once `write()` resolved, i.e. after the rows committed.
  */
-import type { Database, Queryable } from "../db/driver.ts";
+import type { Database } from "../db/driver.ts";
 import type { MetricSample, PollOutcome, ResultBatch } from "../messages.ts";
 import { Histogram } from "./histogram.ts";
+import { writeDetail } from "./detail_writer.ts";
 
 export const METRIC_COLUMNS = [
   "monitor_id",
@@ -28,6 +29,15 @@ export const METRIC_COLUMNS = [
   "collection_ms",
   "volumes",
   "interfaces",
+  // extended and full collection profiles (migration 0009); empty on a standard poll
+  "uptime_s",
+  "page_file_total",
+  "page_file_used",
+  "processor_queue",
+  "context_switches_ps",
+  "cpu_cores",
+  "physical_disks",
+  "partial",
 ] as const;
 
 export interface CommitResult {
@@ -43,8 +53,11 @@ export interface CommitResult {
 }
 
 export interface MetricsWriterOptions {
-  /** After a commit: the outcomes it recorded (the health monitor reads them). */
-  onCommitted?(outcomes: PollOutcome[], result: CommitResult): void;
+  /**
+   * After a commit: the outcomes it recorded (the health monitor reads them) and the samples
+   * it held (alert evaluation reads them; a redelivered duplicate may appear again).
+   */
+  onCommitted?(outcomes: PollOutcome[], result: CommitResult, samples: MetricSample[]): void;
   /** How long a batch waits out an unreachable database before its message is redelivered. */
   outageRetryMs?: number;
   /** Upper bound of rows per group commit. */
@@ -149,16 +162,26 @@ export class MetricsWriter {
     }
   }
 
-  /** One transaction: the samples of every batch, then the outcomes. */
+  /**
+   * One statement, so one round trip and one implicit transaction: the samples of every batch
+   * and the outcomes, handed over as two JSON parameters. (A staging table with COPY took six
+   * statements and a temp-table truncation per commit; at a few hundred rows per commit the
+   * statements, not the rows, were PostgreSQL's cost per poll.)
+   */
   async commit(batches: ResultBatch[]): Promise<CommitResult> {
     const started = performance.now();
     const samples = batches.flatMap((b) => b.samples);
     const outcomes = batches.flatMap((b) => b.outcomes);
-    const counts = await this.db.transaction(async (tx) => {
-      const inserted = samples.length ? await insertSamples(tx, samples) : { inserted: 0, kept: 0 };
-      if (outcomes.length) await recordOutcomes(tx, outcomes);
-      return inserted;
-    });
+    const params = [samplesToJson(samples), outcomesToJson(outcomes)];
+    // Services, process lists, event-log entries and boots (extended and full profiles) go in
+    // the same transaction; a standard commit stays one statement.
+    const [counts] = samples.some(hasDetail)
+      ? await this.db.transaction(async (tx) => {
+        const counted = await tx.query<{ inserted: number; kept: number }>(COMMIT_SQL, params);
+        await writeDetail(tx, samples);
+        return counted;
+      })
+      : await this.db.query<{ inserted: number; kept: number }>(COMMIT_SQL, params);
     const result: CommitResult = {
       batches: batches.length,
       rows: samples.length,
@@ -177,34 +200,80 @@ export class MetricsWriter {
     this.batchRows.observe(result.rows + result.outcomes);
     const committedAt = Date.now();
     for (const o of outcomes) if (o.ok) this.pollToRowMs.observe(committedAt - o.dueAt);
-    this.opts.onCommitted?.(outcomes, result);
+    this.opts.onCommitted?.(outcomes, result, samples);
     return result;
   }
 }
 
-async function insertSamples(
-  tx: Queryable,
-  samples: MetricSample[],
-): Promise<{ inserted: number; kept: number }> {
-  await tx.exec(
-    `CREATE TEMP TABLE IF NOT EXISTS metrics_staging (LIKE metrics INCLUDING DEFAULTS)
-     ON COMMIT DELETE ROWS`,
-  );
-  await tx.copyCsv("metrics_staging", METRIC_COLUMNS, samplesToCsv(samples));
-  // kept: staged rows whose monitor still exists; inserted: those not stored before.
-  const [row] = await tx.query<{ inserted: number; kept: number }>(
-    `WITH kept AS (
-       SELECT s.* FROM metrics_staging s WHERE EXISTS (SELECT 1 FROM monitors m WHERE m.id = s.monitor_id)
-     ), ins AS (
-       INSERT INTO metrics SELECT * FROM kept ON CONFLICT (monitor_id, ts) DO NOTHING RETURNING 1
-     )
-     SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM kept)::int AS kept`,
-  );
-  return row;
+const COLUMN_LIST = METRIC_COLUMNS.join(", ");
+
+/**
+ * $1: the samples as a JSON array of metrics rows; $2: per monitor its latest outcome.
+ * kept: rows whose monitor still exists; inserted: those not stored before (a redelivered
+ * batch inserts nothing). Data-modifying CTEs run to completion whether read or not.
+ */
+const COMMIT_SQL = `
+WITH s AS (
+  SELECT * FROM json_populate_recordset(NULL::metrics, $1::text::json)
+), kept AS (
+  SELECT s.* FROM s WHERE EXISTS (SELECT 1 FROM monitors m WHERE m.id = s.monitor_id)
+), ins AS (
+  INSERT INTO metrics (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM kept
+  ON CONFLICT (monitor_id, ts) DO NOTHING RETURNING 1
+), outcomes AS (
+  UPDATE monitors m SET
+    last_attempted = GREATEST(m.last_attempted, o.attempted_at),
+    last_polled = CASE WHEN o.ok THEN GREATEST(m.last_polled, o.attempted_at) ELSE m.last_polled END,
+    last_error = CASE WHEN o.ok THEN m.last_error ELSE o.error END,
+    last_error_at = CASE WHEN o.ok THEN m.last_error_at ELSE o.attempted_at END,
+    consecutive_failures = CASE WHEN o.ok THEN 0 ELSE m.consecutive_failures + o.failures END
+  FROM json_to_recordset($2::text::json)
+    AS o(monitor_id int, attempted_at timestamptz, ok bool, error text, failures int)
+  WHERE m.id = o.monitor_id
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM kept)::int AS kept`;
+
+/** The samples as metrics rows (JSON keys are the column names). */
+export function samplesToJson(samples: MetricSample[]): string {
+  const rows = new Array(samples.length);
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i];
+    rows[i] = {
+      monitor_id: s.monitorId,
+      ts: new Date(s.ts).toISOString(),
+      cpu_percent: s.cpuPercent,
+      memory_total: intOrNull(s.memoryTotal),
+      memory_used: intOrNull(s.memoryUsed),
+      disk_total: intOrNull(s.diskTotal),
+      disk_used: intOrNull(s.diskUsed),
+      net_sent_bps: s.netSentBps,
+      net_recv_bps: s.netRecvBps,
+      net_packets_sent: intOrNull(s.netPacketsSent),
+      net_packets_recv: intOrNull(s.netPacketsRecv),
+      net_errors: intOrNull(s.netErrors),
+      net_discards: intOrNull(s.netDiscards),
+      net_utilization: s.netUtilization,
+      process_count: intOrNull(s.processCount),
+      collection_ms: intOrNull(s.collectionMs),
+      volumes: s.volumes ?? null,
+      interfaces: s.interfaces ?? null,
+      uptime_s: intOrNull(s.uptimeS),
+      page_file_total: intOrNull(s.pageFileTotal),
+      page_file_used: intOrNull(s.pageFileUsed),
+      processor_queue: s.processorQueue ?? null,
+      context_switches_ps: s.contextSwitchesPs ?? null,
+      cpu_cores: s.cpuCores ?? null,
+      physical_disks: s.physicalDisks ?? null,
+      partial: s.partial ?? null,
+    };
+  }
+  // NaN and Infinity become null, as the columns want
+  return JSON.stringify(rows);
 }
 
-/** Per monitor, the latest outcome wins; failures add to the consecutive count. */
-async function recordOutcomes(tx: Queryable, outcomes: PollOutcome[]): Promise<void> {
+/** Per monitor the latest outcome; failures add to the consecutive count. */
+export function outcomesToJson(outcomes: PollOutcome[]): string {
   const latest = new Map<number, { o: PollOutcome; failures: number }>();
   for (const o of outcomes) {
     const prev = latest.get(o.monitorId);
@@ -213,26 +282,22 @@ async function recordOutcomes(tx: Queryable, outcomes: PollOutcome[]): Promise<v
       : (prev && prev.o.attemptedAt <= o.attemptedAt ? prev.failures : 0) + 1;
     if (!prev || prev.o.attemptedAt <= o.attemptedAt) latest.set(o.monitorId, { o, failures });
   }
-  const rows = [...latest.values()];
-  await tx.query(
-    `UPDATE monitors m SET
-       last_attempted = GREATEST(m.last_attempted, o.attempted_at),
-       last_polled = CASE WHEN o.ok THEN GREATEST(m.last_polled, o.attempted_at) ELSE m.last_polled END,
-       last_error = CASE WHEN o.ok THEN m.last_error ELSE o.error END,
-       last_error_at = CASE WHEN o.ok THEN m.last_error_at ELSE o.attempted_at END,
-       consecutive_failures = CASE WHEN o.ok THEN 0 ELSE m.consecutive_failures + o.failures END
-     FROM jsonb_to_recordset($1::text::jsonb)
-       AS o(monitor_id int, attempted_at timestamptz, ok bool, error text, failures int)
-     WHERE m.id = o.monitor_id`,
-    [JSON.stringify(rows.map(({ o, failures }) => ({
-      monitor_id: o.monitorId,
-      attempted_at: new Date(o.attemptedAt).toISOString(),
-      ok: o.ok,
-      error: o.ok ? null : (o.error ?? "poll failed").slice(0, 2_000),
-      failures,
-    })))],
-  );
+  return JSON.stringify([...latest.values()].map(({ o, failures }) => ({
+    monitor_id: o.monitorId,
+    attempted_at: new Date(o.attemptedAt).toISOString(),
+    ok: o.ok,
+    error: o.ok ? null : (o.error ?? "poll failed").slice(0, 2_000),
+    failures,
+  })));
 }
+
+/** Whether a sample carries rows beyond `metrics` (lib/metrics/detail_writer.ts). */
+const hasDetail = (s: MetricSample) =>
+  s.processes?.length || s.events?.length || s.bootTime !== undefined ||
+  s.services !== undefined;
+
+const intOrNull = (v: number | null | undefined) =>
+  v == null || !Number.isFinite(v) ? null : Math.round(v);
 
 export function samplesToCsv(samples: MetricSample[]): string {
   const lines: string[] = new Array(samples.length);
@@ -257,6 +322,14 @@ export function samplesToCsv(samples: MetricSample[]): string {
       int(s.collectionMs),
       json(s.volumes),
       json(s.interfaces),
+      int(s.uptimeS),
+      int(s.pageFileTotal),
+      int(s.pageFileUsed),
+      num(s.processorQueue),
+      num(s.contextSwitchesPs),
+      json(s.cpuCores),
+      json(s.physicalDisks),
+      json(s.partial),
     ].join(",");
   }
   return lines.join("\n") + "\n";

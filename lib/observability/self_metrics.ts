@@ -5,12 +5,14 @@
  */
 import type { Queryable } from "../db/driver.ts";
 import type { MonitoringRuntime } from "../pipeline/runtime.ts";
-import { PrometheusText } from "./prometheus.ts";
+import { type Labels, PrometheusText } from "./prometheus.ts";
 import { DEVICE_STATUSES, devicesRepo } from "../db/devices.ts";
 import { Histogram } from "../metrics/histogram.ts";
 import { DURATION_BUCKETS_MS } from "../polling/poller.ts";
 import type { PollerStats } from "../messages.ts";
 import { emptyFailureCounts } from "../polling/failure_class.ts";
+import type { AlertingRuntime } from "../alerting/runtime.ts";
+import { SEVERITIES } from "../alerting/notification.ts";
 
 const msToSeconds = (buckets: Record<string, number>): Record<string, number> =>
   Object.fromEntries(
@@ -25,6 +27,8 @@ export interface SelfMetricsSources {
   startedAt: Date;
   /** absent when polling is off in this process */
   monitoring?: MonitoringRuntime;
+  /** absent when alert evaluation does not run in this process */
+  alerting?: AlertingRuntime;
 }
 
 /**
@@ -57,6 +61,7 @@ export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string
     "Seconds since start",
     (Date.now() - ctx.startedAt.getTime()) / 1000,
   );
+  if (ctx.alerting) await alertingMetrics(out, ctx.alerting);
   const rt = ctx.monitoring;
   if (!rt) return out.toString();
 
@@ -92,7 +97,7 @@ export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string
     "Polls waiting for a free slot in the poller Workers",
     stats.pollers.reduce((n, p) => n + p.queued, 0),
   );
-  saturation(out, stats.pollers);
+  saturation(out, stats.pollers, stats.shed);
   const s = stats.scheduler;
   out.gauge("nmslite_scheduler_monitors", "Monitors in the schedule", s?.monitors ?? 0);
   out.counter("nmslite_scheduler_fired_total", "Polls fired by the scheduler", s?.fired ?? 0);
@@ -153,9 +158,16 @@ export interface PollerLoad {
   skipped: { busy: number; queue_full: number };
 }
 
-/** Poller load against capacity, and the due polls shed rather than queued. */
-export function pollerSaturation(pollers: PollerStats[]): PollerLoad {
-  let load = 0, capacity = 0, maxQueued = 0, busy = 0, queueFull = 0;
+/**
+ * Poller load against capacity, and the due polls shed rather than queued: by the Workers, and
+ * by the main isolate before handing them over (`shed`, PipelineStats).
+ */
+export function pollerSaturation(
+  pollers: PollerStats[],
+  shed?: { busy: number; queue_full: number },
+): PollerLoad {
+  let load = 0, capacity = 0, maxQueued = 0;
+  let busy = shed?.busy ?? 0, queueFull = shed?.queue_full ?? 0;
   for (const p of pollers) {
     load += p.inFlight + p.queued;
     capacity += p.concurrency ?? 0;
@@ -171,8 +183,12 @@ export function pollerSaturation(pollers: PollerStats[]): PollerLoad {
   };
 }
 
-function saturation(out: PrometheusText, pollers: PollerStats[]) {
-  const sat = pollerSaturation(pollers);
+function saturation(
+  out: PrometheusText,
+  pollers: PollerStats[],
+  shed?: { busy: number; queue_full: number },
+) {
+  const sat = pollerSaturation(pollers, shed);
   out.gauge(
     "nmslite_poller_saturation",
     "Polls running and queued over the polls the poller Workers may run at once (above 1: polls wait)",
@@ -240,4 +256,56 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 function histogram(out: PrometheusText, name: string, help: string, h: Histogram, div: number) {
   const buckets = div === 1 ? h.buckets : msToSeconds(h.buckets);
   out.histogram(name, help, buckets, h.sum / div);
+}
+
+/** Open problems by severity, evaluations, notifications by channel and outcome, outbox depth. */
+async function alertingMetrics(out: PrometheusText, alerting: AlertingRuntime): Promise<void> {
+  const e = alerting.evaluator.counters;
+  out.counter("nmslite_alert_evaluations_total", "Rule conditions evaluated", e.evaluations);
+  out.counter(
+    "nmslite_alert_evaluation_seconds_total",
+    "CPU time spent evaluating committed samples",
+    alerting.cost.evaluateMs / 1000,
+  );
+  out.counter(
+    "nmslite_alert_samples_total",
+    "Committed samples handed to the evaluator",
+    alerting.cost.samples,
+  );
+  out.counter(
+    "nmslite_alert_transitions_total",
+    "Problems opened and resolved by the evaluator",
+    [[{ transition: "open" }, e.opened], [{ transition: "resolve" }, e.resolved]],
+  );
+  const notifications = [...alerting.outbox.outcomes].map(([key, n]): [Labels, number] => {
+    const [channel, outcome] = key.split("|");
+    return [{ channel, outcome }, n];
+  });
+  if (notifications.length) {
+    out.counter(
+      "nmslite_notifications_total",
+      "Notification delivery attempts by channel id and outcome (ok, retry, dead)",
+      notifications,
+    );
+  }
+  const stats = await withTimeout(alerting.stats(), DATABASE_SCRAPE_TIMEOUT_MS).catch(() =>
+    undefined
+  );
+  if (!stats) return;
+  const open = new Map(stats.openBySeverity.map((r) => [r.severity, r.open]));
+  out.gauge(
+    "nmslite_problems_open",
+    "Open problems by severity",
+    SEVERITIES.map((s) => [{ severity: s }, open.get(s) ?? 0]),
+  );
+  out.gauge(
+    "nmslite_notification_outbox_depth",
+    "Notifications waiting for delivery",
+    stats.outboxPending,
+  );
+  out.gauge(
+    "nmslite_notification_dead_letters",
+    "Notifications that could not be delivered",
+    stats.deadLetters,
+  );
 }

@@ -21,6 +21,7 @@ import type { EntityEvent, EntityEvents } from "../entity_events.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { monitorsRepo } from "../db/monitors.ts";
 import { pluginsRepo } from "../db/plugins.ts";
+import { defaultMaxQueued } from "../polling/poller.ts";
 
 const log = getLogger(["nmslite", "pipeline"]);
 
@@ -65,6 +66,21 @@ export interface PipelineStats {
   pollers: PollerStats[];
   dispatched: number;
   droppedNoPlugin: number;
+  /**
+   * due polls not handed to a poller Worker: the monitor's previous poll was still there
+   * (busy), or the Worker held all it may run and queue (queue_full)
+   */
+  shed: { busy: number; queue_full: number };
+}
+
+/** What "poll now" did with each of a device's monitors. */
+export interface PollNowResult {
+  /** polls started */
+  polled: number[];
+  /** polled by hand less than MANUAL_POLL_GAP_MS ago: not again yet */
+  skipped: number[];
+  /** a poll of the monitor is already queued or running: not started twice */
+  busy: number[];
 }
 
 export class Pipeline {
@@ -75,6 +91,15 @@ export class Pipeline {
   private readonly pollerStats = new Map<number, PollerStats>();
   private dispatched = 0;
   private droppedNoPlugin = 0;
+  private readonly shed = { busy: 0, queue_full: 0 };
+  /** monitors with a poll handed to a poller Worker and not yet reported finished */
+  private readonly pending = new Set<number>();
+  /** per poller Worker: polls handed to it and not yet reported finished */
+  private outstanding: number[] = [];
+  /** per poller Worker: the polls it may hold (run at once + wait) */
+  private capacity = 0;
+  /** polls of the current scheduler tick, per poller Worker, posted together */
+  private outbox: { job: PollJob; plugin: PluginSpec }[][] = [];
   private unsubscribe?: () => void;
   private statsTimer?: ReturnType<typeof setInterval>;
   /** monitor id -> when an operator last had it polled now */
@@ -85,6 +110,10 @@ export class Pipeline {
   async start(): Promise<void> {
     this.plugins = await pluginsRepo.specs(this.deps.db);
     for (let i = 0; i < this.opts.pollers; i++) this.pollers.push(this.startPoller(i));
+    this.outstanding = this.pollers.map(() => 0);
+    this.outbox = this.pollers.map(() => []);
+    this.capacity = this.opts.pollerConcurrency +
+      (this.opts.pollerMaxQueued ?? defaultMaxQueued(this.opts.pollerConcurrency));
     this.scheduler = new Worker(this.deps.workers.scheduler, {
       type: "module",
       name: "scheduler",
@@ -135,18 +164,19 @@ export class Pipeline {
       pollers: [...this.pollerStats.values()],
       dispatched: this.dispatched,
       droppedNoPlugin: this.droppedNoPlugin,
+      shed: { ...this.shed },
     };
   }
 
   /**
    * Polls the device's schedulable monitors now, outside their schedule (an operator's "poll
-   * now"); the results take the usual way through the queue and the writer. A monitor polled
-   * this way less than MANUAL_POLL_GAP_MS ago is skipped, so a repeated click cannot pile up
-   * polls against one host. Returns the monitors polled and those skipped.
+   * now"); the results take the usual way through the queue and the writer. A monitor whose
+   * poll is already queued or running is not polled twice (`busy`), and one polled this way
+   * less than MANUAL_POLL_GAP_MS ago is skipped, so a repeated click cannot pile up polls
+   * against one host. The Worker's capacity bound does not apply: an operator asked.
    */
-  async pollDeviceNow(deviceId: number): Promise<{ polled: number[]; skipped: number[] }> {
-    const polled: number[] = [];
-    const skipped: number[] = [];
+  async pollDeviceNow(deviceId: number): Promise<PollNowResult> {
+    const result: PollNowResult = { polled: [], skipped: [], busy: [] };
     const now = Date.now();
     for (const [id, at] of this.manualPolls) {
       if (now - at >= MANUAL_POLL_GAP_MS) this.manualPolls.delete(id);
@@ -155,11 +185,14 @@ export class Pipeline {
       const m = await monitorsRepo.schedulableOne(this.deps.db, id);
       if (!m) continue;
       if (this.manualPolls.has(id)) {
-        skipped.push(id);
+        result.skipped.push(id);
         continue;
       }
-      this.manualPolls.set(id, now);
-      this.dispatch({
+      if (this.pending.has(id)) {
+        result.busy.push(id);
+        continue;
+      }
+      const handed = this.dispatch({
         monitorId: m.monitorId,
         deviceId: m.deviceId,
         deviceIp: m.deviceIp,
@@ -168,10 +201,14 @@ export class Pipeline {
         pluginId: m.pluginId,
         dueAt: now,
         intervalS: m.intervalS,
-      });
-      polled.push(id);
+        ...(m.config ? { config: m.config } : {}),
+      }, { manual: true });
+      if (!handed) continue;
+      this.manualPolls.set(id, now);
+      result.polled.push(id);
     }
-    return { polled, skipped };
+    this.flush();
+    return result;
   }
 
   /** A device became unreachable (health monitor): its monitors leave the schedule. */
@@ -224,20 +261,53 @@ export class Pipeline {
       return;
     }
     for (const job of event.jobs) this.dispatch(job);
+    this.flush();
   }
 
-  private dispatch(job: PollJob): void {
+  /**
+   * Puts the poll in its Worker's outbox (flush() posts it), unless the monitor's previous
+   * poll is still in a Worker or the Worker holds all it may: then it is shed and counted, so
+   * a Worker's inbox never grows past its capacity whatever the fleet. True when handed on.
+   */
+  private dispatch(job: PollJob, opts: { manual?: boolean } = {}): boolean {
     const plugin = this.plugins.get(job.pluginId);
     if (!plugin) {
       this.droppedNoPlugin++;
-      return;
+      return false;
     }
-    const worker = this.pollers[hashIp(job.deviceIp) % this.pollers.length];
-    worker.postMessage({ type: "poll", job, plugin } satisfies PollerCommand);
+    if (this.pending.has(job.monitorId)) {
+      this.shed.busy++;
+      return false;
+    }
+    const index = hashIp(job.deviceIp) % this.pollers.length;
+    if (!opts.manual && this.outstanding[index] >= this.capacity) {
+      this.shed.queue_full++;
+      return false;
+    }
+    this.pending.add(job.monitorId);
+    this.outstanding[index]++;
+    this.outbox[index].push({ job, plugin });
     this.dispatched++;
+    return true;
+  }
+
+  /** One message per Worker for the polls gathered (structured clone shares the plugin). */
+  private flush(): void {
+    for (let i = 0; i < this.pollers.length; i++) {
+      const polls = this.outbox[i];
+      if (!polls.length) continue;
+      this.outbox[i] = [];
+      this.pollers[i].postMessage({ type: "polls", polls } satisfies PollerCommand);
+    }
   }
 
   private async onPollerEvent(worker: Worker, event: PollerEvent): Promise<void> {
+    if (event.type === "finished") {
+      const index = this.pollers.indexOf(worker);
+      for (const id of event.monitorIds) this.pending.delete(id);
+      this.outstanding[index] = Math.max(0, this.outstanding[index] - event.monitorIds.length);
+      return;
+    }
     if (event.type === "stats") {
       this.pollerStats.set(event.stats.workerId, event.stats);
       return;

@@ -17,8 +17,10 @@ import { DeviceIdentification } from "../inventory/device_identification.ts";
 import { hostIdentifier } from "../collectors/identify_host.ts";
 import { ensurePartitions } from "../metrics/partitions.ts";
 import { applyRetention } from "../metrics/timescale.ts";
+import { applyDetailRetention, ensureDetailPartitions } from "../metrics/detail_retention.ts";
 import { fdBudgetFor } from "../os/fd_limit.ts";
 import { configureConnectionBudget } from "../winrm/budget.ts";
+import type { MetricSample, PollOutcome } from "../messages.ts";
 
 const log = getLogger(["nmslite", "runtime"]);
 
@@ -33,6 +35,14 @@ export interface RuntimeDeps extends PipelineDeps {
   >;
   /** the Deno KV file of the results queue */
   queuePath: string;
+  /** alert evaluation, fed every commit and every reachability change */
+  alerting?: AlertingHooks;
+}
+
+/** What the runtime tells alert evaluation (lib/alerting/runtime.ts). */
+export interface AlertingHooks {
+  committed(samples: readonly MetricSample[], outcomes: readonly PollOutcome[]): void;
+  deviceReachability(deviceId: number, unreachable: boolean): void;
 }
 
 export class MonitoringRuntime {
@@ -54,8 +64,14 @@ export class MonitoringRuntime {
     const { db, settings } = deps;
     this.queuePath = deps.queuePath;
     this.health = new HealthMonitor(db, {
-      pauseDevice: (id) => this.pipeline.pauseDevice(id),
-      resumeDevice: (id) => this.pipeline.resumeDevice(id),
+      pauseDevice: (id) => {
+        deps.alerting?.deviceReachability(id, true);
+        return this.pipeline.pauseDevice(id);
+      },
+      resumeDevice: (id) => {
+        deps.alerting?.deviceReachability(id, false);
+        return this.pipeline.resumeDevice(id);
+      },
     }, {
       windowMs: settings.health.failure_window_ms,
       threshold: settings.health.failure_threshold,
@@ -67,9 +83,15 @@ export class MonitoringRuntime {
       identify: hostIdentifier({ pipelining: p.winrm_pipelining }),
       timeoutMs: p.timeout_ms,
       retryAfterMs: IDENTIFY_RETRY_MS,
+      onIdentified: (id) => deps.events.emit({ entity: "device", id, action: "updated" }),
     });
     this.writer = new MetricsWriter(db, {
-      onCommitted: (outcomes) => {
+      onCommitted: (outcomes, _result, samples) => {
+        try {
+          deps.alerting?.committed(samples, outcomes);
+        } catch (err) {
+          log.error("alert evaluation failed: {message}", { message: (err as Error).message });
+        }
         if (outcomes.length) {
           this.health.record(outcomes).catch((err) =>
             log.error("health monitor failed: {message}", { message: err.message })
@@ -187,6 +209,9 @@ export class MonitoringRuntime {
       );
       if (dropped.length) log.info("dropped expired metrics partitions {dropped}", { dropped });
       if (changed.length) log.info("metrics retention policies set for {changed}", { changed });
+      await ensureDetailPartitions(this.deps.db);
+      const detail = await applyDetailRetention(this.deps.db, this.deps.settings.metrics);
+      if (detail.length) log.info("dropped expired detail partitions {detail}", { detail });
     } catch (err) {
       log.error("metrics partition upkeep failed: {message}", { message: (err as Error).message });
     }

@@ -56,10 +56,20 @@ export function failureClass(err: unknown): FailureClass {
       return "tls";
     case "auth":
     case "credential":
+    case "access_denied": // WMI: logged on, but DCOM/namespace rights refused
       return "auth";
     case "wsman_fault":
     case "protocol":
+    // WMI over DCOM (lib/wmi/errors.ts)
+    case "invalid_class":
+    case "invalid_namespace":
+    case "invalid_query":
+    case "integrity":
+    case "wmi":
       return "fault";
+    case "rpc_unavailable":
+    case "port_blocked":
+      return "refused";
   }
   const message = typeof e.message === "string" ? e.message : String(err);
   if (

@@ -232,7 +232,7 @@ export class PollTimeoutError extends Error {
 
 /** Authentication failures are not retried: repeated bad attempts lock domain accounts. */
 function retryable(kind: string | undefined): boolean {
-  return kind !== "auth" && kind !== "credential";
+  return kind !== "auth" && kind !== "credential" && kind !== "access_denied";
 }
 
 interface ErrorInfo {

@@ -78,6 +78,22 @@ export function packBatches(samples: MetricSample[], outcomes: PollOutcome[]): R
       item = { ...(item as MetricSample), volumes: null, interfaces: null };
       bytes = encoder.encode(JSON.stringify(item)).length + 1;
     }
+    if (kind === "samples" && bytes + overhead > MAX_MESSAGE_BYTES) {
+      // extended/full detail too big for one message: keep the metrics, say what was left out
+      const s = item as MetricSample;
+      const left = (["events", "services", "processes"] as const).filter((k) => s[k]?.length);
+      item = {
+        ...s,
+        events: undefined,
+        services: undefined,
+        processes: undefined,
+        partial: [
+          ...(s.partial ?? []),
+          ...left.map((part) => ({ part, class: "", reason: "too big for one queue message" })),
+        ],
+      };
+      bytes = encoder.encode(JSON.stringify(item)).length + 1;
+    }
     if (size + bytes > MAX_MESSAGE_BYTES) {
       batches.push(current);
       current = newBatch();

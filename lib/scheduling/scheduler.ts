@@ -182,6 +182,7 @@ export class MonitorScheduler {
         pluginId: monitor.pluginId,
         dueAt,
         intervalS: monitor.intervalS,
+        ...(monitor.config ? { config: monitor.config } : {}),
       });
     }
     this.fired += jobs.length;

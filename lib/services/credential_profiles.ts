@@ -14,6 +14,8 @@ import {
   toCredentialWrite,
 } from "../inventory/credential_profiles.ts";
 import { identifyWindows, type WindowsIdentity } from "../collectors/windows_winrm.ts";
+import { identifyWindowsWmi } from "../collectors/windows_wmi.ts";
+import { WmiError } from "../wmi/mod.ts";
 import { WinrmError } from "../winrm/errors.ts";
 import type { WinrmOverrides } from "../winrm/mod.ts";
 import { type Actor, audit } from "../audit.ts";
@@ -154,6 +156,7 @@ export class CredentialProfilesService {
       duration_ms: 0,
     };
     try {
+      const signal = AbortSignal.timeout(TEST_TIMEOUT_MS);
       // Kerberos names the service after the device's host name when the profile names none.
       const hostName = credential.type === "winrm_kerberos" && deviceId !== undefined
         ? (await devicesRepo.get(this.deps.db, deviceId))?.hostname ?? null
@@ -175,18 +178,14 @@ export class CredentialProfilesService {
         result.identity = report.ok ? report.result as WindowsIdentity : null;
         result.error = report.ok ? null : report.error ?? { kind: "unexpected", message: "failed" };
       } else {
-        result.identity = await identifyWindows(
-          ip,
-          credential,
-          AbortSignal.timeout(TEST_TIMEOUT_MS),
-          this.deps.winrm,
-          hostName,
-        );
+        result.identity = credential.type === "wmi"
+          ? await identifyWindowsWmi(ip, credential, signal)
+          : await identifyWindows(ip, credential, signal, this.deps.winrm, hostName);
         result.ok = true;
       }
     } catch (err) {
       if (err instanceof ServiceError) throw err;
-      result.error = err instanceof WinrmError
+      result.error = err instanceof WinrmError || err instanceof WmiError
         ? { kind: err.kind, message: err.message }
         : err instanceof DOMException && err.name === "TimeoutError"
         ? { kind: "timeout", message: `no answer within ${TEST_TIMEOUT_MS / 1000} s` }

@@ -11,7 +11,9 @@ export type DeviceUpdate = DeviceFields & { status?: DeviceStatus };
 
 /** The running pipeline's "poll now" (absent when this process does not poll). */
 export interface PollNow {
-  pollDeviceNow(deviceId: number): Promise<{ polled: number[]; skipped: number[] }>;
+  pollDeviceNow(
+    deviceId: number,
+  ): Promise<{ polled: number[]; skipped: number[]; busy: number[] }>;
 }
 
 export class DevicesService {
@@ -76,7 +78,7 @@ export class DevicesService {
       throw new ServiceError(503, "UNAVAILABLE", "polling is turned off on this server");
     }
     const result = await polling.pollDeviceNow(id);
-    if (result.polled.length === 0 && result.skipped.length === 0) {
+    if (result.polled.length + result.skipped.length + result.busy.length === 0) {
       throw new ServiceError(409, "NOTHING_TO_POLL", `device ${id} has no enabled monitor`);
     }
     await audit(this.deps.db, actor, "poll", "device", id, { monitors: result.polled });

@@ -11,11 +11,24 @@ import { DiscoveryProfilesService, DiscoveryRunsService } from "./discovery.ts";
 import { type AccessRevoker, UsersService } from "./users.ts";
 import { PluginsService } from "./plugins.ts";
 import { MetricsService } from "./metrics.ts";
+import { DeviceDepthService } from "./device_depth.ts";
 import type { ServiceDeps } from "./service.ts";
 import type { WinrmOverrides } from "../winrm/mod.ts";
 import { SitesService } from "./sites.ts";
 import { PollerNodesService } from "./poller_nodes.ts";
 import type { NodeWork } from "./credential_profiles.ts";
+import {
+  type AlertingReload,
+  AlertRulesService,
+  DeviceTagsService,
+  MaintenanceService,
+  ProblemsService,
+} from "./alerting.ts";
+import {
+  type ChannelKinds,
+  NotificationChannelsService,
+  NotificationPoliciesService,
+} from "./notifications.ts";
 
 export { DevicesService } from "./devices.ts";
 export { MonitorsService } from "./monitors.ts";
@@ -24,6 +37,7 @@ export { DiscoveryProfilesService, DiscoveryRunsService } from "./discovery.ts";
 export { type AccessRevoker, UsersService } from "./users.ts";
 export { PluginsService } from "./plugins.ts";
 export { MetricsService } from "./metrics.ts";
+export { DeviceDepthService } from "./device_depth.ts";
 export { deviceLifecycle } from "../inventory/device_lifecycle.ts";
 export { ServiceError } from "./errors.ts";
 
@@ -38,6 +52,13 @@ export interface Services {
   metrics: MetricsService;
   sites: SitesService;
   pollerNodes: PollerNodesService;
+  deviceDepth: DeviceDepthService;
+  alertRules: AlertRulesService;
+  deviceTags: DeviceTagsService;
+  problems: ProblemsService;
+  maintenance: MaintenanceService;
+  notificationChannels: NotificationChannelsService;
+  notificationPolicies: NotificationPoliciesService;
 }
 
 export interface ServicesDeps extends ServiceDeps {
@@ -55,6 +76,10 @@ export interface ServicesDeps extends ServiceDeps {
   enrolmentTtlMs?: number;
   /** runs work (credential tests) on a poller node of a site */
   nodes?: () => NodeWork;
+  /** the running alert evaluation, reloaded after a change (undefined when it does not run) */
+  alerting?: () => AlertingReload | undefined;
+  /** the notification channel implementations (validation and senders) */
+  channels?: () => ChannelKinds | undefined;
 }
 
 export function createServices(deps: ServicesDeps): Services {
@@ -80,5 +105,23 @@ export function createServices(deps: ServicesDeps): Services {
       events,
       enrolmentTtlMs: deps.enrolmentTtlMs ?? 24 * 3_600_000,
     }),
+    deviceDepth: new DeviceDepthService({ db }),
+    ...alertingServices(deps),
+  };
+}
+
+function alertingServices(deps: ServicesDeps) {
+  const a = { db: deps.db, events: deps.events, alerting: deps.alerting ?? (() => undefined) };
+  return {
+    alertRules: new AlertRulesService(a),
+    deviceTags: new DeviceTagsService(a),
+    problems: new ProblemsService(a),
+    maintenance: new MaintenanceService(a),
+    notificationChannels: new NotificationChannelsService({
+      ...a,
+      keyring: deps.keyring,
+      channels: deps.channels ?? (() => undefined),
+    }),
+    notificationPolicies: new NotificationPoliciesService(a),
   };
 }

@@ -31,7 +31,11 @@ export class MonitorsService {
     return monitorsRepo.get(this.deps.db, id);
   }
 
-  create(actor: Actor, body: MonitorWrite): Promise<Monitor> {
+  create(
+    actor: Actor,
+    input: Omit<MonitorWrite, "config"> & { config?: MonitorWrite["config"] },
+  ): Promise<Monitor> {
+    const body: MonitorWrite = { ...input, config: input.config ?? {} };
     return change(this.deps, async (tx) => {
       await requireReferences(tx, body);
       const row = await monitorsRepo.create(tx, body);
@@ -51,6 +55,7 @@ export class MonitorsService {
         plugin_id: body.plugin_id ?? existing.plugin_id,
         polling_interval: body.polling_interval ?? existing.polling_interval,
         enabled: body.enabled ?? existing.enabled,
+        config: body.config ?? existing.config,
       };
       await requireReferences(tx, write);
       const row = found(await monitorsRepo.update(tx, id, write), "monitor", id);

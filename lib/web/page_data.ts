@@ -64,6 +64,8 @@ export interface MonitorRow {
   consecutive_failures: number;
   last_error: string | null;
   last_error_at: string | null;
+  /** collection config (lib/collectors/collection_profile.ts); {} is the standard profile */
+  config: Record<string, unknown>;
 }
 
 export interface UserRow {

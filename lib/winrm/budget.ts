@@ -5,12 +5,14 @@
  * - a new connection takes a free slot; with none free, the least recently used idle
  *   connection of any pool is closed to make room; with every slot in use, the caller waits
  *   its turn (first come, first served; its AbortSignal still ends the wait);
- * - a connection coming back is kept alive only while nobody waits and the idle ones fill at
- *   most three quarters of the budget (the last quarter stays free for connections in use);
+ * - a connection coming back is kept alive only while nobody waits and the idle ones leave a
+ *   reserve free for connections in use (a quarter of a small budget, at most 32 slots of a
+ *   large one: a poller's polls in use at once are a few dozen, and every slot kept idle
+ *   past that is a handshake saved per interval when hosts outnumber descriptors);
  *   otherwise it is closed, so past the budget a poll opens and closes its own connection
  *   (paying the handshake) instead of failing. Keeping the warm set rather than replacing it
  *   matters: polls come round in a fixed cycle, and a cycle longer than an LRU cache gets no
- *   hit at all, while a kept set gets (budget × 3/4) / hosts of them;
+ *   hit at all, while a kept set gets (budget - reserve) / hosts of them;
  * - EMFILE/ENFILE on connect (the process ran out of descriptors anyway: the API, the
  *   database or a plugin took more than their reserve) closes half of the idle connections,
  *   shrinks the budget to what is open for a while, and the pool retries (pool.ts).
@@ -113,7 +115,7 @@ export class ConnectionBudget {
   /** Whether a connection coming back may stay open as an idle keep-alive connection. */
   keepIdle(): boolean {
     const keep = !this.#waiters.length && this.#open <= this.#max &&
-      (this.#max === Infinity || this.#idle.size < this.#max - Math.ceil(this.#max / 4));
+      (this.#max === Infinity || this.#idle.size < this.#max - inUseReserve(this.#max));
     if (!keep) this.counters.notKept++;
     return keep;
   }
@@ -187,6 +189,11 @@ export class ConnectionBudget {
       this.#waking = false;
     }
   }
+}
+
+/** Slots kept free of idle connections, for connections in use: see the header. */
+export function inUseReserve(max: number): number {
+  return Math.max(Math.min(Math.ceil(max / 4), 32), Math.ceil(max / 16));
 }
 
 let budget: ConnectionBudget | undefined;

@@ -105,6 +105,21 @@ export interface EnumerateOptions {
   limits?: Partial<EnumerationLimits>;
 }
 
+/** A query of enumerateAllSettled() read only up to its first response. */
+export interface SettledQuery {
+  wql: string;
+  /** MaxElements of the Enumerate; what does not fit is released, not pulled */
+  firstBatch?: number;
+}
+
+export interface SettledResult {
+  items: WmiItem[];
+  /** the fault that answered this query (a missing class, access denied) */
+  error?: WsmanFaultError;
+  /** more items were there than `firstBatch` */
+  truncated?: boolean;
+}
+
 export interface ClientCounters {
   enumerations: number;
   pulls: number;
@@ -261,6 +276,67 @@ export class WinrmClient {
           for (const item of batch) items.push(item);
         }
         out.push(items);
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Like enumerateAll(), but a query the server answers with a WS-Management fault (a class
+   * this Windows lacks, access denied to it) gives its error in place of its items instead
+   * of failing the set; transport, authentication and timeout errors still throw. A query
+   * given as `{ wql, firstBatch }` reads only its EnumerateResponse, at most `firstBatch`
+   * items, and releases the rest (`truncated` says so): a bounded read of a large result.
+   */
+  enumerateAllSettled(
+    queries: (string | SettledQuery)[],
+    opts: EnumerateOptions = {},
+  ): Promise<SettledResult[]> {
+    return this.#deadline(opts.signal, async (signal) => {
+      const qs = queries.map((q) => typeof q === "string" ? { wql: q } : q);
+      this.counters.enumerations += qs.length;
+      const uri = wmiResourceUri(opts.namespace ?? "root/cimv2");
+      const max = opts.maxElements ?? 32_000;
+      const results = await this.#transport.postAll(
+        qs.map((q) => this.#builder.enumerate(uri, q.wql, q.firstBatch ?? max).xml),
+        signal,
+      );
+      const out: SettledResult[] = [];
+      for (let i = 0; i < results.length; i++) {
+        let first: EnumerationBatch;
+        try {
+          first = enumerationBatch(this.#bodyOf(results[i]));
+        } catch (err) {
+          if (err instanceof WsmanFaultError) {
+            out.push({ items: [], error: err });
+            continue;
+          }
+          this.#abandon(results.slice(i + 1), uri);
+          throw err;
+        }
+        if (first.endOfSequence) {
+          out.push({ items: first.items.slice(0, qs[i].firstBatch ?? first.items.length) });
+          continue;
+        }
+        if (qs[i].firstBatch !== undefined) {
+          if (first.context) void this.#release(uri, first.context);
+          out.push({ items: first.items.slice(0, qs[i].firstBatch), truncated: true });
+          continue;
+        }
+        const items: WmiItem[] = [];
+        try {
+          for await (const batch of this.#batches(qs[i].wql, opts, signal, false, first)) {
+            for (const item of batch) items.push(item);
+          }
+        } catch (err) {
+          if (!(err instanceof WsmanFaultError)) {
+            this.#abandon(results.slice(i + 1), uri);
+            throw err;
+          }
+          out.push({ items: [], error: err });
+          continue;
+        }
+        out.push({ items });
       }
       return out;
     });

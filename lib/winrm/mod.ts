@@ -7,6 +7,7 @@ import { WinrmClient, type WinrmClientOptions } from "./client.ts";
 import { ConfigError } from "./errors.ts";
 
 export { type ClientCounters, type EnumerateOptions, WinrmClient } from "./client.ts";
+export type { SettledQuery, SettledResult } from "./client.ts";
 export { KerberosAuthenticationError } from "./kerberos_auth.ts";
 export type { WinrmClientOptions, WinrmTimeouts } from "./client.ts";
 export * from "./errors.ts";

@@ -81,7 +81,15 @@ export function validationHook(
 }
 
 /** Free-text fields that may hold tab, line feed and carriage return (never NUL). */
-export const MULTILINE_FIELDS = new Set(["description", "tls_ca_pem"]);
+export const MULTILINE_FIELDS = new Set([
+  "description",
+  "tls_ca_pem",
+  // alerting: an acknowledgement's comment, channel templates and CA certificates
+  "comment",
+  "template",
+  "bodyTemplate",
+  "caPem",
+]);
 
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;

@@ -9,6 +9,15 @@ import { fmtBps, fmtBytes, fmtPercent } from "../../components/format.ts";
 import { Time } from "../../components/Time.tsx";
 import { loadMonitorRows } from "../../lib/db/monitor_rows.ts";
 import { pickLists } from "../../lib/db/pick_lists.ts";
+import { credentialTypeLabel } from "../../lib/web/wording.ts";
+
+/** "12 d 3 h", "3 h 20 min", "4 min" */
+function fmtUptime(seconds: number): string {
+  const d = Math.floor(seconds / 86_400);
+  const h = Math.floor(seconds % 86_400 / 3_600);
+  const m = Math.floor(seconds % 3_600 / 60);
+  return d > 0 ? `${d} d ${h} h` : h > 0 ? `${h} h ${m} min` : `${m} min`;
+}
 
 function Latest({ s }: { s: LatestSample }) {
   return (
@@ -38,6 +47,24 @@ function Latest({ s }: { s: LatestSample }) {
           <dt>Processes</dt>
           <dd>{s.process_count ?? "–"}</dd>
         </div>
+        {s.uptime_s !== null && (
+          <div>
+            <dt>Uptime</dt>
+            <dd data-uptime={s.uptime_s}>{fmtUptime(s.uptime_s)}</dd>
+          </div>
+        )}
+        {s.page_file.total_bytes !== null && (
+          <div>
+            <dt>Page file</dt>
+            <dd>{fmtPercent(s.page_file.percent)} of {fmtBytes(s.page_file.total_bytes)}</dd>
+          </div>
+        )}
+        {s.processor_queue !== null && (
+          <div>
+            <dt>CPU queue</dt>
+            <dd>{s.processor_queue}</dd>
+          </div>
+        )}
         <div>
           <dt>Sampled</dt>
           <dd>
@@ -45,6 +72,12 @@ function Latest({ s }: { s: LatestSample }) {
           </dd>
         </div>
       </dl>
+      {s.partial.length > 0 && (
+        <p class="muted" role="note">
+          Not available from this host:{" "}
+          {s.partial.map((p) => `${p.part} (${p.class}: ${p.reason})`).join("; ")}
+        </p>
+      )}
       <div class="grid2">
         <div class="table-wrap">
           <table>
@@ -111,10 +144,12 @@ export const devicePage: Page = {
         404,
       );
     }
-    const [monitors, credentials, plugins] = await Promise.all([
+    const [monitors, credentials, plugins, tags, protocols] = await Promise.all([
       loadMonitorRows(db, { deviceId: id }),
       pickLists.credentials(db),
       pickLists.plugins(db),
+      c.get("app").services.deviceTags.get(id),
+      pickLists.deviceProtocols(db, id),
     ]);
     const ref = monitors.length ? await getMonitorRef(db, monitors[0].id) : null;
     const latest = ref ? (await latestSample(db, ref)).sample : null;
@@ -149,6 +184,10 @@ export const devicePage: Page = {
           <div>
             <dt>Memory</dt>
             <dd>{fmtBytes(device.memory_total_bytes)}</dd>
+          </div>
+          <div>
+            <dt>Protocol</dt>
+            <dd>{protocols.map(credentialTypeLabel).join(", ") || "–"}</dd>
           </div>
           <div>
             <dt>Last seen</dt>
@@ -186,6 +225,7 @@ export const devicePage: Page = {
             }}
           />
         )}
+        <Island of={islands.DeviceTags} props={{ deviceId: id, tags, canEdit: edit }} />
         <h2>Monitors</h2>
         <Island
           of={islands.MonitorEditor}
@@ -210,9 +250,19 @@ export const devicePage: Page = {
         <Island
           of={islands.DeviceCharts}
           props={{
-            monitors: monitors.map((m) => ({ id: m.id, label: `#${m.id} ${m.plugin_name}` })),
+            monitors: monitors.map((m) => ({
+              id: m.id,
+              label: `#${m.id} ${m.plugin_name}`,
+              depth: m.config?.profile === "extended" || m.config?.profile === "full",
+            })),
           }}
         />
+        {monitors.some((m) => m.config?.profile === "extended" || m.config?.profile === "full") && (
+          <>
+            <h2>Windows</h2>
+            <Island of={islands.DeviceDepth} props={{ deviceId: id }} />
+          </>
+        )}
         <Island of={islands.LocalTimes} props={{}} />
       </>,
     );

@@ -9,6 +9,7 @@ import CredentialProfiles from "../../islands/CredentialProfiles.tsx";
 import DeviceActions from "../../islands/DeviceActions.tsx";
 import DeviceAdd from "../../islands/DeviceAdd.tsx";
 import DeviceCharts from "../../islands/DeviceCharts.tsx";
+import DeviceDepth from "../../islands/DeviceDepth.tsx";
 import DiscoveryPanel from "../../islands/DiscoveryPanel.tsx";
 import LocalTimes from "../../islands/LocalTimes.tsx";
 import MonitorEditor from "../../islands/MonitorEditor.tsx";
@@ -16,6 +17,11 @@ import Overview from "../../islands/Overview.tsx";
 import PasswordChange from "../../islands/PasswordChange.tsx";
 import UserAdmin from "../../islands/UserAdmin.tsx";
 import PollerNodes from "../../islands/PollerNodes.tsx";
+import AlertRules from "../../islands/AlertRules.tsx";
+import DeviceTags from "../../islands/DeviceTags.tsx";
+import MaintenanceWindows from "../../islands/MaintenanceWindows.tsx";
+import NotificationChannels from "../../islands/NotificationChannels.tsx";
+import Problems from "../../islands/Problems.tsx";
 
 // deno-lint-ignore no-explicit-any
 type Components = Record<string, ComponentType<any>>;
@@ -39,6 +45,7 @@ export const islands = register({
   DeviceActions,
   DeviceAdd,
   DeviceCharts,
+  DeviceDepth,
   DiscoveryPanel,
   LocalTimes,
   MonitorEditor,
@@ -46,4 +53,9 @@ export const islands = register({
   PasswordChange,
   UserAdmin,
   PollerNodes,
+  AlertRules,
+  DeviceTags,
+  MaintenanceWindows,
+  NotificationChannels,
+  Problems,
 });

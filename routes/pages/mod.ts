@@ -20,6 +20,7 @@ import { credentialsPage } from "./credentials.tsx";
 import { usersPage } from "./users.tsx";
 import { accountPage } from "./account.tsx";
 import { pollersPage } from "./pollers.tsx";
+import { alertRulesPage, channelsPage, maintenancePage, problemsPage } from "./problems.tsx";
 
 const log = getLogger(["nmslite", "web"]);
 
@@ -35,6 +36,10 @@ export const PAGES: readonly Page[] = [
   usersPage,
   accountPage,
   pollersPage,
+  problemsPage,
+  alertRulesPage,
+  maintenancePage,
+  channelsPage,
 ];
 
 let shared: Promise<WebAssets> | null = null;

@@ -10,7 +10,10 @@ import type { OverviewData } from "../../lib/web/page_data.ts";
 export const overviewPage: Page = {
   path: "/",
   async get(c, view) {
-    const data = await overview(c.get("app"));
+    const [data, problems] = await Promise.all([
+      overview(c.get("app")),
+      c.get("app").services.problems.overview(),
+    ]);
     return view.page(
       c,
       "Overview",
@@ -23,6 +26,14 @@ export const overviewPage: Page = {
             <a href="/discovery">discovery profile</a> for your network and run it.
           </EmptyState>
         )}
+        <p class="problems-summary">
+          <a href="/problems">
+            {problems.open} open problem{problems.open === 1 ? "" : "s"}
+          </a>{" "}
+          ({problems.by_severity.critical} critical, {problems.by_severity.high} high,{" "}
+          {problems.by_severity.warning} warning, {problems.by_severity.info} info;{" "}
+          {problems.acknowledged} acknowledged)
+        </p>
         <Island of={islands.Overview} props={{ initial: data }} />
       </>,
     );

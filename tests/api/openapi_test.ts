@@ -11,9 +11,12 @@ import { ADMIN_PASSWORD, startTestServer, type TestServer } from "../helpers/ser
 import { freePort } from "../helpers/ports.ts";
 import { takeDatabaseDown } from "../helpers/outage.ts";
 import { MetricsWriter } from "../../lib/metrics/writer.ts";
+import { depthSample } from "../helpers/depth_sample.ts";
 import { MonitoringRuntime } from "../../lib/pipeline/runtime.ts";
 import { WORKER_URLS } from "../../workers/urls.ts";
 import { type OpenApiDocument, responseSchema, validate } from "../helpers/openapi_validate.ts";
+import { startWebhookReceiver } from "../helpers/webhook_receiver.ts";
+import { problemsRepo } from "../../lib/db/problems.ts";
 
 interface Call {
   method: string;
@@ -550,6 +553,245 @@ for (const backend of backends()) {
               200,
             );
 
+            // --- collection profiles and what the extended/full profiles store (issue 16)
+            const setConfig = (config: unknown, status: number) =>
+              k.call({
+                method: "PUT",
+                path: "/monitors/{id}",
+                id: monitor.id,
+                ...A,
+                body: { config },
+              }, status);
+            await setConfig({ profile: "full", top_processes: 5 }, 200);
+            const bad = await setConfig({ profile: "everything" }, 400);
+            assertEquals(bad.error.details.field, "config.profile");
+            await new MetricsWriter(s.ctx.db).write({
+              v: 1,
+              batchId: crypto.randomUUID(),
+              samples: [depthSample(monitor.id, Date.now() - 30_000)],
+              outcomes: [],
+            });
+            for (
+              const [path, query] of [
+                ["/devices/{id}/services", "state=Stopped"],
+                ["/devices/{id}/processes", "sort=memory"],
+                ["/devices/{id}/events", "source=Application%20Error&event_id=1000&level=error"],
+                ["/devices/{id}/device-events", "kind=reboot"],
+              ]
+            ) {
+              await k.call({ method: "GET", path, id: device.id, query, ...A }, 200);
+            }
+            await k.call({
+              method: "GET",
+              path: "/devices/{id}/events",
+              id: device.id,
+              query: "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+              ...A,
+            }, 400);
+            for (const breakdown of ["physical_disks", "cpu_cores"]) {
+              await k.call({
+                method: "GET",
+                path: "/monitors/{id}/metrics/history",
+                id: monitor.id,
+                query: `points=10&breakdown=${breakdown}`,
+                ...A,
+              }, 200);
+            }
+            // --- alerting: rules, problems, maintenance, tags, channels, policies
+            await k.call({ method: "GET", path: "/alert-metrics", ...A }, 200);
+            await k.call({ method: "GET", path: "/alert-rules", ...A }, 200);
+            const ruleBody = {
+              name: "C: full",
+              metric: "volume_used_percent",
+              operator: ">",
+              threshold: 95,
+              recovery_threshold: 90,
+              for_seconds: 60,
+              severity: "high",
+              scope: { kind: "device", device_id: device.id },
+            };
+            await k.call({
+              method: "POST",
+              path: "/alert-rules",
+              body: { ...ruleBody, metric: "disk_magic" },
+              ...A,
+            }, 400);
+            const rule = (await k.call(
+              { method: "POST", path: "/alert-rules", body: ruleBody, ...A },
+              201,
+            )).data;
+            await k.call({ method: "GET", path: "/alert-rules/{id}", id: rule.id, ...A }, 200);
+            await k.call({
+              method: "PUT",
+              path: "/alert-rules/{id}",
+              id: rule.id,
+              body: { ...ruleBody, threshold: 97 },
+              ...A,
+            }, 200);
+            const problemId = await problemsRepo.open(s.ctx.db, {
+              rule_id: rule.id,
+              rule_name: rule.name,
+              device_id: device.id,
+              instance: "C:",
+              severity: "high",
+              opened_at: new Date(),
+              open_value: 98,
+              threshold: 97,
+              summary: "C: 98 % > 97 %",
+              in_maintenance: false,
+            });
+            await k.call({ method: "GET", path: "/problems", query: "state=open", ...A }, 200);
+            await k.call({ method: "GET", path: "/problems/overview", ...A }, 200);
+            await k.call({ method: "GET", path: "/problems/{id}", id: problemId, ...A }, 200);
+            await k.call({
+              method: "POST",
+              path: "/problems/{id}/acknowledge",
+              id: problemId,
+              body: { comment: "looking" },
+              ...A,
+            }, 200);
+            await k.call({
+              method: "GET",
+              path: "/problems/{id}/deliveries",
+              id: problemId,
+              ...A,
+            }, 200);
+            const windowBody = {
+              name: "patch tuesday",
+              scope: { kind: "tag", tag: "prod" },
+              kind: "weekly",
+              weekdays: [2],
+              start_minute: 1200,
+              duration_minutes: 120,
+            };
+            const mw = (await k.call(
+              { method: "POST", path: "/maintenance-windows", body: windowBody, ...A },
+              201,
+            )).data;
+            await k.call({ method: "GET", path: "/maintenance-windows", ...A }, 200);
+            await k.call(
+              { method: "GET", path: "/maintenance-windows/{id}", id: mw.id, ...A },
+              200,
+            );
+            await k.call({
+              method: "PUT",
+              path: "/maintenance-windows/{id}",
+              id: mw.id,
+              body: { ...windowBody, duration_minutes: 60 },
+              ...A,
+            }, 200);
+            await k.call({
+              method: "PUT",
+              path: "/devices/{id}/tags",
+              id: device.id,
+              body: { tags: ["prod", "site:berlin"] },
+              ...A,
+            }, 200);
+            await k.call({ method: "GET", path: "/devices/{id}/tags", id: device.id, ...A }, 200);
+            await k.call({ method: "GET", path: "/device-tags", ...A }, 200);
+            const hook = await startWebhookReceiver("hmac-secret-1");
+            try {
+              const channelBody = {
+                name: "ops hook",
+                type: "webhook",
+                settings: { url: `${hook.url}/hook` },
+                secrets: { hmacSecret: "hmac-secret-1" },
+              };
+              const channel = (await k.call(
+                { method: "POST", path: "/notification-channels", body: channelBody, ...A },
+                201,
+              )).data;
+              await k.call({ method: "GET", path: "/notification-channels", ...A }, 200);
+              await k.call({
+                method: "GET",
+                path: "/notification-channels/{id}",
+                id: channel.id,
+                ...A,
+              }, 200);
+              await k.call({
+                method: "PUT",
+                path: "/notification-channels/{id}",
+                id: channel.id,
+                body: { ...channelBody, secrets: undefined },
+                ...A,
+              }, 200);
+              const tested = (await k.call({
+                method: "POST",
+                path: "/notification-channels/{id}/test",
+                id: channel.id,
+                ...A,
+              }, 200)).data;
+              assert(tested.ok, "the test notification was delivered");
+              const policyBody = { name: "all to ops", channel_id: channel.id };
+              const policy = (await k.call(
+                { method: "POST", path: "/notification-policies", body: policyBody, ...A },
+                201,
+              )).data;
+              await k.call({ method: "GET", path: "/notification-policies", ...A }, 200);
+              await k.call({
+                method: "GET",
+                path: "/notification-policies/{id}",
+                id: policy.id,
+                ...A,
+              }, 200);
+              await k.call({
+                method: "PUT",
+                path: "/notification-policies/{id}",
+                id: policy.id,
+                body: { ...policyBody, min_severity: "high" },
+                ...A,
+              }, 200);
+              await k.call({ method: "GET", path: "/notification-dead-letters", ...A }, 200);
+              const spareChannel = (await k.call({
+                method: "POST",
+                path: "/notification-channels",
+                body: { ...channelBody, name: "spare" },
+                ...A,
+              }, 201)).data;
+              const sparePolicy = (await k.call({
+                method: "POST",
+                path: "/notification-policies",
+                body: { ...policyBody, name: "spare" },
+                ...A,
+              }, 201)).data;
+              await k.call({
+                method: "DELETE",
+                path: "/notification-policies/{id}",
+                id: sparePolicy.id,
+                ...A,
+              }, 204);
+              await k.call({
+                method: "DELETE",
+                path: "/notification-channels/{id}",
+                id: spareChannel.id,
+                ...A,
+              }, 204);
+            } finally {
+              await hook.close();
+            }
+            const spareRule = (await k.call({
+              method: "POST",
+              path: "/alert-rules",
+              body: { ...ruleBody, name: "spare" },
+              ...A,
+            }, 201)).data;
+            await k.call(
+              { method: "DELETE", path: "/alert-rules/{id}", id: spareRule.id, ...A },
+              204,
+            );
+            const spareWindow = (await k.call({
+              method: "POST",
+              path: "/maintenance-windows",
+              body: { ...windowBody, name: "spare" },
+              ...A,
+            }, 201)).data;
+            await k.call({
+              method: "DELETE",
+              path: "/maintenance-windows/{id}",
+              id: spareWindow.id,
+              ...A,
+            }, 204);
+
             // --- in use, then deletions
             await k.call({ method: "DELETE", path: "/devices/{id}", id: device.id, ...A }, 400);
             await k.call({ method: "DELETE", path: "/plugins/{id}", id: winrm.id, ...A }, 400);
@@ -650,7 +892,9 @@ for (const backend of backends()) {
                 await k.call({ ...good, id: BIG_ID }, 404);
               }
               const adminOnly = path.startsWith("/users") || path === "/audit-log" ||
-                path.startsWith("/poller-nodes");
+                path.startsWith("/poller-nodes") ||
+                path.startsWith("/notification-channels") ||
+                path.startsWith("/notification-policies");
               if (method !== "GET" || adminOnly) await k.call({ ...good, token: viewerToken }, 403);
               else if (path !== "/auth/me") await k.call({ ...good, token: viewerToken }, 200);
             }
@@ -699,7 +943,9 @@ for (const backend of backends()) {
             const restore = await takeDatabaseDown(s);
             for (const { key } of k.operations()) {
               const good = k.good.get(key)!;
-              await k.call(good, key === "GET /auth/me" ? 200 : 503);
+              // the token and the metric catalogue need no database
+              const offline = key === "GET /auth/me" || key === "GET /alert-metrics";
+              await k.call(good, offline ? 200 : 503);
             }
             await restore?.();
           },

@@ -2,7 +2,8 @@
  * POST /devices/{id}/poll against the running pipeline and a simulated Windows host: the
  * device's enabled monitor is polled at once (its interval is a day, so the schedule would not
  * poll it during the test), the result reaches the monitor and the metrics, a second click
- * within 5 s is skipped, the device added by IP gets its host name and OS, a viewer is refused.
+ * within 5 s is skipped, a click while the poll still runs says so (busy) and starts nothing,
+ * the device added by IP gets its host name and OS, a viewer is refused.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { startTestServer } from "../helpers/server.ts";
@@ -23,7 +24,10 @@ Deno.test({
       httpPort: 0,
       httpsPort: null,
     });
-    const s = await startTestServer("pglite", { NMSLITE_POLL_RETRIES: "0" }, { pipeline: true });
+    const s = await startTestServer("pglite", {
+      NMSLITE_POLL_RETRIES: "0",
+      NMSLITE_POLL_TIMEOUT: "15s", // the hung poll below ends within the test
+    }, { pipeline: true });
     try {
       const token = await s.login();
       const call = (method: string, path: string, body?: unknown) =>
@@ -50,9 +54,14 @@ Deno.test({
 
       const first = await call("POST", `/devices/${id}/poll`);
       assertEquals(first.status, 202);
-      assertEquals(first.body.data, { device_id: id, polled: [monitorId], skipped: [] });
+      assertEquals(first.body.data, { device_id: id, polled: [monitorId], skipped: [], busy: [] });
       const again = await call("POST", `/devices/${id}/poll`);
-      assertEquals(again.body.data, { device_id: id, polled: [], skipped: [monitorId] });
+      assertEquals(again.body.data, {
+        device_id: id,
+        polled: [],
+        skipped: [monitorId],
+        busy: [],
+      });
 
       const deadline = Date.now() + 60_000;
       let m = monitor.body.data;
@@ -83,6 +92,33 @@ Deno.test({
         named.os,
         String(sim.instances(host.ip, "Win32_OperatingSystem")[0].Caption).trim(),
       );
+
+      // The host stops answering: a click starts a poll that hangs; once the 5 s gap for
+      // clicks has passed, the next click finds that poll still running and starts nothing.
+      sim.setFault(host.ip, { kind: "hang" });
+      const clickUntil = async (not: "skipped") => {
+        for (;;) {
+          const r = await call("POST", `/devices/${id}/poll`);
+          assertEquals(r.status, 202);
+          if (r.body.data[not].length === 0) return r.body.data;
+          await new Promise((res) => setTimeout(res, 250));
+        }
+      };
+      assertEquals(await clickUntil("skipped"), {
+        device_id: id,
+        polled: [monitorId],
+        skipped: [],
+        busy: [],
+      });
+      const dispatched = s.ctx.monitoring!.pipeline.stats().dispatched;
+      assertEquals(await clickUntil("skipped"), {
+        device_id: id,
+        polled: [],
+        skipped: [],
+        busy: [monitorId],
+      });
+      assertEquals(s.ctx.monitoring!.pipeline.stats().dispatched, dispatched);
+      sim.setFault(host.ip, null);
 
       const viewer = await call("POST", "/users", {
         username: "watcher",

@@ -156,6 +156,18 @@ for (const backend of backends()) {
             "web-a",
             "web-b",
           ]);
+          // LIKE wildcards in q are literal text: no host name or address holds % or _.
+          for (const q of ["%", "_", "web%"]) {
+            const literal = await call("GET", `/devices?q=${encodeURIComponent(q)}`);
+            assertEquals(literal.body.meta.total, 0, q);
+            for (const path of ["/credential-profiles", "/discovery-profiles"]) {
+              assertEquals(
+                (await call("GET", `${path}?q=${encodeURIComponent(q)}`)).body.meta.total,
+                0,
+                `${path} ${q}`,
+              );
+            }
+          }
           const page = await call("GET", "/devices?limit=2&offset=2&sort=ip");
           assertEquals(page.body.meta, { total: 3, limit: 2, offset: 2 });
           assertEquals(page.body.data.length, 1);

@@ -54,13 +54,23 @@ const RENDERS: Record<string, string[] | "json"> = {
   "/": ["Overview"],
   "/overview.json": "json",
   "/devices": ["DeviceAdd", "LocalTimes"],
-  "/devices/:id{[0-9]+}": ["DeviceActions", "DeviceCharts", "LocalTimes", "MonitorEditor"],
+  "/devices/:id{[0-9]+}": [
+    "DeviceActions",
+    "DeviceCharts",
+    "DeviceTags",
+    "LocalTimes",
+    "MonitorEditor",
+  ],
   "/discovery": ["DiscoveryPanel"],
   "/credentials": ["CredentialProfiles"],
   "/monitors": ["LocalTimes"],
   "/users": ["UserAdmin"],
   "/account": ["PasswordChange"],
   "/pollers": ["PollerNodes"],
+  "/problems": ["Problems"],
+  "/alert-rules": ["AlertRules"],
+  "/maintenance": ["MaintenanceWindows"],
+  "/notifications": ["NotificationChannels"],
 };
 
 Deno.test({

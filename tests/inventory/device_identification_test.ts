@@ -70,6 +70,7 @@ for (const backend of backends()) {
 
         const asked: string[] = [];
         const clock = { now: Date.now() };
+        const renamed: number[] = [];
         const identification = new DeviceIdentification(db, keyring, {
           identify: (ip, credential, signal) => {
             asked.push(ip);
@@ -78,6 +79,7 @@ for (const backend of backends()) {
           timeoutMs: 15_000,
           retryAfterMs: 60_000,
           now: () => clock.now,
+          onIdentified: (id) => renamed.push(id),
         });
 
         // a failed poll asks nobody; good ones ask only the nameless hosts
@@ -99,6 +101,7 @@ for (const backend of backends()) {
         assertEquals((await devicesRepo.get(db, named.id))?.hostname, "set-by-operator");
         assertEquals((await devicesRepo.get(db, refused.id))?.hostname, null);
         assertEquals(identification.counters.identified, 1);
+        assertEquals(renamed, [nameless.id], "the schedule hears of the new name");
         assertEquals(identification.counters.failed, 1);
         const audit = await db.query<{ action: string; entity_id: string }>(
           "SELECT action, entity_id FROM audit_log WHERE action = 'identify'",

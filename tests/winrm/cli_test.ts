@@ -35,6 +35,14 @@ Deno.test("CLI: --identify, --wql and --collect print JSON; errors are kind + me
     const col = await cli([...https, "--tls-insecure", "--collect"]);
     assertEquals(col.code, 0, col.stderr);
     assert(JSON.parse(col.stdout).process_count > 0);
+    const ext = await cli([...https, "--tls-insecure", "--collect", "--profile", "full"]);
+    assertEquals(ext.code, 0, ext.stderr);
+    const doc = JSON.parse(ext.stdout);
+    assert(doc.services.length > 10 && doc.processes.length > 0 && doc.cpu_cores.length > 0);
+    assert(doc.uptime_s > 0 && Array.isArray(doc.events) && doc.physical_disks.length === 2);
+    const badProfile = await cli([...https, "--tls-insecure", "--collect", "--profile", "max"]);
+    assertEquals(badProfile.code, 2);
+    assert(badProfile.stderr.includes("--profile"), badProfile.stderr);
     const tls = await cli([...https, "--collect"]);
     assertEquals(tls.code, 1);
     assertEquals(JSON.parse(tls.stderr).error.kind, "tls");

@@ -82,7 +82,7 @@ Deno.test("collectWindowsDocument: polls share the warm connection of the shared
     try {
       const cred = credential(sim, { port: h.httpPort });
       for (let i = 0; i < 3; i++) {
-        const doc = await collectWindowsDocument(h.ip, cred, AbortSignal.timeout(10_000));
+        const { doc } = await collectWindowsDocument(h.ip, cred, AbortSignal.timeout(10_000));
         parseMetricsDocument(doc);
       }
       const https = credential(sim, {

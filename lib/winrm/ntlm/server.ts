@@ -105,7 +105,13 @@ export class NtlmServer {
   }
 
   /** takes type 3; verifies NTProofStr (password), MIC, and channel bindings when certificate is set */
-  accept(authenticate: Uint8Array): { user: string; domain: string; session: NtlmSession } {
+  accept(authenticate: Uint8Array): {
+    user: string;
+    domain: string;
+    session: NtlmSession;
+    /** ExportedSessionKey and flags, for DCE/RPC's own sign/seal framing */
+    keys: { exportedSessionKey: Uint8Array; flags: number };
+  } {
     const negotiate = this.#negotiate;
     const challenge = this.#challenge;
     const serverChallenge = this.#serverChallenge;
@@ -143,7 +149,12 @@ export class NtlmServer {
       flags: auth.flags,
       isServer: true,
     });
-    return { user: auth.user, domain: auth.domain, session };
+    return {
+      user: auth.user,
+      domain: auth.domain,
+      session,
+      keys: { exportedSessionKey: exportedKey, flags: auth.flags },
+    };
   }
 
   #verifyChannelBindings(got: Uint8Array | undefined): void {

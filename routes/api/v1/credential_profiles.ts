@@ -36,7 +36,8 @@ const CreateBody = z.object({
   password: z.string().min(1).max(1024).openapi({ example: "P@ssw0rd!", writeOnly: true }),
   domain: z.string().trim().max(256).nullable().optional().openapi({ example: "CORP" }),
   port: z.number().int().min(1).max(65535).optional().openapi({
-    description: "defaults to 5986 with use_ssl, 5985 without",
+    description:
+      "defaults to 5986 with use_ssl, 5985 without; for type wmi 135 (DCOM activation, then the host's dynamic RPC port)",
   }),
   use_ssl: z.boolean().optional(),
   tls_verify: z.enum(TLS_VERIFY).optional().openapi({

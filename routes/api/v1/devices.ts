@@ -69,6 +69,9 @@ const DevicePoll = z.object({
   skipped: z.array(z.number().int()).openapi({
     description: "monitors already polled by hand in the last 5 seconds",
   }),
+  busy: z.array(z.number().int()).openapi({
+    description: "monitors whose poll is already queued or running: not started twice",
+  }),
 }).openapi("DevicePoll");
 
 export function registerDeviceRoutes(app: OpenAPIHono<AppEnv>): void {

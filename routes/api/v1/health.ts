@@ -14,6 +14,11 @@ const Health = z.object({
       kind: z.string(),
       latency_ms: z.number().nullable(),
     }),
+    alerting: z.object({
+      outbox_depth: z.number().int(),
+      dead_letters: z.number().int(),
+      open_problems: z.number().int(),
+    }).optional().openapi({ description: "where alert evaluation runs; dead letters degrade" }),
   }),
 }).openapi("Health");
 

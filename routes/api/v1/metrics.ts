@@ -7,6 +7,7 @@ import type { AppEnv } from "../../http/env.ts";
 import { handle, ok } from "../../http/define.ts";
 import { dataResponse, errors, IdParam } from "./schemas.ts";
 import { bearerRoute } from "./resource.ts";
+import { BREAKDOWNS } from "../../../lib/metrics/reader.ts";
 
 export const MAX_POINTS = 2_000;
 
@@ -46,6 +47,22 @@ const Sample = z.object({
     bandwidth_bps: n,
     utilization_percent: n,
   })),
+  uptime_s: n.openapi({ description: "extended/full profiles: seconds since LastBootUpTime" }),
+  page_file: Usage,
+  processor_queue: n,
+  context_switches_ps: n,
+  cpu_cores: z.array(z.object({ name: z.string(), percent: z.number() })),
+  physical_disks: z.array(z.object({
+    name: z.string(),
+    reads_ps: z.number(),
+    writes_ps: z.number(),
+    read_bps: z.number(),
+    write_bps: z.number(),
+    queue: z.number().openapi({ description: "average disk queue length" }),
+    sec_per_transfer: z.number().openapi({ description: "average seconds per transfer" }),
+  })),
+  partial: z.array(z.object({ part: z.string(), class: z.string(), reason: z.string() }))
+    .openapi({ description: "parts the host could not give at this poll (missing class, denied)" }),
 }).openapi("MetricSample");
 
 const MonitorLatest = z.object({
@@ -68,6 +85,9 @@ const HistoryPoint = z.object({
   net_recv_bps: Stat,
   net_utilization_percent: Stat,
   process_count: Stat,
+  processor_queue: Stat,
+  context_switches_ps: Stat,
+  page_file_percent: Stat,
 }).openapi("MetricHistoryPoint");
 
 const History = z.object({
@@ -79,12 +99,13 @@ const History = z.object({
     description: "one per bucket holding samples, oldest first; empty buckets are left out",
   }),
   breakdown: z.object({
-    kind: z.enum(["volumes", "interfaces"]),
+    kind: z.enum(BREAKDOWNS),
     series: z.array(z.object({
       name: z.string(),
       points: z.array(z.record(z.string(), z.union([z.string(), z.number(), z.null()]))).openapi({
         description: "volumes: {t, percent}; interfaces: {t, sent_bps, recv_bps, " +
-          "utilization_percent} (bucket averages)",
+          "utilization_percent}; physical_disks: {t, reads_ps, writes_ps, read_bps, write_bps, " +
+          "queue, sec_per_transfer}; cpu_cores: {t, percent} (bucket averages)",
       }),
     })),
   }).nullable(),
@@ -108,8 +129,9 @@ const HistoryQuery = z.object({
     description: `at most this many buckets of (to - from) / points (1 to ${MAX_POINTS})`,
     example: 300,
   }),
-  breakdown: z.enum(["volumes", "interfaces"]).optional().openapi({
-    description: "also per-volume or per-interface average series",
+  breakdown: z.enum(BREAKDOWNS).optional().openapi({
+    description: "also per-volume, per-interface, per-physical-disk (disk I/O) or per-core " +
+      "(CPU) average series; the last two need the extended or full collection profile",
   }),
 });
 

@@ -20,6 +20,9 @@ import { registerMonitorRoutes } from "./monitors.ts";
 import { registerMetricsRoutes } from "./metrics.ts";
 import { registerAuditLogRoutes } from "./audit_log.ts";
 import { registerHealthRoute } from "./health.ts";
+import { registerDeviceDepthRoutes } from "./device_depth.ts";
+import { registerAlertingRoutes } from "./alerting.ts";
+import { registerNotificationRoutes } from "./notifications.ts";
 import { renderDocsPage } from "./docs_page.ts";
 import { VERSION } from "../../../lib/version.ts";
 import { registerSiteRoutes } from "./sites.ts";
@@ -87,6 +90,9 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
   registerSiteRoutes(api);
   registerPollerNodeRoutes(api);
   api.route("/", createNodeProtocol());
+  registerDeviceDepthRoutes(api);
+  registerAlertingRoutes(api);
+  registerNotificationRoutes(api);
 
   api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

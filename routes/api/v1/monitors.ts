@@ -2,9 +2,25 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
 import { errors, Id, IdQuery, NullableTimestamp, searchQuery, Timestamp } from "./schemas.ts";
 import { resourceRoutes } from "./resource.ts";
+import { COLLECTION_PROFILES } from "../../../lib/collectors/collection_profile.ts";
 
 export const MIN_POLLING_INTERVAL = 10;
 export const MAX_POLLING_INTERVAL = 86_400;
+
+/** lib/collectors/collection_profile.ts MonitorConfig, described for OpenAPI */
+const MonitorConfig = z.object({
+  profile: z.enum(COLLECTION_PROFILES).optional().openapi({
+    description: "what the built-in Windows plugin collects: standard (default), extended " +
+      "(+ services, top processes, uptime, disk I/O, CPU per core, page file), full (+ event log)",
+    example: "extended",
+  }),
+  top_processes: z.number().int().min(1).max(50).optional().openapi({
+    description: "top N processes by CPU and by working set (default 10)",
+  }),
+  max_events: z.number().int().min(1).max(500).optional().openapi({
+    description: "event log entries read per poll at most (default 50)",
+  }),
+}).strict().openapi("MonitorConfig");
 
 const Monitor = z.object({
   id: z.number().int(),
@@ -13,6 +29,7 @@ const Monitor = z.object({
   plugin_id: z.number().int(),
   polling_interval: z.number().int(),
   enabled: z.boolean(),
+  config: MonitorConfig,
   last_polled: NullableTimestamp,
   last_attempted: NullableTimestamp,
   last_error: z.string().nullable(),
@@ -32,6 +49,7 @@ const CreateBody = z.object({
     example: 60,
   }),
   enabled: z.boolean().default(true),
+  config: MonitorConfig.optional(),
 }).strict().openapi("MonitorCreate");
 
 const UpdateBody = z.object({
@@ -40,6 +58,7 @@ const UpdateBody = z.object({
   plugin_id: id.optional(),
   polling_interval: CreateBody.shape.polling_interval.optional(),
   enabled: z.boolean().optional(),
+  config: MonitorConfig.optional(),
 }).strict().openapi("MonitorUpdate");
 
 const ListQuery = searchQuery(

@@ -65,6 +65,8 @@ export interface ResourceSpec<
    * /discovery-profiles/{id}, a 404 "discovery profile <id> not found", "The profile".
    */
   noun: string;
+  /** the plural when it is not noun + "s" ("notification policies") */
+  plural?: string;
   schema: z.ZodType;
   /** the entity's service (lib/services), which every handler calls */
   service: (services: Services) => ResourceService<z.infer<Q>, z.infer<C>, z.infer<U>>;
@@ -85,7 +87,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
   spec: ResourceSpec<Q, C, U>,
 ): void {
   const { noun, schema, list, create, get, update } = spec;
-  const tags = [`${noun}s`];
+  const tags = [spec.plural ?? `${noun}s`];
   const path = `/${tags[0].replaceAll(" ", "-")}` as const;
   const item = `${path}/{id}`;
   if (spec.adminOnly) {
@@ -115,7 +117,7 @@ export function resourceRoutes<Q extends z.ZodType, C extends z.ZodType, U exten
   if (list) {
     handle(
       app,
-      route("get", path, { summary: `List ${noun}s`, ...list }, { query: list.query }, {
+      route("get", path, { summary: `List ${tags[0]}`, ...list }, { query: list.query }, {
         200: pageResponse(schema),
       }),
       async (c) => okPage(c, await service(c).list!(valid(c, "query"))),

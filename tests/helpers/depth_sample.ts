@@ -1,0 +1,80 @@
+/** A sample as an extended/full poll produces it, for writer and API tests. */
+import type { MetricSample } from "../../lib/messages.ts";
+
+export function depthSample(
+  monitorId: number,
+  ts: number,
+  over: Partial<MetricSample> = {},
+): MetricSample {
+  return {
+    monitorId,
+    ts,
+    cpuPercent: 30,
+    memoryTotal: 1000,
+    memoryUsed: 500,
+    diskTotal: 2000,
+    diskUsed: 1000,
+    netSentBps: 10,
+    netRecvBps: 20,
+    netPacketsSent: 1,
+    netPacketsRecv: 2,
+    netErrors: 0,
+    netDiscards: 0,
+    netUtilization: null,
+    processCount: 40,
+    collectionMs: 30,
+    volumes: null,
+    interfaces: null,
+    uptimeS: 3_600,
+    bootTime: ts - 3_600_000,
+    pageFileTotal: 4096 * 1024 * 1024,
+    pageFileUsed: 1024 * 1024 * 1024,
+    processorQueue: 2,
+    contextSwitchesPs: 12_000,
+    cpuCores: [{ name: "0", percent: 20 }, { name: "1", percent: 40 }],
+    physicalDisks: [{
+      name: "0 C:",
+      readsPs: 10,
+      writesPs: 5,
+      readBps: 163_840,
+      writeBps: 163_840,
+      queue: 1,
+      secPerTransfer: 0,
+    }],
+    services: [
+      { name: "Spooler", displayName: "Print Spooler", state: "Stopped", startMode: "Auto" },
+      {
+        name: "WinRM",
+        displayName: "Windows Remote Management",
+        state: "Running",
+        startMode: "Auto",
+      },
+      { name: "Fax", displayName: "Fax", state: "Stopped", startMode: "Disabled" },
+    ],
+    processes: [
+      { name: "sqlservr", pid: 1200, cpuPercent: 35.5, memory: 4e9, threads: 90, handles: 1800 },
+      { name: "w3wp", pid: 2200, cpuPercent: 12, memory: 6e8, threads: 45, handles: 1200 },
+    ],
+    events: [
+      {
+        log: "System",
+        record: 1001,
+        ts: ts - 30_000,
+        source: "Service Control Manager",
+        eventId: 7034,
+        level: "error",
+        message: "The Print Spooler service terminated unexpectedly.",
+      },
+      {
+        log: "Application",
+        record: 5001,
+        ts: ts - 20_000,
+        source: "Application Error",
+        eventId: 1000,
+        level: "error",
+        message: "Faulting application name: w3wp.exe",
+      },
+    ],
+    ...over,
+  };
+}

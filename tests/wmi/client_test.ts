@@ -1,0 +1,287 @@
+/**
+ * NMSlite's WMI client against the simulator over real loopback sockets: every class the
+ * collector reads (the same values as the WinRM side), paging over many objects, connection
+ * reuse, and the failures: access denied, a class that does not exist, a wrong password, a
+ * connection dropped mid-enumeration, a tampered PDU, a host that does not answer.
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { freePort } from "../helpers/ports.ts";
+import { startWinsim, type Winsim } from "../../winsim/mod.ts";
+import { prop, WinrmClient } from "../../lib/winrm/mod.ts";
+import {
+  RpcUnavailableError,
+  WmiAccessDeniedError,
+  WmiAuthenticationError,
+  WmiCallError,
+  WmiClient,
+  type WmiClientOptions,
+  WmiError,
+  WmiIntegrityError,
+  WmiProtocolError,
+  WmiTimeoutError,
+} from "../../lib/wmi/mod.ts";
+import { collect } from "../../lib/collectors/windows_winrm.ts";
+import { collectWmi, identifyWmi } from "../../lib/collectors/windows_wmi.ts";
+import { WQL } from "../../lib/collectors/windows_winrm.ts";
+
+const PASSWORD = "Wmi-Passw0rd!";
+
+async function withSim(fn: (sim: Winsim) => Promise<void>, hosts = 1) {
+  const sim = await startWinsim({
+    hosts,
+    base: "127.0.172.1",
+    httpPort: 0,
+    httpsPort: null,
+    password: PASSWORD,
+  });
+  try {
+    await fn(sim);
+  } finally {
+    await sim.close();
+  }
+}
+
+function wmiFor(sim: Winsim, extra: Partial<WmiClientOptions> = {}, i = 0): WmiClient {
+  const h = sim.hosts[i];
+  return new WmiClient({
+    host: h.ip,
+    port: h.rpcPort!,
+    username: sim.username,
+    password: PASSWORD,
+    timeouts: { connectMs: 3000, callMs: 5000 },
+    ...extra,
+  });
+}
+
+function winrmFor(sim: Winsim, i = 0): WinrmClient {
+  const h = sim.hosts[i];
+  return new WinrmClient({
+    host: h.ip,
+    port: h.httpPort,
+    https: false,
+    auth: "ntlm",
+    username: sim.username,
+    password: PASSWORD,
+    allowUnencrypted: false,
+  });
+}
+
+async function rejects<E extends Error>(
+  p: Promise<unknown>,
+  cls: new (...a: never[]) => E,
+): Promise<E> {
+  try {
+    await p;
+  } catch (e) {
+    assert(e instanceof cls, `expected ${cls.name}, got ${(e as Error)?.name}: ${e}`);
+    return e as E;
+  }
+  throw new Error(`expected ${cls.name}, nothing was thrown`);
+}
+
+const STATIC: Record<keyof typeof WQL, string[]> = {
+  cpu: [],
+  memory: ["TotalVisibleMemorySize"],
+  disks: ["DeviceID", "Size"],
+  network: ["Name", "CurrentBandwidth"],
+  os: ["Caption", "Version", "BuildNumber", "CSName", "TotalVisibleMemorySize"],
+  computer: ["Name", "Domain", "PartOfDomain", "TotalPhysicalMemory"],
+  bios: ["SerialNumber"],
+};
+
+Deno.test("every class the collector reads: same rows, properties and static values as WinRM", async () => {
+  await withSim(async (sim) => {
+    const wmi = wmiFor(sim);
+    const winrm = winrmFor(sim);
+    try {
+      for (const [name, wql] of Object.entries(WQL) as [keyof typeof WQL, string][]) {
+        const viaDcom = await wmi.query(wql);
+        const [viaWinrm] = await winrm.enumerateAll([wql]);
+        assertEquals(viaDcom.length, viaWinrm.length, `${name}: row count`);
+        assert(viaDcom.length > 0, `${name}: rows`);
+        for (const [i, row] of viaDcom.entries()) {
+          assertEquals(
+            Object.keys(row).map((k) => k.toLowerCase()).sort(),
+            Object.keys(viaWinrm[i]).map((k) => k.toLowerCase()).sort(),
+            `${name}: properties`,
+          );
+          for (const p of STATIC[name]) {
+            // WS-Man's XML text comes trimmed and untyped (the WinRM parser reads "14393" as a
+            // number); WMI keeps Windows' trailing blanks (Caption) and the CIM type (string)
+            const trim = (v: unknown) => String(v).trim();
+            assertEquals(trim(row[p]), trim(prop(viaWinrm[i], p)), `${name}: ${p}`);
+          }
+        }
+      }
+      // 64-bit values arrive as integers, not strings
+      const [os] = await wmi.query(WQL.memory);
+      assertEquals(typeof os.FreePhysicalMemory, "number");
+      assertEquals(wmi.counters.connects, 1, "one connection for all the queries");
+    } finally {
+      await wmi.close();
+      winrm.close();
+    }
+  });
+});
+
+Deno.test("collect and identify over WMI fill the same document as over WinRM", async () => {
+  await withSim(async (sim) => {
+    const wmi = wmiFor(sim);
+    const winrm = winrmFor(sim);
+    try {
+      const a = await collectWmi(wmi);
+      const b = await collect(winrm);
+      assertEquals(a.memory_total, b.memory_total);
+      assertEquals(a.disk_total, b.disk_total);
+      assertEquals(
+        a.volumes?.map((v) => [v.name, v.total]),
+        b.volumes?.map((v) => [v.name, v.total]),
+      );
+      assertEquals(
+        a.interfaces?.map((i) => [i.name, i.bandwidth_bps]),
+        b.interfaces?.map((i) => [i.name, i.bandwidth_bps]),
+      );
+      assert(typeof a.cpu_percent === "number" && a.cpu_percent >= 0 && a.cpu_percent <= 100);
+      assert(typeof a.process_count === "number" && a.process_count > 0);
+      assert(typeof a.memory_used === "number" && a.memory_used > 0);
+      const id = await identifyWmi(wmi);
+      assertEquals(id.hostname, sim.hosts[0].name);
+      assert(id.os?.startsWith("Microsoft Windows"), String(id.os));
+    } finally {
+      await wmi.close();
+      winrm.close();
+    }
+  });
+});
+
+Deno.test("paging over many objects: small batches and multi-fragment replies agree", async () => {
+  await withSim(async (sim) => {
+    const ip = sim.hosts[0].ip;
+    const q = "SELECT ProcessId, Name, WorkingSetSize, CreationDate FROM Win32_Process";
+    const small = wmiFor(sim, { batch: 7 });
+    const big = wmiFor(sim, { batch: 500 });
+    try {
+      const before = sim.instances(ip, "Win32_Process").length;
+      const pullsBefore = sim.stats(ip).pulls;
+      const a = await small.query(q);
+      const b = await big.query(q);
+      const after = sim.instances(ip, "Win32_Process").length;
+      assert(a.length >= 60, `many objects (${a.length})`);
+      assert(a.length === before || a.length === after, `count ${a.length} vs ${before}/${after}`);
+      assertEquals(a.map((r) => r.ProcessId), b.map((r) => r.ProcessId).slice(0, a.length));
+      assert(a[5].CreationDate instanceof Date, "datetimes become Dates");
+      // 7 per Next: ceil(n/7) Next calls (the last comes with WBEM_S_FALSE), plus 1 for b
+      const nexts = sim.stats(ip).pulls - pullsBefore;
+      assertEquals(nexts, Math.ceil((a.length + 1) / 7) + 1);
+      // b's single reply is far above the 5840-byte fragment size: it was reassembled
+      assert(big.counters.bytes > 5840 * 4, `bytes ${big.counters.bytes}`);
+    } finally {
+      await small.close();
+      await big.close();
+    }
+  });
+});
+
+Deno.test("a kept connection serves many polls; close releases IWbemServices", async () => {
+  await withSim(async (sim) => {
+    const ip = sim.hosts[0].ip;
+    const wmi = wmiFor(sim);
+    const conns = sim.stats(ip).connections;
+    for (let i = 0; i < 5; i++) await collectWmi(wmi);
+    assertEquals(wmi.counters.connects, 1);
+    // a poll on a kept connection: 4 x (ExecQuery + Next), one RemRelease for the 4 enumerators
+    const calls = wmi.counters.calls;
+    await collectWmi(wmi);
+    assertEquals(wmi.counters.calls - calls, 9);
+    assertEquals(sim.stats(ip).connections - conns, 2, "135 once, the dynamic port once");
+    await wmi.close();
+  });
+});
+
+Deno.test("access denied, nonexistent class, wrong namespace: typed errors", async () => {
+  await withSim(async (sim) => {
+    const [a, b] = sim.hosts;
+    sim.setFault(a.ip, { kind: "fault", subcode: "AccessDenied" });
+    const denied = wmiFor(sim, {}, 0);
+    const e = await rejects(denied.query(WQL.os), WmiAccessDeniedError);
+    assertEquals(e.kind, "access_denied");
+    assert(e.message.includes("0x80070005"), e.message);
+    await denied.close();
+
+    const wmi = wmiFor(sim, {}, 1);
+    const c = await rejects(wmi.query("SELECT * FROM Win32_NoSuchThing"), WmiCallError);
+    assertEquals(c.kind, "invalid_class");
+    assert(c.message.includes("WBEM_E_INVALID_CLASS"), c.message);
+    // the session survives a failed query
+    assertEquals((await wmi.query(WQL.bios)).length, 1);
+    await wmi.close();
+    const ns = wmiFor(sim, { namespace: "root/nowhere" }, 1);
+    assertEquals((await rejects(ns.query(WQL.bios), WmiCallError)).kind, "invalid_namespace");
+    await ns.close();
+    assert(b.ip !== a.ip);
+  }, 2);
+});
+
+Deno.test("a wrong password is one failed logon per poll and an auth error", async () => {
+  await withSim(async (sim) => {
+    const ip = sim.hosts[0].ip;
+    const wmi = wmiFor(sim, { password: "not-the-password" });
+    const before = sim.stats(ip).authFailures;
+    const e = await rejects(collectWmi(wmi), WmiAuthenticationError);
+    assertEquals(e.kind, "auth");
+    assertEquals(sim.stats(ip).authFailures - before, 1);
+    await rejects(collectWmi(wmi), WmiAuthenticationError);
+    assertEquals(sim.stats(ip).authFailures - before, 2);
+    assert(!e.message.includes("not-the-password"));
+    await wmi.close();
+  });
+});
+
+Deno.test("a connection dropped mid-enumeration fails the query; the next one reconnects", async () => {
+  await withSim(async (sim) => {
+    const ip = sim.hosts[0].ip;
+    const wmi = wmiFor(sim, { batch: 5 });
+    try {
+      await wmi.query(WQL.bios);
+      sim.setFault(ip, { kind: "reset" });
+      await rejects(wmi.query("SELECT ProcessId FROM Win32_Process"), WmiProtocolError);
+      sim.setFault(ip, null);
+      assert((await wmi.query("SELECT ProcessId FROM Win32_Process")).length > 10);
+      // a failure on a kept connection is retried once on a fresh one (the kept one may have
+      // gone stale), which the fault drops too; the query after the fault connects again
+      assertEquals(wmi.counters.connects, 3);
+    } finally {
+      await wmi.close();
+    }
+  });
+});
+
+Deno.test("a tampered reply PDU is refused by its signature", async () => {
+  await withSim(async (sim) => {
+    const ip = sim.hosts[0].ip;
+    const wmi = wmiFor(sim);
+    try {
+      await wmi.query(WQL.bios);
+      sim.setFault(ip, { kind: "malformed" });
+      const e = await rejects(wmi.query(WQL.os), WmiIntegrityError);
+      assertEquals(e.kind, "integrity");
+    } finally {
+      await wmi.close();
+    }
+  });
+});
+
+Deno.test("nothing on 135 is RPC server unavailable; a host that never answers times out", async () => {
+  const port = await freePort("127.0.0.1");
+  const none = new WmiClient({ host: "127.0.0.1", port, username: "u", password: "p" });
+  const e = await rejects(none.query(WQL.os), RpcUnavailableError);
+  assert(e.message.includes("0x800706BA"), e.message);
+  await withSim(async (sim) => {
+    sim.setFault(sim.hosts[0].ip, { kind: "hang" });
+    const wmi = wmiFor(sim, { timeouts: { connectMs: 1000, callMs: 300 } });
+    const t = await rejects(wmi.query(WQL.os), WmiTimeoutError);
+    assertEquals(t.phase, "bind");
+    await wmi.close();
+    assert(t instanceof WmiError);
+  });
+});
