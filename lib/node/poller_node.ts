@@ -21,7 +21,9 @@ import {
   type NodeReport,
 } from "../nodes/protocol.ts";
 import { identifyWindows } from "../collectors/windows_winrm.ts";
+import { identifyWindowsWmi } from "../collectors/windows_wmi.ts";
 import { WinrmError } from "../winrm/errors.ts";
+import { WmiError } from "../wmi/mod.ts";
 import { readNodeIdentity, writeNodeIdentity } from "./node_identity.ts";
 import { openPorts } from "../discovery/probe.ts";
 import { hostIdentifier } from "../collectors/identify_host.ts";
@@ -204,16 +206,13 @@ export class PollerNode {
     const report: NodeReport = { id: cmd.id, ok: false };
     if (cmd.kind === "credential-test") {
       try {
-        report.result = await identifyWindows(
-          cmd.ip,
-          cmd.credential,
-          AbortSignal.timeout(20_000),
-          {},
-          cmd.hostName ?? null,
-        );
+        const signal = AbortSignal.timeout(20_000);
+        report.result = cmd.credential.type === "wmi"
+          ? await identifyWindowsWmi(cmd.ip, cmd.credential, signal)
+          : await identifyWindows(cmd.ip, cmd.credential, signal, {}, cmd.hostName ?? null);
         report.ok = true;
       } catch (err) {
-        report.error = err instanceof WinrmError
+        report.error = err instanceof WinrmError || err instanceof WmiError
           ? { kind: err.kind, message: err.message }
           : { kind: "unexpected", message: (err as Error).message };
       }

@@ -160,7 +160,7 @@ Deno.test({
         page.url().endsWith(`/devices/${m.device_id}`)
       );
       await page.getByLabel(`Interval of monitor ${monitor.id} (seconds)`).fill("30");
-      await page.getByRole("button", { name: "Save" }).click();
+      await page.getByRole("button", { name: "Save", exact: true }).click();
       await page.getByText("Interval saved.").waitFor();
       await page.getByRole("button", { name: "Disable" }).click();
       await page.getByRole("button", { name: "Enable" }).waitFor();

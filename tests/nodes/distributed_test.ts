@@ -54,6 +54,7 @@ Deno.test({
       password: PASSWORD_A,
       httpPort: winrmPort,
       httpsPort: null,
+      wmi: false, // WinRM only: nothing here needs TCP 135
     });
     const simB = await startWinsim({
       hosts: 2,
@@ -62,6 +63,7 @@ Deno.test({
       password: PASSWORD_B,
       httpPort: winrmPort,
       httpsPort: null,
+      wmi: false, // WinRM only: nothing here needs TCP 135
     });
     const tls = await makeTls(dir);
     const ports = [await freePort(), await freePort()];
