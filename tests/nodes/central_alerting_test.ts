@@ -50,12 +50,12 @@ Deno.test({
       env: { NMSLITE_NODE_HEARTBEAT: "500ms", NMSLITE_NODE_HEARTBEAT_TIMEOUT: "3s" },
     });
     const client = Deno.createHttpClient({ caCerts: [tls.cert] });
-    // deno-lint-ignore no-explicit-any
     const call = async (
       method: string,
       path: string,
       body?: unknown,
       token?: string,
+      // deno-lint-ignore no-explicit-any
     ): Promise<any> => {
       const res = await fetch(`${central.url}/api/v1${path}`, {
         method,
