@@ -2,7 +2,7 @@
  * Two alerting runtimes on one database, as two central processes run them: both evaluate
  * the same committed samples (a problem opens once), and both deliver from the one outbox to
  * one loopback receiver at the same time (each notification arrives exactly once, and a
- * problem's notifications arrive in order). On PostgreSQL each runtime has its own
+ * problem's notifications arrive in order); a repeat that falls due is queued by one of them. On PostgreSQL each runtime has its own
  * connection pool; on PGlite they share the single connection.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
@@ -144,9 +144,27 @@ for (const backend of backends()) {
           "SELECT count(*)::int AS n FROM notification_deliveries",
         );
         assertEquals(attempts[0].n, monitors.length * 3, "one logged attempt per notification");
+        // A repeat falls due: both runtimes look at once, one of them queues it.
+        await dbA.query("UPDATE notification_policies SET repeat_interval_s = 60");
+        await dbA.query(
+          "UPDATE problems SET notified_at = now() - interval '1 hour' WHERE state = 'open'",
+        );
+        await Promise.all([a.reload(), b.reload()]);
+        const repeats = await Promise.all([a.recorder.repeatDue(), b.recorder.repeatDue()]);
+        assertEquals(repeats[0] + repeats[1], monitors.length, "one repeat per open problem");
+        const [{ n: rows }] = await dbA.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM notification_outbox",
+        );
+        assertEquals(rows, monitors.length * 4);
+        await Promise.all([drain(a), drain(b)]);
+        assertEquals(receiver.received.length, monitors.length * 4);
+        assertEquals(
+          new Set(receiver.received.map((n) => n.idempotencyKey)).size,
+          monitors.length * 4,
+        );
         const sent = (rt: AlertingRuntime) => rt.outbox.outcomes.get(`${channel.id}|ok`) ?? 0;
         console.log(`delivered by runtime A: ${sent(a)}, by runtime B: ${sent(b)}`);
-        assertEquals(sent(a) + sent(b), monitors.length * 3);
+        assertEquals(sent(a) + sent(b), monitors.length * 4);
       } finally {
         for (const rt of runtimes) await rt.stop();
         await receiver.close();
