@@ -59,6 +59,7 @@ async function main(): Promise<number> {
         retries: config.polling.retries,
         retryBackoffMs: config.polling.retry_backoff_ms,
         winrmPipelining: config.polling.winrm_pipelining,
+        kerberosAllowRc4: config.kerberos.allow_rc4,
         pluginDir: pluginDirOf(config),
       },
     }, WORKER_URLS);

@@ -76,7 +76,10 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const { db, keyring, jwtSecret } = await bootstrap(config);
   const events = new EntityEvents();
   const d = config.discovery;
-  const winrm = { pipelining: config.polling.winrm_pipelining };
+  const winrm = {
+    pipelining: config.polling.winrm_pipelining,
+    kerberos: { allowRc4: config.kerberos.allow_rc4 },
+  };
   const identify = hostIdentifier(winrm);
   const discovery = new DiscoveryService(db, keyring, identify, {
     concurrency: d.concurrency,

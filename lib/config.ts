@@ -158,6 +158,14 @@ export const ConfigSchema = z.object({
     /** the dashboard's public URL for links in notifications; empty for relative links */
     public_url: z.string().default(""),
   }).prefault({}),
+  /** Kerberos for WinRM (issue 15). */
+  kerberos: z.object({
+    /**
+     * Let an account with only RC4-HMAC keys (RFC 4757) authenticate: weak and deprecated,
+     * so off by default; service tickets are still asked for with AES keys only.
+     */
+    allow_rc4: boolish.default(false),
+  }).prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -219,6 +227,7 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_HEALTH_REACTIVATE_AFTER: "health.reactivate_after_ms",
   NMSLITE_HEALTH_PROBE_INTERVAL: "health.probe_interval_ms",
   NMSLITE_ROLE: "role",
+  NMSLITE_KERBEROS_ALLOW_RC4: "kerberos.allow_rc4",
   NMSLITE_NODE_ENROLMENT_TTL: "nodes.enrolment_ttl_ms",
   NMSLITE_NODE_HEARTBEAT: "nodes.heartbeat_ms",
   NMSLITE_NODE_HEARTBEAT_TIMEOUT: "nodes.heartbeat_timeout_ms",

@@ -228,6 +228,8 @@ export type PollerCommand =
     maxQueued?: number;
     credentialTtlMs: number;
     winrmPipelining: boolean;
+    /** kerberos.allow_rc4 (absent: false) */
+    kerberosAllowRc4?: boolean;
     /** where exec plugins must live (plugins.dir); without it exec plugins are refused */
     pluginDir?: string;
     /** WinRM connections this Worker may hold open (its descriptor budget; absent: unbounded) */

@@ -62,3 +62,10 @@ Deno.test("durations", () => {
   assertEquals(parseDurationMs("1.5s"), 1500);
   assertEquals(parseDurationMs("x"), undefined);
 });
+
+Deno.test("kerberos.allow_rc4: off by default, on from the environment or a flag", () => {
+  assertEquals(loadConfig([], {}).kerberos.allow_rc4, false);
+  assertEquals(loadConfig([], { NMSLITE_KERBEROS_ALLOW_RC4: "true" }).kerberos.allow_rc4, true);
+  assertEquals(loadConfig(["--kerberos.allow_rc4", "yes"], {}).kerberos.allow_rc4, true);
+  assertThrows(() => loadConfig([], { NMSLITE_KERBEROS_ALLOW_RC4: "maybe" }), ConfigError);
+});

@@ -27,6 +27,7 @@ import {
   negTokenResp as krbNegTokenResp,
   offersKerberos,
   readNegTokenInit,
+  readNegTokenResp as krbReadNegTokenResp,
 } from "../lib/kerberos/spnego.ts";
 import type { HostState } from "./hosts.ts";
 import { NtlmAcceptor } from "./ntlm_acceptor.ts";
@@ -48,7 +49,8 @@ export interface AuthConfig {
   /** wrap the CHALLENGE in a NegTokenResp even for a raw NEGOTIATE (a peer some clients meet) */
   spnegoAlways?: boolean;
   /** accept Kerberos with these service keys (a keytab's entries for the host's SPN) */
-  kerberos?: { keys: KeytabEntry[]; maxSkewMs?: number };
+  /** requireMic: answer a SPNEGO AP-REQ with request-mic and wait for the client's mechListMIC */
+  kerberos?: { keys: KeytabEntry[]; maxSkewMs?: number; requireMic?: boolean };
 }
 
 export type AuthOutcome =
@@ -65,6 +67,8 @@ export function accountName(user: string): string {
 
 export class ConnectionAuth {
   #session?: NtlmSession | Sealer;
+  /** a Kerberos context waiting for the client's mechListMIC (kerberos.requireMic) */
+  #awaitingMic?: { acceptor: AcceptorContext; mechTypes: Uint8Array };
   #acceptor?: NtlmAcceptor;
   /** the handshake so far came wrapped in SPNEGO: so do our answers */
   #spnego = false;
@@ -200,6 +204,9 @@ export class ConnectionAuth {
     } catch {
       return null;
     }
+    const waiting = this.#awaitingMic;
+    this.#awaitingMic = undefined;
+    if (waiting && bytes[0] === 0xa1) return this.#mechListMic(waiting, bytes, name);
     const krb = kerberosToken(bytes);
     if (!krb) return null;
     this.#session = undefined;
@@ -229,6 +236,17 @@ export class ConnectionAuth {
       this.host.stats.authFailures++;
       return { ok: false, headers: this.challengeHeaders() };
     }
+    if (krb.spnego && this.cfg.kerberos!.requireMic) {
+      // RFC 4178 §5: the context is made, but the negotiation completes only when the
+      // initiator's mechListMIC over the mechTypes it offered verifies.
+      this.#awaitingMic = { acceptor, mechTypes: krb.mechTypes! };
+      const out = krbNegTokenResp({
+        negState: KRB_NEG_STATE.requestMic,
+        supportedMech: KRB5_OID,
+        responseToken: apRep,
+      });
+      return { ok: false, headers: [["WWW-Authenticate", `${name} ${b64(out)}`]] };
+    }
     this.host.stats.authHandshakes++;
     this.#session = new KerberosSealer(acceptor, KERBEROS_PROTOCOL);
     const out = krb.spnego
@@ -244,17 +262,48 @@ export class ConnectionAuth {
       headers: [["WWW-Authenticate", `${name} ${b64(out)}`]],
     };
   }
+
+  /** The second leg under requireMic: the client's mechListMIC, then ours back. */
+  #mechListMic(
+    waiting: { acceptor: AcceptorContext; mechTypes: Uint8Array },
+    bytes: Uint8Array,
+    name: string,
+  ): AuthOutcome {
+    try {
+      const resp = krbReadNegTokenResp(bytes);
+      if (!resp.mechListMic) throw new Error("no mechListMIC");
+      waiting.acceptor.verifyMic(waiting.mechTypes, resp.mechListMic);
+    } catch (err) {
+      if (Deno.env.get("WINSIM_DEBUG")) console.error("mechListMIC refused:", err);
+      this.host.stats.authFailures++;
+      const reject = b64(krbNegTokenResp({ negState: KRB_NEG_STATE.reject }));
+      return { ok: false, headers: [["WWW-Authenticate", `${name} ${reject}`]] };
+    }
+    this.host.stats.authHandshakes++;
+    this.#session = new KerberosSealer(waiting.acceptor, KERBEROS_PROTOCOL);
+    const out = krbNegTokenResp({
+      negState: KRB_NEG_STATE.acceptCompleted,
+      mechListMic: waiting.acceptor.getMic(waiting.mechTypes),
+    });
+    return {
+      ok: true,
+      session: this.#session,
+      headers: [["WWW-Authenticate", `${name} ${b64(out)}`]],
+    };
+  }
 }
 
 /** The AP-REQ a Negotiate token carries: raw (requests-kerberos) or in a NegTokenInit. */
-function kerberosToken(bytes: Uint8Array): { apReq: Uint8Array; spnego: boolean } | null {
+function kerberosToken(
+  bytes: Uint8Array,
+): { apReq: Uint8Array; spnego: boolean; mechTypes?: Uint8Array } | null {
   if (bytes[0] !== 0x60) return null;
   try {
     if (isSpnegoInit(bytes)) {
       const init = readNegTokenInit(bytes);
       if (!init.mechToken || !offersKerberos(init.mechTypes)) return null;
       unframe(init.mechToken);
-      return { apReq: init.mechToken, spnego: true };
+      return { apReq: init.mechToken, spnego: true, mechTypes: init.mechTypes };
     }
     unframe(bytes);
     return { apReq: bytes, spnego: false };

@@ -51,7 +51,12 @@ export interface WinsimOptions {
    * accept Kerberos (Negotiate) with the service keys of a keytab (its bytes), for `spn`
    * ("HTTP/name"; every key in the keytab when absent); the user is `username`@any realm
    */
-  kerberos?: { keytab: Uint8Array; spn?: string };
+  kerberos?: {
+    keytab: Uint8Array;
+    spn?: string;
+    /** complete SPNEGO only on the client's mechListMIC (RFC 4178 request-mic) */
+    requireMic?: boolean;
+  };
   /**
    * serve WMI over DCOM (default true): activation on `rpcPort` plus a dynamic port per host;
    * false leaves rpcPort silent. rpcPort defaults to 135 (a free port when binding 135 is not
@@ -123,7 +128,9 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
     cbtHardening: opts.cbtHardening ?? "relaxed",
     spnego: opts.spnego ?? true,
     spnegoAlways: opts.spnegoAlways ?? false,
-    kerberos: opts.kerberos ? { keys: serviceKeys(opts.kerberos) } : undefined,
+    kerberos: opts.kerberos
+      ? { keys: serviceKeys(opts.kerberos), requireMic: opts.kerberos.requireMic }
+      : undefined,
   };
   const httpPort = opts.httpPort ?? 5985;
   const httpsPort = opts.httpsPort === undefined ? 5986 : opts.httpsPort;

@@ -99,7 +99,10 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
         collect: (job, plugin, credential, signal) =>
           collectMetrics(job, plugin, credential, signal, {
             pluginDir: cmd.pluginDir,
-            winrm: { pipelining: cmd.winrmPipelining },
+            winrm: {
+              pipelining: cmd.winrmPipelining,
+              kerberos: { allowRc4: cmd.kerberosAllowRc4 ?? false },
+            },
           }),
         onSample: (s) => batcher!.addSample(s),
         onOutcome: (o) => {

@@ -46,16 +46,17 @@ const [TD0, TD1, TD2, TD3] = TD;
 
 /** An expanded AES-128/256 key: encrypt and decrypt one 16-byte block in place. */
 export class Aes {
-  readonly #ek: Int32Array;
-  readonly #dk: Int32Array;
-  readonly #rounds: number;
+  /** the encryption and (equivalent inverse cipher) decryption schedules, and rounds */
+  readonly ek: Int32Array;
+  readonly dk: Int32Array;
+  readonly rounds: number;
 
   constructor(key: Uint8Array) {
     const nk = key.length / 4;
     if (nk !== 4 && nk !== 8) throw new Error("AES key must be 16 or 32 bytes");
-    const rounds = this.#rounds = nk + 6;
+    const rounds = this.rounds = nk + 6;
     const n = 4 * (rounds + 1);
-    const ek = this.#ek = new Int32Array(n);
+    const ek = this.ek = new Int32Array(n);
     for (let i = 0; i < nk; i++) {
       ek[i] = (key[4 * i] << 24) | (key[4 * i + 1] << 16) | (key[4 * i + 2] << 8) | key[4 * i + 3];
     }
@@ -74,7 +75,7 @@ export class Aes {
       ek[i] = ek[i - nk] ^ t;
     }
     // The equivalent inverse cipher's schedule: rounds reversed, InvMixColumns inside.
-    const dk = this.#dk = new Int32Array(n);
+    const dk = this.dk = new Int32Array(n);
     for (let r = 0; r <= rounds; r++) {
       for (let c = 0; c < 4; c++) {
         const w = ek[4 * (rounds - r) + c];
@@ -86,11 +87,11 @@ export class Aes {
 
   /** Encrypts b[o..o+16] in place. */
   encryptBlock(b: Uint8Array, o: number): void {
-    const k = this.#ek;
+    const k = this.ek;
     let s0 = read(b, o) ^ k[0], s1 = read(b, o + 4) ^ k[1];
     let s2 = read(b, o + 8) ^ k[2], s3 = read(b, o + 12) ^ k[3];
     let i = 4;
-    for (let r = 1; r < this.#rounds; r++, i += 4) {
+    for (let r = 1; r < this.rounds; r++, i += 4) {
       const t0 = TE0[s0 >>> 24] ^ TE1[(s1 >>> 16) & 255] ^ TE2[(s2 >>> 8) & 255] ^ TE3[s3 & 255] ^
         k[i];
       const t1 = TE0[s1 >>> 24] ^ TE1[(s2 >>> 16) & 255] ^ TE2[(s3 >>> 8) & 255] ^ TE3[s0 & 255] ^
@@ -111,11 +112,11 @@ export class Aes {
 
   /** Decrypts b[o..o+16] in place. */
   decryptBlock(b: Uint8Array, o: number): void {
-    const k = this.#dk;
+    const k = this.dk;
     let s0 = read(b, o) ^ k[0], s1 = read(b, o + 4) ^ k[1];
     let s2 = read(b, o + 8) ^ k[2], s3 = read(b, o + 12) ^ k[3];
     let i = 4;
-    for (let r = 1; r < this.#rounds; r++, i += 4) {
+    for (let r = 1; r < this.rounds; r++, i += 4) {
       const t0 = TD0[s0 >>> 24] ^ TD1[(s3 >>> 16) & 255] ^ TD2[(s2 >>> 8) & 255] ^ TD3[s1 & 255] ^
         k[i];
       const t1 = TD0[s1 >>> 24] ^ TD1[(s0 >>> 16) & 255] ^ TD2[(s3 >>> 8) & 255] ^ TD3[s2 & 255] ^
@@ -151,19 +152,74 @@ function write(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v;
 }
 
-/** CBC with a zero IV over whole blocks, in place. */
+/**
+ * CBC with a zero IV over whole blocks, in place: the chaining value stays in four words
+ * and each block is read and written once (no per-byte XOR, no call per block).
+ */
 export function cbcEncryptInPlace(aes: Aes, b: Uint8Array): void {
+  const k = aes.ek, rounds = aes.rounds;
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  let p0 = 0, p1 = 0, p2 = 0, p3 = 0;
   for (let o = 0; o < b.length; o += 16) {
-    if (o) { for (let i = 0; i < 16; i++) b[o + i] ^= b[o - 16 + i]; }
-    aes.encryptBlock(b, o);
+    let s0 = v.getInt32(o) ^ p0 ^ k[0], s1 = v.getInt32(o + 4) ^ p1 ^ k[1];
+    let s2 = v.getInt32(o + 8) ^ p2 ^ k[2], s3 = v.getInt32(o + 12) ^ p3 ^ k[3];
+    let i = 4;
+    for (let r = 1; r < rounds; r++, i += 4) {
+      const t0 = TE0[s0 >>> 24] ^ TE1[(s1 >>> 16) & 255] ^ TE2[(s2 >>> 8) & 255] ^ TE3[s3 & 255] ^
+        k[i];
+      const t1 = TE0[s1 >>> 24] ^ TE1[(s2 >>> 16) & 255] ^ TE2[(s3 >>> 8) & 255] ^ TE3[s0 & 255] ^
+        k[i + 1];
+      const t2 = TE0[s2 >>> 24] ^ TE1[(s3 >>> 16) & 255] ^ TE2[(s0 >>> 8) & 255] ^ TE3[s1 & 255] ^
+        k[i + 2];
+      s3 = TE0[s3 >>> 24] ^ TE1[(s0 >>> 16) & 255] ^ TE2[(s1 >>> 8) & 255] ^ TE3[s2 & 255] ^
+        k[i + 3];
+      s0 = t0;
+      s1 = t1;
+      s2 = t2;
+    }
+    p0 = final(SBOX, s0, s1, s2, s3) ^ k[i];
+    p1 = final(SBOX, s1, s2, s3, s0) ^ k[i + 1];
+    p2 = final(SBOX, s2, s3, s0, s1) ^ k[i + 2];
+    p3 = final(SBOX, s3, s0, s1, s2) ^ k[i + 3];
+    v.setInt32(o, p0);
+    v.setInt32(o + 4, p1);
+    v.setInt32(o + 8, p2);
+    v.setInt32(o + 12, p3);
   }
 }
 
 /** CBC decryption with a zero IV over whole blocks, in place (last block first). */
 export function cbcDecryptInPlace(aes: Aes, b: Uint8Array): void {
+  const k = aes.dk, rounds = aes.rounds;
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
   for (let o = b.length - 16; o >= 0; o -= 16) {
-    aes.decryptBlock(b, o);
-    if (o) { for (let i = 0; i < 16; i++) b[o + i] ^= b[o - 16 + i]; }
+    let s0 = v.getInt32(o) ^ k[0], s1 = v.getInt32(o + 4) ^ k[1];
+    let s2 = v.getInt32(o + 8) ^ k[2], s3 = v.getInt32(o + 12) ^ k[3];
+    let i = 4;
+    for (let r = 1; r < rounds; r++, i += 4) {
+      const t0 = TD0[s0 >>> 24] ^ TD1[(s3 >>> 16) & 255] ^ TD2[(s2 >>> 8) & 255] ^ TD3[s1 & 255] ^
+        k[i];
+      const t1 = TD0[s1 >>> 24] ^ TD1[(s0 >>> 16) & 255] ^ TD2[(s3 >>> 8) & 255] ^ TD3[s2 & 255] ^
+        k[i + 1];
+      const t2 = TD0[s2 >>> 24] ^ TD1[(s1 >>> 16) & 255] ^ TD2[(s0 >>> 8) & 255] ^ TD3[s3 & 255] ^
+        k[i + 2];
+      s3 = TD0[s3 >>> 24] ^ TD1[(s2 >>> 16) & 255] ^ TD2[(s1 >>> 8) & 255] ^ TD3[s0 & 255] ^
+        k[i + 3];
+      s0 = t0;
+      s1 = t1;
+      s2 = t2;
+    }
+    let c0 = 0, c1 = 0, c2 = 0, c3 = 0; // the previous ciphertext block (zero IV first)
+    if (o) {
+      c0 = v.getInt32(o - 16);
+      c1 = v.getInt32(o - 12);
+      c2 = v.getInt32(o - 8);
+      c3 = v.getInt32(o - 4);
+    }
+    v.setInt32(o, final(INV, s0, s3, s2, s1) ^ k[i] ^ c0);
+    v.setInt32(o + 4, final(INV, s1, s0, s3, s2) ^ k[i + 1] ^ c1);
+    v.setInt32(o + 8, final(INV, s2, s1, s0, s3) ^ k[i + 2] ^ c2);
+    v.setInt32(o + 12, final(INV, s3, s2, s1, s0) ^ k[i + 3] ^ c3);
   }
 }
 
@@ -172,22 +228,42 @@ const W = new Int32Array(80);
 /** SHA-1 compression of `n` 64-byte blocks of b from o into h. */
 function compress(h: Int32Array, b: Uint8Array, o: number, n: number): void {
   let h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3], h4 = h[4];
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
   for (let blk = 0; blk < n; blk++, o += 64) {
-    for (let i = 0; i < 16; i++) W[i] = read(b, o + 4 * i);
+    for (let i = 0; i < 16; i++) W[i] = v.getInt32(o + 4 * i);
     for (let i = 16; i < 80; i++) {
       const x = W[i - 3] ^ W[i - 8] ^ W[i - 14] ^ W[i - 16];
       W[i] = (x << 1) | (x >>> 31);
     }
     let a = h0, bb = h1, c = h2, d = h3, e = h4;
-    for (let i = 0; i < 80; i++) {
-      const f = i < 20
-        ? ((bb & c) | (~bb & d)) + 0x5a827999
-        : i < 40
-        ? (bb ^ c ^ d) + 0x6ed9eba1
-        : i < 60
-        ? ((bb & c) | (bb & d) | (c & d)) + 0x8f1bbcdc
-        : (bb ^ c ^ d) + 0xca62c1d6;
-      const t = (((a << 5) | (a >>> 27)) + f + e + W[i]) | 0;
+    // four loops of 20 rounds: no per-round choice of function
+    for (let i = 0; i < 20; i++) {
+      const t = (((a << 5) | (a >>> 27)) + ((bb & c) | (~bb & d)) + 0x5a827999 + e + W[i]) | 0;
+      e = d;
+      d = c;
+      c = (bb << 30) | (bb >>> 2);
+      bb = a;
+      a = t;
+    }
+    for (let i = 20; i < 40; i++) {
+      const t = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + 0x6ed9eba1 + e + W[i]) | 0;
+      e = d;
+      d = c;
+      c = (bb << 30) | (bb >>> 2);
+      bb = a;
+      a = t;
+    }
+    for (let i = 40; i < 60; i++) {
+      const t = (((a << 5) | (a >>> 27)) + ((bb & c) | (bb & d) | (c & d)) + 0x8f1bbcdc + e +
+        W[i]) | 0;
+      e = d;
+      d = c;
+      c = (bb << 30) | (bb >>> 2);
+      bb = a;
+      a = t;
+    }
+    for (let i = 60; i < 80; i++) {
+      const t = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + 0xca62c1d6 + e + W[i]) | 0;
       e = d;
       d = c;
       c = (bb << 30) | (bb >>> 2);

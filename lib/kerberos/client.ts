@@ -49,7 +49,10 @@ export interface KerberosCredentialOptions {
   kdcs?: string[] | null;
   /** the DNS server for SRV look-ups (tests); default the system's */
   nameServer?: NameServer;
-  /** RC4-HMAC keys are refused unless this is set (this build cannot use them anyway) */
+  /**
+   * kerberos.allow_rc4: an account with only RC4-HMAC keys may pre-authenticate with its
+   * RC4 key (RFC 4757). Service tickets are still asked for with AES session keys only.
+   */
   allowRc4?: boolean;
   /** the clock (tests offset it); default Date.now */
   now?: () => number;
@@ -72,6 +75,10 @@ interface Tgt extends ServiceTicket {
 
 /** Our etype preference: the strongest first. */
 const ETYPES = [ETYPE.AES256, ETYPE.AES128];
+/** The AS-REQ's when RC4 is allowed: RC4 last, so the KDC picks it only for an RC4-only key. */
+const ETYPES_RC4 = [ETYPE.AES256, ETYPE.AES128, ETYPE.RC4_HMAC];
+const RC4_REFUSED = "RC4-HMAC is refused by default (weak, deprecated): give the account AES " +
+  "keys (msDS-SupportedEncryptionTypes, then change its password), or set kerberos.allow_rc4";
 
 /** Splits "user@REALM" / "DOMAIN\\user" / "user" with an explicit realm. */
 export function parsePrincipal(
@@ -194,7 +201,7 @@ export class KerberosClient {
         sname: krbtgt,
         till: this.#now() + 24 * 3600_000,
         nonce,
-        etypes: ETYPES,
+        etypes: this.#opts.allowRc4 ? ETYPES_RC4 : ETYPES,
       });
       this.stats.asRequests++;
       return {
@@ -220,8 +227,8 @@ export class KerberosClient {
         // one matches). Guessing would cost the account a failed pre-authentication.
         throw new KerberosError(
           "etype",
-          `${this.principal}: the KDC has no AES key for this account (an RC4-only account? ` +
-            "RC4-HMAC is refused: enable AES for the account and change its password)",
+          `${this.principal}: the KDC has no key of an allowed type for this account ` +
+            `(an RC4-only account? ${RC4_REFUSED})`,
           KRB_ERR.ETYPE_NOSUPP,
         );
       }
@@ -272,18 +279,17 @@ export class KerberosClient {
   #choose(padata: PaData[]): EtypeInfo2 {
     const entry = padata.find((p) => p.type === PA.ETYPE_INFO2);
     const infos = entry ? decodeEtypeInfo2(entry.value) : [];
-    for (const e of ETYPES) {
+    for (const e of this.#opts.allowRc4 ? ETYPES_RC4 : ETYPES) {
       const i = infos.find((x) => x.etype === e);
       if (i) return i;
     }
-    if (infos.length && infos.every((i) => !isSupportedEtype(i.etype))) {
+    if (infos.length && infos.every((i) => !isSupportedEtype(i.etype, this.#opts.allowRc4))) {
       const rc4 = infos.some((i) => i.etype === ETYPE.RC4_HMAC);
       throw new KerberosError(
         "etype",
         `${this.principal}: the KDC offers only ` +
           (rc4
-            ? "RC4-HMAC keys for this account, which are refused (weak, deprecated): set the " +
-              "account's msDS-SupportedEncryptionTypes to AES and change its password"
+            ? `RC4-HMAC keys for this account: ${RC4_REFUSED}`
             : `encryption types ${infos.map((i) => i.etype).join(", ")}, none of them AES`),
         KRB_ERR.ETYPE_NOSUPP,
       );
@@ -431,7 +437,13 @@ export function kerberosClientFor(opts: KerberosCredentialOptions): KerberosClie
   if (opts.now) return new KerberosClient(opts); // a test's own clock: its own tickets
   const id = createHash("sha256").update(SALT).update(opts.password).update("\0")
     .update(
-      JSON.stringify([opts.principal, opts.realm ?? "", opts.kdcs ?? [], opts.nameServer ?? null]),
+      JSON.stringify([
+        opts.principal,
+        opts.realm ?? "",
+        opts.kdcs ?? [],
+        opts.nameServer ?? null,
+        !!opts.allowRc4,
+      ]),
     )
     .digest("base64url");
   let c = registry.get(id);

@@ -1,12 +1,19 @@
 /**
  * RFC 3961/3962 simplified-profile crypto for aes128- and aes256-cts-hmac-sha1-96:
  * n-fold, DK, PBKDF2 string-to-key, AES-CBC with ciphertext stealing (IV 0),
- * HMAC-SHA1-96 integrity and checksums. RC4-HMAC (etype 23) is known by number only and
- * refused unless the caller allows it; this module does not implement it.
+ * HMAC-SHA1-96 integrity and checksums. RC4-HMAC (etype 23, RFC 4757) is dispatched to
+ * rc4_hmac.ts; whether it may be used at all is the client's policy (kerberos.allow_rc4).
  */
 import { pbkdf2Sync } from "node:crypto";
 import { Aes, cbcDecryptInPlace, cbcEncryptInPlace, HmacSha1 } from "./aes_sha1.ts";
 import { KerberosError, KerberosIntegrityError, KerberosProtocolError } from "./errors.ts";
+import {
+  CKSUMTYPE_HMAC_MD5,
+  rc4Checksum,
+  rc4Decrypt,
+  rc4Encrypt,
+  rc4StringToKey,
+} from "./rc4_hmac.ts";
 
 export const ETYPE = { AES256: 18, AES128: 17, RC4_HMAC: 23 } as const;
 /** Checksum types of the two AES etypes (RFC 3962 §7). */
@@ -41,23 +48,19 @@ const MAC = 12;
 function keyLength(etype: number): number {
   if (etype === ETYPE.AES256) return 32;
   if (etype === ETYPE.AES128) return 16;
-  if (etype === ETYPE.RC4_HMAC) {
-    throw new KerberosError(
-      "etype",
-      "RC4-HMAC (etype 23) is refused: it is weak and deprecated; ask for AES keys on the " +
-        "account, or allow RC4 explicitly in the settings",
-    );
-  }
+  if (etype === ETYPE.RC4_HMAC) return 16;
   throw new KerberosError("etype", `unsupported Kerberos encryption type ${etype}`);
 }
 
 export function checksumType(etype: number): number {
   keyLength(etype);
+  if (etype === ETYPE.RC4_HMAC) return CKSUMTYPE_HMAC_MD5;
   return etype === ETYPE.AES256 ? CKSUMTYPE.HMAC_SHA1_96_AES256 : CKSUMTYPE.HMAC_SHA1_96_AES128;
 }
 
-export function isSupportedEtype(etype: number): boolean {
-  return etype === ETYPE.AES256 || etype === ETYPE.AES128;
+/** AES always; RC4-HMAC only when the caller's policy allows it. */
+export function isSupportedEtype(etype: number, allowRc4 = false): boolean {
+  return etype === ETYPE.AES256 || etype === ETYPE.AES128 || (allowRc4 && etype === ETYPE.RC4_HMAC);
 }
 
 function cbcEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
@@ -114,6 +117,7 @@ export function stringToKey(
   iterations = 4096,
 ): Key {
   const len = keyLength(etype);
+  if (etype === ETYPE.RC4_HMAC) return { etype, value: rc4StringToKey(password) };
   const s = typeof salt === "string" ? te.encode(salt) : salt;
   const tkey = new Uint8Array(pbkdf2Sync(te.encode(password), s, iterations, len, "sha1"));
   return { etype, value: deriveKey(tkey, te.encode("kerberos")) };
@@ -189,6 +193,13 @@ const usageCache = new WeakMap<Uint8Array, Map<number, UsageKeys>>();
 
 export function usageKeys(key: Key, usage: number): UsageKeys {
   keyLength(key.etype);
+  if (key.etype === ETYPE.RC4_HMAC) {
+    throw new KerberosError(
+      "etype",
+      "an RC4-HMAC key cannot protect GSS messages here (RFC 4757 wrap tokens are not " +
+        "implemented): give the service account AES keys",
+    );
+  }
   let byUsage = usageCache.get(key.value);
   if (!byUsage) usageCache.set(key.value, byUsage = new Map());
   let k = byUsage.get(usage);
@@ -214,6 +225,7 @@ export function encrypt(
   plain: Uint8Array,
   confounder?: Uint8Array,
 ): Uint8Array {
+  if (key.etype === ETYPE.RC4_HMAC) return rc4Encrypt(key.value, usage, plain, confounder);
   return encryptParts(key, usage, [plain], confounder);
 }
 
@@ -289,6 +301,7 @@ export function decryptInPlace(
 
 /** The plaintext, or KerberosIntegrityError when the HMAC does not verify. */
 export function decrypt(key: Key, usage: number, cipher: Uint8Array): Uint8Array {
+  if (key.etype === ETYPE.RC4_HMAC) return rc4Decrypt(key.value, usage, cipher);
   return decryptWithConfounder(key, usage, cipher).subarray(BLOCK);
 }
 
@@ -314,6 +327,7 @@ export function checksum(key: Key, usage: number, ...data: Uint8Array[]): Uint8A
       o += d.length;
     }
   }
+  if (key.etype === ETYPE.RC4_HMAC) return rc4Checksum(key.value, usage, all);
   return usageKeys(key, usage).checksum.mac(all).slice(0, MAC);
 }
 

@@ -28,6 +28,7 @@ export interface NodePipelineOptions {
   retries: number;
   retryBackoffMs: number;
   winrmPipelining: boolean;
+  kerberosAllowRc4?: boolean;
   pluginDir: string;
   kvPath: string;
 }
@@ -167,6 +168,7 @@ export class NodePipeline {
         retryBackoffMs: this.opts.retryBackoffMs,
         credentialTtlMs: 60_000,
         winrmPipelining: this.opts.winrmPipelining,
+        kerberosAllowRc4: this.opts.kerberosAllowRc4,
         pluginDir: this.opts.pluginDir,
       } satisfies PollerCommand,
     );

@@ -54,6 +54,8 @@ export interface PipelineOptions {
   credentialTtlMs: number;
   /** polling.winrm_pipelining, handed to every poller Worker */
   winrmPipelining: boolean;
+  /** kerberos.allow_rc4, handed to every poller Worker */
+  kerberosAllowRc4?: boolean;
   /** plugins.dir: where exec plugins must live */
   pluginDir: string;
   /** WinRM connections per poller Worker (its descriptor budget, lib/os/fd_limit.ts) */
@@ -244,6 +246,7 @@ export class Pipeline {
         maxQueued: this.opts.pollerMaxQueued,
         credentialTtlMs: this.opts.credentialTtlMs,
         winrmPipelining: this.opts.winrmPipelining,
+        kerberosAllowRc4: this.opts.kerberosAllowRc4,
         pluginDir: this.opts.pluginDir,
         winrmConnections: this.opts.winrmConnections,
       } satisfies PollerCommand,

@@ -29,10 +29,12 @@ const IDENTIFY_RETRY_MS = 15 * 60_000;
 
 /** What the runtime is handed by the composition root: the pipeline's parts and its settings. */
 export interface RuntimeDeps extends PipelineDeps {
-  settings: Pick<
-    Config,
-    "polling" | "health" | "metrics" | "plugins" | "data_dir" | "server" | "database"
-  >;
+  settings:
+    & Pick<
+      Config,
+      "polling" | "health" | "metrics" | "plugins" | "data_dir" | "server" | "database"
+    >
+    & Partial<Pick<Config, "kerberos">>;
   /** the Deno KV file of the results queue */
   queuePath: string;
   /** alert evaluation, fed every commit and every reachability change */
@@ -80,7 +82,10 @@ export class MonitoringRuntime {
     });
     const p = settings.polling;
     this.identification = new DeviceIdentification(db, deps.keyring, {
-      identify: hostIdentifier({ pipelining: p.winrm_pipelining }),
+      identify: hostIdentifier({
+        pipelining: p.winrm_pipelining,
+        kerberos: { allowRc4: settings.kerberos?.allow_rc4 ?? false },
+      }),
       timeoutMs: p.timeout_ms,
       retryAfterMs: IDENTIFY_RETRY_MS,
       onIdentified: (id) => deps.events.emit({ entity: "device", id, action: "updated" }),
@@ -114,6 +119,7 @@ export class MonitoringRuntime {
       retryBackoffMs: p.retry_backoff_ms,
       credentialTtlMs: p.credential_ttl_ms,
       winrmPipelining: p.winrm_pipelining,
+      kerberosAllowRc4: settings.kerberos?.allow_rc4 ?? false,
       pluginDir: pluginDirOf(settings),
       winrmConnections: fd.perPoller,
       kvPath: deps.queuePath,

@@ -32,7 +32,7 @@ import { checkPinned, type TlsOptions } from "./tls_verify.ts";
 import { Transport, type TransportResult } from "./transport.ts";
 import { kerberosClientFor } from "../kerberos/client.ts";
 import type { NameServer } from "../kerberos/kdc_transport.ts";
-import type { SpnChoice } from "./kerberos_auth.ts";
+import { dnsPtrResolver, type PtrResolver, type SpnChoice } from "./kerberos_auth.ts";
 import { cancel, schedule } from "./ticker.ts";
 
 export interface WinrmTimeouts {
@@ -93,6 +93,10 @@ export interface WinrmKerberosOptions {
   /** the clock for tickets and authenticators (tests offset it) */
   now?: () => number;
   kdcTimeoutMs?: number;
+  /** kerberos.allow_rc4: an RC4-only account may pre-authenticate (RFC 4757) */
+  allowRc4?: boolean;
+  /** PTR look-ups for spn "reverse"; default the system's resolver, or `nameServer` if set */
+  resolvePtr?: PtrResolver;
 }
 
 export interface EnumerateOptions {
@@ -193,11 +197,13 @@ export class WinrmClient {
               nameServer: opts.kerberos?.nameServer,
               now: opts.kerberos?.now,
               kdcTimeoutMs: opts.kerberos?.kdcTimeoutMs,
+              allowRc4: opts.kerberos?.allowRc4,
             }),
             spn: opts.kerberos?.spn || "host",
             hostName: opts.kerberos?.hostName ?? undefined,
             protocol: opts.kerberos?.protocol,
             now: opts.kerberos?.now,
+            resolvePtr: opts.kerberos?.resolvePtr ?? dnsPtrResolver(opts.kerberos?.nameServer),
           }
           : undefined,
       },

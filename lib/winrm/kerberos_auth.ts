@@ -10,7 +10,13 @@ import { isIP } from "node:net";
 import type { KerberosClient } from "../kerberos/client.ts";
 import { KerberosError } from "../kerberos/errors.ts";
 import { InitiatorContext, unframe } from "../kerberos/gss.ts";
-import { MECH_TYPES, NEG_STATE, negTokenInit, readNegTokenResp } from "../kerberos/spnego.ts";
+import {
+  MECH_TYPES,
+  NEG_STATE,
+  negTokenInit,
+  negTokenResp,
+  readNegTokenResp,
+} from "../kerberos/spnego.ts";
 import { decodeKrbError } from "../kerberos/messages.ts";
 import { Der } from "../kerberos/asn1.ts";
 import { krbErrorToError } from "../kerberos/client.ts";
@@ -65,8 +71,43 @@ export class KerberosSealer implements Sealer {
   }
 }
 
+/** "127.0.0.1" → "1.0.0.127.in-addr.arpa"; IPv6 → its nibble name under ip6.arpa. */
+export function reverseName(ip: string): string {
+  if (isIP(ip) === 4) return ip.split(".").reverse().join(".") + ".in-addr.arpa";
+  const [head, tail = ""] = ip.split("::");
+  const groups = (s: string) => s ? s.split(":") : [];
+  const h = groups(head), t = groups(tail);
+  const all = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+  const hex = all.map((g) => g.padStart(4, "0")).join("");
+  return [...hex].reverse().join(".") + ".ip6.arpa";
+}
+
+/** PTR names of an IP address (absent or failing: none). */
+export type PtrResolver = (ip: string) => Promise<string[]>;
+
+/** The system's resolver, or the DNS server given (tests, or a deployment's own). */
+export function dnsPtrResolver(nameServer?: { ipAddr: string; port?: number }): PtrResolver {
+  return async (ip) => {
+    try {
+      return await Deno.resolveDns(
+        reverseName(ip),
+        "PTR",
+        nameServer
+          ? { nameServer: { ipAddr: nameServer.ipAddr, port: nameServer.port ?? 53 } }
+          : {},
+      );
+    } catch {
+      return []; // NXDOMAIN or no answer
+    }
+  };
+}
+
 /** The SPN for `host`: "HTTP/<host>", the reverse name of an IP, or the fixed name given. */
-export async function resolveSpn(host: string, choice: SpnChoice = "host"): Promise<string> {
+export async function resolveSpn(
+  host: string,
+  choice: SpnChoice = "host",
+  resolvePtr: PtrResolver = dnsPtrResolver(),
+): Promise<string> {
   if (choice !== "host" && choice !== "reverse") return choice;
   const ip = isIP(host.replace(/^\[|\]$/g, ""));
   if (choice === "host") {
@@ -80,13 +121,12 @@ export async function resolveSpn(host: string, choice: SpnChoice = "host"): Prom
     return `HTTP/${host.toLowerCase()}`;
   }
   if (!ip) return `HTTP/${host.toLowerCase()}`;
-  let names: string[] = [];
-  try {
-    names = await Deno.resolveDns(host, "PTR");
-  } catch { /* no PTR record */ }
+  const names = await resolvePtr(host.replace(/^\[|\]$/g, ""));
   if (!names.length) {
     throw new ConfigError(
-      `Kerberos: ${host} has no reverse DNS name to build the SPN from; set a fixed SPN`,
+      `Kerberos: ${host} has no reverse DNS name (PTR ${
+        reverseName(host.replace(/^\[|\]$/g, ""))
+      }) to build the SPN from; add the PTR record or set a fixed SPN such as HTTP/server.example.com`,
     );
   }
   return `HTTP/${names[0].replace(/\.$/, "").toLowerCase()}`;
@@ -134,7 +174,47 @@ export async function kerberosHandshake(
     `Negotiate ${Buffer.from(token).toString("base64")}`,
     input.signal,
   );
-  const answer = negotiateToken(res);
+  let answer = negotiateToken(res);
+  const asked = answer ? micRequested(answer) : false;
+  if (asked) {
+    // RFC 4178 §5: the acceptor made the context but completes the negotiation only on our
+    // mechListMIC (request-mic, or accept-incomplete with its own MIC): check its AP-REP,
+    // then send the MIC over the mechTypes we offered on the same connection.
+    try {
+      completeContext(ctx, answer!);
+    } catch (err) {
+      throw mapKerberosError(err, conn);
+    }
+    const mic = negTokenResp({ mechListMic: ctx.getMic(MECH_TYPES) });
+    const res2 = await transport.send(
+      conn,
+      input.https ? input.body : new Uint8Array(0),
+      SOAP_CONTENT_TYPE,
+      `Negotiate ${Buffer.from(mic).toString("base64")}`,
+      input.signal,
+    );
+    if (res2.status === 401) {
+      input.client.forget(input.spn);
+      throw new KerberosAuthenticationError(
+        "rejected",
+        `${conn.endpoint}: the server refused our SPNEGO mechListMIC (HTTP 401)`,
+      );
+    }
+    answer = negotiateToken(res2);
+    if (answer) {
+      try {
+        const last = readNegTokenResp(answer);
+        if (last.negState === NEG_STATE.reject) {
+          throw new KerberosError("protocol", "the server rejected the SPNEGO negotiation");
+        }
+        if (last.mechListMic) ctx.verifyMic(MECH_TYPES, last.mechListMic);
+      } catch (err) {
+        throw mapKerberosError(err, conn);
+      }
+    }
+    conn.sealer = new KerberosSealer(ctx, input.protocol ?? KERBEROS_PROTOCOL);
+    return input.https ? res2 : null;
+  }
   if (res.status === 401) {
     // The service refused the ticket; a KRB-ERROR inside says why (skew, wrong key…).
     input.client.forget(input.spn);
@@ -168,6 +248,18 @@ export async function kerberosHandshake(
   }
   conn.sealer = new KerberosSealer(ctx, input.protocol ?? KERBEROS_PROTOCOL);
   return input.https ? res : null;
+}
+
+/** A NegTokenResp that carries the AP-REP and asks for the initiator's mechListMIC. */
+function micRequested(token: Uint8Array): boolean {
+  if (token[0] !== 0xa1) return false;
+  try {
+    const r = readNegTokenResp(token);
+    return !!r.responseToken && (r.negState === NEG_STATE.requestMic ||
+      (r.negState === NEG_STATE.acceptIncomplete && !!r.mechListMic));
+  } catch {
+    return false;
+  }
 }
 
 /** Takes the AP-REP out of a NegTokenResp (or a raw krb5 token) and checks the mechListMIC. */

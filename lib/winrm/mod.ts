@@ -88,5 +88,17 @@ export function clientFromCredential(
     allowUnencrypted: cred.allowUnencrypted,
     shared: true,
     ...overrides,
+    // the deployment's Kerberos settings merge into the credential's (not replace them)
+    ...(cred.type === "winrm_kerberos"
+      ? {
+        kerberos: {
+          realm: cred.kerberosRealm,
+          kdcs: cred.kerberosKdcs,
+          spn: cred.kerberosSpn,
+          hostName,
+          ...overrides.kerberos,
+        },
+      }
+      : {}),
   });
 }

@@ -59,6 +59,7 @@ import {
   kerberosHandshake,
   KerberosSealer,
   mapKerberosError,
+  type PtrResolver,
   resolveSpn,
   type SpnChoice,
 } from "./kerberos_auth.ts";
@@ -79,6 +80,8 @@ export interface TransportAuth {
     /** the sealed bodies' label; default application/HTTP-Kerberos-session-encrypted */
     protocol?: string;
     now?: () => number;
+    /** PTR look-ups for spn "reverse" (default: the system's resolver) */
+    resolvePtr?: PtrResolver;
   };
 }
 
@@ -237,7 +240,7 @@ export class Transport {
       let spn = this.#spn;
       if (!spn) {
         try {
-          spn = this.#spn = await resolveSpn(k.hostName || this.#host, k.spn);
+          spn = this.#spn = await resolveSpn(k.hostName || this.#host, k.spn, k.resolvePtr);
         } catch (err) {
           throw mapKerberosError(err, conn);
         }

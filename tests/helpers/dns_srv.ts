@@ -23,6 +23,8 @@ export interface SrvRecord {
 export interface DnsTable {
   srv?: Record<string, SrvRecord[]>;
   a?: Record<string, string[]>;
+  /** PTR records by reverse name ("1.0.0.127.in-addr.arpa" → ["host.example."]). */
+  ptr?: Record<string, string[]>;
   /** Seconds (default 60). */
   ttl?: number;
 }
@@ -46,7 +48,7 @@ export interface DnsSrv extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-const TYPE = { A: 1, SRV: 33, AAAA: 28 } as const;
+const TYPE = { A: 1, SRV: 33, AAAA: 28, PTR: 12 } as const;
 const TYPE_NAME = new Map<number, string>(Object.entries(TYPE).map(([k, v]) => [v, k]));
 
 export async function startDnsSrv(initial: DnsTable): Promise<DnsSrv> {
@@ -131,6 +133,7 @@ async function serveTcp(conn: Deno.Conn, answer: (m: Uint8Array) => Uint8Array |
 interface Table {
   srv: Map<string, SrvRecord[]>;
   a: Map<string, string[]>;
+  ptr: Map<string, string[]>;
   ttl: number;
 }
 
@@ -140,6 +143,7 @@ function normalise(t: DnsTable): Table {
   return {
     srv: new Map(Object.entries(t.srv ?? {}).map(([k, v]) => [key(k), v])),
     a: new Map(Object.entries(t.a ?? {}).map(([k, v]) => [key(k), v])),
+    ptr: new Map(Object.entries(t.ptr ?? {}).map(([k, v]) => [key(k), v])),
     ttl: t.ttl ?? 60,
   };
 }
@@ -176,7 +180,7 @@ function parseQuery(msg: Uint8Array): Question | null {
 
 function respond(query: Uint8Array, q: Question, t: Table): Uint8Array {
   const name = key(q.name);
-  const known = t.srv.has(name) || t.a.has(name);
+  const known = t.srv.has(name) || t.a.has(name) || t.ptr.has(name);
   const answers: Uint8Array[] = [];
   const additional: Uint8Array[] = [];
   if (q.type === TYPE.SRV) {
@@ -186,6 +190,10 @@ function respond(query: Uint8Array, q: Question, t: Table): Uint8Array {
       for (const ip of t.a.get(key(r.target)) ?? []) {
         additional.push(record(r.target, TYPE.A, t.ttl, ipv4(ip)));
       }
+    }
+  } else if (q.type === TYPE.PTR) {
+    for (const n of t.ptr.get(name) ?? []) {
+      answers.push(record(q.name, TYPE.PTR, t.ttl, encodeName(n)));
     }
   } else if (q.type === TYPE.A) {
     for (const ip of t.a.get(name) ?? []) answers.push(record(q.name, TYPE.A, t.ttl, ipv4(ip)));

@@ -4,8 +4,10 @@
  * (impacket.krb5.crypto, fixed confounder 10..1f, usage 24/25).
  */
 import { assertEquals, assertThrows } from "../helpers/assert.ts";
+import { md4, rc4StringToKey } from "../../lib/kerberos/rc4_hmac.ts";
 import {
   checksum,
+  checksumType,
   ctsDecrypt,
   ctsEncrypt,
   decrypt,
@@ -13,6 +15,7 @@ import {
   ETYPE,
   nfold,
   stringToKey,
+  usageKeys,
 } from "../../lib/kerberos/crypto.ts";
 import { KerberosError, KerberosIntegrityError } from "../../lib/kerberos/errors.ts";
 
@@ -160,7 +163,61 @@ Deno.test("encrypt/checksum agree with impacket (usage 24/25, fixed confounder)"
   }
 });
 
-Deno.test("RC4-HMAC is refused with a typed error", () => {
-  const err = assertThrows(() => stringToKey(ETYPE.RC4_HMAC, "pw", "salt"), KerberosError);
+Deno.test("an RC4-HMAC key cannot key GSS wrap tokens: a typed error", () => {
+  const rc4 = stringToKey(ETYPE.RC4_HMAC, "pw", "salt");
+  const err = assertThrows(() => usageKeys(rc4, 24), KerberosError);
   assertEquals((err as KerberosError).problem, "etype");
+});
+
+Deno.test("RC4-HMAC (RFC 4757): MD4, NT-hash string-to-key, encryption and checksum vectors", async (t) => {
+  const te = new TextEncoder();
+  await t.step("MD4: RFC 1320 A.5 test suite", () => {
+    const suite: [string, string][] = [
+      ["", "31d6cfe0d16ae931b73c59d7e0c089c0"],
+      ["a", "bde52cb31de33e46245e05fbdbd6fb24"],
+      ["abc", "a448017aaf21d8525fc10ae87aa6729d"],
+      ["message digest", "d9130a8164549fe818874806e1c7014b"],
+      ["abcdefghijklmnopqrstuvwxyz", "d79e1c308aa5bbcdeea8ed63df412da9"],
+      [
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        "043f8582f241db351ce627e153e7f0e4",
+      ],
+      ["1234567890".repeat(8), "e33b4ddc9c38f2199c3e7b164fcc0536"],
+    ];
+    for (const [m, d] of suite) assertEquals(hex(md4(te.encode(m))), d, m);
+  });
+  await t.step("string-to-key is the NT hash (non-ASCII too)", () => {
+    assertEquals(hex(rc4StringToKey("password")), "8846f7eaee8fb117ad06bdd830b7586c");
+    assertEquals(
+      hex(stringToKey(ETYPE.RC4_HMAC, "password", "ignored").value),
+      "8846f7eaee8fb117ad06bdd830b7586c",
+    );
+    assertEquals(checksumType(ETYPE.RC4_HMAC), -138);
+  });
+  // Vectors made with impacket's independent RC4-HMAC (impacket.krb5.crypto._RC4 / _HMACMD5),
+  // confounder 00..07, key = NT hash of "password".
+  const key = stringToKey(ETYPE.RC4_HMAC, "password", "");
+  const conf = new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]);
+  await t.step("encryption: usage 3 maps to 8 (AS-REP), usage 1 stays", () => {
+    const c3 = encrypt(key, 3, te.encode("hello kerberos rc4"), conf);
+    assertEquals(
+      hex(c3),
+      "e8fca34da9079df8153b422a140485540b8b4fe8752004fbcb299767d8fdae6b88c7fd68d5585cdf61cf",
+    );
+    assertEquals(new TextDecoder().decode(decrypt(key, 3, c3)), "hello kerberos rc4");
+    assertEquals(
+      hex(encrypt(key, 1, te.encode("timestamp"), conf)),
+      "798214b90d5428909a640ed30133faedd753ec9757a5fd5c0bef0b1685fe71177a",
+    );
+    const bad = c3.slice();
+    bad[30] ^= 1;
+    assertThrows(() => decrypt(key, 3, bad), KerberosIntegrityError);
+    assertThrows(() => decrypt(key, 1, c3), KerberosIntegrityError); // another usage's key
+  });
+  await t.step("HMAC-MD5 checksum (-138)", () => {
+    assertEquals(
+      hex(checksum(key, 10, te.encode("checksum data"))),
+      "ff44933c5954bc3f1589becef2947769",
+    );
+  });
 });

@@ -117,14 +117,46 @@ Deno.test("kerberos vs MIT KDC: tickets, keytab and every typed failure", async 
     assert(/ahead of/.test(err.message), err.message);
   });
 
-  await t.step("RC4-only account: refused by type", async () => {
+  await t.step("RC4-only account: refused by default, works with allowRc4", async () => {
     await kdc.addPrincipal("legacy", "Legacy-pass1", { enctypes: ["rc4-hmac"] });
     const failed = async () =>
       (await kdc.requests()).filter((r) => r.outcome === "PREAUTH_FAILED").length;
     const before = await failed();
     const err = await problem(client(`legacy@${kdc.realm}`, "Legacy-pass1").serviceTicket(SPN));
     assertEquals(err.problem, "etype");
+    assert(err.message.includes("kerberos.allow_rc4"), err.message);
     assertEquals(await failed(), before, "no guess that costs a failed pre-authentication");
+
+    // allowed: the AS exchange runs on the RC4 key (MD4 string-to-key, RFC 4757 encryption);
+    // (the account has no other key, so the AS-REP that decrypted was sealed with it); RC4
+    // is offered last, and only in the AS-REQ: the service ticket still has an AES key
+    const c = client(`legacy@${kdc.realm}`, "Legacy-pass1", { allowRc4: true });
+    const st = await c.serviceTicket(SPN);
+    assertEquals(st.sessionKey.etype, 18);
+    assertEquals(c.stats, { asRequests: 2, asFailures: 0, tgsRequests: 1 });
+    const keys = parseKeytab(await Deno.readFile(svc.keytabPath));
+    decrypt(
+      keytabKeyFor(keys, st.ticket.encPart.etype, st.ticket.encPart.kvno),
+      USAGE.KDC_REP_TICKET,
+      st.ticket.encPart.cipher,
+    );
+    const issued = (await kdc.requests()).filter((r) =>
+      r.type === "AS_REQ" && r.outcome === "ISSUE" && r.client.startsWith("legacy@")
+    );
+    assertEquals(issued.length, 1);
+    assertEquals(issued[0].etypes, [18, 17, 23]);
+    const tgs = (await kdc.requests()).filter((r) =>
+      r.type === "TGS_REQ" && r.client.startsWith("legacy@")
+    );
+    assert(tgs.length === 1 && !tgs[0].etypes.includes(23), JSON.stringify(tgs));
+
+    // and a wrong RC4 password is one PREAUTH_FAILED, typed
+    const before2 = await failed();
+    const wrong = await problem(
+      client(`legacy@${kdc.realm}`, "nope", { allowRc4: true }).serviceTicket(SPN),
+    );
+    assertEquals(wrong.problem, "wrong_password");
+    assertEquals(await failed(), before2 + 1);
   });
 
   await t.step(

@@ -8,12 +8,13 @@ import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { type Kdc, startKdc } from "../helpers/kdc.ts";
 import { type AcceptorEvent, startGssAcceptor, tlsCertificate } from "../helpers/gss_peers.ts";
 import { startWinsim, type Winsim } from "../../winsim/mod.ts";
-import { collect, identify } from "../../lib/collectors/windows_winrm.ts";
+import { collect, identify, identifyWindows } from "../../lib/collectors/windows_winrm.ts";
 import {
   ConfigError,
   KerberosAuthenticationError,
   WinrmClient,
   type WinrmClientOptions,
+  type WinrmCredential,
 } from "../../lib/winrm/mod.ts";
 
 const HOST = "win-01.nmslite.test";
@@ -118,6 +119,45 @@ Deno.test("kerberos WinRM client vs MIT GSSAPI acceptor", async (t) => {
       assert(dec.every((e) => e.protocol === "application/HTTP-Kerberos-session-encrypted"));
       assert(dec.every((e) => e.header_len === 60));
       assertEquals(of(acc.events, "rejected_unencrypted"), []);
+    },
+  );
+
+  await t.step(
+    "an RC4-only user: refused by default, polls when kerberos.allow_rc4 is handed down",
+    async () => {
+      await s.kdc.addPrincipal("legacy", "Legacy-pass1", { enctypes: ["rc4-hmac"] });
+      await using acc = await startGssAcceptor({
+        keytab: s.keytab,
+        env: s.kdc.env,
+        upstream: s.upstream,
+      });
+      const cred: WinrmCredential = {
+        type: "winrm_kerberos",
+        username: `legacy@${s.kdc.realm}`,
+        password: "Legacy-pass1",
+        port: acc.port,
+        useSsl: false,
+        tlsVerify: "insecure",
+        allowUnencrypted: false,
+        kerberosKdcs: [`${s.kdc.host}:${s.kdc.port}`],
+        kerberosSpn: SPN,
+      };
+      const refused = await assertRejects(
+        () => identifyWindows("127.0.0.1", cred, undefined, { pipelining: true }),
+      );
+      assert(String((refused as Error).message).includes("kerberos.allow_rc4"), String(refused));
+      assertEquals(of(acc.events, "authenticated"), []);
+      // the deployment's setting merges with the credential's Kerberos options
+      const id = await identifyWindows("127.0.0.1", cred, undefined, {
+        pipelining: true,
+        kerberos: { allowRc4: true },
+      });
+      assert(id.hostname, "identified");
+      const auth = of(acc.events, "authenticated");
+      assertEquals(auth.length, 1);
+      assertEquals(auth[0].initiator, `legacy@${s.kdc.realm}`);
+      assertEquals(auth[0].session_enctype, 18, "the service session key stays AES");
+      assertEquals(of(acc.events, "unwrap_failed"), []);
     },
   );
 

@@ -141,6 +141,48 @@ Deno.test("winsim accepts Kerberos from MIT GSSAPI, pywinrm and NMSlite", async 
         }
       }
     });
+
+    await t.step(
+      "an acceptor that requires the mechListMIC (RFC 4178 request-mic): ours is sent and checked",
+      async () => {
+        const strict = await startWinsim({
+          hosts: 1,
+          base: "127.0.47.9",
+          username: "alice",
+          password: "not-used-by-kerberos",
+          httpPort: 0,
+          httpsPort: 0,
+          allowUnencrypted: false,
+          kerberos: { keytab: await Deno.readFile(svc.keytabPath), spn: SPN, requireMic: true },
+        });
+        try {
+          const sh = strict.hosts[0];
+          for (const secure of [false, true]) {
+            const before = strict.stats(sh.ip).authHandshakes;
+            const c = new WinrmClient({
+              host: sh.ip,
+              port: secure ? sh.httpsPort! : sh.httpPort,
+              https: secure,
+              tls: { verify: "insecure" },
+              auth: "kerberos",
+              username: `alice@${kdc.realm}`,
+              password: "Passw0rd!",
+              kerberos: { kdcs: [`${kdc.host}:${kdc.port}`], spn: SPN },
+            });
+            try {
+              const doc = await collect(c); // sealed after the MIC leg: sequence numbers agree
+              assert((doc.memory_total ?? 0) > 0);
+            } finally {
+              c.close();
+            }
+            assertEquals(strict.stats(sh.ip).authHandshakes - before, 1, "completed on our MIC");
+            assertEquals(strict.stats(sh.ip).authFailures, 0);
+          }
+        } finally {
+          await strict.close();
+        }
+      },
+    );
   } finally {
     await sim.close();
   }
