@@ -29,6 +29,8 @@ import { MetricsWriter } from "./metrics/writer.ts";
 import { openNotifier } from "./db/notify.ts";
 import { EventRelay } from "./nodes/event_relay.ts";
 import { CentralDuties } from "./nodes/central_duties.ts";
+import { CentralHealth } from "./nodes/central_health.ts";
+import { getLogger } from "@logtape/logtape";
 import { AlertingRuntime } from "./alerting/runtime.ts";
 import { createSender, validateChannel } from "./alerting/channels/mod.ts";
 import type { ChannelKinds } from "./services/notifications.ts";
@@ -71,6 +73,12 @@ export interface System {
   /** result batches from poller nodes */
   ingest: IngestService;
 }
+
+const TOKENS_CHANNEL = "nmslite_tokens";
+const log = getLogger(["nmslite", "central"]);
+
+/** a node scanning for a discovery run reports at least this often, or the run fails */
+const DISCOVERY_SILENCE_MS = 60_000;
 
 export async function compose(config: Config, opts: ComposeOptions = {}): Promise<System> {
   const { db, keyring, jwtSecret } = await bootstrap(config);
@@ -150,16 +158,56 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     heartbeatTimeoutMs: config.nodes.heartbeat_timeout_ms,
   });
   nodeHub.start();
+  // Discovery of a site other than the local one runs on a node of that site.
+  discovery.useNodes({
+    live: (site) => nodeHub.live(site),
+    run: (site, cmd, onPartial) =>
+      nodeHub.onSite(site, cmd, DISCOVERY_SILENCE_MS, (r) => onPartial(r.result)),
+  });
   // Several central processes share one PostgreSQL: changes travel between them by NOTIFY,
   // and the upkeep the all-in-one's runtime does is done once, under a lease.
   let relay: EventRelay | undefined;
   let duties: CentralDuties | undefined;
+  let centralHealth: CentralHealth | undefined;
   if (config.role === "central" && config.database.url) {
     relay = new EventRelay(events, openNotifier(config.database.url));
     await relay.start();
     await nodeHub.relayCommands(relay.notifier);
+    // A logout or a user change on one process evicts the cached token state on all of them.
+    const origin = crypto.randomUUID();
+    const notifier = relay.notifier;
+    await notifier.listen(TOKENS_CHANNEL, (payload) => {
+      try {
+        const msg = JSON.parse(payload);
+        if (msg.origin !== origin) accessTokens.forget(msg);
+      } catch { /* not ours */ }
+    });
+    accessTokens.shareForgets((forget) =>
+      void notifier.publish(TOKENS_CHANNEL, JSON.stringify({ origin, ...forget })).catch((err) =>
+        log.warn("cannot tell the other central processes of a token change: {message}", {
+          message: (err as Error).message,
+        })
+      )
+    );
     duties = new CentralDuties(db, config.metrics.retention_days);
     duties.start();
+    // Recovery probes run on a node of the device's site; none live: tried again later.
+    centralHealth = new CentralHealth({
+      db,
+      events,
+      notifier: relay.notifier,
+      probe: async (device, timeoutMs) => {
+        const r = await nodeHub.onSite(device.site_id, {
+          kind: "probe",
+          ip: device.ip,
+          ports: device.ports,
+          timeoutMs,
+        }, timeoutMs + 2_000);
+        if (!r.ok) throw new Error(r.error?.message ?? "the node could not probe");
+        return r.result as number[];
+      },
+    }, config.health);
+    await centralHealth.start();
   }
   // The central role polls nothing itself: alerting runs on the node results it writes.
   // Opening a problem and claiming a notification are idempotent in SQL, so several central
@@ -172,6 +220,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       await alerting.stop().catch(() => {});
       nodeHub.stop();
       duties?.stop();
+      centralHealth?.stop();
       await relay?.stop();
       await db.close();
       throw err;
@@ -185,7 +234,10 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     db,
     () =>
       monitoring?.writer ?? (ingestWriter ??= new MetricsWriter(db, {
-        onCommitted: (outcomes, _result, samples) => ingestAlerting?.committed(samples, outcomes),
+        onCommitted: (outcomes, _result, samples) => {
+          centralHealth?.observe(outcomes);
+          ingestAlerting?.committed(samples, outcomes);
+        },
       })),
     {
       maxRows: config.nodes.ingest_max_rows,
@@ -231,6 +283,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     async close() {
       nodeHub.stop();
       duties?.stop();
+      centralHealth?.stop();
       await relay?.stop();
       ingestWriter?.stop();
       await discovery.stopAll();

@@ -6,7 +6,9 @@ export type EntityEvent =
   | { entity: "monitor"; id: number; action: "created" | "updated" | "deleted" }
   | { entity: "device"; id: number; action: "updated" | "deleted" }
   | { entity: "credential_profile"; id: number; action: "updated" | "deleted" }
-  | { entity: "plugin"; id: number; action: "created" | "updated" | "deleted" };
+  | { entity: "plugin"; id: number; action: "created" | "updated" | "deleted" }
+  /** a node was revoked: processes drop the credential they had cached for it */
+  | { entity: "poller_node"; id: number; action: "updated" };
 
 export type EntityListener = (event: EntityEvent) => void;
 

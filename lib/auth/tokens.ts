@@ -47,6 +47,11 @@ const VERIFIED_CACHE_SIZE = 10_000;
 /** How long this process trusts a user's token state read from the database. */
 export const REVOCATION_CACHE_MS = 5_000;
 
+export interface TokenForget {
+  user?: number;
+  session?: string;
+}
+
 interface TokenState {
   version: number;
   session_live: boolean;
@@ -105,18 +110,37 @@ export class AccessTokens {
     await usersRepo.bumpTokenVersion(tx, userId);
   }
 
-  /** After a change to the user committed: read their state afresh. */
-  forgetUser(userId: number): void {
+  /** After a change to the user committed: read their state afresh (here and, shared, elsewhere). */
+  forgetUser(userId: number, shared = true): void {
     for (const key of this.states.keys()) {
       if (key.startsWith(`${userId}:`)) this.states.delete(key);
     }
+    if (shared) this.share?.({ user: userId });
   }
 
   /** After a login ended (its refresh-token family revoked): read its state afresh. */
-  forgetSession(sessionId: string): void {
+  forgetSession(sessionId: string, shared = true): void {
     for (const key of this.states.keys()) {
       if (key.endsWith(`:${sessionId}`)) this.states.delete(key);
     }
+    if (shared) this.share?.({ session: sessionId });
+  }
+
+  private share?: (forget: TokenForget) => void;
+
+  /**
+   * Several central processes: what one forgets (a logout, a role or password change) is
+   * passed to the others (lib/compose.ts: NOTIFY), which forget it too (`forget`), so their
+   * caches never outlive a revocation by more than the message's way.
+   */
+  shareForgets(share: (forget: TokenForget) => void): void {
+    this.share = share;
+  }
+
+  /** A forget told by another process. */
+  forget(f: TokenForget): void {
+    if (typeof f.user === "number") this.forgetUser(f.user, false);
+    if (typeof f.session === "string") this.forgetSession(f.session, false);
   }
 
   private async live(claims: AccessClaims): Promise<boolean> {

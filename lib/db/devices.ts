@@ -166,9 +166,9 @@ export const devicesRepo = {
   async probeTarget(
     db: Queryable,
     id: number,
-  ): Promise<{ ip: string; status: DeviceStatus; ports: number[] } | undefined> {
-    return (await db.query<{ ip: string; status: DeviceStatus; ports: number[] }>(
-      `SELECT host(d.ip) AS ip, d.status,
+  ): Promise<{ ip: string; status: DeviceStatus; ports: number[]; site_id: number } | undefined> {
+    return (await db.query<{ ip: string; status: DeviceStatus; ports: number[]; site_id: number }>(
+      `SELECT host(d.ip) AS ip, d.status, d.site_id,
          COALESCE(array_agg(DISTINCT c.port) FILTER (WHERE c.port IS NOT NULL), '{5985,5986}') AS ports
        FROM devices d
        LEFT JOIN monitors m ON m.device_id = d.id

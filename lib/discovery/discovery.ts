@@ -22,6 +22,7 @@ import {
 import { deviceLifecycle } from "../inventory/device_lifecycle.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { parseTarget } from "./targets.ts";
+import { LOCAL_SITE_ID } from "../db/sites.ts";
 import { findFping, openPorts, pingAlive } from "./probe.ts";
 import { Limiter, sweep } from "./sweep.ts";
 
@@ -93,6 +94,7 @@ interface ActiveRun {
 
 export class DiscoveryService {
   private readonly active = new Map<number, ActiveRun>();
+  private nodes?: DiscoveryNodes;
 
   constructor(
     private readonly db: Database,
@@ -105,6 +107,9 @@ export class DiscoveryService {
   async start(profileId: number, userId: number | null): Promise<DiscoveryRun> {
     const profile = await discoveryProfilesRepo.get(this.db, profileId);
     if (!profile) throw new DiscoveryProfileNotFoundError(`discovery profile ${profileId}`);
+    if (this.remote(profile.site_id) && !(await this.nodes!.live(profile.site_id)).length) {
+      throw new NoPollerNodeError(profile.site_id);
+    }
     const run = await discoveryRunsRepo.create(this.db, {
       discovery_profile_id: profileId,
       addresses_total: profile.address_count,
@@ -143,108 +148,71 @@ export class DiscoveryService {
     await Promise.all([...this.active.values()].map((r) => r.done));
   }
 
+  /** Runs of non-local sites go to one of the site's live poller nodes (compose wires it). */
+  useNodes(nodes: DiscoveryNodes): void {
+    this.nodes = nodes;
+  }
+
   private async execute(
     runId: number,
-    profile: { id: number; target: string; ports: number[]; credential_profile_id: number },
+    profile: {
+      id: number;
+      target: string;
+      ports: number[];
+      credential_profile_id: number;
+      site_id: number;
+    },
     signal: AbortSignal,
   ): Promise<void> {
-    const progress: DiscoveryProgress = {
-      addresses_scanned: 0,
-      hosts_found: 0,
-      identified: 0,
-      failed: 0,
-      ping_replies: 0,
+    const state: ScanState = {
+      progress: {
+        addresses_scanned: 0,
+        hosts_found: 0,
+        identified: 0,
+        failed: 0,
+        ping_replies: 0,
+      },
+      unidentified: [],
     };
     const deviceIds: number[] = [];
-    const unidentified: UnidentifiedHost[] = [];
     let status: "completed" | "failed" | "cancelled" = "completed";
     let error: string | null = null;
-    const probes = this.opts.probes ?? SYSTEM_PROBES;
     let saved = "";
     const saver = setInterval(() => {
-      const snapshot = JSON.stringify([progress, unidentified.length]);
+      const snapshot = JSON.stringify([state.progress, state.unidentified.length]);
       if (snapshot === saved) return;
-      discoveryRunsRepo.saveProgress(this.db, runId, progress, sortedByIp(unidentified))
+      discoveryRunsRepo.saveProgress(this.db, runId, state.progress, sortedByIp(state.unidentified))
         .then(() => saved = snapshot, () => {});
     }, 300);
+    const save = async (ip: string, id: HostIdentity) => {
+      const host = {
+        ip,
+        discovery_profile_id: profile.id,
+        hostname: id.hostname,
+        domain: id.domain ?? null,
+        os: id.os ?? null,
+        os_version: id.osVersion ?? null,
+        serial_number: id.serial ?? null,
+        memory_total_bytes: id.totalMemoryBytes ?? null,
+      };
+      const device = await this.db.transaction((tx) => deviceLifecycle.discovered(tx, host));
+      deviceIds.push(device.id);
+    };
     try {
       const credential = await decryptCredential(
         this.db,
         this.keyring,
         profile.credential_profile_id,
       );
-      const target = parseTarget(profile.target);
-      const pingable = this.opts.ping && await probes.pingAvailable();
-      await discoveryRunsRepo.markRunning(this.db, runId, pingable);
-      // a `wmi` profile identifies over DCOM: activation on 135 (the profile's port)
-      const wmi = credential.type === "wmi";
-      const winrmPort =
-        wmi && (!credential.port || credential.port === 5985 || credential.port === 5986)
-          ? 135
-          : credential.port;
-      const identifyQueue = new Limiter(this.opts.identifyConcurrency);
-      const identifications: Promise<void>[] = [];
-
-      const onHost = (ip: string, ports: number[]) => {
-        progress.hosts_found++;
-        if (!ports.includes(winrmPort)) {
-          progress.failed++;
-          unidentified.push({
-            ip,
-            open_ports: ports,
-            reason: `${wmi ? "RPC (WMI) port" : "WinRM port"} ${winrmPort} is closed (open: ${
-              ports.join(", ")
-            })`,
-          });
-          return;
-        }
-        identifications.push(identifyQueue.run(async () => {
-          if (signal.aborted) return;
-          try {
-            const id = await this.identify(
-              ip,
-              credential,
-              AbortSignal.any([signal, AbortSignal.timeout(this.opts.identifyTimeoutMs)]),
-            );
-            const host = {
-              ip,
-              discovery_profile_id: profile.id,
-              hostname: id.hostname,
-              domain: id.domain ?? null,
-              os: id.os ?? null,
-              os_version: id.osVersion ?? null,
-              serial_number: id.serial ?? null,
-              memory_total_bytes: id.totalMemoryBytes ?? null,
-            };
-            const device = await this.db.transaction((tx) => deviceLifecycle.discovered(tx, host));
-            deviceIds.push(device.id);
-            progress.identified++;
-          } catch (err) {
-            progress.failed++;
-            unidentified.push({ ip, open_ports: ports, reason: describe(err) });
-          }
-        }));
-      };
-
-      await sweep(target.addresses(), {
-        concurrency: this.opts.concurrency,
-        chunk: SWEEP_CHUNK,
-        signal,
-        probe: async (chunk) => {
-          const ping = pingable
-            ? probes.pingAlive(chunk, this.opts.probeTimeoutMs, signal).then((alive) => {
-              for (const ip of chunk) if (alive?.has(ip)) progress.ping_replies++;
-            }, () => {})
-            : undefined;
-          await Promise.all(chunk.map(async (ip) => {
-            const ports = await probes.openPorts(ip, profile.ports, this.opts.probeTimeoutMs);
-            progress.addresses_scanned++;
-            if (ports.length) onHost(ip, ports);
-          }));
-          await ping;
-        },
-      });
-      await Promise.all(identifications);
+      const request = { target: profile.target, ports: profile.ports, credential };
+      if (this.remote(profile.site_id)) {
+        await this.executeOnNode(runId, profile.site_id, request, state, save, signal);
+      } else {
+        await scanTarget(request, this.identify, this.opts, signal, state, {
+          started: (pingable) => discoveryRunsRepo.markRunning(this.db, runId, pingable),
+          identified: save,
+        });
+      }
       if (signal.aborted) status = "cancelled";
     } catch (err) {
       if (signal.aborted) status = "cancelled";
@@ -255,12 +223,13 @@ export class DiscoveryService {
     } finally {
       clearInterval(saver);
     }
+    const progress = state.progress;
     await discoveryRunsRepo.finish(this.db, runId, {
       ...progress,
       status,
       error,
       device_ids: deviceIds.sort((a, b) => a - b),
-      unidentified: sortedByIp(unidentified),
+      unidentified: sortedByIp(state.unidentified),
     });
     log.info(
       "discovery run {runId} {status}: {scanned} addresses, {found} hosts, {identified} identified, {failed} failed",
@@ -274,6 +243,202 @@ export class DiscoveryService {
       },
     );
   }
+
+  private remote(site: number): boolean {
+    return site !== LOCAL_SITE_ID && this.nodes !== undefined;
+  }
+
+  /**
+   * The scan runs on a node of the site, which reports progress and the hosts it identified
+   * a few times a second; the devices are written here, as a local run writes them.
+   */
+  private async executeOnNode(
+    runId: number,
+    site: number,
+    request: ScanRequest,
+    state: ScanState,
+    save: (ip: string, id: HostIdentity) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let writes = Promise.resolve();
+    let running = false;
+    /** hosts the node identified that could not be written here */
+    const unwritten: UnidentifiedHost[] = [];
+    const apply = (r: ScanReport) => {
+      if (!running && r.pingable !== undefined) {
+        running = true;
+        const pingable = r.pingable;
+        writes = writes.then(() => discoveryRunsRepo.markRunning(this.db, runId, pingable));
+      }
+      for (const h of r.hosts) {
+        writes = writes.then(() =>
+          save(h.ip, h.identity).catch((err) => {
+            unwritten.push({ ip: h.ip, open_ports: h.ports, reason: describe(err) });
+          })
+        );
+      }
+      Object.assign(state.progress, r.progress, {
+        identified: r.progress.identified - unwritten.length,
+        failed: r.progress.failed + unwritten.length,
+      });
+      state.unidentified = [...r.unidentified, ...unwritten];
+    };
+    const cmd: DiscoverCommand = {
+      kind: "discover",
+      ...request,
+      options: {
+        concurrency: this.opts.concurrency,
+        probeTimeoutMs: this.opts.probeTimeoutMs,
+        identifyConcurrency: this.opts.identifyConcurrency,
+        identifyTimeoutMs: this.opts.identifyTimeoutMs,
+        ping: this.opts.ping,
+      },
+    };
+    const aborted = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(signal.reason);
+      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+    aborted.catch(() => {});
+    const report = await Promise.race([
+      this.nodes!.run(site, cmd, (partial) => apply(partial as ScanReport)),
+      aborted,
+    ]);
+    if (!report.ok) {
+      await writes;
+      const e = report.error ?? { kind: "unexpected", message: "the node could not scan" };
+      throw Object.assign(new Error(e.message), { kind: e.kind });
+    }
+    apply(report.result as ScanReport);
+    await writes;
+    apply({ ...(report.result as ScanReport), hosts: [] });
+  }
+}
+
+/** What a run needs of the poller nodes (lib/nodes/hub.ts). */
+export interface DiscoveryNodes {
+  /** live nodes of the site now */
+  live(site: number): Promise<number[]>;
+  /** runs the scan on a live node of the site; partial reports as it goes */
+  run(
+    site: number,
+    cmd: DiscoverCommand,
+    onPartial: (result: unknown) => void,
+  ): Promise<{ ok: boolean; result?: unknown; error?: { kind: string; message: string } }>;
+}
+
+/** No poller node of the profile's site is live: the run cannot start. */
+export class NoPollerNodeError extends Error {
+  override name = "NoPollerNodeError";
+  constructor(readonly site: number) {
+    super(`no poller node of site ${site} is connected now`);
+  }
+}
+
+export interface ScanRequest {
+  target: string;
+  ports: number[];
+  credential: Credential;
+}
+
+/** The command a node runs for a discovery run of its site. */
+export interface DiscoverCommand extends ScanRequest {
+  kind: "discover";
+  options: Omit<DiscoveryOptions, "probes">;
+}
+
+/** A node's progress report: the run's counts, and the hosts identified since the last. */
+export interface ScanReport {
+  pingable?: boolean;
+  progress: DiscoveryProgress;
+  unidentified: UnidentifiedHost[];
+  hosts: { ip: string; ports: number[]; identity: HostIdentity }[];
+}
+
+export interface ScanState {
+  progress: DiscoveryProgress;
+  unidentified: UnidentifiedHost[];
+}
+
+/**
+ * The part of a run that needs no database: sweep the target, identify the hosts whose WinRM
+ * port is open. Runs in the server for its own site, on a poller node for the node's.
+ * `identified` keeps a host (a failure there counts the host as failed).
+ */
+export async function scanTarget(
+  request: ScanRequest,
+  identify: IdentifyHost,
+  opts: DiscoveryOptions,
+  signal: AbortSignal,
+  state: ScanState,
+  hooks: {
+    started(pingable: boolean): Promise<void> | void;
+    identified(ip: string, identity: HostIdentity, ports: number[]): Promise<void> | void;
+  },
+): Promise<void> {
+  const { progress, unidentified } = state;
+  const probes = opts.probes ?? SYSTEM_PROBES;
+  const credential = request.credential;
+  const target = parseTarget(request.target);
+  const pingable = opts.ping && await probes.pingAvailable();
+  await hooks.started(pingable);
+  // a `wmi` profile identifies over DCOM: activation on 135 (the profile's port)
+  const wmi = credential.type === "wmi";
+  const winrmPort =
+    wmi && (!credential.port || credential.port === 5985 || credential.port === 5986)
+      ? 135
+      : credential.port;
+  const identifyQueue = new Limiter(opts.identifyConcurrency);
+  const identifications: Promise<void>[] = [];
+
+  const onHost = (ip: string, ports: number[]) => {
+    progress.hosts_found++;
+    if (!ports.includes(winrmPort)) {
+      progress.failed++;
+      unidentified.push({
+        ip,
+        open_ports: ports,
+        reason: `${wmi ? "RPC (WMI) port" : "WinRM port"} ${winrmPort} is closed (open: ${
+          ports.join(", ")
+        })`,
+      });
+      return;
+    }
+    identifications.push(identifyQueue.run(async () => {
+      if (signal.aborted) return;
+      try {
+        const id = await identify(
+          ip,
+          credential,
+          AbortSignal.any([signal, AbortSignal.timeout(opts.identifyTimeoutMs)]),
+        );
+        await hooks.identified(ip, id, ports);
+        progress.identified++;
+      } catch (err) {
+        progress.failed++;
+        unidentified.push({ ip, open_ports: ports, reason: describe(err) });
+      }
+    }));
+  };
+
+  await sweep(target.addresses(), {
+    concurrency: opts.concurrency,
+    chunk: SWEEP_CHUNK,
+    signal,
+    probe: async (chunk) => {
+      const ping = pingable
+        ? probes.pingAlive(chunk, opts.probeTimeoutMs, signal).then((alive) => {
+          for (const ip of chunk) if (alive?.has(ip)) progress.ping_replies++;
+        }, () => {})
+        : undefined;
+      await Promise.all(chunk.map(async (ip) => {
+        const ports = await probes.openPorts(ip, request.ports, opts.probeTimeoutMs);
+        progress.addresses_scanned++;
+        if (ports.length) onHost(ip, ports);
+      }));
+      await ping;
+    },
+  });
+  await Promise.all(identifications);
 }
 
 function describe(err: unknown): string {
@@ -283,7 +448,7 @@ function describe(err: unknown): string {
 }
 
 /** At most 1,000 hosts, in address order. */
-function sortedByIp(hosts: UnidentifiedHost[]): UnidentifiedHost[] {
+export function sortedByIp(hosts: UnidentifiedHost[]): UnidentifiedHost[] {
   return [...hosts].sort((a, b) => ipOrder(a.ip) - ipOrder(b.ip)).slice(0, 1_000);
 }
 

@@ -21,7 +21,22 @@ export interface HealthMonitorOptions {
   probeIntervalMs: number;
   probeTimeoutMs?: number;
   now?: () => number;
+  /**
+   * Which of the device's ports answer a reachability probe; by default probed from here.
+   * The central role asks a node of the device's site instead (lib/nodes/central_health.ts).
+   */
+  probe?: (device: ProbeTarget, timeoutMs: number) => Promise<number[]>;
 }
+
+export interface ProbeTarget {
+  id: number;
+  ip: string;
+  ports: number[];
+  site_id: number;
+}
+
+/** What the health monitor reads of a poll outcome. */
+export type HealthOutcome = Pick<PollOutcome, "deviceId" | "ok" | "error" | "attemptedAt">;
 
 /** What the monitor asks of the pipeline when a device leaves or rejoins the schedule. */
 export interface ScheduleControl {
@@ -60,7 +75,7 @@ export class HealthMonitor {
   }
 
   /** Outcomes in commit order (MetricsWriter.onCommitted). */
-  async record(outcomes: PollOutcome[]): Promise<void> {
+  async record(outcomes: HealthOutcome[]): Promise<void> {
     for (const o of outcomes) {
       if (o.ok) {
         this.window.recordSuccess(o.deviceId);
@@ -103,7 +118,21 @@ export class HealthMonitor {
           continue;
         }
         this.counters.probes++;
-        const open = await openPorts(device.ip, device.ports, this.opts.probeTimeoutMs ?? 2_000);
+        const timeoutMs = this.opts.probeTimeoutMs ?? 2_000;
+        let open: number[];
+        try {
+          open = this.opts.probe
+            ? await this.opts.probe({ id: deviceId, ...device }, timeoutMs)
+            : await openPorts(device.ip, device.ports, timeoutMs);
+        } catch (err) {
+          // e.g. no node of the device's site is live: it stays unreachable, asked again later
+          log.warn("cannot probe device {deviceId}: {message}", {
+            deviceId,
+            message: (err as Error).message,
+          });
+          this.window.probeFailed(deviceId);
+          continue;
+        }
         if (open.length === 0) {
           this.window.probeFailed(deviceId);
           continue;

@@ -23,6 +23,15 @@ import {
 import { identifyWindows } from "../collectors/windows_winrm.ts";
 import { WinrmError } from "../winrm/errors.ts";
 import { readNodeIdentity, writeNodeIdentity } from "./node_identity.ts";
+import { openPorts } from "../discovery/probe.ts";
+import { hostIdentifier } from "../collectors/identify_host.ts";
+import {
+  type IdentifyHost,
+  type ScanReport,
+  type ScanState,
+  scanTarget,
+  sortedByIp,
+} from "../discovery/discovery.ts";
 
 const log = getLogger(["nmslite", "node"]);
 
@@ -77,7 +86,7 @@ export class PollerNode {
     const shipper = new Shipper(
       central,
       buffer,
-      { maxBatchesPerRequest: 20, maxBytesPerRequest: 800_000, gatherMs: 500 },
+      { maxBatchesPerRequest: 200, maxBytesPerRequest: 800_000, gatherMs: 2_000 },
       (code) => ref.node?.onRefused(code),
     );
     const node = ref.node = new PollerNode(settings, central, identity, buffer, pipeline, shipper);
@@ -208,10 +217,87 @@ export class PollerNode {
           ? { kind: err.kind, message: err.message }
           : { kind: "unexpected", message: (err as Error).message };
       }
+    } else if (cmd.kind === "discover") {
+      await this.discover(cmd);
+      return;
+    } else if (cmd.kind === "probe") {
+      try {
+        report.result = await openPorts(cmd.ip, cmd.ports, cmd.timeoutMs);
+        report.ok = true;
+      } catch (err) {
+        report.error = { kind: "unexpected", message: (err as Error).message };
+      }
     }
     await this.central.post(NODE_API.report, report).catch((err) =>
       log.warn("cannot report command {id}: {message}", { id: cmd.id, message: err.message })
     );
+  }
+
+  /**
+   * A discovery run of this node's site: the scan runs here, its progress and the hosts it
+   * identified go to the central twice a second (partial reports), the end in the last one.
+   */
+  private async discover(cmd: NodeCommand & { kind: "discover" }): Promise<void> {
+    const state: ScanState = {
+      progress: { addresses_scanned: 0, hosts_found: 0, identified: 0, failed: 0, ping_replies: 0 },
+      unidentified: [],
+    };
+    let hosts: ScanReport["hosts"] = [];
+    let pingable: boolean | undefined;
+    let sending = Promise.resolve();
+    const send = (report: NodeReport) => {
+      sending = sending.then(() =>
+        this.central.post(NODE_API.report, report).then(
+          () => {},
+          (err) =>
+            log.warn("cannot report discovery progress {id}: {message}", {
+              id: cmd.id,
+              message: err.message,
+            }),
+        )
+      );
+      return sending;
+    };
+    const snapshot = (): ScanReport => {
+      const taken = hosts;
+      hosts = [];
+      return {
+        pingable,
+        progress: { ...state.progress },
+        unidentified: sortedByIp(state.unidentified),
+        hosts: taken,
+      };
+    };
+    const timer = setInterval(
+      () => void send({ id: cmd.id, ok: true, partial: true, result: snapshot() }),
+      500,
+    );
+    const report: NodeReport = { id: cmd.id, ok: false };
+    try {
+      await scanTarget(
+        cmd,
+        hostIdentifier({}) as IdentifyHost,
+        { ...cmd.options },
+        AbortSignal.timeout(6 * 3_600_000),
+        state,
+        {
+          started: (p) => {
+            pingable = p;
+          },
+          identified: (ip, identity, ports) => {
+            hosts.push({ ip, ports, identity });
+          },
+        },
+      );
+      report.ok = true;
+    } catch (err) {
+      const e = err as { kind?: string; message?: string };
+      report.error = { kind: e.kind ?? "unexpected", message: e.message ?? String(err) };
+    } finally {
+      clearInterval(timer);
+    }
+    if (report.ok) report.result = snapshot();
+    await send(report);
   }
 
   private async heartbeatLoop(): Promise<void> {

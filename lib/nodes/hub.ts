@@ -17,7 +17,13 @@ import { pluginsRepo } from "../db/plugins.ts";
 import { type NodeIdentity, pollerNodesRepo, type PollerNodeStats } from "../db/poller_nodes.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { ownerOf } from "./rendezvous.ts";
-import type { ChannelMessage, NodeAssignment, NodeCommand, NodeReport } from "./protocol.ts";
+import type {
+  ChannelMessage,
+  NodeAssignment,
+  NodeCommand,
+  NodeCommandBody,
+  NodeReport,
+} from "./protocol.ts";
 import type { Notifier } from "../db/notify.ts";
 
 const COMMAND_CHANNEL = "nmslite_node_command";
@@ -51,7 +57,10 @@ export class NodeHub {
   private readonly channels = new Map<number, Channel>();
   /** site -> its live node ids as last computed ("1,4,7") */
   private readonly liveBySite = new Map<number, string>();
-  private readonly pending = new Map<string, (r: NodeReport) => void>();
+  private readonly pending = new Map<
+    string,
+    { done: (r: NodeReport) => void; partial?: (r: NodeReport) => void }
+  >();
   private debounce?: ReturnType<typeof setTimeout>;
   private ticker?: ReturnType<typeof setInterval>;
   private unsubscribe?: () => void;
@@ -80,11 +89,20 @@ export class NodeHub {
       const msg = JSON.parse(payload) as {
         origin: string;
         nodeId: number;
-        cmd: Omit<NodeCommand, "id" | "type">;
+        cmd: NodeCommandBody;
         timeoutMs: number;
         id: string;
       };
-      const running = this.command(msg.nodeId, msg.cmd, msg.timeoutMs);
+      const running = this.command(
+        msg.nodeId,
+        msg.cmd,
+        msg.timeoutMs,
+        (partial) =>
+          void notifier.publish(
+            REPORT_CHANNEL,
+            JSON.stringify({ origin: msg.origin, report: { ...partial, id: msg.id } }),
+          ).catch(() => {}),
+      );
       if (!running) return; // not connected here
       void running.then((report) =>
         notifier.publish(
@@ -105,26 +123,18 @@ export class NodeHub {
    */
   async onSite(
     site: number,
-    cmd: Omit<NodeCommand, "id" | "type">,
+    cmd: NodeCommandBody,
     timeoutMs: number,
+    onPartial?: (r: NodeReport) => void,
   ): Promise<NodeReport> {
     const here = [...this.channels.values()].find((c) => c.node.site_id === site && c.secure);
-    if (here) return await this.command(here.node.id, cmd, timeoutMs)!;
+    if (here) return await this.command(here.node.id, cmd, timeoutMs, onPartial)!;
     const live = await this.liveNodes(site);
     if (!live.length || !this.notifier) {
       throw new NoLiveNodeError(`no poller node of site ${site} is connected now`);
     }
     const id = crypto.randomUUID();
-    const answer = new Promise<NodeReport>((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve({ id, ok: false, error: { kind: "timeout", message: "no node answered" } });
-      }, timeoutMs + 1_000);
-      this.pending.set(id, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-    });
+    const answer = this.waitFor(id, timeoutMs + 1_000, "no node answered", onPartial);
     await this.notifier.publish(
       COMMAND_CHANNEL,
       JSON.stringify({ origin: this.origin, nodeId: live[0], cmd, timeoutMs, id }),
@@ -186,21 +196,53 @@ export class NodeHub {
   }
 
   /** Asks a node connected here to do something; resolves with its report. */
-  command(nodeId: number, cmd: Omit<NodeCommand, "id" | "type">, timeoutMs: number) {
+  command(
+    nodeId: number,
+    cmd: NodeCommandBody,
+    timeoutMs: number,
+    onPartial?: (r: NodeReport) => void,
+  ) {
     const ch = this.channels.get(nodeId);
     // commands carry credentials: only over TLS
     if (!ch || !ch.secure) return undefined;
     const id = crypto.randomUUID();
+    const answer = this.waitFor(id, timeoutMs, "the node did not answer", onPartial);
+    this.send(ch, { ...cmd, id, type: "command" } as NodeCommand);
+    return answer;
+  }
+
+  /** The site's live nodes (heartbeat current), in id order. */
+  live(site: number): Promise<number[]> {
+    return this.liveNodes(site);
+  }
+
+  /**
+   * The final report of command `id`, or a timeout one; for a long command, every partial
+   * report goes to `onPartial` and starts the timeout over (it bounds silence, not length).
+   */
+  private waitFor(
+    id: string,
+    timeoutMs: number,
+    message: string,
+    onPartial?: (r: NodeReport) => void,
+  ): Promise<NodeReport> {
     return new Promise<NodeReport>((resolve) => {
-      const timer = setTimeout(() => {
+      const expire = () => {
         this.pending.delete(id);
-        resolve({ id, ok: false, error: { kind: "timeout", message: "the node did not answer" } });
-      }, timeoutMs);
-      this.pending.set(id, (r) => {
-        clearTimeout(timer);
-        resolve(r);
+        resolve({ id, ok: false, error: { kind: "timeout", message } });
+      };
+      let timer = setTimeout(expire, timeoutMs);
+      this.pending.set(id, {
+        done: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        partial: (r) => {
+          clearTimeout(timer);
+          timer = setTimeout(expire, timeoutMs);
+          onPartial?.(r);
+        },
       });
-      this.send(ch, { ...cmd, id, type: "command" } as NodeCommand);
     });
   }
 
@@ -219,9 +261,14 @@ export class NodeHub {
 
   private resolve(report: NodeReport): boolean {
     const waiter = this.pending.get(report.id);
+    if (!waiter) return false;
+    if (report.partial) {
+      waiter.partial?.(report);
+      return true;
+    }
     this.pending.delete(report.id);
-    waiter?.(report);
-    return waiter !== undefined;
+    waiter.done(report);
+    return true;
   }
 
   private recomputeAll(): void {

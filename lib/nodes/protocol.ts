@@ -3,6 +3,7 @@
  * it enrols, holds a server-sent-events channel (central -> node) and posts heartbeats,
  * command reports and result batches (node -> central). Plain JSON only.
  */
+import type { DiscoverCommand } from "../discovery/discovery.ts";
 import type { Credential, PluginSpec, ResultBatch, ScheduledMonitor } from "../messages.ts";
 
 export const NODE_API = {
@@ -42,19 +43,31 @@ export interface NodeAssignment {
 }
 
 /** Work the central asks a node to do now; its outcome comes back as a NodeReport. */
-export type NodeCommand = {
-  type: "command";
-  id: string;
-  kind: "credential-test";
-  ip: string;
-  credential: Credential;
-  /** the device's host name (Kerberos names the service after it), when known */
-  hostName?: string | null;
-};
+export type NodeCommandBody =
+  | {
+    kind: "credential-test";
+    ip: string;
+    credential: Credential;
+    /** the device's host name (Kerberos names the service after it), when known */
+    hostName?: string | null;
+  }
+  | {
+    /** a recovery probe of an unreachable device: which of its WinRM ports answer */
+    kind: "probe";
+    ip: string;
+    ports: number[];
+    timeoutMs: number;
+  }
+  /** a discovery run of the node's site: progress comes back in partial reports */
+  | DiscoverCommand;
+
+export type NodeCommand = NodeCommandBody & { type: "command"; id: string };
 
 export interface NodeReport {
   id: string;
   ok: boolean;
+  /** progress of a long command: more reports follow under the same id */
+  partial?: boolean;
   result?: unknown;
   error?: { kind: string; message: string };
 }

@@ -19,7 +19,11 @@ import { type Device, devicesRepo } from "../db/devices.ts";
 import type { ListParams, Page } from "../db/pagination.ts";
 import { parseTarget, TargetError } from "../discovery/targets.ts";
 import { WINDOWS_PORTS } from "../discovery/probe.ts";
-import { DiscoveryProfileNotFoundError, type DiscoveryService } from "../discovery/discovery.ts";
+import {
+  DiscoveryProfileNotFoundError,
+  type DiscoveryService,
+  NoPollerNodeError,
+} from "../discovery/discovery.ts";
 import { type Actor, audit } from "../audit.ts";
 import { found, invalid, notFound, ServiceError } from "./errors.ts";
 import { change, type ServiceDeps } from "./service.ts";
@@ -104,6 +108,9 @@ export class DiscoveryRunsService {
     } catch (err) {
       if (err instanceof DiscoveryProfileNotFoundError) {
         throw notFound("discovery profile", profileId);
+      }
+      if (err instanceof NoPollerNodeError) {
+        throw new ServiceError(503, "NO_POLLER_NODE", err.message, { site_id: err.site });
       }
       throw err;
     }

@@ -28,8 +28,21 @@ export class NodeAuthError extends Error {
   }
 }
 
+/** How long a node credential, once checked, is trusted without asking the database again. */
+const NODE_CACHE_MS = 60_000;
+
 export class PollerNodesService {
-  constructor(private readonly deps: ServiceDeps & { enrolmentTtlMs: number }) {}
+  /** credential -> its node: a revocation (here, or relayed from another process) evicts it */
+  private readonly cache = new Map<string, { node: NodeIdentity; until: number }>();
+
+  constructor(private readonly deps: ServiceDeps & { enrolmentTtlMs: number }) {
+    deps.events.subscribe((event) => {
+      if (event.entity !== "poller_node") return;
+      for (const [secret, hit] of this.cache) {
+        if (hit.node.id === event.id) this.cache.delete(secret);
+      }
+    });
+  }
 
   list(params: ListParams & { site_id?: number }): Promise<Page<PollerNode>> {
     return pollerNodesRepo.list(this.deps.db, params, { site_id: params.site_id });
@@ -81,7 +94,7 @@ export class PollerNodesService {
       await pollerNodesRepo.revoke(tx, id);
       await audit(tx, actor, "revoke", "poller_node", id, { name: node.name });
       return (await pollerNodesRepo.get(tx, id))!;
-    });
+    }, () => ({ entity: "poller_node", id, action: "updated" }));
   }
 
   /** Exchanges an enrolment token for the node credential (once). */
@@ -106,11 +119,15 @@ export class PollerNodesService {
 
   /** The node a presented credential belongs to; refuses unknown and revoked ones. */
   async authenticate(secret: string): Promise<NodeIdentity> {
+    const hit = this.cache.get(secret);
+    if (hit && hit.until > Date.now()) return hit.node;
     const node = await pollerNodesRepo.byCredential(this.deps.db, await hashNodeSecret(secret));
     if (!node) throw new NodeAuthError("NODE_UNKNOWN", "unknown or revoked node credential");
     if (node.status !== "enrolled") {
       throw new NodeAuthError("NODE_REVOKED", `poller node ${node.id} is revoked`);
     }
+    if (this.cache.size >= 10_000) this.cache.clear();
+    this.cache.set(secret, { node, until: Date.now() + NODE_CACHE_MS });
     return node;
   }
 }

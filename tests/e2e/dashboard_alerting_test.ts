@@ -72,7 +72,7 @@ Deno.test({
         .click();
       await page.getByRole("button", { name: "Create a rule" }).click();
       const form = page.getByRole("form", { name: "Create a rule" });
-      await form.getByLabel("Name").fill("Too many processes");
+      await form.getByLabel("Name", { exact: true }).fill("Too many processes");
       await form.getByLabel("Metric").selectOption("cpu_percent");
       await form.getByLabel("Threshold", { exact: true }).fill("150");
       await form.getByRole("button", { name: "Create rule" }).click();

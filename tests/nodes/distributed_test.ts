@@ -27,7 +27,15 @@ import postgres from "postgres";
 
 const PASSWORD_A = "Site-A-Passw0rd!";
 const PASSWORD_B = "Site-B-Passw0rd!";
-const CENTRAL_ENV = { NMSLITE_NODE_HEARTBEAT: "500ms", NMSLITE_NODE_HEARTBEAT_TIMEOUT: "3s" };
+const CENTRAL_ENV = {
+  NMSLITE_NODE_HEARTBEAT: "500ms",
+  NMSLITE_NODE_HEARTBEAT_TIMEOUT: "3s",
+  // the central's health monitor: two failed polls deactivate, probes every second after 2 s
+  NMSLITE_HEALTH_FAILURE_THRESHOLD: "2",
+  NMSLITE_HEALTH_FAILURE_WINDOW: "60s",
+  NMSLITE_HEALTH_REACTIVATE_AFTER: "2s",
+  NMSLITE_HEALTH_PROBE_INTERVAL: "1s",
+};
 
 Deno.test({
   name: "distributed: 2 centrals behind haproxy, 3 nodes over 2 sites, failures on every side",
@@ -167,6 +175,58 @@ Deno.test({
         );
       });
 
+      await t.step(
+        "a node-polled device that stops answering is deactivated by the central, and a probe by its site's node brings it back",
+        async () => {
+          const ip = "127.0.43.50"; // nothing listens here yet
+          const d = await api("POST", "/devices", { ip, site_id: siteA });
+          assertEquals(d.status, 201, JSON.stringify(d.body));
+          const m = await api("POST", "/monitors", {
+            device_id: d.body.data.id,
+            credential_profile_id: credA,
+            plugin_id: 1,
+            polling_interval: 10,
+          });
+          assertEquals(m.status, 201, JSON.stringify(m.body));
+          const device = async () => (await api("GET", `/devices/${d.body.data.id}`)).body.data;
+          const down = await eventually("the device is unreachable", async () => {
+            const dev = await device();
+            return dev.status === "unreachable" && dev;
+          });
+          assert(/failed polls/.test(down.status_reason), down.status_reason);
+          // its monitor left the nodes' work
+          await eventually("no node polls it", async () => {
+            const a1 = (await nodes.a1.metrics()).nmslite_node_monitors;
+            const a2 = (await nodes.a2.metrics()).nmslite_node_monitors;
+            return a1 + a2 === monA.length;
+          });
+          const back = await startWinsim({
+            hosts: 1,
+            base: ip,
+            username: "Administrator",
+            password: PASSWORD_A,
+            httpPort: winrmPort,
+            httpsPort: null,
+          });
+          try {
+            const up = await eventually("a node's probe brings it back", async () => {
+              const dev = await device();
+              return dev.status === "monitoring" && dev;
+            });
+            assert(/answered a reachability probe/.test(up.status_reason), up.status_reason);
+            await eventually(
+              "rows again",
+              async () => (await rowsOf([m.body.data.id])) > 0,
+            );
+          } finally {
+            // leave site A as the later steps expect it
+            assertEquals((await api("DELETE", `/monitors/${m.body.data.id}`)).status, 204);
+            assertEquals((await api("DELETE", `/devices/${d.body.data.id}`)).status, 204);
+            await back.close();
+          }
+        },
+      );
+
       await t.step("kill -9 a node of site A: its monitors resume on the other", async () => {
         await nodes.a1.kill9();
         const killedAt = new Date();
@@ -293,6 +353,122 @@ Deno.test({
             assertEquals(r.body.data.ok, true, JSON.stringify(r.body));
             assertEquals(r.body.data.identity.hostname, simB.hosts[0].name);
           }
+        },
+      );
+
+      await t.step(
+        "discovery of site B runs on its node, via either central; a site with no node gets 503",
+        async () => {
+          const profile = await api("POST", "/discovery-profiles", {
+            name: "site b range",
+            credential_profile_id: credB,
+            target: "127.0.44.0/29",
+            ports: [winrmPort],
+            site_id: siteB,
+          });
+          assertEquals(profile.status, 201, JSON.stringify(profile.body));
+          const started = await api("POST", `/discovery-profiles/${profile.body.data.id}/run`);
+          assertEquals(started.status, 202, JSON.stringify(started.body));
+          const run = await eventually("the run ends", async () => {
+            const r = (await api("GET", `/discovery-runs/${started.body.data.id}`)).body.data;
+            return r.status !== "running" && r.status !== "queued" && r;
+          });
+          assertEquals(run.status, "completed", JSON.stringify(run));
+          assertEquals(run.addresses_scanned, 8, JSON.stringify(run));
+          assertEquals(run.identified, simB.hosts.length, JSON.stringify(run));
+          assertEquals(run.device_ids.length, simB.hosts.length);
+          const dev = (await api("GET", `/devices/${run.device_ids[0]}`)).body.data;
+          assertEquals(dev.site_id, siteB);
+          assert(simB.hosts.some((h) => h.name === dev.hostname), dev.hostname);
+          // wait=true through the balancer: the other central may hold the node's channel
+          for (let i = 0; i < 2; i++) {
+            const r = await api(
+              "POST",
+              `/discovery-profiles/${profile.body.data.id}/run?wait=true`,
+            );
+            assertEquals(r.status, 200, JSON.stringify(r.body));
+            assertEquals(r.body.data.found, simB.hosts.length, JSON.stringify(r.body));
+          }
+          const siteC = (await api("POST", "/sites", { name: "site-c" })).body.data.id;
+          const lonely = await api("POST", "/discovery-profiles", {
+            name: "site c range",
+            credential_profile_id: credB,
+            target: "127.0.45.0/30",
+            ports: [winrmPort],
+            site_id: siteC,
+          });
+          assertEquals(lonely.status, 201, JSON.stringify(lonely.body));
+          const refused = await api("POST", `/discovery-profiles/${lonely.body.data.id}/run`);
+          assertEquals(refused.status, 503, JSON.stringify(refused.body));
+          assertEquals(refused.body.error.code, "NO_POLLER_NODE");
+        },
+      );
+
+      await t.step(
+        "a logout or a role change on one central is effective on the other at once (cached state evicted)",
+        async () => {
+          const direct = async (
+            i: number,
+            method: string,
+            path: string,
+            body?: unknown,
+            bearer?: string,
+          ) => {
+            const res = await fetch(`${centrals[i].url}/api/v1${path}`, {
+              method,
+              headers: {
+                "content-type": "application/json",
+                ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+              },
+              body: body === undefined ? undefined : JSON.stringify(body),
+            });
+            const text = await res.text();
+            return { status: res.status, body: text ? JSON.parse(text) : null } as Answer;
+          };
+          const user = await api("POST", "/users", {
+            username: "op-dist",
+            password: "Op-Dist-Passw0rd!",
+            role: "operator",
+          });
+          assertEquals(user.status, 201, JSON.stringify(user.body));
+          const session = await direct(0, "POST", "/auth/login", {
+            username: "op-dist",
+            password: "Op-Dist-Passw0rd!",
+          });
+          assertEquals(session.status, 200);
+          const access = session.body.data.access_token;
+          // central 1 caches this login's state (for 5 s without a notice)
+          assertEquals((await direct(1, "GET", "/devices?limit=1", undefined, access)).status, 200);
+          assertEquals(
+            (await direct(0, "POST", "/auth/logout", {
+              refresh_token: session.body.data.refresh_token,
+            })).status,
+            204,
+          );
+          // well inside the cache's 5 s: only the notice can make central 1 refuse it
+          await eventually(
+            "central 1 refuses the logged-out token",
+            async () =>
+              (await direct(1, "GET", "/devices?limit=1", undefined, access)).status === 401,
+            2_000,
+          );
+          // a role change made through central 1 holds on central 0 at its next request
+          const again = await direct(0, "POST", "/auth/login", {
+            username: "op-dist",
+            password: "Op-Dist-Passw0rd!",
+          });
+          const token2 = again.body.data.access_token;
+          assertEquals((await direct(0, "GET", "/devices?limit=1", undefined, token2)).status, 200);
+          const changed = await direct(1, "PUT", `/users/${user.body.data.id}`, {
+            role: "viewer",
+          }, token);
+          assertEquals(changed.status, 200, JSON.stringify(changed.body));
+          await eventually(
+            "central 0 refuses the token issued before the role change",
+            async () =>
+              (await direct(0, "GET", "/devices?limit=1", undefined, token2)).status === 401,
+            2_000,
+          );
         },
       );
 

@@ -5,6 +5,7 @@
  * a user's token opens none of them. Described in docs/deploy.md; the shapes are
  * lib/nodes/protocol.ts.
  */
+import { IngestBodyError, validateIngestBody } from "../../../lib/nodes/ingest_body.ts";
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
 import { getConnInfo } from "hono/deno";
@@ -42,51 +43,9 @@ const HeartbeatBody = z.object({
 const ReportBody = z.object({
   id: z.string().uuid(),
   ok: z.boolean(),
+  partial: z.boolean().optional(),
   result: z.unknown().optional(),
   error: z.object({ kind: z.string().max(100), message: z.string().max(2000) }).optional(),
-}).strict();
-
-const num = z.number().finite().nullable();
-const Sample = z.object({
-  monitorId: z.number().int().positive(),
-  ts: z.number().int().positive(),
-  cpuPercent: num,
-  memoryTotal: num,
-  memoryUsed: num,
-  diskTotal: num,
-  diskUsed: num,
-  netSentBps: num,
-  netRecvBps: num,
-  netPacketsSent: num,
-  netPacketsRecv: num,
-  netErrors: num,
-  netDiscards: num,
-  netUtilization: num,
-  processCount: num,
-  collectionMs: num,
-  volumes: z.array(z.object({ name: z.string(), total: z.number(), used: z.number() }))
-    .nullable(),
-  interfaces: z.array(z.record(z.string(), z.unknown())).nullable(),
-});
-const Outcome = z.object({
-  monitorId: z.number().int().positive(),
-  deviceId: z.number().int().positive(),
-  ok: z.boolean(),
-  attempts: z.number().int().nonnegative(),
-  attemptedAt: z.number().int().positive(),
-  dueAt: z.number().int().positive(),
-  durationMs: z.number().nonnegative(),
-  error: z.string().optional(),
-  errorKind: z.string().optional(),
-  errorClass: z.string().optional(),
-});
-const IngestBody = z.object({
-  batches: z.array(z.object({
-    v: z.literal(1),
-    batchId: z.string().min(1).max(100),
-    samples: z.array(Sample),
-    outcomes: z.array(Outcome),
-  })).min(1).max(1_000),
 }).strict();
 
 async function parse<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<z.infer<T>> {
@@ -102,7 +61,7 @@ async function parse<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promis
     const at = issue.path.join(".");
     throw new ApiError(
       400,
-      schema === (IngestBody as z.ZodType) ? "MALFORMED_BATCH" : "VALIDATION_ERROR",
+      "VALIDATION_ERROR",
       `${at || "body"}: ${issue.message}`,
       { field: at },
     );
@@ -174,8 +133,16 @@ export function createNodeProtocol(): Hono<AppEnv> {
     return c.json({ success: true, data: { accepted: known } });
   });
   app.post("/ingest", async (c) => {
-    const body = await parse(c, IngestBody);
-    const result = await c.get("app").ingest.ingest(c.get("node"), body.batches as never);
+    let batches;
+    try {
+      batches = validateIngestBody(await c.req.json());
+    } catch (err) {
+      if (err instanceof IngestBodyError) {
+        throw new ApiError(400, "MALFORMED_BATCH", err.message, { field: err.field });
+      }
+      throw new ApiError(400, "MALFORMED_BATCH", "the request body is not JSON");
+    }
+    const result = await c.get("app").ingest.ingest(c.get("node"), batches);
     return c.json({ success: true, data: result });
   });
   return app;
