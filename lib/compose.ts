@@ -99,9 +99,9 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   let monitoring: MonitoringRuntime | undefined;
   let alerting: AlertingRuntime | undefined;
   const channels = opts.channels ?? defaultChannelKinds(config);
-  if (opts.monitoring) {
+  const newAlerting = () => {
     const a = config.alerting;
-    alerting = new AlertingRuntime({ db, keyring, events, senders: channels.senders }, {
+    return new AlertingRuntime({ db, keyring, events, senders: channels.senders }, {
       tickMs: a.tick_ms,
       recoveryHoldMs: a.recovery_hold_ms,
       retentionDays: config.metrics.retention_days,
@@ -114,6 +114,9 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
         sendTimeoutMs: 15_000,
       },
     });
+  };
+  if (opts.monitoring) {
+    alerting = newAlerting();
     if (!opts.workers) throw new Error("monitoring needs the Worker URLs");
     monitoring = new MonitoringRuntime({
       db,
@@ -206,14 +209,35 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     }, config.health);
     await centralHealth.start();
   }
+  // The central role polls nothing itself: alerting runs on the node results it writes.
+  // Opening a problem and claiming a notification are idempotent in SQL, so several central
+  // processes may each run it.
+  if (config.role === "central" && !alerting) {
+    alerting = newAlerting();
+    try {
+      await alerting.start();
+    } catch (err) {
+      await alerting.stop().catch(() => {});
+      nodeHub.stop();
+      duties?.stop();
+      centralHealth?.stop();
+      await relay?.stop();
+      await db.close();
+      throw err;
+    }
+  }
   // Node results go through the local writer when this process has one (its health monitor
-  // then sees them too), else through a writer of their own.
+  // then sees them too), else through a writer of their own that feeds alerting.
   let ingestWriter: MetricsWriter | undefined;
+  const ingestAlerting = alerting;
   const ingest = new IngestService(
     db,
     () =>
       monitoring?.writer ?? (ingestWriter ??= new MetricsWriter(db, {
-        onCommitted: (outcomes) => centralHealth?.observe(outcomes),
+        onCommitted: (outcomes, _result, samples) => {
+          centralHealth?.observe(outcomes);
+          ingestAlerting?.committed(samples, outcomes);
+        },
       })),
     {
       maxRows: config.nodes.ingest_max_rows,

@@ -4,6 +4,11 @@
  * problem's notifications arrive in order; a failure is retried with exponential backoff, and
  * a row that cannot be delivered (not retryable, or out of attempts) ends dead, listed on the
  * dashboard and in /health. Every attempt is logged against the problem.
+ *
+ * Several processes may deliver from one outbox (central processes sharing PostgreSQL): each
+ * round claims its rows (FOR UPDATE SKIP LOCKED, then a lease in next_attempt_at), so a row is
+ * attempted by one process at a time; a claimant that dies leaves its rows to be retried once
+ * the lease runs out, under the same idempotency key.
  */
 import { getLogger } from "@logtape/logtape";
 import type { Database } from "../db/driver.ts";
@@ -22,6 +27,11 @@ export interface OutboxOptions {
   pollMs: number;
   /** one attempt's time limit */
   sendTimeoutMs: number;
+  /**
+   * how long a claimed row is kept from other processes; longer than a round's attempts
+   * (sendTimeoutMs plus the time to build a sender). Default sendTimeoutMs + 60 s.
+   */
+  claimLeaseMs?: number;
 }
 
 export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
@@ -91,7 +101,10 @@ export class OutboxDelivery {
     // A row retried within this round (a short backoff) waits for the next one.
     const seen = new Set<number>();
     while (!this.stopped) {
-      const rows = (await outboxRepo.due(this.db, 20)).filter((r) => !seen.has(r.id));
+      const lease = this.opts.claimLeaseMs ?? this.opts.sendTimeoutMs + 60_000;
+      const rows = (await outboxRepo.claim(this.db, 20, lease, [...seen])).sort((a, b) =>
+        a.id - b.id
+      );
       if (!rows.length) break;
       for (const r of rows) seen.add(r.id);
       await Promise.all(rows.map((r) => this.attempt(r)));
@@ -143,12 +156,17 @@ export class OutboxDelivery {
         attempts,
       });
     }
-    await outboxRepo.recordAttempt(this.db, row, {
+    const recorded = await outboxRepo.recordAttempt(this.db, row, {
       ok: outcome.ok,
       status: outcome.status,
       detail: outcome.ok ? null : outcome.detail,
       durationMs: outcome.durationMs,
       next,
     });
+    if (!recorded) {
+      log.warn("notification {key}: the claim ran out before the attempt was recorded", {
+        key: row.idempotency_key,
+      });
+    }
   }
 }

@@ -156,7 +156,11 @@ export class ProblemRecorder {
         (repeats.length > 0 &&
           now - new Date(p.notified_at).getTime() >= Math.min(...repeats) * 1000);
       if (!due || !policies.length) continue;
-      queued += await this.db.transaction((tx) => this.notify(tx, p.id, "firing", cfg));
+      queued += await this.db.transaction(async (tx) =>
+        await problemsRepo.claimNotify(tx, p.id, p.notified_at)
+          ? await this.notify(tx, p.id, "firing", cfg)
+          : 0
+      );
     }
     if (queued) this.queued();
     return queued;

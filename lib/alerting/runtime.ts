@@ -105,7 +105,11 @@ export class AlertingRuntime {
   /** The writer's hook: what one commit held. Comparisons only; writes happen later. */
   committed(samples: readonly MetricSample[], outcomes: readonly PollOutcome[]): void {
     const started = performance.now();
-    this.evaluator.committed(samples, outcomes);
+    try {
+      this.evaluator.committed(samples, outcomes);
+    } catch (err) {
+      log.error("alert evaluation failed: {message}", { message: (err as Error).message });
+    }
     this.cost.evaluateMs += performance.now() - started;
     this.cost.samples += samples.length;
   }

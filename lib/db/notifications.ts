@@ -170,7 +170,36 @@ export const outboxRepo = {
       [limit],
     );
   },
-  /** One attempt: its log row, and the row delivered, rescheduled or dead. */
+  /**
+   * Claims the due rows (as `due` chooses them) for one attempt by this process: their
+   * next_attempt_at moves `leaseMs` ahead, so no other process sees them due until the attempt
+   * is recorded or the claimant died and the lease ran out. Rows another process is claiming
+   * at the same moment are skipped (SKIP LOCKED), never waited for. A claimed row stays
+   * pending, so the rows after it in its (problem, channel) still wait their turn. Rows in
+   * `skip` (attempted earlier in the caller's round) are left alone.
+   */
+  async claim(
+    db: Queryable,
+    limit: number,
+    leaseMs: number,
+    skip: readonly number[] = [],
+  ): Promise<OutboxRow[]> {
+    return await db.query<OutboxRow>(
+      `UPDATE notification_outbox SET next_attempt_at = now() + make_interval(secs => $2::float8 / 1000)
+       WHERE id IN (SELECT o.id FROM notification_outbox o
+         WHERE o.status = 'pending' AND o.next_attempt_at <= now() AND o.id <> ALL($3::text::bigint[])
+           AND NOT EXISTS (SELECT 1 FROM notification_outbox e WHERE e.status = 'pending'
+             AND e.problem_id = o.problem_id AND e.channel_id = o.channel_id AND e.id < o.id)
+         ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED)
+       RETURNING *`,
+      [limit, leaseMs, `{${skip.join(",")}}`],
+    );
+  },
+  /**
+   * One attempt: the row delivered, rescheduled or dead, and its log row, in one statement.
+   * Recorded only when the row is still as claimed (same attempt count, still pending): a
+   * claimant whose lease ran out and was overtaken records nothing. Returns whether it did.
+   */
   async recordAttempt(
     db: Queryable,
     row: OutboxRow,
@@ -181,39 +210,32 @@ export const outboxRepo = {
       durationMs: number;
       next: "delivered" | "dead" | Date;
     },
-  ): Promise<void> {
-    const attempt = row.attempts + 1;
-    await db.query(
-      `INSERT INTO notification_deliveries (outbox_id, problem_id, channel_id, attempt, ok, status,
-         detail, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  ): Promise<boolean> {
+    const status = a.next instanceof Date ? "pending" : a.next;
+    const rows = await db.query(
+      `WITH u AS (
+         UPDATE notification_outbox SET attempts = $2::int, status = $3::text, last_error = $4,
+           next_attempt_at = COALESCE($5::timestamptz, next_attempt_at),
+           delivered_at = CASE WHEN $3::text = 'delivered' THEN now() ELSE delivered_at END
+         WHERE id = $1 AND attempts = $2::int - 1 AND status = 'pending'
+         RETURNING id, problem_id, channel_id)
+       INSERT INTO notification_deliveries (outbox_id, problem_id, channel_id, attempt, ok, status,
+         detail, duration_ms)
+       SELECT id, problem_id, channel_id, $2::int, $6::boolean, $7::text, $8::text, $9::int FROM u
+       RETURNING id`,
       [
         row.id,
-        row.problem_id,
-        row.channel_id,
-        attempt,
+        row.attempts + 1,
+        status,
+        a.ok ? null : `${a.status}: ${a.detail ?? ""}`.slice(0, 500),
+        a.next instanceof Date ? a.next : null,
         a.ok,
         a.status,
         a.detail,
         Math.round(a.durationMs),
       ],
     );
-    const status = a.next instanceof Date ? "pending" : a.next;
-    await db.query(
-      `UPDATE notification_outbox SET attempts = $2, status = $3, last_error = $4,
-         next_attempt_at = COALESCE($5, next_attempt_at),
-         delivered_at = CASE WHEN $3 = 'delivered' THEN now() ELSE delivered_at END
-       WHERE id = $1`,
-      [
-        row.id,
-        attempt,
-        status,
-        a.ok ? null : `${a.status}: ${a.detail ?? ""}`.slice(0, 500),
-        a
-            .next instanceof Date
-          ? a.next
-          : null,
-      ],
-    );
+    return rows.length > 0;
   },
   async depth(db: Queryable): Promise<{ pending: number; dead: number }> {
     return (await db.query<{ pending: number; dead: number }>(

@@ -168,6 +168,18 @@ export const problemsRepo = {
       [id],
     ))[0].sequence;
   },
+  /**
+   * Locks an open problem for a held or repeat notification, unless another process notified
+   * it since `notifiedAt` was read (then false): two processes never both send the same repeat.
+   */
+  async claimNotify(db: Queryable, id: number, notifiedAt: Date | null): Promise<boolean> {
+    return (await db.query(
+      `SELECT id FROM problems WHERE id = $1 AND state = 'open'
+         AND date_trunc('milliseconds', notified_at) IS NOT DISTINCT FROM $2::timestamptz
+       FOR UPDATE`,
+      [id, notifiedAt],
+    )).length > 0;
+  },
   async setMaintenance(db: Queryable, id: number, on: boolean): Promise<void> {
     await db.query("UPDATE problems SET in_maintenance = $2 WHERE id = $1", [id, on]);
   },
