@@ -281,7 +281,9 @@ Deno.test({
         const settled = async (name: string) =>
           await eventually(`${name} settled`, async () => {
             const a = await nodes[name].metrics();
-            await new Promise((r) => setTimeout(r, 1_000));
+            // the node's poll counters come from its pollers' stats, sent every 2 s: unchanged
+            // across two of those periods means the last poll is counted
+            await new Promise((r) => setTimeout(r, 4_500));
             const b = await nodes[name].metrics();
             return b.nmslite_node_monitors === 0 && b.nmslite_node_buffered_batches === 0 &&
               a.nmslite_node_polls_total === b.nmslite_node_polls_total && b;
