@@ -5,22 +5,19 @@
  */
 import type { MetricSample } from "../messages.ts";
 import { DEPTH_METRICS, extractDepth, type RuleParams } from "./depth_metrics.ts";
+import type {
+  InstanceValue,
+  MetricDefinition,
+  MetricSource,
+  ThresholdKind,
+} from "./metric_types.ts";
 
-/** percent 0..100; bytes, count and intervals whole and ≥ 0; rate and ms ≥ 0. */
-export type ThresholdKind = "percent" | "bytes" | "rate" | "count" | "ms" | "state" | "intervals";
-
-/** Where a metric's values come from: a committed sample, a poll outcome, a state, a timer. */
-export type MetricSource = "sample" | "outcome" | "state" | "timer";
-
-export interface MetricDefinition {
-  name: string;
-  label: string;
-  unit: string;
-  kind: ThresholdKind;
-  source: MetricSource;
-  /** one problem per volume, interface, service, process or event source */
-  per: "device" | "volume" | "interface" | "service" | "process" | "source";
-}
+export type {
+  InstanceValue,
+  MetricDefinition,
+  MetricSource,
+  ThresholdKind,
+} from "./metric_types.ts";
 
 export const METRICS: readonly MetricDefinition[] = [
   def("cpu_percent", "CPU %", "%", "percent", "sample", "device"),
@@ -73,12 +70,6 @@ export function thresholdProblem(kind: ThresholdKind, value: number): string | n
     case "state":
       return value !== 1 ? "a state rule's threshold is 1 (the state holds)" : null;
   }
-}
-
-/** One value of a sample-fed metric: the instance ("" for the device) and the number. */
-export interface InstanceValue {
-  instance: string;
-  value: number;
 }
 
 /**

@@ -5,7 +5,7 @@
  * event log entries per poll (optionally of one source, event id or log).
  */
 import type { MetricSample } from "../messages.ts";
-import type { InstanceValue, MetricDefinition } from "./catalogue.ts";
+import type { InstanceValue, MetricDefinition } from "./metric_types.ts";
 
 export interface RuleParams {
   /** service_not_running: only these services (names or display names, `*` wildcards) */

@@ -19,7 +19,7 @@ import {
   discoveryRunsRepo,
   type UnidentifiedHost,
 } from "../db/discovery_runs.ts";
-import { deviceLifecycle } from "../inventory/device_lifecycle.ts";
+import { deviceLifecycle, type HostIdentity } from "../inventory/device_lifecycle.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { parseTarget } from "./targets.ts";
 import { LOCAL_SITE_ID } from "../db/sites.ts";
@@ -47,14 +47,7 @@ const SWEEP_CHUNK = 64;
 
 const log = getLogger(["nmslite", "discovery"]);
 
-export interface HostIdentity {
-  hostname: string;
-  domain?: string | null;
-  os?: string | null;
-  osVersion?: string | null;
-  serial?: string | null;
-  totalMemoryBytes?: number | null;
-}
+export type { HostIdentity } from "../inventory/device_lifecycle.ts";
 
 /** Asks a host who it is over WinRM with the profile's credential (lib/collectors). */
 export type IdentifyHost = (

@@ -13,7 +13,16 @@
 import type { Queryable } from "../db/driver.ts";
 import { type Device, type DeviceFields, devicesRepo, type DeviceStatus } from "../db/devices.ts";
 import { type Actor, audit, SYSTEM } from "../audit.ts";
-import type { HostIdentity } from "../discovery/discovery.ts";
+
+/** Who a host says it is (discovery and first-poll identification). */
+export interface HostIdentity {
+  hostname: string;
+  domain?: string | null;
+  os?: string | null;
+  osVersion?: string | null;
+  serial?: string | null;
+  totalMemoryBytes?: number | null;
+}
 
 async function move(
   db: Queryable,
