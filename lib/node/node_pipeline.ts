@@ -15,7 +15,7 @@ import type {
   SchedulerCommand,
   SchedulerEvent,
 } from "../messages.ts";
-import type { WorkerUrls } from "../pipeline/pipeline.ts";
+import { stopPoller, type WorkerUrls } from "../pipeline/pipeline.ts";
 import type { NodeAssignment } from "../nodes/protocol.ts";
 
 const log = getLogger(["nmslite", "node", "pipeline"]);
@@ -107,22 +107,7 @@ export class NodePipeline {
     clearInterval(this.statsTimer);
     this.send({ type: "stop" });
     this.scheduler?.terminate();
-    await Promise.all(this.pollers.map((w) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          w.terminate();
-          resolve();
-        }, 15_000);
-        w.addEventListener("message", (e: MessageEvent<PollerEvent>) => {
-          if (e.data.type === "stopped") {
-            clearTimeout(timer);
-            w.terminate();
-            resolve();
-          }
-        });
-        w.postMessage({ type: "stop" } satisfies PollerCommand);
-      })
-    ));
+    await Promise.all(this.pollers.map((w) => stopPoller(w, 15_000)));
   }
 
   private send(cmd: SchedulerCommand): void {

@@ -142,22 +142,7 @@ export class Pipeline {
     this.unsubscribe?.();
     this.send({ type: "stop" });
     this.scheduler?.terminate();
-    await Promise.all(this.pollers.map((w) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          w.terminate();
-          resolve();
-        }, 30_000);
-        w.addEventListener("message", (e: MessageEvent<PollerEvent>) => {
-          if (e.data.type === "stopped") {
-            clearTimeout(timer);
-            w.terminate();
-            resolve();
-          }
-        });
-        w.postMessage({ type: "stop" } satisfies PollerCommand);
-      })
-    ));
+    await Promise.all(this.pollers.map((w) => stopPoller(w, 30_000)));
   }
 
   stats(): PipelineStats {
@@ -380,4 +365,25 @@ function hashIp(ip: string): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h;
+}
+
+/**
+ * Asks a poller Worker to finish what it holds and waits for its "stopped" (at most `graceMs`),
+ * then terminates it. Shared by the all-in-one pipeline and the poller node.
+ */
+export function stopPoller(w: Worker, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      w.terminate();
+      resolve();
+    }, graceMs);
+    w.addEventListener("message", (e: MessageEvent<PollerEvent>) => {
+      if (e.data.type === "stopped") {
+        clearTimeout(timer);
+        w.terminate();
+        resolve();
+      }
+    });
+    w.postMessage({ type: "stop" } satisfies PollerCommand);
+  });
 }
