@@ -72,7 +72,11 @@ export class NodeHub {
   ) {}
 
   start(): void {
-    this.unsubscribe = this.deps.events.subscribe(() => this.changed());
+    this.unsubscribe = this.deps.events.subscribe((event) => {
+      // a node revoked (here or on another process) loses its channel now, not at the tick
+      if (event.entity === "poller_node") void this.tick();
+      this.changed();
+    });
     this.ticker = setInterval(() => void this.tick(), 1_000);
   }
 
@@ -127,9 +131,13 @@ export class NodeHub {
     timeoutMs: number,
     onPartial?: (r: NodeReport) => void,
   ): Promise<NodeReport> {
-    const here = [...this.channels.values()].find((c) => c.node.site_id === site && c.secure);
-    if (here) return await this.command(here.node.id, cmd, timeoutMs, onPartial)!;
+    // Only a node the database still counts live: a channel here may belong to a node revoked
+    // a moment ago (its channel closes at the next tick) or one whose peer went silently.
     const live = await this.liveNodes(site);
+    const here = [...this.channels.values()].find((c) =>
+      c.node.site_id === site && c.secure && live.includes(c.node.id)
+    );
+    if (here) return await this.command(here.node.id, cmd, timeoutMs, onPartial)!;
     if (!live.length || !this.notifier) {
       throw new NoLiveNodeError(`no poller node of site ${site} is connected now`);
     }

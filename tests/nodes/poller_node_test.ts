@@ -37,6 +37,7 @@ Deno.test({
       password: PASSWORD,
       httpPort,
       httpsPort: null,
+      wmi: false, // WinRM only: TCP 135 on these addresses stays free for other tests
     });
     const tls = await makeTls(dir);
     const centralPort = await freePort();
@@ -115,6 +116,21 @@ Deno.test({
         monitorIds.push(m.body.data.id);
       }
 
+      // A second node of the site, spoken to by the test itself, holds its channel open before
+      // the real node connects (so it is the first this central knows of) and never answers.
+      const probe = await api("POST", "/poller-nodes", { site_id: siteId, name: "a-probe" });
+      assertEquals(probe.status, 201, JSON.stringify(probe.body));
+      const probeEnrol = await call("POST", "/nodes/enrol", {
+        token: probe.body.data.enrolment_token,
+        version: "test",
+      });
+      assertEquals(probeEnrol.status, 200, JSON.stringify(probeEnrol.body));
+      const probeChannel = await fetch(`${central.url}/api/v1/nodes/channel`, {
+        client,
+        headers: { authorization: `Bearer ${probeEnrol.body.data.secret}` },
+      } as RequestInit);
+      assertEquals(probeChannel.status, 200);
+
       // --- enrol: the token is exchanged for a credential kept with mode 0600
       const node = await startNode({
         centralUrl: central.url,
@@ -130,6 +146,21 @@ Deno.test({
       assertEquals(reuse.status, 401, "the enrolment token is one-time");
       // a node credential opens no user route
       assertEquals((await call("GET", "/devices", undefined, identity.secret)).status, 401);
+
+      // The probe is revoked once the real node is connected; a command sent the same instant
+      // goes to the node still enrolled, never to the revoked one's channel (not closed yet).
+      await eventually(
+        "the node is connected",
+        async () => (await node.metrics()).nmslite_node_connected === 1,
+      );
+      assertEquals((await api("DELETE", `/poller-nodes/${probe.body.data.id}`)).status, 204);
+      const right = await api("POST", `/credential-profiles/${cred.body.data.id}/test`, {
+        ip: sim.hosts[0].ip,
+      });
+      assertEquals(right.status, 200, JSON.stringify(right.body));
+      assertEquals(right.body.data.ok, true, JSON.stringify(right.body));
+      assertEquals(right.body.data.identity.hostname, sim.hosts[0].name);
+      await probeChannel.body!.cancel();
 
       // --- rows arrive for every monitor
       await eventually("a row for every monitor", async () => {
