@@ -65,9 +65,10 @@ export interface WinsimOptions {
   wmi?: boolean;
   /**
    * where a host's WMI object exporter listens: "dynamic" (default) its own free port, like
-   * Windows; "rpc" the activation port itself (one listener a host fewer, for large fleets)
+   * Windows; "rpc" the activation port itself (one listener a host fewer, for large fleets);
+   * "blocked" a port it advertises where nothing answers, as behind a firewall passing only 135
    */
-  wmiExporter?: "dynamic" | "rpc";
+  wmiExporter?: "dynamic" | "rpc" | "blocked";
 }
 
 export interface SimHost {
@@ -197,10 +198,11 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
           listenRpc(h.ip, opts.rpcPort ?? (httpPort === 0 ? 0 : undefined)),
           (c) => serveDcom(c, dcom, dctx),
         );
-        dcom.port = opts.wmiExporter === "rpc" ? sim.rpcPort : listen(
-          Deno.listen({ hostname: h.ip, port: 0 }),
-          (c) => serveDcom(c, dcom, dctx),
-        );
+        dcom.port = opts.wmiExporter === "rpc"
+          ? sim.rpcPort
+          : opts.wmiExporter === "blocked"
+          ? closedPort(h.ip)
+          : listen(Deno.listen({ hostname: h.ip, port: 0 }), (c) => serveDcom(c, dcom, dctx));
         sim.wmiPort = dcom.port;
       } else if (opts.rpcPort !== undefined) {
         sim.rpcPort = listen(
@@ -286,4 +288,12 @@ function listenRpc(ip: string, port: number | undefined): Deno.TcpListener {
     if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
     return Deno.listen({ hostname: ip, port: 0 });
   }
+}
+
+/** A port that was free a moment ago and has nothing listening on it now. */
+function closedPort(hostname: string): number {
+  const l = Deno.listen({ hostname, port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
 }

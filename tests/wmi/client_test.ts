@@ -17,6 +17,7 @@ import {
   type WmiClientOptions,
   WmiError,
   WmiIntegrityError,
+  WmiPortBlockedError,
   WmiProtocolError,
   WmiTimeoutError,
 } from "../../lib/wmi/mod.ts";
@@ -26,13 +27,18 @@ import { WQL } from "../../lib/collectors/windows_winrm.ts";
 
 const PASSWORD = "Wmi-Passw0rd!";
 
-async function withSim(fn: (sim: Winsim) => Promise<void>, hosts = 1) {
+async function withSim(
+  fn: (sim: Winsim) => Promise<void>,
+  hosts = 1,
+  extra: Partial<Parameters<typeof startWinsim>[0]> = {},
+) {
   const sim = await startWinsim({
     hosts,
     base: "127.0.172.1",
     httpPort: 0,
     httpsPort: null,
     password: PASSWORD,
+    ...extra,
   });
   try {
     await fn(sim);
@@ -284,4 +290,23 @@ Deno.test("nothing on 135 is RPC server unavailable; a host that never answers t
     await wmi.close();
     assert(t instanceof WmiError);
   });
+});
+
+Deno.test("135 answers but the dynamic WMI port is blocked: port blocked, naming the firewall gap", async () => {
+  await withSim(
+    async (sim) => {
+      const h = sim.hosts[0];
+      const wmi = wmiFor(sim);
+      const e = await rejects(wmi.query(WQL.os), WmiPortBlockedError);
+      assertEquals(e.kind, "port_blocked");
+      assertEquals(e.port, h.wmiPort, "the port the activation advertised");
+      assert(/dynamic RPC range/.test(e.message), e.message);
+      assert(!e.message.includes(PASSWORD));
+      // activation itself worked: the client got as far as the advertised port
+      assert(sim.stats(h.ip).connections >= 1, "135 was reached");
+      await wmi.close();
+    },
+    1,
+    { wmiExporter: "blocked" },
+  );
 });
