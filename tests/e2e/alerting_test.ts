@@ -4,7 +4,7 @@
  * signed webhook and an email (real SMTP with STARTTLS + AUTH) go out; repeats come until it
  * is acknowledged; emptying the disk resolves it and sends "resolved"; a maintenance window
  * holds a problem's notification until it ends; a host going dark raises "unreachable" and
- * nothing else for that host. Durations are seconds; nothing asserts on wall-clock time.
+ * nothing else for that host; a restart mid-problem keeps it open and sends nothing twice. Durations are seconds; nothing asserts on wall-clock time.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { startTestServer } from "../helpers/server.ts";
@@ -184,6 +184,28 @@ Deno.test({
         ));
       await call("POST", `/problems/${opened.id}/acknowledge`, { comment: "swapping the disk" });
       const afterAck = webhooks().filter((n) => n.problemId === opened.id).length;
+
+      // --- a restart mid-problem: the problem is still open and acknowledged afterwards, and
+      // the new process, evaluating samples that still hold the disk full, sends nothing again
+      const sentBefore = webhooks().length;
+      await server.restart();
+      const survived = (await problemsOf(one, "open")).find((p) => p.id === opened.id);
+      assert(survived, "the open problem survives the restart");
+      assert(survived.acknowledged, "and stays acknowledged");
+      const samplesAfterRestart = async () => {
+        const text = await (await fetch(`${server.url}/metrics`)).text();
+        return Number(/^nmslite_alert_samples_total (\S+)$/m.exec(text)?.[1] ?? 0);
+      };
+      await eventually("the new process evaluates host one's samples", async () => {
+        await pollNow(one);
+        return await samplesAfterRestart() >= 3;
+      });
+      assertEquals(webhooks().length, sentBefore, "nothing sent again after the restart");
+      assertEquals(
+        (await problemsOf(one)).filter((p) => p.rule_name === volume.name).length,
+        1,
+        "no second problem for the same volume",
+      );
 
       // --- emptying the disk resolves it and sends "resolved"
       sim.setVolumeUsed(one.ip, "C:", 0.4);

@@ -29,6 +29,11 @@ export interface TestServer {
     opts?: { token?: string; body?: unknown; headers?: Record<string, string> },
     // deno-lint-ignore no-explicit-any
   ): Promise<{ status: number; body: any; headers: Headers }>;
+  /**
+   * Stops the whole application as a shutdown would and starts it again on the same data
+   * directory, database and port (ctx is the new one afterwards).
+   */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,22 +59,27 @@ export async function startTestServer(
     ...(scratch ? { DATABASE_URL: scratch.url } : {}),
     ...env,
   });
-  const ctx = await compose(config, {
-    monitoring: opts.pipeline,
-    workers: WORKER_URLS,
-    queuePath: `${dataDir}/queue.kv`,
-  });
-  const app = createApp(ctx, { bodyLimitBytes: config.server.body_limit_bytes });
   // The product's own listener (lib/web/serve.ts), configured as main.ts configures it, so
   // the tests go through its accept loop, timeouts and compression.
-  const server = serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    headerTimeoutMs: config.server.header_timeout_ms,
-    idleTimeoutMs: config.server.idle_timeout_ms,
-    maxConnections: config.server.max_connections,
-  }, app.fetch);
-  const url = `http://127.0.0.1:${server.addr.port}`;
+  const boot = async (port: number) => {
+    const ctx = await compose(config, {
+      monitoring: opts.pipeline,
+      workers: WORKER_URLS,
+      queuePath: `${dataDir}/queue.kv`,
+    });
+    const app = createApp(ctx, { bodyLimitBytes: config.server.body_limit_bytes });
+    const server = serve({
+      hostname: "127.0.0.1",
+      port,
+      headerTimeoutMs: config.server.header_timeout_ms,
+      idleTimeoutMs: config.server.idle_timeout_ms,
+      maxConnections: config.server.max_connections,
+    }, app.fetch);
+    return { ctx, server };
+  };
+  let running = await boot(0);
+  const port = running.server.addr.port;
+  const url = `http://127.0.0.1:${port}`;
   const api = `${url}/api/v1`;
   const call: TestServer["call"] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };
@@ -90,7 +100,9 @@ export async function startTestServer(
   return {
     url,
     api,
-    ctx,
+    get ctx() {
+      return running.ctx;
+    },
     scratch,
     dataDir,
     call,
@@ -101,9 +113,14 @@ export async function startTestServer(
       }
       return res.body.data.access_token;
     },
+    async restart() {
+      await running.server.shutdown();
+      await running.ctx.close();
+      running = await boot(port);
+    },
     async close() {
-      await server.shutdown();
-      await ctx.close();
+      await running.server.shutdown();
+      await running.ctx.close();
       await scratch?.drop();
       await Deno.remove(dataDir, { recursive: true });
     },
