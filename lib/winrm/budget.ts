@@ -1,5 +1,5 @@
 /**
- * The file-descriptor budget for WinRM connections in one isolate (a poller Worker, or the
+ * The file-descriptor budget for WinRM and WMI connections in one isolate (a poller Worker, or the
  * main isolate for discovery). Every connection, in use or kept alive, holds a slot:
  *
  * - a new connection takes a free slot; with none free, the least recently used idle
@@ -20,7 +20,6 @@
  * Without configure() the budget is unbounded (the CLI, tests): nothing changes but the
  * bookkeeping. lib/os/fd_limit.ts sizes it from the process's open-files limit.
  */
-import type { Connection } from "./connection.ts";
 import { abortError } from "./connection.ts";
 
 export interface ConnectionBudgetStats {
@@ -55,7 +54,7 @@ export class ConnectionBudget {
   #max: number;
   #open = 0;
   /** idle connections, least recently parked first, with how to evict each */
-  readonly #idle = new Map<Connection, () => void>();
+  readonly #idle = new Map<object, () => void>();
   readonly #waiters: Waiter[] = [];
   #waking = false;
   #restore: ReturnType<typeof setTimeout> | undefined;
@@ -121,13 +120,13 @@ export class ConnectionBudget {
   }
 
   /** An idle connection, evicted through `evict` (which must close it) when room is needed. */
-  park(conn: Connection, evict: () => void) {
+  park(conn: object, evict: () => void) {
     this.#idle.delete(conn);
     this.#idle.set(conn, evict);
   }
 
   /** The connection is in use again, or gone. */
-  unpark(conn: Connection) {
+  unpark(conn: object) {
     this.#idle.delete(conn);
   }
 

@@ -5,6 +5,7 @@
  * fragmented, sealed and signed, and whose replies are reassembled and verified.
  */
 import { NtlmClient } from "../winrm/ntlm/client.ts";
+import { type ConnectionBudget, connectionBudget } from "../winrm/budget.ts";
 import {
   callError,
   WmiAuthenticationError,
@@ -29,6 +30,10 @@ import {
 } from "./pdu.ts";
 import { RpcSecurity } from "./security.ts";
 
+/** The process ran out of descriptors (EMFILE/ENFILE) or buffers: nothing wrong with the host. */
+export const LOCAL_RESOURCE =
+  /too many open files|os error (23|24|105)\b|\b(EMFILE|ENFILE|ENOBUFS)\b/i;
+
 export interface Credentials {
   username: string;
   password: string;
@@ -52,25 +57,51 @@ export class RpcChannel {
   /** bytes sent and received, for the benchmark */
   bytes = 0;
 
-  private constructor(conn: Deno.Conn, readonly level: number) {
+  private constructor(
+    conn: Deno.Conn,
+    readonly level: number,
+    private readonly budget: ConnectionBudget,
+  ) {
     this.#conn = conn;
     this.#reader = new PduReader(conn);
   }
 
+  /**
+   * A connection on a slot of this isolate's descriptor budget (lib/winrm/budget.ts), shared
+   * with WinRM: with every slot in use it waits (at most `timeoutMs`) for one; out of
+   * descriptors anyway, the budget makes room and the connect is tried again after a pause.
+   */
   static async connect(
     host: string,
     port: number,
     level: number,
     timeoutMs: number,
   ): Promise<RpcChannel> {
-    const pending = Deno.connect({ hostname: host, port });
-    const conn = await deadline(pending, timeoutMs, "connect", () => {
-      pending.then((c) => c.close(), () => {});
-    });
-    try {
-      conn.setNoDelay(true);
-    } catch { /* not TCP */ }
-    return new RpcChannel(conn, level);
+    const budget = connectionBudget();
+    for (let attempt = 1;; attempt++) {
+      try {
+        await budget.reserve(AbortSignal.timeout(timeoutMs));
+      } catch {
+        throw new WmiTimeoutError("budget", timeoutMs);
+      }
+      const pending = Deno.connect({ hostname: host, port });
+      let conn: Deno.TcpConn;
+      try {
+        conn = await deadline(pending, timeoutMs, "connect", () => {
+          pending.then((c) => c.close(), () => {});
+        });
+      } catch (e) {
+        budget.release();
+        if (!LOCAL_RESOURCE.test(String((e as Error)?.message)) || attempt >= 5) throw e;
+        budget.exhausted();
+        await new Promise((r) => setTimeout(r, 25 * 2 ** (attempt - 1)));
+        continue;
+      }
+      try {
+        conn.setNoDelay(true);
+      } catch { /* not TCP */ }
+      return new RpcChannel(conn, level, budget);
+    }
   }
 
   get closed(): boolean {
@@ -226,6 +257,8 @@ export class RpcChannel {
     try {
       this.#conn.close();
     } catch { /* closed */ }
+    this.budget.unpark(this);
+    this.budget.release();
   }
 }
 

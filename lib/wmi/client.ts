@@ -21,7 +21,7 @@ import {
   WBEM_FLAG_FORWARD_ONLY,
   WBEM_FLAG_RETURN_IMMEDIATELY,
 } from "./calls.ts";
-import { type Credentials, RpcChannel } from "./channel.ts";
+import { type Credentials, LOCAL_RESOURCE, RpcChannel } from "./channel.ts";
 import {
   decodeCustomObjRef,
   decodeRemoteCreateInstanceReply,
@@ -40,6 +40,7 @@ import {
   WmiProtocolError,
   WmiTimeoutError,
 } from "./errors.ts";
+import { connectionBudget } from "../winrm/budget.ts";
 import { AUTH_LEVEL_PKT_INTEGRITY, AUTH_LEVEL_PKT_PRIVACY } from "./security.ts";
 import { CIM, type CimInstance, decodeInstance } from "./wmio.ts";
 
@@ -126,9 +127,34 @@ export class WmiClient {
 
   #serial<T>(job: () => Promise<T>): Promise<T> {
     this.#running++;
-    const run = this.#queue.then(job);
+    const run = this.#queue.then(() => {
+      // in use again: not a candidate for eviction while it runs
+      if (this.#session) connectionBudget().unpark(this.#session.channel);
+      return job();
+    });
     this.#queue = run.catch(() => {});
-    return run.finally(() => this.#running--);
+    return run.finally(() => {
+      if (--this.#running === 0) this.#idle();
+    });
+  }
+
+  /**
+   * Nothing more queued: the session stays open for the next poll while the descriptor budget
+   * keeps it (the least recently used goes first when room is needed); otherwise it is closed,
+   * so past the budget a poll pays the activation and logon instead of failing.
+   */
+  #idle(): void {
+    const s = this.#session;
+    if (!s || s.channel.closed) return;
+    const budget = connectionBudget();
+    if (budget.keepIdle()) {
+      budget.park(s.channel, () => {
+        if (this.#session === s && this.#running === 0) this.#drop();
+        else s.channel.close();
+      });
+    } else {
+      void this.close().catch(() => {});
+    }
   }
 
   async #flush(): Promise<void> {
@@ -167,6 +193,8 @@ export class WmiClient {
     try {
       scm = await RpcChannel.connect(o.host, port, AUTH_LEVEL_PKT_PRIVACY, t.connectMs);
     } catch (e) {
+      if (LOCAL_RESOURCE.test(String((e as Error)?.message))) throw e; // ours, not the host's
+      if (e instanceof WmiTimeoutError && e.phase === "budget") throw e;
       throw new RpcUnavailableError(
         `RPC server unavailable: ${o.host}:${port} ${
           e instanceof WmiTimeoutError ? "does not answer" : "refused the connection"
@@ -202,7 +230,9 @@ export class WmiClient {
     let channel: RpcChannel;
     try {
       channel = await RpcChannel.connect(o.host, binding.port, level, t.connectMs);
-    } catch {
+    } catch (e) {
+      if (LOCAL_RESOURCE.test(String((e as Error)?.message))) throw e;
+      if (e instanceof WmiTimeoutError && e.phase === "budget") throw e;
       throw new WmiPortBlockedError(
         `DCOM activation worked on ${port} but the WMI port ${binding.port} does not answer: ` +
           "the firewall must allow the dynamic RPC range",

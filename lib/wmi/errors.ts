@@ -74,13 +74,25 @@ export class WmiPortBlockedError extends WmiError {
   }
 }
 
-export type WmiPhase = "connect" | "activate" | "bind" | "login" | "query" | "next" | "release";
+export type WmiPhase =
+  | "budget"
+  | "connect"
+  | "activate"
+  | "bind"
+  | "login"
+  | "query"
+  | "next"
+  | "release";
 
 export class WmiTimeoutError extends WmiError {
   override name = "WmiTimeoutError";
   readonly kind = "timeout";
   constructor(readonly phase: WmiPhase, readonly ms: number) {
-    super(`WMI ${phase} timed out after ${ms} ms`);
+    super(
+      phase === "budget"
+        ? `no connection slot came free within ${ms} ms (this process's descriptor budget is in use)`
+        : `WMI ${phase} timed out after ${ms} ms`,
+    );
   }
 }
 

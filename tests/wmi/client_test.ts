@@ -8,6 +8,7 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { freePort } from "../helpers/ports.ts";
 import { startWinsim, type Winsim } from "../../winsim/mod.ts";
 import { prop, WinrmClient } from "../../lib/winrm/mod.ts";
+import { connectionBudget } from "../../lib/winrm/budget.ts";
 import {
   RpcUnavailableError,
   WmiAccessDeniedError,
@@ -309,4 +310,42 @@ Deno.test("135 answers but the dynamic WMI port is blocked: port blocked, naming
     1,
     { wmiExporter: "blocked" },
   );
+});
+
+Deno.test("WMI connections live in the descriptor budget: more hosts than slots, all polled, never more open", async () => {
+  await withSim(async (sim) => {
+    const budget = connectionBudget();
+    const before = budget.stats();
+    budget.configure(3);
+    const clients = sim.hosts.map((_, i) => wmiFor(sim, {}, i));
+    let peak = 0;
+    const watch = setInterval(() => peak = Math.max(peak, budget.stats().open), 0);
+    try {
+      for (let round = 0; round < 3; round++) {
+        const polls = await Promise.all(clients.map((c) => c.queryAll([WQL.memory, WQL.disks])));
+        for (const [memory, disks] of polls) {
+          assertEquals(memory.length, 1);
+          assert(disks.length >= 1);
+        }
+        peak = Math.max(peak, budget.stats().open);
+      }
+      const after = budget.stats();
+      assert(peak <= 3, `at most 3 connections open at once, saw ${peak}`);
+      assert(after.open <= 3, `open after the rounds: ${after.open}`);
+      assert(after.waited > before.waited, "polls waited for a slot instead of failing");
+      assert(after.idle >= 1, "some sessions are kept for the next poll");
+      // two hosts polled in turn fit in the kept set: one logon each for six polls (the others
+      // closed first: the budget keeps the sessions it has rather than replacing them)
+      await Promise.all(clients.slice(2).map((c) => c.close()));
+      const logons = () => clients[0].counters.connects + clients[1].counters.connects;
+      const start = logons();
+      for (let i = 0; i < 6; i++) await clients[i % 2].queryAll([WQL.memory]);
+      assert(logons() - start <= 2, `${logons() - start} logons for 6 polls of 2 hosts`);
+    } finally {
+      clearInterval(watch);
+      await Promise.all(clients.map((c) => c.close()));
+      budget.configure(Infinity);
+    }
+    assertEquals(budget.stats().open, 0, "every slot came back");
+  }, 8);
 });
