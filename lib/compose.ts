@@ -216,6 +216,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     alerting = newAlerting();
     try {
       await alerting.start();
+      if (relay) await alerting.shareProblems(relay.notifier);
     } catch (err) {
       await alerting.stop().catch(() => {});
       nodeHub.stop();

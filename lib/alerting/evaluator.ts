@@ -123,6 +123,20 @@ export class Evaluator {
     }
   }
 
+  /**
+   * Another process opened or resolved a problem (several central processes each evaluate
+   * what reaches them): this evaluator's series follows, so it neither resolves a problem it
+   * thinks open nor misses opening one it thinks still open.
+   */
+  syncProblem(o: { ruleId: number; deviceId: number; instance: string }, open: boolean): void {
+    if (open) return this.restoreOpen([o]);
+    const k = key(o.ruleId, o.deviceId, o.instance);
+    if (!this.series.get(k)?.open) return;
+    const c = this.rules.find((c) => c.rule.id === o.ruleId);
+    if (c) this.forget(c, k, o.deviceId);
+    else this.series.delete(k);
+  }
+
   /** What one commit held, in commit order. */
   committed(samples: readonly MetricSample[], outcomes: readonly PollOutcome[]): void {
     if (this.rules.length === 0) return;

@@ -29,6 +29,8 @@ export class ProblemRecorder {
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
   readonly counters = { opened: 0, resolved: 0, notifications: 0 };
+  /** told of every problem this process opened or resolved, once it is committed */
+  onRecorded?: (t: Transition) => void;
 
   constructor(
     private readonly db: Database,
@@ -60,6 +62,7 @@ export class ProblemRecorder {
     const rule = cfg.rules.get(t.ruleId);
     if (!rule) return;
     const at = new Date(t.at);
+    let recorded = false;
     const queued = await this.db.transaction(async (tx) => {
       if (t.type === "open") {
         const tags = (await deviceTagsRepo.deviceState(tx, t.deviceId))?.tags ?? [];
@@ -77,16 +80,19 @@ export class ProblemRecorder {
           in_maintenance: maint,
         });
         if (id === undefined) return 0;
+        recorded = true;
         this.counters.opened++;
         if (maint) return 0;
         return await this.notify(tx, id, "firing", cfg);
       }
       const id = await problemsRepo.resolve(tx, t, at, t.value);
       if (id === undefined) return 0;
+      recorded = true;
       this.counters.resolved++;
       return await this.notify(tx, id, "resolved", cfg);
     });
     if (queued) this.queued();
+    if (recorded) this.onRecorded?.(t);
   }
 
   /**

@@ -16,8 +16,10 @@ import { Evaluator } from "./evaluator.ts";
 import { type AlertingConfig, ProblemRecorder } from "./problem_recorder.ts";
 import { DEFAULT_OUTBOX_OPTIONS, OutboxDelivery, type OutboxOptions } from "./outbox.ts";
 import type { ChannelSender, ChannelType } from "./notification.ts";
+import type { Notifier } from "../db/notify.ts";
 
 const log = getLogger(["nmslite", "alerting"]);
+const PROBLEM_CHANNEL = "nmslite_problem";
 
 /** A channel as its sender needs it: settings and the unsealed secrets. */
 export interface ChannelConfig {
@@ -100,6 +102,44 @@ export class AlertingRuntime {
     this.unsubscribe?.();
     await this.recorder.settle();
     await this.outbox.stop();
+  }
+
+  /**
+   * Several central processes each evaluate the samples that reach them: every problem one
+   * opens or resolves is told to the others (PostgreSQL NOTIFY), whose evaluators follow.
+   */
+  async shareProblems(notifier: Notifier): Promise<void> {
+    const origin = crypto.randomUUID();
+    await notifier.listen(PROBLEM_CHANNEL, (payload) => {
+      let msg: {
+        origin: string;
+        open: boolean;
+        ruleId: number;
+        deviceId: number;
+        instance: string;
+      };
+      try {
+        msg = JSON.parse(payload);
+      } catch {
+        return;
+      }
+      if (msg.origin !== origin) this.evaluator.syncProblem(msg, msg.open);
+    });
+    this.recorder.onRecorded = (t) =>
+      void notifier.publish(
+        PROBLEM_CHANNEL,
+        JSON.stringify({
+          origin,
+          open: t.type === "open",
+          ruleId: t.ruleId,
+          deviceId: t.deviceId,
+          instance: t.instance,
+        }),
+      ).catch((err) =>
+        log.warn("cannot tell the other central processes of a problem: {message}", {
+          message: (err as Error).message,
+        })
+      );
   }
 
   /** The writer's hook: what one commit held. Comparisons only; writes happen later. */

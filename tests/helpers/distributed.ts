@@ -197,7 +197,10 @@ export async function startCentral(
   return { ...proc, url };
 }
 
-/** haproxy ending TLS on a free port, round robin over the centrals, with health checks. */
+/**
+ * haproxy ending TLS on a free port, with health checks: the API round robin over the centrals,
+ * a node's own traffic (channel, reports, ingest) to one central while it is up (docs/deploy.md).
+ */
 export async function startHaproxy(
   opts: { dir: string; tls: Tls; backends: number[] },
 ): Promise<Proc & { url: string }> {
@@ -219,9 +222,16 @@ defaults
 frontend fe
   bind 127.0.0.1:${port} ssl crt ${opts.tls.pemFile}
   http-request set-header X-Forwarded-Proto https
+  use_backend nodes if { path_beg /api/v1/ingest /api/v1/nodes/ }
   default_backend centrals
 backend centrals
   balance roundrobin
+  option httpchk GET /health
+  default-server inter 500ms fall 2 rise 1
+${opts.backends.map((p, i) => `  server c${i} 127.0.0.1:${p} check`).join("\n")}
+backend nodes
+  balance hdr(authorization)
+  hash-type consistent
   option httpchk GET /health
   default-server inter 500ms fall 2 rise 1
 ${opts.backends.map((p, i) => `  server c${i} 127.0.0.1:${p} check`).join("\n")}
