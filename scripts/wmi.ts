@@ -1,6 +1,6 @@
 /**
  * `deno task wmi -- --host H --user U --password-env VAR [--domain D] [--namespace NS]
- *    [--port 135] [--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect)`
+ *    [--port 135] [--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect [--profile P])`
  *
  * WMI over DCOM (TCP 135 plus the host's dynamic RPC port), NTLM at packet privacy. Prints
  * the result as JSON on stdout. On failure prints {"error":{kind, message, ...}} on stderr
@@ -9,10 +9,16 @@
  */
 import { parseArgs } from "node:util";
 import { WmiClient, WmiError } from "../lib/wmi/mod.ts";
-import { collectWmi, identifyWmi } from "../lib/collectors/windows_wmi.ts";
+import { collectWmiProfile, identifyWmi } from "../lib/collectors/windows_wmi.ts";
+import {
+  COLLECTION_PROFILES,
+  MonitorConfig,
+  resolveCollection,
+} from "../lib/collectors/collection_profile.ts";
 
 const USAGE = "usage: deno task wmi -- --host H --user U --password-env VAR [--domain D] " +
-  '[--namespace NS] [--port 135] [--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect)';
+  '[--namespace NS] [--port 135] [--timeout-ms MS] (--wql "SELECT ..." | --identify | --collect ' +
+  `[--profile ${COLLECTION_PROFILES.join("|")}])`;
 
 function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === "bigint" ? value.toString() : value;
@@ -36,6 +42,7 @@ async function main(): Promise<number> {
         wql: { type: "string" },
         identify: { type: "boolean" },
         collect: { type: "boolean" },
+        profile: { type: "string" },
         help: { type: "boolean" },
       },
     }).values;
@@ -47,6 +54,12 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  const config = MonitorConfig.safeParse(values.profile ? { profile: values.profile } : {});
+  if (!config.success) {
+    console.error(`--profile is one of ${COLLECTION_PROFILES.join(", ")}\n${USAGE}`);
+    return 2;
+  }
+  const collection = resolveCollection(config.data);
   const missing = ["host", "user", "password-env"].filter((k) => !values[k as "host"]);
   const actions = ["wql", "identify", "collect"].filter((k) => values[k as "wql"] !== undefined);
   if (missing.length || actions.length !== 1) {
@@ -92,7 +105,7 @@ async function main(): Promise<number> {
       ? await client.query(values.wql)
       : values.identify
       ? await identifyWmi(client)
-      : await collectWmi(client);
+      : (await collectWmiProfile(client, collection)).doc;
     console.log(JSON.stringify(result, jsonReplacer, 2));
     return 0;
   } catch (err) {

@@ -28,6 +28,7 @@ import {
 import {
   E_ACCESSDENIED,
   NCA_OP_RNG_ERROR,
+  WBEM_E_ACCESS_DENIED,
   WBEM_E_INVALID_CLASS,
   WBEM_E_INVALID_NAMESPACE,
   WBEM_E_INVALID_QUERY,
@@ -347,6 +348,11 @@ export function runQuery(host: HostState, language: string, text: string): Uint8
   }
   const cls = CLASSES.get(q.className.toLowerCase());
   if (!cls) return WBEM_E_INVALID_CLASS;
+  // a host without this class (old Windows, counters disabled), or one that denies it
+  const f = host.fault;
+  const listed = (f?.kind === "missing-class" || f?.kind === "denied-class") &&
+    f.classes.some((c) => c.toLowerCase() === q.className.toLowerCase());
+  if (listed) return f.kind === "missing-class" ? WBEM_E_INVALID_CLASS : WBEM_E_ACCESS_DENIED;
   const props = q.properties
     ? q.properties.map((p) => cls.byLower.get(p.toLowerCase()))
     : cls.properties;

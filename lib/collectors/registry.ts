@@ -50,22 +50,23 @@ export async function collectMetrics(
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   if (plugin.name === "windows-winrm") {
-    // a `wmi` profile reaches the standard data over DCOM (lib/collectors/windows_wmi.ts)
-    if (credential.type === "wmi") {
-      const doc = await collectWmiDocument(job.deviceIp, credential, signal);
-      return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
-    }
     const parsed = MonitorConfig.safeParse(job.config ?? {});
-    const collection = resolveCollection(parsed.success ? parsed.data : null);
     const memory = opts.memory ?? processMemory;
-    const { doc, hostTime } = await collectWindowsDocument(
-      job.deviceIp,
-      credential,
-      signal,
-      opts.winrm,
-      job.deviceHostname,
-      { ...collection, eventsSince: memory.eventsSince(job.monitorId, ts - job.intervalS * 1000) },
-    );
+    const collection = {
+      ...resolveCollection(parsed.success ? parsed.data : null),
+      eventsSince: memory.eventsSince(job.monitorId, ts - job.intervalS * 1000),
+    };
+    // a `wmi` profile runs the same profile's queries over DCOM (lib/collectors/windows_wmi.ts)
+    const { doc, hostTime } = credential.type === "wmi"
+      ? await collectWmiDocument(job.deviceIp, credential, signal, {}, collection)
+      : await collectWindowsDocument(
+        job.deviceIp,
+        credential,
+        signal,
+        opts.winrm,
+        job.deviceHostname,
+        collection,
+      );
     memory.afterPoll(job.monitorId, doc, hostTime, ts);
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }

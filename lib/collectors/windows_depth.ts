@@ -50,12 +50,13 @@ type Partial = NonNullable<Doc["partial"]>[number];
 /** A query answered with a fault: the part of the document it leaves out, and why. */
 export function missingPart(part: string, wql: string, err: Error): Partial {
   const cls = /\bFROM\s+(\w+)/i.exec(wql)?.[1] ?? "?";
-  const fault = err as { subcode?: string | null; reason?: string };
+  // a WS-Man fault's subcode, else a typed client error's kind (WMI: access_denied, ...)
+  const fault = err as { subcode?: string | null; reason?: string; kind?: unknown };
+  const what = fault.subcode ?? (typeof fault.kind === "string" ? fault.kind : null);
   return {
     part,
     class: cls,
-    reason: (fault.subcode ? `${fault.subcode}: ` : "") +
-      (fault.reason ?? err.message).slice(0, 200),
+    reason: (what ? `${what}: ` : "") + (fault.reason ?? err.message).slice(0, 200),
   };
 }
 

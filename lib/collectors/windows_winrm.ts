@@ -115,6 +115,18 @@ export async function collect(client: WinrmClient, signal?: AbortSignal): Promis
   return (await collectProfile(client, resolveCollection(null), signal)).doc;
 }
 
+/**
+ * Where a profile's queries go: a WinRM client (pipelined Enumerates) or a WMI-over-DCOM one
+ * (lib/collectors/windows_wmi.ts); each answers every query, a host's fault settling only its
+ * own query.
+ */
+export interface SettledSource {
+  enumerateAllSettled(
+    queries: (string | SettledQuery)[],
+    opts?: { signal?: AbortSignal },
+  ): Promise<{ items: WmiItem[]; error?: Error; truncated?: boolean }[]>;
+}
+
 export interface ProfilePoll {
   doc: MetricsDocument;
   /** the host's clock at the poll (LocalDateTime), extended and full profiles only */
@@ -127,7 +139,7 @@ export interface ProfilePoll {
  * query faulted does the poll fail. `eventsSince` (host clock, epoch ms) bounds the event log.
  */
 export async function collectProfile(
-  client: WinrmClient,
+  client: SettledSource,
   c: ResolvedCollection & { eventsSince?: number },
   signal?: AbortSignal,
 ): Promise<ProfilePoll> {

@@ -34,7 +34,9 @@ import {
   RpcUnavailableError,
   WBEM_S_FALSE,
   WBEM_S_TIMEDOUT,
+  WmiAccessDeniedError,
   WmiAuthenticationError,
+  WmiCallError,
   WmiError,
   WmiPortBlockedError,
   WmiProtocolError,
@@ -64,6 +66,20 @@ export interface WmiClientOptions extends Credentials {
 }
 
 export type WmiRow = Record<string, WmiRowValue>;
+
+/** A query of queryAllSettled() read only up to its first `firstBatch` objects. */
+export interface SettledWql {
+  wql: string;
+  firstBatch?: number;
+}
+
+export interface SettledRows {
+  items: WmiRow[];
+  /** the host's own answer to this query: a class it lacks, access denied to it */
+  error?: WmiCallError | WmiAccessDeniedError;
+  /** more objects were there than `firstBatch` */
+  truncated?: boolean;
+}
 export type WmiRowValue = string | number | bigint | boolean | Date | null | WmiRowValue[];
 
 export const DEFAULT_TIMEOUTS: WmiTimeouts = { connectMs: 5000, callMs: 30000 };
@@ -125,6 +141,41 @@ export class WmiClient {
     });
   }
 
+  /**
+   * Queries in turn on the kept session, like queryAll, but a query the host answers with a
+   * WMI error of its own (a class it lacks, access denied to it) settles with that error and
+   * the others go on; `firstBatch` reads only the first that many objects (`truncated` when
+   * more were there). A failure of the connection or the logon still fails the whole batch.
+   */
+  queryAllSettled(queries: (string | SettledWql)[]): Promise<SettledRows[]> {
+    return this.#serial(async () => {
+      const out: SettledRows[] = [];
+      let ok = false;
+      try {
+        for (const q of queries) {
+          const { wql, firstBatch } = typeof q === "string" ? { wql: q, firstBatch: undefined } : q;
+          try {
+            const r = await this.#queryOnce(wql, true, firstBatch);
+            out.push({
+              items: r.map((i) => this.#row(i)),
+              ...(r.truncated ? { truncated: true } : {}),
+            });
+          } catch (e) {
+            const own = e instanceof WmiCallError || e instanceof WmiAccessDeniedError;
+            if (!own || !this.#session || this.#session.channel.closed) throw e;
+            out.push({ items: [], error: e as WmiCallError | WmiAccessDeniedError });
+          }
+        }
+        ok = true;
+      } finally {
+        const flush = this.#flush();
+        if (ok) await flush;
+        else await flush.catch(() => {});
+      }
+      return out;
+    });
+  }
+
   #serial<T>(job: () => Promise<T>): Promise<T> {
     this.#running++;
     const run = this.#queue.then(() => {
@@ -164,14 +215,18 @@ export class WmiClient {
     await this.#release(s.channel, s.remUnknown, ipids);
   }
 
-  async #queryOnce(wql: string, defer: boolean): Promise<CimInstance[]> {
+  async #queryOnce(
+    wql: string,
+    defer: boolean,
+    limit?: number,
+  ): Promise<CimInstance[] & { truncated?: boolean }> {
     const reused = this.#session !== undefined && !this.#session.channel.closed;
     try {
-      return await this.#query(await this.#ensure(), wql, defer);
+      return await this.#query(await this.#ensure(), wql, defer, limit);
     } catch (e) {
       if (reused && e instanceof WmiProtocolError && this.#session?.channel.closed !== false) {
         this.#drop();
-        return await this.#query(await this.#ensure(), wql, defer);
+        return await this.#query(await this.#ensure(), wql, defer, limit);
       }
       throw e;
     }
@@ -266,7 +321,12 @@ export class WmiClient {
     }
   }
 
-  async #query(s: Session, wql: string, defer: boolean): Promise<CimInstance[]> {
+  async #query(
+    s: Session,
+    wql: string,
+    defer: boolean,
+    limit?: number,
+  ): Promise<CimInstance[] & { truncated?: boolean }> {
     const t = this.#timeouts;
     this.counters.queries++;
     const before = s.channel.bytes;
@@ -283,7 +343,7 @@ export class WmiClient {
     this.counters.calls++;
     if (reply.hr !== 0 || !reply.objref) throw callError(`WQL query "${wql}"`, reply.hr);
     const enumIpid = decodeStdObjRef(reply.objref).ipid;
-    const out: CimInstance[] = [];
+    const out: CimInstance[] & { truncated?: boolean } = [];
     let done = false;
     try {
       while (true) {
@@ -291,7 +351,11 @@ export class WmiClient {
           await s.channel.call(
             IID.IEnumWbemClassObject,
             OPNUM.next,
-            encodeNext(this.#cid, t.callMs, this.opts.batch ?? 100),
+            encodeNext(
+              this.#cid,
+              t.callMs,
+              limit !== undefined ? limit - out.length : this.opts.batch ?? 100,
+            ),
             enumIpid,
             t.callMs + 1000,
             "next",
@@ -303,6 +367,11 @@ export class WmiClient {
         if (next.hr === WBEM_S_FALSE) break;
         if (next.hr !== 0 && next.hr !== WBEM_S_TIMEDOUT) {
           throw callError(`WQL query "${wql}"`, next.hr);
+        }
+        // the first `limit` objects only: a full batch may have more behind it, left unread
+        if (limit !== undefined && out.length >= limit) {
+          if (next.hr === 0) out.truncated = true;
+          break;
         }
       }
       done = true;

@@ -23,7 +23,9 @@ import {
   WmiTimeoutError,
 } from "../../lib/wmi/mod.ts";
 import { collect } from "../../lib/collectors/windows_winrm.ts";
-import { collectWmi, identifyWmi } from "../../lib/collectors/windows_wmi.ts";
+import { collectWmi, collectWmiProfile, identifyWmi } from "../../lib/collectors/windows_wmi.ts";
+import { collectProfile } from "../../lib/collectors/windows_winrm.ts";
+import { resolveCollection } from "../../lib/collectors/collection_profile.ts";
 import { WQL } from "../../lib/collectors/windows_winrm.ts";
 
 const PASSWORD = "Wmi-Passw0rd!";
@@ -154,6 +156,67 @@ Deno.test("collect and identify over WMI fill the same document as over WinRM", 
       const id = await identifyWmi(wmi);
       assertEquals(id.hostname, sim.hosts[0].name);
       assert(id.os?.startsWith("Microsoft Windows"), String(id.os));
+    } finally {
+      await wmi.close();
+      winrm.close();
+    }
+  });
+});
+
+Deno.test("extended and full over WMI: the same parts as over WinRM, events bounded, classes missing named", async () => {
+  await withSim(async (sim) => {
+    const ip = sim.hosts[0].ip;
+    const wmi = wmiFor(sim);
+    const winrm = winrmFor(sim);
+    try {
+      const extended = resolveCollection({ profile: "extended", top_processes: 5 });
+      const [a, b] = [
+        await collectWmiProfile(wmi, extended),
+        await collectProfile(winrm, extended),
+      ];
+      assertEquals(a.doc.partial, undefined);
+      assertEquals(a.doc.boot_time, b.doc.boot_time);
+      assert(a.hostTime !== null && Math.abs(a.hostTime - b.hostTime!) < 5_000);
+      assertEquals(a.doc.cpu_cores?.map((c) => c.name), b.doc.cpu_cores?.map((c) => c.name));
+      assertEquals(
+        a.doc.physical_disks?.map((d) => d.name),
+        b.doc.physical_disks?.map((d) => d.name),
+      );
+      assertEquals(a.doc.page_file_total, b.doc.page_file_total);
+      assertEquals(
+        a.doc.services?.map((s) => [s.name, s.start_mode]),
+        b.doc.services?.map((s) => [s.name, s.start_mode]),
+      );
+      assertEquals(a.doc.services!.length, sim.instances(ip, "Win32_Service").length);
+      assert(a.doc.processes!.length >= 5 && a.doc.processes!.length <= 10);
+      assert(a.doc.processes!.every((p) => p.cpu_percent !== null && p.memory > 0));
+
+      // full: the event log since a time, at most max_events of the newest, truncated flagged
+      sim.eventFlood(ip, Date.now() - 10_000);
+      const full = resolveCollection({ profile: "full", max_events: 20 });
+      const since = Date.now() - 30_000;
+      const f = await collectWmiProfile(wmi, { ...full, eventsSince: since });
+      assertEquals(f.doc.events!.length, 20);
+      assertEquals(f.doc.events_truncated, true);
+      assert(f.doc.events!.every((e) => Date.parse(e.ts) > since && e.level === "error"));
+      const times = f.doc.events!.map((e) => Date.parse(e.ts));
+      assertEquals(times, [...times].sort((x, y) => y - x), "newest first");
+
+      // a class the host lacks leaves its part out and names it; the session goes on
+      sim.setFault(ip, { kind: "missing-class", classes: ["Win32_PageFileUsage"] });
+      const p = await collectWmiProfile(wmi, extended);
+      assertEquals(p.doc.partial?.map((x) => [x.part, x.class]), [[
+        "page_file",
+        "Win32_PageFileUsage",
+      ]]);
+      assertEquals(p.doc.page_file_total, undefined);
+      assert(p.doc.services!.length > 10);
+      sim.setFault(ip, { kind: "denied-class", classes: ["Win32_NTLogEvent"] });
+      const d = await collectWmiProfile(wmi, { ...full, eventsSince: since });
+      assertEquals(d.doc.partial?.map((x) => [x.part, x.class]), [["events", "Win32_NTLogEvent"]]);
+      assert(d.doc.partial![0].reason.startsWith("access_denied: "), d.doc.partial![0].reason);
+      assertEquals(d.doc.events, undefined);
+      assert(d.doc.services!.length > 10, "the other parts still came");
     } finally {
       await wmi.close();
       winrm.close();
