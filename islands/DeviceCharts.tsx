@@ -94,10 +94,13 @@ function band(points: Point[], key: string, label: string, color: string): Line[
   ];
 }
 
-function lines(series: Series[], key: string, suffix = ""): Line[] {
+function lines(series: Series[], key: string, suffix = "", scale = 1): Line[] {
   return series.map((s, i) => ({
     label: `${s.name}${suffix}`,
-    data: s.points.map((p) => ({ x: Date.parse(String(p.t)), y: p[key] as number | null })),
+    data: s.points.map((p) => {
+      const v = p[key] as number | null;
+      return { x: Date.parse(String(p.t)), y: v === null || v === undefined ? null : v * scale };
+    }),
     borderColor: COLORS[i % COLORS.length],
     backgroundColor: COLORS[i % COLORS.length],
     borderWidth: 2,
@@ -120,12 +123,20 @@ function makeChart(
   percent: boolean,
   bytes: boolean,
   span: () => number,
+  ms = false,
 ): Chart<"line", XY[]> {
   const fg = getComputedStyle(document.body).getPropertyValue("--fg").trim() || "#222";
   const grid = getComputedStyle(document.body).getPropertyValue("--line").trim() || "#ddd";
-  const kind = percent ? "percent" : "bps";
+  const kind = percent ? "percent" : ms ? "ms" : "bps";
   let y: ValueAxis = valueAxis(null, kind);
-  const value = (v: number) => bytes ? fmtBps(v) : percent ? `${v.toFixed(1)} %` : String(v);
+  const value = (v: number) =>
+    bytes
+      ? fmtBps(v)
+      : percent
+      ? `${v.toFixed(1)} %`
+      : ms
+      ? `${v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`
+      : String(v);
   return new Chart<"line", XY[]>(canvas, {
     type: "line",
     data: { datasets: [] },
@@ -186,10 +197,11 @@ const CHARTS = [
   { id: "interfaces", title: "Interfaces (received)", percent: false, bytes: true },
   // the extended and full collection profiles
   { id: "diskio", title: "Disk I/O (read / write per disk)", percent: false, bytes: true },
+  { id: "latency", title: "Disk latency (per transfer)", percent: false, bytes: false, ms: true },
   { id: "cores", title: "CPU per core", percent: true, bytes: false },
 ] as const;
 type ChartId = typeof CHARTS[number]["id"];
-const DEPTH_CHARTS: ChartId[] = ["diskio", "cores"];
+const DEPTH_CHARTS: ChartId[] = ["diskio", "latency", "cores"];
 
 export default function DeviceCharts(
   { monitors }: { monitors: { id: number; label: string; depth?: boolean }[] },
@@ -205,7 +217,9 @@ export default function DeviceCharts(
   useEffect(() => {
     for (const c of CHARTS) {
       const el = canvases.current[c.id];
-      if (el) charts.current[c.id] = makeChart(el, c.percent, c.bytes, () => span.current);
+      if (el) {
+        charts.current[c.id] = makeChart(el, c.percent, c.bytes, () => span.current, "ms" in c);
+      }
     }
     return () => Object.values(charts.current).forEach((ch) => ch?.destroy());
   }, []);
@@ -242,6 +256,7 @@ export default function DeviceCharts(
             ...lines(disks.breakdown?.series ?? [], "read_bps", " read"),
             ...lines(disks.breakdown?.series ?? [], "write_bps", " write"),
           ],
+          latency: lines(disks.breakdown?.series ?? [], "sec_per_transfer", "", 1000),
           cores: lines(cores.breakdown?.series ?? [], "percent"),
         };
         for (const c of CHARTS) {

@@ -403,6 +403,10 @@ const UINT64 = new Set([
   "PercentIdleTime",
   "PercentUserTime",
   "PercentPrivilegedTime",
+  "Frequency_PerfTime",
+  "Timestamp_PerfTime",
+  "Frequency_Sys100NS",
+  "Timestamp_Sys100NS",
 ]);
 
 const typeCache = new WeakMap<WmiClass, Map<string, number>>();

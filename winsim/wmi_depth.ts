@@ -275,6 +275,65 @@ export const physicalDisk = defineClass(
   },
 );
 
+/** Seconds of latency-spike windows (latencySpike's) between `from` and `to`, epoch ms. */
+function spikeSeconds(h: HostProfile, from: number, to: number): number {
+  const period = 40 * MIN;
+  const dur = 2 * MIN;
+  const phase = Math.floor(unit(h.seed, 151) * period);
+  const upTo = (x: number) => {
+    const n = Math.floor((x - phase) / period);
+    return n * dur + Math.min(x - phase - n * period, dur);
+  };
+  return (upTo(to) - upTo(from)) / 1000;
+}
+
+const PERF_FREQUENCY = 10_000_000;
+const UINT32 = 2 ** 32;
+
+/**
+ * The raw counters behind AvgDisksecPerTransfer, as perfmon and windows_exporter read them:
+ * cumulative since boot, PERF_AVERAGE_TIMER ticks (uint32, wrapping) over a PERF_AVERAGE_BASE
+ * transfer count (uint32). The average over two polls is (Δticks / Frequency_PerfTime) / Δbase:
+ * milliseconds normally (2–8 ms per disk), 1.5 s per transfer on disk 1 during a latency spike,
+ * where the formatted class says 1 or 2 (whole seconds).
+ */
+export const physicalDiskRaw = defineClass(
+  "Win32_PerfRawData_PerfDisk_PhysicalDisk",
+  ["Name"],
+  false,
+  `AvgDisksecPerTransfer AvgDisksecPerTransfer_Base DiskReadsPersec
+   DiskTransfersPersec DiskWritesPersec Frequency_PerfTime Name Timestamp_PerfTime`,
+  (h, now) => {
+    const boot = bootAt(h, now);
+    const up = (now - boot) / 1000;
+    const spiky = unit(h.seed, 150) < 0.25;
+    const disk = (name: string, salt: number, scale: number, spikes: boolean): Instance => {
+      const rate = scale * 160 * (0.5 + unit(h.seed, salt));
+      const normal = 0.002 + 0.006 * unit(h.seed, salt + 4);
+      const transfers = Math.floor(rate * up);
+      const slow = spikes && spiky ? spikeSeconds(h, boot, now) : 0;
+      const latency = rate * (normal * up + (1.5 - normal) * slow);
+      return {
+        AvgDisksecPerTransfer: Math.floor(latency * PERF_FREQUENCY) % UINT32,
+        AvgDisksecPerTransfer_Base: transfers % UINT32,
+        DiskReadsPersec: Math.floor(transfers * 0.6) % UINT32,
+        DiskTransfersPersec: transfers % UINT32,
+        DiskWritesPersec: (transfers - Math.floor(transfers * 0.6)) % UINT32,
+        Frequency_PerfTime: PERF_FREQUENCY,
+        Name: name,
+        Timestamp_PerfTime: Math.floor(up * PERF_FREQUENCY),
+      };
+    };
+    const d0 = disk("0 C:", 152, 1, false);
+    const d1 = disk("1 D:", 156, 2, true);
+    const total: Instance = { ...d1, Name: "_Total" };
+    for (const k of ["AvgDisksecPerTransfer", "AvgDisksecPerTransfer_Base"]) {
+      total[k] = ((d0[k] as number) + (d1[k] as number)) % UINT32;
+    }
+    return [d0, d1, total];
+  },
+);
+
 export const pageFileUsage = defineClass(
   "Win32_PageFileUsage",
   ["Name"],

@@ -1,7 +1,13 @@
 /** Win32_LogicalDisk and the formatted network-interface counters, plus the class registry. */
 import { signal, unit } from "./profile.ts";
 import { BASE_CLASSES, counter, defineClass, type WmiClass } from "./wmi.ts";
-import { pageFileUsage, perfProcess, physicalDisk, win32Process } from "./wmi_depth.ts";
+import {
+  pageFileUsage,
+  perfProcess,
+  physicalDisk,
+  physicalDiskRaw,
+  win32Process,
+} from "./wmi_depth.ts";
 import { ntLogEvent } from "./wmi_eventlog.ts";
 import { service } from "./wmi_services.ts";
 
@@ -126,6 +132,7 @@ export const CLASSES: ReadonlyMap<string, WmiClass> = new Map(
     perfProcess,
     win32Process,
     physicalDisk,
+    physicalDiskRaw,
     pageFileUsage,
     ntLogEvent,
   ].map((c) => [c.name.toLowerCase(), c]),

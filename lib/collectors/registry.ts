@@ -55,9 +55,10 @@ export async function collectMetrics(
     const collection = {
       ...resolveCollection(parsed.success ? parsed.data : null),
       eventsSince: memory.eventsSince(job.monitorId, ts - job.intervalS * 1000),
+      diskLatency: memory.diskLatency(job.monitorId),
     };
     // a `wmi` profile runs the same profile's queries over DCOM (lib/collectors/windows_wmi.ts)
-    const { doc, hostTime } = credential.type === "wmi"
+    const { doc, hostTime, diskLatency } = credential.type === "wmi"
       ? await collectWmiDocument(job.deviceIp, credential, signal, {}, collection)
       : await collectWindowsDocument(
         job.deviceIp,
@@ -67,7 +68,7 @@ export async function collectMetrics(
         job.deviceHostname,
         collection,
       );
-    memory.afterPoll(job.monitorId, doc, hostTime, ts);
+    memory.afterPoll(job.monitorId, doc, hostTime, ts, diskLatency);
     return toMetricSample(job.monitorId, ts, doc, performance.now() - started);
   }
   throw new UnknownPluginError(`no built-in collector named ${plugin.name}`);

@@ -5,8 +5,9 @@
  *
  *   extended: Processor per core (replaces the _Total query), OperatingSystem with
  *             LastBootUpTime and LocalDateTime (replaces the memory query), PerfOS_System
- *             (queue length, context switches), PerfDisk_PhysicalDisk, PageFileUsage,
- *             Service, PerfProc_Process (falling back to Win32_Process without counters)
+ *             (queue length, context switches), PerfDisk_PhysicalDisk, its raw counters
+ *             (the latency in milliseconds, from two polls), PageFileUsage, Service,
+ *             PerfProc_Process (falling back to Win32_Process without counters)
  *   full:     + NTLogEvent, errors and criticals of System and Application since the last
  *             poll, at most max_events of them (the rest is released, not pulled)
  */
@@ -22,6 +23,8 @@ export const DEPTH_WQL = {
   physicalDisks: "SELECT Name, DiskReadsPersec, DiskWritesPersec, DiskReadBytesPersec, " +
     "DiskWriteBytesPersec, AvgDiskQueueLength, AvgDisksecPerTransfer " +
     "FROM Win32_PerfFormattedData_PerfDisk_PhysicalDisk",
+  physicalDisksRaw: "SELECT Name, AvgDisksecPerTransfer, AvgDisksecPerTransfer_Base, " +
+    "Frequency_PerfTime FROM Win32_PerfRawData_PerfDisk_PhysicalDisk",
   pageFile: "SELECT Name, AllocatedBaseSize, CurrentUsage FROM Win32_PageFileUsage",
   services: "SELECT Name, DisplayName, State, StartMode FROM Win32_Service",
   processes: "SELECT Name, IDProcess, PercentProcessorTime, WorkingSet, ThreadCount, " +
@@ -93,18 +96,77 @@ export function applySystem(doc: Doc, items: WmiItem[]): void {
   if (cs !== null) doc.context_switches_ps = Math.max(0, cs);
 }
 
-export function applyPhysicalDisks(doc: Doc, items: WmiItem[]): void {
+/**
+ * A disk's raw latency counters at one poll: PERF_AVERAGE_TIMER ticks and PERF_AVERAGE_BASE
+ * transfers, both uint32 and cumulative, and the tick frequency.
+ */
+export interface DiskLatencyRaw {
+  ticks: number;
+  transfers: number;
+  frequency: number;
+}
+
+export type DiskLatencyRaws = Record<string, DiskLatencyRaw>;
+
+export function diskLatencyRaws(items: WmiItem[]): DiskLatencyRaws {
+  const out: DiskLatencyRaws = {};
+  for (const d of items) {
+    const name = strProp(d, "Name");
+    const ticks = numProp(d, "AvgDisksecPerTransfer");
+    const transfers = numProp(d, "AvgDisksecPerTransfer_Base");
+    const frequency = numProp(d, "Frequency_PerfTime");
+    if (!name || name === "_Total" || ticks === null || transfers === null || !frequency) continue;
+    out[name] = { ticks, transfers, frequency };
+  }
+  return out;
+}
+
+const UINT32 = 2 ** 32;
+
+/**
+ * Seconds per transfer between two polls, as perfmon computes PERF_AVERAGE_TIMER:
+ * (Δticks / frequency) / Δtransfers, each Δ modulo 2^32 (the counters wrap; ticks every few
+ * minutes on a busy disk, so an interval longer than one wrap undercounts). No transfers: 0.
+ * A counter that went back by more than half its range (a reboot) gives null.
+ */
+export function secondsPerTransfer(before: DiskLatencyRaw, now: DiskLatencyRaw): number | null {
+  if (before.frequency !== now.frequency) return null;
+  const transfers = ((now.transfers - before.transfers) % UINT32 + UINT32) % UINT32;
+  const ticks = ((now.ticks - before.ticks) % UINT32 + UINT32) % UINT32;
+  if (transfers > UINT32 / 2 || ticks > UINT32 / 2 && now.ticks < before.ticks) return null;
+  if (transfers === 0) return 0;
+  return ticks / now.frequency / transfers;
+}
+
+/**
+ * Per physical disk: rates, queue and the average seconds per transfer. The formatted class
+ * gives that average in whole seconds (0 for any healthy disk); with the raw counters of this
+ * poll and the previous one it is exact (milliseconds), else the formatted value stands.
+ */
+export function applyPhysicalDisks(
+  doc: Doc,
+  items: WmiItem[],
+  raw?: { before?: DiskLatencyRaws; now: DiskLatencyRaws },
+): void {
   doc.physical_disks = items
     .filter((d) => strProp(d, "Name") !== "_Total")
-    .map((d) => ({
-      name: strProp(d, "Name") ?? "?",
-      reads_ps: nn(numProp(d, "DiskReadsPersec")),
-      writes_ps: nn(numProp(d, "DiskWritesPersec")),
-      read_bps: nn(numProp(d, "DiskReadBytesPersec")),
-      write_bps: nn(numProp(d, "DiskWriteBytesPersec")),
-      queue: nn(numProp(d, "AvgDiskQueueLength")),
-      sec_per_transfer: nn(numProp(d, "AvgDisksecPerTransfer")),
-    }));
+    .map((d) => {
+      const name = strProp(d, "Name") ?? "?";
+      const before = raw?.before?.[name];
+      const now = raw?.now[name];
+      const exact = before && now ? secondsPerTransfer(before, now) : null;
+      return {
+        name,
+        reads_ps: nn(numProp(d, "DiskReadsPersec")),
+        writes_ps: nn(numProp(d, "DiskWritesPersec")),
+        read_bps: nn(numProp(d, "DiskReadBytesPersec")),
+        write_bps: nn(numProp(d, "DiskWriteBytesPersec")),
+        queue: nn(numProp(d, "AvgDiskQueueLength")),
+        sec_per_transfer: exact !== null
+          ? Math.round(exact * 1e6) / 1e6
+          : nn(numProp(d, "AvgDisksecPerTransfer")),
+      };
+    });
 }
 
 /** Win32_PageFileUsage sizes are MB; summed over page files. */

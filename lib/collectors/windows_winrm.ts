@@ -47,9 +47,19 @@ import {
   applyServices,
   applySystem,
   DEPTH_WQL,
+  type DiskLatencyRaws,
+  diskLatencyRaws,
   eventLogWql,
   missingPart,
 } from "./windows_depth.ts";
+
+/** A poll's collection: the profile, and what the previous poll of the monitor left. */
+export type PollCollection = ResolvedCollection & {
+  /** host clock (epoch ms) the event log is read from */
+  eventsSince?: number;
+  /** the previous poll's raw disk latency counters */
+  diskLatency?: DiskLatencyRaws;
+};
 
 export const WQL = {
   cpu:
@@ -131,6 +141,8 @@ export interface ProfilePoll {
   doc: MetricsDocument;
   /** the host's clock at the poll (LocalDateTime), extended and full profiles only */
   hostTime: number | null;
+  /** the disks' raw latency counters, for the next poll's exact average (extended, full) */
+  diskLatency?: DiskLatencyRaws;
 }
 
 /**
@@ -140,7 +152,7 @@ export interface ProfilePoll {
  */
 export async function collectProfile(
   client: SettledSource,
-  c: ResolvedCollection & { eventsSince?: number },
+  c: PollCollection,
   signal?: AbortSignal,
 ): Promise<ProfilePoll> {
   const depth = atLeast(c.profile, "extended");
@@ -152,6 +164,7 @@ export async function collectProfile(
       ["interfaces", WQL.network],
       ["system", DEPTH_WQL.system],
       ["physical_disks", DEPTH_WQL.physicalDisks],
+      ["disk_latency", DEPTH_WQL.physicalDisksRaw],
       ["page_file", DEPTH_WQL.pageFile],
       ["services", DEPTH_WQL.services],
       ["processes", DEPTH_WQL.processes],
@@ -185,11 +198,19 @@ export async function collectProfile(
     got.get("interfaces"),
   );
   let hostTime: number | null = null;
+  let diskRaw: DiskLatencyRaws | undefined;
   if (depth) {
     if (got.has("cpu")) applyCores(doc, got.get("cpu")!);
     hostTime = applyBoot(doc, osItems[0]);
     if (got.has("system")) applySystem(doc, got.get("system")!);
-    if (got.has("physical_disks")) applyPhysicalDisks(doc, got.get("physical_disks")!);
+    if (got.has("disk_latency")) diskRaw = diskLatencyRaws(got.get("disk_latency")!);
+    if (got.has("physical_disks")) {
+      applyPhysicalDisks(
+        doc,
+        got.get("physical_disks")!,
+        diskRaw ? { before: c.diskLatency, now: diskRaw } : undefined,
+      );
+    }
     if (got.has("page_file")) applyPageFile(doc, got.get("page_file")!);
     if (got.has("services")) applyServices(doc, got.get("services")!);
     const cores = doc.cpu_cores?.length || 1;
@@ -206,7 +227,7 @@ export async function collectProfile(
   const events = results[parts.findIndex(([p]) => p === "events")];
   if (events && !events.error) applyEvents(doc, events.items, events.truncated === true);
   if (partial.length) doc.partial = partial;
-  return { doc, hostTime };
+  return { doc, hostTime, ...(diskRaw ? { diskLatency: diskRaw } : {}) };
 }
 
 function standard(
@@ -298,7 +319,7 @@ export function collectWindowsDocument(
   options: WinrmOverrides = {},
   /** the device's host name: Kerberos names the service HTTP/<hostName> */
   hostName?: string | null,
-  collection: ResolvedCollection & { eventsSince?: number } = resolveCollection(null),
+  collection: PollCollection = resolveCollection(null),
 ): Promise<ProfilePoll> {
   return collectProfile(pollingClient(ip, credential, options, hostName), collection, signal);
 }

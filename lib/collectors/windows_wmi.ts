@@ -10,13 +10,14 @@
 import type { MetricsDocument } from "./metrics_document.ts";
 import {
   collectProfile,
+  type PollCollection,
   type ProfilePoll,
   type SettledSource,
   type WindowsIdentity,
   windowsIdentity,
   WQL,
 } from "./windows_winrm.ts";
-import { resolveCollection, type ResolvedCollection } from "./collection_profile.ts";
+import { resolveCollection } from "./collection_profile.ts";
 import {
   type WmiClient,
   wmiClientFromCredential,
@@ -64,7 +65,7 @@ function settledSource(client: WmiClient): SettledSource {
 /** One poll with a collection profile: the same queries and document as over WinRM. */
 export function collectWmiProfile(
   client: WmiClient,
-  collection: ResolvedCollection & { eventsSince?: number },
+  collection: PollCollection,
   signal?: AbortSignal,
 ): Promise<ProfilePoll> {
   return collectProfile(settledSource(client), collection, signal);
@@ -95,7 +96,7 @@ export function collectWmiDocument(
   credential: WmiCredential,
   signal: AbortSignal,
   options: WmiOverrides = {},
-  collection: ResolvedCollection & { eventsSince?: number } = resolveCollection(null),
+  collection: PollCollection = resolveCollection(null),
 ): Promise<ProfilePoll> {
   return collectWmiProfile(wmiClientFromCredential(ip, credential, options), collection, signal);
 }

@@ -10,7 +10,7 @@ export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
 
-export type ValueKind = "percent" | "bps";
+export type ValueKind = "percent" | "bps" | "ms";
 
 export interface ValueAxis {
   max: number;
@@ -49,6 +49,10 @@ export function valueAxis(dataMax: number | null, kind: ValueKind, target = 5): 
   const count = Math.max(1, Math.ceil(top / step - 1e-9));
   const ticks = Array.from({ length: count + 1 }, (_, i) => roundTo(i * step, step));
   const max = ticks[ticks.length - 1];
+  if (kind === "ms") {
+    const decimals = Math.min(3, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9)));
+    return { max, ticks, labels: ticks.map((t) => t === 0 ? "0" : `${t.toFixed(decimals)} ms`) };
+  }
   const unit = RATE_UNITS.find((u) => max / u.scale >= 1) ?? RATE_UNITS[RATE_UNITS.length - 1];
   const decimals = Math.min(3, Math.max(0, Math.ceil(-Math.log10(step / unit.scale) - 1e-9)));
   const labels = ticks.map((t) =>

@@ -39,6 +39,8 @@ Deno.test("rate axes never repeat a label", () => {
   assertEquals(valueAxis(0, "bps").labels, valueAxis(null, "bps").labels, "flat at zero");
   assertEquals(valueAxis(2.5e6, "bps").labels.at(-1), "2.5 MB/s");
   assertEquals(valueAxis(null, "percent").labels, ["0 %", "20 %", "40 %", "60 %", "80 %", "100 %"]);
+  assertEquals(valueAxis(7.3, "ms").labels, ["0", "2 ms", "4 ms", "6 ms", "8 ms"]);
+  assertEquals(valueAxis(0.42, "ms").labels.at(-1), "0.5 ms");
   assertEquals([niceStep(0.3), niceStep(3), niceStep(7), niceStep(120)], [0.5, 5, 10, 200]);
 });
 

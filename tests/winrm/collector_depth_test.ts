@@ -3,13 +3,14 @@ import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { collectProfile } from "../../lib/collectors/windows_winrm.ts";
 import { parseMetricsDocument } from "../../lib/collectors/metrics_document.ts";
 import { resolveCollection } from "../../lib/collectors/collection_profile.ts";
+import { secondsPerTransfer } from "../../lib/collectors/windows_depth.ts";
 import { WsmanFaultError } from "../../lib/winrm/mod.ts";
 import { clientFor, using, withSim } from "./sim_helpers.ts";
 
 const extended = resolveCollection({ profile: "extended", top_processes: 5 });
 const full = resolveCollection({ profile: "full", top_processes: 5, max_events: 20 });
 
-Deno.test("extended: 9 queries pipelined in one round trip, every part filled from the host", () =>
+Deno.test("extended: 10 queries pipelined in one round trip, every part filled from the host", () =>
   withSim(async (sim) => {
     const ip = sim.hosts[0].ip;
     await using(clientFor(sim, "ntlm-http"), async (c) => {
@@ -17,8 +18,8 @@ Deno.test("extended: 9 queries pipelined in one round trip, every part filled fr
       const before = sim.stats(ip);
       const { doc, hostTime } = await collectProfile(c, extended);
       const after = sim.stats(ip);
-      assertEquals(after.requests - before.requests, 9);
-      assertEquals(after.enumerations - before.enumerations, 9);
+      assertEquals(after.requests - before.requests, 10);
+      assertEquals(after.enumerations - before.enumerations, 10);
       assert(after.pipelinedRequests - before.pipelinedRequests >= 1);
       assertEquals(after.connections, 1);
       assertEquals(after.pulls, 0);
@@ -47,6 +48,26 @@ Deno.test("extended: 9 queries pipelined in one round trip, every part filled fr
       assert(!doc.processes!.some((p) => p.name === "_Total" || p.name === "Idle"));
       assert(doc.processes!.every((p) => p.cpu_percent !== null && p.cpu_percent <= 100));
       assertEquals(doc.partial, undefined);
+    });
+  }));
+
+Deno.test("disk latency: exact milliseconds from the raw counters of two polls, not whole seconds", () =>
+  withSim(async (sim) => {
+    const ip = sim.hosts[0].ip;
+    await using(clientFor(sim, "ntlm-http"), async (c) => {
+      const first = await collectProfile(c, extended);
+      // the first poll has only the formatted figure: whole seconds, 0 for a healthy disk
+      assertEquals(first.doc.physical_disks!.map((d) => d.sec_per_transfer), [0, 0]);
+      assert(first.diskLatency?.["0 C:"], "raw counters kept for the next poll");
+      await new Promise((r) => setTimeout(r, 1_100));
+      const second = await collectProfile(c, { ...extended, diskLatency: first.diskLatency });
+      for (const d of second.doc.physical_disks!) {
+        // the simulator's disks answer in 2-8 ms outside a latency spike
+        assert(
+          d.sec_per_transfer > 0.0015 && d.sec_per_transfer < 0.0085,
+          `${d.name}: ${d.sec_per_transfer} s per transfer`,
+        );
+      }
     });
   }));
 
@@ -129,3 +150,38 @@ Deno.test("a reboot moves LastBootUpTime and restarts the uptime", () =>
       assert(second.uptime_s! < 10 && first.uptime_s! > second.uptime_s!);
     });
   }));
+
+Deno.test("secondsPerTransfer: perfmon's average timer, wrapping uint32 counters, a reboot", () => {
+  const f = 10_000_000;
+  // 5 ms per transfer over 1,000 transfers
+  assertEquals(
+    secondsPerTransfer({ ticks: 0, transfers: 0, frequency: f }, {
+      ticks: 50_000_000,
+      transfers: 1_000,
+      frequency: f,
+    }),
+    0.005,
+  );
+  // both counters wrapped past 2^32 between the polls
+  const near = 2 ** 32 - 10_000_000;
+  assertEquals(
+    secondsPerTransfer({ ticks: near, transfers: 2 ** 32 - 500, frequency: f }, {
+      ticks: 40_000_000,
+      transfers: 500,
+      frequency: f,
+    }),
+    0.005,
+  );
+  // no transfers: no latency
+  const still = { ticks: 7, transfers: 9, frequency: f };
+  assertEquals(secondsPerTransfer(still, still), 0);
+  // counters back near zero after a reboot: no figure rather than a wrong one
+  assertEquals(
+    secondsPerTransfer({ ticks: 3e9, transfers: 3e6, frequency: f }, {
+      ticks: 1_000,
+      transfers: 10,
+      frequency: f,
+    }),
+    null,
+  );
+});

@@ -190,6 +190,13 @@ Deno.test("extended and full over WMI: the same parts as over WinRM, events boun
       assertEquals(a.doc.services!.length, sim.instances(ip, "Win32_Service").length);
       assert(a.doc.processes!.length >= 5 && a.doc.processes!.length <= 10);
       assert(a.doc.processes!.every((p) => p.cpu_percent !== null && p.memory > 0));
+      // the raw disk counters come over DCOM too: the next poll's latency is in milliseconds
+      await new Promise((r) => setTimeout(r, 1_100));
+      const next = await collectWmiProfile(wmi, { ...extended, diskLatency: a.diskLatency });
+      assert(
+        next.doc.physical_disks!.every((d) => d.sec_per_transfer > 0 && d.sec_per_transfer < 0.01),
+        JSON.stringify(next.doc.physical_disks),
+      );
 
       // full: the event log since a time, at most max_events of the newest, truncated flagged
       sim.eventFlood(ip, Date.now() - 10_000);
