@@ -126,11 +126,18 @@ export class WmiClient {
    * the first failure ends the batch (so a wrong password costs one failed logon a poll).
    */
   queryAll(wqls: string[]): Promise<WmiRow[][]> {
+    return this.#batch(async (out: WmiRow[][]) => {
+      for (const q of wqls) out.push((await this.#queryOnce(q, true)).map((i) => this.#row(i)));
+    });
+  }
+
+  /** A batch of queries on the session, its deferred enumerators released at the end. */
+  #batch<R>(fill: (out: R[]) => Promise<void>): Promise<R[]> {
     return this.#serial(async () => {
-      const out: WmiRow[][] = [];
+      const out: R[] = [];
       let ok = false;
       try {
-        for (const q of wqls) out.push((await this.#queryOnce(q, true)).map((i) => this.#row(i)));
+        await fill(out);
         ok = true;
       } finally {
         const flush = this.#flush();
@@ -148,31 +155,21 @@ export class WmiClient {
    * more were there). A failure of the connection or the logon still fails the whole batch.
    */
   queryAllSettled(queries: (string | SettledWql)[]): Promise<SettledRows[]> {
-    return this.#serial(async () => {
-      const out: SettledRows[] = [];
-      let ok = false;
-      try {
-        for (const q of queries) {
-          const { wql, firstBatch } = typeof q === "string" ? { wql: q, firstBatch: undefined } : q;
-          try {
-            const r = await this.#queryOnce(wql, true, firstBatch);
-            out.push({
-              items: r.map((i) => this.#row(i)),
-              ...(r.truncated ? { truncated: true } : {}),
-            });
-          } catch (e) {
-            const own = e instanceof WmiCallError || e instanceof WmiAccessDeniedError;
-            if (!own || !this.#session || this.#session.channel.closed) throw e;
-            out.push({ items: [], error: e as WmiCallError | WmiAccessDeniedError });
-          }
+    return this.#batch(async (out: SettledRows[]) => {
+      for (const q of queries) {
+        const { wql, firstBatch } = typeof q === "string" ? { wql: q, firstBatch: undefined } : q;
+        try {
+          const r = await this.#queryOnce(wql, true, firstBatch);
+          out.push({
+            items: r.map((i) => this.#row(i)),
+            ...(r.truncated ? { truncated: true } : {}),
+          });
+        } catch (e) {
+          const own = e instanceof WmiCallError || e instanceof WmiAccessDeniedError;
+          if (!own || !this.#session || this.#session.channel.closed) throw e;
+          out.push({ items: [], error: e as WmiCallError | WmiAccessDeniedError });
         }
-        ok = true;
-      } finally {
-        const flush = this.#flush();
-        if (ok) await flush;
-        else await flush.catch(() => {});
       }
-      return out;
     });
   }
 
