@@ -58,15 +58,15 @@ export class PrometheusText {
   }
 }
 
+/** A label value in the exposition format: backslash, double quote and newline escaped. */
+function escapeLabel(v: unknown): string {
+  return String(v).replace(/[\\\n\x22]/g, (c) => c === "\n" ? "\\n" : "\\" + c);
+}
+
 function fmt(labels: Labels): string {
   const entries = Object.entries(labels);
   if (entries.length === 0) return "";
-  return `{${
-    entries.map(([k, v]) =>
-      `${k}="${String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`
-    )
-      .join(",")
-  }}`;
+  return "{" + entries.map(([k, v]) => k + "=\x22" + escapeLabel(v) + "\x22").join(",") + "}";
 }
 
 function num(v: number): string {

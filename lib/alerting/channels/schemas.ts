@@ -18,7 +18,7 @@ import { parseTemplate, renderJson, TemplateError, templateVariables } from "./t
 import { HEADER_SECRET_PREFIX } from "./webhook.ts";
 import type { Notification } from "../notification.ts";
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
+const HEADER_NAME = /^[!#$%&\x27*+.^_\x60|~0-9A-Za-z-]{1,100}$/;
 /** Headers the webhook sets itself or the transport owns. */
 const RESERVED_HEADERS = new Set([
   "host",
@@ -34,7 +34,7 @@ const RESERVED_HEADERS = new Set([
 const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** local@domain, optionally as `Name <local@domain>`; the domain may be a bare host name. */
 const ADDRESS =
-  /^(?:[^<>\r\n]*<)?([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)>?$/;
+  /^(?:[^<>\r\n]*<)?([A-Za-z0-9!#$%&\x27*+/=?^_\x60{|}~-]+(?:\.[A-Za-z0-9!#$%&\x27*+/=?^_\x60{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)>?$/;
 const HOSTNAME =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\d+\.\d+\.\d+\.\d+$|^\[?[0-9A-Fa-f:.]+\]?$/;
 
