@@ -1,18 +1,9 @@
 /**
  * AES (T-tables) and HMAC-SHA1 in plain JavaScript, for the per-message work of a Kerberos
- * context, with node:crypto for long inputs. A node:crypto call has a fixed cost in Deno
- * (a cipher or HMAC object each time, ~5-10 µs on a quiet box), so short messages (most
- * requests) stay in JavaScript, where key schedules and HMAC pads are computed once per key;
- * from a few KiB on (most responses) the native code is 2-4× faster per byte. Checked by the
- * RFC 3962 vectors, MIT's tokens, and both paths against each other.
+ * context: node:crypto's createCipheriv/createHmac cost ~40-90 µs a call in Deno whatever
+ * the size, which made sealing a poll several times dearer than NTLM's. Key schedules and
+ * HMAC pads are computed once per key. Checked by the RFC 3962 vectors and MIT's tokens.
  */
-import { createCipheriv, createDecipheriv, createHmac } from "node:crypto";
-
-/** From this many bytes on, CBC runs in node:crypto. */
-export const NATIVE_CBC_BYTES = 4096;
-/** From this many bytes on, HMAC-SHA1 runs in node:crypto. */
-export const NATIVE_HMAC_BYTES = 2048;
-const ZERO_IV = new Uint8Array(16);
 
 const SBOX = new Uint8Array(256);
 const INV = new Uint8Array(256);
@@ -59,15 +50,10 @@ export class Aes {
   readonly ek: Int32Array;
   readonly dk: Int32Array;
   readonly rounds: number;
-  /** the key itself and node:crypto's name for CBC with it, for long inputs */
-  readonly key: Uint8Array;
-  readonly cbcName: "aes-128-cbc" | "aes-256-cbc";
 
   constructor(key: Uint8Array) {
     const nk = key.length / 4;
     if (nk !== 4 && nk !== 8) throw new Error("AES key must be 16 or 32 bytes");
-    this.key = key.slice();
-    this.cbcName = nk === 4 ? "aes-128-cbc" : "aes-256-cbc";
     const rounds = this.rounds = nk + 6;
     const n = 4 * (rounds + 1);
     const ek = this.ek = new Int32Array(n);
@@ -170,12 +156,7 @@ function write(b: Uint8Array, o: number, v: number): void {
  * CBC with a zero IV over whole blocks, in place: the chaining value stays in four words
  * and each block is read and written once (no per-byte XOR, no call per block).
  */
-export function cbcEncryptInPlace(aes: Aes, b: Uint8Array, native = true): void {
-  if (native && b.length >= NATIVE_CBC_BYTES) {
-    const c = createCipheriv(aes.cbcName, aes.key, ZERO_IV).setAutoPadding(false);
-    b.set(c.update(b));
-    return;
-  }
+export function cbcEncryptInPlace(aes: Aes, b: Uint8Array): void {
   const k = aes.ek, rounds = aes.rounds;
   const v = new DataView(b.buffer, b.byteOffset, b.length);
   let p0 = 0, p1 = 0, p2 = 0, p3 = 0;
@@ -208,12 +189,7 @@ export function cbcEncryptInPlace(aes: Aes, b: Uint8Array, native = true): void 
 }
 
 /** CBC decryption with a zero IV over whole blocks, in place (last block first). */
-export function cbcDecryptInPlace(aes: Aes, b: Uint8Array, native = true): void {
-  if (native && b.length >= NATIVE_CBC_BYTES) {
-    const d = createDecipheriv(aes.cbcName, aes.key, ZERO_IV).setAutoPadding(false);
-    b.set(d.update(b));
-    return;
-  }
+export function cbcDecryptInPlace(aes: Aes, b: Uint8Array): void {
   const k = aes.dk, rounds = aes.rounds;
   const v = new DataView(b.buffer, b.byteOffset, b.length);
   for (let o = b.length - 16; o >= 0; o -= 16) {
@@ -328,7 +304,6 @@ function finish(h: Int32Array, done: number, b: Uint8Array): void {
 
 /** HMAC-SHA1 with the key's inner and outer pads compressed once. */
 export class HmacSha1 {
-  readonly #key: Uint8Array;
   readonly #inner = Int32Array.from(IV);
   readonly #outer = Int32Array.from(IV);
   readonly #h = new Int32Array(5);
@@ -336,7 +311,6 @@ export class HmacSha1 {
 
   constructor(key: Uint8Array) {
     if (key.length > 64) throw new Error("HMAC keys here are at most 64 bytes");
-    this.#key = key.slice();
     const pad = new Uint8Array(64);
     pad.set(key);
     for (let i = 0; i < 64; i++) pad[i] ^= 0x36;
@@ -346,11 +320,7 @@ export class HmacSha1 {
   }
 
   /** The 20-byte MAC of `data` (a view reused by the next call: copy what you keep). */
-  mac(data: Uint8Array, native = true): Uint8Array {
-    if (native && data.length >= NATIVE_HMAC_BYTES) {
-      this.#digest.set(createHmac("sha1", this.#key).update(data).digest());
-      return this.#digest;
-    }
+  mac(data: Uint8Array): Uint8Array {
     const h = this.#h;
     h.set(this.#inner);
     finish(h, 64, data);
