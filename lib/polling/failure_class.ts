@@ -14,6 +14,8 @@
  *   target's fault: the descriptor budget, lib/winrm/budget.ts, exists to keep this at 0);
  * - other: everything else (an exec plugin's non-zero exit, configuration).
  */
+import { isLocalResource } from "../winrm/errors.ts";
+
 export const FAILURE_CLASSES = [
   "timeout",
   "refused",
@@ -32,10 +34,6 @@ export type FailureClass = typeof FAILURE_CLASSES[number];
 export function emptyFailureCounts(): Record<FailureClass, number> {
   return Object.fromEntries(FAILURE_CLASSES.map((c) => [c, 0])) as Record<FailureClass, number>;
 }
-
-// errno names and the "os error N" Rust's std::io prints: EMFILE 24, ENFILE 23, ENOBUFS 105,
-// ENOMEM 12
-const LOCAL_RESOURCE = /\b(EMFILE|ENFILE|ENOBUFS|ENOMEM)\b|too many open files|os error (24|23)\b/i;
 
 /**
  * The class of a poll's error: the WinRM client's typed errors by `kind` (and a connection
@@ -71,13 +69,7 @@ export function failureClass(err: unknown): FailureClass {
     case "port_blocked":
       return "refused";
   }
-  const message = typeof e.message === "string" ? e.message : String(err);
-  if (
-    e.problem === "local_resource" || LOCAL_RESOURCE.test(String(e.code ?? "")) ||
-    LOCAL_RESOURCE.test(message)
-  ) {
-    return "local_resource";
-  }
+  if (isLocalResource(err)) return "local_resource";
   switch (e.kind) {
     case "timeout":
       return "timeout";

@@ -21,6 +21,7 @@
  * bookkeeping. lib/os/fd_limit.ts sizes it from the process's open-files limit.
  */
 import { abortError } from "./connection.ts";
+import { isLocalResource } from "./errors.ts";
 
 export interface ConnectionBudgetStats {
   /** slots (Infinity: unbounded); lower than configured for a while after EMFILE */
@@ -44,6 +45,24 @@ export interface ConnectionBudgetStats {
 
 interface Waiter {
   grant(): void;
+}
+
+/** Connect attempts while the process is out of descriptors, before the poll fails. */
+const LOCAL_RESOURCE_TRIES = 5;
+
+/** Waits `ms`, or rejects when `signal` aborts first. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError(signal!));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** How long the budget stays shrunk after the process ran out of descriptors. */
@@ -103,6 +122,27 @@ export class ConnectionBudget {
       // still waiting: every slot holds a connection in use
       if (this.#waiters.includes(waiter)) this.counters.waited++;
     });
+  }
+
+  /**
+   * A new connection on a slot: `open` runs once a slot is free. When it fails because the
+   * process is out of descriptors anyway (isLocalResource), the budget makes room and `open`
+   * is tried again after a pause (25, 50, 100, 200 ms), within `signal`; any other failure,
+   * or the fifth, is thrown with the slot given back. The caller releases the slot when the
+   * connection closes.
+   */
+  async openOnSlot<T>(open: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 1;; attempt++) {
+      await this.reserve(signal);
+      try {
+        return await open();
+      } catch (err) {
+        this.release();
+        if (!isLocalResource(err) || attempt >= LOCAL_RESOURCE_TRIES || signal?.aborted) throw err;
+        this.exhausted();
+        await pause(25 * 2 ** (attempt - 1), signal);
+      }
+    }
   }
 
   /** Gives a slot back (its connection closed, or it never opened). */

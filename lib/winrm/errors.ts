@@ -71,6 +71,21 @@ export class CancelledError extends WinrmError {
 }
 
 /**
+ * errno names and the "os error N" Rust's std::io prints (EMFILE 24, ENFILE 23, ENOBUFS 105,
+ * ENOMEM 12): this process or the system ran out of descriptors or buffers.
+ */
+const LOCAL_RESOURCE =
+  /\b(EMFILE|ENFILE|ENOBUFS|ENOMEM)\b|too many open files|os error (12|23|24|105)\b/i;
+
+/** The error says this process ran out of descriptors or buffers, whoever raised it. */
+export function isLocalResource(err: unknown): boolean {
+  const e = err as { problem?: unknown; code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== "object") return LOCAL_RESOURCE.test(String(err));
+  return e.problem === "local_resource" || LOCAL_RESOURCE.test(String(e.code ?? "")) ||
+    LOCAL_RESOURCE.test(typeof e.message === "string" ? e.message : "");
+}
+
+/**
  * "local_resource": this process (or the system) ran out of file descriptors or socket
  * buffers (EMFILE, ENFILE, ENOBUFS, ENOMEM): nothing is wrong with the target.
  */

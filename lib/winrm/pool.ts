@@ -12,7 +12,6 @@
  */
 import { abortError, Connection } from "./connection.ts";
 import { type ConnectionBudget, connectionBudget } from "./budget.ts";
-import { ConnectionError } from "./errors.ts";
 
 /**
  * How long an idle connection is kept: 90 s. Windows (HTTP.sys, which serves WinRM) closes
@@ -22,8 +21,6 @@ import { ConnectionError } from "./errors.ts";
  * host polled every minute keeps its authenticated connection while the budget has room.
  */
 export const IDLE_TIMEOUT_MS = 90_000;
-/** Tries to connect when the process is out of descriptors (EMFILE/ENFILE), with pauses. */
-const LOCAL_RESOURCE_TRIES = 5;
 
 export interface PoolOptions {
   /** idle connections kept open for this target (the budget may close them sooner) */
@@ -107,24 +104,12 @@ export class ConnectionPool {
    * caller's deadline; only then does the poll fail, as "local_resource".
    */
   async #openWithinBudget(signal?: AbortSignal): Promise<Connection> {
-    for (let attempt = 1;; attempt++) {
-      await this.budget.reserve(signal);
-      let conn: Connection;
-      try {
-        conn = await this.open(signal);
-      } catch (err) {
-        this.budget.release();
-        if (!localResource(err) || attempt >= LOCAL_RESOURCE_TRIES || signal?.aborted) throw err;
-        this.budget.exhausted();
-        await pause(25 * 2 ** (attempt - 1), signal);
-        continue;
-      }
-      conn.onClosed(() => {
-        this.budget.unpark(conn);
-        this.budget.release();
-      });
-      return conn;
-    }
+    const conn = await this.budget.openOnSlot(() => this.open(signal), signal);
+    conn.onClosed(() => {
+      this.budget.unpark(conn);
+      this.budget.release();
+    });
+    return conn;
   }
 
   /** Returns a connection after a complete exchange; closes it if it cannot be reused. */
@@ -212,23 +197,4 @@ export function sharedPoolStats(): Record<string, PoolStats> {
   const out: Record<string, PoolStats> = {};
   for (const [key, pool] of shared) out[key] = pool.snapshot();
   return out;
-}
-
-function localResource(err: unknown): boolean {
-  return err instanceof ConnectionError && err.problem === "local_resource";
-}
-
-/** Waits `ms`, or rejects when `signal` aborts first. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

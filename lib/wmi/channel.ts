@@ -30,10 +30,6 @@ import {
 } from "./pdu.ts";
 import { RpcSecurity } from "./security.ts";
 
-/** The process ran out of descriptors (EMFILE/ENFILE) or buffers: nothing wrong with the host. */
-export const LOCAL_RESOURCE =
-  /too many open files|os error (23|24|105)\b|\b(EMFILE|ENFILE|ENOBUFS)\b/i;
-
 export interface Credentials {
   username: string;
   password: string;
@@ -68,8 +64,8 @@ export class RpcChannel {
 
   /**
    * A connection on a slot of this isolate's descriptor budget (lib/winrm/budget.ts), shared
-   * with WinRM: with every slot in use it waits (at most `timeoutMs`) for one; out of
-   * descriptors anyway, the budget makes room and the connect is tried again after a pause.
+   * with WinRM: with every slot in use it waits for one, out of descriptors anyway the budget
+   * makes room and the connect is tried again, all within `timeoutMs`.
    */
   static async connect(
     host: string,
@@ -78,30 +74,26 @@ export class RpcChannel {
     timeoutMs: number,
   ): Promise<RpcChannel> {
     const budget = connectionBudget();
-    for (let attempt = 1;; attempt++) {
-      try {
-        await budget.reserve(AbortSignal.timeout(timeoutMs));
-      } catch {
-        throw new WmiTimeoutError("budget", timeoutMs);
-      }
-      const pending = Deno.connect({ hostname: host, port });
-      let conn: Deno.TcpConn;
-      try {
-        conn = await deadline(pending, timeoutMs, "connect", () => {
+    const within = AbortSignal.timeout(timeoutMs);
+    let conn: Deno.TcpConn;
+    try {
+      conn = await budget.openOnSlot(() => {
+        const pending = Deno.connect({ hostname: host, port });
+        return deadline(pending, timeoutMs, "connect", () => {
           pending.then((c) => c.close(), () => {});
         });
-      } catch (e) {
-        budget.release();
-        if (!LOCAL_RESOURCE.test(String((e as Error)?.message)) || attempt >= 5) throw e;
-        budget.exhausted();
-        await new Promise((r) => setTimeout(r, 25 * 2 ** (attempt - 1)));
-        continue;
+      }, within);
+    } catch (e) {
+      // the time ran out waiting for a slot (or between tries), not on the host
+      if (within.aborted && !(e instanceof WmiError)) {
+        throw new WmiTimeoutError("budget", timeoutMs);
       }
-      try {
-        conn.setNoDelay(true);
-      } catch { /* not TCP */ }
-      return new RpcChannel(conn, level, budget);
+      throw e;
     }
+    try {
+      conn.setNoDelay(true);
+    } catch { /* not TCP */ }
+    return new RpcChannel(conn, level, budget);
   }
 
   get closed(): boolean {

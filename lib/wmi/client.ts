@@ -21,7 +21,7 @@ import {
   WBEM_FLAG_FORWARD_ONLY,
   WBEM_FLAG_RETURN_IMMEDIATELY,
 } from "./calls.ts";
-import { type Credentials, LOCAL_RESOURCE, RpcChannel } from "./channel.ts";
+import { type Credentials, RpcChannel } from "./channel.ts";
 import {
   decodeCustomObjRef,
   decodeRemoteCreateInstanceReply,
@@ -43,6 +43,7 @@ import {
   WmiTimeoutError,
 } from "./errors.ts";
 import { connectionBudget } from "../winrm/budget.ts";
+import { isLocalResource } from "../winrm/errors.ts";
 import { AUTH_LEVEL_PKT_INTEGRITY, AUTH_LEVEL_PKT_PRIVACY } from "./security.ts";
 import { CIM, type CimInstance, decodeInstance } from "./wmio.ts";
 
@@ -245,7 +246,7 @@ export class WmiClient {
     try {
       scm = await RpcChannel.connect(o.host, port, AUTH_LEVEL_PKT_PRIVACY, t.connectMs);
     } catch (e) {
-      if (LOCAL_RESOURCE.test(String((e as Error)?.message))) throw e; // ours, not the host's
+      if (isLocalResource(e)) throw e; // ours, not the host's
       if (e instanceof WmiTimeoutError && e.phase === "budget") throw e;
       throw new RpcUnavailableError(
         `RPC server unavailable: ${o.host}:${port} ${
@@ -283,7 +284,7 @@ export class WmiClient {
     try {
       channel = await RpcChannel.connect(o.host, binding.port, level, t.connectMs);
     } catch (e) {
-      if (LOCAL_RESOURCE.test(String((e as Error)?.message))) throw e;
+      if (isLocalResource(e)) throw e;
       if (e instanceof WmiTimeoutError && e.phase === "budget") throw e;
       throw new WmiPortBlockedError(
         `DCOM activation worked on ${port} but the WMI port ${binding.port} does not answer: ` +
