@@ -12,6 +12,8 @@
  *     [--protocol winrm|wmi]   (wmi: `wmi` credential profiles, polled over DCOM on 135 plus
  *                               each simulated host's dynamic port)
  *     [--profile standard|extended|full]  (every monitor's collection profile)
+ *     [--v8-prof DIR]  (V8's sampling profiler in NMSlite: one isolate-*.log per isolate in DIR,
+ *                       for `node --prof-process`; the profile covers the whole run)
  *
  * With PostgreSQL it also reports what the measured window added to the database: rows and
  * bytes per successful poll for each table of the metrics store, and MB per host per day.
@@ -62,6 +64,7 @@ const PROTOCOL = option("protocol", "winrm") as "winrm" | "wmi";
 const BASE = option("base", "127.1.0.1");
 const DATABASE_URL = option("database-url", Deno.env.get("DATABASE_URL") ?? "");
 const KEEP_LOGS = args.includes("--keep-logs");
+const V8_PROF = option("v8-prof", "");
 const PROFILE = option("profile", "standard") as CollectionProfile;
 if (!COLLECTION_PROFILES.includes(PROFILE)) {
   console.error(`--profile must be one of ${COLLECTION_PROFILES.join(", ")}`);
@@ -165,6 +168,9 @@ async function run(): Promise<RunResult> {
     logLevel: "warning",
     env: POLLING,
     nofile: NOFILE,
+    ...(V8_PROF
+      ? { v8Flags: ["--prof", `--logfile=${await Deno.realPath(V8_PROF)}/prof.log`] }
+      : {}),
   });
   cleanups.push(async () => {
     if (KEEP_LOGS) await Deno.copyFile(server.logPath, `${tmp}/nmslite.log`).catch(() => {});

@@ -44,6 +44,8 @@ export interface ChildServerOptions {
   https?: boolean;
   /** Exec plugins to install in `<data_dir>/plugins`: name -> executable to copy there. */
   plugins?: Record<string, string>;
+  /** V8 flags for the server (`--v8-flags=…`), e.g. `--prof` for a CPU profile per isolate. */
+  v8Flags?: string[];
 }
 
 /** Installs executables in a plugin directory as an administrator would (copies, mode 0755). */
@@ -108,6 +110,7 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
   const denoArgs = [
     "run",
     "--allow-all",
+    ...(opts.v8Flags?.length ? [`--v8-flags=${opts.v8Flags.join(",")}`] : []),
     "main.ts",
     "--server.host",
     "127.0.0.1",

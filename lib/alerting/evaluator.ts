@@ -108,6 +108,12 @@ export class Evaluator {
     this.monitors = new Map(monitors.map((m) => [m.id, m]));
   }
 
+  /** One monitor created, changed (`info`) or gone or disabled (undefined). */
+  updateMonitor(id: number, info: MonitorInfo | undefined): void {
+    if (info) this.monitors.set(id, info);
+    else this.monitors.delete(id);
+  }
+
   /** Problems open before a restart: their series are open, so nothing opens (or notifies) twice. */
   restoreOpen(open: readonly { ruleId: number; deviceId: number; instance: string }[]): void {
     for (const o of open) {

@@ -65,6 +65,8 @@ export class AlertingRuntime {
   private config: AlertingConfig = { rules: new Map(), windows: [], policies: [] };
   private readonly senderCache = new Map<number, { stamp: string; sender: ChannelSender }>();
   private timer?: ReturnType<typeof setInterval>;
+  /** per-monitor reads after change events, one after the other */
+  private monitorReloads: Promise<void> = Promise.resolve();
   private unsubscribe?: () => void;
   private lastPrune = 0;
   /** CPU spent evaluating committed samples, for /metrics and the bench */
@@ -90,7 +92,11 @@ export class AlertingRuntime {
     // Reachability that changed while this process was down opens or resolves now.
     for (const d of devices) this.evaluator.deviceReachability(d.id, d.unreachable, Date.now());
     this.unsubscribe = this.deps.events.subscribe((e) => {
-      if (e.entity === "monitor") void this.reloadMonitors();
+      // one monitor read again, in event order: a fleet created or disabled monitor by monitor
+      // must not read every monitor for each one
+      if (e.entity === "monitor") {
+        this.monitorReloads = this.monitorReloads.then(() => this.reloadMonitor(e.id));
+      }
       if (e.entity === "device") void this.reloadDevice(e.id);
     });
     this.timer = setInterval(() => void this.tick(), this.opts.tickMs);
@@ -209,6 +215,17 @@ export class AlertingRuntime {
 
   private async reloadMonitors(): Promise<void> {
     this.evaluator.setMonitors(await deviceTagsRepo.monitors(this.deps.db));
+  }
+
+  private async reloadMonitor(id: number): Promise<void> {
+    try {
+      this.evaluator.updateMonitor(id, await deviceTagsRepo.monitor(this.deps.db, id));
+    } catch (err) {
+      log.error("cannot read monitor {id} again: {message}", {
+        id,
+        message: (err as Error).message,
+      });
+    }
   }
 
   private async reloadDevice(id: number): Promise<void> {

@@ -137,6 +137,19 @@ export const deviceTagsRepo = {
        FROM monitors WHERE enabled`,
     );
   },
+
+  /** One monitor as monitors() has it; undefined when it is gone or disabled. */
+  async monitor(
+    db: Queryable,
+    id: number,
+  ): Promise<{ id: number; deviceId: number; intervalS: number } | undefined> {
+    const [row] = await db.query<{ id: number; deviceId: number; intervalS: number }>(
+      `SELECT id, device_id AS "deviceId", polling_interval AS "intervalS"
+       FROM monitors WHERE id = $1 AND enabled`,
+      [id],
+    );
+    return row;
+  },
 };
 
 export interface MaintenanceWindow {
