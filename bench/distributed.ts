@@ -10,7 +10,8 @@
  */
 import { parseArgs } from "node:util";
 import postgres from "postgres";
-import { cpuSeconds, startSimulator } from "./fleet_procs.ts";
+import { cpuSeconds, hostsPerSimulator, startSimulator } from "./fleet_procs.ts";
+import { fmt, histogramQuantile, parseProm, type Scrape } from "./fleet_metrics.ts";
 import { createScratchDatabase } from "../tests/helpers/databases.ts";
 import {
   ADMIN_PASSWORD,
@@ -49,9 +50,21 @@ const sql = postgres(scratch.url, { max: 2, onnotice: () => {} });
 const password = "Bench-Passw0rd!";
 const cleanup: (() => Promise<void>)[] = [];
 try {
-  say(`simulator: ${HOSTS} hosts from ${values.base}`);
-  const sim = await startSimulator({ hosts: HOSTS, base: values.base!, password, logDir: dir });
-  cleanup.push(() => sim.stop());
+  // as many simulator processes as the open-files limit needs (a listener and a connection per
+  // host); process i serves addresses from the base with its second octet raised by i
+  const simProcesses = Math.ceil(HOSTS / hostsPerSimulator());
+  say(`simulator: ${HOSTS} hosts from ${values.base} in ${simProcesses} process(es)`);
+  const octets = values.base!.split(".").map(Number);
+  const sims = await Promise.all(Array.from({ length: simProcesses }, async (_, i) => {
+    const hosts = Math.floor(HOSTS / simProcesses) + (i < HOSTS % simProcesses ? 1 : 0);
+    const base = [octets[0], octets[1] + i, octets[2], octets[3]].join(".");
+    const logDir = await Deno.makeTempDir({ dir, prefix: `winsim-${i}-` });
+    const sim = await startSimulator({ hosts, base, password, logDir });
+    cleanup.push(() => sim.stop());
+    return sim;
+  }));
+  const simHosts = sims.flatMap((s) => s.hosts);
+  const simCpu = () => sims.reduce((t, s) => t + cpuSeconds(s.pid), 0);
   const tls = await makeTls(dir);
   const central = await startCentral({
     databaseUrl: scratch.url,
@@ -86,7 +99,7 @@ try {
   }, token)).data.id;
   // Devices and monitors straight into the tables: the API would take minutes for thousands.
   await sql`INSERT INTO devices (ip, site_id, status)
-    SELECT ip::inet, ${site}, 'monitoring' FROM unnest(${sim.hosts}::text[]) AS ip`;
+    SELECT ip::inet, ${site}, 'monitoring' FROM unnest(${simHosts}::text[]) AS ip`;
   await sql`INSERT INTO monitors (device_id, credential_profile_id, plugin_id, polling_interval)
     SELECT d.id, ${cred}, 1, ${INTERVAL} FROM devices d WHERE d.site_id = ${site}`;
   const nodes: Awaited<ReturnType<typeof startNode>>[] = [];
@@ -120,18 +133,34 @@ try {
   await new Promise((r) => setTimeout(r, Number(values.warmup) * 1000));
 
   const rows = async () => (await sql`SELECT count(*)::int AS n FROM metrics`)[0].n;
+  // the central's own metrics: poll-to-row there runs from the poll's due time on the node to
+  // the row's commit on the central (node scheduling, the poll, the buffer, shipping, commit)
+  const centralMetrics = async (): Promise<Scrape> => {
+    const res = await fetch(`${central.url}/metrics`, { client } as RequestInit);
+    if (res.status !== 200) throw new Error(`central /metrics: HTTP ${res.status}`);
+    return parseProm(await res.text());
+  };
   const snap = async () => ({
     rows: await rows(),
+    central: await centralMetrics(),
     centralCpu: cpuSeconds(central.pid),
+    simCpu: simCpu(),
     nodes: await Promise.all(nodes.map(async (n) => ({
       cpu: cpuSeconds(n.pid),
       m: await n.metrics(),
     }))),
   });
   const a = await snap();
+  const windowStart = new Date();
   say(`measuring for ${SECONDS} s`);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const b = await snap();
+  const windowEnd = new Date();
+  // every monitor polls once an interval: more rows than that in the window is a double poll
+  const [perMonitor] = await sql`SELECT coalesce(max(n), 0)::int AS max,
+      count(*) FILTER (WHERE n > ${Math.ceil(SECONDS / INTERVAL) + 1})::int AS over
+    FROM (SELECT count(*) AS n FROM metrics WHERE ts >= ${windowStart} AND ts < ${windowEnd}
+          GROUP BY monitor_id) t`;
 
   // settle: stop polling, let the buffers drain, then compare rows with successful polls
   await sql`UPDATE monitors SET enabled = false`;
@@ -151,6 +180,16 @@ try {
     FROM metrics`;
 
   const ingested = b.rows - a.rows;
+  const p2r = (q: number) =>
+    histogramQuantile(a.central, b.central, "nmslite_poll_to_row_seconds", q);
+  let windowPolls = 0;
+  let windowFailed = 0;
+  b.nodes.forEach((nb, i) => {
+    const polls = nb.m.nmslite_node_polls_total - a.nodes[i].m.nmslite_node_polls_total;
+    windowPolls += polls;
+    windowFailed += polls -
+      (nb.m.nmslite_node_polls_ok_total - a.nodes[i].m.nmslite_node_polls_ok_total);
+  });
   const centralMs = (b.centralCpu - a.centralCpu) * 1000;
   say("");
   say(`| figure | value |`);
@@ -165,8 +204,35 @@ try {
     const ms = (nb.cpu - na.cpu) * 1000;
     say(`| node ${i} CPU per poll | ${(ms / Math.max(1, polls)).toFixed(2)} ms (${polls} polls) |`);
   });
+  say(`| polls in the window: all / failed | ${windowPolls} / ${windowFailed} |`);
+  say(
+    `| poll-to-row p50 / p99 (due on the node to row on the central) | ${
+      fmt(p2r(0.5).value, 2)
+    } / ${fmt(p2r(0.99).value, 2)} s |`,
+  );
+  say(
+    `| simulator CPU per poll | ${
+      ((b.simCpu - a.simCpu) * 1000 / Math.max(1, windowPolls)).toFixed(2)
+    } ms |`,
+  );
+  say(
+    `| rows per monitor in the window: max / monitors over ${
+      Math.ceil(SECONDS / INTERVAL) + 1
+    } | ${perMonitor.max} / ${perMonitor.over} |`,
+  );
   say(`| rows vs successful polls (whole run) | ${d.n} / ${okPolls} (lost ${okPolls - d.n}) |`);
   say(`| duplicate rows | ${d.n - d.u} |`);
+  const expected = (HOSTS / INTERVAL) * SECONDS;
+  const held = ingested >= expected * 0.98 && windowFailed === 0 && p2r(0.99).value < 2 &&
+    okPolls === d.n && d.n === d.u && perMonitor.over === 0;
+  say("");
+  say(
+    `${held ? "HELD" : "NOT HELD"}: ${(ingested / SECONDS).toFixed(1)} rows/s of ${
+      (HOSTS / INTERVAL).toFixed(1)
+    } expected, ${windowFailed} failed, poll-to-row p99 ${
+      fmt(p2r(0.99).value, 2)
+    } s (target < 2), lost ${okPolls - d.n}, duplicated ${d.n - d.u}`,
+  );
   client.close();
 } finally {
   for (const c of cleanup.reverse()) await c().catch(() => {});

@@ -256,6 +256,9 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     get alerting() {
       return system.alerting;
     },
+    get ingestWriter() {
+      return ingestWriter;
+    },
   };
   const system: System = {
     config,

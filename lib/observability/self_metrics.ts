@@ -13,6 +13,7 @@ import type { PollerStats } from "../messages.ts";
 import { emptyFailureCounts } from "../polling/failure_class.ts";
 import type { AlertingRuntime } from "../alerting/runtime.ts";
 import { SEVERITIES } from "../alerting/notification.ts";
+import type { MetricsWriter } from "../metrics/writer.ts";
 
 const msToSeconds = (buckets: Record<string, number>): Record<string, number> =>
   Object.fromEntries(
@@ -29,6 +30,8 @@ export interface SelfMetricsSources {
   monitoring?: MonitoringRuntime;
   /** absent when alert evaluation does not run in this process */
   alerting?: AlertingRuntime;
+  /** a central without polling: the writer that commits what poller nodes send, once made */
+  ingestWriter?: MetricsWriter;
 }
 
 /**
@@ -63,7 +66,10 @@ export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string
   );
   if (ctx.alerting) await alertingMetrics(out, ctx.alerting);
   const rt = ctx.monitoring;
-  if (!rt) return out.toString();
+  if (!rt) {
+    if (ctx.ingestWriter) writerMetrics(out, ctx.ingestWriter);
+    return out.toString();
+  }
 
   const stats = rt.pipeline.stats();
   const polls = { ok: 0, failed: 0, retried: 0 };
@@ -121,21 +127,7 @@ export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string
     [{ result: "failed" }, rt.queue.failed],
     [{ result: "malformed" }, rt.queue.malformed],
   ]);
-  const w = rt.writer;
-  out.counter("nmslite_writer_rows_total", "Metric rows the writer handled", [
-    [{ result: "inserted" }, w.totals.inserted],
-    [{ result: "duplicate" }, w.totals.duplicates],
-    [{ result: "orphaned" }, w.totals.orphaned],
-  ]);
-  histogram(out, "nmslite_writer_batch_rows", "Rows and outcomes per commit", w.batchRows, 1);
-  histogram(out, "nmslite_writer_commit_seconds", "Commit time", w.commitMs, 1000);
-  histogram(
-    out,
-    "nmslite_poll_to_row_seconds",
-    "From a successful poll's due time to the commit of its row",
-    w.pollToRowMs,
-    1000,
-  );
+  writerMetrics(out, rt.writer);
   out.counter(
     "nmslite_health_deactivated_total",
     "Devices marked unreachable",
@@ -307,5 +299,23 @@ async function alertingMetrics(out: PrometheusText, alerting: AlertingRuntime): 
     "nmslite_notification_dead_letters",
     "Notifications that could not be delivered",
     stats.deadLetters,
+  );
+}
+
+/** The metrics writer's figures: the polling process's, or a central's for node results. */
+function writerMetrics(out: PrometheusText, w: MetricsWriter): void {
+  out.counter("nmslite_writer_rows_total", "Metric rows the writer handled", [
+    [{ result: "inserted" }, w.totals.inserted],
+    [{ result: "duplicate" }, w.totals.duplicates],
+    [{ result: "orphaned" }, w.totals.orphaned],
+  ]);
+  histogram(out, "nmslite_writer_batch_rows", "Rows and outcomes per commit", w.batchRows, 1);
+  histogram(out, "nmslite_writer_commit_seconds", "Commit time", w.commitMs, 1000);
+  histogram(
+    out,
+    "nmslite_poll_to_row_seconds",
+    "From a successful poll's due time to the commit of its row",
+    w.pollToRowMs,
+    1000,
   );
 }

@@ -236,6 +236,20 @@ Deno.test({
       assertEquals(rows.n, final.nmslite_node_polls_ok_total, "rows == successful polls");
       assertEquals(rows.n, rows.distinct_rows, "no duplicates");
       assertEquals(final.nmslite_node_dropped_batches_total, 0);
+      // the central (no polling of its own) shows its ingest writer's figures on /metrics
+      const centralMetrics =
+        await (await fetch(`${central.url}/metrics`, { client } as RequestInit))
+          .text();
+      const metric = (name: string) =>
+        Number(centralMetrics.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1] ?? NaN);
+      assert(
+        metric(String.raw`nmslite_writer_rows_total\{result="inserted"\}`) > 0,
+        "the central counts the rows it committed",
+      );
+      assert(
+        metric("nmslite_poll_to_row_seconds_count") > 0,
+        "poll-to-row measured on the central",
+      );
 
       // --- ingest refuses bad input, naming it, writing nothing
       const ingest = (body: unknown, secret = identity.secret) =>
