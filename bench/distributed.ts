@@ -140,16 +140,24 @@ try {
     if (res.status !== 200) throw new Error(`central /metrics: HTTP ${res.status}`);
     return parseProm(await res.text());
   };
-  const snap = async () => ({
-    rows: await rows(),
-    central: await centralMetrics(),
-    centralCpu: cpuSeconds(central.pid),
-    simCpu: simCpu(),
-    nodes: await Promise.all(nodes.map(async (n) => ({
-      cpu: cpuSeconds(n.pid),
-      m: await n.metrics(),
-    }))),
-  });
+  // every reading at once, so that they cover the same moment; the window is measured between
+  // the two snapshots (a slow scrape under load must not count as polls of a longer window)
+  const snap = async () => {
+    const at = performance.now();
+    const [r, c, m] = await Promise.all([
+      rows(),
+      centralMetrics(),
+      Promise.all(nodes.map((n) => n.metrics())),
+    ]);
+    return {
+      at,
+      rows: r,
+      central: c,
+      centralCpu: cpuSeconds(central.pid),
+      simCpu: simCpu(),
+      nodes: nodes.map((n, i) => ({ cpu: cpuSeconds(n.pid), m: m[i] })),
+    };
+  };
   const a = await snap();
   const windowStart = new Date();
   say(`measuring for ${SECONDS} s`);
@@ -180,6 +188,7 @@ try {
     FROM metrics`;
 
   const ingested = b.rows - a.rows;
+  const elapsed = (b.at - a.at) / 1000;
   const p2r = (q: number) =>
     histogramQuantile(a.central, b.central, "nmslite_poll_to_row_seconds", q);
   let windowPolls = 0;
@@ -195,8 +204,8 @@ try {
   say(`| figure | value |`);
   say(`|---|---|`);
   say(`| hosts / nodes / interval | ${HOSTS} / ${NODES} / ${INTERVAL} s |`);
-  say(`| window | ${SECONDS} s |`);
-  say(`| rows ingested in the window | ${ingested} (${(ingested / SECONDS).toFixed(1)}/s) |`);
+  say(`| window | ${elapsed.toFixed(1)} s |`);
+  say(`| rows ingested in the window | ${ingested} (${(ingested / elapsed).toFixed(1)}/s) |`);
   say(`| central CPU per ingested row | ${(centralMs / Math.max(1, ingested)).toFixed(3)} ms |`);
   b.nodes.forEach((nb, i) => {
     const na = a.nodes[i];
@@ -204,7 +213,19 @@ try {
     const ms = (nb.cpu - na.cpu) * 1000;
     say(`| node ${i} CPU per poll | ${(ms / Math.max(1, polls)).toFixed(2)} ms (${polls} polls) |`);
   });
-  say(`| polls in the window: all / failed | ${windowPolls} / ${windowFailed} |`);
+  const classes = new Map<string, number>();
+  b.nodes.forEach((nb, i) => {
+    for (const [k, v] of Object.entries(nb.m)) {
+      const cls = k.match(/^nmslite_node_polls_failed_total\{class="(\w+)"\}$/)?.[1];
+      if (cls) classes.set(cls, (classes.get(cls) ?? 0) + v - (a.nodes[i].m[k] ?? 0));
+    }
+  });
+  const byClass = [...classes].filter(([, n]) => n > 0).map(([c, n]) => `${c} ${n}`).join(", ");
+  say(
+    `| polls in the window: all / failed (by class) | ${windowPolls} / ${windowFailed}${
+      byClass ? ` (${byClass})` : ""
+    } |`,
+  );
   say(
     `| poll-to-row p50 / p99 (due on the node to row on the central) | ${
       fmt(p2r(0.5).value, 2)
@@ -222,12 +243,12 @@ try {
   );
   say(`| rows vs successful polls (whole run) | ${d.n} / ${okPolls} (lost ${okPolls - d.n}) |`);
   say(`| duplicate rows | ${d.n - d.u} |`);
-  const expected = (HOSTS / INTERVAL) * SECONDS;
+  const expected = (HOSTS / INTERVAL) * elapsed;
   const held = ingested >= expected * 0.98 && windowFailed === 0 && p2r(0.99).value < 2 &&
     okPolls === d.n && d.n === d.u && perMonitor.over === 0;
   say("");
   say(
-    `${held ? "HELD" : "NOT HELD"}: ${(ingested / SECONDS).toFixed(1)} rows/s of ${
+    `${held ? "HELD" : "NOT HELD"}: ${(ingested / elapsed).toFixed(1)} rows/s of ${
       (HOSTS / INTERVAL).toFixed(1)
     } expected, ${windowFailed} failed, poll-to-row p99 ${
       fmt(p2r(0.99).value, 2)

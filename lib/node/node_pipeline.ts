@@ -17,6 +17,11 @@ import type {
 } from "../messages.ts";
 import { stopPoller, type WorkerUrls } from "../pipeline/pipeline.ts";
 import type { NodeAssignment } from "../nodes/protocol.ts";
+import {
+  emptyFailureCounts,
+  FAILURE_CLASSES,
+  type FailureClass,
+} from "../polling/failure_class.ts";
 
 const log = getLogger(["nmslite", "node", "pipeline"]);
 
@@ -94,6 +99,15 @@ export class NodePipeline {
     let n = 0;
     for (const s of this.pollerStats.values()) n += s.polls.ok + s.polls.failed;
     return n;
+  }
+
+  /** failed polls by class (lib/polling/failure_class.ts), all poller Workers together */
+  failedByClass(): Record<FailureClass, number> {
+    const out = emptyFailureCounts();
+    for (const s of this.pollerStats.values()) {
+      for (const c of FAILURE_CLASSES) out[c] += s.failedByClass?.[c] ?? 0;
+    }
+    return out;
   }
 
   okPolls(): number {

@@ -88,7 +88,9 @@ export class PollerNode {
     const shipper = new Shipper(
       central,
       buffer,
-      { maxBatchesPerRequest: 200, maxBytesPerRequest: 800_000, gatherMs: 2_000 },
+      // Latency budget from a poll's due time to its row on the central, p99 < 2 s: the
+      // Workers' batches (<= 0.5 s), this gathering (<= 0.75 s), the request and the commit.
+      { maxBatchesPerRequest: 200, maxBytesPerRequest: 800_000, gatherMs: 750 },
       (code) => ref.node?.onRefused(code),
     );
     const node = ref.node = new PollerNode(settings, central, identity, buffer, pipeline, shipper);
@@ -354,6 +356,10 @@ export class PollerNode {
       `nmslite_node_polls_total ${this.pipeline.polls()}`,
       "# TYPE nmslite_node_polls_ok_total counter",
       `nmslite_node_polls_ok_total ${this.pipeline.okPolls()}`,
+      "# TYPE nmslite_node_polls_failed_total counter",
+      ...Object.entries(this.pipeline.failedByClass()).map(([cls, n]) =>
+        `nmslite_node_polls_failed_total{class="${cls}"} ${n}`
+      ),
       "# TYPE nmslite_node_buffered_batches gauge",
       `nmslite_node_buffered_batches ${c.buffered}`,
       "# TYPE nmslite_node_dropped_batches_total counter",
