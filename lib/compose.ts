@@ -161,8 +161,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   // Discovery of a site other than the local one runs on a node of that site.
   discovery.useNodes({
     live: (site) => nodeHub.live(site),
-    run: (site, cmd, onPartial) =>
-      nodeHub.onSite(site, cmd, DISCOVERY_SILENCE_MS, (r) => onPartial(r.result)),
+    run: (site, cmd, onPartial, signal) =>
+      nodeHub.onSite(site, cmd, DISCOVERY_SILENCE_MS, (r) => onPartial(r.result), signal),
   });
   // Several central processes share one PostgreSQL: changes travel between them by NOTIFY,
   // and the upkeep the all-in-one's runtime does is done once, under a lease.
@@ -173,6 +173,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     relay = new EventRelay(events, openNotifier(config.database.url));
     await relay.start();
     await nodeHub.relayCommands(relay.notifier);
+    await discovery.shareCancels(relay.notifier);
     // A logout or a user change on one process evicts the cached token state on all of them.
     const origin = crypto.randomUUID();
     const notifier = relay.notifier;

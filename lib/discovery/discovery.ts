@@ -10,6 +10,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Database } from "../db/driver.ts";
+import type { Notifier } from "../db/notify.ts";
 import type { Keyring } from "../crypto/secrets.ts";
 import type { Credential } from "../messages.ts";
 import { discoveryProfilesRepo } from "../db/discovery_profiles.ts";
@@ -88,6 +89,7 @@ interface ActiveRun {
 export class DiscoveryService {
   private readonly active = new Map<number, ActiveRun>();
   private nodes?: DiscoveryNodes;
+  private notifier?: Notifier;
 
   constructor(
     private readonly db: Database,
@@ -128,6 +130,25 @@ export class DiscoveryService {
     const run = this.active.get(runId);
     if (!run) return false;
     run.controller.abort();
+    return true;
+  }
+
+  /**
+   * Several central processes: a cancel that reaches a process other than the one running the
+   * run is passed on by NOTIFY, and the process running it stops it.
+   */
+  async shareCancels(notifier: Notifier): Promise<void> {
+    this.notifier = notifier;
+    await notifier.listen(CANCEL_CHANNEL, (payload) => {
+      const runId = Number(payload);
+      if (Number.isInteger(runId)) this.cancel(runId);
+    });
+  }
+
+  /** Asks the other central processes to cancel the run; false when there are none. */
+  async cancelElsewhere(runId: number): Promise<boolean> {
+    if (!this.notifier) return false;
+    await this.notifier.publish(CANCEL_CHANNEL, String(runId));
     return true;
   }
 
@@ -293,7 +314,8 @@ export class DiscoveryService {
     });
     aborted.catch(() => {});
     const report = await Promise.race([
-      this.nodes!.run(site, cmd, (partial) => apply(partial as ScanReport)),
+      // a cancelled run is stopped on the node too, not only given up on here
+      this.nodes!.run(site, cmd, (partial) => apply(partial as ScanReport), signal),
       aborted,
     ]);
     if (!report.ok) {
@@ -307,6 +329,9 @@ export class DiscoveryService {
   }
 }
 
+/** NOTIFY channel of cancels between central processes (payload: the run id) */
+const CANCEL_CHANNEL = "nmslite_discovery_cancel";
+
 /** What a run needs of the poller nodes (lib/nodes/hub.ts). */
 export interface DiscoveryNodes {
   /** live nodes of the site now */
@@ -316,6 +341,8 @@ export interface DiscoveryNodes {
     site: number,
     cmd: DiscoverCommand,
     onPartial: (result: unknown) => void,
+    /** aborted: the node is told to stop the scan */
+    signal?: AbortSignal,
   ): Promise<{ ok: boolean; result?: unknown; error?: { kind: string; message: string } }>;
 }
 

@@ -67,7 +67,20 @@ export interface MetricsWriterOptions {
 /** Upper bounds of the writer's histograms (Prometheus style, non-cumulative counts). */
 export const COMMIT_MS_BUCKETS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500];
 export const BATCH_ROWS_BUCKETS = [1, 10, 50, 100, 500, 1000, 5000, 20000];
-export const POLL_TO_ROW_MS_BUCKETS = [250, 500, 1000, 2000, 5000, 10000, 30000, 60000, 300000];
+export const POLL_TO_ROW_MS_BUCKETS = [
+  250,
+  500,
+  750,
+  1000,
+  1500,
+  2000,
+  3000,
+  5000,
+  10000,
+  30000,
+  60000,
+  300000,
+];
 
 interface Pending {
   batch: ResultBatch;

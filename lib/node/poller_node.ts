@@ -54,6 +54,8 @@ export class PollerNode {
   private running = true;
   private channelAbort?: AbortController;
   private heartbeatMs = 2_000;
+  /** discovery scans running here, by command id (a cancel command stops one) */
+  private readonly scans = new Map<string, AbortController>();
   private lastPolls = 0;
   private lastPollsAt = performance.now();
   private pollsPerS = 0;
@@ -89,8 +91,8 @@ export class PollerNode {
       central,
       buffer,
       // Latency budget from a poll's due time to its row on the central, p99 < 2 s: the
-      // Workers' batches (<= 0.5 s), this gathering (<= 0.75 s), the request and the commit.
-      { maxBatchesPerRequest: 200, maxBytesPerRequest: 800_000, gatherMs: 750 },
+      // Workers' batches (<= 0.5 s), this gathering (<= 0.5 s), the request and the commit.
+      { maxBatchesPerRequest: 200, maxBytesPerRequest: 800_000, gatherMs: 500 },
       (code) => ref.node?.onRefused(code),
     );
     const node = ref.node = new PollerNode(settings, central, identity, buffer, pipeline, shipper);
@@ -221,6 +223,11 @@ export class PollerNode {
     } else if (cmd.kind === "discover") {
       await this.discover(cmd);
       return;
+    } else if (cmd.kind === "cancel") {
+      const scan = this.scans.get(cmd.commandId);
+      scan?.abort(new ScanCancelledError("the discovery run was cancelled"));
+      report.ok = true;
+      report.result = { cancelled: scan !== undefined };
     } else if (cmd.kind === "probe") {
       try {
         report.result = await openPorts(cmd.ip, cmd.ports, cmd.timeoutMs);
@@ -274,12 +281,15 @@ export class PollerNode {
       500,
     );
     const report: NodeReport = { id: cmd.id, ok: false };
+    // stopped by a cancel command from the central, or after six hours whatever happens
+    const controller = new AbortController();
+    this.scans.set(cmd.id, controller);
     try {
       await scanTarget(
         cmd,
         hostIdentifier({}) as IdentifyHost,
         { ...cmd.options },
-        AbortSignal.timeout(6 * 3_600_000),
+        AbortSignal.any([controller.signal, AbortSignal.timeout(6 * 3_600_000)]),
         state,
         {
           started: (p) => {
@@ -296,6 +306,11 @@ export class PollerNode {
       report.error = { kind: e.kind ?? "unexpected", message: e.message ?? String(err) };
     } finally {
       clearInterval(timer);
+      this.scans.delete(cmd.id);
+    }
+    if (controller.signal.aborted) {
+      report.ok = false;
+      report.error = { kind: "cancelled", message: "the discovery run was cancelled" };
     }
     if (report.ok) report.result = snapshot();
     await send(report);
@@ -376,6 +391,8 @@ export class PollerNode {
       ...Object.entries(s.refused).map(([code, n]) =>
         `nmslite_node_ingest_refused_total{code="${code}"} ${n}`
       ),
+      "# TYPE nmslite_node_discoveries_running gauge",
+      `nmslite_node_discoveries_running ${this.scans.size}`,
       "# TYPE nmslite_node_assignments_total counter",
       `nmslite_node_assignments_total ${this.assignments}`,
     ];
@@ -414,4 +431,10 @@ async function enrolOnce(central: CentralClient, s: PollerNodeSettings): Promise
   });
   await writeNodeIdentity(path, identity);
   return identity;
+}
+
+/** A discovery scan stopped because the central cancelled its run. */
+class ScanCancelledError extends Error {
+  override name = "ScanCancelledError";
+  readonly kind = "cancelled";
 }

@@ -28,6 +28,8 @@ import type { Notifier } from "../db/notify.ts";
 
 const COMMAND_CHANNEL = "nmslite_node_command";
 const REPORT_CHANNEL = "nmslite_node_report";
+/** how long a node has to confirm a cancel (nobody waits for it) */
+const CANCEL_TIMEOUT_MS = 10_000;
 
 /** No node of the site can take the work now. */
 export class NoLiveNodeError extends Error {
@@ -82,6 +84,8 @@ export class NodeHub {
 
   private notifier?: Notifier;
   private readonly origin = crypto.randomUUID();
+  /** commands relayed from another process and running on a node here: their id -> ours */
+  private readonly relayed = new Map<string, string>();
 
   /**
    * Commands for nodes connected to other central processes go through PostgreSQL NOTIFY;
@@ -97,23 +101,32 @@ export class NodeHub {
         timeoutMs: number;
         id: string;
       };
+      // the node runs it under an id of this process (its reports come back through here); a
+      // cancel relayed later names the asking process's id, so it is translated
+      const cmd = msg.cmd.kind === "cancel"
+        ? { ...msg.cmd, commandId: this.relayed.get(msg.cmd.commandId) ?? msg.cmd.commandId }
+        : msg.cmd;
+      const localId = crypto.randomUUID();
       const running = this.command(
         msg.nodeId,
-        msg.cmd,
+        cmd,
         msg.timeoutMs,
         (partial) =>
           void notifier.publish(
             REPORT_CHANNEL,
             JSON.stringify({ origin: msg.origin, report: { ...partial, id: msg.id } }),
           ).catch(() => {}),
+        localId,
       );
       if (!running) return; // not connected here
-      void running.then((report) =>
-        notifier.publish(
+      this.relayed.set(msg.id, localId);
+      void running.then((report) => {
+        this.relayed.delete(msg.id);
+        return notifier.publish(
           REPORT_CHANNEL,
           JSON.stringify({ origin: msg.origin, report: { ...report, id: msg.id } }),
-        )
-      );
+        );
+      });
     });
     await notifier.listen(REPORT_CHANNEL, (payload) => {
       const msg = JSON.parse(payload) as { origin: string; report: NodeReport };
@@ -130,6 +143,7 @@ export class NodeHub {
     cmd: NodeCommandBody,
     timeoutMs: number,
     onPartial?: (r: NodeReport) => void,
+    signal?: AbortSignal,
   ): Promise<NodeReport> {
     // Only a node the database still counts live: a channel here may belong to a node revoked
     // a moment ago (its channel closes at the next tick) or one whose peer went silently.
@@ -137,17 +151,57 @@ export class NodeHub {
     const here = [...this.channels.values()].find((c) =>
       c.node.site_id === site && c.secure && live.includes(c.node.id)
     );
-    if (here) return await this.command(here.node.id, cmd, timeoutMs, onPartial)!;
+    const id = crypto.randomUUID();
+    if (here) {
+      const answer = this.command(here.node.id, cmd, timeoutMs, onPartial, id)!;
+      this.cancelOnAbort(signal, here.node.id, id, answer);
+      return await answer;
+    }
     if (!live.length || !this.notifier) {
       throw new NoLiveNodeError(`no poller node of site ${site} is connected now`);
     }
-    const id = crypto.randomUUID();
     const answer = this.waitFor(id, timeoutMs + 1_000, "no node answered", onPartial);
     await this.notifier.publish(
       COMMAND_CHANNEL,
       JSON.stringify({ origin: this.origin, nodeId: live[0], cmd, timeoutMs, id }),
     );
+    this.cancelOnAbort(signal, live[0], id, answer);
     return await answer;
+  }
+
+  /**
+   * When the caller gives up on command `id` (an operator cancelled the discovery run), the
+   * node is told to stop it: directly when its channel is here, else through the central
+   * process that holds it. Nothing is sent once the command has ended.
+   */
+  private cancelOnAbort(
+    signal: AbortSignal | undefined,
+    nodeId: number,
+    id: string,
+    answer: Promise<NodeReport>,
+  ): void {
+    if (!signal) return;
+    const cancel = () => {
+      const body: NodeCommandBody = { kind: "cancel", commandId: id };
+      const cancelId = crypto.randomUUID();
+      if (this.channels.has(nodeId)) {
+        void this.command(nodeId, body, CANCEL_TIMEOUT_MS, undefined, cancelId);
+      } else {
+        this.notifier?.publish(
+          COMMAND_CHANNEL,
+          JSON.stringify({
+            origin: this.origin,
+            nodeId,
+            cmd: body,
+            timeoutMs: CANCEL_TIMEOUT_MS,
+            id: cancelId,
+          }),
+        ).catch(() => {});
+      }
+    };
+    if (signal.aborted) return cancel();
+    signal.addEventListener("abort", cancel, { once: true });
+    void answer.finally(() => signal.removeEventListener("abort", cancel));
   }
 
   stop(): void {
@@ -209,11 +263,11 @@ export class NodeHub {
     cmd: NodeCommandBody,
     timeoutMs: number,
     onPartial?: (r: NodeReport) => void,
+    id: string = crypto.randomUUID(),
   ) {
     const ch = this.channels.get(nodeId);
     // commands carry credentials: only over TLS
     if (!ch || !ch.secure) return undefined;
-    const id = crypto.randomUUID();
     const answer = this.waitFor(id, timeoutMs, "the node did not answer", onPartial);
     this.send(ch, { ...cmd, id, type: "command" } as NodeCommand);
     return answer;

@@ -59,7 +59,9 @@ export type NodeCommandBody =
     timeoutMs: number;
   }
   /** a discovery run of the node's site: progress comes back in partial reports */
-  | DiscoverCommand;
+  | DiscoverCommand
+  /** stop command `commandId` (a discovery run) if it still runs on the node */
+  | { kind: "cancel"; commandId: string };
 
 export type NodeCommand = NodeCommandBody & { type: "command"; id: string };
 

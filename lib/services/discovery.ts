@@ -133,14 +133,37 @@ export class DiscoveryRunsService {
   /** 409 when the run is not running (here). */
   async cancel(actor: Actor, id: number): Promise<DiscoveryRun> {
     const run = found(await discoveryRunsRepo.get(this.deps.db, id), "discovery run", id);
-    if (!this.deps.discovery.cancel(id)) {
-      throw new ServiceError(409, "CONFLICT", `discovery run ${id} is ${run.status}, not running`);
+    const conflict = (status: string) =>
+      new ServiceError(409, "CONFLICT", `discovery run ${id} is ${status}, not running`);
+    if (this.deps.discovery.cancel(id)) await this.deps.discovery.wait(id);
+    else {
+      // running in another central process (behind the same load balancer): it is asked
+      // there, and this answers once that process has recorded the end
+      const unfinished = (s: string) => s === "running" || s === "queued";
+      if (!unfinished(run.status) || !(await this.deps.discovery.cancelElsewhere(id))) {
+        throw conflict(run.status);
+      }
+      const deadline = Date.now() + CANCEL_WAIT_MS;
+      for (;;) {
+        const now = await discoveryRunsRepo.get(this.deps.db, id);
+        if (!now || !unfinished(now.status)) break;
+        if (Date.now() > deadline) {
+          throw new ServiceError(
+            409,
+            "CONFLICT",
+            `discovery run ${id} was asked to stop but is still ${now.status}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
-    await this.deps.discovery.wait(id);
     await audit(this.deps.db, actor, "cancel", "discovery_run", id);
     return found(await discoveryRunsRepo.get(this.deps.db, id), "discovery run", id);
   }
 }
+
+/** how long a cancel passed to another central process may take to be recorded */
+const CANCEL_WAIT_MS = 15_000;
 
 async function toWrite(db: Queryable, body: DiscoveryProfileInput): Promise<DiscoveryProfileWrite> {
   let target;

@@ -410,6 +410,57 @@ Deno.test({
       );
 
       await t.step(
+        "a discovery run cancelled through the other central stops its scan on the node",
+        async () => {
+          const direct = async (i: number, method: string, path: string) => {
+            const res = await fetch(`${centrals[i].url}/api/v1${path}`, {
+              method,
+              headers: { authorization: `Bearer ${token}` },
+            });
+            const text = await res.text();
+            return { status: res.status, body: text ? JSON.parse(text) : null } as Answer;
+          };
+          // 65,536 loopback addresses where nothing listens: a scan that takes a while
+          const profile = await api("POST", "/discovery-profiles", {
+            name: "site b wide",
+            credential_profile_id: credB,
+            target: "127.9.0.0/16",
+            ports: [winrmPort],
+            site_id: siteB,
+          });
+          assertEquals(profile.status, 201, JSON.stringify(profile.body));
+          const started = await direct(
+            0,
+            "POST",
+            `/discovery-profiles/${profile.body.data.id}/run`,
+          );
+          assertEquals(started.status, 202, JSON.stringify(started.body));
+          const runId = started.body.data.id;
+          await eventually(
+            "the node scans",
+            async () => (await nodes.b1.metrics()).nmslite_node_discoveries_running === 1,
+          );
+          // central 1 does not run it: it passes the cancel on to central 0, which tells the node
+          const cancelled = await direct(1, "POST", `/discovery-runs/${runId}/cancel`);
+          assertEquals(cancelled.status, 200, JSON.stringify(cancelled.body));
+          assertEquals(cancelled.body.data.status, "cancelled", JSON.stringify(cancelled.body));
+          await eventually(
+            "the node stops scanning",
+            async () => (await nodes.b1.metrics()).nmslite_node_discoveries_running === 0,
+            10_000,
+          );
+          const run = (await api("GET", `/discovery-runs/${runId}`)).body.data;
+          assertEquals(run.status, "cancelled");
+          assert(run.addresses_scanned < 65_536, `scanned ${run.addresses_scanned}`);
+          // a cancel of a run that has ended is refused, on either central
+          for (const i of [0, 1]) {
+            const again = await direct(i, "POST", `/discovery-runs/${runId}/cancel`);
+            assertEquals(again.status, 409, JSON.stringify(again.body));
+          }
+        },
+      );
+
+      await t.step(
         "a logout or a role change on one central is effective on the other at once (cached state evicted)",
         async () => {
           const direct = async (
