@@ -24,6 +24,9 @@ import {
 } from "./observability/self_metrics.ts";
 import { createServices, type Services } from "./services/mod.ts";
 import { NodeHub } from "./nodes/hub.ts";
+import type { ProbeTarget } from "./health/health_monitor.ts";
+import { openPorts } from "./discovery/probe.ts";
+import { LOCAL_SITE_ID } from "./db/sites.ts";
 import { IngestService } from "./nodes/ingest.ts";
 import { MetricsWriter } from "./metrics/writer.ts";
 import { openNotifier } from "./db/notify.ts";
@@ -115,6 +118,25 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       },
     });
   };
+  // Recovery probes of unreachable devices: a device of the local site from here, one of
+  // another site by a live node of that site (this server may not reach it at all); with none
+  // live the probe fails and the device is asked about again later.
+  const served: { hub?: NodeHub } = {};
+  const probe = async (device: ProbeTarget, timeoutMs: number): Promise<number[]> => {
+    // (the central role polls nothing itself: its every device is probed by a node)
+    if (device.site_id === LOCAL_SITE_ID && config.role !== "central") {
+      return await openPorts(device.ip, device.ports, timeoutMs);
+    }
+    if (!served.hub) throw new Error("poller nodes are not served yet");
+    const r = await served.hub.onSite(device.site_id, {
+      kind: "probe",
+      ip: device.ip,
+      ports: device.ports,
+      timeoutMs,
+    }, timeoutMs + 2_000);
+    if (!r.ok) throw new Error(r.error?.message ?? "the node could not probe");
+    return r.result as number[];
+  };
   if (opts.monitoring) {
     alerting = newAlerting();
     if (!opts.workers) throw new Error("monitoring needs the Worker URLs");
@@ -126,6 +148,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       settings: config,
       queuePath: opts.queuePath ?? config.polling.queue_path ?? `${config.data_dir}/queue.kv`,
       alerting,
+      probe,
     });
     try {
       await alerting.start();
@@ -158,6 +181,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     heartbeatTimeoutMs: config.nodes.heartbeat_timeout_ms,
   });
   nodeHub.start();
+  served.hub = nodeHub;
   // Discovery of a site other than the local one runs on a node of that site.
   discovery.useNodes({
     live: (site) => nodeHub.live(site),
@@ -192,21 +216,11 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     );
     duties = new CentralDuties(db, config.metrics.retention_days);
     duties.start();
-    // Recovery probes run on a node of the device's site; none live: tried again later.
     centralHealth = new CentralHealth({
       db,
       events,
       notifier: relay.notifier,
-      probe: async (device, timeoutMs) => {
-        const r = await nodeHub.onSite(device.site_id, {
-          kind: "probe",
-          ip: device.ip,
-          ports: device.ports,
-          timeoutMs,
-        }, timeoutMs + 2_000);
-        if (!r.ok) throw new Error(r.error?.message ?? "the node could not probe");
-        return r.result as number[];
-      },
+      probe,
     }, config.health);
     await centralHealth.start();
   }

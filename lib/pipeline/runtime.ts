@@ -12,7 +12,7 @@ import { type Config, pluginDirOf } from "../config.ts";
 import { MetricsWriter } from "../metrics/writer.ts";
 import { DEAD_LETTER_PREFIX, decodeBatch, ResultBatchFormatError } from "../queue/results_queue.ts";
 import { Pipeline, type PipelineDeps } from "./pipeline.ts";
-import { HealthMonitor } from "../health/health_monitor.ts";
+import { HealthMonitor, type HealthMonitorOptions } from "../health/health_monitor.ts";
 import { DeviceIdentification } from "../inventory/device_identification.ts";
 import { hostIdentifier } from "../collectors/identify_host.ts";
 import { ensurePartitions } from "../metrics/partitions.ts";
@@ -39,6 +39,12 @@ export interface RuntimeDeps extends PipelineDeps {
   queuePath: string;
   /** alert evaluation, fed every commit and every reachability change */
   alerting?: AlertingHooks;
+  /**
+   * How an unreachable device is probed for recovery (default: from this process). With poller
+   * nodes, a device of another site is probed by a node of its site: this server may not
+   * reach it at all.
+   */
+  probe?: HealthMonitorOptions["probe"];
 }
 
 /** What the runtime tells alert evaluation (lib/alerting/runtime.ts). */
@@ -79,6 +85,7 @@ export class MonitoringRuntime {
       threshold: settings.health.failure_threshold,
       reactivateAfterMs: settings.health.reactivate_after_ms,
       probeIntervalMs: settings.health.probe_interval_ms,
+      probe: deps.probe,
     });
     const p = settings.polling;
     this.identification = new DeviceIdentification(db, deps.keyring, {
