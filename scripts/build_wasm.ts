@@ -5,6 +5,7 @@
  * `apt-get install clang lld binaryen`) and writes each module, base64, into a TypeScript file
  * with the SHA-256 of the source it came from, so that running NMSlite needs no compiler:
  *   lib/winrm/ntlm/wasm/seal.c      → seal_wasm.ts       NTLM sealing: RC4 + HMAC-MD5
+ *   lib/kerberos/wasm/aes_sha1.c    → aes_sha1_wasm.ts   Kerberos: AES-CTS + HMAC-SHA1-96
  * Only a change to a .c file needs this; a test fails when a recorded hash no longer matches
  * its source (`--check` does the same here for every module, without clang).
  *
@@ -21,15 +22,25 @@ export interface WasmModule {
   target: URL;
   /** the name it exports the base64 under */
   exportName: string;
+  /** clang arguments of this module's own, before the source */
+  args?: string[];
 }
 
 const ntlmDir = new URL("../lib/winrm/ntlm/wasm/", import.meta.url);
+const krbDir = new URL("../lib/kerberos/wasm/", import.meta.url);
 
 export const WASM_MODULES = {
   ntlm: {
     source: new URL("seal.c", ntlmDir),
     target: new URL("seal_wasm.ts", ntlmDir),
     exportName: "SEAL_WASM_BASE64",
+  },
+  kerberos: {
+    source: new URL("aes_sha1.c", krbDir),
+    target: new URL("aes_sha1_wasm.ts", krbDir),
+    exportName: "AES_SHA1_WASM_BASE64",
+    // aes_sha1.c keeps its tables at fixed addresses below 16384
+    args: ["-Wl,--global-base=16384"],
   },
 } satisfies Record<string, WasmModule>;
 
@@ -61,6 +72,7 @@ async function build(module: WasmModule): Promise<void> {
         "-Werror",
         "-Wl,--no-entry",
         "-Wl,-z,stack-size=8192",
+        ...module.args ?? [],
         "-o",
         out,
         module.source.pathname,
