@@ -1,11 +1,25 @@
 /**
  * RFC 3961/3962 simplified-profile crypto for aes128- and aes256-cts-hmac-sha1-96:
  * n-fold, DK, PBKDF2 string-to-key, AES-CBC with ciphertext stealing (IV 0),
- * HMAC-SHA1-96 integrity and checksums. RC4-HMAC (etype 23, RFC 4757) is dispatched to
- * rc4_hmac.ts; whether it may be used at all is the client's policy (kerberos.allow_rc4).
+ * HMAC-SHA1-96 integrity and checksums. AES and HMAC-SHA1 run in WebAssembly (aes_sha1.ts,
+ * built from wasm/aes_sha1.c); PBKDF2 is node:crypto's. RC4-HMAC (etype 23, RFC 4757) is
+ * dispatched to rc4_hmac.ts; whether it may be used at all is the client's policy
+ * (kerberos.allow_rc4).
  */
 import { pbkdf2Sync } from "node:crypto";
-import { Aes, cbcDecryptInPlace, cbcEncryptInPlace, HmacSha1 } from "./aes_sha1.ts";
+import {
+  cbcEncrypt,
+  ctsDecrypt as ctsDecryptRaw,
+  ctsEncrypt as ctsEncryptRaw,
+  decryptRotated,
+  decryptView,
+  encryptParts,
+  type ExpandedKeys,
+  expandKeys,
+  hmacSha1,
+  KC,
+  wrapInto,
+} from "./aes_sha1.ts";
 import { KerberosError, KerberosIntegrityError, KerberosProtocolError } from "./errors.ts";
 import {
   CKSUMTYPE_HMAC_MD5,
@@ -63,12 +77,6 @@ export function isSupportedEtype(etype: number, allowRc4 = false): boolean {
   return etype === ETYPE.AES256 || etype === ETYPE.AES128 || (allowRc4 && etype === ETYPE.RC4_HMAC);
 }
 
-function cbcEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
-  const out = data.slice();
-  cbcEncryptInPlace(new Aes(key), out);
-  return out;
-}
-
 /** RFC 3961 §5.1 n-fold: replicate with 13-bit rotations, then ones'-complement add. */
 export function nfold(input: Uint8Array, outBytes: number): Uint8Array {
   const inBytes = input.length;
@@ -98,13 +106,10 @@ export function nfold(input: Uint8Array, outBytes: number): Uint8Array {
 
 /** DR(Key, Constant) of RFC 3961 §5.1, which for AES is also DK (random-to-key is identity). */
 export function deriveKey(base: Uint8Array, constant: Uint8Array): Uint8Array {
-  let block = constant.length === BLOCK ? constant : nfold(constant, BLOCK);
-  const out = new Uint8Array(base.length);
-  for (let o = 0; o < out.length; o += BLOCK) {
-    block = cbcEncrypt(base, block);
-    out.set(block.subarray(0, Math.min(BLOCK, out.length - o)), o);
-  }
-  return out;
+  // E(c), E(E(c)), …: CBC with IV 0 over c followed by zero blocks chains them
+  const blocks = new Uint8Array(Math.ceil(base.length / BLOCK) * BLOCK);
+  blocks.set(constant.length === BLOCK ? constant : nfold(constant, BLOCK));
+  return cbcEncrypt(base, blocks).subarray(0, base.length);
 }
 
 const te = new TextEncoder();
@@ -138,44 +143,14 @@ export function iterationsOf(params: Uint8Array | null): number {
 }
 
 /** AES-CBC-CS3 (RFC 3962 §5): CBC with IV 0, the last two blocks swapped, the last truncated. */
-export function ctsEncrypt(key: Uint8Array | Aes, plain: Uint8Array): Uint8Array {
-  const aes = key instanceof Aes ? key : new Aes(key);
-  const n = plain.length;
-  if (n < BLOCK) throw new KerberosProtocolError("CTS input shorter than one block");
-  const k = Math.ceil(n / BLOCK);
-  const c = new Uint8Array(k * BLOCK);
-  c.set(plain);
-  cbcEncryptInPlace(aes, c);
-  if (n === BLOCK) return c;
-  const m = n - (k - 1) * BLOCK;
-  // swap the last two blocks in place, then drop the stolen tail
-  const last = c.slice((k - 1) * BLOCK);
-  c.copyWithin((k - 1) * BLOCK, (k - 2) * BLOCK, (k - 2) * BLOCK + m);
-  c.set(last, (k - 2) * BLOCK);
-  return c.subarray(0, n);
+export function ctsEncrypt(key: Uint8Array, plain: Uint8Array): Uint8Array {
+  if (plain.length < BLOCK) throw new KerberosProtocolError("CTS input shorter than one block");
+  return ctsEncryptRaw(key, plain);
 }
 
-export function ctsDecrypt(key: Uint8Array | Aes, cipher: Uint8Array): Uint8Array {
-  const aes = key instanceof Aes ? key : new Aes(key);
-  const n = cipher.length;
-  if (n < BLOCK) throw new KerberosIntegrityError("ciphertext shorter than one block");
-  if (n === BLOCK) {
-    const out = cipher.slice();
-    aes.decryptBlock(out, 0);
-    return out;
-  }
-  const k = Math.ceil(n / BLOCK);
-  const m = n - (k - 1) * BLOCK;
-  // D(block k) = P_k(padded) XOR C_(k-1); its bytes past m are C_(k-1)'s stolen tail.
-  const cbc = new Uint8Array(k * BLOCK);
-  cbc.set(cipher.subarray(0, (k - 2) * BLOCK));
-  cbc.set(cipher.subarray((k - 2) * BLOCK, (k - 1) * BLOCK), (k - 1) * BLOCK);
-  const d = cipher.slice((k - 2) * BLOCK, (k - 1) * BLOCK);
-  aes.decryptBlock(d, 0);
-  cbc.set(cipher.subarray((k - 1) * BLOCK), (k - 2) * BLOCK);
-  cbc.set(d.subarray(m), (k - 2) * BLOCK + m);
-  cbcDecryptInPlace(aes, cbc);
-  return cbc.subarray(0, n);
+export function ctsDecrypt(key: Uint8Array, cipher: Uint8Array): Uint8Array {
+  if (cipher.length < BLOCK) throw new KerberosIntegrityError("ciphertext shorter than one block");
+  return ctsDecryptRaw(key, cipher);
 }
 
 /** Ke, Ki and Kc for one key usage, derived once per (key, usage). */
@@ -183,10 +158,8 @@ export interface UsageKeys {
   ke: Uint8Array;
   ki: Uint8Array;
   kc: Uint8Array;
-  /** Ke expanded, and HMACs keyed with Ki and Kc (computed once per key and usage) */
-  aes: Aes;
-  integrity: HmacSha1;
-  checksum: HmacSha1;
+  /** Ke's AES schedules and the HMAC states keyed with Ki and Kc, as aes_sha1.ts takes them */
+  expanded: ExpandedKeys;
 }
 
 const usageCache = new WeakMap<Uint8Array, Map<number, UsageKeys>>();
@@ -209,7 +182,7 @@ export function usageKeys(key: Key, usage: number): UsageKeys {
     const ke = deriveKey(key.value, c(0xaa));
     const ki = deriveKey(key.value, c(0x55));
     const kc = deriveKey(key.value, c(0x99));
-    k = { ke, ki, kc, aes: new Aes(ke), integrity: new HmacSha1(ki), checksum: new HmacSha1(kc) };
+    k = { ke, ki, kc, expanded: expandKeys(ke, ki, kc) };
     byUsage.set(usage, k);
   }
   return k;
@@ -226,76 +199,47 @@ export function encrypt(
   confounder?: Uint8Array,
 ): Uint8Array {
   if (key.etype === ETYPE.RC4_HMAC) return rc4Encrypt(key.value, usage, plain, confounder);
-  return encryptParts(key, usage, [plain], confounder);
+  return encryptParts(usageKeys(key, usage).expanded, [plain], confounder);
 }
 
 /**
- * encrypt() of the concatenated parts, built in one array: confounder and parts are laid
- * out in a block-padded buffer, MACed, CBC-encrypted in place and their last two blocks
- * swapped (CTS); the MAC follows. The per-message path of a Kerberos context.
+ * A sealed RFC 4121 Wrap token of `plain` in MS-WSMV's layout (EC 0, RRC 28): encrypt(K, usage,
+ * plain ‖ header) rotated, its 60-byte signature part (`header` with RRC 28, the rotated
+ * 28 bytes, the encrypted confounder) to sig[sigAt..] and the sealed data to out[at..].
+ * The per-message path of a Kerberos context: one call into WebAssembly.
  */
-export function encryptParts(
+export function sealWrap(
   key: Key,
   usage: number,
-  parts: Uint8Array[],
+  plain: Uint8Array,
+  header: Uint8Array,
+  out: Uint8Array,
+  at: number,
+  sig: Uint8Array,
+  sigAt: number,
   confounder?: Uint8Array,
-): Uint8Array {
-  const uk = usageKeys(key, usage);
-  let n = BLOCK;
-  for (const p of parts) n += p.length;
-  const k = Math.ceil(n / BLOCK);
-  const buf = new Uint8Array(Math.max(k * BLOCK, n + MAC));
-  if (confounder) buf.set(confounder);
-  else crypto.getRandomValues(buf.subarray(0, BLOCK));
-  let o = BLOCK;
-  for (const p of parts) {
-    buf.set(p, o);
-    o += p.length;
-  }
-  const mac = uk.integrity.mac(buf.subarray(0, n)).slice(0, MAC);
-  buf.fill(0, n, k * BLOCK);
-  const c = buf.subarray(0, k * BLOCK);
-  cbcEncryptInPlace(uk.aes, c);
-  if (n > BLOCK) {
-    const m = n - (k - 1) * BLOCK;
-    const last = c.slice((k - 1) * BLOCK);
-    c.copyWithin((k - 1) * BLOCK, (k - 2) * BLOCK, (k - 2) * BLOCK + m);
-    c.set(last, (k - 2) * BLOCK);
-  }
-  buf.set(mac, n);
-  return buf.subarray(0, n + MAC);
+): void {
+  wrapInto(usageKeys(key, usage).expanded, plain, header, confounder, out, at, sig, sigAt);
 }
 
 /**
- * decrypt() for a caller that has already copied the ciphertext (without its MAC) to
- * buf[0..n) of a buffer with room for whole blocks: decrypts in place, checks `mac`, and
- * returns confounder ‖ plaintext as a view of buf.
+ * decrypt() of a Wrap token's body a[aFrom..] ‖ b rotated right by `rrc`: confounder ‖
+ * plaintext as a view valid until the next Kerberos crypto call (copy or decode it first).
+ * Throws KerberosIntegrityError when the HMAC does not verify.
  */
-export function decryptInPlace(
+export function openRotated(
   key: Key,
   usage: number,
-  buf: Uint8Array,
-  n: number,
-  mac: Uint8Array,
+  a: Uint8Array,
+  aFrom: number,
+  b: Uint8Array,
+  rrc: number,
 ): Uint8Array {
-  if (n < BLOCK || mac.length !== MAC) throw new KerberosIntegrityError("ciphertext too short");
-  const uk = usageKeys(key, usage);
-  const k = Math.ceil(n / BLOCK);
-  if (buf.length < k * BLOCK) throw new KerberosProtocolError("decryption buffer too small");
-  if (n > BLOCK) {
-    const m = n - (k - 1) * BLOCK;
-    const lastFull = buf.slice((k - 2) * BLOCK, (k - 1) * BLOCK);
-    const d = lastFull.slice();
-    uk.aes.decryptBlock(d, 0);
-    buf.copyWithin((k - 2) * BLOCK, (k - 1) * BLOCK, (k - 1) * BLOCK + m);
-    buf.set(d.subarray(m), (k - 2) * BLOCK + m);
-    buf.set(lastFull, (k - 1) * BLOCK);
+  if (a.length - aFrom + b.length < BLOCK + MAC) {
+    throw new KerberosIntegrityError("ciphertext too short");
   }
-  cbcDecryptInPlace(uk.aes, buf.subarray(0, k * BLOCK));
-  const data = buf.subarray(0, n);
-  if (!equal(uk.integrity.mac(data).subarray(0, MAC), mac)) {
-    throw new KerberosIntegrityError("decryption integrity check failed (wrong key?)");
-  }
+  const data = decryptRotated(usageKeys(key, usage).expanded, a, aFrom, b, rrc);
+  if (!data) throw new KerberosIntegrityError("decryption integrity check failed (wrong key?)");
   return data;
 }
 
@@ -308,27 +252,26 @@ export function decrypt(key: Key, usage: number, cipher: Uint8Array): Uint8Array
 /** confounder ‖ plaintext (known-answer tests re-encrypt a peer's message with its confounder). */
 export function decryptWithConfounder(key: Key, usage: number, cipher: Uint8Array): Uint8Array {
   if (cipher.length < BLOCK + MAC) throw new KerberosIntegrityError("ciphertext too short");
-  const uk = usageKeys(key, usage);
-  const data = ctsDecrypt(uk.aes, cipher.subarray(0, cipher.length - MAC));
-  if (!equal(uk.integrity.mac(data).subarray(0, MAC), cipher.subarray(cipher.length - MAC))) {
-    throw new KerberosIntegrityError("decryption integrity check failed (wrong key?)");
-  }
-  return data;
+  const data = decryptView(usageKeys(key, usage).expanded, cipher);
+  if (!data) throw new KerberosIntegrityError("decryption integrity check failed (wrong key?)");
+  return data.slice();
 }
 
 /** HMAC-SHA1-96 keyed checksum with Kc of the usage (RFC 3961 §5.4). */
 export function checksum(key: Key, usage: number, ...data: Uint8Array[]): Uint8Array {
-  let all = data[0] ?? new Uint8Array(0);
-  if (data.length > 1) {
-    all = new Uint8Array(data.reduce((n, d) => n + d.length, 0));
-    let o = 0;
-    for (const d of data) {
-      all.set(d, o);
-      o += d.length;
+  if (key.etype === ETYPE.RC4_HMAC) {
+    let all = data[0] ?? new Uint8Array(0);
+    if (data.length > 1) {
+      all = new Uint8Array(data.reduce((n, d) => n + d.length, 0));
+      let o = 0;
+      for (const d of data) {
+        all.set(d, o);
+        o += d.length;
+      }
     }
+    return rc4Checksum(key.value, usage, all);
   }
-  if (key.etype === ETYPE.RC4_HMAC) return rc4Checksum(key.value, usage, all);
-  return usageKeys(key, usage).checksum.mac(all).slice(0, MAC);
+  return hmacSha1(usageKeys(key, usage).expanded, KC, data, MAC);
 }
 
 export function randomKey(etype: number): Key {

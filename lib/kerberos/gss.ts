@@ -6,15 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { concat, Der, tlv } from "./asn1.ts";
-import {
-  checksum,
-  decryptInPlace,
-  encryptParts,
-  equal,
-  type Key,
-  randomKey,
-  USAGE,
-} from "./crypto.ts";
+import { checksum, equal, type Key, openRotated, randomKey, sealWrap, USAGE } from "./crypto.ts";
 import { KerberosError, KerberosIntegrityError, KerberosProtocolError } from "./errors.ts";
 import {
   AP_OPT_MUTUAL_REQUIRED,
@@ -65,6 +57,8 @@ const CKSUM_GSS = 0x8003;
 const WRAP_FLAG = { SENT_BY_ACCEPTOR: 1, SEALED: 2, ACCEPTOR_SUBKEY: 4 } as const;
 const HEADER = 16;
 const EMPTY = new Uint8Array(0);
+/** The header of the Wrap token being sealed (copied into the crypto module at once). */
+const WRAP_HEADER = new Uint8Array(HEADER);
 /** 16-byte encrypted header copy + 12-byte HMAC: what Windows rotates to the front. */
 const RRC = 28;
 
@@ -111,18 +105,25 @@ export abstract class SecurityContext {
    * (the encrypted message, the same length as the plaintext). EC is 0 and RRC 28.
    */
   wrap(plain: Uint8Array, confounder?: Uint8Array): { header: Uint8Array; data: Uint8Array } {
-    const hdr = this.#header(0x0504, 0, this.sendSeq++);
-    const usage = this.isAcceptor ? USAGE.ACCEPTOR_SEAL : USAGE.INITIATOR_SEAL;
-    const c = encryptParts(this.key, usage, [plain, hdr], confounder);
-    // rotate right by RRC: the last 28 bytes (encrypted header copy tail + HMAC) go first
-    const n = c.length;
-    hdr[6] = 0;
-    hdr[7] = RRC;
     const header = new Uint8Array(HEADER + RRC + 16);
-    header.set(hdr);
-    header.set(c.subarray(n - RRC), HEADER);
-    header.set(c.subarray(0, 16), HEADER + RRC);
-    return { header, data: c.subarray(16, n - RRC) };
+    const data = new Uint8Array(plain.length);
+    this.wrapInto(plain, data, 0, header, 0, confounder);
+    return { header, data };
+  }
+
+  /** wrap() written in place: the 60-byte header to sig[sigAt..], the data to out[at..]. */
+  wrapInto(
+    plain: Uint8Array,
+    out: Uint8Array,
+    at: number,
+    sig: Uint8Array,
+    sigAt: number,
+    confounder?: Uint8Array,
+  ): void {
+    const hdr = this.#header(0x0504, 0, this.sendSeq++, WRAP_HEADER);
+    const usage = this.isAcceptor ? USAGE.ACCEPTOR_SEAL : USAGE.INITIATOR_SEAL;
+    // encrypts confounder ‖ plain ‖ hdr (RRC 0) and rotates the result right by RRC
+    sealWrap(this.key, usage, plain, hdr, out, at, sig, sigAt, confounder);
   }
 
   /** The one-piece RFC 4121 Wrap token (header ‖ data). */
@@ -136,11 +137,17 @@ export abstract class SecurityContext {
     return this.unwrapParts(token, EMPTY);
   }
 
-  /**
-   * unwrap() of a token that arrives as two pieces (MS-WSMV: header, then sealed data),
-   * un-rotated straight into one buffer, decrypted in place; the plaintext is a view of it.
-   */
+  /** unwrap() of a token that arrives as two pieces (MS-WSMV: header, then sealed data). */
   unwrapParts(head: Uint8Array, tail: Uint8Array): Uint8Array {
+    return this.unwrapPartsWith(head, tail, (plain) => plain.slice());
+  }
+
+  /**
+   * unwrapParts() handing the plaintext to `use` as a view valid only during the call (it
+   * lies in the crypto module's memory: decode or copy it there, and make no Kerberos crypto
+   * call before); returns what `use` returns.
+   */
+  unwrapPartsWith<T>(head: Uint8Array, tail: Uint8Array, use: (plain: Uint8Array) => T): T {
     const total = head.length + tail.length;
     if (total < HEADER + 16 + 12 || head.length < HEADER) {
       throw new KerberosIntegrityError("Wrap token too short");
@@ -155,39 +162,22 @@ export abstract class SecurityContext {
     }
     const ec = (head[4] << 8) | head[5];
     const rrc = (head[6] << 8) | head[7];
-    const bodyLen = total - HEADER;
-    const r = rrc % bodyLen;
-    // body = head[16..] ‖ tail; unrotated = body[r..] ‖ body[..r] = cipher ‖ mac
-    const n = bodyLen - 12;
-    const buf = new Uint8Array(Math.max(Math.ceil(n / 16) * 16, bodyLen));
-    let o = 0;
-    const copy = (from: number, to: number) => {
-      // body bytes [from, to) → buf[o..]
-      const h = head.length - HEADER;
-      if (from < h) {
-        const e = Math.min(to, h);
-        buf.set(head.subarray(HEADER + from, HEADER + e), o);
-        o += e - from;
-        from = e;
-      }
-      if (from < to) {
-        buf.set(tail.subarray(from - h, to - h), o);
-        o += to - from;
-      }
-    };
-    copy(r, bodyLen);
-    copy(0, r);
-    const mac = buf.slice(n, bodyLen);
+    // body = head[16..] ‖ tail, rotated right by RRC: un-rotated it is ciphertext ‖ HMAC
     const usage = this.isAcceptor ? USAGE.INITIATOR_SEAL : USAGE.ACCEPTOR_SEAL;
-    const plain = decryptInPlace(this.key, usage, buf, n, mac).subarray(16);
-    if (plain.length < ec + HEADER) throw new KerberosIntegrityError("Wrap token filler too long");
-    const hcopy = plain.subarray(plain.length - HEADER);
+    const data = openRotated(this.key, usage, head, HEADER, tail, rrc);
+    // confounder ‖ plaintext ‖ filler (EC bytes) ‖ header copy
+    if (data.length < 16 + ec + HEADER) {
+      throw new KerberosIntegrityError("Wrap token filler too long");
+    }
+    const hcopy = data.length - HEADER;
     for (let i = 0; i < HEADER; i++) {
       if (i === 6 || i === 7) continue; // RRC is 0 in the encrypted copy
-      if (hcopy[i] !== head[i]) throw new KerberosIntegrityError("Wrap token header was modified");
+      if (data[hcopy + i] !== head[i]) {
+        throw new KerberosIntegrityError("Wrap token header was modified");
+      }
     }
     this.#checkSeq(head);
-    return plain.subarray(0, plain.length - HEADER - ec);
+    return use(data.subarray(16, hcopy - ec));
   }
 
   /** A MIC token (RFC 4121 §4.2.6.1) over `msg`. */
@@ -211,8 +201,7 @@ export abstract class SecurityContext {
     this.#checkSeq(token);
   }
 
-  #header(tokId: number, ec: number, seq: number): Uint8Array {
-    const h = new Uint8Array(HEADER);
+  #header(tokId: number, ec: number, seq: number, h = new Uint8Array(HEADER)): Uint8Array {
     h[0] = tokId >> 8;
     h[1] = tokId & 255;
     h[2] = (this.isAcceptor ? WRAP_FLAG.SENT_BY_ACCEPTOR : 0) |
@@ -221,7 +210,11 @@ export abstract class SecurityContext {
     h[3] = 0xff;
     h[4] = ec >> 8;
     h[5] = ec & 255;
-    new DataView(h.buffer).setUint32(12, seq >>> 0);
+    h.fill(0, 6, 12); // RRC, and SND_SEQ's high 32 bits
+    h[12] = seq >>> 24;
+    h[13] = (seq >>> 16) & 255;
+    h[14] = (seq >>> 8) & 255;
+    h[15] = seq & 255;
     return h;
   }
 

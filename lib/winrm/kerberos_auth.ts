@@ -49,17 +49,21 @@ export class KerberosSealer implements Sealer {
   readonly signatureLength = 60; // AES: 16 token header + 28 rotated + 16 confounder
   constructor(
     readonly context: {
-      wrap(plain: Uint8Array): { header: Uint8Array; data: Uint8Array };
-      unwrap(token: Uint8Array): Uint8Array;
+      wrapInto(
+        plain: Uint8Array,
+        out: Uint8Array,
+        at: number,
+        sig: Uint8Array,
+        sigAt: number,
+      ): void;
       unwrapParts(head: Uint8Array, tail: Uint8Array): Uint8Array;
+      unwrapPartsWith<T>(head: Uint8Array, tail: Uint8Array, use: (plain: Uint8Array) => T): T;
     },
     public protocol: string,
   ) {}
 
   sealInto(plain: Uint8Array, out: Uint8Array, at: number, sig: Uint8Array, sigAt: number) {
-    const { header, data } = this.context.wrap(plain);
-    sig.set(header, sigAt);
-    out.set(data, at);
+    this.context.wrapInto(plain, out, at, sig, sigAt);
   }
 
   unseal(sealed: Uint8Array, signature: Uint8Array): Uint8Array {
@@ -67,7 +71,7 @@ export class KerberosSealer implements Sealer {
   }
 
   unsealWith<T>(sealed: Uint8Array, signature: Uint8Array, use: (plain: Uint8Array) => T): T {
-    return use(this.unseal(sealed, signature));
+    return this.context.unwrapPartsWith(signature, sealed, use);
   }
 }
 

@@ -31,7 +31,7 @@ import { Rc4 } from "../../lib/winrm/ntlm/rc4.ts";
 import { hmacMd5 } from "../../lib/winrm/ntlm/crypto.ts";
 import { SealChannel } from "../../lib/winrm/ntlm/seal_channel.ts";
 import { SOURCE_SHA256 } from "../../lib/winrm/ntlm/wasm/seal_wasm.ts";
-import { sourceSha256 } from "../../scripts/build_wasm.ts";
+import { sourceSha256, WASM_MODULES } from "../../scripts/build_wasm.ts";
 
 // MS-NLMP §4.2.1 common values and §4.2.4.3 messages.
 const SERVER_CHALLENGE = hexToBytes("0123456789abcdef");
@@ -193,7 +193,7 @@ Deno.test("ntlm: WebAssembly sealing agrees with node:crypto HMAC-MD5 and RC4 at
 Deno.test("ntlm: the embedded WebAssembly was built from the current seal.c", async () => {
   assertEquals(
     SOURCE_SHA256,
-    await sourceSha256(),
+    await sourceSha256(WASM_MODULES.ntlm),
     "run `deno task build:wasm` after changing seal.c",
   );
 });
