@@ -132,34 +132,33 @@ export function expandKeys(ke: Uint8Array, ki: Uint8Array, kc: Uint8Array): Expa
 /** AES-CBC with IV 0 over `data` (a whole number of blocks) with a raw key: a new array. */
 export function cbcEncrypt(key: Uint8Array, data: Uint8Array): Uint8Array {
   if (data.length % BLOCK) throw new RangeError("CBC input must be whole blocks");
-  const e = engine();
-  e.rawKey(key);
-  const mem = e.room(data.length);
-  mem.set(data, e.msg);
-  e.fn.cbc_encrypt_msg(data.length);
-  return mem.slice(e.msg, e.msg + data.length);
+  return withRawKey(key, data, (e, n) => e.fn.cbc_encrypt_msg(n));
 }
 
 /** AES-CBC-CS3 (RFC 3962 §5) of `plain` (at least one block) with a raw key: a new array. */
 export function ctsEncrypt(key: Uint8Array, plain: Uint8Array): Uint8Array {
   if (plain.length < BLOCK) throw new RangeError("CTS input shorter than one block");
-  const e = engine();
-  e.rawKey(key);
-  const mem = e.room(plain.length);
-  mem.set(plain, e.msg);
-  e.fn.cts_encrypt(plain.length);
-  return mem.slice(e.msg, e.msg + plain.length);
+  return withRawKey(key, plain, (e, n) => e.fn.cts_encrypt(n));
 }
 
 /** The inverse of ctsEncrypt: a new array. */
 export function ctsDecrypt(key: Uint8Array, cipher: Uint8Array): Uint8Array {
   if (cipher.length < BLOCK) throw new RangeError("CTS input shorter than one block");
+  return withRawKey(key, cipher, (e, n) => e.fn.cts_decrypt(n));
+}
+
+/** Loads a raw key, runs `op` over a copy of `input` in the module's memory, returns the result. */
+function withRawKey(
+  key: Uint8Array,
+  input: Uint8Array,
+  op: (e: ReturnType<typeof engine>, length: number) => void,
+): Uint8Array {
   const e = engine();
   e.rawKey(key);
-  const mem = e.room(cipher.length);
-  mem.set(cipher, e.msg);
-  e.fn.cts_decrypt(cipher.length);
-  return mem.slice(e.msg, e.msg + cipher.length);
+  const mem = e.room(input.length);
+  mem.set(input, e.msg);
+  op(e, input.length);
+  return mem.slice(e.msg, e.msg + input.length);
 }
 
 /** HMAC-SHA1 of the concatenated parts with Ki or Kc, its first `length` bytes: a new array. */

@@ -17,11 +17,7 @@ import type {
 } from "../messages.ts";
 import { stopPoller, type WorkerUrls } from "../pipeline/pipeline.ts";
 import type { NodeAssignment } from "../nodes/protocol.ts";
-import {
-  emptyFailureCounts,
-  FAILURE_CLASSES,
-  type FailureClass,
-} from "../polling/failure_class.ts";
+import { type FailureClass, sumFailureCounts } from "../polling/failure_class.ts";
 
 const log = getLogger(["nmslite", "node", "pipeline"]);
 
@@ -103,11 +99,7 @@ export class NodePipeline {
 
   /** failed polls by class (lib/polling/failure_class.ts), all poller Workers together */
   failedByClass(): Record<FailureClass, number> {
-    const out = emptyFailureCounts();
-    for (const s of this.pollerStats.values()) {
-      for (const c of FAILURE_CLASSES) out[c] += s.failedByClass?.[c] ?? 0;
-    }
-    return out;
+    return sumFailureCounts([...this.pollerStats.values()].map((s) => s.failedByClass));
   }
 
   okPolls(): number {

@@ -10,7 +10,7 @@ import { DEVICE_STATUSES, devicesRepo } from "../db/devices.ts";
 import { Histogram } from "../metrics/histogram.ts";
 import { DURATION_BUCKETS_MS } from "../polling/poller.ts";
 import type { PollerStats } from "../messages.ts";
-import { emptyFailureCounts } from "../polling/failure_class.ts";
+import { sumFailureCounts } from "../polling/failure_class.ts";
 import type { AlertingRuntime } from "../alerting/runtime.ts";
 import { SEVERITIES } from "../alerting/notification.ts";
 import type { MetricsWriter } from "../metrics/writer.ts";
@@ -202,10 +202,9 @@ function saturation(
 
 /** Failed polls by class, and the poller Workers' WinRM connections against their budget. */
 function pollFailures(out: PrometheusText, pollers: PollerStats[]) {
-  const byClass = emptyFailureCounts() as Record<string, number>;
+  const byClass = sumFailureCounts(pollers.map((p) => p.failedByClass));
   const conns = { max: 0, open: 0, idle: 0, waiting: 0, evicted: 0 };
   for (const p of pollers) {
-    for (const [c, n] of Object.entries(p.failedByClass ?? {})) byClass[c] = (byClass[c] ?? 0) + n;
     for (const k of Object.keys(conns) as (keyof typeof conns)[]) {
       conns[k] += p.connections?.[k] ?? 0;
     }

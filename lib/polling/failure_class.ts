@@ -35,6 +35,15 @@ export function emptyFailureCounts(): Record<FailureClass, number> {
   return Object.fromEntries(FAILURE_CLASSES.map((c) => [c, 0])) as Record<FailureClass, number>;
 }
 
+/** The failure counts of several poller Workers added up, every class present. */
+export function sumFailureCounts(
+  counts: Iterable<Partial<Record<string, number>> | undefined>,
+): Record<FailureClass, number> {
+  const out = emptyFailureCounts();
+  for (const c of counts) for (const k of FAILURE_CLASSES) out[k] += c?.[k] ?? 0;
+  return out;
+}
+
 /**
  * The class of a poll's error: the WinRM client's typed errors by `kind` (and a connection
  * error's `problem`), exec plugin errors by theirs, the poller's own timeout, and the
