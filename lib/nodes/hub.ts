@@ -161,10 +161,7 @@ export class NodeHub {
       throw new NoLiveNodeError(`no poller node of site ${site} is connected now`);
     }
     const answer = this.waitFor(id, timeoutMs + 1_000, "no node answered", onPartial);
-    await this.notifier.publish(
-      COMMAND_CHANNEL,
-      JSON.stringify({ origin: this.origin, nodeId: live[0], cmd, timeoutMs, id }),
-    );
+    await this.relay(live[0], cmd, timeoutMs, id);
     this.cancelOnAbort(signal, live[0], id, answer);
     return await answer;
   }
@@ -187,21 +184,20 @@ export class NodeHub {
       if (this.channels.has(nodeId)) {
         void this.command(nodeId, body, CANCEL_TIMEOUT_MS, undefined, cancelId);
       } else {
-        this.notifier?.publish(
-          COMMAND_CHANNEL,
-          JSON.stringify({
-            origin: this.origin,
-            nodeId,
-            cmd: body,
-            timeoutMs: CANCEL_TIMEOUT_MS,
-            id: cancelId,
-          }),
-        ).catch(() => {});
+        this.relay(nodeId, body, CANCEL_TIMEOUT_MS, cancelId).catch(() => {});
       }
     };
     if (signal.aborted) return cancel();
     signal.addEventListener("abort", cancel, { once: true });
     void answer.finally(() => signal.removeEventListener("abort", cancel));
+  }
+
+  /** Asks the central process that holds the node's channel to run the command (NOTIFY). */
+  private async relay(nodeId: number, cmd: NodeCommandBody, timeoutMs: number, id: string) {
+    await this.notifier?.publish(
+      COMMAND_CHANNEL,
+      JSON.stringify({ origin: this.origin, nodeId, cmd, timeoutMs, id }),
+    );
   }
 
   stop(): void {

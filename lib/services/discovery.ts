@@ -133,15 +133,17 @@ export class DiscoveryRunsService {
   /** 409 when the run is not running (here). */
   async cancel(actor: Actor, id: number): Promise<DiscoveryRun> {
     const run = found(await discoveryRunsRepo.get(this.deps.db, id), "discovery run", id);
-    const conflict = (status: string) =>
-      new ServiceError(409, "CONFLICT", `discovery run ${id} is ${status}, not running`);
     if (this.deps.discovery.cancel(id)) await this.deps.discovery.wait(id);
     else {
       // running in another central process (behind the same load balancer): it is asked
       // there, and this answers once that process has recorded the end
       const unfinished = (s: string) => s === "running" || s === "queued";
       if (!unfinished(run.status) || !(await this.deps.discovery.cancelElsewhere(id))) {
-        throw conflict(run.status);
+        throw new ServiceError(
+          409,
+          "CONFLICT",
+          `discovery run ${id} is ${run.status}, not running`,
+        );
       }
       const deadline = Date.now() + CANCEL_WAIT_MS;
       for (;;) {
