@@ -110,7 +110,14 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   }
   const wrap = (q: postgres.Sql | postgres.TransactionSql): Queryable => ({
     async query<T>(text: string, params: readonly unknown[] = []) {
-      return await q.unsafe(text, params as postgres.ParameterOrJSON<never>[]) as unknown as T[];
+      // Prepared (a named statement per connection, keyed by text and parameter types): the
+      // first run parses and describes it, later ones send Bind/Execute only, one round trip
+      // instead of two and no parse or plan on the server (unsafe() defaults to unnamed ones).
+      // The texts are our own, from a bounded set of shapes (values travel as parameters); a
+      // statement whose table changed under it is prepared again by postgres.js.
+      return await q.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+        prepare: true,
+      }) as unknown as T[];
     },
     async exec(text: string) {
       await q.unsafe(text).simple();

@@ -1,0 +1,45 @@
+/**
+ * On PostgreSQL a query with parameters is a named prepared statement of its connection: the
+ * first run parses and describes it, later runs send only Bind and Execute (one round trip
+ * instead of two, and no parse or plan on the server). A change of the table under a cached
+ * statement does not break it: the driver prepares it again.
+ */
+import { assertEquals } from "../helpers/assert.ts";
+import { createScratchDatabase } from "../helpers/databases.ts";
+import { openDatabase } from "../../lib/db/driver.ts";
+
+Deno.test({
+  name: "postgres: parameterised queries are prepared once per connection and survive DDL",
+  ignore: !Deno.env.get("TEST_DATABASE_URL"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const scratch = await createScratchDatabase();
+    const dir = await Deno.makeTempDir();
+    // one connection: every query below runs in the same session
+    const db = await openDatabase({ url: scratch.url, dataDir: dir, maxConnections: 1 });
+    try {
+      await db.exec("CREATE TABLE t (id int PRIMARY KEY, name text)");
+      const text = "SELECT * FROM t WHERE id = $1";
+      await db.query("INSERT INTO t VALUES ($1, $2)", [1, "one"]);
+      for (let i = 0; i < 3; i++) {
+        assertEquals(await db.query(text, [1]), [{ id: 1, name: "one" }]);
+      }
+      const prepared = await db.query<{ statement: string; n: number }>(
+        `SELECT statement, count(*)::int AS n FROM pg_prepared_statements
+          WHERE statement = $1 GROUP BY statement`,
+        [text],
+      );
+      assertEquals(prepared, [{ statement: text, n: 1 }]);
+
+      // the row type of the cached statement changes: PostgreSQL refuses the old plan
+      // ("cached plan must not change result type") and the driver prepares it again
+      await db.exec("ALTER TABLE t ADD COLUMN extra int DEFAULT 7");
+      assertEquals(await db.query(text, [1]), [{ id: 1, name: "one", extra: 7 }]);
+    } finally {
+      await db.close();
+      await scratch.drop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
