@@ -1,12 +1,15 @@
 /**
  * `deno task bench:distributed -- [--hosts 2000] [--nodes 2] [--seconds 120] [--interval 60]
- *   [--base 127.2.0.1] [--warmup 30]`
+ *   [--base 127.2.0.1] [--warmup 30] [--v8-prof DIR] [--central-v8-flags=F1,F2]
+ *   [--central-inspect PORT]`
  *
  * The distributed shape on this machine: one central process (`--role central`, HTTPS), poller
  * nodes (`poller.ts`) splitting one site's hosts, and the simulated hosts (winsim, its own
  * process), on the PostgreSQL of BENCH_DATABASE_URL or TEST_DATABASE_URL (a scratch database).
  * After a warm-up it measures a window and prints: rows ingested, polls, rows lost or
  * duplicated, the central's CPU per ingested row and each node's CPU per poll.
+ * `--v8-prof DIR` runs the central under V8's sampling profiler (its main isolate's log in DIR,
+ * for `node --prof-process`; the profile covers the whole run, seeding included).
  */
 import { parseArgs } from "node:util";
 import postgres from "postgres";
@@ -31,6 +34,9 @@ const { values } = parseArgs({
     interval: { type: "string", default: "60" },
     warmup: { type: "string", default: "30" },
     base: { type: "string", default: "127.2.0.1" },
+    "v8-prof": { type: "string", default: "" },
+    "central-v8-flags": { type: "string", default: "" },
+    "central-inspect": { type: "string", default: "" },
   },
 });
 const HOSTS = Number(values.hosts);
@@ -72,6 +78,13 @@ try {
     name: "central",
     tls,
     env: { NMSLITE_LOG_LEVEL: "error" },
+    v8Flags: [
+      ...(values["v8-prof"]
+        ? ["--prof", `--logfile=${values["v8-prof"]}/central-%p.log`, "--no-logfile-per-isolate"]
+        : []),
+      ...values["central-v8-flags"]!.split(",").filter((f) => f),
+    ],
+    inspect: values["central-inspect"] ? Number(values["central-inspect"]) : undefined,
   });
   cleanup.push(() => central.stop());
   const client = Deno.createHttpClient({ caCerts: [tls.cert] });

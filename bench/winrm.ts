@@ -25,6 +25,9 @@
  * requests-kerberos runs over HTTPS (Debian's pykerberos cannot seal) from a kinit cache
  * (target: ours >= 10x its polls per CPU-second). `--no-pipelining` measures our client
  * sending the four queries one at a time, as pywinrm does.
+ * `--only MODE` (basic-https, ntlm-http, kerberos-http) runs that mode's rows alone and
+ * `--concurrency N` only that level, e.g. under a
+ * profiler: `deno run -A --v8-flags=--prof,--logfile=/tmp/w.log,--no-logfile-per-isolate bench/winrm.ts --only kerberos-http`.
  */
 import process from "node:process";
 import { WinrmClient } from "../lib/winrm/client.ts";
@@ -240,10 +243,16 @@ if (KERBEROS) {
 }
 const sim = await startSim(keytab);
 const rows: Row[] = [];
-const MODES: Mode[] = ["basic-https", "ntlm-http", ...(KERBEROS ? ["kerberos-http" as const] : [])];
+const ONLY = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] as Mode : null;
+const CONCURRENCY = argv.includes("--concurrency")
+  ? [Number(argv[argv.indexOf("--concurrency") + 1])]
+  : null;
+const MODES: Mode[] =
+  (["basic-https", "ntlm-http", ...(KERBEROS ? ["kerberos-http" as const] : [])] as Mode[])
+    .filter((m) => ONLY === null || m === ONLY);
 try {
   for (const mode of PROFILES_ONLY ? [] : MODES) {
-    for (const c of [1, Math.min(64, sim.hosts.length)]) {
+    for (const c of CONCURRENCY ?? [1, Math.min(64, sim.hosts.length)]) {
       const row = await ours(sim, mode, c);
       rows.push(row);
       console.error(`${row.client} ${mode} x${c}: ${row.pollsPerS.toFixed(0)} polls/s`);
@@ -252,7 +261,7 @@ try {
     const py = await pywinrm(sim, mode === "kerberos-http" ? "kerberos-https" : mode, ccache);
     if (py) rows.push(py);
   }
-  for (const profile of COLLECTION_PROFILES) {
+  for (const profile of ONLY ? [] : COLLECTION_PROFILES) {
     const row = await ours(sim, "ntlm-http", Math.min(64, sim.hosts.length), profile);
     rows.push(row);
     console.error(

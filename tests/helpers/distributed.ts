@@ -151,6 +151,10 @@ export async function startCentral(
     port?: number;
     tls?: Tls;
     env?: Record<string, string>;
+    /** V8 flags for the central process (e.g. a bench's sampling profiler) */
+    v8Flags?: string[];
+    /** an inspector port for the central process (a bench's heap or CPU profile over CDP) */
+    inspect?: number;
   },
 ): Promise<Proc & { url: string }> {
   const port = opts.port ?? await freePort();
@@ -184,6 +188,8 @@ export async function startCentral(
       "--allow-ffi",
       "--deny-write",
       "--deny-run",
+      ...(opts.v8Flags?.length ? [`--v8-flags=${opts.v8Flags.join(",")}`] : []),
+      ...(opts.inspect ? [`--inspect=127.0.0.1:${opts.inspect}`] : []),
       "main.ts",
     ],
     env,
