@@ -5,8 +5,7 @@
  * statement does not break it: the driver prepares it again.
  */
 import { assertEquals } from "../helpers/assert.ts";
-import { createScratchDatabase } from "../helpers/databases.ts";
-import { openDatabase } from "../../lib/db/driver.ts";
+import { openTestDatabase } from "../helpers/databases.ts";
 
 Deno.test({
   name: "postgres: parameterised queries are prepared once per connection and survive DDL",
@@ -14,10 +13,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const scratch = await createScratchDatabase();
-    const dir = await Deno.makeTempDir();
     // one connection: every query below runs in the same session
-    const db = await openDatabase({ url: scratch.url, dataDir: dir, maxConnections: 1 });
+    const { db, close } = await openTestDatabase("postgres", { maxConnections: 1 });
     try {
       await db.exec("CREATE TABLE t (id int PRIMARY KEY, name text)");
       const text = "SELECT * FROM t WHERE id = $1";
@@ -37,9 +34,7 @@ Deno.test({
       await db.exec("ALTER TABLE t ADD COLUMN extra int DEFAULT 7");
       assertEquals(await db.query(text, [1]), [{ id: 1, name: "one", extra: 7 }]);
     } finally {
-      await db.close();
-      await scratch.drop();
-      await Deno.remove(dir, { recursive: true });
+      await close();
     }
   },
 });

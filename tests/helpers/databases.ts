@@ -44,10 +44,15 @@ export async function createScratchDatabase(
  */
 export async function openTestDatabase(
   backend: Backend,
+  opts: { maxConnections?: number } = {},
 ): Promise<{ db: Database; close(): Promise<void> }> {
   const scratch = backend === "postgres" ? await createScratchDatabase() : undefined;
   const dir = await Deno.makeTempDir();
-  const db = await openDatabase({ url: scratch?.url, dataDir: dir });
+  const db = await openDatabase({
+    url: scratch?.url,
+    dataDir: dir,
+    maxConnections: opts.maxConnections,
+  });
   return {
     db,
     async close() {
