@@ -4,7 +4,12 @@
  * what kind of number its threshold is, so a rule with a threshold of the wrong kind is refused.
  */
 import type { MetricSample } from "../messages.ts";
-import { DEPTH_METRICS, extractDepth, type RuleParams } from "./depth_metrics.ts";
+import {
+  DEPTH_METRICS,
+  extractDepth,
+  type PreviousSample,
+  type RuleParams,
+} from "./depth_metrics.ts";
 import type {
   InstanceValue,
   MetricDefinition,
@@ -79,7 +84,7 @@ export function thresholdProblem(kind: ThresholdKind, value: number): string | n
 export function extract(
   metric: string,
   s: MetricSample,
-  previous: MetricSample | undefined,
+  previous: PreviousSample | undefined,
   out: InstanceValue[],
   params: RuleParams = {},
 ): void {

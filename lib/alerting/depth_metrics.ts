@@ -92,11 +92,18 @@ function matcher(patterns: string[] | undefined): ((name: string) => boolean) | 
 
 const procName = (n: string) => n.replace(/#\d+$/, "").replace(/\.exe$/i, "");
 
+/**
+ * What rates and reboot detection need of a monitor's previous sample: the evaluator keeps
+ * this much per monitor, not the whole sample (volumes, processes and the rest would stay
+ * alive for a whole interval, be promoted and die old: work for every full collection).
+ */
+export type PreviousSample = Pick<MetricSample, "ts" | "interfaces" | "bootTime">;
+
 /** Values of a depth metric; false when `metric` is not one of them. */
 export function extractDepth(
   metric: string,
   s: MetricSample,
-  previous: MetricSample | undefined,
+  previous: PreviousSample | undefined,
   out: InstanceValue[],
   params: RuleParams,
 ): boolean {

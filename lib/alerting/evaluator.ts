@@ -9,6 +9,7 @@
 import type { MetricSample, PollOutcome } from "../messages.ts";
 import { extract, type InstanceValue, metricDefinition } from "./catalogue.ts";
 import type { AlertRule } from "../db/alert_rules.ts";
+import type { PreviousSample } from "./depth_metrics.ts";
 
 export interface DeviceInfo {
   id: number;
@@ -65,7 +66,7 @@ export class Evaluator {
   /** device id -> sample rules that apply to it (built lazily, dropped on any change) */
   private perDevice = new Map<number, { sample: Compiled[]; other: Compiled[] }>();
   private readonly series = new Map<string, Series>();
-  private readonly previous = new Map<number, MetricSample>();
+  private readonly previous = new Map<number, PreviousSample>();
   private readonly services = new Map<number, NonNullable<MetricSample["services"]>>();
   private readonly failures = new Map<number, number>();
   /** monitor id -> epoch ms of its latest committed sample (no-data rules) */
@@ -175,7 +176,9 @@ export class Evaluator {
       }
     }
     // Only the counters of the previous sample are needed for rates (and its boot time).
-    if (s.interfaces || s.bootTime !== undefined) this.previous.set(s.monitorId, s);
+    if (s.interfaces || s.bootTime !== undefined) {
+      this.previous.set(s.monitorId, { ts: s.ts, interfaces: s.interfaces, bootTime: s.bootTime });
+    }
   }
 
   outcome(o: PollOutcome): void {
