@@ -133,3 +133,129 @@ Deno.test("results queue: batches stay under the KV value limit and round-trip",
   }
   assert(threw, "a foreign message is refused by name");
 });
+
+for (const backend of backends()) {
+  Deno.test({
+    name:
+      `metrics writer: every column from its sample key, ts to the ms, counts rounded (${backend})`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const { db, close } = await openTestDatabase(backend);
+      try {
+        await migrate(db);
+        await ensurePartitions(db);
+        const [m1, m2] = await seedMonitors(db, 2);
+        const writer = new MetricsWriter(db);
+        const ts = Math.floor(Date.now() / 1000) * 1000 - 60_000 + 123; // a millisecond survives
+        const full: MetricSample = {
+          ...sample(m1, ts),
+          memoryUsed: 6_442_450_944.6,
+          netPacketsSent: 10.4,
+          processCount: 142.5,
+          netUtilization: Number.NaN,
+          netSentBps: Number.POSITIVE_INFINITY,
+          interfaces: [{
+            name: "eth0",
+            sentBps: 1,
+            recvBps: 2,
+            packetsSent: 3,
+            packetsRecv: 4,
+            errors: 5,
+            discards: 6,
+            bandwidthBps: 1e9,
+            utilization: 0.5,
+          }],
+          uptimeS: 3_600.7,
+          bootTime: ts - 3_600_000,
+          pageFileTotal: 4_096,
+          pageFileUsed: 1_024,
+          processorQueue: 2,
+          contextSwitchesPs: 1_500.5,
+          cpuCores: [{ name: "0", percent: 12 }],
+          physicalDisks: [{
+            name: "0 C:",
+            readsPs: 1,
+            writesPs: 2,
+            readBps: 3,
+            writeBps: 4,
+            queue: 0,
+            secPerTransfer: 0.001,
+          }],
+          processNames: ["System"],
+          partial: [{ part: "disks", class: "fault", reason: "access denied" }],
+        };
+        await writer.write({
+          v: 1,
+          batchId: "cols",
+          samples: [full, { ...sample(m2, ts + 1), volumes: null }],
+          outcomes: [],
+        });
+        const rows = await db.query<Record<string, unknown>>(
+          `SELECT *, (extract(epoch FROM ts) * 1000)::bigint AS ms FROM metrics ORDER BY monitor_id`,
+        );
+        assertEquals(rows.length, 2);
+        const [a, b] = rows;
+        assertEquals(Number(a.ms), ts);
+        assertEquals(Number(b.ms), ts + 1);
+        assertEquals(a.monitor_id, m1);
+        assertEquals(a.cpu_percent, 12.5);
+        assertEquals(Number(a.memory_total), 17_179_869_184);
+        assertEquals(Number(a.memory_used), 6_442_450_945);
+        assertEquals(Number(a.net_packets_sent), 10);
+        assertEquals(a.process_count, 143);
+        assertEquals(a.net_utilization, null, "NaN is stored as null");
+        assertEquals(a.net_sent_bps, null, "Infinity is stored as null");
+        assertEquals(a.net_recv_bps, 56_000.5);
+        assertEquals(Number(a.net_discards), 1);
+        assertEquals(a.collection_ms, 7);
+        assertEquals((a.interfaces as { errors: number }[])[0].errors, 5);
+        assertEquals(Number(a.uptime_s), 3_601);
+        assertEquals(Number(a.page_file_total), 4_096);
+        assertEquals(a.processor_queue, 2);
+        assertEquals(a.context_switches_ps, 1_500.5);
+        assertEquals(a.cpu_cores, [{ name: "0", percent: 12 }]);
+        assertEquals((a.physical_disks as { name: string }[])[0].name, "0 C:");
+        assertEquals(a.partial, [{ part: "disks", class: "fault", reason: "access denied" }]);
+        assertEquals(b.volumes, null);
+        assertEquals(b.uptime_s, null);
+        assertEquals(b.partial, null);
+      } finally {
+        await close();
+      }
+    },
+  });
+}
+
+for (const backend of backends()) {
+  Deno.test({
+    name: `metrics writer: batches written in one go share one commit (${backend})`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const { db, close } = await openTestDatabase(backend);
+      try {
+        await migrate(db);
+        await ensurePartitions(db);
+        const monitors = await seedMonitors(db, 4);
+        const writer = new MetricsWriter(db);
+        const t0 = Date.now() - 60_000;
+        // as POST /ingest hands a request's batches over: one write per batch, same task
+        await Promise.all(monitors.map((m, i) =>
+          writer.write({
+            v: 1,
+            batchId: `one-go-${i}`,
+            samples: [sample(m, t0)],
+            outcomes: [outcome(m, t0, true)],
+          })
+        ));
+        const commits = Object.values(writer.batchRows.buckets).reduce((a, b) => a + b, 0);
+        assertEquals(commits, 1, "one commit for the four batches");
+        assertEquals(writer.lastCommit?.batches, 4);
+        assertEquals(writer.totals.inserted, 4);
+      } finally {
+        await close();
+      }
+    },
+  });
+}
