@@ -259,6 +259,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       maxRows: config.nodes.ingest_max_rows,
       maxFutureMs: config.nodes.ingest_max_future_ms,
     },
+    events,
   );
   const startedAt = new Date();
   const sources = {

@@ -70,13 +70,14 @@ export const monitorsRepo = {
       null;
   },
   /** Of `ids`, those whose device belongs to another site (deleted ones are not named). */
-  async ofOtherSites(db: Queryable, ids: number[], siteId: number): Promise<number[]> {
+  /** The site of each monitor of `ids` that exists (by its device). */
+  async sitesOf(db: Queryable, ids: number[]): Promise<{ id: number; site_id: number }[]> {
     if (!ids.length) return [];
-    return (await db.query<{ id: number }>(
-      `SELECT m.id FROM monitors m JOIN devices d ON d.id = m.device_id
-       WHERE m.id = ANY($1::int[]) AND d.site_id <> $2 ORDER BY m.id`,
-      [ids, siteId],
-    )).map((r) => r.id);
+    return await db.query<{ id: number; site_id: number }>(
+      `SELECT m.id, d.site_id FROM monitors m JOIN devices d ON d.id = m.device_id
+       WHERE m.id = ANY($1::int[])`,
+      [ids],
+    );
   },
   /** The site a monitor's device belongs to. */
   async siteOf(db: Queryable, id: number): Promise<number | undefined> {

@@ -4,6 +4,11 @@
  * commit, so a node may resend a batch it is unsure about. A request is checked whole before
  * anything is written: every monitor must belong to the node's site, no row may lie in the
  * future beyond the allowed clock skew, and the batch must not exceed the row limit.
+ *
+ * The site of each monitor is remembered for a short while (SITE_TTL_MS), so that a request
+ * costs the database one statement (the commit), not two: a monitor or device event, local
+ * or relayed from another central process, forgets what it may have changed, and the TTL
+ * bounds what an event that never came could leave stale.
  */
 import type { Database } from "../db/driver.ts";
 import type { ResultBatch } from "../messages.ts";
@@ -12,6 +17,12 @@ import { monitorsRepo } from "../db/monitors.ts";
 import type { NodeIdentity } from "../db/poller_nodes.ts";
 import { ServiceError } from "../services/errors.ts";
 import type { IngestResponse } from "./protocol.ts";
+import type { EntityEvents } from "../entity_events.ts";
+
+/** How long a monitor's site is trusted without reading it again. */
+const SITE_TTL_MS = 30_000;
+/** Past this many remembered monitors the memory starts afresh. */
+const SITE_CACHE_MAX = 500_000;
 
 export interface IngestLimits {
   /** samples + outcomes in one request */
@@ -30,11 +41,20 @@ export class IngestService {
     refused: {} as Record<string, number>,
   };
 
+  /** monitor id -> its device's site and until when that is trusted */
+  private readonly sites = new Map<number, { site: number; until: number }>();
+
   constructor(
     private readonly db: Database,
     private readonly writer: () => MetricsWriter,
     readonly limits: IngestLimits,
-  ) {}
+    events?: EntityEvents,
+  ) {
+    events?.subscribe((e) => {
+      if (e.entity === "monitor") this.sites.delete(e.id);
+      else if (e.entity === "device") this.sites.clear(); // its monitors may have moved
+    });
+  }
 
   async ingest(node: NodeIdentity, batches: ResultBatch[]): Promise<IngestResponse> {
     try {
@@ -88,7 +108,7 @@ export class IngestService {
         { rows, limit: this.limits.maxRows },
       );
     }
-    const foreign = await monitorsRepo.ofOtherSites(this.db, [...ids], node.site_id);
+    const foreign = await this.ofOtherSites(ids, node.site_id);
     if (foreign.length) {
       throw new ServiceError(
         403,
@@ -97,5 +117,25 @@ export class IngestService {
         { monitor_ids: foreign.slice(0, 100) },
       );
     }
+  }
+
+  /** The monitors of `ids` whose device is in another site than `siteId`, ascending. */
+  private async ofOtherSites(ids: Set<number>, siteId: number): Promise<number[]> {
+    const now = Date.now();
+    const foreign: number[] = [];
+    const unknown: number[] = [];
+    for (const id of ids) {
+      const known = this.sites.get(id);
+      if (!known || known.until <= now) unknown.push(id);
+      else if (known.site !== siteId) foreign.push(id);
+    }
+    if (unknown.length) {
+      if (this.sites.size + unknown.length > SITE_CACHE_MAX) this.sites.clear();
+      for (const { id, site_id } of await monitorsRepo.sitesOf(this.db, unknown)) {
+        this.sites.set(id, { site: site_id, until: now + SITE_TTL_MS });
+        if (site_id !== siteId) foreign.push(id);
+      }
+    }
+    return foreign.sort((a, b) => a - b);
   }
 }

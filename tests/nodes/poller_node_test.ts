@@ -304,6 +304,25 @@ Deno.test({
       assertEquals((await ingest(good)).status, 200);
       assertEquals((await ingest(good)).status, 200);
       assertEquals((await sql`SELECT count(*)::int AS n FROM metrics`)[0].n, before + 1);
+      // The central remembers each monitor's site: moving a monitor to another site's device
+      // takes effect at the next request, either way.
+      const siteADevice = (await api("POST", "/devices", { ip: "127.0.41.251", site_id: siteId }))
+        .body.data.id;
+      const moveTo = async (deviceId: number) =>
+        assertEquals(
+          (await api("PUT", `/monitors/${localMonitor.body.data.id}`, { device_id: deviceId }))
+            .status,
+          200,
+        );
+      await moveTo(siteADevice);
+      const moved = await ingest(batch([sample(localMonitor.body.data.id, Date.now() - 4_000)]));
+      assertEquals(moved.status, 200, JSON.stringify(moved.body));
+      await moveTo(localDevice.body.data.id);
+      const movedBack = await ingest(
+        batch([sample(localMonitor.body.data.id, Date.now() - 3_000)]),
+      );
+      assertEquals([movedBack.status, movedBack.body.error.code], [403, "MONITOR_NOT_OF_SITE"]);
+      assertEquals((await sql`SELECT count(*)::int AS n FROM metrics`)[0].n, before + 2);
 
       // --- revoke: the node's next request is refused, it polls nothing more
       assertEquals(
