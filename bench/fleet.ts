@@ -14,6 +14,8 @@
  *     [--profile standard|extended|full]  (every monitor's collection profile)
  *     [--v8-prof DIR]  (V8's sampling profiler in NMSlite: one isolate-*.log per isolate in DIR,
  *                       for `node --prof-process`; the profile covers the whole run)
+ *     [--v8-flags=F1,F2]  (more V8 flags for NMSlite, e.g. --v8-flags=--trace-gc with
+ *                          --keep-logs: each isolate's collections, live heap and limits)
  *
  * With PostgreSQL it also reports what the measured window added to the database: rows and
  * bytes per successful poll for each table of the metrics store, and MB per host per day.
@@ -65,6 +67,10 @@ const BASE = option("base", "127.1.0.1");
 const DATABASE_URL = option("database-url", Deno.env.get("DATABASE_URL") ?? "");
 const KEEP_LOGS = args.includes("--keep-logs");
 const V8_PROF = option("v8-prof", "");
+const V8_FLAGS = [
+  ...(V8_PROF ? ["--prof", `--logfile=${await Deno.realPath(V8_PROF)}/prof.log`] : []),
+  ...(args.find((a) => a.startsWith("--v8-flags="))?.slice("--v8-flags=".length).split(",") ?? []),
+];
 const PROFILE = option("profile", "standard") as CollectionProfile;
 if (!COLLECTION_PROFILES.includes(PROFILE)) {
   console.error(`--profile must be one of ${COLLECTION_PROFILES.join(", ")}`);
@@ -168,9 +174,7 @@ async function run(): Promise<RunResult> {
     logLevel: "warning",
     env: POLLING,
     nofile: NOFILE,
-    ...(V8_PROF
-      ? { v8Flags: ["--prof", `--logfile=${await Deno.realPath(V8_PROF)}/prof.log`] }
-      : {}),
+    ...(V8_FLAGS.length ? { v8Flags: V8_FLAGS } : {}),
   });
   cleanups.push(async () => {
     if (KEEP_LOGS) await Deno.copyFile(server.logPath, `${tmp}/nmslite.log`).catch(() => {});
