@@ -1,7 +1,7 @@
 /**
  * `deno task bench:central -- [--monitors 20000] [--rows-per-s 333] [--sizes 10,40,200]
  *   [--rows-per-batch 5] [--seconds 30] [--warmup 10] [--idle-seconds 10] [--nodes 4]
- *   [--central-v8-flags=F1,F2]
+ *   [--central-v8-flags=F1,F2] [--floor empty|health] [--plain] [--http1]
  *   [--central-inspect PORT]`
  *
  * The central role alone, fed by this process: a central process (`--role central`, HTTPS) on a
@@ -13,6 +13,12 @@
  * costs and what a row costs can be read off the sizes: per size it prints requests/s, the
  * central's CPU per row and per request. bench:distributed measures the same figure with the
  * whole system around it.
+ *
+ * Diagnostics: `--floor empty` posts requests without rows (what a request costs by itself),
+ * `--floor health` GET /health instead; `--plain` runs the central on HTTP, `--http1` keeps
+ * the client off HTTP/2. On this machine (a Firecracker VM) each wake-up of an idle Deno
+ * process costs ~0.25 ms of CPU, so a request's cost is mostly how many times it wakes the
+ * central (its arrival, each statement's answer), not its bytes.
  */
 import { parseArgs } from "node:util";
 import postgres from "postgres";
