@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { cpuSeconds } from "./fleet_procs.ts";
 import { createScratchDatabase } from "../tests/helpers/databases.ts";
-import { ADMIN_PASSWORD, makeTls, startCentral } from "../tests/helpers/distributed.ts";
+import { apiCaller, benchSite, makeTls, startCentral } from "../tests/helpers/distributed.ts";
 import type { MetricSample, PollOutcome, ResultBatch } from "../lib/messages.ts";
 
 const argv = Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args;
@@ -123,30 +123,15 @@ try {
     ...(values.http1 ? { http2: false } : {}),
   });
   cleanup.push(() => Promise.resolve(client.close()));
+  const api = apiCaller(central.url, client);
   const call = async (method: string, path: string, body?: unknown, token?: string) => {
-    const res = await fetch(`${central.url}/api/v1${path}`, {
-      method,
-      client,
-      headers: {
-        "content-type": "application/json",
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    } as RequestInit);
-    const json = await res.json();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
+    const res = await api(method, path, body, token);
+    if (res.status >= 300) {
+      throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    return res.body;
   };
-  const token = (await call("POST", "/auth/login", { username: "admin", password: ADMIN_PASSWORD }))
-    .data.access_token;
-  const site = (await call("POST", "/sites", { name: "bench" }, token)).data.id;
-  const cred = (await call("POST", "/credential-profiles", {
-    name: "bench",
-    type: "winrm_ntlm",
-    username: "Administrator",
-    password: "Bench-Passw0rd!",
-    port: 5985,
-  }, token)).data.id;
+  const { token, site, cred } = await benchSite(api, "bench", "Bench-Passw0rd!");
   // Straight into the tables: the API would take minutes for thousands.
   await sql`INSERT INTO devices (ip, site_id, status)
     SELECT '10.80.0.0'::inet + g, ${site}, 'monitoring' FROM generate_series(1, ${MONITORS}) g`;

@@ -17,7 +17,8 @@ import { cpuSeconds, hostsPerSimulator, startSimulator } from "./fleet_procs.ts"
 import { fmt, histogramQuantile, parseProm, type Scrape } from "./fleet_metrics.ts";
 import { createScratchDatabase } from "../tests/helpers/databases.ts";
 import {
-  ADMIN_PASSWORD,
+  apiCaller,
+  benchSite,
   eventually,
   makeTls,
   startCentral,
@@ -88,28 +89,10 @@ try {
   });
   cleanup.push(() => central.stop());
   const client = Deno.createHttpClient({ caCerts: [tls.cert] });
-  const call = async (method: string, path: string, body?: unknown, token?: string) => {
-    const res = await fetch(`${central.url}/api/v1${path}`, {
-      method,
-      client,
-      headers: {
-        "content-type": "application/json",
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    } as RequestInit);
-    return await res.json();
-  };
-  const token = (await call("POST", "/auth/login", { username: "admin", password: ADMIN_PASSWORD }))
-    .data.access_token;
-  const site = (await call("POST", "/sites", { name: "bench" }, token)).data.id;
-  const cred = (await call("POST", "/credential-profiles", {
-    name: "bench",
-    type: "winrm_ntlm",
-    username: "Administrator",
-    password,
-    port: 5985,
-  }, token)).data.id;
+  const api = apiCaller(central.url, client);
+  const call = async (method: string, path: string, body?: unknown, token?: string) =>
+    (await api(method, path, body, token)).body;
+  const { token, site, cred } = await benchSite(api, "bench", password);
   // Devices and monitors straight into the tables: the API would take minutes for thousands.
   await sql`INSERT INTO devices (ip, site_id, status)
     SELECT ip::inet, ${site}, 'monitoring' FROM unnest(${simHosts}::text[]) AS ip`;

@@ -84,6 +84,54 @@ function spawn(
   };
 }
 
+// deno-lint-ignore no-explicit-any
+export type Answer = { status: number; body: any };
+
+/** Calls `${baseUrl}/api/v1` with JSON: the status and the parsed body (null when empty). */
+export function apiCaller(baseUrl: string, client?: Deno.HttpClient) {
+  return async (method: string, path: string, body?: unknown, token?: string): Promise<Answer> => {
+    const res = await fetch(`${baseUrl}/api/v1${path}`, {
+      method,
+      client,
+      headers: {
+        "content-type": "application/json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    } as RequestInit);
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+}
+
+/**
+ * For the benches: logs in as admin and makes a site and an NTLM credential profile named
+ * `name` (their ids and the access token); throws on any refusal.
+ */
+export async function benchSite(
+  call: ReturnType<typeof apiCaller>,
+  name: string,
+  password: string,
+): Promise<{ token: string; site: number; cred: number }> {
+  const ok = async (answer: Promise<Answer>) => {
+    const { status, body } = await answer;
+    if (status >= 300) throw new Error(`${status} ${JSON.stringify(body)}`);
+    return body.data;
+  };
+  const token =
+    (await ok(call("POST", "/auth/login", { username: "admin", password: ADMIN_PASSWORD })))
+      .access_token;
+  const site = (await ok(call("POST", "/sites", { name }, token))).id;
+  const cred = (await ok(call("POST", "/credential-profiles", {
+    name,
+    type: "winrm_ntlm",
+    username: "Administrator",
+    password,
+    port: 5985,
+  }, token))).id;
+  return { token, site, cred };
+}
+
 /** Polls `check` until it answers something truthy; fails naming `what` otherwise. */
 export async function eventually<T>(
   what: string,

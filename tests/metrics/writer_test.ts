@@ -2,10 +2,36 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { backends, openTestDatabase } from "../helpers/databases.ts";
 import { seedMonitors } from "../helpers/seed.ts";
 import { migrate } from "../../lib/db/migrate.ts";
+import type { Database } from "../../lib/db/driver.ts";
 import { ensurePartitions } from "../../lib/metrics/partitions.ts";
 import { MetricsWriter } from "../../lib/metrics/writer.ts";
 import type { MetricSample, PollOutcome, ResultBatch } from "../../lib/messages.ts";
 import { decodeBatch, encodeBatch, packBatches } from "../../lib/queue/results_queue.ts";
+
+/** A test per backend on a migrated database with `monitors` monitors seeded. */
+function writerTest(
+  name: string,
+  monitors: number,
+  fn: (db: Database, ids: number[]) => Promise<void>,
+): void {
+  for (const backend of backends()) {
+    Deno.test({
+      name: `${name} (${backend})`,
+      sanitizeResources: false,
+      sanitizeOps: false,
+      fn: async () => {
+        const { db, close } = await openTestDatabase(backend);
+        try {
+          await migrate(db);
+          await ensurePartitions(db);
+          await fn(db, await seedMonitors(db, monitors));
+        } finally {
+          await close();
+        }
+      },
+    });
+  }
+}
 
 function sample(monitorId: number, ts: number): MetricSample {
   return {
@@ -43,73 +69,62 @@ function outcome(monitorId: number, at: number, ok: boolean, error?: string): Po
   };
 }
 
-for (const backend of backends()) {
-  Deno.test({
-    name: `metrics writer: COPY commit, idempotent redelivery, outcomes recorded (${backend})`,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
-      const { db, close } = await openTestDatabase(backend);
-      try {
-        await migrate(db);
-        await ensurePartitions(db);
-        const [m1, m2, m3] = await seedMonitors(db, 3);
-        const committed: PollOutcome[] = [];
-        const writer = new MetricsWriter(db, { onCommitted: (o) => committed.push(...o) });
-        const t0 = Date.now() - 60_000;
-        const batch: ResultBatch = {
-          v: 1,
-          batchId: "b1",
-          samples: [sample(m1, t0), sample(m2, t0), sample(m1, t0 + 30_000)],
-          outcomes: [outcome(m1, t0 + 30_000, true), outcome(m3, t0, false, "timed out")],
-        };
-        // Both arrive at once, as a redelivery racing the original would.
-        await Promise.all([writer.write(batch), writer.write(structuredClone(batch))]);
-        const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM metrics");
-        assertEquals(n, 3, "the redelivered batch added no row");
-        assertEquals(writer.totals.inserted, 3);
-        assertEquals(writer.totals.duplicates, 3);
-        assertEquals(committed.length, 4);
+writerTest(
+  "metrics writer: COPY commit, idempotent redelivery, outcomes recorded",
+  3,
+  async (db, [m1, m2, m3]) => {
+    const committed: PollOutcome[] = [];
+    const writer = new MetricsWriter(db, { onCommitted: (o) => committed.push(...o) });
+    const t0 = Date.now() - 60_000;
+    const batch: ResultBatch = {
+      v: 1,
+      batchId: "b1",
+      samples: [sample(m1, t0), sample(m2, t0), sample(m1, t0 + 30_000)],
+      outcomes: [outcome(m1, t0 + 30_000, true), outcome(m3, t0, false, "timed out")],
+    };
+    // Both arrive at once, as a redelivery racing the original would.
+    await Promise.all([writer.write(batch), writer.write(structuredClone(batch))]);
+    const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM metrics");
+    assertEquals(n, 3, "the redelivered batch added no row");
+    assertEquals(writer.totals.inserted, 3);
+    assertEquals(writer.totals.duplicates, 3);
+    assertEquals(committed.length, 4);
 
-        const [row] = await db.query<Record<string, unknown>>(
-          `SELECT memory_total, disk_used, net_recv_bps, volumes FROM metrics
-           WHERE monitor_id = $1 ORDER BY ts LIMIT 1`,
-          [m1],
-        );
-        assertEquals(row.memory_total, 17_179_869_184);
-        assertEquals(row.disk_used, 101_234_567_890);
-        assertEquals(row.net_recv_bps, 56_000.5);
-        assertEquals((row.volumes as { name: string }[])[0].name, 'C: "system"');
+    const [row] = await db.query<Record<string, unknown>>(
+      `SELECT memory_total, disk_used, net_recv_bps, volumes FROM metrics
+     WHERE monitor_id = $1 ORDER BY ts LIMIT 1`,
+      [m1],
+    );
+    assertEquals(row.memory_total, 17_179_869_184);
+    assertEquals(row.disk_used, 101_234_567_890);
+    assertEquals(row.net_recv_bps, 56_000.5);
+    assertEquals((row.volumes as { name: string }[])[0].name, 'C: "system"');
 
-        const monitors = await db.query<Record<string, unknown>>(
-          `SELECT id, last_polled, last_error, last_error_at, consecutive_failures
-           FROM monitors ORDER BY id`,
-        );
-        assertEquals((monitors[0].last_polled as Date).getTime(), t0 + 30_000);
-        assertEquals(monitors[0].last_error, null);
-        assertEquals(monitors[2].last_error, "timed out");
-        assertEquals((monitors[2].last_error_at as Date).getTime(), t0);
-        assert((monitors[2].consecutive_failures as number) >= 1);
+    const monitors = await db.query<Record<string, unknown>>(
+      `SELECT id, last_polled, last_error, last_error_at, consecutive_failures
+     FROM monitors ORDER BY id`,
+    );
+    assertEquals((monitors[0].last_polled as Date).getTime(), t0 + 30_000);
+    assertEquals(monitors[0].last_error, null);
+    assertEquals(monitors[2].last_error, "timed out");
+    assertEquals((monitors[2].last_error_at as Date).getTime(), t0);
+    assert((monitors[2].consecutive_failures as number) >= 1);
 
-        // A monitor deleted between poll and write: its rows are dropped, the rest commit.
-        await db.query("DELETE FROM monitors WHERE id = $1", [m2]);
-        await writer.write({
-          v: 1,
-          batchId: "b2",
-          samples: [sample(m2, t0 + 60_000), sample(m3, t0 + 60_000)],
-          outcomes: [],
-        });
-        assertEquals(writer.totals.orphaned, 1);
-        const [{ n: after }] = await db.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM metrics",
-        );
-        assertEquals(after, 3, "m2's rows went with it (cascade) and only m3's new row came");
-      } finally {
-        await close();
-      }
-    },
-  });
-}
+    // A monitor deleted between poll and write: its rows are dropped, the rest commit.
+    await db.query("DELETE FROM monitors WHERE id = $1", [m2]);
+    await writer.write({
+      v: 1,
+      batchId: "b2",
+      samples: [sample(m2, t0 + 60_000), sample(m3, t0 + 60_000)],
+      outcomes: [],
+    });
+    assertEquals(writer.totals.orphaned, 1);
+    const [{ n: after }] = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM metrics",
+    );
+    assertEquals(after, 3, "m2's rows went with it (cascade) and only m3's new row came");
+  },
+);
 
 Deno.test("results queue: batches stay under the KV value limit and round-trip", () => {
   const samples = Array.from({ length: 2_000 }, (_, i) => sample(i + 1, 1_700_000_000_000 + i));
@@ -134,128 +149,105 @@ Deno.test("results queue: batches stay under the KV value limit and round-trip",
   assert(threw, "a foreign message is refused by name");
 });
 
-for (const backend of backends()) {
-  Deno.test({
-    name:
-      `metrics writer: every column from its sample key, ts to the ms, counts rounded (${backend})`,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
-      const { db, close } = await openTestDatabase(backend);
-      try {
-        await migrate(db);
-        await ensurePartitions(db);
-        const [m1, m2] = await seedMonitors(db, 2);
-        const writer = new MetricsWriter(db);
-        const ts = Math.floor(Date.now() / 1000) * 1000 - 60_000 + 123; // a millisecond survives
-        const full: MetricSample = {
-          ...sample(m1, ts),
-          memoryUsed: 6_442_450_944.6,
-          netPacketsSent: 10.4,
-          processCount: 142.5,
-          netUtilization: Number.NaN,
-          netSentBps: Number.POSITIVE_INFINITY,
-          interfaces: [{
-            name: "eth0",
-            sentBps: 1,
-            recvBps: 2,
-            packetsSent: 3,
-            packetsRecv: 4,
-            errors: 5,
-            discards: 6,
-            bandwidthBps: 1e9,
-            utilization: 0.5,
-          }],
-          uptimeS: 3_600.7,
-          bootTime: ts - 3_600_000,
-          pageFileTotal: 4_096,
-          pageFileUsed: 1_024,
-          processorQueue: 2,
-          contextSwitchesPs: 1_500.5,
-          cpuCores: [{ name: "0", percent: 12 }],
-          physicalDisks: [{
-            name: "0 C:",
-            readsPs: 1,
-            writesPs: 2,
-            readBps: 3,
-            writeBps: 4,
-            queue: 0,
-            secPerTransfer: 0.001,
-          }],
-          processNames: ["System"],
-          partial: [{ part: "disks", class: "fault", reason: "access denied" }],
-        };
-        await writer.write({
-          v: 1,
-          batchId: "cols",
-          samples: [full, { ...sample(m2, ts + 1), volumes: null }],
-          outcomes: [],
-        });
-        const rows = await db.query<Record<string, unknown>>(
-          `SELECT *, (extract(epoch FROM ts) * 1000)::bigint AS ms FROM metrics ORDER BY monitor_id`,
-        );
-        assertEquals(rows.length, 2);
-        const [a, b] = rows;
-        assertEquals(Number(a.ms), ts);
-        assertEquals(Number(b.ms), ts + 1);
-        assertEquals(a.monitor_id, m1);
-        assertEquals(a.cpu_percent, 12.5);
-        assertEquals(Number(a.memory_total), 17_179_869_184);
-        assertEquals(Number(a.memory_used), 6_442_450_945);
-        assertEquals(Number(a.net_packets_sent), 10);
-        assertEquals(a.process_count, 143);
-        assertEquals(a.net_utilization, null, "NaN is stored as null");
-        assertEquals(a.net_sent_bps, null, "Infinity is stored as null");
-        assertEquals(a.net_recv_bps, 56_000.5);
-        assertEquals(Number(a.net_discards), 1);
-        assertEquals(a.collection_ms, 7);
-        assertEquals((a.interfaces as { errors: number }[])[0].errors, 5);
-        assertEquals(Number(a.uptime_s), 3_601);
-        assertEquals(Number(a.page_file_total), 4_096);
-        assertEquals(a.processor_queue, 2);
-        assertEquals(a.context_switches_ps, 1_500.5);
-        assertEquals(a.cpu_cores, [{ name: "0", percent: 12 }]);
-        assertEquals((a.physical_disks as { name: string }[])[0].name, "0 C:");
-        assertEquals(a.partial, [{ part: "disks", class: "fault", reason: "access denied" }]);
-        assertEquals(b.volumes, null);
-        assertEquals(b.uptime_s, null);
-        assertEquals(b.partial, null);
-      } finally {
-        await close();
-      }
-    },
-  });
-}
+writerTest(
+  "metrics writer: every column from its sample key, ts to the ms, counts rounded",
+  2,
+  async (db, [m1, m2]) => {
+    const writer = new MetricsWriter(db);
+    const ts = Math.floor(Date.now() / 1000) * 1000 - 60_000 + 123; // a millisecond survives
+    const full: MetricSample = {
+      ...sample(m1, ts),
+      memoryUsed: 6_442_450_944.6,
+      netPacketsSent: 10.4,
+      processCount: 142.5,
+      netUtilization: Number.NaN,
+      netSentBps: Number.POSITIVE_INFINITY,
+      interfaces: [{
+        name: "eth0",
+        sentBps: 1,
+        recvBps: 2,
+        packetsSent: 3,
+        packetsRecv: 4,
+        errors: 5,
+        discards: 6,
+        bandwidthBps: 1e9,
+        utilization: 0.5,
+      }],
+      uptimeS: 3_600.7,
+      bootTime: ts - 3_600_000,
+      pageFileTotal: 4_096,
+      pageFileUsed: 1_024,
+      processorQueue: 2,
+      contextSwitchesPs: 1_500.5,
+      cpuCores: [{ name: "0", percent: 12 }],
+      physicalDisks: [{
+        name: "0 C:",
+        readsPs: 1,
+        writesPs: 2,
+        readBps: 3,
+        writeBps: 4,
+        queue: 0,
+        secPerTransfer: 0.001,
+      }],
+      processNames: ["System"],
+      partial: [{ part: "disks", class: "fault", reason: "access denied" }],
+    };
+    await writer.write({
+      v: 1,
+      batchId: "cols",
+      samples: [full, { ...sample(m2, ts + 1), volumes: null }],
+      outcomes: [],
+    });
+    const rows = await db.query<Record<string, unknown>>(
+      `SELECT *, (extract(epoch FROM ts) * 1000)::bigint AS ms FROM metrics ORDER BY monitor_id`,
+    );
+    assertEquals(rows.length, 2);
+    const [a, b] = rows;
+    assertEquals(Number(a.ms), ts);
+    assertEquals(Number(b.ms), ts + 1);
+    assertEquals(a.monitor_id, m1);
+    assertEquals(a.cpu_percent, 12.5);
+    assertEquals(Number(a.memory_total), 17_179_869_184);
+    assertEquals(Number(a.memory_used), 6_442_450_945);
+    assertEquals(Number(a.net_packets_sent), 10);
+    assertEquals(a.process_count, 143);
+    assertEquals(a.net_utilization, null, "NaN is stored as null");
+    assertEquals(a.net_sent_bps, null, "Infinity is stored as null");
+    assertEquals(a.net_recv_bps, 56_000.5);
+    assertEquals(Number(a.net_discards), 1);
+    assertEquals(a.collection_ms, 7);
+    assertEquals((a.interfaces as { errors: number }[])[0].errors, 5);
+    assertEquals(Number(a.uptime_s), 3_601);
+    assertEquals(Number(a.page_file_total), 4_096);
+    assertEquals(a.processor_queue, 2);
+    assertEquals(a.context_switches_ps, 1_500.5);
+    assertEquals(a.cpu_cores, [{ name: "0", percent: 12 }]);
+    assertEquals((a.physical_disks as { name: string }[])[0].name, "0 C:");
+    assertEquals(a.partial, [{ part: "disks", class: "fault", reason: "access denied" }]);
+    assertEquals(b.volumes, null);
+    assertEquals(b.uptime_s, null);
+    assertEquals(b.partial, null);
+  },
+);
 
-for (const backend of backends()) {
-  Deno.test({
-    name: `metrics writer: batches written in one go share one commit (${backend})`,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
-      const { db, close } = await openTestDatabase(backend);
-      try {
-        await migrate(db);
-        await ensurePartitions(db);
-        const monitors = await seedMonitors(db, 4);
-        const writer = new MetricsWriter(db);
-        const t0 = Date.now() - 60_000;
-        // as POST /ingest hands a request's batches over: one write per batch, same task
-        await Promise.all(monitors.map((m, i) =>
-          writer.write({
-            v: 1,
-            batchId: `one-go-${i}`,
-            samples: [sample(m, t0)],
-            outcomes: [outcome(m, t0, true)],
-          })
-        ));
-        const commits = Object.values(writer.batchRows.buckets).reduce((a, b) => a + b, 0);
-        assertEquals(commits, 1, "one commit for the four batches");
-        assertEquals(writer.lastCommit?.batches, 4);
-        assertEquals(writer.totals.inserted, 4);
-      } finally {
-        await close();
-      }
-    },
-  });
-}
+writerTest(
+  "metrics writer: batches written in one go share one commit",
+  4,
+  async (db, monitors) => {
+    const writer = new MetricsWriter(db);
+    const t0 = Date.now() - 60_000;
+    // as POST /ingest hands a request's batches over: one write per batch, same task
+    await Promise.all(monitors.map((m, i) =>
+      writer.write({
+        v: 1,
+        batchId: `one-go-${i}`,
+        samples: [sample(m, t0)],
+        outcomes: [outcome(m, t0, true)],
+      })
+    ));
+    const commits = Object.values(writer.batchRows.buckets).reduce((a, b) => a + b, 0);
+    assertEquals(commits, 1, "one commit for the four batches");
+    assertEquals(writer.lastCommit?.batches, 4);
+    assertEquals(writer.totals.inserted, 4);
+  },
+);

@@ -9,6 +9,7 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { createScratchDatabase } from "../helpers/databases.ts";
 import {
   ADMIN_PASSWORD,
+  apiCaller,
   eventually,
   makeTls,
   startCentral,
@@ -50,25 +51,7 @@ Deno.test({
       env: { NMSLITE_NODE_HEARTBEAT: "500ms", NMSLITE_NODE_HEARTBEAT_TIMEOUT: "3s" },
     });
     const client = Deno.createHttpClient({ caCerts: [tls.cert] });
-    const call = async (
-      method: string,
-      path: string,
-      body?: unknown,
-      token?: string,
-      // deno-lint-ignore no-explicit-any
-    ): Promise<any> => {
-      const res = await fetch(`${central.url}/api/v1${path}`, {
-        method,
-        client,
-        headers: {
-          "content-type": "application/json",
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      } as RequestInit);
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    };
+    const call = apiCaller(central.url, client);
     let node: { stop(): Promise<void> } | undefined;
     try {
       const login = await call("POST", "/auth/login", {

@@ -14,6 +14,8 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { createScratchDatabase } from "../helpers/databases.ts";
 import {
   ADMIN_PASSWORD,
+  type Answer,
+  apiCaller,
   eventually,
   makeTls,
   type Proc,
@@ -80,21 +82,7 @@ Deno.test({
     await startC(1);
     const lb = await startHaproxy({ dir, tls, backends: ports });
     const client = Deno.createHttpClient({ caCerts: [tls.cert] });
-    // deno-lint-ignore no-explicit-any
-    type Answer = { status: number; body: any };
-    const call = async (method: string, path: string, body?: unknown, token?: string) => {
-      const res = await fetch(`${lb.url}/api/v1${path}`, {
-        method,
-        client,
-        headers: {
-          "content-type": "application/json",
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      } as RequestInit);
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null } as Answer;
-    };
+    const call = apiCaller(lb.url, client);
     const nodes: Record<string, Awaited<ReturnType<typeof startNode>>> = {};
     const rowsOf = async (ids: number[]) =>
       (await sql`SELECT count(*)::int AS n FROM metrics WHERE monitor_id = ANY(${ids})`)[0].n;
