@@ -69,8 +69,7 @@ export const monitorsRepo = {
     return (await db.query<ScheduledMonitor>(`${SCHEDULABLE} AND m.id = $2`, [siteId, id]))[0] ??
       null;
   },
-  /** Of `ids`, those whose device belongs to another site (deleted ones are not named). */
-  /** The site of each monitor of `ids` that exists (by its device). */
+  /** The site of each monitor of `ids` that exists (its device's; deleted ones are absent). */
   async sitesOf(db: Queryable, ids: number[]): Promise<{ id: number; site_id: number }[]> {
     if (!ids.length) return [];
     return await db.query<{ id: number; site_id: number }>(

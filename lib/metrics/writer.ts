@@ -120,8 +120,8 @@ export class MetricsWriter {
     this.stopped = true;
   }
 
+  /** Runs while anything is pending; write() set `running` when it scheduled this. */
   private async drain(): Promise<void> {
-    this.running = true;
     try {
       while (this.pending.length && !this.stopped) {
         const group = this.takeGroup();
@@ -229,26 +229,32 @@ const COLUMN_LIST = METRIC_COLUMNS.join(", ");
 
 /**
  * $1: the samples as JSON, as MetricSample objects (samplesJson); PostgreSQL maps their keys
- * to columns, epoch ms to timestamptz and rounds the integer columns half up, as Math.round
- * does (round() on a float8 rounds half to even). $2: per monitor its
- * latest outcome. kept: rows whose monitor still exists; inserted: those not stored before (a
- * redelivered batch inserts nothing). Data-modifying CTEs run to completion whether read or not.
+ * to columns, epoch ms to timestamptz, and rounds the integer columns half up as Math.round
+ * does (round() on a float8 rounds half to even). $2: per monitor its latest outcome.
+ * kept: rows whose monitor still exists; inserted: those not stored before (a redelivered
+ * batch inserts nothing). Data-modifying CTEs run to completion whether read or not.
  */
 const COMMIT_SQL = `
 WITH s AS (
-  SELECT "monitorId" AS monitor_id, to_timestamp(ts / 1000) AS ts, "cpuPercent" AS cpu_percent,
-    floor("memoryTotal" + 0.5)::bigint AS memory_total, floor("memoryUsed" + 0.5)::bigint AS memory_used,
-    floor("diskTotal" + 0.5)::bigint AS disk_total, floor("diskUsed" + 0.5)::bigint AS disk_used,
+  SELECT "monitorId" AS monitor_id, to_timestamp(ts / 1000) AS ts,
+    "cpuPercent" AS cpu_percent,
+    floor("memoryTotal" + 0.5)::bigint AS memory_total,
+    floor("memoryUsed" + 0.5)::bigint AS memory_used,
+    floor("diskTotal" + 0.5)::bigint AS disk_total,
+    floor("diskUsed" + 0.5)::bigint AS disk_used,
     "netSentBps" AS net_sent_bps, "netRecvBps" AS net_recv_bps,
     floor("netPacketsSent" + 0.5)::bigint AS net_packets_sent,
     floor("netPacketsRecv" + 0.5)::bigint AS net_packets_recv,
-    floor("netErrors" + 0.5)::bigint AS net_errors, floor("netDiscards" + 0.5)::bigint AS net_discards,
-    "netUtilization" AS net_utilization, floor("processCount" + 0.5)::integer AS process_count,
+    floor("netErrors" + 0.5)::bigint AS net_errors,
+    floor("netDiscards" + 0.5)::bigint AS net_discards,
+    "netUtilization" AS net_utilization,
+    floor("processCount" + 0.5)::integer AS process_count,
     floor("collectionMs" + 0.5)::integer AS collection_ms, volumes, interfaces,
-    floor("uptimeS" + 0.5)::bigint AS uptime_s, floor("pageFileTotal" + 0.5)::bigint AS page_file_total,
-    floor("pageFileUsed" + 0.5)::bigint AS page_file_used, "processorQueue" AS processor_queue,
-    "contextSwitchesPs" AS context_switches_ps, "cpuCores" AS cpu_cores,
-    "physicalDisks" AS physical_disks, partial
+    floor("uptimeS" + 0.5)::bigint AS uptime_s,
+    floor("pageFileTotal" + 0.5)::bigint AS page_file_total,
+    floor("pageFileUsed" + 0.5)::bigint AS page_file_used,
+    "processorQueue" AS processor_queue, "contextSwitchesPs" AS context_switches_ps,
+    "cpuCores" AS cpu_cores, "physicalDisks" AS physical_disks, partial
   FROM json_to_recordset($1::text::json) AS j(
     "monitorId" integer, ts float8, "cpuPercent" real, "memoryTotal" float8,
     "memoryUsed" float8, "diskTotal" float8, "diskUsed" float8, "netSentBps" float8,
@@ -280,9 +286,10 @@ SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM kept):
  * The samples as the JSON COMMIT_SQL reads: the objects themselves, so V8's serializer runs
  * without a copy of each row (building snake_case rows with ISO dates cost 3-4 times as
  * much). NaN and Infinity become null, as the columns want. Samples of the extended and full
- * profiles go without what is not a column (processes, services, events: detail_writer.ts).
+ * profiles (`detail`) go without what is not a column (processes, services, events:
+ * detail_writer.ts).
  */
-export function samplesJson(samples: MetricSample[], detail = samples.some(hasDetail)): string {
+export function samplesJson(samples: MetricSample[], detail: boolean): string {
   if (!detail) return JSON.stringify(samples);
   return JSON.stringify(
     samples.map((

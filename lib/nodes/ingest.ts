@@ -6,8 +6,9 @@
  * future beyond the allowed clock skew, and the batch must not exceed the row limit.
  *
  * The site of each monitor is remembered for a short while (SITE_TTL_MS), so that a request
- * costs the database one statement (the commit), not two: a monitor or device event, local
- * or relayed from another central process, forgets what it may have changed, and the TTL
+ * costs the database one statement (the commit), not two. A device's site is set when it is
+ * created and never changes, so a monitor changes site only by moving to another device: its
+ * monitor event, local or relayed from another central process, forgets it, and the TTL
  * bounds what an event that never came could leave stale.
  */
 import type { Database } from "../db/driver.ts";
@@ -52,7 +53,6 @@ export class IngestService {
   ) {
     events?.subscribe((e) => {
       if (e.entity === "monitor") this.sites.delete(e.id);
-      else if (e.entity === "device") this.sites.clear(); // its monitors may have moved
     });
   }
 
