@@ -223,9 +223,11 @@ Deno.test({
         return m.nmslite_node_buffered_batches === 0 && m;
       });
       await new Promise((r) => setTimeout(r, 1_000)); // a poll still running when disabled
+      // the node's poll counters come from its pollers' stats, sent every 2 s: unchanged
+      // across two of those periods means the last poll is counted
       const final = await eventually("buffer empty and stable", async () => {
         const a = await node.metrics();
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 4_500));
         const b = await node.metrics();
         return a.nmslite_node_polls_ok_total === b.nmslite_node_polls_ok_total &&
           b.nmslite_node_buffered_batches === 0 && b;
