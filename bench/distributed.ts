@@ -196,6 +196,11 @@ try {
       (nb.m.nmslite_node_polls_ok_total - a.nodes[i].m.nmslite_node_polls_ok_total);
   });
   const centralMs = (b.centralCpu - a.centralCpu) * 1000;
+  let requests = 0;
+  b.nodes.forEach((nb, i) => {
+    requests += nb.m.nmslite_node_shipped_requests_total -
+      a.nodes[i].m.nmslite_node_shipped_requests_total;
+  });
   say("");
   say(`| figure | value |`);
   say(`|---|---|`);
@@ -203,6 +208,11 @@ try {
   say(`| window | ${elapsed.toFixed(1)} s |`);
   say(`| rows ingested in the window | ${ingested} (${(ingested / elapsed).toFixed(1)}/s) |`);
   say(`| central CPU per ingested row | ${(centralMs / Math.max(1, ingested)).toFixed(3)} ms |`);
+  say(
+    `| ingest requests from the nodes | ${(requests / elapsed).toFixed(1)}/s, ${
+      (ingested / Math.max(1, requests)).toFixed(0)
+    } rows each |`,
+  );
   b.nodes.forEach((nb, i) => {
     const na = a.nodes[i];
     const polls = nb.m.nmslite_node_polls_total - na.m.nmslite_node_polls_total;

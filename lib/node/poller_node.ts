@@ -36,6 +36,8 @@ import {
 } from "../discovery/discovery.ts";
 
 const log = getLogger(["nmslite", "node"]);
+/** How long past its due time a poll waits on the node for others to share its request. */
+const SHIP_AT_AGE_MS = 1_200;
 
 export interface PollerNodeSettings {
   centralUrl: string;
@@ -90,9 +92,10 @@ export class PollerNode {
     const shipper = new Shipper(
       central,
       buffer,
-      // Latency budget from a poll's due time to its row on the central, p99 < 2 s: the
-      // Workers' batches (<= 0.5 s), this gathering (<= 0.5 s), the request and the commit.
-      { maxBatchesPerRequest: 200, maxBytesPerRequest: 800_000, gatherMs: 500 },
+      // Latency budget from a poll's due time to its row on the central, p99 < 2 s: a request
+      // leaves when its oldest poll is 1.2 s past due (the poll, the Workers' batching of
+      // <= 0.5 s and the gathering), which leaves the rest for the request and the commit.
+      { maxBatchesPerRequest: 200, maxBytesPerRequest: 800_000, shipAtAgeMs: SHIP_AT_AGE_MS },
       (code) => ref.node?.onRefused(code),
     );
     const node = ref.node = new PollerNode(settings, central, identity, buffer, pipeline, shipper);
@@ -381,6 +384,8 @@ export class PollerNode {
       `nmslite_node_dropped_batches_total ${c.dropped}`,
       "# TYPE nmslite_node_dead_letter_batches gauge",
       `nmslite_node_dead_letter_batches ${c.deadLetters}`,
+      "# TYPE nmslite_node_shipped_requests_total counter",
+      `nmslite_node_shipped_requests_total ${s.shippedRequests}`,
       "# TYPE nmslite_node_shipped_batches_total counter",
       `nmslite_node_shipped_batches_total ${s.shippedBatches}`,
       "# TYPE nmslite_node_shipped_rows_total counter",

@@ -22,6 +22,8 @@ export interface Poster {
 
 export class Shipper {
   readonly counts = {
+    /** ingest requests the central acknowledged */
+    shippedRequests: 0,
     shippedBatches: 0,
     shippedRows: 0,
     failures: 0,
@@ -31,6 +33,8 @@ export class Shipper {
   lastError: string | null = null;
   private running = false;
   private loop?: Promise<void>;
+  /** ends a gathering wait early (stop) */
+  private wake?: () => void;
 
   constructor(
     private readonly central: Poster,
@@ -38,8 +42,12 @@ export class Shipper {
     private readonly opts: {
       maxBatchesPerRequest: number;
       maxBytesPerRequest: number;
-      /** after a request that was not full, wait this long before the next (default 0) */
-      gatherMs?: number;
+      /**
+       * A request that would not be full waits until its oldest poll is this old (from its due
+       * time), so each request carries as many rows as the poll-to-row budget allows; rows
+       * older than this, a backlog and full requests go at once. 0 (the default): no waiting.
+       */
+      shipAtAgeMs?: number;
     },
     private readonly onRevoked: (code: string) => void,
   ) {}
@@ -51,34 +59,59 @@ export class Shipper {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.wake?.();
     await this.loop;
+  }
+
+  private gather(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   private async run(): Promise<void> {
     let backoff = 250;
     while (this.running) {
-      const items = await this.buffer.peek(
-        this.opts.maxBatchesPerRequest,
-        this.opts.maxBytesPerRequest,
-      );
+      let items = await this.peek();
       if (!items.length) {
         await this.buffer.wait(500);
         continue;
       }
+      // A short request is the live trickle: it gathers until its oldest poll has spent the
+      // budget, so the central commits many rows per request (its cost is per request more
+      // than per row: bench:central). A backlog (full requests) is sent back to back.
+      const wait = this.opts.shipAtAgeMs && !this.full(items)
+        ? oldestDueAt(items) + this.opts.shipAtAgeMs - Date.now()
+        : 0;
+      if (wait > 0) {
+        await this.gather(Math.min(wait, this.opts.shipAtAgeMs!));
+        if (!this.running) break;
+        items = await this.peek();
+      }
       const outcome = await this.send(items);
       if (outcome === "ok") {
         backoff = 250;
-        // A short request is the live trickle: gather for a moment so the central commits
-        // many rows per request (its cost is per request more than per row). A backlog
-        // (full requests) is sent back to back.
-        if (items.length < this.opts.maxBatchesPerRequest) {
-          await new Promise((r) => setTimeout(r, this.opts.gatherMs ?? 0));
-        }
         continue;
       }
       await new Promise((r) => setTimeout(r, backoff));
       backoff = Math.min(backoff * 2, 5_000);
     }
+  }
+
+  private peek(): Promise<BufferedBatch[]> {
+    return this.buffer.peek(this.opts.maxBatchesPerRequest, this.opts.maxBytesPerRequest);
+  }
+
+  /** Whether a request of these would be cut short by a limit (more may be waiting). */
+  private full(items: BufferedBatch[]): boolean {
+    if (items.length >= this.opts.maxBatchesPerRequest) return true;
+    let bytes = 0;
+    for (const i of items) bytes += i.bytes;
+    return bytes >= this.opts.maxBytesPerRequest / 2;
   }
 
   /** "ok" when the batches left the buffer (committed or dead-lettered), else "retry". */
@@ -90,6 +123,7 @@ export class Shipper {
         AbortSignal.timeout(60_000),
       );
       await this.buffer.remove(items);
+      this.counts.shippedRequests++;
       this.counts.shippedBatches += items.length;
       this.counts.shippedRows += res.rows;
       if (this.lastError) log.info("the central takes results again", {});
@@ -131,4 +165,13 @@ export class Shipper {
       return "retry";
     }
   }
+}
+
+/** The earliest due time of the polls in `items`; 0 (ship now) when none says. */
+export function oldestDueAt(items: BufferedBatch[]): number {
+  let oldest = Infinity;
+  for (const { batch } of items) {
+    for (const o of batch.outcomes) if (o.dueAt < oldest) oldest = o.dueAt;
+  }
+  return Number.isFinite(oldest) ? oldest : 0;
 }

@@ -1,0 +1,112 @@
+/**
+ * The node's shipper spends the poll-to-row budget on gathering: a request that would not be
+ * full waits until its oldest poll is `shipAtAgeMs` past due, so later batches share it; an
+ * overdue poll and a full request go at once. Real buffer (Deno KV in a temp dir), real
+ * client, and a loopback server standing in for the central's /ingest that records requests.
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { CentralClient } from "../../lib/node/central_client.ts";
+import { ResultBuffer } from "../../lib/node/result_buffer.ts";
+import { oldestDueAt, Shipper } from "../../lib/node/shipper.ts";
+import type { ResultBatch } from "../../lib/messages.ts";
+import { eventually } from "../helpers/distributed.ts";
+
+function batch(monitorId: number, dueAt: number): ResultBatch {
+  return {
+    v: 1,
+    batchId: crypto.randomUUID(),
+    samples: [],
+    outcomes: [{
+      monitorId,
+      deviceId: monitorId,
+      ok: false,
+      attempts: 1,
+      attemptedAt: dueAt,
+      dueAt,
+      durationMs: 5,
+      error: "timeout",
+    }],
+  };
+}
+
+async function harness(
+  opts: { shipAtAgeMs: number; maxBatchesPerRequest?: number; buffered?: ResultBatch[] },
+) {
+  const requests: number[][] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const body = await req.json() as { batches: ResultBatch[] };
+    requests.push(body.batches.map((b) => b.outcomes[0].monitorId));
+    const rows = body.batches.reduce((n, b) => n + b.samples.length, 0);
+    return Response.json({
+      success: true,
+      data: { batches: body.batches.length, rows, inserted: rows, duplicates: 0 },
+    });
+  });
+  const dir = await Deno.makeTempDir({ prefix: "nmslite-shipper-" });
+  const buffer = await ResultBuffer.open(`${dir}/buffer.kv`, 1_000);
+  for (const b of opts.buffered ?? []) await buffer.append(b);
+  const central = await CentralClient.create(`http://127.0.0.1:${server.addr.port}`, {});
+  const shipper = new Shipper(central, buffer, {
+    maxBatchesPerRequest: opts.maxBatchesPerRequest ?? 200,
+    maxBytesPerRequest: 800_000,
+    shipAtAgeMs: opts.shipAtAgeMs,
+  }, () => {});
+  shipper.start();
+  return {
+    requests,
+    buffer,
+    async close() {
+      await shipper.stop();
+      buffer.close();
+      central.close();
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("shipper: fresh polls gather into one request until the oldest is due to go", async () => {
+  const h = await harness({ shipAtAgeMs: 3_000 });
+  try {
+    const now = Date.now();
+    await h.buffer.append(batch(1, now));
+    await new Promise((r) => setTimeout(r, 200));
+    await h.buffer.append(batch(2, now + 200));
+    await h.buffer.append(batch(3, now + 200));
+    await eventually("shipped", () => Promise.resolve(h.requests.length > 0), 30_000);
+    assertEquals(h.requests, [[1, 2, 3]], "one request for the three batches");
+    await eventually("buffer empty", () => Promise.resolve(h.buffer.counts.buffered === 0));
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("shipper: an overdue poll and a full request go without waiting", async () => {
+  // A wait of ten minutes would outlast the test's guard: these must not wait at all.
+  const overdue = await harness({ shipAtAgeMs: 600_000 });
+  try {
+    await overdue.buffer.append(batch(1, Date.now() - 700_000));
+    await eventually("the overdue batch shipped", () => Promise.resolve(overdue.requests.length));
+    assertEquals(overdue.requests, [[1]]);
+  } finally {
+    await overdue.close();
+  }
+  const full = await harness({
+    shipAtAgeMs: 600_000,
+    maxBatchesPerRequest: 2,
+    buffered: [batch(2, Date.now()), batch(3, Date.now()), batch(4, Date.now())],
+  });
+  try {
+    await eventually("the full request shipped", () => Promise.resolve(full.requests.length));
+    assertEquals(full.requests, [[2, 3]], "the full request went; the rest waits its turn");
+  } finally {
+    await full.close();
+  }
+});
+
+Deno.test("shipper: a request's age is its oldest poll's", () => {
+  const item = (b: ResultBatch) => ({ key: [], batch: b, bytes: 0 });
+  assertEquals(oldestDueAt([item(batch(1, 5_000)), item(batch(2, 3_000))]), 3_000);
+  assertEquals(oldestDueAt([item({ ...batch(1, 1), outcomes: [] })]), 0, "none: ship now");
+  assert(oldestDueAt([]) === 0);
+});
