@@ -134,6 +134,39 @@ export const pollerNodesRepo = {
       [ids],
     );
   },
+  /**
+   * A central process's once-a-second look, in one statement: the nodes of `ids` (channels
+   * open here) that are still enrolled, their heartbeat set to now, and per site of `sites`
+   * its live nodes (enrolled, heartbeat newer than `timeoutMs`, or just touched), by id.
+   */
+  async touchAndLive(
+    db: Queryable,
+    ids: number[],
+    sites: number[],
+    timeoutMs: number,
+  ): Promise<{ enrolled: number[]; live: Map<number, number[]> }> {
+    const rows = await db.query<{ site_id: number | null; ids: number[] }>(
+      `WITH touched AS (
+         UPDATE poller_nodes SET last_heartbeat = now()
+         WHERE id = ANY($1::int[]) AND status = 'enrolled' RETURNING id
+       )
+       SELECT NULL::int AS site_id, coalesce(array_agg(id), '{}') AS ids FROM touched
+       UNION ALL
+       SELECT site_id, array_agg(id ORDER BY id) FROM poller_nodes
+       WHERE site_id = ANY($2::int[]) AND status = 'enrolled'
+         AND (last_heartbeat > now() - make_interval(secs => $3::float8 / 1000)
+              OR id IN (SELECT id FROM touched))
+       GROUP BY site_id`,
+      [ids, sites, timeoutMs],
+    );
+    const live = new Map<number, number[]>(sites.map((s) => [s, []]));
+    let enrolled: number[] = [];
+    for (const r of rows) {
+      if (r.site_id === null) enrolled = r.ids.map(Number);
+      else live.set(r.site_id, r.ids.map(Number));
+    }
+    return { enrolled, live };
+  },
   /** Enrolled nodes of the site whose heartbeat is newer than `timeoutMs`, by id. */
   async liveOfSite(db: Queryable, siteId: number, timeoutMs: number): Promise<number[]> {
     return (await db.query<{ id: number }>(

@@ -346,16 +346,20 @@ export class NodeHub {
   private async tick(): Promise<void> {
     if (this.channels.size === 0) return;
     try {
-      // Revoked meanwhile (here or on another process): the channel ends now.
+      // One statement a second (each costs the central a wake-up): an open channel is a sign
+      // of life as good as a heartbeat, so this process vouches for the nodes connected to it
+      // (a node is not given up while only its posts fail), learns which were revoked
+      // meanwhile (here or on another process: their channel ends now), and which nodes of
+      // its sites are live.
       const ids = [...this.channels.keys()];
-      const rows = await this.deps.db.query<{ id: number }>(
-        "SELECT id FROM poller_nodes WHERE id = ANY($1::int[]) AND status = 'enrolled'",
-        [ids],
+      const sites = [...new Set([...this.channels.values()].map((c) => c.node.site_id))];
+      const { enrolled, live } = await pollerNodesRepo.touchAndLive(
+        this.deps.db,
+        ids,
+        sites,
+        this.opts.heartbeatTimeoutMs,
       );
-      const ok = new Set(rows.map((r) => r.id));
-      // An open channel is a sign of life as good as a heartbeat: this process vouches for
-      // the nodes connected to it, so a node is not given up while only its posts fail.
-      await pollerNodesRepo.touch(this.deps.db, [...ok]);
+      const ok = new Set(enrolled);
       for (const id of ids) {
         const ch = this.channels.get(id);
         if (ch && !ok.has(id)) {
@@ -364,10 +368,9 @@ export class NodeHub {
           this.close(ch);
         }
       }
-      const sites = new Set([...this.channels.values()].map((c) => c.node.site_id));
       for (const site of sites) {
-        const live = await this.liveNodes(site);
-        if (this.liveBySite.get(site) !== live.join(",")) await this.recomputeSite(site);
+        const nodes = live.get(site) ?? [];
+        if (this.liveBySite.get(site) !== nodes.join(",")) await this.recomputeSite(site);
       }
     } catch (err) {
       log.warn("node tick failed: {message}", { message: (err as Error).message });
