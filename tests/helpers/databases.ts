@@ -4,6 +4,7 @@
  */
 import postgres from "postgres";
 import { type Database, openDatabase } from "../../lib/db/driver.ts";
+import { migrate } from "../../lib/db/migrate.ts";
 
 export type Backend = "pglite" | "postgres";
 
@@ -61,4 +62,27 @@ export async function openTestDatabase(
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/** A test per backend (`name (backend)`) on a fresh database with every migration applied. */
+export function migratedTest(
+  name: string,
+  fn: (db: Database, backend: Backend) => Promise<void>,
+): void {
+  for (const backend of backends()) {
+    Deno.test({
+      name: `${name} (${backend})`,
+      sanitizeResources: false,
+      sanitizeOps: false,
+      fn: async () => {
+        const { db, close } = await openTestDatabase(backend);
+        try {
+          await migrate(db);
+          await fn(db, backend);
+        } finally {
+          await close();
+        }
+      },
+    });
+  }
 }

@@ -1,7 +1,6 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { backends, openTestDatabase } from "../helpers/databases.ts";
+import { migratedTest } from "../helpers/databases.ts";
 import { seedMonitors } from "../helpers/seed.ts";
-import { migrate } from "../../lib/db/migrate.ts";
 import type { Database } from "../../lib/db/driver.ts";
 import { ensurePartitions } from "../../lib/metrics/partitions.ts";
 import { MetricsWriter } from "../../lib/metrics/writer.ts";
@@ -14,23 +13,10 @@ function writerTest(
   monitors: number,
   fn: (db: Database, ids: number[]) => Promise<void>,
 ): void {
-  for (const backend of backends()) {
-    Deno.test({
-      name: `${name} (${backend})`,
-      sanitizeResources: false,
-      sanitizeOps: false,
-      fn: async () => {
-        const { db, close } = await openTestDatabase(backend);
-        try {
-          await migrate(db);
-          await ensurePartitions(db);
-          await fn(db, await seedMonitors(db, monitors));
-        } finally {
-          await close();
-        }
-      },
-    });
-  }
+  migratedTest(name, async (db) => {
+    await ensurePartitions(db);
+    await fn(db, await seedMonitors(db, monitors));
+  });
 }
 
 function sample(monitorId: number, ts: number): MetricSample {
