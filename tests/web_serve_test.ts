@@ -254,3 +254,29 @@ Deno.test("serve over HTTPS: accepted connections have TCP_NODELAY (no Nagle wai
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve over HTTPS with the central role's permissions: TCP_NODELAY without /proc", async () => {
+  // The central runs under --deny-write --deny-run, where Deno refuses /proc/self/fd: the
+  // listener is then found by asking the low descriptors, not by listing them.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      "--allow-ffi",
+      "--deny-write",
+      "--deny-run",
+      new URL("./fixtures/serve/nodelay_probe.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 0, stderr);
+  const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+  assertEquals(result.answered, true);
+  assertEquals(result.warnings, [], "no warning about TCP_NODELAY");
+  assertEquals(result.noDelay, true, "the accepted connection has TCP_NODELAY");
+});

@@ -12,12 +12,16 @@
  * setting it once on the listener covers every connection. Deno does not expose a listener's
  * file descriptor, so it is found among the process's own descriptors: the listening socket
  * (SO_ACCEPTCONN) bound to the listener's port. The system calls go through FFI into libc,
- * which needs the `ffi` permission (`deno task start` runs with --allow-all).
+ * which needs the `ffi` permission (`deno task start` runs with --allow-all; the central role
+ * needs no more than --allow-ffi besides what it uses anyway).
  */
 import { type Libc, openLibc } from "./libc.ts";
 
 const SOL_SOCKET = 1;
+const SO_TYPE = 3;
 const SO_ACCEPTCONN = 30;
+/** descriptors asked one by one when /proc/self/fd cannot be read */
+const PROBED_FDS = 4_096;
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
 const AF_INET = 2;
@@ -40,10 +44,24 @@ function port(c: Libc, fd: number, peer = false): number | undefined {
   return (addr[2] << 8) | addr[3];
 }
 
-/** This process's open descriptors that are sockets. */
-function socketFds(): number[] {
+/**
+ * This process's open descriptors that are sockets: listed from /proc/self/fd, or where that
+ * is refused (Deno lets only --allow-all read it, and the central role runs with --deny-write
+ * --deny-run) found by asking the lowest PROBED_FDS descriptors for their socket type, which
+ * only a socket answers. A listener is opened at start, so its descriptor is a low one.
+ */
+function socketFds(c: Libc): number[] {
   const fds: number[] = [];
-  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync("/proc/self/fd")];
+  } catch {
+    for (let fd = 0; fd < PROBED_FDS; fd++) {
+      if (intOption(c, fd, SOL_SOCKET, SO_TYPE) !== undefined) fds.push(fd);
+    }
+    return fds;
+  }
+  for (const entry of entries) {
     const fd = Number(entry.name);
     if (!Number.isInteger(fd)) continue;
     try {
@@ -62,14 +80,7 @@ export function setListenerNoDelay(localPort: number): string | undefined {
   if (typeof c === "string") return c;
   // Every listening socket of ours on that port (an IPv4 and an IPv6 one may share it).
   let found = 0;
-  let fds: number[];
-  try {
-    fds = socketFds();
-  } catch (err) {
-    // e.g. the central role under --deny-write / a sandbox: /proc/self/fd needs --allow-all
-    return `cannot list this process's sockets: ${(err as Error).name}`;
-  }
-  for (const fd of fds) {
+  for (const fd of socketFds(c)) {
     if (intOption(c, fd, SOL_SOCKET, SO_ACCEPTCONN) !== 1 || port(c, fd) !== localPort) continue;
     const one = new Int32Array([1]);
     if (c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, one, 4) !== 0) return "setsockopt failed";
@@ -87,7 +98,7 @@ export function setListenerNoDelay(localPort: number): string | undefined {
 export function connectionNoDelay(localPort: number, peerPort: number): boolean | undefined {
   const c = openLibc();
   if (typeof c === "string") return undefined;
-  for (const fd of socketFds()) {
+  for (const fd of socketFds(c)) {
     if (intOption(c, fd, SOL_SOCKET, SO_ACCEPTCONN) !== 0) continue;
     if (port(c, fd) !== localPort || port(c, fd, true) !== peerPort) continue;
     const v = intOption(c, fd, IPPROTO_TCP, TCP_NODELAY);
