@@ -5,10 +5,12 @@
  * holds new connections until one closes.
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
+import { fixtureResult } from "./helpers/subprocess.ts";
 import { startChildServer } from "../scripts/child_server.ts";
 import { serve } from "../lib/web/serve.ts";
 import { loadTlsMaterial } from "../lib/tls_certificate.ts";
 import { connectionNoDelay } from "../lib/os/tcp_nodelay.ts";
+import { CENTRAL_PERMISSIONS } from "./helpers/distributed.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -261,21 +263,13 @@ Deno.test("serve over HTTPS with the central role's permissions: TCP_NODELAY wit
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-sys",
-      "--allow-ffi",
-      "--deny-write",
-      "--deny-run",
+      ...CENTRAL_PERMISSIONS,
       new URL("./fixtures/serve/nodelay_probe.ts", import.meta.url).pathname,
     ],
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assertEquals(out.code, 0, stderr);
-  const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+  const result = fixtureResult(out);
   assertEquals(result.answered, true);
   assertEquals(result.warnings, [], "no warning about TCP_NODELAY");
   assertEquals(result.noDelay, true, "the accepted connection has TCP_NODELAY");

@@ -229,13 +229,7 @@ export async function startCentral(
     Deno.execPath(),
     [
       "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-sys",
-      "--allow-ffi",
-      "--deny-write",
-      "--deny-run",
+      ...CENTRAL_PERMISSIONS,
       ...(opts.v8Flags?.length ? [`--v8-flags=${opts.v8Flags.join(",")}`] : []),
       ...(opts.inspect ? [`--inspect=127.0.0.1:${opts.inspect}`] : []),
       "main.ts",
@@ -250,6 +244,17 @@ export async function startCentral(
   client?.close();
   return { ...proc, url };
 }
+
+/** What the central role is started with: no file writes, no subprocesses (docs/deploy.md). */
+export const CENTRAL_PERMISSIONS = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-sys",
+  "--allow-ffi",
+  "--deny-write",
+  "--deny-run",
+];
 
 /**
  * haproxy ending TLS on a free port, with health checks: the API round robin over the centrals,

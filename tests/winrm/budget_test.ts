@@ -6,6 +6,7 @@
  * a low limit) is retried after closing idle connections.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { fixtureResult } from "../helpers/subprocess.ts";
 import { clientFor, PASSWORD, using, withSim } from "./sim_helpers.ts";
 import { closeSharedPools } from "../../lib/winrm/pool.ts";
 import { ConnectionBudget, connectionBudget } from "../../lib/winrm/budget.ts";
@@ -174,9 +175,9 @@ Deno.test("out of descriptors (EMFILE): idle connections are closed and the conn
       stdout: "piped",
       stderr: "piped",
     }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assertEquals(out.code, 0, stderr);
-    const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+    const result = fixtureResult<{ errors: string[]; ok: number; budget: { exhausted: number } }>(
+      out,
+    );
     assertEquals(result.errors, []);
     assertEquals(result.ok, 16);
     assert(result.budget.exhausted > 0, "EMFILE was met (and answered)");
