@@ -8,6 +8,7 @@
  */
 import { startWinsim } from "../winsim/mod.ts";
 import { ConfigError, loadConfig } from "../lib/config.ts";
+import { apiCaller } from "./api_caller.ts";
 
 // The demo reads the same settings as `deno task start` (flags > environment > config file,
 // README's table) and passes them on to main.ts unchanged; only its defaults differ: port
@@ -120,20 +121,11 @@ Deno.addSignalListener("SIGINT", stop);
 Deno.addSignalListener("SIGTERM", stop);
 
 async function api(method: string, path: string, token?: string, body?: unknown) {
-  const res = await fetch(`${apiBase}/api/v1${path}`, {
-    method,
-    client,
-    headers: {
-      "content-type": "application/json",
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok && res.status !== 409) {
-    throw new Error(`${method} ${path}: ${res.status} ${json?.error?.message}`);
+  const res = await apiCaller(apiBase, client)(method, path, body, token);
+  if (res.status >= 300 && res.status !== 409) {
+    throw new Error(`${method} ${path}: ${res.status} ${res.body?.error?.message}`);
   }
-  return json;
+  return res.body;
 }
 
 for (let i = 0;; i++) {

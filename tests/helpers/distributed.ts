@@ -4,6 +4,7 @@
  * with its output in a log file (shown when something fails to start).
  */
 import { freePort } from "./ports.ts";
+import { type Answer, apiCaller } from "../../scripts/api_caller.ts";
 import { selfSignedServerCertificate } from "../../lib/tls_certificate.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
@@ -84,25 +85,7 @@ function spawn(
   };
 }
 
-// deno-lint-ignore no-explicit-any
-export type Answer = { status: number; body: any };
-
-/** Calls `${baseUrl}/api/v1` with JSON: the status and the parsed body (null when empty). */
-export function apiCaller(baseUrl: string, client?: Deno.HttpClient) {
-  return async (method: string, path: string, body?: unknown, token?: string): Promise<Answer> => {
-    const res = await fetch(`${baseUrl}/api/v1${path}`, {
-      method,
-      client,
-      headers: {
-        "content-type": "application/json",
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    } as RequestInit);
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
-}
+export { type Answer, apiCaller };
 
 /**
  * For the benches: logs in as admin and makes a site and an NTLM credential profile named
