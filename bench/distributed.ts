@@ -197,9 +197,12 @@ try {
   });
   const centralMs = (b.centralCpu - a.centralCpu) * 1000;
   let requests = 0;
+  let heartbeats = 0;
   b.nodes.forEach((nb, i) => {
     requests += nb.m.nmslite_node_shipped_requests_total -
       a.nodes[i].m.nmslite_node_shipped_requests_total;
+    heartbeats += (nb.m.nmslite_node_heartbeat_requests_total ?? 0) -
+      (a.nodes[i].m.nmslite_node_heartbeat_requests_total ?? 0);
   });
   say("");
   say(`| figure | value |`);
@@ -213,6 +216,7 @@ try {
       (ingested / Math.max(1, requests)).toFixed(0)
     } rows each |`,
   );
+  say(`| heartbeat requests from the nodes | ${(heartbeats / elapsed).toFixed(2)}/s |`);
   b.nodes.forEach((nb, i) => {
     const na = a.nodes[i];
     const polls = nb.m.nmslite_node_polls_total - na.m.nmslite_node_polls_total;

@@ -12,6 +12,13 @@ export interface PollerNodeStats {
   monitors?: number;
 }
 
+/** A node's report as the hub's tick writes it (version and stats, as a heartbeat sets them). */
+export interface NodeReportRow {
+  id: number;
+  version: string;
+  stats: PollerNodeStats;
+}
+
 export interface PollerNode {
   id: number;
   site_id: number;
@@ -136,19 +143,27 @@ export const pollerNodesRepo = {
   },
   /**
    * A central process's once-a-second look, in one statement: the nodes of `ids` (channels
-   * open here) that are still enrolled, their heartbeat set to now, and per site of `sites`
-   * its live nodes (enrolled, heartbeat newer than `timeoutMs`, or just touched), by id.
+   * open here, or whose ingest requests brought a report since the last look) that are still
+   * enrolled, their heartbeat set to now and, for those in `reports`, their version and stats
+   * set as reported; and per site of `sites` its live nodes (enrolled, heartbeat newer than
+   * `timeoutMs`, or just touched), by id.
    */
   async touchAndLive(
     db: Queryable,
     ids: number[],
     sites: number[],
     timeoutMs: number,
+    reports: NodeReportRow[] = [],
   ): Promise<{ enrolled: number[]; live: Map<number, number[]> }> {
     const rows = await db.query<{ site_id: number | null; ids: number[] }>(
-      `WITH touched AS (
-         UPDATE poller_nodes SET last_heartbeat = now()
-         WHERE id = ANY($1::int[]) AND status = 'enrolled' RETURNING id
+      `WITH rep AS (
+         SELECT * FROM json_to_recordset($4::text::json) AS r(id int, version text, stats jsonb)
+       ), touched AS (
+         UPDATE poller_nodes n SET last_heartbeat = now(),
+           version = COALESCE(NULLIF(rep.version, ''), n.version),
+           stats = COALESCE(rep.stats, n.stats)
+         FROM unnest($1::int[]) AS i(id) LEFT JOIN rep ON rep.id = i.id
+         WHERE n.id = i.id AND n.status = 'enrolled' RETURNING n.id
        )
        SELECT NULL::int AS site_id, coalesce(array_agg(id), '{}') AS ids FROM touched
        UNION ALL
@@ -157,7 +172,7 @@ export const pollerNodesRepo = {
          AND (last_heartbeat > now() - make_interval(secs => $3::float8 / 1000)
               OR id IN (SELECT id FROM touched))
        GROUP BY site_id`,
-      [ids, sites, timeoutMs],
+      [ids, sites, timeoutMs, JSON.stringify(reports)],
     );
     const live = new Map<number, number[]>(sites.map((s) => [s, []]));
     let enrolled: number[] = [];

@@ -61,6 +61,10 @@ export class PollerNode {
   private lastPolls = 0;
   private lastPollsAt = performance.now();
   private pollsPerS = 0;
+  /** the figures of the last heartbeat period, sent as a heartbeat or with an ingest request */
+  report?: HeartbeatRequest;
+  /** heartbeat requests of their own (the rest rode on ingest requests) */
+  heartbeatsSent = 0;
   connected = false;
   revoked = false;
   assignments = 0;
@@ -95,7 +99,12 @@ export class PollerNode {
       // Latency budget from a poll's due time to its row on the central, p99 < 2 s: a request
       // leaves when its oldest poll is 1.2 s past due (the poll, the Workers' batching of
       // <= 0.5 s and the gathering), which leaves the rest for the request and the commit.
-      { maxBatchesPerRequest: 200, maxBytesPerRequest: 800_000, shipAtAgeMs: SHIP_AT_AGE_MS },
+      {
+        maxBatchesPerRequest: 200,
+        maxBytesPerRequest: 800_000,
+        shipAtAgeMs: SHIP_AT_AGE_MS,
+        heartbeat: () => ref.node?.report,
+      },
       (code) => ref.node?.onRefused(code),
     );
     const node = ref.node = new PollerNode(settings, central, identity, buffer, pipeline, shipper);
@@ -319,6 +328,11 @@ export class PollerNode {
     await send(report);
   }
 
+  /**
+   * Every heartbeat period: the node's figures, posted as a heartbeat unless an ingest request
+   * carried them to the central within the period (the central records those at its next
+   * tick), so a node that ships results sends no heartbeat requests.
+   */
   private async heartbeatLoop(): Promise<void> {
     while (this.running) {
       const now = performance.now();
@@ -326,19 +340,20 @@ export class PollerNode {
       this.pollsPerS = (polls - this.lastPolls) / Math.max(0.001, (now - this.lastPollsAt) / 1000);
       this.lastPolls = polls;
       this.lastPollsAt = now;
-      if (!this.revoked) {
-        const body: HeartbeatRequest = {
-          version: VERSION,
-          stats: {
-            polls_per_s: Math.round(this.pollsPerS * 100) / 100,
-            buffered: this.buffer.counts.buffered,
-            dropped: this.buffer.counts.dropped,
-            dead_letters: this.buffer.counts.deadLetters,
-            monitors: this.pipeline.monitors,
-          },
-        };
+      this.report = {
+        version: VERSION,
+        stats: {
+          polls_per_s: Math.round(this.pollsPerS * 100) / 100,
+          buffered: this.buffer.counts.buffered,
+          dropped: this.buffer.counts.dropped,
+          dead_letters: this.buffer.counts.deadLetters,
+          monitors: this.pipeline.monitors,
+        },
+      };
+      if (!this.revoked && Date.now() - this.shipper.reportedAt >= this.heartbeatMs) {
         try {
-          await this.central.post(NODE_API.heartbeat, body, AbortSignal.timeout(10_000));
+          await this.central.post(NODE_API.heartbeat, this.report, AbortSignal.timeout(10_000));
+          this.heartbeatsSent++;
         } catch (err) {
           if (err instanceof CentralRefusal && err.status === 401) this.onRefused(err.code);
         }
@@ -386,6 +401,8 @@ export class PollerNode {
       `nmslite_node_dead_letter_batches ${c.deadLetters}`,
       "# TYPE nmslite_node_shipped_requests_total counter",
       `nmslite_node_shipped_requests_total ${s.shippedRequests}`,
+      "# TYPE nmslite_node_heartbeat_requests_total counter",
+      `nmslite_node_heartbeat_requests_total ${this.heartbeatsSent}`,
       "# TYPE nmslite_node_shipped_batches_total counter",
       `nmslite_node_shipped_batches_total ${s.shippedBatches}`,
       "# TYPE nmslite_node_shipped_rows_total counter",

@@ -8,7 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import { CentralRefusal } from "./central_client.ts";
 import type { ResultBuffer } from "./result_buffer.ts";
-import { type IngestResponse, NODE_API } from "../nodes/protocol.ts";
+import { type HeartbeatRequest, type IngestResponse, NODE_API } from "../nodes/protocol.ts";
 import type { BufferedBatch } from "./result_buffer.ts";
 
 const log = getLogger(["nmslite", "node", "ship"]);
@@ -31,6 +31,8 @@ export class Shipper {
   };
   /** the last failure to reach the central, or null while shipping works */
   lastError: string | null = null;
+  /** when (epoch ms) the central last acknowledged a request that carried the heartbeat */
+  reportedAt = 0;
   private running = false;
   private loop?: Promise<void>;
   /** ends a gathering wait early (stop) */
@@ -48,6 +50,8 @@ export class Shipper {
        * older than this, a backlog and full requests go at once. 0 (the default): no waiting.
        */
       shipAtAgeMs?: number;
+      /** the node's heartbeat, sent along with each request (the central records it) */
+      heartbeat?: () => HeartbeatRequest | undefined;
     },
     private readonly onRevoked: (code: string) => void,
   ) {}
@@ -117,11 +121,15 @@ export class Shipper {
   /** "ok" when the batches left the buffer (committed or dead-lettered), else "retry". */
   private async send(items: BufferedBatch[]): Promise<"ok" | "retry"> {
     try {
+      const heartbeat = this.opts.heartbeat?.();
       const res = await this.central.post<IngestResponse>(
         NODE_API.ingest,
-        { batches: items.map((i) => i.batch) },
+        heartbeat
+          ? { batches: items.map((i) => i.batch), heartbeat }
+          : { batches: items.map((i) => i.batch) },
         AbortSignal.timeout(60_000),
       );
+      if (heartbeat) this.reportedAt = Date.now();
       await this.buffer.remove(items);
       this.counts.shippedRequests++;
       this.counts.shippedBatches += items.length;

@@ -14,7 +14,12 @@ import type { EntityEvents } from "../entity_events.ts";
 import type { Credential } from "../messages.ts";
 import { monitorsRepo } from "../db/monitors.ts";
 import { pluginsRepo } from "../db/plugins.ts";
-import { type NodeIdentity, pollerNodesRepo, type PollerNodeStats } from "../db/poller_nodes.ts";
+import {
+  type NodeIdentity,
+  type NodeReportRow,
+  pollerNodesRepo,
+  type PollerNodeStats,
+} from "../db/poller_nodes.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { ownerOf } from "./rendezvous.ts";
 import type {
@@ -63,6 +68,8 @@ export class NodeHub {
     string,
     { done: (r: NodeReport) => void; partial?: (r: NodeReport) => void }
   >();
+  /** reports that came with ingest requests since the last tick, by node id */
+  private readonly reports = new Map<number, NodeReportRow>();
   private debounce?: ReturnType<typeof setTimeout>;
   private ticker?: ReturnType<typeof setInterval>;
   private unsubscribe?: () => void;
@@ -250,7 +257,17 @@ export class NodeHub {
 
   /** Records a heartbeat; a node that was not live makes its site recompute. */
   async heartbeat(node: NodeIdentity, version: string, stats: PollerNodeStats): Promise<void> {
+    this.reports.delete(node.id); // older than this one
     await pollerNodesRepo.heartbeat(this.deps.db, node.id, version, stats);
+  }
+
+  /**
+   * A heartbeat that came with an ingest request: as good a sign of life as a heartbeat of its
+   * own, and written by the next tick (its one statement a second) instead of a statement of
+   * its own, so a node that ships results needs no heartbeat requests.
+   */
+  noteReport(node: NodeIdentity, version: string, stats: PollerNodeStats): void {
+    this.reports.set(node.id, { id: node.id, version, stats });
   }
 
   /** Asks a node connected here to do something; resolves with its report. */
@@ -344,20 +361,23 @@ export class NodeHub {
   }
 
   private async tick(): Promise<void> {
-    if (this.channels.size === 0) return;
+    if (this.channels.size === 0 && this.reports.size === 0) return;
     try {
       // One statement a second (each costs the central a wake-up): an open channel is a sign
       // of life as good as a heartbeat, so this process vouches for the nodes connected to it
-      // (a node is not given up while only its posts fail), learns which were revoked
-      // meanwhile (here or on another process: their channel ends now), and which nodes of
-      // its sites are live.
-      const ids = [...this.channels.keys()];
+      // (a node is not given up while only its posts fail) and writes the reports that came
+      // with ingest requests, learns which were revoked meanwhile (here or on another
+      // process: their channel ends now), and which nodes of its sites are live.
+      const reports = [...this.reports.values()];
+      this.reports.clear();
+      const ids = [...new Set([...this.channels.keys(), ...reports.map((r) => r.id)])];
       const sites = [...new Set([...this.channels.values()].map((c) => c.node.site_id))];
       const { enrolled, live } = await pollerNodesRepo.touchAndLive(
         this.deps.db,
         ids,
         sites,
         this.opts.heartbeatTimeoutMs,
+        reports,
       );
       const ok = new Set(enrolled);
       for (const id of ids) {

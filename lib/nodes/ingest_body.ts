@@ -6,6 +6,7 @@
  * not copied.
  */
 import type { ResultBatch } from "../messages.ts";
+import type { HeartbeatRequest } from "./protocol.ts";
 
 export class IngestBodyError extends Error {
   override name = "IngestBodyError";
@@ -42,10 +43,18 @@ function fail(field: string, message: string): never {
   throw new IngestBodyError(field, message);
 }
 
-/** The batches of a well-formed body; IngestBodyError naming the first bad field otherwise. */
-export function validateIngestBody(body: unknown): ResultBatch[] {
+const STAT_COUNTS = ["buffered", "dropped", "dead_letters", "monitors"] as const;
+
+/**
+ * The batches and the heartbeat (if any) of a well-formed body; IngestBodyError naming the
+ * first bad field otherwise. The heartbeat follows POST /nodes/heartbeat's rules.
+ */
+export function validateIngestBody(
+  body: unknown,
+): { batches: ResultBatch[]; heartbeat?: HeartbeatRequest } {
   if (!isObject(body)) fail("", "expected an object");
-  for (const key in body) if (key !== "batches") fail(key, "unknown field");
+  for (const key in body) if (key !== "batches" && key !== "heartbeat") fail(key, "unknown field");
+  if (body.heartbeat !== undefined) checkHeartbeat(body.heartbeat);
   const batches = body.batches;
   if (!Array.isArray(batches)) fail("batches", "expected an array");
   if (batches.length < 1) fail("batches", "at least one batch");
@@ -66,7 +75,36 @@ export function validateIngestBody(body: unknown): ResultBatch[] {
     const outcomes = b.outcomes as unknown[];
     for (let j = 0; j < outcomes.length; j++) checkOutcome(outcomes[j], `${at}.outcomes.${j}`);
   }
-  return batches as ResultBatch[];
+  return {
+    batches: batches as ResultBatch[],
+    heartbeat: body.heartbeat as HeartbeatRequest | undefined,
+  };
+}
+
+function checkHeartbeat(h: unknown): void {
+  if (!isObject(h)) fail("heartbeat", "expected an object");
+  for (const key in h) {
+    if (key !== "version" && key !== "stats") fail(`heartbeat.${key}`, "unknown field");
+  }
+  if (typeof h.version !== "string" || h.version.length > 64) {
+    fail("heartbeat.version", "expected a string of at most 64 characters");
+  }
+  const stats = h.stats;
+  if (!isObject(stats)) fail("heartbeat.stats", "expected an object");
+  for (const key in stats) {
+    if (key !== "polls_per_s" && !(STAT_COUNTS as readonly string[]).includes(key)) {
+      fail(`heartbeat.stats.${key}`, "unknown field");
+    }
+  }
+  const pps = stats.polls_per_s;
+  if (typeof pps !== "number" || !(pps >= 0 && pps <= 1e7)) {
+    fail("heartbeat.stats.polls_per_s", "expected a number from 0 to 10000000");
+  }
+  for (const k of STAT_COUNTS) {
+    if (!Number.isSafeInteger(stats[k]) || (stats[k] as number) < 0) {
+      fail(`heartbeat.stats.${k}`, "expected a non-negative integer");
+    }
+  }
 }
 
 function checkSample(s: unknown, at: string): void {

@@ -87,9 +87,13 @@ export interface HeartbeatRequest {
   };
 }
 
-/** POST /ingest: one or more batches, committed together or not at all. */
+/**
+ * POST /ingest: one or more batches, committed together or not at all, and the node's
+ * heartbeat (optional): a node that ships results needs no heartbeat requests of its own.
+ */
 export interface IngestRequest {
   batches: ResultBatch[];
+  heartbeat?: HeartbeatRequest;
 }
 
 export interface IngestResponse {

@@ -35,9 +35,18 @@ const body = () => ({
   batches: [{ v: 1 as number, batchId: "b-1", samples: [sample()], outcomes: [outcome()] }],
 });
 
+const heartbeat = () => ({
+  version: "1.2.3",
+  stats: { polls_per_s: 5.5, buffered: 0, dropped: 0, dead_letters: 0, monitors: 12 },
+});
+
 Deno.test("ingest body: a well-formed body passes as it came", () => {
   const b = body();
-  assertEquals(validateIngestBody(b) as unknown, b.batches);
+  const checked = validateIngestBody(b);
+  assertEquals(checked.batches as unknown, b.batches);
+  assertEquals(checked.heartbeat, undefined);
+  const withBeat = { ...body(), heartbeat: heartbeat() };
+  assertEquals(validateIngestBody(withBeat).heartbeat, heartbeat());
 });
 
 Deno.test("ingest body: each malformed part is named", () => {
@@ -70,6 +79,24 @@ Deno.test("ingest body: each malformed part is named", () => {
     ["batches.0.outcomes.0.attempts", (b) => {
       (b.batches[0].outcomes[0] as Record<string, unknown>).attempts = 1.5;
       return b;
+    }],
+    ["heartbeat", (b) => ({ ...b, heartbeat: "up" })],
+    ["heartbeat.extra", (b) => ({ ...b, heartbeat: { ...heartbeat(), extra: 1 } })],
+    [
+      "heartbeat.version",
+      (b) => ({ ...b, heartbeat: { ...heartbeat(), version: "v".repeat(65) } }),
+    ],
+    ["heartbeat.stats.buffered", (b) => {
+      const h = heartbeat();
+      return { ...b, heartbeat: { ...h, stats: { ...h.stats, buffered: -1 } } };
+    }],
+    ["heartbeat.stats.polls_per_s", (b) => {
+      const h = heartbeat();
+      return { ...b, heartbeat: { ...h, stats: { ...h.stats, polls_per_s: "many" } } };
+    }],
+    ["heartbeat.stats.secret", (b) => {
+      const h = heartbeat();
+      return { ...b, heartbeat: { ...h, stats: { ...h.stats, secret: 1 } } };
     }],
     ["batches.0.outcomes.0.error", (b) => {
       (b.batches[0].outcomes[0] as Record<string, unknown>).error = 5;

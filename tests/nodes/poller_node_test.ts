@@ -171,6 +171,12 @@ Deno.test({
       const me = listed.body.data.find((n: { id: number }) => n.id === identity.node_id);
       assertEquals(me.status, "enrolled");
       assert(me.last_heartbeat, "heartbeat recorded");
+      // the node's figures (by heartbeat, or with its ingest requests) reach the Pollers page
+      await eventually("the node's figures are listed", async () => {
+        const all = (await api("GET", "/poller-nodes")).body.data;
+        const stats = all.find((n: { id: number }) => n.id === identity.node_id)?.stats;
+        return stats?.monitors === monitorIds.length && stats?.polls_per_s > 0;
+      });
 
       // a credential test for a device of the site runs on the site's node
       const tested = await api("POST", `/credential-profiles/${cred.body.data.id}/test`, {

@@ -9,6 +9,7 @@ import { CentralClient } from "../../lib/node/central_client.ts";
 import { ResultBuffer } from "../../lib/node/result_buffer.ts";
 import { oldestDueAt, Shipper } from "../../lib/node/shipper.ts";
 import type { ResultBatch } from "../../lib/messages.ts";
+import type { HeartbeatRequest } from "../../lib/nodes/protocol.ts";
 import { eventually } from "../helpers/distributed.ts";
 
 function batch(monitorId: number, dueAt: number): ResultBatch {
@@ -30,12 +31,19 @@ function batch(monitorId: number, dueAt: number): ResultBatch {
 }
 
 async function harness(
-  opts: { shipAtAgeMs: number; maxBatchesPerRequest?: number; buffered?: ResultBatch[] },
+  opts: {
+    shipAtAgeMs: number;
+    maxBatchesPerRequest?: number;
+    buffered?: ResultBatch[];
+    heartbeat?: () => HeartbeatRequest | undefined;
+  },
 ) {
   const requests: number[][] = [];
+  const heartbeats: (HeartbeatRequest | undefined)[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const body = await req.json() as { batches: ResultBatch[] };
+    const body = await req.json() as { batches: ResultBatch[]; heartbeat?: HeartbeatRequest };
     requests.push(body.batches.map((b) => b.outcomes[0].monitorId));
+    heartbeats.push(body.heartbeat);
     const rows = body.batches.reduce((n, b) => n + b.samples.length, 0);
     return Response.json({
       success: true,
@@ -50,10 +58,13 @@ async function harness(
     maxBatchesPerRequest: opts.maxBatchesPerRequest ?? 200,
     maxBytesPerRequest: 800_000,
     shipAtAgeMs: opts.shipAtAgeMs,
+    heartbeat: opts.heartbeat,
   }, () => {});
   shipper.start();
   return {
     requests,
+    heartbeats,
+    shipper,
     buffer,
     async close() {
       await shipper.stop();
@@ -109,4 +120,23 @@ Deno.test("shipper: a request's age is its oldest poll's", () => {
   assertEquals(oldestDueAt([item(batch(1, 5_000)), item(batch(2, 3_000))]), 3_000);
   assertEquals(oldestDueAt([item({ ...batch(1, 1), outcomes: [] })]), 0, "none: ship now");
   assert(oldestDueAt([]) === 0);
+});
+
+Deno.test("shipper: the node's heartbeat rides on each ingest request", async () => {
+  let stats = { polls_per_s: 1, buffered: 1, dropped: 0, dead_letters: 0, monitors: 2 };
+  const h = await harness({ shipAtAgeMs: 0, heartbeat: () => ({ version: "t", stats }) });
+  try {
+    assertEquals(h.shipper.reportedAt, 0);
+    const before = Date.now();
+    await h.buffer.append(batch(1, before));
+    await eventually("shipped", () => Promise.resolve(h.shipper.reportedAt > 0));
+    assertEquals(h.heartbeats, [{ version: "t", stats }]);
+    assert(h.shipper.reportedAt >= before, "acknowledged after it was sent");
+    stats = { ...stats, polls_per_s: 7 };
+    await h.buffer.append(batch(2, Date.now()));
+    await eventually("shipped again", () => Promise.resolve(h.requests.length === 2));
+    assertEquals(h.heartbeats[1]?.stats.polls_per_s, 7, "the figures of the moment");
+  } finally {
+    await h.close();
+  }
 });

@@ -133,16 +133,20 @@ export function createNodeProtocol(): Hono<AppEnv> {
     return c.json({ success: true, data: { accepted: known } });
   });
   app.post("/ingest", async (c) => {
-    let batches;
+    let body;
     try {
-      batches = validateIngestBody(await c.req.json());
+      body = validateIngestBody(await c.req.json());
     } catch (err) {
       if (err instanceof IngestBodyError) {
         throw new ApiError(400, "MALFORMED_BATCH", err.message, { field: err.field });
       }
       throw new ApiError(400, "MALFORMED_BATCH", "the request body is not JSON");
     }
-    const result = await c.get("app").ingest.ingest(c.get("node"), batches);
+    const node = c.get("node");
+    if (body.heartbeat) {
+      c.get("app").nodeHub.noteReport(node, body.heartbeat.version, body.heartbeat.stats);
+    }
+    const result = await c.get("app").ingest.ingest(node, body.batches);
     return c.json({ success: true, data: result });
   });
   return app;
