@@ -2,7 +2,7 @@
  * `deno task bench:central -- [--monitors 20000] [--rows-per-s 333] [--sizes 10,40,200]
  *   [--rows-per-batch 5] [--seconds 30] [--warmup 10] [--idle-seconds 10] [--nodes 4]
  *   [--central-v8-flags=F1,F2] [--floor empty|health] [--plain] [--http1]
- *   [--central-inspect PORT]`
+ *   [--central-inspect PORT] [--identity]`
  *
  * The central role alone, fed by this process: a central process (`--role central`, HTTPS) on a
  * scratch PostgreSQL database (BENCH_DATABASE_URL or TEST_DATABASE_URL), `--monitors` monitors
@@ -16,12 +16,14 @@
  *
  * Diagnostics: `--floor empty` posts requests without rows (what a request costs by itself),
  * `--floor health` GET /health instead; `--plain` runs the central on HTTP, `--http1` keeps
- * the client off HTTP/2. On this machine (a Firecracker VM) each wake-up of an idle Deno
+ * the client off HTTP/2, `--identity` sends the bodies uncompressed (nodes gzip those of 4 KB
+ * and more). On this machine (a Firecracker VM) each wake-up of an idle Deno
  * process costs ~0.25 ms of CPU, so a request's cost is mostly how many times it wakes the
  * central (its arrival, each statement's answer), not its bytes.
  */
 import { parseArgs } from "node:util";
 import postgres from "postgres";
+import { gzipSync } from "node:zlib";
 import { cpuSeconds } from "./fleet_procs.ts";
 import { createScratchDatabase } from "../tests/helpers/databases.ts";
 import { apiCaller, benchSite, makeTls, startCentral } from "../tests/helpers/distributed.ts";
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "10" },
     "idle-seconds": { type: "string", default: "10" },
     http1: { type: "boolean", default: false },
+    identity: { type: "boolean", default: false },
     plain: { type: "boolean", default: false },
     floor: { type: "string", default: "" },
     nodes: { type: "string", default: "4" },
@@ -193,17 +196,24 @@ try {
       await new Promise((r) => setTimeout(r, perNodeGap / NODES * i));
       let next = performance.now();
       while (next < until) {
+        const json = values.floor === "empty"
+          ? JSON.stringify({
+            batches: [{ v: 1, batchId: crypto.randomUUID(), samples: [], outcomes: [] }],
+          })
+          : body(size);
+        // as a node sends it (lib/node/central_client.ts): gzip from 4 KB
+        const zip = !values.identity && json.length >= 4_096;
         const res = values.floor === "health"
           ? await fetch(`${central.url}/health`, { client } as RequestInit)
           : await fetch(`${central.url}/api/v1/ingest`, {
             method: "POST",
             client,
-            headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-            body: values.floor === "empty"
-              ? JSON.stringify({
-                batches: [{ v: 1, batchId: crypto.randomUUID(), samples: [], outcomes: [] }],
-              })
-              : body(size),
+            headers: {
+              "content-type": "application/json",
+              authorization: `Bearer ${secret}`,
+              ...(zip ? { "content-encoding": "gzip" } : {}),
+            },
+            body: zip ? gzipSync(new TextEncoder().encode(json)) : json,
           } as RequestInit);
         await res.body?.cancel();
         if (res.ok) {

@@ -17,7 +17,7 @@ const log = getLogger(["nmslite", "node", "ship"]);
 const FOREVER = new Set([400, 403, 404, 413, 422]);
 
 export interface Poster {
-  post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T>;
+  post<T>(path: string, body: unknown, signal?: AbortSignal, opts?: { gzip?: boolean }): Promise<T>;
 }
 
 export class Shipper {
@@ -128,6 +128,7 @@ export class Shipper {
           ? { batches: items.map((i) => i.batch), heartbeat }
           : { batches: items.map((i) => i.batch) },
         AbortSignal.timeout(60_000),
+        { gzip: true },
       );
       if (heartbeat) this.reportedAt = Date.now();
       await this.buffer.remove(items);

@@ -17,6 +17,7 @@ import {
 import { startWinsim } from "../../winsim/mod.ts";
 import { freePort } from "../helpers/ports.ts";
 import postgres from "postgres";
+import { gzipSync } from "node:zlib";
 
 const PASSWORD = "Node-Sim-Passw0rd!";
 
@@ -306,12 +307,40 @@ Deno.test({
       assert([413].includes(huge.status), `oversized: ${huge.status}`);
       const unknown = await ingest(batch([sample(monitorIds[1], Date.now())]), "nmsn_nobody");
       assertEquals([unknown.status, unknown.body.error.code], [401, "NODE_UNKNOWN"]);
+      // compressed bodies (nodes gzip theirs): an unknown encoding, a body that is not gzip and
+      // one that inflates past the body limit are refused by name
+      const ingestBytes = async (bytes: Uint8Array, encoding: string) => {
+        const res = await fetch(`${central.url}/api/v1/ingest`, {
+          method: "POST",
+          client,
+          body: bytes,
+          headers: {
+            authorization: `Bearer ${identity.secret}`,
+            "content-type": "application/json",
+            "content-encoding": encoding,
+          },
+        } as RequestInit);
+        return { status: res.status, body: await res.json() };
+      };
+      const good1 = new TextEncoder().encode(
+        JSON.stringify(batch([sample(monitorIds[1], Date.now() - 6_000)])),
+      );
+      const brotli = await ingestBytes(good1, "br");
+      assertEquals([brotli.status, brotli.body.error.code], [415, "UNSUPPORTED_MEDIA_TYPE"]);
+      const notGzip = await ingestBytes(good1, "gzip");
+      assertEquals([notGzip.status, notGzip.body.error.code], [400, "MALFORMED_BATCH"]);
+      const bomb = await ingestBytes(gzipSync(new Uint8Array(4 * 1024 * 1024).fill(32)), "gzip");
+      assertEquals([bomb.status, bomb.body.error.code], [413, "PAYLOAD_TOO_LARGE"]);
       assertEquals((await sql`SELECT count(*)::int AS n FROM metrics`)[0].n, before);
       // a good batch is idempotent
       const good = batch([sample(monitorIds[1], Date.now() - 5_000)]);
       assertEquals((await ingest(good)).status, 200);
       assertEquals((await ingest(good)).status, 200);
       assertEquals((await sql`SELECT count(*)::int AS n FROM metrics`)[0].n, before + 1);
+      const zipped = await ingestBytes(gzipSync(good1), "gzip");
+      assertEquals(zipped.status, 200, JSON.stringify(zipped.body));
+      assertEquals(zipped.body.data.inserted, 1);
+      assertEquals((await sql`SELECT count(*)::int AS n FROM metrics`)[0].n, before + 2);
       // The central remembers each monitor's site: moving a monitor to another site's device
       // takes effect at the next request, either way.
       const siteADevice = (await api("POST", "/devices", { ip: "127.0.41.251", site_id: siteId }))
@@ -330,7 +359,7 @@ Deno.test({
         batch([sample(localMonitor.body.data.id, Date.now() - 3_000)]),
       );
       assertEquals([movedBack.status, movedBack.body.error.code], [403, "MONITOR_NOT_OF_SITE"]);
-      assertEquals((await sql`SELECT count(*)::int AS n FROM metrics`)[0].n, before + 2);
+      assertEquals((await sql`SELECT count(*)::int AS n FROM metrics`)[0].n, before + 3);
 
       // --- revoke: the node's next request is refused, it polls nothing more
       assertEquals(

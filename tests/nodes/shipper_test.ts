@@ -36,12 +36,29 @@ async function harness(
     maxBatchesPerRequest?: number;
     buffered?: ResultBatch[];
     heartbeat?: () => HeartbeatRequest | undefined;
+    /** answer compressed bodies as a central older than compression does */
+    refuseGzip?: boolean;
   },
 ) {
   const requests: number[][] = [];
   const heartbeats: (HeartbeatRequest | undefined)[] = [];
+  const encodings: (string | null)[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const body = await req.json() as { batches: ResultBatch[]; heartbeat?: HeartbeatRequest };
+    const encoding = req.headers.get("content-encoding");
+    encodings.push(encoding);
+    if (encoding && opts.refuseGzip) {
+      return Response.json({
+        success: false,
+        error: { code: "MALFORMED_BATCH", message: "the request body is not JSON" },
+      }, { status: 400 });
+    }
+    const stream = encoding === "gzip"
+      ? req.body!.pipeThrough(new DecompressionStream("gzip"))
+      : req.body;
+    const body = await new Response(stream).json() as {
+      batches: ResultBatch[];
+      heartbeat?: HeartbeatRequest;
+    };
     requests.push(body.batches.map((b) => b.outcomes[0].monitorId));
     heartbeats.push(body.heartbeat);
     const rows = body.batches.reduce((n, b) => n + b.samples.length, 0);
@@ -64,6 +81,7 @@ async function harness(
   return {
     requests,
     heartbeats,
+    encodings,
     shipper,
     buffer,
     async close() {
@@ -136,6 +154,45 @@ Deno.test("shipper: the node's heartbeat rides on each ingest request", async ()
     await h.buffer.append(batch(2, Date.now()));
     await eventually("shipped again", () => Promise.resolve(h.requests.length === 2));
     assertEquals(h.heartbeats[1]?.stats.polls_per_s, 7, "the figures of the moment");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("shipper: a large request goes gzip-compressed, a small one as it is", async () => {
+  const h = await harness({ shipAtAgeMs: 0 });
+  try {
+    const small = batch(1, Date.now());
+    await h.buffer.append(small);
+    await eventually("small shipped", () => Promise.resolve(h.requests.length === 1));
+    const large = batch(2, Date.now());
+    // ~40 KB of outcomes, as a request of a few dozen polls is
+    large.outcomes = Array.from({ length: 200 }, () => ({ ...large.outcomes[0] }));
+    await h.buffer.append(large);
+    await eventually("large shipped", () => Promise.resolve(h.requests.length === 2));
+    assertEquals(h.encodings, [null, "gzip"]);
+    assertEquals(h.requests[1], [2], "the compressed request arrived whole");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("shipper: a central that refuses compressed bodies gets them as they are", async () => {
+  const h = await harness({ shipAtAgeMs: 0, refuseGzip: true });
+  try {
+    const large = (id: number) => {
+      const b = batch(id, Date.now());
+      b.outcomes = Array.from({ length: 200 }, () => ({ ...b.outcomes[0] }));
+      return b;
+    };
+    await h.buffer.append(large(1));
+    await eventually("first shipped", () => Promise.resolve(h.requests.length === 1));
+    await h.buffer.append(large(2));
+    await eventually("second shipped", () => Promise.resolve(h.requests.length === 2));
+    assertEquals(h.encodings, ["gzip", null, null], "retried as is, then never compressed");
+    assertEquals(h.requests, [[1], [2]]);
+    await eventually("buffer empty", () => Promise.resolve(h.buffer.counts.buffered === 0));
+    assertEquals(h.buffer.counts.deadLetters, 0, "nothing dead-lettered");
   } finally {
     await h.close();
   }
