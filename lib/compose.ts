@@ -16,7 +16,7 @@ import { DiscoveryService } from "./discovery/discovery.ts";
 import { hostIdentifier } from "./collectors/identify_host.ts";
 import { MonitoringRuntime } from "./pipeline/runtime.ts";
 import type { WorkerUrls } from "./pipeline/pipeline.ts";
-import { checkHealth, type HealthReport } from "./health_check.ts";
+import { healthCheck, type HealthReport } from "./health_check.ts";
 import {
   type PollerLoad,
   pollerSaturation,
@@ -289,7 +289,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     alerting,
     version: VERSION,
     startedAt,
-    health: () => checkHealth(sources),
+    health: healthCheck(sources),
     selfMetrics: () => renderSelfMetrics(sources),
     pollerLoad: () =>
       system.monitoring

@@ -27,25 +27,77 @@ export interface HealthReport {
   alerting?: { outbox_depth: number; dead_letters: number; open_problems: number };
 }
 
-export async function checkHealth(app: HealthSources): Promise<HealthReport> {
-  const started = performance.now();
-  let reachable = true;
-  try {
-    await withTimeout(app.db.query("SELECT 1"), 2_000);
-  } catch {
-    reachable = false;
-  }
-  const rt = app.monitoring;
-  const pipeline = rt
-    ? {
-      queue_depth: rt.pending(),
-      dead_letters: await rt.deadLetters(),
-      monitors_scheduled: rt.pipeline.stats().scheduler?.monitors ?? 0,
+/** How long the queue's and alerting's figures in /health may be reused. */
+export const HEALTH_FIGURES_TTL_MS = 5_000;
+
+interface Figures {
+  /** the pipeline's dead letters (a KV read) */
+  deadLetters?: number;
+  alerting?: HealthReport["alerting"];
+}
+
+/**
+ * /health as load balancers call it (haproxy every 500 ms per backend in docs/deploy.md): the
+ * database is asked every time (one `SELECT 1`, shared by calls that arrive together) and the
+ * queue depth is read live; the slower figures (dead letters, outbox depth, open problems: a
+ * KV read and two statements) are read at most once per `figuresTtlMs`.
+ */
+export function healthCheck(
+  app: HealthSources,
+  figuresTtlMs = HEALTH_FIGURES_TTL_MS,
+): () => Promise<HealthReport> {
+  let ping: Promise<boolean> | undefined;
+  let figures: { at: number; value: Promise<Figures> } | undefined;
+  const reachable = () =>
+    ping ??= withTimeout(app.db.query("SELECT 1"), 2_000).then(() => true, () => false)
+      .finally(() => ping = undefined);
+  const readFigures = (): Promise<Figures> => {
+    const now = performance.now();
+    if (!figures || now - figures.at >= figuresTtlMs) {
+      const value = collectFigures(app);
+      const entry = { at: now, value };
+      figures = entry;
+      // a failed read is not kept
+      value.catch(() => {
+        if (figures === entry) figures = undefined;
+      });
     }
-    : undefined;
-  const stats = reachable && app.alerting
-    ? await withTimeout(app.alerting.stats(), 2_000).catch(() => undefined)
-    : undefined;
+    return figures.value;
+  };
+  return async () => {
+    const started = performance.now();
+    const ok = await reachable();
+    const latency = Math.round((performance.now() - started) * 100) / 100;
+    // Unreachable: nothing cached is trusted, and alerting (in the database) is left out.
+    const { deadLetters, alerting } = ok
+      ? await readFigures()
+      : { deadLetters: await app.monitoring?.deadLetters(), alerting: undefined };
+    const rt = app.monitoring;
+    const pipeline = rt
+      ? {
+        queue_depth: rt.pending(),
+        dead_letters: deadLetters ?? 0,
+        monitors_scheduled: rt.pipeline.stats().scheduler?.monitors ?? 0,
+      }
+      : undefined;
+    return {
+      status: ok && !pipeline?.dead_letters && !alerting?.dead_letters ? "ok" : "degraded",
+      ...(pipeline ? { pipeline } : {}),
+      ...(alerting ? { alerting } : {}),
+      version: app.version,
+      uptime_seconds: Math.round((Date.now() - app.startedAt.getTime()) / 1000),
+      database: { reachable: ok, kind: app.db.kind, latency_ms: ok ? latency : null },
+    };
+  };
+}
+
+async function collectFigures(app: HealthSources): Promise<Figures> {
+  const [deadLetters, stats] = await Promise.all([
+    app.monitoring?.deadLetters(),
+    app.alerting
+      ? withTimeout(app.alerting.stats(), 2_000).catch(() => undefined)
+      : Promise.resolve(undefined),
+  ]);
   const alerting = stats
     ? {
       outbox_depth: stats.outboxPending,
@@ -53,18 +105,7 @@ export async function checkHealth(app: HealthSources): Promise<HealthReport> {
       open_problems: stats.openBySeverity.reduce((n, r) => n + r.open, 0),
     }
     : undefined;
-  return {
-    status: reachable && !pipeline?.dead_letters && !alerting?.dead_letters ? "ok" : "degraded",
-    ...(pipeline ? { pipeline } : {}),
-    ...(alerting ? { alerting } : {}),
-    version: app.version,
-    uptime_seconds: Math.round((Date.now() - app.startedAt.getTime()) / 1000),
-    database: {
-      reachable,
-      kind: app.db.kind,
-      latency_ms: reachable ? Math.round((performance.now() - started) * 100) / 100 : null,
-    },
-  };
+  return { deadLetters, alerting };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
