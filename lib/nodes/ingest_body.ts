@@ -7,6 +7,7 @@
  */
 import type { ResultBatch } from "../messages.ts";
 import type { HeartbeatRequest } from "./protocol.ts";
+import { z } from "zod";
 
 export class IngestBodyError extends Error {
   override name = "IngestBodyError";
@@ -43,7 +44,17 @@ function fail(field: string, message: string): never {
   throw new IngestBodyError(field, message);
 }
 
-const STAT_COUNTS = ["buffered", "dropped", "dead_letters", "monitors"] as const;
+/** A node's heartbeat: POST /nodes/heartbeat's body, and the `heartbeat` of an ingest body. */
+export const HeartbeatBody = z.object({
+  version: z.string().max(64),
+  stats: z.object({
+    polls_per_s: z.number().nonnegative().max(1e7),
+    buffered: z.number().int().nonnegative(),
+    dropped: z.number().int().nonnegative(),
+    dead_letters: z.number().int().nonnegative(),
+    monitors: z.number().int().nonnegative(),
+  }).strict(),
+}).strict();
 
 /**
  * The batches and the heartbeat (if any) of a well-formed body; IngestBodyError naming the
@@ -82,29 +93,11 @@ export function validateIngestBody(
 }
 
 function checkHeartbeat(h: unknown): void {
-  if (!isObject(h)) fail("heartbeat", "expected an object");
-  for (const key in h) {
-    if (key !== "version" && key !== "stats") fail(`heartbeat.${key}`, "unknown field");
-  }
-  if (typeof h.version !== "string" || h.version.length > 64) {
-    fail("heartbeat.version", "expected a string of at most 64 characters");
-  }
-  const stats = h.stats;
-  if (!isObject(stats)) fail("heartbeat.stats", "expected an object");
-  for (const key in stats) {
-    if (key !== "polls_per_s" && !(STAT_COUNTS as readonly string[]).includes(key)) {
-      fail(`heartbeat.stats.${key}`, "unknown field");
-    }
-  }
-  const pps = stats.polls_per_s;
-  if (typeof pps !== "number" || !(pps >= 0 && pps <= 1e7)) {
-    fail("heartbeat.stats.polls_per_s", "expected a number from 0 to 10000000");
-  }
-  for (const k of STAT_COUNTS) {
-    if (!Number.isSafeInteger(stats[k]) || (stats[k] as number) < 0) {
-      fail(`heartbeat.stats.${k}`, "expected a non-negative integer");
-    }
-  }
+  const checked = HeartbeatBody.safeParse(h);
+  if (checked.success) return;
+  const issue = checked.error.issues[0];
+  const path = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]] : issue.path;
+  fail(["heartbeat", ...path].join("."), issue.message);
 }
 
 function checkSample(s: unknown, at: string): void {

@@ -5,7 +5,11 @@
  * a user's token opens none of them. Described in docs/deploy.md; the shapes are
  * lib/nodes/protocol.ts.
  */
-import { IngestBodyError, validateIngestBody } from "../../../lib/nodes/ingest_body.ts";
+import {
+  HeartbeatBody,
+  IngestBodyError,
+  validateIngestBody,
+} from "../../../lib/nodes/ingest_body.ts";
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
 import { getConnInfo } from "hono/deno";
@@ -28,17 +32,6 @@ export const NODE_PATHS = new Set([
 const EnrolBody = z.object({
   token: z.string().min(10).max(200),
   version: z.string().max(64).default("unknown"),
-}).strict();
-
-const HeartbeatBody = z.object({
-  version: z.string().max(64),
-  stats: z.object({
-    polls_per_s: z.number().nonnegative().max(1e7),
-    buffered: z.number().int().nonnegative(),
-    dropped: z.number().int().nonnegative(),
-    dead_letters: z.number().int().nonnegative(),
-    monitors: z.number().int().nonnegative(),
-  }).strict(),
 }).strict();
 
 const ReportBody = z.object({
