@@ -8,7 +8,12 @@ export type EntityEvent =
   | { entity: "credential_profile"; id: number; action: "updated" | "deleted" }
   | { entity: "plugin"; id: number; action: "created" | "updated" | "deleted" }
   /** a node was revoked: processes drop the credential they had cached for it */
-  | { entity: "poller_node"; id: number; action: "updated" };
+  | { entity: "poller_node"; id: number; action: "updated" }
+  /**
+   * events may have been missed (another central process's NOTIFYs while this one's listening
+   * connection was re-established): drop whatever was derived from them
+   */
+  | { entity: "all"; action: "resync" };
 
 export type EntityListener = (event: EntityEvent) => void;
 

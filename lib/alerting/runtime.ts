@@ -98,6 +98,14 @@ export class AlertingRuntime {
         this.monitorReloads = this.monitorReloads.then(() => this.reloadMonitor(e.id));
       }
       if (e.entity === "device") void this.reloadDevice(e.id);
+      if (e.entity === "all") {
+        // events may have been missed: everything read again
+        this.monitorReloads = this.monitorReloads.then(() => this.reload()).then(
+          () => {},
+          (err) =>
+            log.error("cannot read alerting's state again: {message}", { message: err.message }),
+        );
+      }
     });
     this.timer = setInterval(() => void this.tick(), this.opts.tickMs);
     this.outbox.start();

@@ -1,7 +1,9 @@
 /**
  * Relays entity change events between central processes (lib/db/notify.ts): what happens
  * here is published, what another process publishes is emitted here as if it had happened
- * here (its own events are recognised by the process id and skipped).
+ * here (its own events are recognised by the process id and skipped). When the listening
+ * connection comes back after a break, what was published meanwhile is gone: the relay emits
+ * a `resync` event here, and caches kept up to date by events start afresh.
  */
 import { getLogger } from "@logtape/logtape";
 import type { EntityEvent, EntityEvents } from "../entity_events.ts";
@@ -18,6 +20,7 @@ export class EventRelay {
   constructor(private readonly events: EntityEvents, readonly notifier: Notifier) {}
 
   async start(): Promise<void> {
+    let listens = 0;
     await this.notifier.listen(ENTITY_CHANNEL, (payload) => {
       let msg: { origin: string; event: EntityEvent };
       try {
@@ -26,15 +29,14 @@ export class EventRelay {
         return;
       }
       if (msg.origin === this.origin) return;
-      this.relaying = true;
-      try {
-        this.events.emit(msg.event);
-      } finally {
-        this.relaying = false;
-      }
+      this.relay(msg.event);
+    }, () => {
+      if (listens++ === 0) return;
+      log.warn("listening again after a break: changes made meanwhile are read afresh");
+      this.relay({ entity: "all", action: "resync" });
     });
     this.unsubscribe = this.events.subscribe((event) => {
-      if (this.relaying) return;
+      if (this.relaying || event.entity === "all") return;
       this.notifier.publish(ENTITY_CHANNEL, JSON.stringify({ origin: this.origin, event }))
         .catch((err) =>
           log.warn("cannot tell the other central processes of a change: {message}", {
@@ -42,6 +44,16 @@ export class EventRelay {
           })
         );
     });
+  }
+
+  /** `event` emitted here, and not published again */
+  private relay(event: EntityEvent): void {
+    this.relaying = true;
+    try {
+      this.events.emit(event);
+    } finally {
+      this.relaying = false;
+    }
   }
 
   async stop(): Promise<void> {

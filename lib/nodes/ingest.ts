@@ -5,11 +5,13 @@
  * anything is written: every monitor must belong to the node's site, no row may lie in the
  * future beyond the allowed clock skew, and the batch must not exceed the row limit.
  *
- * The site of each monitor is remembered for a short while (SITE_TTL_MS), so that a request
- * costs the database one statement (the commit), not two. A device's site is set when it is
- * created and never changes, so a monitor changes site only by moving to another device: its
- * monitor event, local or relayed from another central process, forgets it, and the TTL
- * bounds what an event that never came could leave stale.
+ * The site of each monitor is remembered (SITE_TTL_MS), so that a request costs the database
+ * one statement (the commit), not two. A device's site is set when it is created and never
+ * changes, so a monitor changes site only by moving to another device: its monitor event, local
+ * or relayed from another central process, forgets it; a break in the relay (events may have
+ * been missed) forgets everything; and the TTL bounds what an event that never came could
+ * leave stale. The TTL is long against polling intervals: a monitor reports once per interval,
+ * and a memory shorter than that (it was 30 s) was stale at every row of a 60 s monitor.
  */
 import type { Database } from "../db/driver.ts";
 import type { ResultBatch } from "../messages.ts";
@@ -20,8 +22,8 @@ import { ServiceError } from "../services/errors.ts";
 import type { IngestResponse } from "./protocol.ts";
 import type { EntityEvents } from "../entity_events.ts";
 
-/** How long a monitor's site is trusted without reading it again. */
-const SITE_TTL_MS = 30_000;
+/** How long a monitor's site is trusted without reading it again (10 min). */
+const SITE_TTL_MS = 600_000;
 /** Past this many remembered monitors the memory starts afresh. */
 const SITE_CACHE_MAX = 500_000;
 
@@ -53,6 +55,7 @@ export class IngestService {
   ) {
     events?.subscribe((e) => {
       if (e.entity === "monitor") this.sites.delete(e.id);
+      else if (e.entity === "all") this.sites.clear();
     });
   }
 

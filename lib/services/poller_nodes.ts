@@ -37,6 +37,7 @@ export class PollerNodesService {
 
   constructor(private readonly deps: ServiceDeps & { enrolmentTtlMs: number }) {
     deps.events.subscribe((event) => {
+      if (event.entity === "all") return this.cache.clear();
       if (event.entity !== "poller_node") return;
       for (const [secret, hit] of this.cache) {
         if (hit.node.id === event.id) this.cache.delete(secret);
