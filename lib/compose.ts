@@ -34,7 +34,7 @@ import { EventRelay } from "./nodes/event_relay.ts";
 import { CentralDuties } from "./nodes/central_duties.ts";
 import { CentralHealth } from "./nodes/central_health.ts";
 import { getLogger } from "@logtape/logtape";
-import { AlertingRuntime } from "./alerting/runtime.ts";
+import { AlertingRuntime, DEFAULT_ALERTING_OPTIONS } from "./alerting/runtime.ts";
 import { createSender, validateChannel } from "./alerting/channels/mod.ts";
 import type { ChannelKinds } from "./services/notifications.ts";
 
@@ -113,8 +113,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
         baseBackoffMs: a.retry_base_ms,
         maxBackoffMs: a.retry_max_ms,
         maxAttempts: a.max_attempts,
-        pollMs: 1_000,
-        sendTimeoutMs: 15_000,
+        pollMs: DEFAULT_ALERTING_OPTIONS.outbox.pollMs,
+        sendTimeoutMs: DEFAULT_ALERTING_OPTIONS.outbox.sendTimeoutMs,
       },
     });
   };

@@ -23,7 +23,11 @@ export interface OutboxOptions {
   maxBackoffMs: number;
   /** attempts before a row is dead */
   maxAttempts: number;
-  /** how often due rows are looked for when nothing wakes the loop */
+  /**
+   * the longest wait between rounds when nothing wakes the loop (a row queued by a process
+   * that died before delivering it); a row falling due sooner (a retry, a claim that ran out)
+   * is looked for when it falls due, and an idle process asks the database once per pollMs
+   */
   pollMs: number;
   /** one attempt's time limit */
   sendTimeoutMs: number;
@@ -38,9 +42,12 @@ export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
   baseBackoffMs: 5_000,
   maxBackoffMs: 300_000,
   maxAttempts: 12,
-  pollMs: 1_000,
+  pollMs: 30_000,
   sendTimeoutMs: 15_000,
 };
+
+/** the shortest wait between rounds that nothing woke */
+const MIN_GAP_MS = 1_000;
 
 export class OutboxDelivery {
   private timer?: ReturnType<typeof setTimeout>;
@@ -77,13 +84,18 @@ export class OutboxDelivery {
     clearTimeout(this.timer);
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.runOnce().catch((err) =>
+      let wait = this.opts.pollMs;
+      this.running = this.runOnce().then(async () => {
+        if (this.again || this.stopped) return;
+        const due = await outboxRepo.nextDueInMs(this.db);
+        if (due !== null) wait = Math.min(Math.max(due, MIN_GAP_MS), this.opts.pollMs);
+      }).catch((err) =>
         log.error("outbox delivery failed: {message}", { message: (err as Error).message })
       ).finally(() => {
         this.running = undefined;
         const again = this.again;
         this.again = false;
-        this.schedule(again ? 0 : this.opts.pollMs);
+        this.schedule(again ? 0 : wait);
       });
     }, ms);
   }

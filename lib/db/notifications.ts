@@ -196,6 +196,21 @@ export const outboxRepo = {
     );
   },
   /**
+   * Milliseconds until the earliest pending row that a claim could take falls due (≤ 0: due
+   * now); null when none is pending. A row waiting behind an earlier one of its problem and
+   * channel does not count: it is taken when that one is done.
+   */
+  async nextDueInMs(db: Queryable): Promise<number | null> {
+    const [r] = await db.query<{ ms: number | null }>(
+      `SELECT (extract(epoch FROM min(o.next_attempt_at) - now()) * 1000)::float8 AS ms
+       FROM notification_outbox o
+       WHERE o.status = 'pending'
+         AND NOT EXISTS (SELECT 1 FROM notification_outbox e WHERE e.status = 'pending'
+           AND e.problem_id = o.problem_id AND e.channel_id = o.channel_id AND e.id < o.id)`,
+    );
+    return r?.ms ?? null;
+  },
+  /**
    * One attempt: the row delivered, rescheduled or dead, and its log row, in one statement.
    * Recorded only when the row is still as claimed (same attempt count, still pending): a
    * claimant whose lease ran out and was overtaken records nothing. Returns whether it did.
