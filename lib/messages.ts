@@ -234,6 +234,8 @@ export type PollerCommand =
     pluginDir?: string;
     /** WinRM connections this Worker may hold open (its descriptor budget; absent: unbounded) */
     winrmConnections?: number;
+    /** longest a result waits in the Worker before it is enqueued (absent: 500 ms) */
+    resultDelayMs?: number;
   }
   | { type: "poll"; job: PollJob; plugin: PluginSpec }
   /** the polls of one scheduler tick for this Worker, in one message (fewer wakeups) */

@@ -79,8 +79,9 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
       queue = await openResultsQueue(cmd.kvPath);
       // Half a second of results per message: each enqueue is a durable write (a disk flush)
       // in the queue's store, so fewer, fuller messages cost far less than many small ones.
+      // (A poller node asks for less: lib/node/node_pipeline.ts.)
       batcher = new ResultBatcher({
-        maxDelayMs: 500,
+        maxDelayMs: cmd.resultDelayMs ?? 500,
         maxItems: 1_000,
         pack: packBatches,
         enqueue: (batch) => queue!.enqueue(batch),

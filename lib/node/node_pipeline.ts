@@ -21,6 +21,14 @@ import { type FailureClass, sumFailureCounts } from "../polling/failure_class.ts
 
 const log = getLogger(["nmslite", "node", "pipeline"]);
 
+/**
+ * How long a poller holds results before it enqueues them (the all-in-one: 500 ms). The node's
+ * shipper sends a request once its oldest result is SHIP_AT_AGE_MS old (poller_node.ts), so
+ * time a result spends here is time the next request does not cover: a shorter hold means
+ * fuller, fewer requests for the central at the same poll-to-row delay.
+ */
+const RESULT_DELAY_MS = 200;
+
 export interface NodePipelineOptions {
   pollers: number;
   concurrency: number;
@@ -161,6 +169,7 @@ export class NodePipeline {
         winrmPipelining: this.opts.winrmPipelining,
         kerberosAllowRc4: this.opts.kerberosAllowRc4,
         pluginDir: this.opts.pluginDir,
+        resultDelayMs: RESULT_DELAY_MS,
       } satisfies PollerCommand,
     );
     return w;
