@@ -12,10 +12,9 @@ import { migrate } from "../../lib/db/migrate.ts";
 import { Keyring } from "../../lib/crypto/secrets.ts";
 import { EntityEvents } from "../../lib/entity_events.ts";
 import { AlertingRuntime, DEFAULT_ALERTING_OPTIONS } from "../../lib/alerting/runtime.ts";
-import { channelsRepo, policiesRepo } from "../../lib/db/notifications.ts";
 import { alertRulesRepo, maintenanceRepo } from "../../lib/db/alert_rules.ts";
 import type { Database } from "../../lib/db/driver.ts";
-import { sample, startReceiver, testSenders } from "./helpers.ts";
+import { notifyEverythingTo, sample, startReceiver, testSenders } from "./helpers.ts";
 import { problemsRepo } from "../../lib/db/problems.ts";
 import type { PollOutcome } from "../../lib/messages.ts";
 
@@ -72,22 +71,7 @@ for (const backend of backends()) {
           "SELECT device_id FROM monitors WHERE id = $1",
           [m1],
         );
-        const channel = await channelsRepo.create(db, {
-          name: "hook",
-          type: "webhook",
-          settings: { url: receiver.url },
-          secrets: null,
-          enabled: true,
-        });
-        await policiesRepo.create(db, {
-          name: "all",
-          channel_id: channel.id,
-          min_severity: "info",
-          tag: null,
-          repeat_interval_s: 60,
-          send_resolved: true,
-          enabled: true,
-        });
+        await notifyEverythingTo(db, receiver.url, 60);
         rt = await runtime(db, keyring);
         const t0 = Date.now() - 600_000;
 

@@ -6,6 +6,8 @@
 import type { ChannelSender, Notification } from "../../lib/alerting/notification.ts";
 import type { SenderFactory } from "../../lib/alerting/runtime.ts";
 import type { MetricSample } from "../../lib/messages.ts";
+import type { Database } from "../../lib/db/driver.ts";
+import { channelsRepo, policiesRepo } from "../../lib/db/notifications.ts";
 
 export interface Receiver {
   url: string;
@@ -118,4 +120,32 @@ export function sample(
     })),
     interfaces: null,
   };
+}
+
+/**
+ * A webhook channel to `url` and a policy sending it every problem (info and up, resolved
+ * too), repeated every `repeatIntervalS` (null: never). Returns the channel's id.
+ */
+export async function notifyEverythingTo(
+  db: Database,
+  url: string,
+  repeatIntervalS: number | null,
+): Promise<number> {
+  const channel = await channelsRepo.create(db, {
+    name: "hook",
+    type: "webhook",
+    settings: { url },
+    secrets: null,
+    enabled: true,
+  });
+  await policiesRepo.create(db, {
+    name: "all",
+    channel_id: channel.id,
+    min_severity: "info",
+    tag: null,
+    repeat_interval_s: repeatIntervalS,
+    send_resolved: true,
+    enabled: true,
+  });
+  return channel.id;
 }

@@ -8,22 +8,15 @@
 import { assertEquals } from "../helpers/assert.ts";
 import { backends, openTestDatabase } from "../helpers/databases.ts";
 import { seedMonitors } from "../helpers/seed.ts";
+import { eventually } from "../helpers/distributed.ts";
 import { migrate } from "../../lib/db/migrate.ts";
 import { Keyring } from "../../lib/crypto/secrets.ts";
 import { EntityEvents } from "../../lib/entity_events.ts";
 import { AlertingRuntime, DEFAULT_ALERTING_OPTIONS } from "../../lib/alerting/runtime.ts";
-import { channelsRepo, outboxRepo, policiesRepo } from "../../lib/db/notifications.ts";
-import { sample, startReceiver, testSenders } from "./helpers.ts";
+import { outboxRepo } from "../../lib/db/notifications.ts";
+import { notifyEverythingTo, sample, startReceiver, testSenders } from "./helpers.ts";
 
 const BACKOFF_MS = 1_500;
-
-async function eventually(what: string, check: () => boolean | Promise<boolean>) {
-  const deadline = Date.now() + 20_000;
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 for (const backend of backends()) {
   Deno.test({
@@ -39,22 +32,7 @@ for (const backend of backends()) {
         await migrate(db);
         assertEquals(await outboxRepo.nextDueInMs(db), null, "nothing pending");
         const [m1] = await seedMonitors(db, 1, { enabled: true });
-        const channel = await channelsRepo.create(db, {
-          name: "hook",
-          type: "webhook",
-          settings: { url: receiver.url },
-          secrets: null,
-          enabled: true,
-        });
-        await policiesRepo.create(db, {
-          name: "all",
-          channel_id: channel.id,
-          min_severity: "info",
-          tag: null,
-          repeat_interval_s: 3_600,
-          send_resolved: true,
-          enabled: true,
-        });
+        await notifyEverythingTo(db, receiver.url, 3_600);
         rt = new AlertingRuntime(
           { db, keyring, events: new EntityEvents(), senders: testSenders },
           {
@@ -75,7 +53,10 @@ for (const backend of backends()) {
         const t0 = Date.now() - 600_000;
         rt.committed([sample(m1, t0, { volumes: { "C:": 95 } })], []);
         // the recorder queues the notification and wakes the outbox: the first attempt fails
-        await eventually("the receiver refused the first attempt", () => receiver.refused === 1);
+        await eventually(
+          "the receiver refused the first attempt",
+          () => Promise.resolve(receiver.refused === 1),
+        );
         // (claimed, the row is held for the claim's lease; recorded, it is due after the backoff)
         await eventually("the retry is recorded as due after the backoff", async () => {
           const due = await outboxRepo.nextDueInMs(db);
@@ -84,7 +65,11 @@ for (const backend of backends()) {
         receiver.down = false;
         // no runOnce, no wake: the outbox's own timer takes the row when it falls due, well
         // before its once-a-minute look (eventually gives up after 20 s)
-        await eventually("the retry is delivered", () => receiver.received.length === 1);
+        await eventually(
+          "the retry is delivered",
+          () => Promise.resolve(receiver.received.length === 1),
+          20_000,
+        );
         assertEquals(receiver.refused, 1, "no attempt before the backoff ran out");
         assertEquals(receiver.received[0].kind, "firing");
         await eventually(

@@ -13,9 +13,9 @@ import { type Database, openDatabase } from "../../lib/db/driver.ts";
 import { Keyring } from "../../lib/crypto/secrets.ts";
 import { EntityEvents } from "../../lib/entity_events.ts";
 import { AlertingRuntime, DEFAULT_ALERTING_OPTIONS } from "../../lib/alerting/runtime.ts";
-import { channelsRepo, outboxRepo, policiesRepo } from "../../lib/db/notifications.ts";
+import { outboxRepo } from "../../lib/db/notifications.ts";
 import type { Notification } from "../../lib/alerting/notification.ts";
-import { sample, testSenders } from "./helpers.ts";
+import { notifyEverythingTo, sample, testSenders } from "./helpers.ts";
 
 const OPTS = {
   ...DEFAULT_ALERTING_OPTIONS,
@@ -62,22 +62,7 @@ for (const backend of backends()) {
       try {
         await migrate(dbA);
         const monitors = await seedMonitors(dbA, 12, { enabled: true });
-        const channel = await channelsRepo.create(dbA, {
-          name: "hook",
-          type: "webhook",
-          settings: { url: receiver.url },
-          secrets: null,
-          enabled: true,
-        });
-        await policiesRepo.create(dbA, {
-          name: "all",
-          channel_id: channel.id,
-          min_severity: "info",
-          tag: null,
-          repeat_interval_s: null,
-          send_resolved: true,
-          enabled: true,
-        });
+        const channelId = await notifyEverythingTo(dbA, receiver.url, null);
         for (const db of [dbA, dbB]) {
           const rt = new AlertingRuntime(
             { db, keyring, events: new EntityEvents(), senders: testSenders },
@@ -162,7 +147,7 @@ for (const backend of backends()) {
           new Set(receiver.received.map((n) => n.idempotencyKey)).size,
           monitors.length * 4,
         );
-        const sent = (rt: AlertingRuntime) => rt.outbox.outcomes.get(`${channel.id}|ok`) ?? 0;
+        const sent = (rt: AlertingRuntime) => rt.outbox.outcomes.get(`${channelId}|ok`) ?? 0;
         console.log(`delivered by runtime A: ${sent(a)}, by runtime B: ${sent(b)}`);
         assertEquals(sent(a) + sent(b), monitors.length * 4);
       } finally {

@@ -9,6 +9,8 @@
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
 import { createScratchDatabase } from "../helpers/databases.ts";
 import { seedMonitors } from "../helpers/seed.ts";
+import { eventually } from "../helpers/distributed.ts";
+import { sample } from "../alerting/helpers.ts";
 import { migrate } from "../../lib/db/migrate.ts";
 import { openDatabase } from "../../lib/db/driver.ts";
 import { openNotifier } from "../../lib/db/notify.ts";
@@ -19,40 +21,8 @@ import { MetricsWriter } from "../../lib/metrics/writer.ts";
 import { ServiceError } from "../../lib/services/errors.ts";
 import type { ResultBatch } from "../../lib/messages.ts";
 
-async function eventually(what: string, check: () => boolean | Promise<boolean>) {
-  const deadline = Date.now() + 20_000;
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 function batch(monitorId: number, ts: number): ResultBatch {
-  return {
-    v: 1,
-    batchId: crypto.randomUUID(),
-    samples: [{
-      monitorId,
-      ts,
-      cpuPercent: 5,
-      memoryTotal: null,
-      memoryUsed: null,
-      diskTotal: null,
-      diskUsed: null,
-      netSentBps: null,
-      netRecvBps: null,
-      netPacketsSent: null,
-      netPacketsRecv: null,
-      netErrors: null,
-      netDiscards: null,
-      netUtilization: null,
-      processCount: null,
-      collectionMs: 1,
-      volumes: null,
-      interfaces: null,
-    }],
-    outcomes: [],
-  } as unknown as ResultBatch;
+  return { v: 1, batchId: crypto.randomUUID(), samples: [sample(monitorId, ts)], outcomes: [] };
 }
 
 Deno.test({
@@ -98,7 +68,7 @@ Deno.test({
 
       // a change on A reaches B, once
       events[0].emit({ entity: "plugin", id: 7, action: "updated" });
-      await eventually("B hears A's change", () => seen[1].length === 1);
+      await eventually("B hears A's change", () => Promise.resolve(seen[1].length === 1));
       assertEquals(seen[1][0], { entity: "plugin", id: 7, action: "updated" });
 
       // B's ingest remembers the monitor's site
@@ -120,7 +90,10 @@ Deno.test({
       assertEquals(killed.n, 2, "both processes' LISTEN connections");
       const resync = (i: number) =>
         seen[i].slice(before[i]).filter((e) => e.entity === "all").length;
-      await eventually("both processes resync", () => resync(0) === 1 && resync(1) === 1);
+      await eventually(
+        "both processes resync",
+        () => Promise.resolve(resync(0) === 1 && resync(1) === 1),
+      );
 
       // the resync forgot the remembered site: the moved monitor is refused from site A
       const err = await assertRejects(
@@ -133,7 +106,7 @@ Deno.test({
       events[0].emit({ entity: "monitor", id: monitor, action: "updated" });
       await eventually(
         "B hears A's change after the break",
-        () => seen[1].some((e) => e.entity === "monitor"),
+        () => Promise.resolve(seen[1].some((e) => e.entity === "monitor")),
       );
       await new Promise((r) => setTimeout(r, 300));
       assertEquals(resync(0), 1, "A's resync stays on A");
