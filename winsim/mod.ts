@@ -102,6 +102,12 @@ export interface Winsim {
   totals(): HostStats;
   /** the host restarts now (unplanned: a Kernel-Power 41 follows in its System log) */
   reboot(ip: string, at?: number): void;
+  /**
+   * no planned reboots and no disk latency spikes on the host from now on (a tenth of the
+   * hosts reboot every few hours and a quarter have a 2-minute latency spike every 40, at fixed
+   * times of the day: a test of exact figures on one host would fail in those windows)
+   */
+  steady(ip: string): void;
   /** the host's Application log floods (Application Error 1000, 5/s for 3 minutes) from now */
   eventFlood(ip: string, at?: number): void;
   /** what a WMI class returns on a host at `now` (for asserting on static values) */
@@ -245,6 +251,9 @@ export async function startWinsim(opts: WinsimOptions): Promise<Winsim> {
     stats: (ip) => ({ ...state(ip).stats }),
     reboot(ip, at = Date.now()) {
       state(ip).profile.rebootedAt = at;
+    },
+    steady(ip) {
+      state(ip).profile.steady = true;
     },
     eventFlood(ip, at = Date.now()) {
       state(ip).profile.floodFrom = at;

@@ -31,6 +31,8 @@ export interface HostProfile {
   nics: NicProfile[];
   /** used share (0..1) of a fixed volume set from outside (Winsim.setVolumeUsed): no drift */
   volumeUsed?: Record<string, number>;
+  /** no planned reboots and no disk latency spikes (Winsim.steady) */
+  steady?: boolean;
 }
 
 /** FNV-1a, enough to spread addresses over seeds. */
@@ -166,7 +168,7 @@ const REBOOT_PERIOD_MS = 6 * 3_600_000;
 export function bootAt(h: HostProfile, now: number): number {
   let boot = h.bootMs;
   if (h.rebootedAt !== undefined && h.rebootedAt <= now) boot = Math.max(boot, h.rebootedAt);
-  if (unit(h.seed, 90) < 0.1) {
+  if (!h.steady && unit(h.seed, 90) < 0.1) {
     const phase = Math.floor(unit(h.seed, 91) * REBOOT_PERIOD_MS);
     const last = Math.floor((now - phase) / REBOOT_PERIOD_MS) * REBOOT_PERIOD_MS + phase + 500;
     if (last > boot && last <= now) boot = last;

@@ -196,7 +196,10 @@ export const win32Process = defineClass(
 
 /** Disk 0 (C:) and disk 1 (D:); a latency spike of 2 minutes every 40 on one host in four. */
 export const latencySpike = (h: HostProfile, now: number) =>
-  unit(h.seed, 150) < 0.25 && inWindow(h, 151, now, 40 * MIN, 2 * MIN);
+  spiky(h) && inWindow(h, 151, now, 40 * MIN, 2 * MIN);
+
+/** One host in four has latency spikes, unless made steady (Winsim.steady). */
+const spiky = (h: HostProfile) => !h.steady && unit(h.seed, 150) < 0.25;
 
 export const physicalDisk = defineClass(
   "Win32_PerfFormattedData_PerfDisk_PhysicalDisk",
@@ -306,12 +309,11 @@ export const physicalDiskRaw = defineClass(
   (h, now) => {
     const boot = bootAt(h, now);
     const up = (now - boot) / 1000;
-    const spiky = unit(h.seed, 150) < 0.25;
     const disk = (name: string, salt: number, scale: number, spikes: boolean): Instance => {
       const rate = scale * 160 * (0.5 + unit(h.seed, salt));
       const normal = 0.002 + 0.006 * unit(h.seed, salt + 4);
       const transfers = Math.floor(rate * up);
-      const slow = spikes && spiky ? spikeSeconds(h, boot, now) : 0;
+      const slow = spikes && spiky(h) ? spikeSeconds(h, boot, now) : 0;
       const latency = rate * (normal * up + (1.5 - normal) * slow);
       return {
         AvgDisksecPerTransfer: Math.floor(latency * PERF_FREQUENCY) % UINT32,

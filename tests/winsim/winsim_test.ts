@@ -230,3 +230,42 @@ Deno.test("enumeration: MaxBatchItems and MaxEnvelopeSize split batches like Win
     }
   });
 });
+
+Deno.test("steady: a host without its planned reboots and disk latency spikes", async () => {
+  // 127.0.10.1 (the default base) is one of the hosts that reboot every 6 h and whose disk D:
+  // has a 2-minute latency spike every 40 minutes, at fixed times of the day
+  await withSim((sim) => {
+    const ip = sim.hosts[0].ip;
+    const MIN = 60_000;
+    const t0 = Date.now();
+    const latencyOfD = (now: number) =>
+      sim.instances(ip, "Win32_PerfFormattedData_PerfDisk_PhysicalDisk", now)
+        .find((d) => d.Name === "1 D:")!.AvgDisksecPerTransfer as number;
+    const boot = (now: number) =>
+      (sim.instances(ip, "Win32_OperatingSystem", now)[0].LastBootUpTime as { datetime: number })
+        .datetime;
+    const spikeAt = Array.from({ length: 40 }, (_, i) => t0 + i * MIN)
+      .find((t) => latencyOfD(t) > 0);
+    assert(spikeAt !== undefined, "a spike within 40 minutes");
+    const boots = (from: number) =>
+      new Set(Array.from({ length: 7 * 60 }, (_, i) => boot(from + i * MIN))).size;
+    assert(boots(t0) > 1, "a planned reboot within 7 hours");
+    const raw = (now: number) =>
+      sim.instances(ip, "Win32_PerfRawData_PerfDisk_PhysicalDisk", now)
+        .find((d) => d.Name === "1 D:")!;
+    const perTransfer = (a: number, b: number) => {
+      const [x, y] = [raw(a), raw(b)];
+      const ticks = ((y.AvgDisksecPerTransfer as number) - (x.AvgDisksecPerTransfer as number) +
+        2 ** 32) % 2 ** 32;
+      const n = (y.AvgDisksecPerTransfer_Base as number) - (x.AvgDisksecPerTransfer_Base as number);
+      return ticks / (y.Frequency_PerfTime as number) / n;
+    };
+
+    sim.steady(ip);
+    assertEquals(latencyOfD(spikeAt), 0, "no spike in the formatted class");
+    const ms = perTransfer(spikeAt, spikeAt + 1_100);
+    assert(ms > 0.0015 && ms < 0.0085, `milliseconds per transfer in the window, got ${ms}`);
+    assertEquals(boots(t0), 1, "no planned reboot");
+    return Promise.resolve();
+  }, { base: "127.0.10.1", hosts: 1, tcpOnly: [] });
+});

@@ -166,6 +166,7 @@ Deno.test("collect and identify over WMI fill the same document as over WinRM", 
 Deno.test("extended and full over WMI: the same parts as over WinRM, events bounded, classes missing named", async () => {
   await withSim(async (sim) => {
     const ip = sim.hosts[0].ip;
+    sim.steady(ip); // its disk latency is asserted in milliseconds: no spike window
     const wmi = wmiFor(sim);
     const winrm = winrmFor(sim);
     try {
