@@ -110,11 +110,10 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       retentionDays: config.metrics.retention_days,
       baseUrl: a.public_url.replace(/\/$/, ""),
       outbox: {
+        ...DEFAULT_ALERTING_OPTIONS.outbox,
         baseBackoffMs: a.retry_base_ms,
         maxBackoffMs: a.retry_max_ms,
         maxAttempts: a.max_attempts,
-        pollMs: DEFAULT_ALERTING_OPTIONS.outbox.pollMs,
-        sendTimeoutMs: DEFAULT_ALERTING_OPTIONS.outbox.sendTimeoutMs,
       },
     });
   };
