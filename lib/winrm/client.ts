@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { abortError, Connection } from "./connection.ts";
 import { EnvelopeBuilder, wmiResourceUri } from "./envelope.ts";
+import { flatString } from "./http.ts";
 import {
   checkLimits,
   DEFAULT_ENUMERATION_LIMITS,
@@ -215,7 +216,7 @@ export class WinrmClient {
     this.#limits = limitsOf(DEFAULT_ENUMERATION_LIMITS, opts.limits);
     const scheme = this.https ? "https" : "http";
     const hostPart = this.host.includes(":") ? `[${this.host}]` : this.host;
-    this.endpoint = `${scheme}://${hostPart}:${this.port}`;
+    this.endpoint = flatString(`${scheme}://${hostPart}:${this.port}`);
     this.#builder = new EnvelopeBuilder({
       to: `${this.endpoint}/wsman`,
       operationTimeoutS: opts.operationTimeoutS ?? 20,

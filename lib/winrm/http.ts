@@ -203,6 +203,16 @@ export class ResponseParser {
   }
 }
 
+/**
+ * A copy of `s` as one flat string. A string built by concatenation (a template literal, `+=`)
+ * is a tree of pieces in V8 until something reads it whole; kept per host (an endpoint, a host
+ * header), the pieces cost ~2.5 times the string's length. (Kept heads do the opposite on
+ * purpose: a host's part joined to a block shared by every host, see requestHeadPrefix.)
+ */
+export function flatString(s: string): string {
+  return JSON.parse(JSON.stringify(s));
+}
+
 const encoder = new TextEncoder();
 let scratch = new Uint8Array(64 * 1024);
 
@@ -225,14 +235,24 @@ export function encodeUtf8All(texts: string[]): Uint8Array[] {
   return out;
 }
 
+/** Header blocks seen so far, each kept once however many hosts send it. */
+const headerBlocks = new Map<string, string>();
+
 /**
  * The request head up to (not including) Content-Length: request line, Host, the given
- * headers. A transport computes it once per kind of request.
+ * headers. A transport computes it once per kind of request and keeps it. The header block is
+ * the same for every host of a credential, so the prefix is left as a concatenation of the
+ * host's part and a block shared by all of them (~250 bytes less per host than a flat copy).
  */
 export function requestHeadPrefix(hostHeader: string, headers: [string, string][]): string {
-  let head = `POST /wsman HTTP/1.1\r\nHost: ${hostHeader}\r\n`;
-  for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
-  return head;
+  let block = "";
+  for (const [k, v] of headers) block += `${k}: ${v}\r\n`;
+  let shared = headerBlocks.get(block);
+  if (shared === undefined) {
+    if (headerBlocks.size >= 256) headerBlocks.clear();
+    headerBlocks.set(shared = flatString(block), shared);
+  }
+  return "POST /wsman HTTP/1.1\r\nHost: " + hostHeader + "\r\n" + shared;
 }
 
 /** Completes a head from its prefix; ASCII, so its byte length is its string length. */

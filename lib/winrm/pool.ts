@@ -105,11 +105,16 @@ export class ConnectionPool {
    */
   async #openWithinBudget(signal?: AbortSignal): Promise<Connection> {
     const conn = await this.budget.openOnSlot(() => this.open(signal), signal);
+    this.#onClosed(conn);
+    return conn;
+  }
+
+  /** (its own function: a closure made above would keep the first caller's signal alive) */
+  #onClosed(conn: Connection) {
     conn.onClosed(() => {
       this.budget.unpark(conn);
       this.budget.release();
     });
-    return conn;
   }
 
   /** Returns a connection after a complete exchange; closes it if it cannot be reused. */

@@ -36,6 +36,7 @@ import {
 import {
   buildRequest,
   encodeUtf8All,
+  flatString,
   header,
   type HttpResponse,
   offered,
@@ -118,7 +119,9 @@ export class Transport {
     pipelining?: boolean;
   }) {
     this.#host = opts.host;
-    this.#hostHeader = `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`;
+    this.#hostHeader = flatString(
+      `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`,
+    );
     this.#https = opts.https;
     this.#auth = opts.auth;
     this.#password = opts.password;
