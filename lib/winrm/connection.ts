@@ -1,15 +1,19 @@
 /**
- * One keep-alive TCP or TLS connection to a WinRM listener. node:net/node:tls rather than
- * Deno.connectTls because verification is chosen per credential (system CAs, a pinned PEM,
- * or off) and Deno.connectTls can neither skip verification per connection nor accept a
- * self-signed CA:TRUE certificate; node:tls also hands us the peer certificate DER that NTLM
- * channel binding needs. One exchange at a time: a single request, or several requests
- * written at once (HTTP/1.1 pipelining) whose responses arrive in order.
+ * One keep-alive TCP or TLS connection to a WinRM listener. One exchange at a time: a single
+ * request, or several requests written at once (HTTP/1.1 pipelining) whose responses arrive in
+ * order.
+ *
+ * HTTPS goes through node:tls rather than Deno.connectTls because verification is chosen per
+ * credential (system CAs, a pinned PEM, or off) and Deno.connectTls can neither skip
+ * verification per connection nor accept a self-signed CA:TRUE certificate; node:tls also
+ * hands us the peer certificate DER that channel binding needs. Plain HTTP uses Deno.connect
+ * directly (wire.ts): node:net's stream layers cost more CPU per request than the rest of the
+ * exchange's bookkeeping.
  */
 import net from "node:net";
 import tls from "node:tls";
 import { Buffer } from "node:buffer";
-import { type HttpResponse, ResponseParser } from "./http.ts";
+import { flatString, type HttpResponse, ResponseParser } from "./http.ts";
 import {
   CancelledError,
   ConnectionError,
@@ -19,6 +23,7 @@ import {
 } from "./errors.ts";
 import { tlsErrorFor, type TlsOptions, verifyPeer } from "./tls_verify.ts";
 import type { NtlmSession } from "./ntlm/session.ts";
+import { DenoTcpWire, nodeWire, type Wire, type WireEvents } from "./wire.ts";
 import type { Sealer } from "./encryption.ts";
 import { cancel, postpone, schedule, type Timer } from "./ticker.ts";
 
@@ -70,41 +75,52 @@ export class Connection {
   lastResponseStarted = false;
   /** complete responses received in the current or last exchange */
   responsesReceived = 0;
-  #socket: net.Socket;
+  #wire: Wire;
   #dead = false;
   #pending: Pending | null = null;
   #idleTimer: Timer | undefined;
   #closedHooks: (() => void)[] | null = [];
 
-  private constructor(socket: net.Socket, endpoint: string, peerCertificate?: Uint8Array) {
-    this.#socket = socket;
+  private constructor(
+    socket: net.Socket | Deno.TcpConn,
+    endpoint: string,
+    peerCertificate?: Uint8Array,
+  ) {
     this.endpoint = endpoint;
     this.peerCertificate = peerCertificate;
-    socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
-    socket.on("end", () => this.#onClose(null));
-    socket.on("close", () => {
-      this.#onClose(null);
-      this.#closed();
-    });
-    socket.on("error", (err: Error) => this.#onClose(err));
+    const on: WireEvents = {
+      data: (chunk) => this.#onData(chunk),
+      end: (err) => this.#onClose(err),
+      closed: () => this.#closed(),
+    };
+    if (socket instanceof net.Socket) this.#wire = nodeWire(socket, on);
+    else {
+      const wire = new DenoTcpWire(socket, on);
+      wire.wanted = () => this.#pending !== null;
+      this.#wire = wire;
+    }
   }
 
   static open(opts: ConnectOptions): Promise<Connection> {
-    const endpoint = `${opts.https ? "https" : "http"}://${
-      net.isIPv6(opts.host) ? `[${opts.host}]` : opts.host
-    }:${opts.port}`;
+    const endpoint = flatString(
+      `${opts.https ? "https" : "http"}://${
+        net.isIPv6(opts.host) ? `[${opts.host}]` : opts.host
+      }:${opts.port}`,
+    );
     return new Promise((resolve, reject) => {
       if (opts.signal?.aborted) return reject(abortError(opts.signal));
       let tcpUp = false;
       let settled = false;
-      let socket: net.Socket;
+      let socket: net.Socket | undefined;
+      /** stops a Deno.connect in progress (HTTP) */
+      let stop: AbortController | undefined;
       const fail = (err: Error) => {
         if (settled) return;
         settled = true;
         cleanup();
-        socket.on("error", () => {}); // late errors of a discarded socket
-        socket.destroy();
+        socket?.on("error", () => {}); // late errors of a discarded socket
+        socket?.destroy();
+        stop?.abort();
         reject(err);
       };
       const onAbort = () => fail(abortError(opts.signal!));
@@ -123,7 +139,7 @@ export class Connection {
       const cleanup = () => {
         clearTimeout(timer);
         opts.signal?.removeEventListener("abort", onAbort);
-        socket.removeListener("error", onError);
+        socket?.removeListener("error", onError);
       };
       const onError = (err: Error) =>
         fail(tcpUp && opts.https ? tlsErrorFor(err, endpoint) : connectionErrorFrom(err, endpoint));
@@ -131,7 +147,7 @@ export class Connection {
         if (settled) return;
         settled = true;
         cleanup();
-        resolve(new Connection(socket, endpoint, peer));
+        resolve(new Connection(socket!, endpoint, peer));
       };
       if (opts.https) {
         const t = tls.connect({
@@ -151,12 +167,23 @@ export class Connection {
           if (problem) return fail(problem);
           done(cert?.raw ? new Uint8Array(cert.raw) : undefined);
         });
+        socket.on("error", onError);
+        opts.signal?.addEventListener("abort", onAbort, { once: true });
       } else {
-        socket = net.connect({ host: opts.host, port: opts.port });
-        socket.once("connect", () => done());
+        stop = new AbortController();
+        Deno.connect({ hostname: opts.host, port: opts.port, signal: stop.signal }).then((conn) => {
+          if (settled) return conn.close(); // timed out or aborted as it connected
+          settled = true;
+          cleanup();
+          resolve(new Connection(conn, endpoint));
+        }, (err) => {
+          if (settled) return;
+          settled = true;
+          cleanup();
+          reject(connectionErrorFrom(err, endpoint));
+        });
+        opts.signal?.addEventListener("abort", onAbort, { once: true });
       }
-      socket.on("error", onError);
-      opts.signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 
@@ -232,13 +259,14 @@ export class Connection {
       timer: schedule(readTimeoutMs, () => this.#readTimeout()),
       readTimeoutMs,
     };
-    this.#socket.write(data);
+    this.#wire.write(data);
+    this.#wire.expect();
   }
 
   /** Keeps an idle connection from holding the process open; closes it after `ms`. */
   park(ms: number, onExpire: () => void) {
     this.#clearIdle();
-    this.#socket.unref();
+    this.#wire.unref();
     this.#idleTimer = schedule(ms, () => {
       this.#idleTimer = undefined;
       this.close();
@@ -249,7 +277,7 @@ export class Connection {
   close() {
     this.#clearIdle();
     this.#dead = true;
-    this.#socket.destroy();
+    this.#wire.destroy();
     this.#closed();
   }
 
@@ -257,7 +285,7 @@ export class Connection {
     if (this.#idleTimer !== undefined) {
       cancel(this.#idleTimer);
       this.#idleTimer = undefined;
-      this.#socket.ref();
+      this.#wire.ref();
     }
   }
 
@@ -345,7 +373,7 @@ export class Connection {
     if (err) return this.#fail(connectionErrorFrom(err, this.endpoint));
     this.#pending = null;
     cancel(p.timer);
-    this.#socket.destroy();
+    this.#wire.destroy();
     try {
       p.responses.push(p.parser.end());
     } catch (e) {

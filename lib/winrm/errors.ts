@@ -191,11 +191,13 @@ const CONNECTION_CODES: Record<string, ConnectionProblem> = {
   ENOMEM: "local_resource",
 };
 
-/** Maps a node:net socket error to a ConnectionError naming the endpoint. */
+/** Maps a node:net or Deno socket error to a ConnectionError naming the endpoint. */
 export function connectionErrorFrom(err: unknown, endpoint: string): ConnectionError {
   const e = err as { code?: string; message?: string };
   const code = typeof e?.code === "string" ? e.code : undefined;
-  const problem: ConnectionProblem = (code ? CONNECTION_CODES[code] : undefined) ?? "other";
+  const problem: ConnectionProblem = (code ? CONNECTION_CODES[code] : undefined) ??
+    // Deno.connect's resolver failure carries no code
+    (!code && /failed to lookup address/.test(e?.message ?? "") ? "dns" : "other");
   const what = problem === "refused"
     ? "connection refused"
     : problem === "reset"
