@@ -245,7 +245,7 @@ async function run(): Promise<RunResult> {
       api,
       "GET /api/v1/devices",
       `${server.url}/api/v1/devices?limit=50`,
-      session.token,
+      await session.freshToken(),
     );
     fdsMax = Math.max(fdsMax, openFds(server.pid) || 0);
     // NMSlite's CPU as last seen alive: a process that died mid-run still gets its figures
