@@ -1,15 +1,17 @@
 /**
  * `deno task bench:winrm-memory [-- --hosts 2000]`: what a polled host costs the WinRM
  * client in memory. Polls every simulated host twice (NTLM over HTTP, the poller's entry
- * point and process-wide pool, 100 at a time), then collects garbage and reports the growth of
- * the V8 heap in use per host: the host's client, transport, envelope builder, kept-alive
- * connection and NTLM session. A poller Worker holds this for each of its hosts, so at 25,000
- * hosts a Worker every KB per host is 25 MB of live heap (and about twice that of heap).
+ * point and process-wide pool, 100 at a time; the simulator as bench:fleet starts it), then
+ * collects garbage and reports the growth of the V8 heap in use per host: the host's client,
+ * transport, envelope builder, kept-alive connection and NTLM session. A poller Worker holds
+ * this for each of its hosts, so at 25,000 hosts a Worker every KB per host is 25 MB of live
+ * heap (and about twice that of reserved heap).
  * `--snapshot FILE` also writes a heap snapshot (for Chromium's memory tab) at the end.
  */
 import { parseArgs } from "node:util";
 import { collectWindowsDocument } from "../lib/collectors/windows_winrm.ts";
 import type { WinrmCredential } from "../lib/winrm/mod.ts";
+import { startSimulator } from "./fleet_procs.ts";
 
 const argv = Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args;
 const { values } = parseArgs({
@@ -28,47 +30,15 @@ if (!gc) {
   Deno.exit(2);
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: values.base, port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-const port = freePort();
-const child = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "-A",
-    new URL("../winsim/main.ts", import.meta.url).pathname,
-    "--hosts",
-    String(HOSTS),
-    "--base",
-    values.base!,
-    "--http-port",
-    String(port),
-    "--https-port",
-    String(freePort()),
-  ],
-  env: { WINSIM_PASSWORD: PASSWORD },
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
+const logDir = await Deno.makeTempDir({ prefix: "nmslite-bench-winrm-memory-" });
+const sim = await startSimulator({ hosts: HOSTS, base: values.base!, password: PASSWORD, logDir });
 try {
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  while (!buf.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("simulator exited before it was ready");
-    buf += value;
-  }
-  reader.releaseLock();
-  const hosts: string[] = JSON.parse(buf.slice(0, buf.indexOf("\n"))).hosts;
+  const hosts = sim.hosts;
   const credential: WinrmCredential = {
     type: "winrm_ntlm",
     username: "Administrator",
     password: PASSWORD,
-    port,
+    port: 5985,
     useSsl: false,
     tlsVerify: "insecure",
     allowUnencrypted: false,
@@ -98,9 +68,7 @@ try {
     console.log(`heap snapshot: ${v8.writeHeapSnapshot(values.snapshot)}`);
   }
 } finally {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* gone */ }
-  await child.status;
+  await sim.stop();
+  await Deno.remove(logDir, { recursive: true });
 }
 Deno.exit(0);
