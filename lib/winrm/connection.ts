@@ -7,8 +7,8 @@
  * credential (system CAs, a pinned PEM, or off) and Deno.connectTls can neither skip
  * verification per connection nor accept a self-signed CA:TRUE certificate; node:tls also
  * hands us the peer certificate DER that channel binding needs. Plain HTTP uses Deno.connect
- * directly (wire.ts): node:net's stream layers cost more CPU per request than the rest of the
- * exchange's bookkeeping.
+ * directly (wire.ts): node:net's stream objects cost ~0.5 KB of heap per kept-alive host
+ * (bench:winrm-memory: 6.3 -> 5.8 KB) and a little CPU per request.
  */
 import net from "node:net";
 import tls from "node:tls";
