@@ -92,13 +92,9 @@ export class Connection {
       data: (chunk) => this.#onData(chunk),
       end: (err) => this.#onClose(err),
       closed: () => this.#closed(),
+      wanted: () => this.#pending !== null,
     };
-    if (socket instanceof net.Socket) this.#wire = nodeWire(socket, on);
-    else {
-      const wire = new DenoTcpWire(socket, on);
-      wire.wanted = () => this.#pending !== null;
-      this.#wire = wire;
-    }
+    this.#wire = socket instanceof net.Socket ? nodeWire(socket, on) : new DenoTcpWire(socket, on);
   }
 
   static open(opts: ConnectOptions): Promise<Connection> {

@@ -23,6 +23,8 @@ export interface WireEvents {
   end(err: Error | null): void;
   /** the wire is closed, by either side; called once */
   closed(): void;
+  /** whether the owner waits for response bytes (the Deno wire reads only then) */
+  wanted(): boolean;
 }
 
 export interface Wire {
@@ -63,8 +65,6 @@ export class DenoTcpWire implements Wire {
   #on: WireEvents;
   #reading = false;
   #closed = false;
-  /** set by the owner while it waits for bytes */
-  wanted: () => boolean = () => false;
 
   constructor(conn: Deno.TcpConn, on: WireEvents) {
     this.#conn = conn;
@@ -92,7 +92,7 @@ export class DenoTcpWire implements Wire {
   async #readLoop() {
     this.#reading = true;
     try {
-      while (!this.#closed && this.wanted()) {
+      while (!this.#closed && this.#on.wanted()) {
         const buf = spare.pop() ?? new Uint8Array(READ_SIZE);
         let n: number | null;
         try {
