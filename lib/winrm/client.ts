@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { abortError, Connection } from "./connection.ts";
-import { EnvelopeBuilder, wmiResourceUri } from "./envelope.ts";
+import { type Envelope, EnvelopeBuilder, wmiResourceUri } from "./envelope.ts";
 import { flatString } from "./http.ts";
 import {
   checkLimits,
@@ -26,6 +26,7 @@ import {
   faultOf,
   getItem,
   parseEnvelope,
+  relatesToOf,
   type WmiItem,
 } from "./parse.ts";
 import { ConnectionPool, IDLE_TIMEOUT_MS, type PoolStats, sharedPool } from "./pool.ts";
@@ -234,7 +235,7 @@ export class WinrmClient {
       const uri = wmiResourceUri(opts.namespace ?? "root/cimv2");
       const max = opts.maxElements ?? 32_000;
       const first = enumerationBatch(
-        await this.#call(this.#builder.enumerate(uri, wql, max).xml, signal),
+        await this.#call(this.#builder.enumerate(uri, wql, max), signal),
       );
       if (first.endOfSequence) return this.#capped(first, wql, opts);
       const out: WmiItem[] = [];
@@ -256,24 +257,22 @@ export class WinrmClient {
       this.counters.enumerations += wqls.length;
       const uri = wmiResourceUri(opts.namespace ?? "root/cimv2");
       const max = opts.maxElements ?? 32_000;
-      const results = await this.#transport.postAll(
-        wqls.map((wql) => this.#builder.enumerate(uri, wql, max).xml),
-        signal,
-      );
+      const sent = wqls.map((wql) => this.#builder.enumerate(uri, wql, max));
+      const results = await this.#transport.postAll(sent.map((e) => e.xml), signal);
       const out: WmiItem[][] = [];
       for (let i = 0; i < results.length; i++) {
         let first: EnumerationBatch;
         try {
-          first = enumerationBatch(this.#bodyOf(results[i]));
+          first = enumerationBatch(this.#bodyOf(results[i], sent[i].messageId));
         } catch (err) {
-          this.#abandon(results.slice(i + 1), uri);
+          this.#abandon(results, sent, i + 1, uri);
           throw err;
         }
         if (first.endOfSequence) {
           try {
             out.push(this.#capped(first, wqls[i], opts));
           } catch (err) {
-            this.#abandon(results.slice(i + 1), uri);
+            this.#abandon(results, sent, i + 1, uri);
             throw err;
           }
           continue;
@@ -304,21 +303,19 @@ export class WinrmClient {
       this.counters.enumerations += qs.length;
       const uri = wmiResourceUri(opts.namespace ?? "root/cimv2");
       const max = opts.maxElements ?? 32_000;
-      const results = await this.#transport.postAll(
-        qs.map((q) => this.#builder.enumerate(uri, q.wql, q.firstBatch ?? max).xml),
-        signal,
-      );
+      const sent = qs.map((q) => this.#builder.enumerate(uri, q.wql, q.firstBatch ?? max));
+      const results = await this.#transport.postAll(sent.map((e) => e.xml), signal);
       const out: SettledResult[] = [];
       for (let i = 0; i < results.length; i++) {
         let first: EnumerationBatch;
         try {
-          first = enumerationBatch(this.#bodyOf(results[i]));
+          first = enumerationBatch(this.#bodyOf(results[i], sent[i].messageId));
         } catch (err) {
           if (err instanceof WsmanFaultError) {
             out.push({ items: [], error: err });
             continue;
           }
-          this.#abandon(results.slice(i + 1), uri);
+          this.#abandon(results, sent, i + 1, uri);
           throw err;
         }
         if (first.endOfSequence) {
@@ -337,7 +334,7 @@ export class WinrmClient {
           }
         } catch (err) {
           if (!(err instanceof WsmanFaultError)) {
-            this.#abandon(results.slice(i + 1), uri);
+            this.#abandon(results, sent, i + 1, uri);
             throw err;
           }
           out.push({ items: [], error: err });
@@ -362,11 +359,11 @@ export class WinrmClient {
     }`;
   }
 
-  /** Releases the open enumeration contexts among results that will not be read. */
-  #abandon(results: TransportResult[], uri: string) {
-    for (const res of results) {
+  /** Releases the open enumeration contexts among results (from `from` on) that will not be read. */
+  #abandon(results: TransportResult[], sent: Envelope[], from: number, uri: string) {
+    for (let i = from; i < results.length; i++) {
       try {
-        const batch = enumerationBatch(this.#bodyOf(res));
+        const batch = enumerationBatch(this.#bodyOf(results[i], sent[i].messageId));
         if (!batch.endOfSequence && batch.context) void this.#release(uri, batch.context);
       } catch { /* a fault holds no context */ }
     }
@@ -390,8 +387,8 @@ export class WinrmClient {
     if (!first) this.counters.enumerations++;
     const resourceUri = wmiResourceUri(opts.namespace ?? "root/cimv2");
     const call = perRequestDeadline
-      ? (xml: string, s?: AbortSignal) => this.#deadline(s, (d) => this.#call(xml, d))
-      : (xml: string, s?: AbortSignal) => this.#call(xml, s);
+      ? (env: Envelope, s?: AbortSignal) => this.#deadline(s, (d) => this.#call(env, d))
+      : (env: Envelope, s?: AbortSignal) => this.#call(env, s);
     return enumerateBatches(
       {
         builder: this.#builder,
@@ -421,7 +418,7 @@ export class WinrmClient {
       : wmiResourceUri(opts.namespace ?? "root/cimv2", resource);
     return this.#deadline(
       opts.signal,
-      async (signal) => getItem(await this.#call(this.#builder.get(uri, selectors).xml, signal)),
+      async (signal) => getItem(await this.#call(this.#builder.get(uri, selectors), signal)),
     );
   }
 
@@ -435,13 +432,18 @@ export class WinrmClient {
   }
 
   // deno-lint-ignore no-explicit-any
-  async #call(xml: string, signal?: AbortSignal): Promise<any> {
-    return this.#bodyOf(await this.#transport.post(xml, signal));
+  async #call(env: Envelope, signal?: AbortSignal): Promise<any> {
+    return this.#bodyOf(await this.#transport.post(env.xml, signal), env.messageId);
   }
 
-  /** The SOAP body of a response, or the fault or protocol error it carries. */
+  /**
+   * The SOAP body of a response, or the fault or protocol error it carries. A response whose
+   * RelatesTo names another request than the one it answers (`messageId`) is refused: on a
+   * pipelined connection that means the answers are out of step, and reading it would give
+   * one query's instances to another. A response without RelatesTo is taken.
+   */
   // deno-lint-ignore no-explicit-any
-  #bodyOf(res: TransportResult): any {
+  #bodyOf(res: TransportResult, messageId: string): any {
     if (res.status !== 200 && !/Envelope/.test(res.xml)) {
       throw new ProtocolError(
         `${this.endpoint}: HTTP ${res.status} from the WS-Management service` +
@@ -449,14 +451,24 @@ export class WinrmClient {
         res.status,
       );
     }
-    let body;
+    let envelope;
     try {
-      body = parseEnvelope(res.xml).body;
+      envelope = parseEnvelope(res.xml);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       // a truncated or garbled envelope: say whose
       throw new ProtocolError(`${this.endpoint}: ${err.message}`, res.status);
     }
+    const relatesTo = relatesToOf(envelope.header);
+    if (relatesTo !== null && relatesTo.toLowerCase() !== messageId) {
+      throw new ProtocolError(
+        `${this.endpoint}: the response relates to request ${
+          JSON.stringify(relatesTo.slice(0, 60))
+        }, not to the one it answers (${messageId}): the server's answers are out of step`,
+        res.status,
+      );
+    }
+    const body = envelope.body;
     const fault = faultOf(body);
     if (fault) throw new WsmanFaultError(fault, res.status);
     if (res.status !== 200) {
@@ -473,7 +485,7 @@ export class WinrmClient {
     try {
       await this.#deadline(
         undefined,
-        (s) => this.#call(this.#builder.release(resourceUri, context).xml, s),
+        (s) => this.#call(this.#builder.release(resourceUri, context), s),
         this.#releaseTimeoutMs,
       );
     } catch { /* best effort: the server expires the context anyway */ }

@@ -5,7 +5,7 @@
  * middle, sends Release so the server frees the context now instead of after its
  * EnumerationTimeoutms (60 s by default).
  */
-import type { EnvelopeBuilder } from "./envelope.ts";
+import type { Envelope, EnvelopeBuilder } from "./envelope.ts";
 import { EnumerationLimitError } from "./errors.ts";
 import { type EnumerationBatch, enumerationBatch, type WmiItem } from "./parse.ts";
 
@@ -58,7 +58,7 @@ type Body = any;
 export interface EnumerationCalls {
   builder: EnvelopeBuilder;
   /** sends an envelope, returns the response Body (faults thrown as WsmanFaultError) */
-  call: (xml: string, signal?: AbortSignal) => Promise<Body>;
+  call: (envelope: Envelope, signal?: AbortSignal) => Promise<Body>;
   /** best-effort Release of an abandoned context (never throws) */
   release: (resourceUri: string, context: string) => Promise<void>;
   onPull?: () => void;
@@ -82,7 +82,7 @@ export async function* enumerateBatches(
   let pulls = 0;
   try {
     const first = enumerated ?? enumerationBatch(
-      await calls.call(calls.builder.enumerate(resourceUri, wql, maxElements).xml, signal),
+      await calls.call(calls.builder.enumerate(resourceUri, wql, maxElements), signal),
     );
     context = first.context;
     finished = first.endOfSequence;
@@ -93,7 +93,7 @@ export async function* enumerateBatches(
       checkLimits(calls.limits, items, ++pulls, calls.describe);
       calls.onPull?.();
       const batch = enumerationBatch(
-        await calls.call(calls.builder.pull(resourceUri, context, maxElements).xml, signal),
+        await calls.call(calls.builder.pull(resourceUri, context, maxElements), signal),
       );
       finished = batch.endOfSequence;
       context = batch.context ?? (finished ? null : context);

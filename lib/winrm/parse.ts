@@ -82,6 +82,12 @@ export function parseEnvelope(xml: string): { header: Node; body: Node } {
   return { header: env.Header ?? {}, body: env.Body === "" ? {} : env.Body };
 }
 
+/** The WS-Addressing RelatesTo of a response's Header (the MessageID it answers), or null. */
+export function relatesToOf(header: Node): string | null {
+  const v = text(first(header?.RelatesTo));
+  return v === null ? null : v.trim();
+}
+
 /** Fault details when the body holds an s:Fault, else null. */
 export function faultOf(body: Node): WsmanFaultInfo | null {
   const f = body?.Fault;

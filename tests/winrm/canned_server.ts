@@ -110,3 +110,10 @@ export function httpReply(status: number, headers: [string, string][], body = ""
 
 export const fixture = (name: string) =>
   Deno.readTextFileSync(new URL(`../fixtures/wsman/${name}`, import.meta.url));
+
+/** `xml` (a response fixture) made the answer to `req`: its RelatesTo names req's MessageID. */
+export function answering(req: CannedRequest, xml: string): string {
+  const id = /<a:MessageID>([^<]+)<\/a:MessageID>/.exec(req.body)?.[1];
+  if (!id) throw new Error("the request carries no MessageID");
+  return xml.replace(/<a:RelatesTo>[^<]*<\/a:RelatesTo>/, `<a:RelatesTo>${id}</a:RelatesTo>`);
+}

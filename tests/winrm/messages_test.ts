@@ -169,3 +169,52 @@ Deno.test("truncated responses name the endpoint", async () => {
     await server.close();
   }
 });
+
+Deno.test("a response that relates to another request is refused as out of step", async () => {
+  const xml = fixture("os_star.xml");
+  const idOf = (body: string) => /<a:MessageID>([^<]+)<\/a:MessageID>/.exec(body)![1];
+  const answer = (relatesTo: string | null) =>
+    httpReply(
+      200,
+      [["Content-Type", "application/soap+xml;charset=UTF-8"]],
+      xml.replace(
+        /<a:RelatesTo>[^<]*<\/a:RelatesTo>/,
+        relatesTo === null ? "" : `<a:RelatesTo>${relatesTo}</a:RelatesTo>`,
+      ),
+    );
+  // per request: the MessageID it relates to, from the requests seen so far
+  let relate: (ids: string[]) => string | null = (ids) => ids.at(-1)!;
+  const ids: string[] = [];
+  const server = startCanned((req) => {
+    ids.push(idOf(req.body));
+    return answer(relate(ids));
+  });
+  const c = new WinrmClient({
+    host: "127.0.0.1",
+    port: server.port,
+    auth: "basic",
+    username: "admin",
+    password: "pw",
+    allowUnencrypted: true,
+    timeouts: { connectMs: 2_000, readMs: 2_000, operationMs: 5_000 },
+  });
+  try {
+    // the answer to each request: taken, in Windows' upper case too, and without RelatesTo
+    assertEquals((await c.enumerate(WQL)).length, 1);
+    relate = (seen) => seen.at(-1)!.toUpperCase().replace("UUID:", "uuid:");
+    assertEquals((await c.enumerate(WQL)).length, 1);
+    relate = () => null;
+    assertEquals((await c.enumerate(WQL)).length, 1);
+    // pipelined: the second answer repeats the first request's id
+    relate = (seen) => seen.length % 2 === 0 ? seen.at(-2)! : seen.at(-1)!;
+    ids.length = 0;
+    const err = await assertRejects(() => c.enumerateAll([WQL, WQL]), ProtocolError);
+    assert(err.message.startsWith(`http://127.0.0.1:${server.port}: `), err.message);
+    assert(err.message.includes("out of step"), err.message);
+    assert(err.message.includes(ids[1]), `names the request it answers: ${err.message}`);
+    assertEquals(ids.length, 2, "both requests were sent");
+  } finally {
+    c.close();
+    await server.close();
+  }
+});

@@ -12,7 +12,7 @@ import {
   WinrmClient,
   type WinrmClientOptions,
 } from "../../lib/winrm/mod.ts";
-import { fixture, httpReply, startCanned } from "./canned_server.ts";
+import { answering, fixture, httpReply, startCanned } from "./canned_server.ts";
 
 const SOAP = [["Content-Type", "application/soap+xml;charset=UTF-8"]] as [string, string][];
 const WQL = "SELECT * FROM Win32_OperatingSystem";
@@ -64,11 +64,11 @@ function client(port: number, tls: WinrmClientOptions["tls"]) {
 Deno.test("pinning the server's leaf issued by a private CA: by PEM or by fingerprint", async () => {
   const { ca, leaf, other, expired } = await privateCa();
   const xml = fixture("os_star.xml");
-  const server = startCanned(() => httpReply(200, SOAP, xml), {
+  const server = startCanned((req) => httpReply(200, SOAP, answering(req, xml)), {
     cert: leaf.cert,
     key: leaf.private,
   });
-  const expiredServer = startCanned(() => httpReply(200, SOAP, xml), {
+  const expiredServer = startCanned((req) => httpReply(200, SOAP, answering(req, xml)), {
     cert: expired.cert,
     key: expired.private,
   });

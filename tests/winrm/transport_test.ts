@@ -13,7 +13,7 @@ import {
   WinrmClient,
   type WinrmClientOptions,
 } from "../../lib/winrm/mod.ts";
-import { fixture, httpReply, startCanned } from "./canned_server.ts";
+import { answering, type CannedRequest, fixture, httpReply, startCanned } from "./canned_server.ts";
 
 const SOAP = [["Content-Type", "application/soap+xml;charset=UTF-8"]] as [string, string][];
 const WQL = "SELECT * FROM Win32_OperatingSystem";
@@ -57,10 +57,11 @@ Deno.test("parser: repeated WWW-Authenticate, chunked body, 100 Continue, byte b
 
 Deno.test("chunked responses written in pieces; keep-alive reuse", async () => {
   const xml = fixture("os_star.xml");
-  const server = startCanned(() => {
+  const server = startCanned((req) => {
     const head = "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n" +
       "Transfer-Encoding: chunked\r\n\r\n";
-    const a = Buffer.from(xml.slice(0, 700)), b = Buffer.from(xml.slice(700));
+    const answer = answering(req, xml);
+    const a = Buffer.from(answer.slice(0, 700)), b = Buffer.from(answer.slice(700));
     return [
       head,
       `${a.length.toString(16)}\r\n`,
@@ -115,7 +116,9 @@ Deno.test("truncated, garbage and non-SOAP responses are ProtocolErrors", async 
 Deno.test("a server closing an idle keep-alive connection costs nothing visible", async () => {
   const xml = fixture("os_star.xml");
   // answers, then hangs up on the next request without a byte (a stale keep-alive)
-  const server = startCanned((req) => req.seq === 1 ? httpReply(200, SOAP, xml) : "close");
+  const server = startCanned((req) =>
+    req.seq === 1 ? httpReply(200, SOAP, answering(req, xml)) : "close"
+  );
   const c = basicClient(server.port);
   try {
     await c.enumerate(WQL);
@@ -172,7 +175,7 @@ async function pki() {
 Deno.test("TLS errors name the problem: hostname mismatch, expired, untrusted issuer", async () => {
   const { ca, good, expired } = await pki();
   const xml = fixture("os_star.xml");
-  const ok = () => httpReply(200, SOAP, xml);
+  const ok = (req: CannedRequest) => httpReply(200, SOAP, answering(req, xml));
   const goodServer = startCanned(ok, { cert: good.cert, key: good.private });
   const expiredServer = startCanned(ok, { cert: expired.cert, key: expired.private });
   const https = (port: number, tls: WinrmClientOptions["tls"]) =>
