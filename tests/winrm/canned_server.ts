@@ -3,6 +3,8 @@
  * bytes chosen by the test: for framing cases (chunked, split writes, truncation) and TLS
  * certificates the simulator does not produce.
  */
+import { WinrmClient, type WinrmClientOptions } from "../../lib/winrm/mod.ts";
+
 export interface CannedRequest {
   head: string;
   body: string;
@@ -116,4 +118,18 @@ export function answering(req: CannedRequest, xml: string): string {
   const id = /<a:MessageID>([^<]+)<\/a:MessageID>/.exec(req.body)?.[1];
   if (!id) throw new Error("the request carries no MessageID");
   return xml.replace(/<a:RelatesTo>[^<]*<\/a:RelatesTo>/, `<a:RelatesTo>${id}</a:RelatesTo>`);
+}
+
+/** A Basic client of a canned server on loopback (plain HTTP unless `extra` says otherwise). */
+export function cannedClient(port: number, extra: Partial<WinrmClientOptions> = {}): WinrmClient {
+  return new WinrmClient({
+    host: "127.0.0.1",
+    port,
+    auth: "basic",
+    username: "admin",
+    password: "pw",
+    allowUnencrypted: true,
+    timeouts: { connectMs: 2_000, readMs: 2_000, operationMs: 5_000 },
+    ...extra,
+  });
 }

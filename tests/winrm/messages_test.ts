@@ -13,7 +13,7 @@ import {
   WinrmClient,
 } from "../../lib/winrm/mod.ts";
 import { startWinsim } from "../../winsim/mod.ts";
-import { fixture, httpReply, startCanned } from "./canned_server.ts";
+import { cannedClient, fixture, httpReply, startCanned } from "./canned_server.ts";
 import { clientFor, PASSWORD, using, withSim } from "./sim_helpers.ts";
 
 const WQL = "SELECT * FROM Win32_OperatingSystem";
@@ -147,15 +147,7 @@ Deno.test("truncated responses name the endpoint", async () => {
   ];
   let i = 0;
   const server = startCanned(() => replies[i++] as string[]);
-  const c = new WinrmClient({
-    host: "127.0.0.1",
-    port: server.port,
-    auth: "basic",
-    username: "admin",
-    password: "pw",
-    allowUnencrypted: true,
-    timeouts: { connectMs: 2_000, readMs: 2_000, operationMs: 5_000 },
-  });
+  const c = cannedClient(server.port);
   try {
     for (const what of ["truncated", "XML"]) {
       const err = await assertRejects(() => c.enumerate(WQL), ProtocolError);
@@ -189,15 +181,7 @@ Deno.test("a response that relates to another request is refused as out of step"
     ids.push(idOf(req.body));
     return answer(relate(ids));
   });
-  const c = new WinrmClient({
-    host: "127.0.0.1",
-    port: server.port,
-    auth: "basic",
-    username: "admin",
-    password: "pw",
-    allowUnencrypted: true,
-    timeouts: { connectMs: 2_000, readMs: 2_000, operationMs: 5_000 },
-  });
+  const c = cannedClient(server.port);
   try {
     // the answer to each request: taken, in Windows' upper case too, and without RelatesTo
     assertEquals((await c.enumerate(WQL)).length, 1);

@@ -6,13 +6,8 @@
 import { X509Certificate } from "node:crypto";
 import selfsigned from "selfsigned";
 import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
-import {
-  ConfigError,
-  TlsError,
-  WinrmClient,
-  type WinrmClientOptions,
-} from "../../lib/winrm/mod.ts";
-import { answering, fixture, httpReply, startCanned } from "./canned_server.ts";
+import { ConfigError, TlsError, type WinrmClientOptions } from "../../lib/winrm/mod.ts";
+import { answering, cannedClient, fixture, httpReply, startCanned } from "./canned_server.ts";
 
 const SOAP = [["Content-Type", "application/soap+xml;charset=UTF-8"]] as [string, string][];
 const WQL = "SELECT * FROM Win32_OperatingSystem";
@@ -49,16 +44,7 @@ async function privateCa() {
 }
 
 function client(port: number, tls: WinrmClientOptions["tls"]) {
-  return new WinrmClient({
-    host: "127.0.0.1",
-    port,
-    https: true,
-    auth: "basic",
-    username: "admin",
-    password: "pw",
-    tls,
-    timeouts: { connectMs: 2_000, readMs: 2_000, operationMs: 5_000 },
-  });
+  return cannedClient(port, { https: true, allowUnencrypted: false, tls });
 }
 
 Deno.test("pinning the server's leaf issued by a private CA: by PEM or by fingerprint", async () => {

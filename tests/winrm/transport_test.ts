@@ -10,26 +10,21 @@ import {
   AuthenticationError,
   ProtocolError,
   TlsError,
-  WinrmClient,
   type WinrmClientOptions,
 } from "../../lib/winrm/mod.ts";
-import { answering, type CannedRequest, fixture, httpReply, startCanned } from "./canned_server.ts";
+import {
+  answering,
+  cannedClient,
+  type CannedRequest,
+  fixture,
+  httpReply,
+  startCanned,
+} from "./canned_server.ts";
 
 const SOAP = [["Content-Type", "application/soap+xml;charset=UTF-8"]] as [string, string][];
 const WQL = "SELECT * FROM Win32_OperatingSystem";
 
-function basicClient(port: number, extra: Partial<WinrmClientOptions> = {}) {
-  return new WinrmClient({
-    host: "127.0.0.1",
-    port,
-    auth: "basic",
-    username: "admin",
-    password: "pw",
-    allowUnencrypted: true,
-    timeouts: { connectMs: 2_000, readMs: 2_000, operationMs: 5_000 },
-    ...extra,
-  });
-}
+const basicClient = cannedClient;
 
 Deno.test("parser: repeated WWW-Authenticate, chunked body, 100 Continue, byte by byte", () => {
   const raw = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 401 Unauthorized\r\n" +
