@@ -233,8 +233,12 @@ const COLUMN_LIST = METRIC_COLUMNS.join(", ");
  * does (round() on a float8 rounds half to even). $2: per monitor its latest outcome.
  * kept: rows whose monitor still exists; inserted: those not stored before (a redelivered
  * batch inserts nothing). Data-modifying CTEs run to completion whether read or not.
+ * Monitors are reached through their primary key by `id = ANY (ARRAY(…))`: joined to the
+ * JSON rows directly (EXISTS, UPDATE … FROM), the planner read the whole monitors table twice
+ * per commit, since a seq scan of a few thousand pages looks cheaper to it than a hundred
+ * index probes (random_page_cost), while the table is in memory and the probes are not I/O.
  */
-const COMMIT_SQL = `
+export const COMMIT_SQL = `
 WITH s AS (
   SELECT "monitorId" AS monitor_id, to_timestamp(ts / 1000) AS ts,
     "cpuPercent" AS cpu_percent,
@@ -264,7 +268,11 @@ WITH s AS (
     "pageFileUsed" float8, "processorQueue" real, "contextSwitchesPs" float8, "cpuCores" jsonb,
     "physicalDisks" jsonb, partial jsonb)
 ), kept AS (
-  SELECT s.* FROM s WHERE EXISTS (SELECT 1 FROM monitors m WHERE m.id = s.monitor_id)
+  SELECT s.* FROM s WHERE s.monitor_id IN (
+    SELECT m.id FROM monitors m WHERE m.id = ANY (ARRAY(SELECT monitor_id FROM s)))
+), o AS (
+  SELECT * FROM json_to_recordset($2::text::json)
+    AS o(monitor_id int, attempted_at timestamptz, ok bool, error text, failures int)
 ), ins AS (
   INSERT INTO metrics (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM kept
   ON CONFLICT (monitor_id, ts) DO NOTHING RETURNING 1
@@ -275,9 +283,8 @@ WITH s AS (
     last_error = CASE WHEN o.ok THEN m.last_error ELSE o.error END,
     last_error_at = CASE WHEN o.ok THEN m.last_error_at ELSE o.attempted_at END,
     consecutive_failures = CASE WHEN o.ok THEN 0 ELSE m.consecutive_failures + o.failures END
-  FROM json_to_recordset($2::text::json)
-    AS o(monitor_id int, attempted_at timestamptz, ok bool, error text, failures int)
-  WHERE m.id = o.monitor_id
+  FROM o
+  WHERE m.id = o.monitor_id AND m.id = ANY (ARRAY(SELECT monitor_id FROM o))
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM kept)::int AS kept`;

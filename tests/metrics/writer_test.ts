@@ -3,7 +3,12 @@ import { migratedTest } from "../helpers/databases.ts";
 import { seedMonitors } from "../helpers/seed.ts";
 import type { Database } from "../../lib/db/driver.ts";
 import { ensurePartitions } from "../../lib/metrics/partitions.ts";
-import { MetricsWriter } from "../../lib/metrics/writer.ts";
+import {
+  COMMIT_SQL,
+  MetricsWriter,
+  outcomesToJson,
+  samplesJson,
+} from "../../lib/metrics/writer.ts";
 import type { MetricSample, PollOutcome, ResultBatch } from "../../lib/messages.ts";
 import { decodeBatch, encodeBatch, packBatches } from "../../lib/queue/results_queue.ts";
 
@@ -235,5 +240,62 @@ writerTest(
     assertEquals(commits, 1, "one commit for the four batches");
     assertEquals(writer.lastCommit?.batches, 4);
     assertEquals(writer.totals.inserted, 4);
+  },
+);
+
+migratedTest(
+  "metrics writer: a commit reaches monitors by their key, never by reading the whole table",
+  async (db) => {
+    await ensurePartitions(db);
+    // a fleet's worth of monitors, planned with real statistics
+    await db.query(
+      `INSERT INTO credential_profiles (name, type, username, password_enc, port)
+       VALUES ('plan', 'winrm_ntlm', 'u', 'v1:0:x', 5985)`,
+    );
+    const ids = (await db.query<{ id: number }>(
+      `WITH d AS (
+         INSERT INTO devices (ip) SELECT '10.79.0.0'::inet + g FROM generate_series(1, 20000) g
+         RETURNING id)
+       INSERT INTO monitors (device_id, credential_profile_id, plugin_id, polling_interval, enabled)
+       SELECT d.id, (SELECT min(id) FROM credential_profiles), (SELECT min(id) FROM plugins), 60,
+         false
+       FROM d RETURNING id`,
+    )).map((r) => r.id);
+    await db.query("ANALYZE monitors");
+    const t0 = Date.now() - 60_000;
+    const batch = ids.slice(0, 200);
+    const params = [
+      samplesJson(batch.map((m) => sample(m, t0)), false),
+      outcomesToJson(batch.map((m) => outcome(m, t0, true))),
+    ];
+    const [row] = await db.query<{ "QUERY PLAN": unknown }>(
+      `EXPLAIN (FORMAT JSON) ${COMMIT_SQL}`,
+      params,
+    );
+    const plan = row["QUERY PLAN"];
+    const scans: string[] = [];
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (!node || typeof node !== "object") return;
+      const n = node as Record<string, unknown>;
+      if (n["Node Type"] === "Seq Scan") scans.push(String(n["Relation Name"]));
+      for (const v of Object.values(n)) walk(v);
+    };
+    walk(typeof plan === "string" ? JSON.parse(plan) : plan);
+    assert(JSON.stringify(plan).includes("monitors"), "the plan touches monitors");
+    assertEquals(scans.filter((r) => r === "monitors"), [], `seq scans: ${scans.join(", ")}`);
+    // and the commit itself, among 20,000 monitors
+    const writer = new MetricsWriter(db);
+    await writer.write({
+      v: 1,
+      batchId: "plan",
+      samples: batch.map((m) => sample(m, t0)),
+      outcomes: batch.map((m) => outcome(m, t0, true)),
+    });
+    assertEquals(writer.totals.inserted, 200);
+    const [{ n }] = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM monitors WHERE last_polled IS NOT NULL",
+    );
+    assertEquals(n, 200);
   },
 );
