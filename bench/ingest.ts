@@ -14,6 +14,7 @@ import { MetricsWriter } from "../lib/metrics/writer.ts";
 import type { MetricSample, PollOutcome } from "../lib/messages.ts";
 import { decodeBatch, encodeBatch, packBatches } from "../lib/queue/results_queue.ts";
 import { option, percentile, scratchDatabase, syntheticSample as sample } from "./query.ts";
+import { seedMonitorsInBulk } from "../tests/helpers/seed.ts";
 
 const MIN = 60_000;
 
@@ -27,26 +28,10 @@ interface IngestResult {
   commitMs: number[];
 }
 
-async function seedMonitors(db: Database, n: number): Promise<number[]> {
-  await db.query(
-    `INSERT INTO credential_profiles (name, type, username, password_enc, port)
-     VALUES ('bench', 'winrm_ntlm', 'bench', 'v1:0:x', 5985)`,
-  );
-  return (await db.query<{ id: number }>(
-    `WITH d AS (
-       INSERT INTO devices (ip) SELECT '10.78.0.0'::inet + g FROM generate_series(1, $1) g
-       RETURNING id)
-     INSERT INTO monitors (device_id, credential_profile_id, plugin_id, polling_interval, enabled)
-     SELECT d.id, (SELECT min(id) FROM credential_profiles), (SELECT min(id) FROM plugins), 60, false
-     FROM d RETURNING id`,
-    [n],
-  )).map((r) => r.id);
-}
-
 async function run(backend: string, db: Database, rows: number, monitors: number) {
   await migrate(db);
   await ensurePartitions(db);
-  const ids = await seedMonitors(db, monitors);
+  const ids = await seedMonitorsInBulk(db, monitors);
   // One poll round per minute of the last hours, every monitor once per round, as pollers
   // would send them: samples with their outcomes, packed under the KV value limit.
   const now = Math.floor(Date.now() / MIN) * MIN;

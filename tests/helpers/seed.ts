@@ -37,3 +37,25 @@ export async function seedMonitors(
   }
   return ids;
 }
+
+/**
+ * Like seedMonitors, in one statement whatever `n` (devices from 127.0.<third>.1 on, across
+ * octets): fleets of thousands for tests and benches that need real table statistics.
+ */
+export async function seedMonitorsInBulk(
+  db: Database,
+  n: number,
+  opts: { third?: number } = {},
+): Promise<number[]> {
+  await seedMonitors(db, 0); // the sealed "seed" credential profile
+  const rows = await db.query<{ id: number }>(
+    `WITH d AS (
+       INSERT INTO devices (ip)
+       SELECT $1::inet + g FROM generate_series(1, $2::int) g ORDER BY g RETURNING id)
+     INSERT INTO monitors (device_id, credential_profile_id, plugin_id, polling_interval, enabled)
+     SELECT d.id, c.id, p.id, 60, false FROM d, credential_profiles c, plugins p
+     WHERE c.name = 'seed' AND p.name = 'windows-winrm' ORDER BY d.id RETURNING id`,
+    [`127.0.${opts.third ?? 90}.0`, n],
+  );
+  return rows.map((r) => r.id).sort((a, b) => a - b);
+}

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { migratedTest } from "../helpers/databases.ts";
-import { seedMonitors } from "../helpers/seed.ts";
+import { seedMonitors, seedMonitorsInBulk } from "../helpers/seed.ts";
 import type { Database } from "../../lib/db/driver.ts";
 import { ensurePartitions } from "../../lib/metrics/partitions.ts";
 import {
@@ -248,19 +248,7 @@ migratedTest(
   async (db) => {
     await ensurePartitions(db);
     // a fleet's worth of monitors, planned with real statistics
-    await db.query(
-      `INSERT INTO credential_profiles (name, type, username, password_enc, port)
-       VALUES ('plan', 'winrm_ntlm', 'u', 'v1:0:x', 5985)`,
-    );
-    const ids = (await db.query<{ id: number }>(
-      `WITH d AS (
-         INSERT INTO devices (ip) SELECT '10.79.0.0'::inet + g FROM generate_series(1, 20000) g
-         RETURNING id)
-       INSERT INTO monitors (device_id, credential_profile_id, plugin_id, polling_interval, enabled)
-       SELECT d.id, (SELECT min(id) FROM credential_profiles), (SELECT min(id) FROM plugins), 60,
-         false
-       FROM d RETURNING id`,
-    )).map((r) => r.id);
+    const ids = await seedMonitorsInBulk(db, 20_000);
     await db.query("ANALYZE monitors");
     const t0 = Date.now() - 60_000;
     const batch = ids.slice(0, 200);
