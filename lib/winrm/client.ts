@@ -440,7 +440,8 @@ export class WinrmClient {
    * The SOAP body of a response, or the fault or protocol error it carries. A response whose
    * RelatesTo names another request than the one it answers (`messageId`) is refused: on a
    * pipelined connection that means the answers are out of step, and reading it would give
-   * one query's instances to another. A response without RelatesTo is taken.
+   * one query's instances to another, so the connection is closed. A response without
+   * RelatesTo is taken.
    */
   // deno-lint-ignore no-explicit-any
   #bodyOf(res: TransportResult, messageId: string): any {
@@ -461,6 +462,8 @@ export class WinrmClient {
     }
     const relatesTo = relatesToOf(envelope.header);
     if (relatesTo !== null && relatesTo.toLowerCase() !== messageId) {
+      // what else the connection carries is out of step too: it is not used again
+      this.#pool.evict(res.conn);
       throw new ProtocolError(
         `${this.endpoint}: the response relates to request ${
           JSON.stringify(relatesTo.slice(0, 60))

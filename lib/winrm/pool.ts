@@ -147,6 +147,15 @@ export class ConnectionPool {
     conn.close();
   }
 
+  /**
+   * Closes a connection whose answers cannot be trusted any more (they came out of step),
+   * whether it is back among the idle ones or still in use.
+   */
+  evict(conn: Connection) {
+    if (this.#idle.includes(conn)) this.#drop(conn);
+    else this.discard(conn);
+  }
+
   snapshot(): PoolStats {
     return { ...this.stats, idle: this.#idle.length, active: this.#active.size };
   }

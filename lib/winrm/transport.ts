@@ -89,6 +89,8 @@ export interface TransportAuth {
 export interface TransportResult {
   status: number;
   xml: string;
+  /** the connection that carried it, back in the pool by now (see ConnectionPool.evict) */
+  conn: Connection;
 }
 
 export class Transport {
@@ -309,13 +311,13 @@ export class Transport {
       if (conn.sealer) {
         try {
           const xml = decryptMessageWith(conn.sealer, res.body, (plain) => decodeXml(plain, ""));
-          return { status: res.status, xml };
+          return { status: res.status, xml, conn };
         } catch (err) {
           throw mapKerberosError(err, conn);
         }
       }
       const xml = unsealResponse(conn, res.body, (plain) => decodeXml(plain, ""));
-      return { status: res.status, xml };
+      return { status: res.status, xml, conn };
     }
     return toResult(conn, res);
   }
@@ -445,7 +447,11 @@ function lostContext(conn: Connection, mech: string): AuthenticationError {
 
 function toResult(conn: Connection, res: HttpResponse): TransportResult {
   if (res.status === 200 || res.status >= 400) {
-    return { status: res.status, xml: decodeXml(res.body, header(res, "content-type") ?? "") };
+    return {
+      status: res.status,
+      xml: decodeXml(res.body, header(res, "content-type") ?? ""),
+      conn,
+    };
   }
   throw new ProtocolError(
     `${conn.endpoint}: unexpected HTTP status ${res.status} ${res.reason}`,

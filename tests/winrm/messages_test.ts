@@ -197,6 +197,12 @@ Deno.test("a response that relates to another request is refused as out of step"
     assert(err.message.includes("out of step"), err.message);
     assert(err.message.includes(ids[1]), `names the request it answers: ${err.message}`);
     assertEquals(ids.length, 2, "both requests were sent");
+    // the connection that carried them is closed, not kept for the next poll
+    assertEquals(c.stats().opened, 1);
+    assertEquals(c.stats().idle, 0, "the out-of-step connection left the pool");
+    relate = (seen) => seen.at(-1)!;
+    assertEquals((await c.enumerate(WQL)).length, 1);
+    assertEquals(c.stats().opened, 2, "the next request went out on a new connection");
   } finally {
     c.close();
     await server.close();
