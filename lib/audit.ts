@@ -38,3 +38,22 @@ export async function audit(
     requestId: actor.requestId ?? null,
   });
 }
+
+/** `audit` of the same change to each of many entities, in one statement. */
+export async function auditEach(
+  db: Queryable,
+  actor: Actor,
+  action: string,
+  entity: string,
+  ids: number[],
+  details?: Record<string, unknown>,
+): Promise<void> {
+  await auditLogRepo.recordEach(db, {
+    userId: actor.userId,
+    username: actor.username,
+    action,
+    entity,
+    details: details ?? null,
+    requestId: actor.requestId ?? null,
+  }, ids);
+}

@@ -39,6 +39,23 @@ export const auditLogRepo = {
       ],
     );
   },
+  /** One entry per entity id of `ids`, the rest as in `e`, in one statement. */
+  async recordEach(db: Queryable, e: Omit<AuditRecord, "entityId">, ids: number[]): Promise<void> {
+    if (!ids.length) return;
+    await db.query(
+      `INSERT INTO audit_log (user_id, username, action, entity, entity_id, details, request_id)
+       SELECT $1, $2, $3, $4, id::text, $5, $6 FROM unnest($7::int[]) AS id`,
+      [
+        e.userId,
+        e.username,
+        e.action,
+        e.entity,
+        e.details ?? null,
+        e.requestId ?? null,
+        ids,
+      ],
+    );
+  },
   async list(
     db: Queryable,
     list: ListParams,

@@ -161,6 +161,30 @@ export const monitorsRepo = {
       ],
     ))[0];
   },
+  /**
+   * Enables or disables the monitors of `ids` (distinct) that exist: each one found, and
+   * whether this changed it (false when it already was so). Rows are locked in id order, so
+   * two overlapping calls cannot deadlock.
+   */
+  async setEnabled(
+    db: Queryable,
+    ids: number[],
+    enabled: boolean,
+  ): Promise<{ id: number; changed: boolean }[]> {
+    if (!ids.length) return [];
+    return await db.query<{ id: number; changed: boolean }>(
+      `WITH found AS (
+         SELECT id, enabled FROM monitors WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE
+       ), changed AS (
+         UPDATE monitors m SET enabled = $2, updated_at = now()
+         FROM found f WHERE m.id = f.id AND f.enabled <> $2
+         RETURNING m.id
+       )
+       SELECT f.id, (c.id IS NOT NULL) AS changed
+       FROM found f LEFT JOIN changed c ON c.id = f.id ORDER BY f.id`,
+      [ids, enabled],
+    );
+  },
   /** Deletes the monitor and, through the foreign key's cascade, its metrics. */
   async delete(db: Queryable, id: number): Promise<boolean> {
     return (await db.query("DELETE FROM monitors WHERE id = $1 RETURNING id", [id])).length > 0;

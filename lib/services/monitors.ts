@@ -8,7 +8,7 @@ import { devicesRepo } from "../db/devices.ts";
 import { credentialProfilesRepo } from "../db/credential_profiles.ts";
 import { pluginsRepo } from "../db/plugins.ts";
 import type { ListParams, Page } from "../db/pagination.ts";
-import { type Actor, audit } from "../audit.ts";
+import { type Actor, audit, auditEach } from "../audit.ts";
 import { deviceLifecycle } from "../inventory/device_lifecycle.ts";
 import { found, ServiceError } from "./errors.ts";
 import { change, type ServiceDeps } from "./service.ts";
@@ -68,6 +68,32 @@ export class MonitorsService {
     }, () => ({ entity: "monitor", id, action: "updated" }));
   }
 
+  /**
+   * Enables or disables many monitors in one transaction. Ids that name no monitor are
+   * reported, not refused; each monitor changed gets its audit entry and its change event
+   * (the scheduler starts or stops it), one already in that state neither.
+   */
+  async setEnabled(actor: Actor, ids: number[], enabled: boolean): Promise<EnabledResult> {
+    const wanted = [...new Set(ids)];
+    const rows = await this.deps.db.transaction(async (tx) => {
+      const rows = await monitorsRepo.setEnabled(tx, wanted, enabled);
+      const changed = rows.filter((r) => r.changed).map((r) => r.id);
+      await auditEach(tx, actor, "update", "monitor", changed, { enabled, bulk: true });
+      return rows;
+    });
+    const found = new Set(rows.map((r) => r.id));
+    const result: EnabledResult = {
+      enabled,
+      changed: rows.filter((r) => r.changed).map((r) => r.id),
+      unchanged: rows.filter((r) => !r.changed).map((r) => r.id),
+      not_found: wanted.filter((id) => !found.has(id)).sort((a, b) => a - b),
+    };
+    for (const id of result.changed) {
+      this.deps.events.emit({ entity: "monitor", id, action: "updated" });
+    }
+    return result;
+  }
+
   delete(actor: Actor, id: number): Promise<void> {
     return change(this.deps, async (tx) => {
       const existing = found(await monitorsRepo.get(tx, id), "monitor", id);
@@ -76,6 +102,17 @@ export class MonitorsService {
       await audit(tx, actor, "delete", "monitor", id);
     }, () => ({ entity: "monitor", id, action: "deleted" }));
   }
+}
+
+/** What a bulk enable or disable did, by monitor id (ascending). */
+export interface EnabledResult {
+  enabled: boolean;
+  /** now in the state asked for, and were not before */
+  changed: number[];
+  /** already in that state */
+  unchanged: number[];
+  /** no such monitor */
+  not_found: number[];
 }
 
 /** 404 naming each missing reference, so the user fixes them all at once. */

@@ -437,6 +437,13 @@ for (const backend of backends()) {
             await k.call({ method: "GET", path: "/monitors", query: "enabled=false", ...A }, 200);
             await k.call({ method: "GET", path: "/monitors/{id}", id: monitor.id, ...A }, 200);
             await k.call({
+              method: "PATCH",
+              path: "/monitors",
+              ...A,
+              body: { ids: [monitor.id, BIG_ID], enabled: false },
+            }, 200);
+            await k.call({ method: "PATCH", path: "/monitors", ...A, body: { ids: [] } }, 400);
+            await k.call({
               method: "PUT",
               path: "/monitors/{id}",
               id: monitor.id,

@@ -1,7 +1,18 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/env.ts";
-import { errors, Id, IdQuery, NullableTimestamp, searchQuery, Timestamp } from "./schemas.ts";
-import { resourceRoutes } from "./resource.ts";
+import {
+  dataResponse,
+  errors,
+  Id,
+  IdQuery,
+  jsonBody,
+  NullableTimestamp,
+  searchQuery,
+  Timestamp,
+} from "./schemas.ts";
+import { bearerRoute, resourceRoutes } from "./resource.ts";
+import { handle, ok } from "../../http/define.ts";
+import { actorOf } from "../../http/actor.ts";
 import { COLLECTION_PROFILES } from "../../../lib/collectors/collection_profile.ts";
 
 export const MIN_POLLING_INTERVAL = 10;
@@ -61,6 +72,27 @@ const UpdateBody = z.object({
   config: MonitorConfig.optional(),
 }).strict().openapi("MonitorUpdate");
 
+/** How many monitors one bulk request may name. */
+export const MAX_BULK_IDS = 10_000;
+
+const EnableBody = z.object({
+  ids: z.array(Id).min(1).max(MAX_BULK_IDS).openapi({
+    description: `monitor ids, 1 to ${
+      MAX_BULK_IDS.toLocaleString("en-US")
+    } (a repeated id counts once)`,
+    example: [1, 2, 3],
+  }),
+  enabled: z.boolean().openapi({ description: "true starts polling them, false stops it" }),
+}).strict().openapi("MonitorsEnable");
+
+const IdList = z.array(z.number().int());
+const EnableResult = z.object({
+  enabled: z.boolean(),
+  changed: IdList.openapi({ description: "now in the state asked for, and were not before" }),
+  unchanged: IdList.openapi({ description: "already in that state" }),
+  not_found: IdList.openapi({ description: "no such monitor" }),
+}).openapi("MonitorsEnableResult");
+
 const ListQuery = searchQuery(
   ["id", "device_id", "polling_interval", "last_polled", "last_error_at", "created_at"],
   {
@@ -90,4 +122,18 @@ export function registerMonitorRoutes(app: OpenAPIHono<AppEnv>): void {
     },
     delete: { summary: "Delete a monitor and its metrics" },
   });
+  handle(
+    app,
+    bearerRoute({
+      method: "patch",
+      path: "/monitors",
+      tags: ["monitors"],
+      summary: "Enable or disable many monitors at once (ids that name no monitor are reported)",
+      request: { body: jsonBody(EnableBody) },
+    }, { 200: dataResponse(EnableResult, "What changed, by monitor id") }),
+    async (c) => {
+      const { ids, enabled } = c.req.valid("json");
+      return ok(c, await c.get("app").services.monitors.setEnabled(actorOf(c), ids, enabled));
+    },
+  );
 }
