@@ -57,10 +57,15 @@ export class FailureWindow {
     this.now = options.now ?? Date.now;
   }
 
-  /** Records a failed poll (or ping) of the device and says what to do about it. */
+  /**
+   * Records a failed poll (or ping) of the device and says what to do about it. A failure
+   * not later than the last one counted is ignored: the results queue delivers at least once,
+   * and a redelivered outcome must not count twice.
+   */
   recordFailure(deviceId: number, error: string, at = this.now()): FailureDecision {
     const state = this.devices.get(deviceId);
     if (state?.deactivatedAt !== undefined) return { action: "ignore" };
+    if (state && at <= state.lastFailureAt) return { action: "ignore" };
     const failures = state && at - state.lastFailureAt < this.windowMs ? state.failures + 1 : 1;
     if (failures < this.threshold) {
       this.devices.set(deviceId, { failures, lastFailureAt: at });

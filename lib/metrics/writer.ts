@@ -232,7 +232,8 @@ const COLUMN_LIST = METRIC_COLUMNS.join(", ");
  * to columns, epoch ms to timestamptz, and rounds the integer columns half up as Math.round
  * does (round() on a float8 rounds half to even). $2: per monitor its latest outcome.
  * kept: rows whose monitor still exists; inserted: those not stored before (a redelivered
- * batch inserts nothing). Data-modifying CTEs run to completion whether read or not.
+ * batch inserts nothing). An outcome applies only when it is later than the monitor's last
+ * attempt, so a redelivered one does not add its failures again. Data-modifying CTEs run to completion whether read or not.
  * Monitors are reached through their primary key by `id = ANY (ARRAY(…))`: joined to the
  * JSON rows directly (EXISTS, UPDATE … FROM), the planner read the whole monitors table twice
  * per commit, since a seq scan of a few thousand pages looks cheaper to it than a hundred
@@ -285,6 +286,7 @@ WITH s AS (
     consecutive_failures = CASE WHEN o.ok THEN 0 ELSE m.consecutive_failures + o.failures END
   FROM o
   WHERE m.id = o.monitor_id AND m.id = ANY (ARRAY(SELECT monitor_id FROM o))
+    AND (m.last_attempted IS NULL OR o.attempted_at > m.last_attempted)
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM kept)::int AS kept`;
@@ -305,11 +307,16 @@ export function samplesJson(samples: MetricSample[], detail: boolean): string {
   );
 }
 
-/** Per monitor the latest outcome; failures add to the consecutive count. */
+/**
+ * Per monitor the latest outcome; failures add to the consecutive count. An outcome with the
+ * same attempt time as one already seen is the same poll delivered twice (a redelivered batch
+ * committed with its original) and counts once.
+ */
 export function outcomesToJson(outcomes: PollOutcome[]): string {
   const latest = new Map<number, { o: PollOutcome; failures: number }>();
   for (const o of outcomes) {
     const prev = latest.get(o.monitorId);
+    if (prev && prev.o.attemptedAt === o.attemptedAt) continue;
     const failures = o.ok
       ? 0
       : (prev && prev.o.attemptedAt <= o.attemptedAt ? prev.failures : 0) + 1;

@@ -39,6 +39,16 @@ Deno.test("failure window: failures inside the window add up to a deactivation",
   assertEquals(health.failures(8), 0, "other devices are untouched");
 });
 
+Deno.test("failure window: a failure delivered again, or an older one, counts once", () => {
+  const { clock, health } = failureWindow({ threshold: 3 });
+  assertEquals(health.recordFailure(1, "e"), { action: "count", failures: 1 });
+  assertEquals(health.recordFailure(1, "e"), { action: "ignore" }, "the same failure again");
+  assertEquals(health.recordFailure(1, "e", T0 - 1), { action: "ignore" }, "an older one");
+  clock.now += 1;
+  assertEquals(health.recordFailure(1, "e"), { action: "count", failures: 2 });
+  assertEquals(health.failures(1), 2);
+});
+
 Deno.test("failure window: a gap of exactly one window starts the count over", () => {
   const { clock, health } = failureWindow();
   health.recordFailure(1, "e");
@@ -71,6 +81,7 @@ Deno.test("failure window: a quiet window resets a long run of sparse failures",
 Deno.test("failure window: a success resets the count", () => {
   const { clock, health } = failureWindow({ threshold: 3 });
   health.recordFailure(2, "e");
+  clock.now += 1;
   health.recordFailure(2, "e");
   assertEquals(health.failures(2), 2);
   health.recordSuccess(2);

@@ -99,7 +99,32 @@ writerTest(
     assertEquals(monitors[0].last_error, null);
     assertEquals(monitors[2].last_error, "timed out");
     assertEquals((monitors[2].last_error_at as Date).getTime(), t0);
-    assert((monitors[2].consecutive_failures as number) >= 1);
+    assertEquals(monitors[2].consecutive_failures, 1, "the redelivered failure counts once");
+
+    // m3 fails again in a later batch; that batch redelivered adds nothing; a success resets
+    const failedAgain: ResultBatch = {
+      v: 1,
+      batchId: "b1b",
+      samples: [],
+      outcomes: [outcome(m3, t0 + 45_000, false, "refused")],
+    };
+    await writer.write(failedAgain);
+    await writer.write(structuredClone(failedAgain));
+    const failures = async () =>
+      (await db.query<{ n: number }>(
+        "SELECT consecutive_failures AS n FROM monitors WHERE id = $1",
+        [m3],
+      ))[0].n;
+    assertEquals(await failures(), 2);
+    await writer.write({ v: 1, batchId: "b1c", samples: [], outcomes: [outcome(m3, t0, false)] });
+    assertEquals(await failures(), 2, "an outcome older than the last attempt changes nothing");
+    await writer.write({
+      v: 1,
+      batchId: "b1d",
+      samples: [],
+      outcomes: [outcome(m3, t0 + 50_000, true)],
+    });
+    assertEquals(await failures(), 0);
 
     // A monitor deleted between poll and write: its rows are dropped, the rest commit.
     await db.query("DELETE FROM monitors WHERE id = $1", [m2]);
