@@ -55,7 +55,8 @@ export interface CommitResult {
 export interface MetricsWriterOptions {
   /**
    * After a commit: the outcomes it recorded (the health monitor reads them) and the samples
-   * it held (alert evaluation reads them; a redelivered duplicate may appear again).
+   * it held (alert evaluation reads them). A batch this writer committed lately is not
+   * reported again when the queue delivers it again.
    */
   onCommitted?(outcomes: PollOutcome[], result: CommitResult, samples: MetricSample[]): void;
   /** How long a batch waits out an unreachable database before its message is redelivered. */
@@ -82,6 +83,12 @@ export const POLL_TO_ROW_MS_BUCKETS = [
   300000,
 ];
 
+/**
+ * How many committed batch ids the writer remembers: the queue redelivers within seconds
+ * (its backoff starts at 1 s), and a few hundred batches a second pass at 100,000 hosts.
+ */
+export const RECENT_BATCHES = 10_000;
+
 interface Pending {
   batch: ResultBatch;
   resolve(): void;
@@ -92,6 +99,8 @@ export class MetricsWriter {
   private pending: Pending[] = [];
   private running = false;
   private stopped = false;
+  /** ids of the batches committed lately, oldest first */
+  private readonly recent = new Set<string>();
   readonly totals = { batches: 0, inserted: 0, duplicates: 0, orphaned: 0, failedCommits: 0 };
   lastCommit: CommitResult | null = null;
   readonly commitMs = new Histogram(COMMIT_MS_BUCKETS);
@@ -189,24 +198,46 @@ export class MetricsWriter {
    */
   async commit(batches: ResultBatch[]): Promise<CommitResult> {
     const started = performance.now();
-    const samples = batches.flatMap((b) => b.samples);
-    const outcomes = batches.flatMap((b) => b.outcomes);
+    // A batch committed lately (or twice in this group) is the queue delivering it again: its
+    // rows count as duplicates, and nothing of it is written or reported a second time. The
+    // statement below refuses what this misses (after a restart, or past RECENT_BATCHES).
+    const fresh: ResultBatch[] = [];
+    const ids = new Set<string>();
+    let again = 0;
+    for (const b of batches) {
+      if (this.recent.has(b.batchId) || ids.has(b.batchId)) {
+        again += b.samples.length;
+        continue;
+      }
+      ids.add(b.batchId);
+      fresh.push(b);
+    }
+    const samples = fresh.flatMap((b) => b.samples);
+    const outcomes = fresh.flatMap((b) => b.outcomes);
     const detail = samples.some(hasDetail);
     const params = [samplesJson(samples, detail), outcomesToJson(outcomes)];
     // Services, process lists, event-log entries and boots (extended and full profiles) go in
     // the same transaction; a standard commit stays one statement.
-    const [counts] = detail
+    const [counts] = !fresh.length
+      ? [{ inserted: 0, kept: 0 }]
+      : detail
       ? await this.db.transaction(async (tx) => {
         const counted = await tx.query<{ inserted: number; kept: number }>(COMMIT_SQL, params);
         await writeDetail(tx, samples);
         return counted;
       })
       : await this.db.query<{ inserted: number; kept: number }>(COMMIT_SQL, params);
+    for (const id of ids) {
+      this.recent.add(id);
+      if (this.recent.size > RECENT_BATCHES) {
+        this.recent.delete(this.recent.values().next().value!);
+      }
+    }
     const result: CommitResult = {
       batches: batches.length,
-      rows: samples.length,
+      rows: samples.length + again,
       inserted: counts.inserted,
-      duplicates: counts.kept - counts.inserted,
+      duplicates: counts.kept - counts.inserted + again,
       orphaned: samples.length - counts.kept,
       outcomes: outcomes.length,
       commitMs: performance.now() - started,

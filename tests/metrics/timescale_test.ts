@@ -241,8 +241,10 @@ for (const target of timescaleTargets) {
            WHERE hypertable_name = 'metrics' AND is_compressed`,
         );
         assert(compressed > 0, "a chunk is compressed");
+        // (another batch id: one the writer remembers committing it skips before the statement)
         const late = await writer.commit([{
           ...structuredClone(batch),
+          batchId: `${batch.batchId}-late`,
           samples: [...batch.samples, sample(monitorId, "2030-01-01T10:55:00Z", 30)],
         }]);
         assertEquals([late.inserted, late.duplicates], [1, 4], "compressed chunks de-duplicate");
