@@ -28,15 +28,7 @@ export async function audit(
   entityId: number | string | null,
   details?: Record<string, unknown>,
 ): Promise<void> {
-  await auditLogRepo.record(db, {
-    userId: actor.userId,
-    username: actor.username,
-    action,
-    entity,
-    entityId,
-    details: details ?? null,
-    requestId: actor.requestId ?? null,
-  });
+  await auditLogRepo.record(db, { ...entry(actor, action, entity, details), entityId });
 }
 
 /** `audit` of the same change to each of many entities, in one statement. */
@@ -48,12 +40,16 @@ export async function auditEach(
   ids: number[],
   details?: Record<string, unknown>,
 ): Promise<void> {
-  await auditLogRepo.recordEach(db, {
+  await auditLogRepo.recordEach(db, entry(actor, action, entity, details), ids);
+}
+
+function entry(actor: Actor, action: string, entity: string, details?: Record<string, unknown>) {
+  return {
     userId: actor.userId,
     username: actor.username,
     action,
     entity,
     details: details ?? null,
     requestId: actor.requestId ?? null,
-  }, ids);
+  };
 }

@@ -264,7 +264,8 @@ const COLUMN_LIST = METRIC_COLUMNS.join(", ");
  * does (round() on a float8 rounds half to even). $2: per monitor its latest outcome.
  * kept: rows whose monitor still exists; inserted: those not stored before (a redelivered
  * batch inserts nothing). An outcome applies only when it is later than the monitor's last
- * attempt, so a redelivered one does not add its failures again. Data-modifying CTEs run to completion whether read or not.
+ * attempt, so a redelivered one does not add its failures again. Data-modifying CTEs run to
+ * completion whether read or not.
  * Monitors are reached through their primary key by `id = ANY (ARRAY(…))`: joined to the
  * JSON rows directly (EXISTS, UPDATE … FROM), the planner read the whole monitors table twice
  * per commit, since a seq scan of a few thousand pages looks cheaper to it than a hundred
@@ -338,16 +339,11 @@ export function samplesJson(samples: MetricSample[], detail: boolean): string {
   );
 }
 
-/**
- * Per monitor the latest outcome; failures add to the consecutive count. An outcome with the
- * same attempt time as one already seen is the same poll delivered twice (a redelivered batch
- * committed with its original) and counts once.
- */
+/** Per monitor the latest outcome; failures add to the consecutive count. */
 export function outcomesToJson(outcomes: PollOutcome[]): string {
   const latest = new Map<number, { o: PollOutcome; failures: number }>();
   for (const o of outcomes) {
     const prev = latest.get(o.monitorId);
-    if (prev && prev.o.attemptedAt === o.attemptedAt) continue;
     const failures = o.ok
       ? 0
       : (prev && prev.o.attemptedAt <= o.attemptedAt ? prev.failures : 0) + 1;

@@ -79,13 +79,13 @@ export class MonitorsService {
       const rows = await monitorsRepo.setEnabled(tx, wanted, enabled);
       const changed = rows.filter((r) => r.changed).map((r) => r.id);
       await auditEach(tx, actor, "update", "monitor", changed, { enabled, bulk: true });
-      return rows;
+      return { all: rows, changed };
     });
-    const found = new Set(rows.map((r) => r.id));
+    const found = new Set(rows.all.map((r) => r.id));
     const result: EnabledResult = {
       enabled,
-      changed: rows.filter((r) => r.changed).map((r) => r.id),
-      unchanged: rows.filter((r) => !r.changed).map((r) => r.id),
+      changed: rows.changed,
+      unchanged: rows.all.filter((r) => !r.changed).map((r) => r.id),
       not_found: wanted.filter((id) => !found.has(id)).sort((a, b) => a - b),
     };
     for (const id of result.changed) {
