@@ -3,6 +3,8 @@
  * data directory, for newman and the API benchmark. The child's output goes to a log file in
  * that directory, shown only when the server fails to start.
  */
+import { v8FlagsArg } from "./v8_flags.ts";
+
 export interface ChildServer {
   /** http://127.0.0.1:<port>, or https://… with `https: true` */
   url: string;
@@ -44,7 +46,10 @@ export interface ChildServerOptions {
   https?: boolean;
   /** Exec plugins to install in `<data_dir>/plugins`: name -> executable to copy there. */
   plugins?: Record<string, string>;
-  /** V8 flags for the server (`--v8-flags=…`), e.g. `--prof` for a CPU profile per isolate. */
+  /**
+   * More V8 flags for the server, after SERVER_V8_FLAGS (scripts/v8_flags.ts), e.g. `--prof`
+   * for a CPU profile per isolate.
+   */
   v8Flags?: string[];
 }
 
@@ -110,7 +115,7 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
   const denoArgs = [
     "run",
     "--allow-all",
-    ...(opts.v8Flags?.length ? [`--v8-flags=${opts.v8Flags.join(",")}`] : []),
+    v8FlagsArg(opts.v8Flags),
     "main.ts",
     "--server.host",
     "127.0.0.1",

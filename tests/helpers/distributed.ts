@@ -6,6 +6,7 @@
 import { freePort } from "./ports.ts";
 import { type Answer, apiCaller } from "../../scripts/api_caller.ts";
 import { selfSignedServerCertificate } from "../../lib/tls_certificate.ts";
+import { v8FlagsArg } from "../../scripts/v8_flags.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 export const MASTER_KEY = "8899aabbccddeeff00112233445566778899aabbccddeeff0011223344556677";
@@ -334,7 +335,7 @@ export async function startNode(
   };
   const proc = spawn(
     Deno.execPath(),
-    ["run", "--allow-all", "poller.ts"],
+    ["run", "--allow-all", v8FlagsArg(), "poller.ts"],
     env,
     `${opts.dir}/${opts.name}.log`,
     port,
