@@ -17,6 +17,7 @@ import { type AlertingConfig, ProblemRecorder } from "./problem_recorder.ts";
 import { DEFAULT_OUTBOX_OPTIONS, OutboxDelivery, type OutboxOptions } from "./outbox.ts";
 import type { ChannelSender, ChannelType } from "./notification.ts";
 import type { Notifier } from "../db/notify.ts";
+import { IdBatches } from "../id_batches.ts";
 
 const log = getLogger(["nmslite", "alerting"]);
 const PROBLEM_CHANNEL = "nmslite_problem";
@@ -65,8 +66,18 @@ export class AlertingRuntime {
   private config: AlertingConfig = { rules: new Map(), windows: [], policies: [] };
   private readonly senderCache = new Map<number, { stamp: string; sender: ChannelSender }>();
   private timer?: ReturnType<typeof setInterval>;
-  /** per-monitor reads after change events, one after the other */
-  private monitorReloads: Promise<void> = Promise.resolve();
+  /**
+   * Monitors read again after change events, many per query, one read after the other (a
+   * fleet created or disabled monitor by monitor must not read every monitor for each one)
+   */
+  private readonly monitorReloads = new IdBatches(
+    (ids) => this.reloadMonitorsOf(ids),
+    (err, ids) =>
+      log.error("cannot read {count} monitor(s) again: {message}", {
+        count: ids.length,
+        message: err.message,
+      }),
+  );
   private unsubscribe?: () => void;
   private lastPrune = 0;
   /** CPU spent evaluating committed samples, for /metrics and the bench */
@@ -92,18 +103,12 @@ export class AlertingRuntime {
     // Reachability that changed while this process was down opens or resolves now.
     for (const d of devices) this.evaluator.deviceReachability(d.id, d.unreachable, Date.now());
     this.unsubscribe = this.deps.events.subscribe((e) => {
-      // one monitor read again, in event order: a fleet created or disabled monitor by monitor
-      // must not read every monitor for each one
-      if (e.entity === "monitor") {
-        this.monitorReloads = this.monitorReloads.then(() => this.reloadMonitor(e.id));
-      }
+      if (e.entity === "monitor") this.monitorReloads.add(e.id);
       if (e.entity === "device") void this.reloadDevice(e.id);
       if (e.entity === "all") {
         // events may have been missed: everything read again
-        this.monitorReloads = this.monitorReloads.then(() => this.reload()).then(
-          () => {},
-          (err) =>
-            log.error("cannot read alerting's state again: {message}", { message: err.message }),
+        this.monitorReloads.run(() => this.reload().then(() => {})).catch((err) =>
+          log.error("cannot read alerting's state again: {message}", { message: err.message })
         );
       }
     });
@@ -225,15 +230,11 @@ export class AlertingRuntime {
     this.evaluator.setMonitors(await deviceTagsRepo.monitors(this.deps.db));
   }
 
-  private async reloadMonitor(id: number): Promise<void> {
-    try {
-      this.evaluator.updateMonitor(id, await deviceTagsRepo.monitor(this.deps.db, id));
-    } catch (err) {
-      log.error("cannot read monitor {id} again: {message}", {
-        id,
-        message: (err as Error).message,
-      });
-    }
+  private async reloadMonitorsOf(ids: number[]): Promise<void> {
+    const found = new Map(
+      (await deviceTagsRepo.monitorsOf(this.deps.db, ids)).map((m) => [m.id, m]),
+    );
+    for (const id of ids) this.evaluator.updateMonitor(id, found.get(id));
   }
 
   private async reloadDevice(id: number): Promise<void> {

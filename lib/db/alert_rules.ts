@@ -138,17 +138,17 @@ export const deviceTagsRepo = {
     );
   },
 
-  /** One monitor as monitors() has it; undefined when it is gone or disabled. */
-  async monitor(
+  /** The monitors of `ids` as monitors() has them (those gone or disabled are absent). */
+  async monitorsOf(
     db: Queryable,
-    id: number,
-  ): Promise<{ id: number; deviceId: number; intervalS: number } | undefined> {
-    const [row] = await db.query<{ id: number; deviceId: number; intervalS: number }>(
+    ids: number[],
+  ): Promise<{ id: number; deviceId: number; intervalS: number }[]> {
+    if (!ids.length) return [];
+    return await db.query(
       `SELECT id, device_id AS "deviceId", polling_interval AS "intervalS"
-       FROM monitors WHERE id = $1 AND enabled`,
-      [id],
+       FROM monitors WHERE id = ANY($1::int[]) AND enabled`,
+      [ids],
     );
-    return row;
   },
 };
 

@@ -69,6 +69,18 @@ export const monitorsRepo = {
     return (await db.query<ScheduledMonitor>(`${SCHEDULABLE} AND m.id = $2`, [siteId, id]))[0] ??
       null;
   },
+  /** schedulableOne for many ids at once: those that must be scheduled (the others are absent). */
+  async schedulableMany(
+    db: Queryable,
+    ids: number[],
+    siteId = LOCAL_SITE_ID,
+  ): Promise<ScheduledMonitor[]> {
+    if (!ids.length) return [];
+    return await db.query<ScheduledMonitor>(`${SCHEDULABLE} AND m.id = ANY($2::int[])`, [
+      siteId,
+      ids,
+    ]);
+  },
   /** The site of each monitor of `ids` that exists (its device's; deleted ones are absent). */
   async sitesOf(db: Queryable, ids: number[]): Promise<{ id: number; site_id: number }[]> {
     if (!ids.length) return [];

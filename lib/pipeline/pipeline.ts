@@ -22,6 +22,7 @@ import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { monitorsRepo } from "../db/monitors.ts";
 import { pluginsRepo } from "../db/plugins.ts";
 import { defaultMaxQueued } from "../polling/poller.ts";
+import { IdBatches } from "../id_batches.ts";
 
 const log = getLogger(["nmslite", "pipeline"]);
 
@@ -106,6 +107,15 @@ export class Pipeline {
   private statsTimer?: ReturnType<typeof setInterval>;
   /** monitor id -> when an operator last had it polled now */
   private readonly manualPolls = new Map<number, number>();
+  /** monitors to read again and re-plan: a burst of changes costs a query per 1,000 */
+  private readonly replans = new IdBatches(
+    (ids) => this.replanMany(ids),
+    (err, ids) =>
+      log.error("cannot re-plan {count} monitor(s): {message}", {
+        count: ids.length,
+        message: err.message,
+      }),
+  );
 
   constructor(private readonly deps: PipelineDeps, private readonly opts: PipelineOptions) {}
 
@@ -207,7 +217,8 @@ export class Pipeline {
 
   /** A device recovered or was re-enabled: its monitors are scheduled again. */
   async resumeDevice(deviceId: number): Promise<void> {
-    for (const id of await monitorsRepo.idsOfDevice(this.deps.db, deviceId)) await this.replan(id);
+    for (const id of await monitorsRepo.idsOfDevice(this.deps.db, deviceId)) this.replans.add(id);
+    await this.replans.settled();
   }
 
   private startPoller(index: number): Worker {
@@ -326,11 +337,11 @@ export class Pipeline {
     switch (event.entity) {
       case "monitor":
         if (event.action === "deleted") this.send({ type: "remove", monitorId: event.id });
-        else await this.replan(event.id);
+        else this.replans.add(event.id);
         break;
       case "device":
         for (const id of await monitorsRepo.idsOfDevice(this.deps.db, event.id)) {
-          await this.replan(id);
+          this.replans.add(id);
         }
         break;
       case "credential_profile":
@@ -346,9 +357,15 @@ export class Pipeline {
     }
   }
 
-  private async replan(monitorId: number): Promise<void> {
-    const monitor = await monitorsRepo.schedulableOne(this.deps.db, monitorId);
-    this.send(monitor ? { type: "upsert", monitor } : { type: "remove", monitorId });
+  /** Reads the monitors again, many in one query, and tells the scheduler what became of them. */
+  private async replanMany(ids: number[]): Promise<void> {
+    const found = new Map(
+      (await monitorsRepo.schedulableMany(this.deps.db, ids)).map((m) => [m.monitorId, m]),
+    );
+    for (const monitorId of ids) {
+      const monitor = found.get(monitorId);
+      this.send(monitor ? { type: "upsert", monitor } : { type: "remove", monitorId });
+    }
   }
 
   private requestStats(): void {
