@@ -1,21 +1,27 @@
 /**
- * AES-CTS and HMAC-SHA1-96 for aes128/aes256-cts-hmac-sha1-96, computed by the WebAssembly
- * build of wasm/aes_sha1.c: the per-message work of a Kerberos context (a sealed Wrap token is
- * one call) and the few block encryptions of key derivation. A poll seals ~5.3 KB in four
- * Wrap tokens and opens ~5.8 KB in four (AES-256): that took ~220 µs of CPU in JavaScript
- * (T-table AES, unrolled SHA-1) and takes ~100 µs here, measured side by side on a busy box
- * (most of it AES's table lookups; SHA-1 is ~1.7 ns a byte).
- * node:crypto's createCipheriv/createHmac cost more still (~40-90 µs a call whatever the
- * size), and WebCrypto is asynchronous.
+ * AES-CTS and HMAC-SHA1-96 for aes128/aes256-cts-hmac-sha1-96: the per-message work of a
+ * Kerberos context (a sealed Wrap token is one call) and the few block encryptions of key
+ * derivation. A poll seals ~5.3 KB in four Wrap tokens and opens ~5.8 KB in four (AES-256).
  *
- * One module instance serves the whole isolate. A usage's keys are expanded once
- * (expandKeys: AES schedules and HMAC pads, 576 bytes) and copied into the instance's memory
- * when a call needs them and they are not already there; the message is copied in,
- * transformed in place, and copied out. Calls are synchronous, so they never interleave; a
- * view returned into the instance's memory is valid only until the next call.
+ * Two cores compute it (aes_sha1_core.ts): the system's libcrypto through FFI where it can be
+ * loaded (lib/os/libcrypto.ts: Linux, `ffi` permission; AES-NI and SHA instructions, ~3 µs to
+ * seal 1.3 KB), else the WebAssembly build of wasm/aes_sha1.c (T-table AES, ~12 µs; it took
+ * ~220 µs a poll in JavaScript). node:crypto's createCipheriv/createHmac cost more still
+ * (~40-90 µs a call whatever the size), and WebCrypto is asynchronous.
+ *
+ * One core serves the whole isolate. A usage's keys are expanded once (expandKeys: AES key and
+ * HMAC states in the core's layout) and copied into the core's memory when a call needs them
+ * and they are not already there; the message is copied in, transformed in place, and copied
+ * out. Calls are synchronous, so they never interleave; a view returned into the core's memory
+ * is valid only until the next call.
  */
 import { decodeBase64 } from "../crypto/base64.ts";
+import { openLibcrypto } from "../os/libcrypto.ts";
+import { type AesSha1Core, BLOCK, KC, KI, MAC, WRAP_SIGNATURE_LENGTH } from "./aes_sha1_core.ts";
+import { NativeCore } from "./aes_sha1_native.ts";
 import { AES_SHA1_WASM_BASE64 } from "./wasm/aes_sha1_wasm.ts";
+
+export { KC, KI, WRAP_SIGNATURE_LENGTH };
 
 interface AesSha1Exports {
   memory: WebAssembly.Memory;
@@ -34,38 +40,59 @@ interface AesSha1Exports {
   wrap(len: number): void;
 }
 
-/** AES schedules, rounds, HMAC states for Ki and Kc (aes_sha1.c's layout). */
-const KEYS_LEN = 576;
-const BLOCK = 16;
-const MAC = 12;
-/** The Wrap token's signature part: header, RRC-rotated 28 bytes, encrypted confounder. */
-export const WRAP_SIGNATURE_LENGTH = 60;
-/** HMAC slots: Ki (encryption integrity) and Kc (checksums). */
-export const KI = 0, KC = 1;
-
-/** One usage's expanded keys as the module takes them: make with expandKeys, never modify. */
+/** One usage's expanded keys as the core takes them: make with expandKeys, never modify. */
 export type ExpandedKeys = Uint8Array & { readonly __expandedKeys: unique symbol };
 
+/** The WebAssembly build of wasm/aes_sha1.c: its exports, memory grown in 64 KB pages. */
+function wasmCore(): AesSha1Core {
+  const module = new WebAssembly.Module(decodeBase64(AES_SHA1_WASM_BASE64));
+  const fn = new WebAssembly.Instance(module, {}).exports as unknown as AesSha1Exports;
+  fn.setup();
+  let mem = new Uint8Array(fn.memory.buffer);
+  return {
+    name: "wasm",
+    // AES schedules, rounds, HMAC states for Ki and Kc (aes_sha1.c's layout)
+    keysLength: 576,
+    keys: fn.keys_ptr(),
+    out: fn.out_ptr(),
+    msg: fn.msg_ptr(),
+    memory(size) {
+      if (size > mem.length) {
+        fn.memory.grow(Math.ceil((size - mem.length) / 65536));
+        mem = new Uint8Array(fn.memory.buffer);
+      }
+      return mem;
+    },
+    aes_key: fn.aes_key,
+    hmac_key: fn.hmac_key,
+    cbc_encrypt_msg: fn.cbc_encrypt_msg,
+    cts_encrypt: fn.cts_encrypt,
+    cts_decrypt: fn.cts_decrypt,
+    mac: fn.mac,
+    encrypt: fn.encrypt,
+    decrypt: fn.decrypt,
+    wrap: fn.wrap,
+  };
+}
+
 class Engine {
-  readonly fn: AesSha1Exports;
+  readonly fn: AesSha1Core;
   readonly keys: number;
   readonly out: number;
   readonly msg: number;
   mem: Uint8Array;
-  /** the ExpandedKeys in the instance's memory, or null after a call that replaced them */
+  /** the ExpandedKeys in the core's memory, or null after a call that replaced them */
   loaded: ExpandedKeys | null = null;
   /** random bytes for confounders, used 16 at a time from `at` */
   readonly #random = new Uint8Array(4096);
   #randomAt = 4096;
 
-  constructor() {
-    const module = new WebAssembly.Module(decodeBase64(AES_SHA1_WASM_BASE64));
-    this.fn = new WebAssembly.Instance(module, {}).exports as unknown as AesSha1Exports;
-    this.fn.setup();
-    this.keys = this.fn.keys_ptr();
-    this.out = this.fn.out_ptr();
-    this.msg = this.fn.msg_ptr();
-    this.mem = new Uint8Array(this.fn.memory.buffer);
+  constructor(core: AesSha1Core) {
+    this.fn = core;
+    this.keys = core.keys;
+    this.out = core.out;
+    this.msg = core.msg;
+    this.mem = core.memory(0);
   }
 
   /**
@@ -73,16 +100,16 @@ class Engine {
    * memory only grows, and stays at the largest seen.
    */
   room(len: number): Uint8Array {
-    const need = this.msg + len + 32 - this.mem.length;
-    if (need > 0) {
-      this.fn.memory.grow(Math.ceil(need / 65536));
-      this.mem = new Uint8Array(this.fn.memory.buffer);
-    }
+    const size = this.msg + len + 32;
+    if (size > this.mem.length) this.mem = this.fn.memory(size);
     return this.mem;
   }
 
   load(keys: ExpandedKeys): void {
     if (this.loaded === keys) return;
+    if (keys.length !== this.fn.keysLength) {
+      throw new Error(`Kerberos keys were expanded for another AES core than ${this.fn.name}`);
+    }
     this.mem.set(keys, this.keys);
     this.loaded = keys;
   }
@@ -111,7 +138,32 @@ class Engine {
 }
 
 let shared: Engine | undefined;
-const engine = () => shared ??= new Engine();
+const engine = () => shared ??= new Engine(defaultCore());
+
+function defaultCore(): AesSha1Core {
+  const lib = openLibcrypto();
+  return typeof lib === "string" ? wasmCore() : new NativeCore(lib);
+}
+
+/** The core in use: "libcrypto" or "wasm". */
+export function aesSha1Core(): string {
+  return engine().fn.name;
+}
+
+/**
+ * Switches the isolate to the given core (tests and benches compare them): false when
+ * libcrypto cannot be loaded here. Keys expanded before the switch are refused after it.
+ */
+export function useAesSha1Core(name: "libcrypto" | "wasm"): boolean {
+  if (name === "wasm") {
+    shared = new Engine(wasmCore());
+    return true;
+  }
+  const lib = openLibcrypto();
+  if (typeof lib === "string") return false;
+  shared = new Engine(new NativeCore(lib));
+  return true;
+}
 
 /** Ke (16 or 32 bytes), Ki and Kc (at most 64) expanded: AES schedules and HMAC pads. */
 export function expandKeys(ke: Uint8Array, ki: Uint8Array, kc: Uint8Array): ExpandedKeys {
@@ -124,7 +176,7 @@ export function expandKeys(ke: Uint8Array, ki: Uint8Array, kc: Uint8Array): Expa
   mem.set(kc, e.msg);
   e.fn.hmac_key(KC, kc.length);
   mem.fill(0, e.msg, e.msg + 64);
-  const keys = mem.slice(e.keys, e.keys + KEYS_LEN) as ExpandedKeys;
+  const keys = mem.slice(e.keys, e.keys + e.fn.keysLength) as ExpandedKeys;
   e.loaded = keys;
   return keys;
 }
@@ -147,7 +199,7 @@ export function ctsDecrypt(key: Uint8Array, cipher: Uint8Array): Uint8Array {
   return withRawKey(key, cipher, (e, n) => e.fn.cts_decrypt(n));
 }
 
-/** Loads a raw key, runs `op` over a copy of `input` in the module's memory, returns the result. */
+/** Loads a raw key, runs `op` over a copy of `input` in the core's memory, returns the result. */
 function withRawKey(
   key: Uint8Array,
   input: Uint8Array,
@@ -255,7 +307,7 @@ export function wrapInto(
 
 /**
  * RFC 3961 decrypt of a Wrap token's body, a[aFrom..] ‖ b, rotated right by `rrc` (RFC 4121
- * §4.2.5): un-rotated into the module's memory as ciphertext ‖ MAC and decrypted in place.
+ * §4.2.5): un-rotated into the core's memory as ciphertext ‖ MAC and decrypted in place.
  * Returns confounder ‖ plaintext as a view valid until the next call here, or null when the
  * HMAC does not verify. The body must be at least 28 bytes.
  */

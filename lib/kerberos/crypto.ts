@@ -1,8 +1,8 @@
 /**
  * RFC 3961/3962 simplified-profile crypto for aes128- and aes256-cts-hmac-sha1-96:
  * n-fold, DK, PBKDF2 string-to-key, AES-CBC with ciphertext stealing (IV 0),
- * HMAC-SHA1-96 integrity and checksums. AES and HMAC-SHA1 run in WebAssembly (aes_sha1.ts,
- * built from wasm/aes_sha1.c); PBKDF2 is node:crypto's. RC4-HMAC (etype 23, RFC 4757) is
+ * HMAC-SHA1-96 integrity and checksums. AES and HMAC-SHA1 are aes_sha1.ts's (the system's
+ * libcrypto through FFI, or WebAssembly built from wasm/aes_sha1.c); PBKDF2 is node:crypto's. RC4-HMAC (etype 23, RFC 4757) is
  * dispatched to rc4_hmac.ts; whether it may be used at all is the client's policy
  * (kerberos.allow_rc4).
  */
@@ -206,7 +206,7 @@ export function encrypt(
  * A sealed RFC 4121 Wrap token of `plain` in MS-WSMV's layout (EC 0, RRC 28): encrypt(K, usage,
  * plain ‖ header) rotated, its 60-byte signature part (`header` with RRC 28, the rotated
  * 28 bytes, the encrypted confounder) to sig[sigAt..] and the sealed data to out[at..].
- * The per-message path of a Kerberos context: one call into WebAssembly.
+ * The per-message path of a Kerberos context: one call into aes_sha1.ts's core.
  */
 export function sealWrap(
   key: Key,
