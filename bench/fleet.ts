@@ -40,6 +40,7 @@ import {
   peakRssMB,
   postgresBackends,
   startSimulator,
+  systemSeconds,
   threadCpuSeconds,
 } from "./fleet_procs.ts";
 import { login, seedFleet, setEnabled } from "./fleet_seed.ts";
@@ -206,6 +207,7 @@ async function run(): Promise<RunResult> {
   const backends = databaseName ? postgresBackends(databaseName) : [];
   const cpu = () => ({
     nmslite: cpuSeconds(server.pid),
+    nmsliteKernel: systemSeconds(server.pid),
     simulator: sum(sims.map((s) => cpuSeconds(s.pid))),
     postgres: sum(backends.map(cpuSeconds).filter(Number.isFinite)),
     bench: cpuSeconds(Deno.pid),

@@ -25,6 +25,16 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** The system (kernel) part of cpuSeconds: sockets, wake-ups, page faults. */
+export function systemSeconds(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[12]) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Peak resident memory (VmHWM) in MiB, or NaN once the process is gone. */
 export function peakRssMB(pid: number): number {
   try {

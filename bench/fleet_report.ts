@@ -2,7 +2,7 @@
 import { fmt, histogramQuantile, median, type Scrape, value } from "./fleet_metrics.ts";
 import { type ApiProbe, percentile } from "./fleet_probe.ts";
 
-type Procs = "nmslite" | "simulator" | "postgres" | "bench" | "machine";
+type Procs = "nmslite" | "nmsliteKernel" | "simulator" | "postgres" | "bench" | "machine";
 type SimTotals = Record<string, number>;
 
 export interface RunResult {
@@ -175,7 +175,10 @@ export function report(r: RunResult): string {
     ] as Procs[]).map((p): [string, string] => [
       p === "postgres" ? "CPU postgres (scratch db backends)" : `CPU ${p}`,
       `${fmt(cpuOf(p), 1)} s = ${fmt(cpuOf(p) / seconds * 100, 0)} % of a core` +
-      (p === "bench" ? "" : `, ${fmt(cpuOf(p) / windowPolls * 1000, 2)} ms/poll`),
+      (p === "bench" ? "" : `, ${fmt(cpuOf(p) / windowPolls * 1000, 2)} ms/poll`) +
+      (p === "nmslite"
+        ? ` (${fmt(cpuOf("nmsliteKernel") / windowPolls * 1000, 2)} in the kernel)`
+        : ""),
     ]),
     ["CPU nmslite by thread", threadShares(r.threads.start, r.threads.end, seconds)],
     ["CPU all of the above", `${fmt(cpuTotal / seconds / cores * 100, 0)} % of the ${cores} CPUs`],
