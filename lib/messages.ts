@@ -24,6 +24,8 @@ export type SchedulerCommand =
   | { type: "load"; monitors: ScheduledMonitor[] } // replaces the whole set
   | { type: "upsert"; monitor: ScheduledMonitor } // new or changed; takes effect at once
   | { type: "remove"; monitorId: number } // deleted, disabled, or its device paused
+  // many upserts and removes in one message (a bulk change): each as above, the timer re-armed once
+  | { type: "change"; upserts: ScheduledMonitor[]; removes: number[] }
   | { type: "stats" }
   | { type: "stop" };
 

@@ -45,6 +45,16 @@ function apply(command: SchedulerCommand): void {
     case "remove":
       scheduler.remove(command.monitorId);
       break;
+    case "change":
+      for (const monitor of command.upserts) {
+        try {
+          scheduler.upsert(monitor);
+        } catch (err) {
+          refused("upsert", err); // the rest of the batch still applies
+        }
+      }
+      for (const monitorId of command.removes) scheduler.remove(monitorId);
+      break;
     case "stats":
       post({ type: "stats", stats: scheduler.stats() });
       return;
@@ -63,7 +73,11 @@ self.onmessage = (event: MessageEvent<SchedulerCommand>) => {
     apply(event.data);
   } catch (err) {
     // A bad monitor (e.g. a non-positive interval) must not stop scheduling for the others.
-    const reason = err instanceof Error ? err.message : String(err);
-    console.error(`scheduler: ${event.data?.type} command rejected: ${reason}`);
+    refused(event.data?.type, err);
   }
 };
+
+function refused(type: string | undefined, err: unknown): void {
+  const reason = err instanceof Error ? err.message : String(err);
+  console.error(`scheduler: ${type} command rejected: ${reason}`);
+}

@@ -66,8 +66,7 @@ export const monitorsRepo = {
     id: number,
     siteId = LOCAL_SITE_ID,
   ): Promise<ScheduledMonitor | null> {
-    return (await db.query<ScheduledMonitor>(`${SCHEDULABLE} AND m.id = $2`, [siteId, id]))[0] ??
-      null;
+    return (await monitorsRepo.schedulableMany(db, [id], siteId))[0] ?? null;
   },
   /** schedulableOne for many ids at once: those that must be scheduled (the others are absent). */
   async schedulableMany(

@@ -13,6 +13,7 @@ import type {
   PollerEvent,
   PollerStats,
   PollJob,
+  ScheduledMonitor,
   SchedulerCommand,
   SchedulerEvent,
   SchedulerStats,
@@ -362,10 +363,13 @@ export class Pipeline {
     const found = new Map(
       (await monitorsRepo.schedulableMany(this.deps.db, ids)).map((m) => [m.monitorId, m]),
     );
+    const upserts: ScheduledMonitor[] = [], removes: number[] = [];
     for (const monitorId of ids) {
       const monitor = found.get(monitorId);
-      this.send(monitor ? { type: "upsert", monitor } : { type: "remove", monitorId });
+      if (monitor) upserts.push(monitor);
+      else removes.push(monitorId);
     }
+    if (ids.length) this.send({ type: "change", upserts, removes });
   }
 
   private requestStats(): void {

@@ -158,3 +158,24 @@ Deno.test("scheduler worker: a bad monitor is refused and the worker keeps going
     scheduler.close();
   }
 });
+
+Deno.test("scheduler worker: a change applies many upserts and removes, a bad one alone refused", async () => {
+  const scheduler = new SchedulerWorker();
+  try {
+    scheduler.send({ type: "load", monitors: [monitor(1, 0.1), monitor(2, 0.1), monitor(3, 0.1)] });
+    scheduler.send({
+      type: "change",
+      // 4 new, 2 changed (an hour: it stops firing soon), 6 bad (interval 0), 1 and 3 removed
+      upserts: [monitor(4, 0.1, "10.0.0.4"), monitor(2, 3600), monitor(6, 0)],
+      removes: [1, 3],
+    });
+    assertEquals((await scheduler.stats()).monitors, 2); // 2 and 4
+    const mark = scheduler.batches.length;
+    await scheduler.until("3 fires of monitor 4", () => scheduler.jobsOf(4, mark).length >= 3);
+    assertEquals(scheduler.jobsOf(4, mark)[0].deviceIp, "10.0.0.4");
+    for (const id of [1, 3, 6]) assertEquals(scheduler.jobsOf(id, mark), [], `monitor ${id}`);
+    assert(scheduler.jobsOf(2, mark).length <= 1, "monitor 2 now fires hourly");
+  } finally {
+    scheduler.close();
+  }
+});
