@@ -47,9 +47,13 @@ export function intervalMsOf(monitor: ScheduledMonitor): number {
 
 /**
  * Phases are whole multiples of this, so monitors sharing a slot fire in one batch and the
- * worker wakes at most ~10 times a second however many monitors there are.
+ * worker wakes at most twice a second however many monitors there are. Polls that start
+ * together are cheaper than the same polls spread out: each wake-up of a poller thread (and of
+ * the hosts' side) costs CPU of its own, and a burst finds the code and data still in cache.
+ * bench:fleet at 10,000 hosts (60 s, 167 polls/s), four runs each: 1.00 ms of NMSlite CPU a
+ * poll with 100 ms slots, 0.80 ms with 500 ms (simulator 1.00 and 0.90 ms, the same runs).
  */
-export const PHASE_RESOLUTION_MS = 100;
+export const PHASE_RESOLUTION_MS = 500;
 
 /**
  * Offset of the monitor's deadlines within its interval, in [0, intervalMs). Multiplying by
