@@ -17,27 +17,26 @@
  */
 import { decodeBase64 } from "../crypto/base64.ts";
 import { openLibcrypto } from "../os/libcrypto.ts";
-import { type AesSha1Core, BLOCK, KC, KI, MAC, WRAP_SIGNATURE_LENGTH } from "./aes_sha1_core.ts";
+import {
+  type AesSha1Core,
+  type AesSha1Operations,
+  BLOCK,
+  KC,
+  KI,
+  MAC,
+  WRAP_SIGNATURE_LENGTH,
+} from "./aes_sha1_core.ts";
 import { NativeCore } from "./aes_sha1_native.ts";
 import { AES_SHA1_WASM_BASE64 } from "./wasm/aes_sha1_wasm.ts";
 
 export { KC, KI, WRAP_SIGNATURE_LENGTH };
 
-interface AesSha1Exports {
+interface AesSha1Exports extends AesSha1Operations {
   memory: WebAssembly.Memory;
   setup(): void;
   keys_ptr(): number;
   out_ptr(): number;
   msg_ptr(): number;
-  aes_key(len: number): void;
-  hmac_key(slot: number, len: number): void;
-  cbc_encrypt_msg(len: number): void;
-  cts_encrypt(len: number): void;
-  cts_decrypt(len: number): void;
-  mac(slot: number, len: number): void;
-  encrypt(len: number): void;
-  decrypt(len: number): number;
-  wrap(len: number): void;
 }
 
 /** One usage's expanded keys as the core takes them: make with expandKeys, never modify. */

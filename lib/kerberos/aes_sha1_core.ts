@@ -3,7 +3,7 @@
  * the WebAssembly build of that file or from the system's libcrypto (aes_sha1_native.ts). The
  * caller copies keys and message in at the offsets given and reads results back from there.
  */
-export interface AesSha1Core {
+export interface AesSha1Core extends AesSha1Operations {
   /** "wasm" or "libcrypto" */
   readonly name: string;
   /** length of one usage's expanded keys in this core's layout */
@@ -14,6 +14,10 @@ export interface AesSha1Core {
   readonly msg: number;
   /** The memory, at least `size` bytes long: a new array when it had to grow. */
   memory(size: number): Uint8Array;
+}
+
+/** aes_sha1.c's exported operations, as both cores implement them. */
+export interface AesSha1Operations {
   /** Expands the raw AES key at msg (16 or 32 bytes) into keys. */
   aes_key(len: number): void;
   /** Keys HMAC slot `slot` (KI or KC) with the key at msg (at most 64 bytes). */

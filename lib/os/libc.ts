@@ -22,16 +22,28 @@ let libcError: string | undefined;
 export function openLibc(): Libc | string {
   if (libc) return libc;
   if (libcError) return libcError;
-  if (Deno.build.os !== "linux") return libcError = `not on Linux (${Deno.build.os})`;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    return libcError = "no ffi permission";
-  }
-  for (const name of ["libc.so.6", "libc.so"]) {
+  const opened = openLinuxLibrary(["libc.so.6", "libc.so"], SYMBOLS);
+  if (typeof opened === "string") return libcError = opened;
+  return libc = opened;
+}
+
+/**
+ * The first of `names` that loads with `symbols`, or why none can here: another OS, no `ffi`
+ * permission, or the loader's message for the last name tried.
+ */
+export function openLinuxLibrary<S extends Deno.ForeignLibraryInterface>(
+  names: string[],
+  symbols: S,
+): Deno.DynamicLibrary<S>["symbols"] | string {
+  if (Deno.build.os !== "linux") return `not on Linux (${Deno.build.os})`;
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "no ffi permission";
+  let error = "";
+  for (const name of names) {
     try {
-      return libc = Deno.dlopen(name, SYMBOLS).symbols;
+      return Deno.dlopen(name, symbols).symbols;
     } catch (err) {
-      libcError = `cannot load libc: ${(err as Error).message}`;
+      error = `cannot load ${name}: ${(err as Error).message}`;
     }
   }
-  return libcError!;
+  return error;
 }

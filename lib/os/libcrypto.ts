@@ -10,6 +10,8 @@
  * NMSLITE_NATIVE_CRYPTO=0) the answer is the reason, and callers use their WebAssembly code.
  */
 
+import { openLinuxLibrary } from "./libc.ts";
+
 const SYMBOLS = {
   EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
   EVP_aes_128_cbc: { parameters: [], result: "pointer" },
@@ -39,21 +41,12 @@ let libError: string | undefined;
 export function openLibcrypto(): Libcrypto | string {
   if (lib) return lib;
   if (libError) return libError;
-  if (Deno.build.os !== "linux") return libError = `not on Linux (${Deno.build.os})`;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    return libError = "no ffi permission";
-  }
   const setting = Deno.permissions.querySync({ name: "env", variable: "NMSLITE_NATIVE_CRYPTO" })
       .state === "granted"
     ? Deno.env.get("NMSLITE_NATIVE_CRYPTO")
     : undefined;
   if (setting === "0" || setting === "false") return libError = "NMSLITE_NATIVE_CRYPTO=0";
-  for (const name of ["libcrypto.so.3", "libcrypto.so.1.1"]) {
-    try {
-      return lib = Deno.dlopen(name, SYMBOLS).symbols;
-    } catch (err) {
-      libError = `cannot load libcrypto: ${(err as Error).message}`;
-    }
-  }
-  return libError!;
+  const opened = openLinuxLibrary(["libcrypto.so.3", "libcrypto.so.1.1"], SYMBOLS);
+  if (typeof opened === "string") return libError = opened;
+  return lib = opened;
 }
