@@ -87,6 +87,7 @@ export const devicesRepo = {
         created_at: "created_at",
       },
       defaultSort: "id",
+      pageFirst: true, // last_seen's subquery
     }, list);
   },
   /** The id of the device at `ip`, if NMSlite knows one there. */
