@@ -1,5 +1,11 @@
 import type { Queryable } from "./driver.ts";
-import { containsPattern, listPage, type ListParams, type Page } from "./pagination.ts";
+import {
+  containsPattern,
+  isoTimestamp,
+  listPage,
+  type ListParams,
+  type Page,
+} from "./pagination.ts";
 
 export type DeviceStatus = "discovered" | "monitoring" | "unreachable" | "inactive";
 export const DEVICE_STATUSES: readonly DeviceStatus[] = [
@@ -20,12 +26,13 @@ export interface Device {
   memory_total_bytes: number | null;
   status: DeviceStatus;
   status_reason: string | null;
-  status_changed_at: Date | null;
-  last_seen: Date | null;
+  /** timestamps: ISO 8601 in UTC to the millisecond, as PostgreSQL formats them (isoTimestamp) */
+  status_changed_at: string | null;
+  last_seen: string | null;
   discovery_profile_id: number | null;
   site_id: number;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface DeviceFields {
@@ -44,8 +51,9 @@ type R = Device;
 const LAST_SEEN = `GREATEST(devices.last_seen,
   (SELECT max(m.last_polled) FROM monitors m WHERE m.device_id = devices.id))`;
 const COLUMNS = `id, host(ip) AS ip, hostname, domain, os, os_version, serial_number,
-  memory_total_bytes, status, status_reason, status_changed_at, ${LAST_SEEN} AS last_seen,
-  discovery_profile_id, site_id, created_at, updated_at`;
+  memory_total_bytes, status, status_reason, ${isoTimestamp("status_changed_at")},
+  ${isoTimestamp(LAST_SEEN, "last_seen")}, discovery_profile_id, site_id,
+  ${isoTimestamp("created_at")}, ${isoTimestamp("updated_at")}`;
 const statusLiteral = (s: DeviceStatus) => {
   if (!DEVICE_STATUSES.includes(s)) throw new RangeError(`not a device status: ${s}`);
   return `'${s}'`;

@@ -70,6 +70,17 @@ export async function listPage<T>(
 }
 
 /**
+ * A timestamptz column as the text JSON gives a Date ("2026-11-30T01:55:00.123Z", UTC, to the
+ * millisecond, truncated as Date truncates), named `as` (default: the column). For rows that go
+ * straight to a response: a Date costs ~0.7 µs to parse from the wire and ~0.5 µs in
+ * JSON.stringify, and takes the serializer off its fast path (50 devices of 4 timestamps: a
+ * page's stringify 150 µs with Dates, 15 µs without).
+ */
+export function isoTimestamp(column: string, as = column): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${as}`;
+}
+
+/**
  * `q` as a LIKE/ILIKE pattern for text that contains it: `%`, `_` and `\` in `q` match
  * themselves (backslash is PostgreSQL's default LIKE escape).
  */

@@ -389,6 +389,22 @@ for (const backend of backends()) {
                 assertEquals(walked, whole.data, `sort=${sort}&order=${order}`);
               }
             }
+            // timestamps come formatted by PostgreSQL (isoTimestamp) exactly as JSON gives a
+            // Date: UTC, milliseconds truncated
+            await s.ctx.db.query(
+              "UPDATE devices SET status_changed_at = '2026-01-02 03:04:05.678999+00' WHERE id = $1",
+              [dev],
+            );
+            const [db] = await s.ctx.db.query<Record<string, Date | null>>(
+              "SELECT created_at, updated_at, status_changed_at FROM devices WHERE id = $1",
+              [dev],
+            );
+            const shown = (await call("GET", `/devices/${dev}`)).body.data;
+            for (const k of ["created_at", "updated_at", "status_changed_at"]) {
+              assertEquals(shown[k], db[k]!.toISOString(), k);
+            }
+            assertEquals(shown.status_changed_at, "2026-01-02T03:04:05.678Z");
+            assertEquals(shown.last_seen, new Date(Date.parse(shown.last_seen)).toISOString());
 
             // poll now: 404 unknown, 409 not polled, 503 when polling is off
             assertEquals((await call("POST", "/devices/424242/poll")).status, 404);
