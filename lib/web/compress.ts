@@ -44,13 +44,20 @@ export function negotiateEncoding(header: string | null): Encoding | undefined {
   return undefined;
 }
 
+/**
+ * Brotli quality for responses made per request: 1. On a 24 KB page of 50 devices it takes
+ * ~110 µs and 4.1 KB, where quality 4 took 160-260 µs for 3.9 KB (gzip 6: ~130 µs, 4.0 KB):
+ * on a box whose cores also poll, 5 % more bytes cost less than twice the CPU.
+ */
+const BROTLI_DYNAMIC_QUALITY = 1;
+
 async function encode(body: Uint8Array, encoding: Encoding, hard: boolean): Promise<Uint8Array> {
   if (encoding === "gzip") {
     const level = hard ? 9 : 6;
     return body.length <= 128 * 1024 ? zlib.gzipSync(body, { level }) : await gzip(body, { level });
   }
   const params = {
-    [zlib.constants.BROTLI_PARAM_QUALITY]: hard ? 9 : 4,
+    [zlib.constants.BROTLI_PARAM_QUALITY]: hard ? 9 : BROTLI_DYNAMIC_QUALITY,
     [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length,
   };
   // Small bodies: synchronous is several times faster than the thread-pool round trip.
