@@ -92,7 +92,7 @@ export const devicesRepo = {
         os: "os",
         // never seen counts as oldest: first going up, last going down
         last_seen: `COALESCE(${LAST_SEEN}, '-infinity')`,
-        created_at: "created_at",
+        created_at: "devices.created_at", // the column, not the select list's text
       },
       defaultSort: "id",
       pageFirst: true, // last_seen's subquery

@@ -1,6 +1,12 @@
 import { type Queryable, UniqueViolationError } from "./driver.ts";
 import type { ScheduledMonitor } from "../messages.ts";
-import { containsPattern, listPage, type ListParams, type Page } from "./pagination.ts";
+import {
+  containsPattern,
+  isoTimestamp,
+  listPage,
+  type ListParams,
+  type Page,
+} from "./pagination.ts";
 import { LOCAL_SITE_ID } from "./sites.ts";
 
 export interface Monitor {
@@ -12,13 +18,13 @@ export interface Monitor {
   enabled: boolean;
   /** collection config (lib/collectors/collection_profile.ts) */
   config: Record<string, unknown>;
-  last_polled: Date | null;
-  last_attempted: Date | null;
+  last_polled: string | null;
+  last_attempted: string | null;
   last_error: string | null;
-  last_error_at: Date | null;
+  last_error_at: string | null;
   consecutive_failures: number;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface MonitorWrite {
@@ -32,7 +38,9 @@ export interface MonitorWrite {
 
 type R = Monitor;
 const COLUMNS = `id, device_id, credential_profile_id, plugin_id, polling_interval, enabled, config,
-  last_polled, last_attempted, last_error, last_error_at, consecutive_failures, created_at, updated_at`;
+  ${isoTimestamp("last_polled")}, ${isoTimestamp("last_attempted")}, last_error,
+  ${isoTimestamp("last_error_at")}, consecutive_failures, ${isoTimestamp("created_at")},
+  ${isoTimestamp("updated_at")}`;
 
 /** What the scheduler fires: enabled monitors whose device is neither unreachable nor inactive. */
 const SCHEDULABLE =
@@ -131,9 +139,10 @@ export const monitorsRepo = {
         id: "id",
         device_id: "device_id",
         polling_interval: "polling_interval",
-        last_polled: "last_polled",
-        last_error_at: "last_error_at",
-        created_at: "created_at",
+        // qualified: the bare names would be the select list's text (isoTimestamp)
+        last_polled: "monitors.last_polled",
+        last_error_at: "monitors.last_error_at",
+        created_at: "monitors.created_at",
       },
       defaultSort: "id",
     }, list);

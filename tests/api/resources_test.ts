@@ -274,6 +274,36 @@ for (const backend of backends()) {
           assertEquals((await call("GET", `/monitors?q=${"x".repeat(101)}`)).status, 400);
         });
 
+        await t.step("monitors: timestamps as text, sorted as times", async () => {
+          const all = (await call("GET", "/monitors?sort=id")).body.data as { id: number }[];
+          assert(all.length >= 2);
+          // microseconds in the column, truncated to the millisecond as a Date would be
+          await s.ctx.db.query(
+            `UPDATE monitors SET last_polled = CASE WHEN id = $1
+               THEN timestamptz '2026-01-02 03:04:05.678999+00'
+               ELSE timestamptz '2025-12-31 23:59:59.5+00' END`,
+            [all[0].id],
+          );
+          const first = (await call("GET", `/monitors/${all[0].id}`)).body.data;
+          assertEquals(first.last_polled, "2026-01-02T03:04:05.678Z");
+          const [db] = await s.ctx.db.query<{ created_at: Date; updated_at: Date }>(
+            "SELECT created_at, updated_at FROM monitors WHERE id = $1",
+            [all[0].id],
+          );
+          assertEquals(first.created_at, db.created_at.toISOString());
+          assertEquals(first.updated_at, db.updated_at.toISOString());
+          for (const sort of ["last_polled", "last_error_at", "created_at"]) {
+            for (const order of ["asc", "desc"]) {
+              const got = (await call("GET", `/monitors?sort=${sort}&order=${order}`)).body.data
+                .map((m: { id: number }) => m.id);
+              const [{ ids }] = await s.ctx.db.query<{ ids: number[] }>(
+                `SELECT array_agg(id ORDER BY ${sort} ${order}, id ${order}) AS ids FROM monitors`,
+              );
+              assertEquals(got, ids, `sort=${sort}&order=${order}`);
+            }
+          }
+        });
+
         await t.step("deletion rules: in-use refused with counts, monitor always", async () => {
           const cred = await call("DELETE", `/credential-profiles/${credId}`);
           assertEquals(cred.status, 400);
