@@ -8,8 +8,18 @@ import { PGlite } from "@electric-sql/pglite";
 
 export type Row = Record<string, unknown>;
 
+export interface QueryOptions {
+  /**
+   * false: plan it afresh at every run (PostgreSQL; an unnamed statement) instead of a
+   * prepared statement whose plan PostgreSQL may fix after a few runs. For reads whose best
+   * plan changes with the size of the tables: without ANALYZE (autovacuum off) nothing tells a
+   * cached plan that a table grew, so one made while the tables were small stays.
+   */
+  prepare?: boolean;
+}
+
 export interface Queryable {
-  query<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  query<T = Row>(sql: string, params?: readonly unknown[], opts?: QueryOptions): Promise<T[]>;
   /** Runs several statements separated by `;` without parameters (migrations). */
   exec(sql: string): Promise<void>;
   /** Bulk-loads CSV rows with COPY (postgres.js: FROM STDIN; PGlite: FROM '/dev/blob'). */
@@ -109,14 +119,14 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     );
   }
   const wrap = (q: postgres.Sql | postgres.TransactionSql): Queryable => ({
-    async query<T>(text: string, params: readonly unknown[] = []) {
+    async query<T>(text: string, params: readonly unknown[] = [], opts?: QueryOptions) {
       // Prepared (a named statement per connection, keyed by text and parameter types): the
       // first run parses and describes it, later ones send Bind/Execute only, one round trip
       // instead of two and no parse or plan on the server (unsafe() defaults to unnamed ones).
       // The texts are our own, from a bounded set of shapes (values travel as parameters); a
       // statement whose table changed under it is prepared again by postgres.js.
       return await q.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
-        prepare: true,
+        prepare: opts?.prepare ?? true,
       }) as unknown as T[];
     },
     async exec(text: string) {
@@ -136,7 +146,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   const guard = strandedQueryGuard(url);
   return {
     kind: "postgres",
-    query: (text, params) => guard(base.query(text, params)),
+    query: (text, params, opts) => guard(base.query(text, params, opts)),
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
       guard(sql.begin((tx) => fn(wrap(tx))) as Promise<T>),
     exec: (text) => guard(base.exec(text)),
