@@ -180,7 +180,10 @@ export function report(r: RunResult): string {
         ? ` (${fmt(cpuOf("nmsliteKernel") / windowPolls * 1000, 2)} in the kernel)`
         : ""),
     ]),
-    ["CPU nmslite by thread", threadShares(r.threads.start, r.threads.end, seconds)],
+    [
+      "CPU nmslite by thread (ms/poll)",
+      threadShares(r.threads.start, r.threads.end, seconds, windowPolls),
+    ],
     ["CPU all of the above", `${fmt(cpuTotal / seconds / cores * 100, 0)} % of the ${cores} CPUs`],
     [
       "CPU whole machine (others too)",
@@ -278,8 +281,15 @@ function shortReport(r: RunResult): string {
 }
 
 /** "main 40 %, worker-2 12 %, …": where NMSlite's CPU went, busiest thread first. */
-function threadShares(a: Record<string, number>, b: Record<string, number>, seconds: number) {
+function threadShares(
+  a: Record<string, number>,
+  b: Record<string, number>,
+  seconds: number,
+  polls: number,
+) {
   return Object.keys(b).map((t) => [t, b[t] - (a[t] ?? 0)] as const)
     .filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1])
-    .map(([t, v]) => `${t} ${fmt(v / seconds * 100, 0)} %`).join(", ");
+    .map(([t, v]) =>
+      `${t} ${fmt(v / seconds * 100, 1)} %` + (polls > 0 ? ` (${fmt(v / polls * 1000, 3)})` : "")
+    ).join(", ");
 }
