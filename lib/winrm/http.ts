@@ -30,8 +30,21 @@ export function header(res: HttpResponse, name: string): string | undefined {
 
 const MAX_HEAD = 64 * 1024;
 const MAX_BODY = 64 * 1024 * 1024;
-const CRLFCRLF = Buffer.from("\r\n\r\n");
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Where `times` CRLFs in a row start in `b`, or -1. A plain loop: node:buffer's indexOf is
+ * JavaScript in Deno and took ~0.8 µs to find a response head's end where this takes ~0.14.
+ */
+export function indexOfCrlf(b: Uint8Array, times: 1 | 2): number {
+  const last = b.length - 2 * times;
+  for (let i = 0; i <= last; i++) {
+    if (b[i] === 13 && b[i + 1] === 10 && (times === 1 || (b[i + 2] === 13 && b[i + 3] === 10))) {
+      return i;
+    }
+  }
+  return -1;
+}
 
 type State = "head" | "length" | "chunk-size" | "chunk-data" | "chunk-trailer" | "close" | "done";
 
@@ -61,7 +74,7 @@ export class ResponseParser {
     for (;;) {
       switch (this.#state) {
         case "head": {
-          const end = this.#buf.indexOf(CRLFCRLF);
+          const end = indexOfCrlf(this.#buf, 2);
           if (end < 0) {
             if (this.#buf.length > MAX_HEAD) {
               throw new ProtocolError("HTTP response head too large");
@@ -87,7 +100,7 @@ export class ResponseParser {
           continue;
         }
         case "chunk-size": {
-          const nl = this.#buf.indexOf("\r\n");
+          const nl = indexOfCrlf(this.#buf, 1);
           if (nl < 0) {
             if (this.#buf.length > 1024) throw new ProtocolError("bad chunk size line");
             return null;
@@ -114,7 +127,7 @@ export class ResponseParser {
           continue;
         }
         case "chunk-trailer": {
-          const nl = this.#buf.indexOf("\r\n");
+          const nl = indexOfCrlf(this.#buf, 1);
           if (nl < 0) return null;
           this.#buf = this.#buf.subarray(nl + 2);
           if (nl === 0) this.#state = "done"; // empty line ends the trailers

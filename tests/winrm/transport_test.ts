@@ -5,7 +5,7 @@
 import { Buffer } from "node:buffer";
 import selfsigned from "selfsigned";
 import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
-import { ResponseParser } from "../../lib/winrm/http.ts";
+import { indexOfCrlf, ResponseParser } from "../../lib/winrm/http.ts";
 import {
   AuthenticationError,
   ProtocolError,
@@ -48,6 +48,18 @@ Deno.test("parser: repeated WWW-Authenticate, chunked body, 100 Continue, byte b
     () => new ResponseParser().push(Buffer.from("SSH-2.0-OpenSSH\r\n\r\n")),
     ProtocolError,
   );
+});
+
+Deno.test("parser: the CRLF search agrees with Buffer.indexOf on every short string of CR, LF, x", () => {
+  const alphabet = [13, 10, 120];
+  for (let len = 0; len <= 8; len++) {
+    for (let n = 0; n < 3 ** len; n++) {
+      const b = Buffer.alloc(len);
+      for (let i = 0, k = n; i < len; i++, k = Math.floor(k / 3)) b[i] = alphabet[k % 3];
+      assertEquals(indexOfCrlf(b, 1), b.indexOf("\r\n"), JSON.stringify(b.toString()));
+      assertEquals(indexOfCrlf(b, 2), b.indexOf("\r\n\r\n"), JSON.stringify(b.toString()));
+    }
+  }
 });
 
 Deno.test("chunked responses written in pieces; keep-alive reuse", async () => {
