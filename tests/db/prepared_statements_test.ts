@@ -5,36 +5,27 @@
  * statement does not break it: the driver prepares it again.
  */
 import { assertEquals } from "../helpers/assert.ts";
-import { openTestDatabase } from "../helpers/databases.ts";
+import { postgresSessionTest } from "../helpers/databases.ts";
 
-Deno.test({
-  name: "postgres: parameterised queries are prepared once per connection and survive DDL",
-  ignore: !Deno.env.get("TEST_DATABASE_URL"),
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    // one connection: every query below runs in the same session
-    const { db, close } = await openTestDatabase("postgres", { maxConnections: 1 });
-    try {
-      await db.exec("CREATE TABLE t (id int PRIMARY KEY, name text)");
-      const text = "SELECT * FROM t WHERE id = $1";
-      await db.query("INSERT INTO t VALUES ($1, $2)", [1, "one"]);
-      for (let i = 0; i < 3; i++) {
-        assertEquals(await db.query(text, [1]), [{ id: 1, name: "one" }]);
-      }
-      const prepared = await db.query<{ statement: string; n: number }>(
-        `SELECT statement, count(*)::int AS n FROM pg_prepared_statements
-          WHERE statement = $1 GROUP BY statement`,
-        [text],
-      );
-      assertEquals(prepared, [{ statement: text, n: 1 }]);
-
-      // the row type of the cached statement changes: PostgreSQL refuses the old plan
-      // ("cached plan must not change result type") and the driver prepares it again
-      await db.exec("ALTER TABLE t ADD COLUMN extra int DEFAULT 7");
-      assertEquals(await db.query(text, [1]), [{ id: 1, name: "one", extra: 7 }]);
-    } finally {
-      await close();
+postgresSessionTest(
+  "postgres: parameterised queries are prepared once per connection and survive DDL",
+  async (db) => {
+    await db.exec("CREATE TABLE t (id int PRIMARY KEY, name text)");
+    const text = "SELECT * FROM t WHERE id = $1";
+    await db.query("INSERT INTO t VALUES ($1, $2)", [1, "one"]);
+    for (let i = 0; i < 3; i++) {
+      assertEquals(await db.query(text, [1]), [{ id: 1, name: "one" }]);
     }
+    const prepared = await db.query<{ statement: string; n: number }>(
+      `SELECT statement, count(*)::int AS n FROM pg_prepared_statements
+      WHERE statement = $1 GROUP BY statement`,
+      [text],
+    );
+    assertEquals(prepared, [{ statement: text, n: 1 }]);
+
+    // the row type of the cached statement changes: PostgreSQL refuses the old plan
+    // ("cached plan must not change result type") and the driver prepares it again
+    await db.exec("ALTER TABLE t ADD COLUMN extra int DEFAULT 7");
+    assertEquals(await db.query(text, [1]), [{ id: 1, name: "one", extra: 7 }]);
   },
-});
+);

@@ -86,3 +86,24 @@ export function migratedTest(
     });
   }
 }
+
+/**
+ * A PostgreSQL-only test (skipped without TEST_DATABASE_URL) on a scratch database with one
+ * connection, so every statement runs in the same session (prepared statements, plans).
+ */
+export function postgresSessionTest(name: string, fn: (db: Database) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: !Deno.env.get("TEST_DATABASE_URL"),
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const { db, close } = await openTestDatabase("postgres", { maxConnections: 1 });
+      try {
+        await fn(db);
+      } finally {
+        await close();
+      }
+    },
+  });
+}
