@@ -13,9 +13,8 @@
  * TICK_MS: nearly every timer is cancelled before it is due (a request's read timeout when the
  * response comes, a connection's expiry when it is used again), so a polling Worker has nothing
  * due most of the time. Waking up costs far more than the work a wake-up does: an idle Deno
- * thread woken by a timer spent ~150 µs of CPU per wake-up here, whatever the callback did, and
- * a 50 ms interval in each poller Worker was ~3 ms of CPU a second, 10 % of what a Worker spent
- * polling 5,000 hosts at 60 s (bench:paced's idle row).
+ * thread woken by a timer spent ~150 µs of CPU per wake-up here, whatever the callback did; a
+ * process holding 2,000 far timers spent 3.68 ms of CPU a second on a 50 ms interval, 0.08 now.
  */
 const TICK_MS = 50;
 
