@@ -39,8 +39,14 @@ export async function openResultsQueue(path: string | null): Promise<ResultsQueu
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * What packBatches already wrote for a batch: its message, byte for byte what encodeBatch
+ * would make of it (each result is serialized once, to size it and to send it).
+ */
+const packed = new WeakMap<ResultBatch, Uint8Array>();
+
 export function encodeBatch(batch: ResultBatch): Uint8Array {
-  return encoder.encode(JSON.stringify(batch));
+  return packed.get(batch) ?? encoder.encode(JSON.stringify(batch));
 }
 
 export function decodeBatch(message: unknown): ResultBatch {
@@ -64,21 +70,28 @@ export function decodeBatch(message: unknown): ResultBatch {
 }
 
 /**
- * Splits results into as few messages as fit MAX_MESSAGE_BYTES. A single sample too large
- * on its own (hundreds of long-named interfaces) keeps its totals and loses its breakdowns.
+ * Splits results into as few messages as fit MAX_MESSAGE_BYTES, writing each message as it
+ * goes (encodeBatch hands it out). A single sample too large on its own (hundreds of
+ * long-named interfaces) keeps its totals and loses its breakdowns.
  */
 export function packBatches(samples: MetricSample[], outcomes: PollOutcome[]): ResultBatch[] {
-  const overhead = 80; // {"v":1,"batchId":"<uuid>","samples":[],"outcomes":[]}
   const batches: ResultBatch[] = [];
-  let current: ResultBatch = newBatch();
-  let size = overhead;
-  const push = (kind: "samples" | "outcomes", item: MetricSample | PollOutcome) => {
-    let bytes = encoder.encode(JSON.stringify(item)).length + 1;
-    if (kind === "samples" && bytes + overhead > MAX_MESSAGE_BYTES) {
+  const out = new MessageWriter();
+  let current: ResultBatch | null = null;
+  let kind: "samples" | "outcomes" = "samples";
+  const finish = () => {
+    if (!current) return;
+    packed.set(current, out.end());
+    batches.push(current);
+    current = null;
+  };
+  const push = (item: MetricSample | PollOutcome) => {
+    let json = JSON.stringify(item);
+    if (kind === "samples" && !out.fitsAlone(json)) {
       item = { ...(item as MetricSample), volumes: null, interfaces: null };
-      bytes = encoder.encode(JSON.stringify(item)).length + 1;
+      json = JSON.stringify(item);
     }
-    if (kind === "samples" && bytes + overhead > MAX_MESSAGE_BYTES) {
+    if (kind === "samples" && !out.fitsAlone(json)) {
       // extended/full detail too big for one message: keep the metrics, say what was left out
       const s = item as MetricSample;
       const left = (["events", "services", "processes"] as const).filter((k) => s[k]?.length);
@@ -92,22 +105,87 @@ export function packBatches(samples: MetricSample[], outcomes: PollOutcome[]): R
           ...left.map((part) => ({ part, class: "", reason: "too big for one queue message" })),
         ],
       };
-      bytes = encoder.encode(JSON.stringify(item)).length + 1;
+      json = JSON.stringify(item);
     }
-    if (size + bytes > MAX_MESSAGE_BYTES) {
-      batches.push(current);
+    if (current && !out.add(json)) finish();
+    if (!current) {
       current = newBatch();
-      size = overhead;
+      out.begin(current, kind);
+      out.add(json);
     }
     (current[kind] as (MetricSample | PollOutcome)[]).push(item);
-    size += bytes;
   };
-  for (const s of samples) push("samples", s);
-  for (const o of outcomes) push("outcomes", o);
-  if (current.samples.length || current.outcomes.length) batches.push(current);
+  for (const s of samples) push(s);
+  if (current) out.next("outcomes");
+  kind = "outcomes";
+  for (const o of outcomes) push(o);
+  finish();
   return batches;
 }
 
+/**
+ * One message at a time, UTF-8 straight into a scratch buffer: the text JSON.stringify gives
+ * the whole batch, `{"v":1,"batchId":"…","samples":[…],"outcomes":[…]}`.
+ */
+class MessageWriter {
+  static #scratch = new Uint8Array(MAX_MESSAGE_BYTES);
+  #at = 0;
+  /** no item yet in the array being written */
+  #first = true;
+  #kind: "samples" | "outcomes" = "samples";
+
+  begin(batch: ResultBatch, kind: "samples" | "outcomes") {
+    this.#at = 0;
+    this.#put(`{"v":1,"batchId":${JSON.stringify(batch.batchId)},"samples":[`);
+    this.#kind = "samples";
+    this.#first = true;
+    if (kind === "outcomes") this.next("outcomes");
+  }
+
+  /** The samples are written; the outcomes follow. */
+  next(kind: "outcomes") {
+    this.#put(`],"${kind}":[`);
+    this.#kind = kind;
+    this.#first = true;
+  }
+
+  /** Whether `json` fits a message of its own. */
+  fitsAlone(json: string): boolean {
+    // a UTF-8 byte is at most 3 per UTF-16 unit; the exact count only when that is in doubt
+    const most = json.length * 3;
+    const framing = 120; // the opening, the brackets between and the end
+    return most + framing <= MAX_MESSAGE_BYTES ||
+      encoder.encode(json).length + framing <= MAX_MESSAGE_BYTES;
+  }
+
+  /** Appends one result; false (nothing written) when the message would outgrow its limit. */
+  add(json: string): boolean {
+    const start = this.#at;
+    if (!this.#first && !this.#put(",")) return false;
+    // room kept for the closing `],"outcomes":[]}`
+    if (!this.#put(json, MAX_MESSAGE_BYTES - 20)) {
+      this.#at = start;
+      return false;
+    }
+    this.#first = false;
+    return true;
+  }
+
+  /** The finished message, copied out of the scratch buffer. */
+  end(): Uint8Array {
+    if (this.#kind === "samples") this.next("outcomes");
+    this.#put("]}");
+    return MessageWriter.#scratch.slice(0, this.#at);
+  }
+
+  #put(text: string, limit = MAX_MESSAGE_BYTES): boolean {
+    const room = MessageWriter.#scratch.subarray(this.#at, limit);
+    const { read, written } = encoder.encodeInto(text, room);
+    if (read < text.length) return false;
+    this.#at += written;
+    return true;
+  }
+}
 function newBatch(): ResultBatch {
   return { v: 1, batchId: crypto.randomUUID(), samples: [], outcomes: [] };
 }
