@@ -58,6 +58,8 @@ interface Series {
 
 /** Failures where the host did not answer: the unreachable rule's business, not a monitor's. */
 const CONNECTIVITY = new Set(["timeout", "refused", "reset", "unreachable"]);
+/** metrics judged on the change of interface counters since the previous sample */
+const INTERFACE_RATES = new Set(["interface_errors_per_s", "interface_discards_per_s"]);
 
 export class Evaluator {
   private rules: Compiled[] = [];
@@ -67,6 +69,12 @@ export class Evaluator {
   private perDevice = new Map<number, { sample: Compiled[]; other: Compiled[] }>();
   private readonly series = new Map<string, Series>();
   private readonly previous = new Map<number, PreviousSample>();
+  /**
+   * Whether a rule judges interface counters' rates: only then does a monitor's previous
+   * sample keep its interfaces. Kept for 60 s and more, every poll's interface list would
+   * outlive the young generation and be collected with the old one.
+   */
+  private ratesOfInterfaces = false;
   private readonly services = new Map<number, NonNullable<MetricSample["services"]>>();
   private readonly failures = new Map<number, number>();
   /** monitor id -> epoch ms of its latest committed sample (no-data rules) */
@@ -80,6 +88,7 @@ export class Evaluator {
     this.rules = rules.filter((r) => r.enabled && metricDefinition(r.metric)).map((r) =>
       compile(r, this.opts.recoveryHoldMs)
     );
+    this.ratesOfInterfaces = this.rules.some((c) => INTERFACE_RATES.has(c.metric));
     this.perDevice.clear();
     // A series whose rule is gone or disabled is forgotten (its problem was resolved by the service).
     const byId = new Map(this.rules.map((c) => [c.rule.id, c]));
@@ -176,8 +185,9 @@ export class Evaluator {
       }
     }
     // Only the counters of the previous sample are needed for rates (and its boot time).
-    if (s.interfaces || s.bootTime !== undefined) {
-      this.previous.set(s.monitorId, { ts: s.ts, interfaces: s.interfaces, bootTime: s.bootTime });
+    const interfaces = this.ratesOfInterfaces ? s.interfaces : null;
+    if (interfaces || s.bootTime !== undefined) {
+      this.previous.set(s.monitorId, { ts: s.ts, interfaces, bootTime: s.bootTime });
     }
   }
 
