@@ -15,8 +15,20 @@
  * simulator at 0.81 and 0.80 ms a poll in both): NMSlite 0.92 -> 0.85 ms of CPU per poll, peak
  * RSS 683 -> 619 MiB. At 20,000 hosts, where a sixth of the polls reconnect, the two were
  * within the runs' noise (0.64 and 0.66 ms).
+ *
+ * --heap-growing-percent=100: after a full collection the old generation may grow to twice what
+ * survived before the next one. Left to itself V8 picks the factor from how fast its
+ * collections run; a poller's are fast, so it chose ~1.15: each poller Worker (40 MB live at
+ * 10,000 hosts) ran a full mark-compact every 7-12 s to free the ~5 MB its polls had promoted,
+ * and marking 40 MB each time was most of what V8's background threads spent. In a row on
+ * 2026-11-30 (`bench:fleet --hosts 10000 --duration 120`): V8's GC threads 0.064 -> 0.040 ms a
+ * poll, NMSlite 0.35 -> 0.33 (at 300 %: 0.032 and 0.34, no better in all). At 50,000 hosts
+ * (`--duration 120`) it held with a peak RSS of 941 MiB (1,281 MiB in a 300 s run without it).
  */
-export const SERVER_V8_FLAGS: readonly string[] = ["--no-allocation-site-pretenuring"];
+export const SERVER_V8_FLAGS: readonly string[] = [
+  "--no-allocation-site-pretenuring",
+  "--heap-growing-percent=100",
+];
 
 /** `--v8-flags=…` for a `deno run` command line: SERVER_V8_FLAGS, then `more`. */
 export function v8FlagsArg(more: readonly string[] = []): string {
