@@ -47,13 +47,18 @@ export function intervalMsOf(monitor: ScheduledMonitor): number {
 
 /**
  * Phases are whole multiples of this, so monitors sharing a slot fire in one batch and the
- * worker wakes at most twice a second however many monitors there are. Polls that start
+ * worker wakes at most once a second however many monitors there are. Polls that start
  * together are cheaper than the same polls spread out: each wake-up of a poller thread (and of
  * the hosts' side) costs CPU of its own, and a burst finds the code and data still in cache.
  * bench:fleet at 10,000 hosts (60 s, 167 polls/s), four runs each: 1.00 ms of NMSlite CPU a
- * poll with 100 ms slots, 0.80 ms with 500 ms (simulator 1.00 and 0.90 ms, the same runs).
+ * poll with 100 ms slots, 0.80 ms with 500 ms (simulator 1.00 and 0.90 ms, the same runs); on
+ * 2026-11-30's faster box (`--duration 120`), 0.33 ms with 500 ms and 0.31 with 1,000 (each
+ * poller Worker 0.099 -> 0.093, main 0.055 -> 0.048, poll-to-row p99 0.75 s in both).
+ * Slots no longer than a second keep a slot's polls within what the poller Workers may hold
+ * (lib/polling/poller.ts defaultMaxQueued): 100,000 hosts at 60 s put 1,667 polls in a slot,
+ * 833 per Worker of the 1,000 each may hold at the default concurrency.
  */
-export const PHASE_RESOLUTION_MS = 500;
+export const PHASE_RESOLUTION_MS = 1000;
 
 /**
  * Offset of the monitor's deadlines within its interval, in [0, intervalMs). Multiplying by
