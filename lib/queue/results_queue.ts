@@ -116,7 +116,7 @@ export function packBatches(samples: MetricSample[], outcomes: PollOutcome[]): R
     (current[kind] as (MetricSample | PollOutcome)[]).push(item);
   };
   for (const s of samples) push(s);
-  if (current) out.next("outcomes");
+  if (current) out.next();
   kind = "outcomes";
   for (const o of outcomes) push(o);
   finish();
@@ -139,13 +139,13 @@ class MessageWriter {
     this.#put(`{"v":1,"batchId":${JSON.stringify(batch.batchId)},"samples":[`);
     this.#kind = "samples";
     this.#first = true;
-    if (kind === "outcomes") this.next("outcomes");
+    if (kind === "outcomes") this.next();
   }
 
   /** The samples are written; the outcomes follow. */
-  next(kind: "outcomes") {
-    this.#put(`],"${kind}":[`);
-    this.#kind = kind;
+  next() {
+    this.#put(`],"outcomes":[`);
+    this.#kind = "outcomes";
     this.#first = true;
   }
 
@@ -173,7 +173,7 @@ class MessageWriter {
 
   /** The finished message, copied out of the scratch buffer. */
   end(): Uint8Array {
-    if (this.#kind === "samples") this.next("outcomes");
+    if (this.#kind === "samples") this.next();
     this.#put("]}");
     return MessageWriter.#scratch.slice(0, this.#at);
   }

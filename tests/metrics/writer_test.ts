@@ -11,6 +11,7 @@ import {
 } from "../../lib/metrics/writer.ts";
 import type { MetricSample, PollOutcome, ResultBatch } from "../../lib/messages.ts";
 import { decodeBatch, encodeBatch, packBatches } from "../../lib/queue/results_queue.ts";
+import { standardSample as sample } from "../helpers/standard_sample.ts";
 
 /** A test per backend on a migrated database with `monitors` monitors seeded. */
 function writerTest(
@@ -22,29 +23,6 @@ function writerTest(
     await ensurePartitions(db);
     await fn(db, await seedMonitors(db, monitors));
   });
-}
-
-function sample(monitorId: number, ts: number): MetricSample {
-  return {
-    monitorId,
-    ts,
-    cpuPercent: 12.5,
-    memoryTotal: 17_179_869_184,
-    memoryUsed: 6_442_450_944,
-    diskTotal: 511_906_406_400,
-    diskUsed: 101_234_567_890,
-    netSentBps: 12_000,
-    netRecvBps: 56_000.5,
-    netPacketsSent: 10,
-    netPacketsRecv: 20,
-    netErrors: 0,
-    netDiscards: 1,
-    netUtilization: 0.05,
-    processCount: 143,
-    collectionMs: 7,
-    volumes: [{ name: 'C: "system"', total: 255_953_203_200, used: 101_234_567_890 }],
-    interfaces: null,
-  };
 }
 
 function outcome(monitorId: number, at: number, ok: boolean, error?: string): PollOutcome {

@@ -11,27 +11,15 @@ import {
   packBatches,
 } from "../../lib/queue/results_queue.ts";
 import type { InterfaceSample, MetricSample, PollOutcome } from "../../lib/messages.ts";
+import { standardSample } from "../helpers/standard_sample.ts";
 
 const encoder = new TextEncoder();
 
+/** A standard sample with multi-byte text and these interfaces. */
 function sample(monitorId: number, names: string[]): MetricSample {
-  return {
-    monitorId,
-    ts: 1_700_000_000_000 + monitorId,
-    cpuPercent: 12.5,
-    memoryTotal: 17_179_869_184,
-    memoryUsed: 6_442_450_944,
+  return standardSample(monitorId, 1_700_000_000_000 + monitorId, {
     diskTotal: null,
     diskUsed: null,
-    netSentBps: 12_000,
-    netRecvBps: 56_000.5,
-    netPacketsSent: 10,
-    netPacketsRecv: 20,
-    netErrors: 0,
-    netDiscards: 1,
-    netUtilization: 0.05,
-    processCount: 143,
-    collectionMs: 7,
     volumes: [{ name: 'C: "système"', total: 255_953_203_200, used: 101_234_567_890 }],
     interfaces: names.map((name): InterfaceSample => ({
       name,
@@ -44,7 +32,7 @@ function sample(monitorId: number, names: string[]): MetricSample {
       bandwidthBps: 1e9,
       utilization: null,
     })),
-  };
+  });
 }
 
 function outcome(monitorId: number, error?: string): PollOutcome {
