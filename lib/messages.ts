@@ -207,7 +207,11 @@ export interface PollOutcome {
   errorClass?: string;
 }
 
-/** A Deno KV queue message: many results per message (KV delivers ~1,000 messages/s). */
+/**
+ * Many results together: what a poller Worker puts in one Deno KV queue message (KV delivers
+ * ~1,000 messages/s; lib/queue/results_queue.ts writes it positionally, as version 2) and what
+ * a poller node sends the central in an ingest request (as this JSON).
+ */
 export interface ResultBatch {
   v: 1;
   batchId: string;

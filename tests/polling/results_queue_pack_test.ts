@@ -1,14 +1,16 @@
 /**
  * packBatches writes each queue message while it packs (each result serialized once); the
- * message must be exactly what JSON.stringify makes of the batch, whatever the text holds, and
- * every message must stay under the limit.
+ * message must decode to exactly the batch (as its own JSON gives it back), whatever the text
+ * holds, be what encodeBatch makes of the same batch, and stay under the limit. Messages of
+ * version 1 (the batch's own JSON, from before an upgrade) still decode.
  */
-import { assert, assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import {
   decodeBatch,
   encodeBatch,
   MAX_MESSAGE_BYTES,
   packBatches,
+  ResultBatchFormatError,
 } from "../../lib/queue/results_queue.ts";
 import type { InterfaceSample, MetricSample, PollOutcome } from "../../lib/messages.ts";
 import { standardSample } from "../helpers/standard_sample.ts";
@@ -51,28 +53,29 @@ function outcome(monitorId: number, error?: string): PollOutcome {
 function checkMessages(batches: ReturnType<typeof packBatches>) {
   for (const b of batches) {
     const bytes = encodeBatch(b);
-    assertEquals(bytes, encoder.encode(JSON.stringify(b)), "the message is the batch's JSON");
     assert(bytes.length <= MAX_MESSAGE_BYTES, `message of ${bytes.length} bytes`);
-    assertEquals(decodeBatch(bytes), JSON.parse(JSON.stringify(b)));
+    assertEquals(decodeBatch(bytes), JSON.parse(JSON.stringify(b)), "the batch comes back");
+    // the same batch not packed (a copy): encodeBatch writes it in full, the same bytes
+    assertEquals(encodeBatch({ ...b }), bytes, "packBatches and encodeBatch agree");
   }
 }
 
-Deno.test("results queue: packed messages are the batches' JSON, multi-byte text included", () => {
+Deno.test("results queue: packed messages give the batches back, multi-byte text included", () => {
   // two- three- and four-byte UTF-8, and quotes and backslashes JSON escapes
   const names = ["Ethernet 2", "Räsenmäher", "以太网", "Wi-Fi 📶", 'a "quoted" \\ name'];
-  const samples = Array.from({ length: 400 }, (_, i) => sample(i + 1, names));
+  const samples = Array.from({ length: 1_000 }, (_, i) => sample(i + 1, names));
   const outcomes = samples.map((s, i) =>
     outcome(s.monitorId, i % 7 ? undefined : 'Zugriff verweigert — ünd "so"')
   );
   const batches = packBatches(samples, outcomes);
-  assert(batches.length > 3, `400 results of ~1.5 KB need several messages (${batches.length})`);
+  assert(batches.length > 3, `1,000 results of ~0.6 KB need several (${batches.length})`);
   checkMessages(batches);
   const back = batches.flatMap((b) => decodeBatch(encodeBatch(b)).samples);
   assertEquals(back.map((s) => s.monitorId), samples.map((s) => s.monitorId), "order kept");
-  assertEquals(back[399].interfaces?.map((i) => i.name), names);
+  assertEquals(back[999].interfaces?.map((i) => i.name), names);
   assertEquals(
     batches.reduce((n, b) => n + b.outcomes.length, 0),
-    400,
+    1_000,
     "every outcome is packed",
   );
   // a batch may hold the last samples and the first outcomes; none is empty
@@ -110,4 +113,50 @@ Deno.test("results queue: a sample too big for a message keeps its totals", () =
   assertEquals(cut.partial, undefined);
   assertEquals(cutMore.processes, undefined, "still too big: the process list went too");
   assertEquals(cutMore.partial?.map((p) => p.part), ["processes"]);
+});
+
+Deno.test("results queue: version 2 is under half a standard batch's own JSON", () => {
+  const samples = Array.from({ length: 80 }, (_, i) => sample(i + 1, ["Ethernet", "Ethernet 2"]));
+  const outcomes = samples.map((s) => outcome(s.monitorId));
+  const [batch, ...more] = packBatches(samples, outcomes);
+  assertEquals(more, [], "80 standard results fit one message");
+  const v1 = encoder.encode(JSON.stringify(batch)).length;
+  const v2 = encodeBatch(batch).length;
+  assert(v2 * 2 < v1, `version 2 ${v2} bytes, version 1 ${v1}`);
+});
+
+Deno.test("results queue: extended fields and failures travel; version 1 still decodes", () => {
+  const extended: MetricSample = {
+    ...sample(3, ["Ethernet"]),
+    uptimeS: 86_400,
+    cpuCores: [{ name: "0", percent: 3.5 }],
+    processNames: ["svchost.exe"],
+    partial: [{ part: "services", class: "fault", reason: "access denied" }],
+    cpuPercent: null,
+    interfaces: null,
+  };
+  const failed: PollOutcome = { ...outcome(4, "timed out after 30 s"), errorKind: "timeout" };
+  const noText: PollOutcome = { ...outcome(5), ok: false };
+  const batch = {
+    v: 1 as const,
+    batchId: "b-ext",
+    samples: [extended],
+    outcomes: [failed, noText],
+  };
+  assertEquals(decodeBatch(encodeBatch(batch)), JSON.parse(JSON.stringify(batch)));
+  const v1 = encoder.encode(JSON.stringify(batch));
+  assertEquals(decodeBatch(v1), batch, "a version 1 message from before an upgrade");
+});
+
+Deno.test("results queue: a malformed message is refused, not half read", () => {
+  const bad = [
+    '{"v":2,"batchId":"x","s":[[1,2,3]],"o":[]}',
+    '{"v":2,"batchId":"x","s":[],"o":[["1",2,1,1,0,0,0]]}',
+    '{"v":2,"batchId":"x","s":[],"o":{}}',
+    '{"v":3,"batchId":"x","s":[],"o":[]}',
+    '{"v":2,"batchId":"x","s":[[1,2,0,0,0,0,0,0,0,0,0,0,0,0,0,0,[[1]],null,0]],"o":[]}',
+  ];
+  for (const text of bad) {
+    assertThrows(() => decodeBatch(encoder.encode(text)), ResultBatchFormatError);
+  }
 });
