@@ -21,10 +21,18 @@ type Main = Deno.ChildProcess & { port: number; assertAlive(): void };
 
 function startMain(dataDir: string, databaseUrl?: string): Main {
   const port = freePort();
+  // Nothing of the caller's NMSLITE_* or DATABASE_URL: the PGlite run must not go to a
+  // PostgreSQL a developer's shell names.
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(Deno.env.toObject())) {
+    if (!k.startsWith("NMSLITE_") && k !== "DATABASE_URL") env[k] = v;
+  }
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "main.ts", "--plain-http", "--port", String(port)],
     cwd: ROOT,
+    clearEnv: true,
     env: {
+      ...env,
       NMSLITE_DATA_DIR: dataDir,
       NMSLITE_ADMIN_PASSWORD: "crash-test-admin",
       NMSLITE_MASTER_KEY: SEED_MASTER_KEY,
