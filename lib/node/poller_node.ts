@@ -38,6 +38,8 @@ import {
 const log = getLogger(["nmslite", "node"]);
 /** How long past its due time a poll waits on the node for others to share its request. */
 const SHIP_AT_AGE_MS = 1_200;
+/** polls_per_s in a node's report: the rate over the last minute (several polling intervals) */
+const POLL_RATE_WINDOW_MS = 60_000;
 
 export interface PollerNodeSettings {
   centralUrl: string;
@@ -58,8 +60,12 @@ export class PollerNode {
   private heartbeatMs = 2_000;
   /** discovery scans running here, by command id (a cancel command stops one) */
   private readonly scans = new Map<string, AbortController>();
-  private lastPolls = 0;
-  private lastPollsAt = performance.now();
+  /**
+   * The polls counted at each heartbeat tick over the last POLL_RATE_WINDOW_MS, oldest first:
+   * the rate a report gives. Over one tick (2 s) it read 0 for a node whose polls come in
+   * bursts (a 10 s interval) whenever the tick holding a burst was not the one reported.
+   */
+  private pollCounts = [{ at: performance.now(), polls: 0 }];
   private pollsPerS = 0;
   /** the figures of the last heartbeat period, sent as a heartbeat or with an ingest request */
   report?: HeartbeatRequest;
@@ -337,9 +343,10 @@ export class PollerNode {
     while (this.running) {
       const now = performance.now();
       const polls = this.pipeline.polls();
-      this.pollsPerS = (polls - this.lastPolls) / Math.max(0.001, (now - this.lastPollsAt) / 1000);
-      this.lastPolls = polls;
-      this.lastPollsAt = now;
+      const counts = this.pollCounts;
+      counts.push({ at: now, polls });
+      while (counts.length > 2 && now - counts[1].at >= POLL_RATE_WINDOW_MS) counts.shift();
+      this.pollsPerS = (polls - counts[0].polls) / Math.max(0.001, (now - counts[0].at) / 1000);
       this.report = {
         version: VERSION,
         stats: {
