@@ -150,6 +150,24 @@ export interface MetricSample {
   partial?: { part: string; class: string; reason: string }[];
 }
 
+/** MetricSample's numeric totals (number | null), in the order of the interface. */
+export const SAMPLE_NUMBER_FIELDS = [
+  "cpuPercent",
+  "memoryTotal",
+  "memoryUsed",
+  "diskTotal",
+  "diskUsed",
+  "netSentBps",
+  "netRecvBps",
+  "netPacketsSent",
+  "netPacketsRecv",
+  "netErrors",
+  "netDiscards",
+  "netUtilization",
+  "processCount",
+  "collectionMs",
+] as const satisfies readonly (keyof MetricSample)[];
+
 export interface PhysicalDiskSample {
   name: string;
   readsPs: number;

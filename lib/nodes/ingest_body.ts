@@ -5,7 +5,7 @@
  * replaced (tests/nodes/ingest_body_test.ts compares them); the body is returned as it came,
  * not copied.
  */
-import type { ResultBatch } from "../messages.ts";
+import { type ResultBatch, SAMPLE_NUMBER_FIELDS } from "../messages.ts";
 import type { HeartbeatRequest } from "./protocol.ts";
 import { z } from "zod";
 
@@ -17,22 +17,6 @@ export class IngestBodyError extends Error {
 }
 
 const MAX_BATCHES = 1_000;
-const SAMPLE_NUMBERS = [
-  "cpuPercent",
-  "memoryTotal",
-  "memoryUsed",
-  "diskTotal",
-  "diskUsed",
-  "netSentBps",
-  "netRecvBps",
-  "netPacketsSent",
-  "netPacketsRecv",
-  "netErrors",
-  "netDiscards",
-  "netUtilization",
-  "processCount",
-  "collectionMs",
-] as const;
 const OUTCOME_STRINGS = ["error", "errorKind", "errorClass"] as const;
 
 type Obj = Record<string, unknown>;
@@ -104,7 +88,7 @@ function checkSample(s: unknown, at: string): void {
   if (!isObject(s)) fail(at, "expected an object");
   if (!positiveInt(s.monitorId)) fail(`${at}.monitorId`, "expected a positive integer");
   if (!positiveInt(s.ts)) fail(`${at}.ts`, "expected a positive integer");
-  for (const k of SAMPLE_NUMBERS) {
+  for (const k of SAMPLE_NUMBER_FIELDS) {
     const v = s[k];
     if (v !== null && !Number.isFinite(v)) fail(`${at}.${k}`, "expected a finite number or null");
   }

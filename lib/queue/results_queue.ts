@@ -4,12 +4,13 @@
  * row would cap the fleet). A message is UTF-8 JSON in a Uint8Array, kept under KV's 64 KiB
  * value limit; what KV cannot deliver after its retries lands under DEAD_LETTER_PREFIX.
  */
-import type {
-  InterfaceSample,
-  MetricSample,
-  PollOutcome,
-  ResultBatch,
-  VolumeSample,
+import {
+  type InterfaceSample,
+  type MetricSample,
+  type PollOutcome,
+  type ResultBatch,
+  SAMPLE_NUMBER_FIELDS,
+  type VolumeSample,
 } from "../messages.ts";
 
 export const DEAD_LETTER_PREFIX = ["results_dead_letter"] as const;
@@ -73,27 +74,15 @@ const packed = new WeakMap<ResultBatch, Uint8Array>();
  */
 export const MESSAGE_VERSION = 2;
 
-/** MetricSample's fields in S's order (the ones before `volumes`). */
-const SAMPLE_NUMBERS = [
+/** The fields S holds in its places; anything else of a sample goes in `rest`. */
+const SAMPLE_FIELDS = new Set<string>([
   "monitorId",
   "ts",
-  "cpuPercent",
-  "memoryTotal",
-  "memoryUsed",
-  "diskTotal",
-  "diskUsed",
-  "netSentBps",
-  "netRecvBps",
-  "netPacketsSent",
-  "netPacketsRecv",
-  "netErrors",
-  "netDiscards",
-  "netUtilization",
-  "processCount",
-  "collectionMs",
-] as const;
-const SAMPLE_FIELDS = new Set<string>([...SAMPLE_NUMBERS, "volumes", "interfaces"]);
-const S_LENGTH = SAMPLE_NUMBERS.length + 3;
+  ...SAMPLE_NUMBER_FIELDS,
+  "volumes",
+  "interfaces",
+]);
+const S_LENGTH = SAMPLE_FIELDS.size + 1;
 const O_LENGTH = 7;
 
 type SampleTuple = unknown[];
