@@ -5,6 +5,9 @@
  */
 import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
+import { getLogger } from "@logtape/logtape";
+import { SizeCachingNodeFS } from "./pglite_fs.ts";
+import { ANALYZE_EVERY_MS, analyzeStale } from "./pglite_upkeep.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -222,8 +225,40 @@ export const PGLITE_PARSERS = { [INT8_OID]: (v: string) => Number(v) };
 async function openPglite(dataDir: string): Promise<Database> {
   const dir = dataDir === "memory://" ? dataDir : `${dataDir}/pglite`;
   if (dir !== "memory://") await Deno.mkdir(dir, { recursive: true });
-  const db = await PGlite.create(dir, { parsers: PGLITE_PARSERS });
-  return pgliteDatabase(db);
+  const db = await PGlite.create({
+    // on disk, file sizes are remembered rather than asked of the host at each query
+    ...(dir === "memory://" ? { dataDir: dir } : { fs: new SizeCachingNodeFS(dir) }),
+    parsers: PGLITE_PARSERS,
+  });
+  return withAnalyzeUpkeep(pgliteDatabase(db));
+}
+
+/** PGlite has no autovacuum: its stale tables are analyzed every minute (pglite_upkeep.ts). */
+function withAnalyzeUpkeep(db: Database): Database {
+  const log = getLogger(["nmslite", "db"]);
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      const tables = await analyzeStale(db);
+      if (tables.length) log.debug("analyzed {tables}", { tables });
+    } catch (err) {
+      log.warn("analyzing the embedded database failed: {message}", {
+        message: (err as Error).message,
+      });
+    } finally {
+      running = false;
+    }
+  }, ANALYZE_EVERY_MS);
+  Deno.unrefTimer(timer);
+  return {
+    ...db,
+    close: () => {
+      clearInterval(timer);
+      return db.close();
+    },
+  };
 }
 
 /**
