@@ -96,6 +96,7 @@ export const devicesRepo = {
       },
       defaultSort: "id",
       pageFirst: true, // last_seen's subquery
+      json: true, // every column is as the response gives it
     }, list);
   },
   /** The id of the device at `ip`, if NMSlite knows one there. */

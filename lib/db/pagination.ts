@@ -34,6 +34,14 @@ export interface ListSpec {
    * at offset 450 ran its subquery 500 times).
    */
   pageFirst?: boolean;
+  /**
+   * The select list's values are what the response carries as they come out of `json_agg`
+   * (numbers, text, booleans, timestamps already as text): the database builds the page's JSON
+   * and, when the total is needed, counts in the same statement. Decoding one text value
+   * instead of every column of every row, and one statement instead of two, is most of a
+   * page's cost on the embedded database (50 devices: ~6.5 → ~3.4 ms of PGlite time).
+   */
+  json?: boolean;
 }
 
 export async function listPage<T>(
@@ -45,28 +53,54 @@ export async function listPage<T>(
   const where = spec.where?.length ? `WHERE ${spec.where.join(" AND ")}` : "";
   const sortExpr = spec.sortable[list.sort ?? spec.defaultSort] ?? spec.sortable[spec.defaultSort];
   const order = list.order === "desc" ? "DESC" : "ASC";
+  const orderBy = `ORDER BY ${sortExpr} ${order}, id ${order}`;
+  const cut = `${where} ${orderBy} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`;
+  const itemsSql = spec.pageFirst
+    ? `SELECT ${spec.select ?? "*"} FROM (SELECT * FROM ${spec.from} ${cut}) AS ${spec.from}
+         ${orderBy}`
+    : `SELECT ${spec.select ?? "*"} FROM ${spec.from} ${cut}`;
+  const countSql = `SELECT count(*)::int AS n FROM ${spec.from} ${where}`;
+  if (spec.json) return await jsonPage<T>(db, itemsSql, countSql, [...params], list);
   // The page is read on its own so ORDER BY … LIMIT can walk an index; a window count over
   // the whole filtered set cost more than the page itself. Past the first page the count runs
   // beside the page (on another pooled connection): one round trip of latency, not two.
-  const count = () =>
-    db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${spec.from} ${where}`, params);
+  const count = () => db.query<{ n: number }>(countSql, params);
   // past the first page the count is needed whatever the page holds; on the first page only
   // when the page is full (a page that holds the whole set counts itself)
   const counting = list.offset > 0 ? count() : undefined;
   counting?.catch(() => {}); // awaited below; a failed page must not leave it unhandled
-  const orderBy = `ORDER BY ${sortExpr} ${order}, id ${order}`;
-  const cut = `${where} ${orderBy} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`;
-  const items = await db.query<T>(
-    spec.pageFirst
-      ? `SELECT ${spec.select ?? "*"} FROM (SELECT * FROM ${spec.from} ${cut}) AS ${spec.from}
-         ${orderBy}`
-      : `SELECT ${spec.select ?? "*"} FROM ${spec.from} ${cut}`,
-    [...params, list.limit, list.offset],
-  );
+  const items = await db.query<T>(itemsSql, [...params, list.limit, list.offset]);
   const total = list.offset === 0 && items.length < list.limit
     ? items.length // the whole set fits on this first page
     : (await (counting ?? count()))[0].n;
   return { items, total: Number(total), limit: list.limit, offset: list.offset };
+}
+
+/**
+ * The page as one JSON text built by the database, and its total, in one statement. `json_agg`
+ * over the ordered page keeps its order (an aggregate over a sorted subquery with nothing else
+ * at its level: PostgreSQL's documented way). The count runs only when the page cannot tell
+ * the total (past the first page, or a full first page): an uncorrelated subquery is an init
+ * plan, evaluated when the CASE first needs it.
+ */
+async function jsonPage<T>(
+  db: Queryable,
+  itemsSql: string,
+  countSql: string,
+  params: unknown[],
+  list: ListParams,
+): Promise<Page<T>> {
+  const limit = `$${params.length + 1}`;
+  const offset = `$${params.length + 2}`;
+  const [row] = await db.query<{ items: string; n: number }>(
+    `SELECT coalesce(json_agg(page), '[]')::text AS items,
+       CASE WHEN ${offset} = 0 AND count(*) < ${limit} THEN count(*)::int
+         ELSE (${countSql}) END AS n
+     FROM (${itemsSql}) AS page`,
+    [...params, list.limit, list.offset],
+  );
+  const items = JSON.parse(row.items) as T[];
+  return { items, total: Number(row.n), limit: list.limit, offset: list.offset };
 }
 
 /**
