@@ -2,7 +2,7 @@
  * Paginated, filtered, sorted lists. Sort columns come from a per-resource allow-list, never
  * from the request text, so ORDER BY stays injection-free.
  */
-import type { Queryable } from "./driver.ts";
+import type { Database, Queryable } from "./driver.ts";
 
 export interface ListParams {
   limit: number;
@@ -77,11 +77,12 @@ export async function listPage<T>(
 }
 
 /**
- * The page as one JSON text built by the database, and its total, in one statement. `json_agg`
- * over the ordered page keeps its order (an aggregate over a sorted subquery with nothing else
- * at its level: PostgreSQL's documented way). The count runs only when the page cannot tell
- * the total (past the first page, or a full first page): an uncorrelated subquery is an init
- * plan, evaluated when the CASE first needs it.
+ * The page as one JSON text built by the database. `json_agg` over the ordered page keeps its
+ * order (an aggregate over a sorted subquery with nothing else at its level: PostgreSQL's
+ * documented way). The total, when the page cannot tell it (past the first page, or a full
+ * first page), is counted as listPage does on a PostgreSQL pool (beside the page, on another
+ * connection), and in the same statement on one connection (PGlite, a transaction): an
+ * uncorrelated subquery is an init plan, evaluated only when the CASE needs it.
  */
 async function jsonPage<T>(
   db: Queryable,
@@ -92,15 +93,22 @@ async function jsonPage<T>(
 ): Promise<Page<T>> {
   const limit = `$${params.length + 1}`;
   const offset = `$${params.length + 2}`;
-  const [row] = await db.query<{ items: string; n: number }>(
+  const pooled = (db as Partial<Database>).kind === "postgres";
+  const counting = pooled && list.offset > 0
+    ? db.query<{ n: number }>(countSql, params)
+    : undefined;
+  counting?.catch(() => {}); // awaited below; a failed page must not leave it unhandled
+  const inline = pooled ? "NULL" : `(${countSql})`;
+  const [row] = await db.query<{ items: string; n: number | null }>(
     `SELECT coalesce(json_agg(page), '[]')::text AS items,
        CASE WHEN ${offset} = 0 AND count(*) < ${limit} THEN count(*)::int
-         ELSE (${countSql}) END AS n
+         ELSE ${inline} END AS n
      FROM (${itemsSql}) AS page`,
     [...params, list.limit, list.offset],
   );
   const items = JSON.parse(row.items) as T[];
-  return { items, total: Number(row.n), limit: list.limit, offset: list.offset };
+  const total = row.n ?? (await (counting ?? db.query<{ n: number }>(countSql, params)))[0].n;
+  return { items, total: Number(total), limit: list.limit, offset: list.offset };
 }
 
 /**
