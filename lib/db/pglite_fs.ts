@@ -9,10 +9,10 @@
  * compatibility layer, which builds a full `Stats` object: 22 % of the server's CPU in
  * `GET /devices` on the embedded database (bench:api, V8 profile).
  *
- * The remembered size is exact because PGlite is the only writer of its directory (PostgreSQL
- * holds `postmaster.pid` in it) and every change of a file's size passes through this mount:
- * a write raises it to the write's end, a truncate or an attribute change forgets it (the next
- * SEEK_END asks the host again). Sizes are kept per file node, which Emscripten shares between
+ * The remembered size is exact because this PGlite is the only writer of its directory (the
+ * driver holds `pglite.lock` beside it: lockDataDir) and every change of a file's size passes
+ * through this mount: a write raises it to the write's end; a truncate, an attribute change or
+ * any other operation that may alter the file forgets it (the next SEEK_END asks the host). Sizes are kept per file node, which Emscripten shares between
  * the streams open on one path and drops when the file is unlinked. Only this PGlite instance's
  * NODEFS is changed; other users of `node:fs` in the process are untouched.
  */
@@ -37,7 +37,6 @@ interface StreamOps {
     length: number,
     position?: number,
   ): number;
-  setattr?(stream: Stream, attr: unknown): void;
 }
 interface NodeOps {
   setattr(node: FsNode, attr: unknown): void;
@@ -69,7 +68,6 @@ export function rememberFileSizes(mod: Module, stats: SizeCacheStats): void {
   const nodeOps = mod.NODEFS.node_ops;
   const sizes = new WeakMap<FsNode, number>();
   const { llseek, write } = ops;
-  const streamSetattr = ops.setattr;
   const nodeSetattr = nodeOps.setattr;
 
   ops.llseek = function (stream, offset, whence) {
@@ -99,12 +97,18 @@ export function rememberFileSizes(mod: Module, stats: SizeCacheStats): void {
     }
     return written;
   };
-  if (streamSetattr) {
-    ops.setattr = function (stream, attr) {
+  // Any other stream operation that may change a file (setattr for ftruncate, and whatever a
+  // later Emscripten adds, such as allocate) forgets its size; these only read it.
+  const KEEP = new Set(["llseek", "write", "read", "getattr", "open", "close", "dup", "mmap"]);
+  const table = ops as unknown as Record<string, unknown>;
+  for (const [name, op] of Object.entries(table)) {
+    if (KEEP.has(name) || typeof op !== "function") continue;
+    table[name] = function (this: unknown, stream: Stream, ...rest: unknown[]) {
       sizes.delete(stream.node);
-      return streamSetattr.call(this, stream, attr);
+      return op.call(this, stream, ...rest);
     };
   }
+  // truncate(path) and open(…, O_TRUNC) reach the node itself
   nodeOps.setattr = function (node, attr) {
     sizes.delete(node);
     return nodeSetattr.call(this, node, attr);
