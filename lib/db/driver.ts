@@ -223,14 +223,59 @@ function strandedQueryGuard(url: string) {
 export const PGLITE_PARSERS = { [INT8_OID]: (v: string) => Number(v) };
 
 async function openPglite(dataDir: string): Promise<Database> {
-  const dir = dataDir === "memory://" ? dataDir : `${dataDir}/pglite`;
-  if (dir !== "memory://") await Deno.mkdir(dir, { recursive: true });
-  const db = await PGlite.create({
-    // on disk, file sizes are remembered rather than asked of the host at each query
-    ...(dir === "memory://" ? { dataDir: dir } : { fs: new SizeCachingNodeFS(dir) }),
-    parsers: PGLITE_PARSERS,
-  });
-  return withAnalyzeUpkeep(pgliteDatabase(db));
+  if (dataDir === "memory://") {
+    return withAnalyzeUpkeep(
+      pgliteDatabase(await PGlite.create({ dataDir, parsers: PGLITE_PARSERS })),
+    );
+  }
+  const dir = `${dataDir}/pglite`;
+  await Deno.mkdir(dir, { recursive: true });
+  const lock = await lockDataDir(dataDir);
+  try {
+    const db = await PGlite.create({
+      // file sizes are remembered rather than asked of the host at each query (pglite_fs.ts)
+      fs: new SizeCachingNodeFS(dir),
+      parsers: PGLITE_PARSERS,
+    });
+    const database = withAnalyzeUpkeep(pgliteDatabase(db));
+    return {
+      ...database,
+      close: async () => {
+        try {
+          await database.close();
+        } finally {
+          lock.close();
+        }
+      },
+    };
+  } catch (err) {
+    lock.close();
+    throw err;
+  }
+}
+
+/**
+ * PGlite is PostgreSQL without its postmaster: nothing stops a second process from opening the
+ * same files, and two writers corrupt them (each trusts its own buffers and file sizes). An
+ * exclusive lock on `pglite.lock` beside them is held while the database is open; the system
+ * drops it when the process ends, however it ends. A second NMSlite on the same data directory
+ * (or `deno task migrate` while the server runs) is refused, naming the holder.
+ */
+async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
+  const path = `${dataDir}/pglite.lock`;
+  const file = await Deno.open(path, { read: true, write: true, create: true });
+  if (!(await file.tryLock(true))) {
+    const holder = (await Deno.readTextFile(path).catch(() => "")).trim();
+    file.close();
+    throw new DatabaseUnavailableError(
+      `the embedded database in ${dataDir} is in use by another process` +
+        (/^\d+$/.test(holder) ? ` (pid ${holder})` : "") +
+        "; stop it first, or give this one its own --data-dir",
+    );
+  }
+  await file.truncate(0);
+  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  return file;
 }
 
 /** PGlite has no autovacuum: its stale tables are analyzed every minute (pglite_upkeep.ts). */

@@ -133,3 +133,39 @@ Deno.test(
     assert(pg.closed);
   },
 );
+
+Deno.test("a data directory's embedded database opens in one process at a time", opts, async () => {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    const first = await openDatabase({ dataDir });
+    await migrate(first);
+    // another process (deno task migrate, as an operator would run it beside the server)
+    const env: Record<string, string> = { ...Deno.env.toObject(), NMSLITE_DATA_DIR: dataDir };
+    delete env.DATABASE_URL;
+    const other = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "scripts/migrate.ts"],
+      cwd: new URL("../..", import.meta.url),
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(other.stderr);
+    assert(!other.success, "a second process must not open it");
+    assert(stderr.includes(`in use by another process (pid ${Deno.pid})`), stderr);
+    // and in this process, a second open fails the same way, leaving the first untouched
+    let refused = "";
+    await openDatabase({ dataDir }).catch((e) => refused = (e as Error).message);
+    assert(refused.includes("in use by another process"), refused);
+    assertEquals((await first.query<{ one: number }>("SELECT 1 AS one"))[0].one, 1);
+    await first.close();
+
+    // closed, it opens again, with what the first wrote
+    const again = await openDatabase({ dataDir });
+    const n = await again.query<{ n: number }>("SELECT count(*)::int AS n FROM schema_migrations");
+    assert(n[0].n > 0);
+    await again.close();
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
