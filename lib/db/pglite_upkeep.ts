@@ -11,12 +11,17 @@
  * Updates that keep a table's size (monitors' `last_polled`) do not change what the planner
  * needs from it.
  */
-import type { Queryable } from "./driver.ts";
+
+/** What the upkeep needs of a database (driver.ts's Queryable has it; driver.ts imports this). */
+export interface Analyzable {
+  query<T>(sql: string, params?: readonly unknown[], opts?: { prepare?: boolean }): Promise<T[]>;
+  exec(sql: string): Promise<void>;
+}
 
 export const ANALYZE_EVERY_MS = 60_000;
 
 /** Tables (qualified, quoted) whose statistics no longer describe them. */
-export async function staleTables(db: Queryable): Promise<string[]> {
+export async function staleTables(db: Analyzable): Promise<string[]> {
   const rows = await db.query<{ name: string }>(
     `SELECT name FROM (
        SELECT format('%I.%I', n.nspname, c.relname) AS name, c.reltuples, c.relpages,
@@ -33,7 +38,7 @@ export async function staleTables(db: Queryable): Promise<string[]> {
 }
 
 /** ANALYZEs the stale tables; returns their names. */
-export async function analyzeStale(db: Queryable): Promise<string[]> {
+export async function analyzeStale(db: Analyzable): Promise<string[]> {
   const tables = await staleTables(db);
   if (tables.length) await db.exec(`ANALYZE ${tables.join(", ")}`);
   return tables;
