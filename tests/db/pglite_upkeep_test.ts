@@ -152,7 +152,10 @@ Deno.test("a data directory's embedded database opens in one process at a time",
     }).output();
     const stderr = new TextDecoder().decode(other.stderr);
     assert(!other.success, "a second process must not open it");
+    assertEquals(other.code, 1);
+    assert(stderr.startsWith("nmslite migrate: the embedded database in "), stderr);
     assert(stderr.includes(`in use by another process (pid ${Deno.pid})`), stderr);
+    assert(!stderr.includes("    at "), `no stack trace: ${stderr}`);
     // and in this process, a second open fails the same way, leaving the first untouched
     let refused = "";
     await openDatabase({ dataDir }).catch((e) => refused = (e as Error).message);
