@@ -2,11 +2,12 @@
  * `deno task bench:api`: starts NMSlite as a separate process, over HTTPS (the default a user
  * gets, self-signed certificate) and then over plain HTTP (embedded database; with DATABASE_URL,
  * a scratch database of its own on that PostgreSQL, dropped at the end, so what an earlier run
- * or anything else left there does not matter), seeds 500 devices, a credential profile and a disabled monitor (on the
- * embedded database it then waits for the first analyze of the seeded tables, a minute after the
- * start: what a user sees from then on), then loads a page of 50 devices and a monitor read: sequentially (one client, one kept-alive
- * connection, requests in turn: curl, a browser tab, Postman), at fixed concurrencies and at a
- * fixed rate, and prints requests/s and latency percentiles.
+ * or anything else left there does not matter), seeds 500 devices, a credential profile and a
+ * disabled monitor (on the embedded database it then waits for the first analyze of the seeded
+ * tables, a minute after the start: what a user sees from then on), then loads a page of 50
+ * devices and a monitor read: sequentially (one client, one kept-alive connection, requests in
+ * turn: curl, a browser tab, Postman), at fixed concurrencies and at a fixed rate, and prints
+ * requests/s and latency percentiles.
  *
  *   deno task bench:api [-- --seconds 10 --concurrency 32,64 --rate 1000 --devices 500
  *                          --schemes https,http --log-level info]

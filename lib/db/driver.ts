@@ -223,33 +223,18 @@ function strandedQueryGuard(url: string) {
 export const PGLITE_PARSERS = { [INT8_OID]: (v: string) => Number(v) };
 
 async function openPglite(dataDir: string): Promise<Database> {
-  if (dataDir === "memory://") {
-    return withAnalyzeUpkeep(
-      pgliteDatabase(await PGlite.create({ dataDir, parsers: PGLITE_PARSERS })),
-    );
-  }
-  const dir = `${dataDir}/pglite`;
-  await Deno.mkdir(dir, { recursive: true });
-  const lock = await lockDataDir(dataDir);
+  const onDisk = dataDir !== "memory://";
+  if (onDisk) await Deno.mkdir(`${dataDir}/pglite`, { recursive: true });
+  const lock = onDisk ? await lockDataDir(dataDir) : undefined;
   try {
     const db = await PGlite.create({
-      // file sizes are remembered rather than asked of the host at each query (pglite_fs.ts)
-      fs: new SizeCachingNodeFS(dir),
+      // on disk, file sizes are remembered rather than asked of the host at each query
+      ...(onDisk ? { fs: new SizeCachingNodeFS(`${dataDir}/pglite`) } : { dataDir }),
       parsers: PGLITE_PARSERS,
     });
-    const database = withAnalyzeUpkeep(pgliteDatabase(db));
-    return {
-      ...database,
-      close: async () => {
-        try {
-          await database.close();
-        } finally {
-          lock.close();
-        }
-      },
-    };
+    return withUpkeep(pgliteDatabase(db), () => lock?.close());
   } catch (err) {
-    lock.close();
+    lock?.close();
     throw err;
   }
 }
@@ -278,8 +263,11 @@ async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
   return file;
 }
 
-/** PGlite has no autovacuum: its stale tables are analyzed every minute (pglite_upkeep.ts). */
-function withAnalyzeUpkeep(db: Database): Database {
+/**
+ * PGlite has no autovacuum: its stale tables are analyzed every minute (pglite_upkeep.ts).
+ * `closed` runs once the database is closed (the data directory's lock goes).
+ */
+function withUpkeep(db: Database, closed: () => void): Database {
   const log = getLogger(["nmslite", "db"]);
   let running = false;
   const timer = setInterval(async () => {
@@ -299,9 +287,13 @@ function withAnalyzeUpkeep(db: Database): Database {
   Deno.unrefTimer(timer);
   return {
     ...db,
-    close: () => {
+    close: async () => {
       clearInterval(timer);
-      return db.close();
+      try {
+        await db.close();
+      } finally {
+        closed();
+      }
     },
   };
 }

@@ -37,9 +37,9 @@ export interface ListSpec {
   /**
    * The select list's values are what the response carries as they come out of `json_agg`
    * (numbers, text, booleans, timestamps already as text): the database builds the page's JSON
-   * and, when the total is needed, counts in the same statement. Decoding one text value
-   * instead of every column of every row, and one statement instead of two, is most of a
-   * page's cost on the embedded database (50 devices: ~6.5 → ~3.4 ms of PGlite time).
+   * and, on one connection, counts in the same statement when the total is needed. Decoding one
+   * text value instead of every column of every row, and one statement instead of two, is most
+   * of a page's cost on the embedded database (50 devices: ~6.5 → ~3.4 ms of PGlite time).
    */
   json?: boolean;
 }
@@ -60,54 +60,41 @@ export async function listPage<T>(
          ${orderBy}`
     : `SELECT ${spec.select ?? "*"} FROM ${spec.from} ${cut}`;
   const countSql = `SELECT count(*)::int AS n FROM ${spec.from} ${where}`;
-  if (spec.json) return await jsonPage<T>(db, itemsSql, countSql, [...params], list);
+  const count = () => db.query<{ n: number }>(countSql, params);
+  const pageParams = [...params, list.limit, list.offset];
   // The page is read on its own so ORDER BY … LIMIT can walk an index; a window count over
   // the whole filtered set cost more than the page itself. Past the first page the count runs
-  // beside the page (on another pooled connection): one round trip of latency, not two.
-  const count = () => db.query<{ n: number }>(countSql, params);
+  // beside the page (on another pooled connection): one round trip of latency, not two. On one
+  // connection (PGlite, a transaction) a JSON page counts inside its own statement instead.
+  const pooled = (db as Partial<Database>).kind === "postgres";
+  const inlineCount = spec.json && !pooled;
   // past the first page the count is needed whatever the page holds; on the first page only
   // when the page is full (a page that holds the whole set counts itself)
-  const counting = list.offset > 0 ? count() : undefined;
+  const counting = list.offset > 0 && !inlineCount ? count() : undefined;
   counting?.catch(() => {}); // awaited below; a failed page must not leave it unhandled
-  const items = await db.query<T>(itemsSql, [...params, list.limit, list.offset]);
-  const total = list.offset === 0 && items.length < list.limit
-    ? items.length // the whole set fits on this first page
-    : (await (counting ?? count()))[0].n;
-  return { items, total: Number(total), limit: list.limit, offset: list.offset };
-}
-
-/**
- * The page as one JSON text built by the database. `json_agg` over the ordered page keeps its
- * order (an aggregate over a sorted subquery with nothing else at its level: PostgreSQL's
- * documented way). The total, when the page cannot tell it (past the first page, or a full
- * first page), is counted as listPage does on a PostgreSQL pool (beside the page, on another
- * connection), and in the same statement on one connection (PGlite, a transaction): an
- * uncorrelated subquery is an init plan, evaluated only when the CASE needs it.
- */
-async function jsonPage<T>(
-  db: Queryable,
-  itemsSql: string,
-  countSql: string,
-  params: unknown[],
-  list: ListParams,
-): Promise<Page<T>> {
-  const limit = `$${params.length + 1}`;
-  const offset = `$${params.length + 2}`;
-  const pooled = (db as Partial<Database>).kind === "postgres";
-  const counting = pooled && list.offset > 0
-    ? db.query<{ n: number }>(countSql, params)
-    : undefined;
-  counting?.catch(() => {}); // awaited below; a failed page must not leave it unhandled
-  const inline = pooled ? "NULL" : `(${countSql})`;
-  const [row] = await db.query<{ items: string; n: number | null }>(
-    `SELECT coalesce(json_agg(page), '[]')::text AS items,
-       CASE WHEN ${offset} = 0 AND count(*) < ${limit} THEN count(*)::int
-         ELSE ${inline} END AS n
-     FROM (${itemsSql}) AS page`,
-    [...params, list.limit, list.offset],
-  );
-  const items = JSON.parse(row.items) as T[];
-  const total = row.n ?? (await (counting ?? db.query<{ n: number }>(countSql, params)))[0].n;
+  let items: T[];
+  let counted: number | null = null;
+  if (spec.json) {
+    // `json_agg` over the ordered page keeps its order (an aggregate over a sorted subquery
+    // with nothing else at its level: PostgreSQL's documented way); the inline count is an
+    // init plan, evaluated only when the CASE needs it
+    const [limit, offset] = [`$${params.length + 1}`, `$${params.length + 2}`];
+    const [row] = await db.query<{ items: string; n: number | null }>(
+      `SELECT coalesce(json_agg(page), '[]')::text AS items,
+         CASE WHEN ${offset} = 0 AND count(*) < ${limit} THEN count(*)::int
+           ELSE ${inlineCount ? `(${countSql})` : "NULL"} END AS n
+       FROM (${itemsSql}) AS page`,
+      pageParams,
+    );
+    items = JSON.parse(row.items);
+    counted = row.n;
+  } else {
+    items = await db.query<T>(itemsSql, pageParams);
+  }
+  const total = counted ??
+    (list.offset === 0 && items.length < list.limit
+      ? items.length // the whole set fits on this first page
+      : (await (counting ?? count()))[0].n);
   return { items, total: Number(total), limit: list.limit, offset: list.offset };
 }
 

@@ -12,9 +12,10 @@
  * The remembered size is exact because this PGlite is the only writer of its directory (the
  * driver holds `pglite.lock` beside it: lockDataDir) and every change of a file's size passes
  * through this mount: a write raises it to the write's end; a truncate, an attribute change or
- * any other operation that may alter the file forgets it (the next SEEK_END asks the host). Sizes are kept per file node, which Emscripten shares between
- * the streams open on one path and drops when the file is unlinked. Only this PGlite instance's
- * NODEFS is changed; other users of `node:fs` in the process are untouched.
+ * any other operation that may alter the file forgets it (the next SEEK_END asks the host).
+ * Sizes are kept per file node, which Emscripten shares between the streams open on one path and
+ * drops when the file is unlinked. Only this PGlite instance's NODEFS is changed; other users of
+ * `node:fs` in the process are untouched.
  */
 import { NodeFS } from "@electric-sql/pglite/nodefs";
 import type { PGlite } from "@electric-sql/pglite";

@@ -14,7 +14,7 @@
 
 /** What the upkeep needs of a database (driver.ts's Queryable has it; driver.ts imports this). */
 export interface Analyzable {
-  query<T>(sql: string, params?: readonly unknown[], opts?: { prepare?: boolean }): Promise<T[]>;
+  query<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   exec(sql: string): Promise<void>;
 }
 
@@ -31,8 +31,6 @@ export async function staleTables(db: Analyzable): Promise<string[]> {
           AND n.nspname NOT IN ('pg_catalog', 'information_schema')) t
       WHERE CASE WHEN reltuples < 0 THEN pages > 0 ELSE abs(pages - relpages) > 4 + 0.2 * relpages END
       ORDER BY 1`,
-    [],
-    { prepare: false },
   );
   return rows.map((r) => r.name);
 }
