@@ -298,7 +298,15 @@ for (const { scheme, endpoint, shape, r } of rows) {
     console.log(`  ${met ? "met    " : "NOT met"}  ${scheme} ${endpoint} seq p50`);
     continue;
   }
+  // Only the open loop answers the p95 target: a closed loop's latency is its concurrency over
+  // its throughput (see SHAPES), so judging c=32 against it says nothing about 1,000 req/s.
+  if (!shape.rate) continue;
   // 2 % slack: a fixed-rate run ends with a few requests still in flight.
   const met = r.rps >= TARGET.rps * 0.98 && r.p95 < TARGET.p95 && r.errors === 0;
   console.log(`  ${met ? "met    " : "NOT met"}  ${scheme} ${endpoint} ${shape.label}`);
+}
+if (RATE !== TARGET.rps) {
+  console.log(
+    `  (the p95 target is judged on a ${TARGET.rps}/s row: --rate ${TARGET.rps}, the default)`,
+  );
 }
