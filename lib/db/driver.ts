@@ -6,6 +6,7 @@
 import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
 import { getLogger } from "@logtape/logtape";
+import { PgliteStatements } from "./pglite_statements.ts";
 import { SizeCachingNodeFS } from "./pglite_fs.ts";
 import { ANALYZE_EVERY_MS, analyzeStale } from "./pglite_upkeep.ts";
 
@@ -326,9 +327,10 @@ export function pgliteDatabase(db: PGlite): Database {
     },
   });
   const direct = wrap(db);
+  const statements = new PgliteStatements(db);
   return {
     kind: "pglite",
-    query: (text, params) => exclusive(() => direct.query(text, params)),
+    query: (text, params = []) => exclusive(() => statements.query(text, params)),
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
       exclusive(() => db.transaction(async (tx) => await fn(wrap(tx)))),
     exec: (text) => exclusive(() => direct.exec(text)),
