@@ -2,6 +2,8 @@
  * A small HTTP/1.1 server side over a raw Deno.Conn. Our own parser because NTLM is bound to
  * the TCP connection (REFERENCE §5.2): the handler must see which socket a request came on.
  */
+import { concatBytes } from "../lib/bytes.ts";
+
 export interface HttpRequest {
   method: string;
   path: string;
@@ -133,13 +135,7 @@ export class HttpReader {
       await this.#take(2);
     }
     while ((await this.#line()) !== "");
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return concatBytes(...parts);
   }
 }
 

@@ -17,6 +17,7 @@
  * caller's transaction.
  */
 import type { PGlite } from "@electric-sql/pglite";
+import { concatBytes } from "../bytes.ts";
 
 interface Statement {
   name: string;
@@ -83,10 +84,10 @@ export class PgliteStatements {
 
   /** the messages, after a Close of each statement evicted since the last call */
   #withClosing(parts: Uint8Array[]): Uint8Array {
-    if (!this.#closing.length) return concat(parts);
+    if (!this.#closing.length) return concatBytes(...parts);
     const closes = this.#closing.map(close);
     this.#closing = [];
-    return concat([...closes, ...parts]);
+    return concatBytes(...closes, ...parts);
   }
 
   #forget(text: string): void {
@@ -191,16 +192,4 @@ function close(name: string): Uint8Array {
 
 function sync(): Uint8Array {
   return message("S", []);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

@@ -3,6 +3,7 @@
  * tags, INTEGER, OCTET STRING, GeneralString, GeneralizedTime, BIT STRING, OID. The reader
  * checks every length against its buffer, so hostile input gives KerberosProtocolError.
  */
+import { concatBytes } from "../bytes.ts";
 import { KerberosProtocolError } from "./errors.ts";
 
 export const TAG = {
@@ -19,17 +20,8 @@ export const TAG = {
 const te = new TextEncoder();
 const td = new TextDecoder();
 
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+/** The parts, one after another (lib/bytes.ts). */
+export const concat = concatBytes;
 
 /** A TLV with the given tag byte around the concatenated contents. */
 export function tlv(tag: number, ...content: Uint8Array[]): Uint8Array {

@@ -4,6 +4,7 @@
  * in bind or alter_context, bind_ack or alter_context_resp, auth3), then calls whose stubs are
  * fragmented, sealed and signed, and whose replies are reassembled and verified.
  */
+import { concatBytes } from "../bytes.ts";
 import { NtlmClient } from "../winrm/ntlm/client.ts";
 import { type ConnectionBudget, connectionBudget } from "../winrm/budget.ts";
 import {
@@ -171,7 +172,6 @@ export class RpcChannel {
 
   async #reply(ctx: Context, callId: number): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
-    let total = 0;
     while (true) {
       const p = await this.#next();
       if (p.callId !== callId) {
@@ -199,17 +199,9 @@ export class RpcChannel {
       ctx.proven = true;
       if (parts.length === 0 && !frag.first) throw new WmiProtocolError("reply starts mid-call");
       parts.push(frag.stub.slice());
-      total += frag.stub.length;
       if (frag.last) break;
     }
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return parts.length === 1 ? parts[0] : concatBytes(...parts);
   }
 
   async #next(): Promise<Pdu> {

@@ -12,9 +12,18 @@ import { PgliteStatements } from "../../lib/db/pglite_statements.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
-async function open() {
+/** A fresh in-memory PGlite with a cache of 8 statements over it, closed after `fn`. */
+async function withPglite(
+  fn: (pg: PGlite, statements: PgliteStatements) => Promise<void>,
+): Promise<PgliteStatements> {
   const pg = await PGlite.create({ parsers: PGLITE_PARSERS });
-  return { pg, statements: new PgliteStatements(pg, 8) };
+  const statements = new PgliteStatements(pg, 8);
+  try {
+    await fn(pg, statements);
+  } finally {
+    await pg.close();
+  }
+  return statements;
 }
 
 const preparedNames = async (pg: PGlite) =>
@@ -23,8 +32,7 @@ const preparedNames = async (pg: PGlite) =>
   )).rows.map((r) => r.name);
 
 Deno.test("PGlite statements give every type as PGlite's query does", opts, async () => {
-  const { pg, statements } = await open();
-  try {
+  await withPglite(async (pg, statements) => {
     await pg.exec(`CREATE TABLE t (
       id int PRIMARY KEY, big bigint, num numeric, f float8, r real, ok bool, name text,
       at timestamptz, day date, j json, jb jsonb, ints int[], names text[], raw bytea,
@@ -74,14 +82,11 @@ Deno.test("PGlite statements give every type as PGlite's query does", opts, asyn
     assertEquals((got.at as Date).toISOString(), "2026-11-30T12:34:56.789Z");
     assertEquals(got.names, row[12]);
     assertEquals(Array.from(got.raw as Uint8Array), [0, 1, 254, 255]);
-  } finally {
-    await pg.close();
-  }
+  });
 });
 
 Deno.test("PGlite statements are prepared once and the cache keeps its bound", opts, async () => {
-  const { pg, statements } = await open();
-  try {
+  await withPglite(async (pg, statements) => {
     await pg.exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
     const text = "SELECT v FROM t WHERE id = $1";
     for (let i = 0; i < 5; i++) await statements.query(text, [i]);
@@ -98,14 +103,11 @@ Deno.test("PGlite statements are prepared once and the cache keeps its bound", o
     // the next call, of a cached statement, closes it
     assertEquals(await statements.query("SELECT $1::int + 19 AS n", [1]), [{ n: 20 }]);
     assertEquals((await preparedNames(pg)).length, 8);
-  } finally {
-    await pg.close();
-  }
+  });
 });
 
 Deno.test("a failed PGlite statement loses nothing and the session goes on", opts, async () => {
-  const { pg, statements } = await open();
-  try {
+  await withPglite(async (pg, statements) => {
     await pg.exec("CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)");
     const insert = "INSERT INTO t VALUES ($1, $2)";
     await statements.query(insert, [1, "one"]);
@@ -131,14 +133,11 @@ Deno.test("a failed PGlite statement loses nothing and the session goes on", opt
       await tx.query(insert, [3, "three"]);
     });
     assertEquals(await db.query("SELECT count(*)::int AS n FROM t"), [{ n: 3 }]);
-  } finally {
-    await pg.close();
-  }
+  });
 });
 
 Deno.test("a table altered under a cached PGlite statement", opts, async () => {
-  const { pg, statements } = await open();
-  try {
+  const statements = await withPglite(async (pg, statements) => {
     await pg.exec("CREATE TABLE t (id int PRIMARY KEY, name text)");
     await statements.query("INSERT INTO t VALUES ($1, $2)", [1, "one"]);
     const text = "SELECT * FROM t WHERE id = $1";
@@ -153,9 +152,7 @@ Deno.test("a table altered under a cached PGlite statement", opts, async () => {
     // the server's statements deallocated behind the cache's back
     await pg.exec("DEALLOCATE ALL");
     assertEquals(await statements.query(text, [1]), [{ id: 1, other: true }]);
-  } finally {
-    await pg.close();
-  }
+  });
   // a closed database says so as PGlite does, which the API answers with 503
   const closed = await assertRejects(() => statements.query("SELECT 1", []));
   assert(isDatabaseUnavailable(closed), String(closed));

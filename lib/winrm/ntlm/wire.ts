@@ -6,17 +6,7 @@ export interface AvPair {
   value: Uint8Array;
 }
 
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+export { concatBytes } from "../../bytes.ts";
 
 export function bytesToHex(b: Uint8Array): string {
   let s = "";
