@@ -81,6 +81,9 @@ export function report(r: RunResult): string {
     value(end, "nmslite_polls_skipped_total", `reason="${reason}"`) -
     value(start, "nmslite_polls_skipped_total", `reason="${reason}"`);
   const saturationMax = Math.max(...window.map((s) => value(s, "nmslite_poller_saturation")));
+  const averageMax = Math.max(
+    ...window.map((s) => value(s, "nmslite_poller_saturation_average")),
+  );
   const queuedMax = Math.max(...window.map((s) => value(s, "nmslite_polls_queued")));
   const inFlightMax = Math.max(...window.map((s) => value(s, "nmslite_polls_in_flight")));
 
@@ -117,8 +120,8 @@ export function report(r: RunResult): string {
     ["polls/s ok | failed", `${fmt(okRate, 1)} | ${fmt(failedRate, 2)}`],
     ["scheduler fired/s | skipped", `${fmt(fired / seconds, 1)} | ${skipped}`],
     [
-      "polls shed busy | queue_full (window); saturation max",
-      `${shed("busy")} | ${shed("queue_full")}; ${fmt(saturationMax, 2)}`,
+      "polls shed busy | queue_full (window); saturation max now | 5 s average",
+      `${shed("busy")} | ${shed("queue_full")}; ${fmt(saturationMax, 2)} | ${fmt(averageMax, 2)}`,
     ],
     ["scheduler lag p50 | p99 (s)", `${fmt(lagP50, 3)} | ${fmt(lagP99, 3)} (medians of scrapes)`],
     ["scheduler lag worst p99 | max (s)", `${fmt(lagP99Worst, 3)} | ${fmt(lagMax, 3)}`],

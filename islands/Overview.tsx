@@ -28,18 +28,23 @@ function TopList({ title, rows }: { title: string; rows: TopRow[] }) {
 }
 
 /**
- * How busy the pollers are: above 100 % polls wait for a slot; due polls whose monitor was still
- * being polled, or that found the wait queue full, are skipped (counted since start).
+ * How busy the pollers are, averaged over the last few seconds: above 100 % polls wait for a
+ * slot for good (a moment over it each second is the scheduler slot's polls leaving together);
+ * due polls whose monitor was still being polled, or that found the wait queue full, are
+ * skipped (counted since start).
  */
 function PollerTile({ load }: { load: PollerLoad }) {
   const skipped = load.skipped.busy + load.skipped.queue_full;
+  const saturated = load.average > 1;
   return (
     <div
-      class={load.ratio > 1 ? "tile bad" : "tile"}
-      title={`${load.capacity} polls at once, ${load.maxQueued} waiting at most`}
+      class={saturated ? "tile bad" : "tile"}
+      title={`${load.capacity} polls at once, ${load.maxQueued} waiting at most; ${
+        fmtPercent(load.ratio * 100)
+      } at this moment`}
     >
-      <span class="big">{fmtPercent(load.ratio * 100)}</span> poller load
-      {load.ratio > 1 && " (saturated)"}
+      <span class="big">{fmtPercent(load.average * 100)}</span> poller load
+      {saturated && " (saturated)"}
       {skipped > 0 && (
         <>
           ; {skipped} due polls skipped ({load.skipped.busy} still busy, {load.skipped.queue_full}

@@ -284,6 +284,8 @@ export interface PollerStats {
   workerId: number;
   inFlight: number;
   queued: number;
+  /** polls queued or running, averaged over time since the Worker's previous report */
+  loadAverage?: number;
   /** polls that may run at once, and wait, in this Worker */
   concurrency?: number;
   maxQueued?: number;

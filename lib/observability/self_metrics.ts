@@ -145,6 +145,12 @@ export async function renderSelfMetrics(ctx: SelfMetricsSources): Promise<string
 export interface PollerLoad {
   /** polls running and waiting over the polls that may run at once; above 1 polls wait */
   ratio: number;
+  /**
+   * the same, averaged over the Workers' last report interval (5 s): a scheduler slot's polls
+   * fall due together, so `ratio` swings above 1 for a moment each second on a poller that
+   * keeps up; above 1 on average, polls wait for good and the queue sheds
+   */
+  average: number;
   capacity: number;
   maxQueued: number;
   skipped: { busy: number; queue_full: number };
@@ -158,10 +164,11 @@ export function pollerSaturation(
   pollers: PollerStats[],
   shed?: { busy: number; queue_full: number },
 ): PollerLoad {
-  let load = 0, capacity = 0, maxQueued = 0;
+  let load = 0, average = 0, capacity = 0, maxQueued = 0;
   let busy = shed?.busy ?? 0, queueFull = shed?.queue_full ?? 0;
   for (const p of pollers) {
     load += p.inFlight + p.queued;
+    average += p.loadAverage ?? p.inFlight + p.queued;
     capacity += p.concurrency ?? 0;
     maxQueued += p.maxQueued ?? 0;
     busy += p.skipped?.busy ?? 0;
@@ -169,6 +176,7 @@ export function pollerSaturation(
   }
   return {
     ratio: capacity > 0 ? load / capacity : 0,
+    average: capacity > 0 ? average / capacity : 0,
     capacity,
     maxQueued,
     skipped: { busy, queue_full: queueFull },
@@ -185,6 +193,11 @@ function saturation(
     "nmslite_poller_saturation",
     "Polls running and queued over the polls the poller Workers may run at once (above 1: polls wait)",
     sat.ratio,
+  );
+  out.gauge(
+    "nmslite_poller_saturation_average",
+    "nmslite_poller_saturation averaged over the poller Workers' last report interval (5 s); above 1 the pollers do not keep up",
+    sat.average,
   );
   out.gauge("nmslite_poller_capacity", "Polls the poller Workers may run, and hold waiting", [
     [{ kind: "concurrency" }, sat.capacity],

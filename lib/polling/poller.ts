@@ -8,6 +8,11 @@
  * queue holds at most `maxQueued` polls. A poll refused for either reason is dropped and
  * counted in `stats.skipped`; the scheduler has already moved the monitor to its next
  * deadline, so nothing is caught up in a burst later.
+ *
+ * `saturation` is the load at this instant, which swings: the monitors of a scheduler slot fall
+ * due together, so a healthy poller is over its concurrency for a moment each second and idle
+ * the rest. `loadMs` integrates the load over time (polls queued or running, times ms), so the
+ * average over any span is the difference of two readings over the span's length.
  */
 import type { Credential, MetricSample, PluginSpec, PollJob, PollOutcome } from "../messages.ts";
 import { Histogram } from "../metrics/histogram.ts";
@@ -60,6 +65,9 @@ export class Poller {
   /** monitors with a poll queued or running */
   private readonly pending = new Set<number>();
   private inFlight = 0;
+  /** polls queued or running, integrated over time up to `loadAt` (poll-ms) */
+  private loadIntegral = 0;
+  private loadAt: number;
   readonly maxQueued: number;
   private readonly perHost = new Map<string, number>();
   private stopped = false;
@@ -78,6 +86,26 @@ export class Poller {
 
   constructor(private readonly opts: PollerOptions) {
     this.maxQueued = Math.max(0, opts.maxQueued ?? defaultMaxQueued(opts.concurrency));
+    this.loadAt = this.now();
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  /** Brings the load integral up to now; called before every change of the load. */
+  private accrue(): void {
+    const t = this.now();
+    if (t > this.loadAt) {
+      this.loadIntegral += (this.inFlight + this.queue.length) * (t - this.loadAt);
+      this.loadAt = t;
+    }
+  }
+
+  /** Polls queued or running, integrated over time since the poller started (poll-ms). */
+  get loadMs(): number {
+    this.accrue();
+    return this.loadIntegral;
   }
 
   get queued(): number {
@@ -109,6 +137,7 @@ export class Poller {
       return "busy";
     }
     this.pending.add(job.monitorId);
+    this.accrue();
     this.queue.push({ job, plugin });
     this.pump();
     // Only waiting counts against the bound: a free slot may have taken the poll at once. When
@@ -130,6 +159,7 @@ export class Poller {
 
   stop(): void {
     this.stopped = true;
+    this.accrue();
     for (const q of this.queue) this.pending.delete(q.job.monitorId);
     this.queue.length = 0;
   }
@@ -145,6 +175,7 @@ export class Poller {
       this.inFlight++;
       this.perHost.set(next.job.deviceIp, (this.perHost.get(next.job.deviceIp) ?? 0) + 1);
       this.run(next).finally(() => {
+        this.accrue();
         this.inFlight--;
         this.pending.delete(next.job.monitorId);
         const left = (this.perHost.get(next.job.deviceIp) ?? 1) - 1;

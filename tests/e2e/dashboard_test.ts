@@ -187,6 +187,11 @@ Deno.test({
       await page.goto(`${url}/`);
       await page.getByRole("heading", { name: "Recent errors" }).waitFor();
       assert(!(await page.getByText("No poll errors").isVisible()), "errors listed");
+      // the pollers' load, averaged over their report interval: a handful of hosts keep it low
+      const pollerTile = page.locator(".tile", { hasText: "poller load" });
+      assertMatch(await pollerTile.innerText(), /^\d+\.\d %\s+poller load/);
+      assertMatch(await pollerTile.getAttribute("title") ?? "", /% at this moment$/);
+      assert(!(await pollerTile.innerText()).includes("saturated"), "not saturated");
       await shot(page, "08-overview");
 
       // --- users: an admin creates a viewer

@@ -70,6 +70,8 @@ for (const backend of backends()) {
         const apiFailures: string[] = [];
         let apiOk = 0;
         let peakFds = 0;
+        /** the pollers' load averaged over their report interval, as /metrics gave it */
+        const averages: number[] = [];
         const ask = async (what: string, path: string) => {
           try {
             const res = await fetch(`${server.url}${path}`, {
@@ -101,6 +103,10 @@ for (const backend of backends()) {
         while (!again && Date.now() < deadline) {
           await ask("GET /health", "/health");
           await ask("GET /api/v1/devices", "/api/v1/devices?limit=50");
+          const scraped = parseProm(
+            await (await fetch(`${server.url}/metrics`, { client: fresh })).text(),
+          );
+          averages.push(scraped.get("nmslite_poller_saturation_average") ?? NaN);
           const fds = [...Deno.readDirSync(`/proc/${server.pid}/fd`)].length;
           peakFds = Math.max(peakFds, fds);
           const now = await lastPolled();
@@ -124,6 +130,13 @@ for (const backend of backends()) {
         assertEquals(apiFailures, [], "the API answered every request");
         assert(apiOk > 0);
         assert(peakFds < LIMIT, `the server stayed below its limit: ${peakFds} of ${LIMIT}`);
+        // the Workers report their load averaged over time: there, and above 0 once polls ran
+        // through a report interval (5 s; the polls here go on for two 10 s rounds)
+        assert(
+          averages.every((a) => a >= 0 && a <= 5),
+          `average load within 0 and (concurrency + queue) / concurrency: ${averages}`,
+        );
+        assert(Math.max(...averages) > 0, `a load averaged over polls: ${averages}`);
         // the budget was binding: connections were closed and later ones opened anew (with
         // one kept-alive connection per host the simulator would have seen HOSTS of them)
         assert(

@@ -182,6 +182,7 @@ Deno.test("pollerSaturation: load over concurrency across Workers, skips summed"
       workerId: 0,
       inFlight: 200,
       queued: 800,
+      loadAverage: 150,
       concurrency: 200,
       maxQueued: 800,
       skipped: { busy: 5, queue_full: 70 },
@@ -198,9 +199,41 @@ Deno.test("pollerSaturation: load over concurrency across Workers, skips summed"
   ]);
   assertEquals(load, {
     ratio: 1100 / 400,
+    // a Worker that reports no average (an older one) counts with its instant load
+    average: (150 + 100) / 400,
     capacity: 400,
     maxQueued: 1600,
     skipped: { busy: 6, queue_full: 70 },
   });
   assertEquals(pollerSaturation([]).ratio, 0);
+});
+
+Deno.test("poller: loadMs integrates the polls queued and running over time, shed ones not", async () => {
+  const { poller, clock, waiting } = held({ concurrency: 2, maxQueued: 1 });
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+  /** Lets the `n` longest-running polls finish (and what they free up start). */
+  const release = async (n: number) => {
+    await tick();
+    for (let i = 0; i < n; i++) waiting.shift()!();
+    await tick();
+  };
+  assertEquals(poller.loadMs, 0);
+  clock.now += 500; // idle: nothing accrues
+  assertEquals(poller.loadMs, 0);
+  for (const id of [1, 2, 3]) assertEquals(poller.submit(job(id), plugin), "queued");
+  assertEquals(poller.submit(job(4), plugin), "queue_full"); // dropped at once: never load
+  clock.now += 1_000; // 2 running + 1 waiting for 1 s
+  assertEquals(poller.loadMs, 3_000);
+  await release(1); // one finished: the waiting one runs, 2 in the poller
+  clock.now += 2_000;
+  assertEquals(poller.loadMs, 3_000 + 2 * 2_000);
+  await release(1);
+  clock.now += 4_000; // the last alone
+  assertEquals(poller.loadMs, 7_000 + 4_000);
+  await release(1);
+  assertEquals(poller.active + poller.queued, 0);
+  clock.now += 10_000;
+  assertEquals(poller.loadMs, 11_000, "nothing accrues once the poller is idle again");
+  // the average over the busy span [500, 7500] ms: 11,000 poll-ms / 7,000 ms
+  assertEquals(poller.loadMs / 7_000, 11 / 7);
 });
