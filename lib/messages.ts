@@ -286,6 +286,8 @@ export interface PollerStats {
   queued: number;
   /** polls queued or running, averaged over time since the Worker's previous report */
   loadAverage?: number;
+  /** polls queued or running, integrated over time since the Worker started (poll-ms) */
+  loadMs?: number;
   /** polls that may run at once, and wait, in this Worker */
   concurrency?: number;
   maxQueued?: number;

@@ -158,13 +158,16 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
 /** the load integral and the time at the previous report, for the average since then */
 let reported = { loadMs: 0, at: Date.now() };
 
-/** Polls queued or running, averaged since the previous report (every 5 s: lib/pipeline). */
-function loadSinceLastReport(): number {
+/**
+ * Polls queued or running: integrated since the start (poll-ms), and averaged since the previous
+ * report (every 5 s: lib/pipeline).
+ */
+function load(): { loadMs: number; loadAverage: number } {
   const at = Date.now();
   const loadMs = poller?.loadMs ?? 0;
-  const average = at > reported.at ? (loadMs - reported.loadMs) / (at - reported.at) : 0;
+  const loadAverage = at > reported.at ? (loadMs - reported.loadMs) / (at - reported.at) : 0;
   reported = { loadMs, at };
-  return average;
+  return { loadMs, loadAverage };
 }
 
 function stats() {
@@ -172,7 +175,7 @@ function stats() {
     workerId,
     inFlight: poller?.active ?? 0,
     queued: poller?.queued ?? 0,
-    loadAverage: loadSinceLastReport(),
+    ...load(),
     concurrency: poller?.concurrency ?? 0,
     maxQueued: poller?.maxQueued ?? 0,
     skipped: { ...(poller?.stats.skipped ?? { busy: 0, queue_full: 0 }) },

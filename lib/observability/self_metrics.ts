@@ -151,6 +151,8 @@ export interface PollerLoad {
    * keeps up; above 1 on average, polls wait for good and the queue sheds
    */
   average: number;
+  /** polls queued or running, integrated over time (poll-seconds; a counter) */
+  loadSeconds: number;
   capacity: number;
   maxQueued: number;
   skipped: { busy: number; queue_full: number };
@@ -164,11 +166,12 @@ export function pollerSaturation(
   pollers: PollerStats[],
   shed?: { busy: number; queue_full: number },
 ): PollerLoad {
-  let load = 0, average = 0, capacity = 0, maxQueued = 0;
+  let load = 0, average = 0, loadMs = 0, capacity = 0, maxQueued = 0;
   let busy = shed?.busy ?? 0, queueFull = shed?.queue_full ?? 0;
   for (const p of pollers) {
     load += p.inFlight + p.queued;
     average += p.loadAverage ?? p.inFlight + p.queued;
+    loadMs += p.loadMs ?? 0;
     capacity += p.concurrency ?? 0;
     maxQueued += p.maxQueued ?? 0;
     busy += p.skipped?.busy ?? 0;
@@ -177,6 +180,7 @@ export function pollerSaturation(
   return {
     ratio: capacity > 0 ? load / capacity : 0,
     average: capacity > 0 ? average / capacity : 0,
+    loadSeconds: loadMs / 1000,
     capacity,
     maxQueued,
     skipped: { busy, queue_full: queueFull },
@@ -198,6 +202,11 @@ function saturation(
     "nmslite_poller_saturation_average",
     "nmslite_poller_saturation averaged over the poller Workers' last report interval (5 s); above 1 the pollers do not keep up",
     sat.average,
+  );
+  out.counter(
+    "nmslite_poller_load_seconds_total",
+    "Polls queued or running in the poller Workers, integrated over time: rate() over a window, divided by the concurrency, is the saturation averaged over that window",
+    sat.loadSeconds,
   );
   out.gauge("nmslite_poller_capacity", "Polls the poller Workers may run, and hold waiting", [
     [{ kind: "concurrency" }, sat.capacity],

@@ -72,6 +72,8 @@ for (const backend of backends()) {
         let peakFds = 0;
         /** the pollers' load averaged over their report interval, as /metrics gave it */
         const averages: number[] = [];
+        /** ... and integrated over time (a counter, poll-seconds) */
+        const integrals: number[] = [];
         const ask = async (what: string, path: string) => {
           try {
             const res = await fetch(`${server.url}${path}`, {
@@ -107,6 +109,7 @@ for (const backend of backends()) {
             await (await fetch(`${server.url}/metrics`, { client: fresh })).text(),
           );
           averages.push(scraped.get("nmslite_poller_saturation_average") ?? NaN);
+          integrals.push(scraped.get("nmslite_poller_load_seconds_total") ?? NaN);
           const fds = [...Deno.readDirSync(`/proc/${server.pid}/fd`)].length;
           peakFds = Math.max(peakFds, fds);
           const now = await lastPolled();
@@ -137,6 +140,14 @@ for (const backend of backends()) {
           `average load within 0 and (concurrency + queue) / concurrency: ${averages}`,
         );
         assert(Math.max(...averages) > 0, `a load averaged over polls: ${averages}`);
+        assert(
+          integrals.every((v, i) => v >= 0 && (i === 0 || v >= integrals[i - 1])),
+          `the load integral only grows: ${integrals}`,
+        );
+        assert(
+          integrals[integrals.length - 1] > 0,
+          `the load integral counted polls: ${integrals}`,
+        );
         // the budget was binding: connections were closed and later ones opened anew (with
         // one kept-alive connection per host the simulator would have seen HOSTS of them)
         assert(

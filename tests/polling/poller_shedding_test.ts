@@ -183,6 +183,7 @@ Deno.test("pollerSaturation: load over concurrency across Workers, skips summed"
       inFlight: 200,
       queued: 800,
       loadAverage: 150,
+      loadMs: 90_000,
       concurrency: 200,
       maxQueued: 800,
       skipped: { busy: 5, queue_full: 70 },
@@ -201,6 +202,7 @@ Deno.test("pollerSaturation: load over concurrency across Workers, skips summed"
     ratio: 1100 / 400,
     // a Worker that reports no average (an older one) counts with its instant load
     average: (150 + 100) / 400,
+    loadSeconds: 90,
     capacity: 400,
     maxQueued: 1600,
     skipped: { busy: 6, queue_full: 70 },
