@@ -190,13 +190,12 @@ export class Poller {
   }
 
   private async run({ job, plugin }: Queued): Promise<void> {
-    const now = this.opts.now ?? Date.now;
-    const started = now();
+    const started = this.now();
     let attempts = 0;
     let lastError: ErrorInfo = { message: "not attempted", class: "other" };
     for (;;) {
       attempts++;
-      const attemptedAt = now();
+      const attemptedAt = this.now();
       try {
         const credential = await this.opts.getCredential(job.credentialProfileId);
         const sample = await withTimeout(
@@ -229,8 +228,7 @@ export class Poller {
       error?: ErrorInfo;
     },
   ): void {
-    const now = (this.opts.now ?? Date.now)();
-    const durationMs = now - r.started;
+    const durationMs = this.now() - r.started;
     if (r.ok) this.stats.ok++;
     else {
       this.stats.failed++;
