@@ -3,6 +3,7 @@
  * MsvAvChannelBindings: MD5 of a serialized gss_channel_bindings_struct.
  */
 import { createHash } from "node:crypto";
+import { md5 } from "./md5.ts";
 import { NtlmProtocolError } from "./errors.ts";
 
 // Signature algorithm OIDs (DER content hex) -> hash to use per RFC 5929 §4.1.
@@ -96,6 +97,5 @@ export function channelBindingsHash(certDer: Uint8Array): Uint8Array {
   const struct = new Uint8Array(20 + appData.length);
   new DataView(struct.buffer).setUint32(16, appData.length, true);
   struct.set(appData, 20);
-  const d = createHash("md5").update(struct).digest();
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  return md5(struct);
 }

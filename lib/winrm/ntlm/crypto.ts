@@ -2,7 +2,8 @@
  * NTLMv2 cryptography (MS-NLMP §3.3.2, §3.4.5): response computation,
  * session keys, sign/seal key derivation and the MIC.
  */
-import { createHash, createHmac } from "node:crypto";
+import { createHash } from "node:crypto";
+import { hmacMd5, md5 } from "./md5.ts";
 import { rc4 } from "./rc4.ts";
 import { NtlmProtocolError } from "./errors.ts";
 import { concatBytes, utf16le } from "./wire.ts";
@@ -22,17 +23,7 @@ export function md4(data: Uint8Array): Uint8Array {
   return u8(createHash("md4").update(data).digest());
 }
 
-export function md5(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash("md5");
-  for (const p of parts) h.update(p);
-  return u8(h.digest());
-}
-
-export function hmacMd5(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
-  const h = createHmac("md5", key);
-  for (const p of parts) h.update(p);
-  return u8(h.digest());
-}
+export { hmacMd5, md5 };
 
 /** NT hash: MD4(UTF-16LE(password)). */
 export function ntHash(password: string): Uint8Array {
