@@ -31,6 +31,7 @@ import {
 } from "../lib/kerberos/spnego.ts";
 import type { HostState } from "./hosts.ts";
 import { NtlmAcceptor } from "./ntlm_acceptor.ts";
+import { decodeBase64 } from "../lib/crypto/base64.ts";
 
 export interface AuthConfig {
   username: string;
@@ -110,7 +111,7 @@ export class ConnectionAuth {
       if (!this.cfg.basic || (!this.tls && !this.cfg.allowUnencrypted)) return deny(true);
       let decoded: string;
       try {
-        decoded = new TextDecoder().decode(Uint8Array.from(atob(token), (c) => c.charCodeAt(0)));
+        decoded = new TextDecoder().decode(decodeBase64(token));
       } catch {
         return deny(true);
       }
@@ -130,7 +131,7 @@ export class ConnectionAuth {
     }
     let parsed: NegotiateToken;
     try {
-      parsed = readNegotiateToken(Uint8Array.from(atob(token), (c) => c.charCodeAt(0)));
+      parsed = readNegotiateToken(decodeBase64(token));
     } catch {
       // Kerberos tokens are neither: refuse them so the client falls back.
       return deny(true);
@@ -200,7 +201,7 @@ export class ConnectionAuth {
   #kerberos(token: string, name: string): AuthOutcome | null {
     let bytes: Uint8Array;
     try {
-      bytes = Uint8Array.from(atob(token), (c) => c.charCodeAt(0));
+      bytes = decodeBase64(token);
     } catch {
       return null;
     }

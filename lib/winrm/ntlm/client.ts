@@ -10,7 +10,7 @@ import {
   lmv2Response,
   ntlmv2Blob,
   ntlmv2Response,
-  ntowfv2,
+  rememberedNtowfv2,
 } from "./crypto.ts";
 import {
   AUTHENTICATE_MIC_OFFSET,
@@ -112,7 +112,7 @@ export class NtlmClient {
 
     const clientChallenge = this.#hooks.clientChallenge ?? rand(8);
     const timestamp = this.#hooks.timestamp ?? (withMic ? serverTime : fileTime());
-    const responseKey = responseKeyOf(this.#opts.password, user, domain);
+    const responseKey = rememberedNtowfv2(this.#opts.password, user, domain);
     const blob = ntlmv2Blob(timestamp, clientChallenge, encodeAvPairs(pairs));
     const nt = ntlmv2Response(responseKey, chal.serverChallenge, blob);
     // With a server timestamp the LM response is Z(24) (§3.1.5.1.2).
@@ -190,26 +190,4 @@ function u32le(v: number): Uint8Array {
 
 function rand(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
-}
-
-/**
- * NTOWFv2 per account, remembered: it depends on the password, user and domain only, and a
- * poller past its descriptor budget authenticates a new connection for most polls with the
- * same few accounts (an MD4 and an HMAC-MD5 saved per handshake). In memory only, as the
- * password itself is; bounded, oldest forgotten first.
- */
-const responseKeys = new Map<string, Uint8Array>();
-const RESPONSE_KEYS_MAX = 256;
-
-function responseKeyOf(password: string, user: string, domain: string): Uint8Array {
-  const key = `${user}\0${domain}\0${password}`;
-  let k = responseKeys.get(key);
-  if (!k) {
-    k = ntowfv2(password, user, domain);
-    if (responseKeys.size >= RESPONSE_KEYS_MAX) {
-      responseKeys.delete(responseKeys.keys().next().value!);
-    }
-    responseKeys.set(key, k);
-  }
-  return k;
 }

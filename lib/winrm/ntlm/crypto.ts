@@ -30,6 +30,29 @@ export function ntHash(password: string): Uint8Array {
   return md4(utf16le(password));
 }
 
+/**
+ * NTOWFv2 per account, remembered: it depends on the password, user and domain only, and a
+ * poller past its descriptor budget authenticates a new connection for most polls with the
+ * same few accounts (an MD4 and an HMAC-MD5 saved per handshake). The acceptor
+ * (server.ts) uses it too, as Windows keeps the NT hash rather than hashing the password at
+ * each logon. In memory only, as the password itself is; bounded, oldest forgotten first.
+ */
+const responseKeys = new Map<string, Uint8Array>();
+const RESPONSE_KEYS_MAX = 256;
+
+export function rememberedNtowfv2(password: string, user: string, domain: string): Uint8Array {
+  const key = `${user}\0${domain}\0${password}`;
+  let k = responseKeys.get(key);
+  if (!k) {
+    k = ntowfv2(password, user, domain);
+    if (responseKeys.size >= RESPONSE_KEYS_MAX) {
+      responseKeys.delete(responseKeys.keys().next().value!);
+    }
+    responseKeys.set(key, k);
+  }
+  return k;
+}
+
 /** NTOWFv2 = HMAC_MD5(MD4(UTF16LE(password)), UTF16LE(UPPER(user) ‖ domain)). */
 export function ntowfv2(password: string, user: string, domain: string): Uint8Array {
   return ntowfv2FromHash(ntHash(password), user, domain);

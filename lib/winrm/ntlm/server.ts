@@ -11,7 +11,7 @@ import {
   fileTime,
   hmacMd5,
   kxkey,
-  ntowfv2,
+  rememberedNtowfv2,
   sessionBaseKey,
 } from "./crypto.ts";
 import {
@@ -130,7 +130,7 @@ export class NtlmServer {
 
     const password = this.#opts.lookupPassword(auth.user, auth.domain);
     if (password === undefined) throw new NtlmAuthenticationError("NTLM logon failed");
-    const responseKey = ntowfv2(password, auth.user, auth.domain);
+    const responseKey = rememberedNtowfv2(password, auth.user, auth.domain);
     const proof = hmacMd5(responseKey, serverChallenge, nt.subarray(16));
     if (!constantTimeEqual(proof, nt.subarray(0, 16))) {
       throw new NtlmAuthenticationError("NTLM logon failed");
@@ -205,7 +205,7 @@ export function sessionFromAuthenticate(authenticate: Uint8Array, password: stri
   if (auth.ntChallengeResponse.length < NT_BLOB_AV_OFFSET) {
     throw new NtlmProtocolError("only NTLMv2 responses are supported");
   }
-  const responseKey = ntowfv2(password, auth.user, auth.domain);
+  const responseKey = rememberedNtowfv2(password, auth.user, auth.domain);
   const baseKey = sessionBaseKey(responseKey, auth.ntChallengeResponse.subarray(0, 16));
   const exportedKey = exportedSessionKey(
     auth.flags,
