@@ -30,7 +30,10 @@
  * requests-kerberos runs over HTTPS (Debian's pykerberos cannot seal) from a kinit cache
  * (target: ours >= 10x its polls per CPU-second). Our client also runs Kerberos over HTTPS
  * (TLS instead of sealing, channel-bound), pywinrm's own transport, judged against the same
- * pywinrm row. `--no-pipelining` measures our client
+ * pywinrm row. A row per mode (`--no-new-conn` skips them), "nmslite/new-conn" at concurrency
+ * 16, opens, authenticates and closes a connection for every poll, as a poller does past its
+ * descriptor budget: against the kept-alive rows it shows what a handshake costs the client.
+ * `--no-pipelining` measures our client
  * sending the four queries one at a time, as pywinrm does.
  * `--only MODE` (basic-https, ntlm-http, kerberos-http, kerberos-https) runs that mode's rows alone and
  * `--concurrency N` only that level, e.g. under V8's profiler:
@@ -58,6 +61,7 @@ const PIPELINING = !argv.includes("--no-pipelining");
 const HOSTS = opt("hosts", 64);
 const PROFILES_ONLY = argv.includes("--profiles-only");
 const KERBEROS = !argv.includes("--no-kerberos");
+const FRESH = !argv.includes("--no-new-conn");
 const CONCURRENCY = opt("concurrency", 0);
 const ALL_MODES = ["basic-https", "ntlm-http", "kerberos-http", "kerberos-https"] as const;
 const ONLY = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : null;
@@ -208,6 +212,50 @@ async function ours(
   }
 }
 
+/**
+ * Polls on new connections: each poll opens its own connection, authenticates and closes it,
+ * as a poller does for the hosts past its descriptor budget (lib/winrm/budget.ts). The
+ * difference from the kept-alive row at the same concurrency is what a handshake costs the
+ * client: TCP connect and close, the authentication round trips and, for NTLM, the key
+ * derivation.
+ */
+async function oursFresh(sim: Sim, mode: Mode, concurrency: number): Promise<Row> {
+  let polls = 0;
+  const pollOnce = async (worker: number, round: number) => {
+    const c = client(sim, mode, sim.hosts[(round * concurrency + worker) % sim.hosts.length]);
+    try {
+      await collect(c);
+    } finally {
+      c.close();
+    }
+  };
+  const run = (until: number, count: boolean) =>
+    Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
+      for (let round = 0; performance.now() < until; round++) {
+        await pollOnce(worker, round);
+        if (count) polls++;
+      }
+    }));
+  await run(performance.now() + WARMUP_SECONDS * 1000, false);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await run(t0 + SECONDS * 1000, true);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  return {
+    client: "nmslite/new-conn",
+    mode,
+    concurrency,
+    polls,
+    pollsPerS: polls / wall,
+    cpuMsPerPoll: cpuMs / polls,
+    systemMsPerPoll: cpu.system / 1000 / polls,
+    pollsPerCpuS: polls / (cpuMs / 1000),
+    connections: polls,
+  };
+}
+
 async function pywinrm(sim: Sim, mode: Mode, ccache?: string): Promise<Row | null> {
   const https = mode === "basic-https" || mode === "kerberos-https";
   const kerberos = mode.startsWith("kerberos");
@@ -269,6 +317,13 @@ try {
       const row = await ours(sim, mode, c);
       rows.push(row);
       console.error(`${row.client} ${mode} x${c}: ${row.pollsPerS.toFixed(0)} polls/s`);
+    }
+    if (FRESH) {
+      const row = await oursFresh(sim, mode, CONCURRENCY || Math.min(16, sim.hosts.length));
+      rows.push(row);
+      console.error(
+        `${row.client} ${mode} x${row.concurrency}: ${row.pollsPerS.toFixed(0)} polls/s`,
+      );
     }
     // pywinrm cannot seal with Debian's pykerberos: its Kerberos row runs over HTTPS, once
     const pyMode = mode === "kerberos-http" ? "kerberos-https" : mode;
