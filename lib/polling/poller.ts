@@ -9,6 +9,15 @@
  * counted in `stats.skipped`; the scheduler has already moved the monitor to its next
  * deadline, so nothing is caught up in a burst later.
  *
+ * Hosts that stop answering do not take the slots from the rest: a poll to a host whose last
+ * poll timed out may hold its slot for the whole timeout, three times with the retries (~92 s
+ * at the defaults), so when a site goes dark with more hosts than the concurrency, every other
+ * host's polls would wait behind them until the health monitor gives up on the dead ones (five
+ * failed polls, ~8 min). Polls to such hosts may hold at most `slowLane` slots at once (a
+ * quarter of the concurrency); the others wait in the queue, where a monitor is not queued
+ * twice, so a dead host is simply polled less often. A poll that ends in anything but a timeout
+ * takes its host out of the lane.
+ *
  * `saturation` is the load at this instant, which swings: the monitors of a scheduler slot fall
  * due together, so a healthy poller is over its concurrency for a moment each second and idle
  * the rest. `loadMs` integrates the load over time (polls queued or running, times ms), so the
@@ -27,6 +36,8 @@ export interface PollerOptions {
   backoffBaseMs: number;
   /** polls that may wait for a slot; defaultMaxQueued(concurrency) when absent */
   maxQueued?: number;
+  /** slots that polls to hosts whose last poll timed out may hold; defaultSlowLane when absent */
+  slowLane?: number;
   getCredential(id: number): Promise<Credential>;
   collect(
     job: PollJob,
@@ -44,6 +55,11 @@ export const DURATION_BUCKETS_MS = [50, 100, 250, 500, 1000, 2500, 5000, 10000, 
 /** The wait queue's default bound: a few rounds of the Worker's concurrency. */
 export function defaultMaxQueued(concurrency: number): number {
   return Math.max(64, concurrency * 4);
+}
+
+/** The slots polls to hosts whose last poll timed out may hold: a quarter, at least 1. */
+export function defaultSlowLane(concurrency: number): number {
+  return Math.max(1, Math.floor(concurrency / 4));
 }
 
 /** What became of a submitted poll. */
@@ -70,6 +86,11 @@ export class Poller {
   private loadAt: number;
   readonly maxQueued: number;
   private readonly perHost = new Map<string, number>();
+  /** hosts whose last poll ended in a timeout */
+  private readonly timedOut = new Set<string>();
+  /** polls running to such hosts */
+  private slowInFlight = 0;
+  readonly slowLane: number;
   private stopped = false;
   readonly stats = {
     ok: 0,
@@ -86,6 +107,7 @@ export class Poller {
 
   constructor(private readonly opts: PollerOptions) {
     this.maxQueued = Math.max(0, opts.maxQueued ?? defaultMaxQueued(opts.concurrency));
+    this.slowLane = Math.max(1, opts.slowLane ?? defaultSlowLane(opts.concurrency));
     this.loadAt = this.now();
   }
 
@@ -114,6 +136,11 @@ export class Poller {
 
   get active(): number {
     return this.inFlight;
+  }
+
+  /** hosts whose last poll timed out, and polls running to them */
+  get slow(): { hosts: number; inFlight: number } {
+    return { hosts: this.timedOut.size, inFlight: this.slowInFlight };
   }
 
   /** polls that may run at once */
@@ -166,17 +193,23 @@ export class Poller {
 
   private pump(): void {
     while (this.inFlight < this.opts.concurrency && this.queue.length > 0) {
-      // the first queued job whose host has a free slot; others wait their turn
+      // the first queued job whose host has a free slot (and, for a host whose last poll timed
+      // out, the slow lane too); others wait their turn
+      const laneFull = this.slowInFlight >= this.slowLane;
       const index = this.queue.findIndex((q) =>
-        (this.perHost.get(q.job.deviceIp) ?? 0) < this.opts.perHostLimit
+        (this.perHost.get(q.job.deviceIp) ?? 0) < this.opts.perHostLimit &&
+        !(laneFull && this.timedOut.has(q.job.deviceIp))
       );
       if (index < 0) return;
       const [next] = this.queue.splice(index, 1);
+      const slow = this.timedOut.has(next.job.deviceIp);
+      if (slow) this.slowInFlight++;
       this.inFlight++;
       this.perHost.set(next.job.deviceIp, (this.perHost.get(next.job.deviceIp) ?? 0) + 1);
       this.run(next).finally(() => {
         this.accrue();
         this.inFlight--;
+        if (slow) this.slowInFlight--;
         this.pending.delete(next.job.monitorId);
         const left = (this.perHost.get(next.job.deviceIp) ?? 1) - 1;
         if (left > 0) this.perHost.set(next.job.deviceIp, left);
@@ -229,6 +262,8 @@ export class Poller {
     },
   ): void {
     const durationMs = this.now() - r.started;
+    if (r.error?.class === "timeout") this.timedOut.add(job.deviceIp);
+    else this.timedOut.delete(job.deviceIp);
     if (r.ok) this.stats.ok++;
     else {
       this.stats.failed++;

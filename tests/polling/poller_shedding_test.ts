@@ -3,7 +3,12 @@
  * queue, and every dropped deadline counted. Collection is held open by the test (no timing).
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { defaultMaxQueued, Poller } from "../../lib/polling/poller.ts";
+import {
+  defaultMaxQueued,
+  defaultSlowLane,
+  Poller,
+  PollTimeoutError,
+} from "../../lib/polling/poller.ts";
 import { MonitorScheduler } from "../../lib/scheduling/scheduler.ts";
 import { pollerSaturation } from "../../lib/observability/self_metrics.ts";
 import type {
@@ -238,4 +243,80 @@ Deno.test("poller: loadMs integrates the polls queued and running over time, she
   assertEquals(poller.loadMs, 11_000, "nothing accrues once the poller is idle again");
   // the average over the busy span [500, 7500] ms: 11,000 poll-ms / 7,000 ms
   assertEquals(poller.loadMs / 7_000, 11 / 7);
+});
+
+Deno.test("poller: hosts whose last poll timed out hold at most the slow lane's slots", async () => {
+  const clock = { now: START };
+  const dead = new Set(["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4", "10.9.0.5", "10.9.0.6"]);
+  let deadHang = false;
+  const held: { ip: string; release(): void }[] = [];
+  const started: string[] = [];
+  const outcomes: PollOutcome[] = [];
+  const poller = new Poller({
+    concurrency: 4,
+    perHostLimit: 1,
+    pollTimeoutMs: 3_600_000,
+    retries: 0,
+    backoffBaseMs: 1,
+    now: () => clock.now,
+    getCredential: () => Promise.resolve(credential),
+    collect: (j) => {
+      started.push(j.deviceIp);
+      if (dead.has(j.deviceIp) && !deadHang) {
+        return Promise.reject(new PollTimeoutError("no answer in time"));
+      }
+      return new Promise<MetricSample>((resolve) =>
+        held.push({
+          ip: j.deviceIp,
+          release: () => resolve({ monitorId: j.monitorId, ts: clock.now } as MetricSample),
+        })
+      );
+    },
+    onSample: () => {},
+    onOutcome: (o) => outcomes.push(o),
+  });
+  const settle = () => new Promise((r) => setTimeout(r, 0));
+  assertEquals(poller.slowLane, 1, "a quarter of 4 slots");
+  assertEquals(defaultSlowLane(200), 50);
+  assertEquals(defaultSlowLane(2), 1);
+
+  // the dead hosts' first polls run like any other and time out
+  const deadIps = [...dead];
+  deadIps.forEach((ip, i) => poller.submit(job(100 + i, ip), plugin));
+  await poller.idle();
+  assertEquals(outcomes.map((o) => o.errorClass), deadIps.map(() => "timeout"));
+  assertEquals(poller.slow, { hosts: 6, inFlight: 0 });
+
+  // next round: they hang until the test lets them go; healthy hosts are due too
+  deadHang = true;
+  started.length = 0;
+  deadIps.forEach((ip, i) => poller.submit(job(100 + i, ip), plugin));
+  for (let i = 1; i <= 8; i++) poller.submit(job(i), plugin);
+  await settle();
+  assertEquals(poller.active, 4);
+  assertEquals(poller.slow.inFlight, 1, "one slot for the hosts that timed out");
+  assertEquals(started.filter((ip) => dead.has(ip)).length, 1);
+  // every healthy poll runs and finishes while the dead host's poll still hangs
+  while (started.filter((ip) => !dead.has(ip)).length < 8 || held.some((h) => !dead.has(h.ip))) {
+    const i = held.findIndex((h) => !dead.has(h.ip));
+    if (i >= 0) held.splice(i, 1)[0].release();
+    await settle();
+  }
+  assertEquals(started.filter((ip) => dead.has(ip)).length, 1, "no second dead poll started");
+  assertEquals(poller.queued, 5, "the other five wait for the lane");
+  assertEquals(poller.slow.inFlight, 1);
+
+  // a host that answers leaves the lane, and the next one takes its place
+  const answered = held.shift()!;
+  answered.release();
+  await settle();
+  assertEquals(poller.slow.hosts, 5);
+  assertEquals(poller.slow.inFlight, 1);
+  assertEquals(started.filter((ip) => dead.has(ip)).length, 2);
+  for (let rounds = 0; poller.active + poller.queued > 0 && rounds < 100; rounds++) {
+    for (const h of held.splice(0)) h.release();
+    await settle();
+  }
+  await poller.idle();
+  assertEquals(poller.slow, { hosts: 0, inFlight: 0 }, "every host answered in the end");
 });
