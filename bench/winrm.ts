@@ -192,19 +192,12 @@ async function ours(
     }));
     const enumerations = clients.reduce((n, c) => n + c.counters.enumerations, 0) -
       enumerations0;
-    const wall = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const cpuMs = (cpu.user + cpu.system) / 1000;
     return {
       client: profile ? `nmslite/${profile}` : "nmslite",
       ...(profile ? { profile, queries: Math.round(enumerations / polls * 10) / 10 } : {}),
       mode,
       concurrency,
-      polls,
-      pollsPerS: polls / wall,
-      cpuMsPerPoll: cpuMs / polls,
-      systemMsPerPoll: cpu.system / 1000 / polls,
-      pollsPerCpuS: polls / (cpuMs / 1000),
+      ...figures(polls, t0, cpu0),
       connections: clients.reduce((n, c) => n + c.stats().opened, 0),
     };
   } finally {
@@ -240,19 +233,26 @@ async function oursFresh(sim: Sim, mode: Mode, concurrency: number): Promise<Row
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await run(t0 + SECONDS * 1000, true);
-  const wall = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const cpuMs = (cpu.user + cpu.system) / 1000;
   return {
     client: "nmslite/new-conn",
     mode,
     concurrency,
+    ...figures(polls, t0, cpu0),
+    connections: polls,
+  };
+}
+
+/** A row's rates from its polls, its start (performance.now()) and the CPU usage then. */
+function figures(polls: number, t0: number, cpu0: ReturnType<typeof process.cpuUsage>) {
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  return {
     polls,
     pollsPerS: polls / wall,
     cpuMsPerPoll: cpuMs / polls,
     systemMsPerPoll: cpu.system / 1000 / polls,
     pollsPerCpuS: polls / (cpuMs / 1000),
-    connections: polls,
   };
 }
 
