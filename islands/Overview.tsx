@@ -31,10 +31,12 @@ function TopList({ title, rows }: { title: string; rows: TopRow[] }) {
  * How busy the pollers are, averaged over the last few seconds: above 100 % polls wait for a
  * slot for good (a moment over it each second is the scheduler slot's polls leaving together);
  * due polls whose monitor was still being polled, or that found the wait queue full, are
- * skipped (counted since start).
+ * skipped (counted since start); hosts whose last poll timed out, whose polls hold at most the
+ * slow lane's slots.
  */
 function PollerTile({ load }: { load: PollerLoad }) {
   const skipped = load.skipped.busy + load.skipped.queue_full;
+  const slow = load.slow?.hosts ?? 0;
   const saturated = load.average > 1;
   return (
     <div
@@ -50,6 +52,13 @@ function PollerTile({ load }: { load: PollerLoad }) {
           ; {skipped} due polls skipped ({load.skipped.busy} still busy, {load.skipped.queue_full}
           {" "}
           queue full)
+        </>
+      )}
+      {slow > 0 && (
+        <>
+          ; {slow} {slow === 1 ? "host" : "hosts"} not answering in time (at most {load.slow.lane}
+          {" "}
+          of {load.capacity} polls at once go to them)
         </>
       )}
     </div>

@@ -300,6 +300,11 @@ export interface PollerStats {
   enqueuedBatches: number;
   /** failed polls by class (lib/polling/failure_class.ts) */
   failedByClass?: Record<string, number>;
+  /**
+   * hosts whose last poll timed out, polls running to them, and the slots such polls may hold
+   * (the slow lane, lib/polling/poller.ts)
+   */
+  slow?: { hosts: number; inFlight: number; lane: number };
   /** the Worker's WinRM connections against its descriptor budget */
   connections?: { max: number; open: number; idle: number; waiting: number; evicted: number };
 }

@@ -110,6 +110,7 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
           batcher!.addOutcome(o);
           left(o.monitorId);
         },
+        onDropped: (job) => left(job.monitorId),
       });
       for (const job of early.splice(0)) submit(job.job, job.plugin);
       post({ type: "stats", stats: stats() });
@@ -188,6 +189,7 @@ function stats() {
     durationSumMs: poller?.stats.duration.sum ?? 0,
     enqueuedBatches: batcher?.enqueuedBatches ?? 0,
     failedByClass: poller?.stats.failedByClass,
+    slow: poller?.slow,
     connections: connectionBudget().stats(),
   };
 }

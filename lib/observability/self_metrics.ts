@@ -156,6 +156,11 @@ export interface PollerLoad {
   capacity: number;
   maxQueued: number;
   skipped: { busy: number; queue_full: number };
+  /**
+   * hosts whose last poll timed out, polls running to them, and the slots such polls may hold
+   * (the slow lane: lib/polling/poller.ts)
+   */
+  slow: { hosts: number; inFlight: number; lane: number };
 }
 
 /**
@@ -168,7 +173,11 @@ export function pollerSaturation(
 ): PollerLoad {
   let load = 0, average = 0, loadMs = 0, capacity = 0, maxQueued = 0;
   let busy = shed?.busy ?? 0, queueFull = shed?.queue_full ?? 0;
+  const slow = { hosts: 0, inFlight: 0, lane: 0 };
   for (const p of pollers) {
+    slow.hosts += p.slow?.hosts ?? 0;
+    slow.inFlight += p.slow?.inFlight ?? 0;
+    slow.lane += p.slow?.lane ?? 0;
     load += p.inFlight + p.queued;
     average += p.loadAverage ?? p.inFlight + p.queued;
     loadMs += p.loadMs ?? 0;
@@ -184,6 +193,7 @@ export function pollerSaturation(
     capacity,
     maxQueued,
     skipped: { busy, queue_full: queueFull },
+    slow,
   };
 }
 
@@ -218,6 +228,19 @@ function saturation(
     [
       [{ reason: "busy" }, sat.skipped.busy],
       [{ reason: "queue_full" }, sat.skipped.queue_full],
+    ],
+  );
+  out.gauge(
+    "nmslite_poller_timed_out_hosts",
+    "Hosts whose last poll timed out: their polls share the slow lane's slots, and give way in a full queue",
+    sat.slow.hosts,
+  );
+  out.gauge(
+    "nmslite_poller_slow_lane",
+    "Polls running to hosts whose last poll timed out (in_flight), and the slots they may hold (slots)",
+    [
+      [{ kind: "in_flight" }, sat.slow.inFlight],
+      [{ kind: "slots" }, sat.slow.lane],
     ],
   );
 }

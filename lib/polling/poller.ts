@@ -15,8 +15,9 @@
  * host's polls would wait behind them until the health monitor gives up on the dead ones (five
  * failed polls, ~8 min). Polls to such hosts may hold at most `slowLane` slots at once (a
  * quarter of the concurrency); the others wait in the queue, where a monitor is not queued
- * twice, so a dead host is simply polled less often. A poll that ends in anything but a timeout
- * takes its host out of the lane.
+ * twice, so a dead host is simply polled less often. When the queue is full, a poll to a host
+ * that answers takes the place of a queued one to such a host. A poll that ends in anything but
+ * a timeout takes its host out of the lane.
  *
  * `saturation` is the load at this instant, which swings: the monitors of a scheduler slot fall
  * due together, so a healthy poller is over its concurrency for a moment each second and idle
@@ -47,6 +48,11 @@ export interface PollerOptions {
   ): Promise<MetricSample>;
   onSample(sample: MetricSample): void;
   onOutcome(outcome: PollOutcome): void;
+  /**
+   * A queued poll dropped after `submit` had accepted it: a full queue gave its place to a poll
+   * to a host that answers (counted in `stats.skipped.queue_full`, no outcome)
+   */
+  onDropped?(job: PollJob): void;
   now?: () => number;
 }
 
@@ -86,8 +92,12 @@ export class Poller {
   private loadAt: number;
   readonly maxQueued: number;
   private readonly perHost = new Map<string, number>();
-  /** hosts whose last poll ended in a timeout */
-  private readonly timedOut = new Set<string>();
+  /**
+   * hosts whose last poll ended in a timeout, each until its next poll should have ended (two
+   * intervals and every attempt's timeout on): a host that left the schedule (deactivated by the
+   * health monitor, deleted) is forgotten rather than counted as silent for good
+   */
+  private readonly timedOut = new Map<string, number>();
   /** polls running to such hosts */
   private slowInFlight = 0;
   readonly slowLane: number;
@@ -138,9 +148,11 @@ export class Poller {
     return this.inFlight;
   }
 
-  /** hosts whose last poll timed out, and polls running to them */
-  get slow(): { hosts: number; inFlight: number } {
-    return { hosts: this.timedOut.size, inFlight: this.slowInFlight };
+  /** hosts whose last poll timed out, polls running to them, and the slots they may hold */
+  get slow(): { hosts: number; inFlight: number; lane: number } {
+    const now = this.now();
+    for (const [ip, until] of this.timedOut) if (until <= now) this.timedOut.delete(ip);
+    return { hosts: this.timedOut.size, inFlight: this.slowInFlight, lane: this.slowLane };
   }
 
   /** polls that may run at once */
@@ -170,12 +182,30 @@ export class Poller {
     // Only waiting counts against the bound: a free slot may have taken the poll at once. When
     // the queue is over its bound, nothing left it, so the poll just pushed is the last one.
     if (this.queue.length > this.maxQueued) {
-      this.queue.pop();
-      this.pending.delete(job.monitorId);
       this.stats.skipped.queue_full++;
-      return "queue_full";
+      // A poll to a host that answers takes the place of the newest queued poll to a host whose
+      // last poll timed out: past ~4 x concurrency silent hosts, theirs would fill the queue
+      // and every other due poll would be refused.
+      const victim = this.timedOut.has(job.deviceIp) ? -1 : this.lastSlowQueued();
+      if (victim < 0) {
+        this.queue.pop();
+        this.pending.delete(job.monitorId);
+        return "queue_full";
+      }
+      const [dropped] = this.queue.splice(victim, 1);
+      this.pending.delete(dropped.job.monitorId);
+      this.opts.onDropped?.(dropped.job);
     }
     return "queued";
+  }
+
+  /** The index of the newest waiting poll (the new one aside) to a host that timed out, or -1. */
+  private lastSlowQueued(): number {
+    if (this.timedOut.size === 0) return -1;
+    for (let i = this.queue.length - 2; i >= 0; i--) {
+      if (this.timedOut.has(this.queue[i].job.deviceIp)) return i;
+    }
+    return -1;
   }
 
   /** Resolves when nothing is queued or running. */
@@ -262,8 +292,10 @@ export class Poller {
     },
   ): void {
     const durationMs = this.now() - r.started;
-    if (r.error?.class === "timeout") this.timedOut.add(job.deviceIp);
-    else this.timedOut.delete(job.deviceIp);
+    if (r.error?.class === "timeout") {
+      const attempts = (this.opts.retries + 1) * this.opts.pollTimeoutMs;
+      this.timedOut.set(job.deviceIp, this.now() + 2 * job.intervalS * 1000 + attempts);
+    } else this.timedOut.delete(job.deviceIp);
     if (r.ok) this.stats.ok++;
     else {
       this.stats.failed++;

@@ -7,7 +7,7 @@
  * nothing else for that host; a restart mid-problem keeps it open and sends nothing twice. Durations are seconds; nothing asserts on wall-clock time.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { startTestServer } from "../helpers/server.ts";
+import { ADMIN_PASSWORD, startTestServer } from "../helpers/server.ts";
 import { startWinsim } from "../../winsim/mod.ts";
 import { startWebhookReceiver } from "../helpers/webhook_receiver.ts";
 import { startSmtpServer } from "../helpers/smtp_server.ts";
@@ -259,6 +259,30 @@ Deno.test({
         await pollNow(three);
         return (await problemsOf(three, "open")).find((p) => p.rule_name === "Device unreachable");
       });
+      // the pollers say a host stopped answering, and how many slots such hosts may hold
+      const slowMetrics = await eventually("/metrics counts the silent host", async () => {
+        const text = await (await fetch(`${server.url}/metrics`, {
+          headers: { authorization: `Bearer ${token}` },
+        })).text();
+        return /^nmslite_poller_timed_out_hosts 1$/m.test(text) && text;
+      });
+      const lane = /^nmslite_poller_slow_lane\{kind="slots"\} (\d+)$/m.exec(slowMetrics);
+      assert(lane && Number(lane[1]) >= 1, slowMetrics.slice(0, 400));
+      // and so does the overview's poller tile, as the server renders it
+      const login = await fetch(`${server.url}/login`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { origin: server.url },
+        body: new URLSearchParams({ username: "admin", password: ADMIN_PASSWORD }),
+      });
+      await login.body?.cancel();
+      const cookie = login.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+      const overview = (await (await fetch(`${server.url}/`, { headers: { cookie } })).text())
+        .replaceAll("<!-- -->", "");
+      const tile =
+        /<div class="tile[^"]*"[^>]*>(?:(?!<\/div>).)*poller load(?:(?!<\/div>).)*<\/div>/s
+          .exec(overview)?.[0] ?? "";
+      assert(/1 host not answering in time \(at most \d+ of \d+ polls/.test(tile), tile);
       await eventually(
         "the unreachable notification",
         () => Promise.resolve(webhooks().some((n) => n.problemId === unreachable.id)),

@@ -192,6 +192,7 @@ Deno.test("pollerSaturation: load over concurrency across Workers, skips summed"
       concurrency: 200,
       maxQueued: 800,
       skipped: { busy: 5, queue_full: 70 },
+      slow: { hosts: 12, inFlight: 50, lane: 50 },
     },
     {
       ...base,
@@ -211,6 +212,8 @@ Deno.test("pollerSaturation: load over concurrency across Workers, skips summed"
     capacity: 400,
     maxQueued: 1600,
     skipped: { busy: 6, queue_full: 70 },
+    // a Worker that reports no slow lane (an older one) adds nothing to it
+    slow: { hosts: 12, inFlight: 50, lane: 50 },
   });
   assertEquals(pollerSaturation([]).ratio, 0);
 });
@@ -285,7 +288,7 @@ Deno.test("poller: hosts whose last poll timed out hold at most the slow lane's 
   deadIps.forEach((ip, i) => poller.submit(job(100 + i, ip), plugin));
   await poller.idle();
   assertEquals(outcomes.map((o) => o.errorClass), deadIps.map(() => "timeout"));
-  assertEquals(poller.slow, { hosts: 6, inFlight: 0 });
+  assertEquals(poller.slow, { hosts: 6, inFlight: 0, lane: 1 });
 
   // next round: they hang until the test lets them go; healthy hosts are due too
   deadHang = true;
@@ -318,5 +321,99 @@ Deno.test("poller: hosts whose last poll timed out hold at most the slow lane's 
     await settle();
   }
   await poller.idle();
-  assertEquals(poller.slow, { hosts: 0, inFlight: 0 }, "every host answered in the end");
+  assertEquals(poller.slow, { hosts: 0, inFlight: 0, lane: 1 }, "every host answered in the end");
+});
+
+Deno.test("poller: a full queue gives up a timed-out host's waiting poll for one to a host that answers", async () => {
+  const dead = new Set(["10.9.1.1", "10.9.1.2", "10.9.1.3", "10.9.1.4"]);
+  let deadHang = false;
+  const held: (() => void)[] = [];
+  const started: number[] = [];
+  const dropped: number[] = [];
+  const poller = new Poller({
+    concurrency: 4,
+    maxQueued: 2,
+    perHostLimit: 1,
+    pollTimeoutMs: 3_600_000,
+    retries: 0,
+    backoffBaseMs: 1,
+    getCredential: () => Promise.resolve(credential),
+    collect: (j) => {
+      started.push(j.monitorId);
+      if (dead.has(j.deviceIp) && !deadHang) {
+        return Promise.reject(new PollTimeoutError("no answer in time"));
+      }
+      return new Promise<MetricSample>((resolve) =>
+        held.push(() => resolve({ monitorId: j.monitorId, ts: START } as MetricSample))
+      );
+    },
+    onSample: () => {},
+    onOutcome: () => {},
+    onDropped: (j) => dropped.push(j.monitorId),
+  });
+  const settle = () => new Promise((r) => setTimeout(r, 0));
+  const deadJobs = [...dead].map((ip, i) => job(100 + i, ip));
+  for (const j of deadJobs) poller.submit(j, plugin);
+  await poller.idle();
+  assertEquals(poller.slow.hosts, 4, "every dead host timed out once");
+  started.length = 0;
+
+  // next round: the first dead poll takes the lane's one slot, two wait, the fourth finds the
+  // queue full and, being to a dead host itself, is refused
+  deadHang = true;
+  assertEquals(deadJobs.map((j) => poller.submit(j, plugin)), [
+    "queued",
+    "queued",
+    "queued",
+    "queue_full",
+  ]);
+  await settle();
+  assertEquals(started, [100]);
+  assertEquals(poller.queued, 2);
+  // three healthy polls take the free slots at once
+  for (const id of [1, 2, 3]) assertEquals(poller.submit(job(id), plugin), "queued");
+  await settle();
+  assertEquals(poller.active, 4);
+  // the next two take the places of the newest dead polls waiting; the one after is refused
+  assertEquals(poller.submit(job(4), plugin), "queued");
+  assertEquals(dropped, [102]);
+  assertEquals(poller.submit(job(5), plugin), "queued");
+  assertEquals(dropped, [102, 101]);
+  assertEquals(poller.submit(job(6), plugin), "queue_full", "no dead poll left to give way");
+  assertEquals(poller.stats.skipped.queue_full, 4, "every poll that left counts once");
+  assertEquals(poller.queued, 2);
+  // a dropped poll is no longer pending: its monitor is refused for the full queue, not as busy
+  assertEquals(poller.submit(deadJobs[2], plugin), "queue_full");
+  assertEquals(poller.stats.skipped.busy, 0);
+
+  for (let rounds = 0; poller.active + poller.queued > 0 && rounds < 100; rounds++) {
+    for (const release of held.splice(0)) release();
+    await settle();
+  }
+  await poller.idle();
+  assertEquals(started.sort((a, b) => a - b), [1, 2, 3, 4, 5, 100]);
+});
+
+Deno.test("poller: a timed-out host that is not polled again is forgotten after two intervals and its attempts", async () => {
+  const clock = { now: START };
+  const poller = new Poller({
+    concurrency: 4,
+    perHostLimit: 1,
+    pollTimeoutMs: 30_000,
+    retries: 2,
+    backoffBaseMs: 1,
+    now: () => clock.now,
+    getCredential: () => Promise.resolve(credential),
+    collect: () => Promise.reject(new PollTimeoutError("no answer in time")),
+    onSample: () => {},
+    onOutcome: () => {},
+  });
+  poller.submit(job(1, "10.9.2.1"), plugin); // intervalS 60
+  await poller.idle();
+  assertEquals(poller.slow.hosts, 1);
+  // still due to be polled again: two intervals (120 s) and three attempts (90 s) from its end
+  clock.now += 209_999;
+  assertEquals(poller.slow.hosts, 1);
+  clock.now += 1; // deactivated or deleted in the meantime: no longer counted as silent
+  assertEquals(poller.slow.hosts, 0);
 });
