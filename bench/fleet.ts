@@ -16,6 +16,9 @@
  *                       for `node --prof-process`; the profile covers the whole run)
  *     [--v8-flags=F1,F2]  (more V8 flags for NMSlite, e.g. --v8-flags=--trace-gc with
  *                          --keep-logs: each isolate's collections, live heap and limits)
+ *     [--silent N]  (N hosts, spread over the fleet, go silent before the warm-up: they accept
+ *                    the connection and never answer, a site gone dark; the run is held when
+ *                    the other hosts' polls keep up, and only timeouts fail)
  *
  * With PostgreSQL it also reports what the measured window added to the database: rows and
  * bytes per successful poll for each table of the metrics store, and MB per host per day.
@@ -65,6 +68,7 @@ const SCRAPE = Number(option("scrape", "5"));
 const AUTH = option("auth", "ntlm") as "ntlm" | "basic";
 const PROTOCOL = option("protocol", "winrm") as "winrm" | "wmi";
 const BASE = option("base", "127.1.0.1");
+const SILENT = Number(option("silent", "0"));
 const DATABASE_URL = option("database-url", Deno.env.get("DATABASE_URL") ?? "");
 const KEEP_LOGS = args.includes("--keep-logs");
 const V8_PROF = option("v8-prof", "");
@@ -106,15 +110,23 @@ const POLLING: Record<string, string> = {
 };
 if (
   !(HOSTS >= 1 && INTERVAL >= 10 && DURATION >= 10 && (AUTH === "ntlm" || AUTH === "basic") &&
-    (PROTOCOL === "winrm" || PROTOCOL === "wmi"))
+    (PROTOCOL === "winrm" || PROTOCOL === "wmi") && Number.isInteger(SILENT) && SILENT >= 0 &&
+    SILENT < HOSTS)
 ) {
   console.error(
-    "usage: --hosts N (>= 1) --interval S (>= 10) [--duration S] [--auth ntlm|basic] [--protocol winrm|wmi]",
+    "usage: --hosts N (>= 1) --interval S (>= 10) [--duration S] [--auth ntlm|basic] [--protocol winrm|wmi] [--silent M (< N)]",
   );
   Deno.exit(2);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Runs `fn` over `items`, `n` at a time. */
+async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
 const say = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 // Everything started is undone in reverse order, on success, failure and Ctrl-C alike.
@@ -199,7 +211,22 @@ async function run(): Promise<RunResult> {
     concurrency: 16,
     onProgress: (n) => say(`  ${n} monitors created`),
   });
-  say(`seeded in ${seeded.seconds.toFixed(1)} s; warm-up ${INTERVAL} s`);
+  say(`seeded in ${seeded.seconds.toFixed(1)} s`);
+  if (SILENT) {
+    // every (HOSTS / SILENT)-th host: spread over the simulator processes and poller Workers
+    const all = sims.flatMap((s) => s.hosts.map((ip) => ({ ip, control: s.control })));
+    const silent = Array.from({ length: SILENT }, (_, k) => all[Math.floor(k * HOSTS / SILENT)]);
+    await pool(silent, 16, async ({ ip, control }) => {
+      const res = await fetch(`${control}/fault`, {
+        method: "POST",
+        body: JSON.stringify({ ip, fault: { kind: "hang" } }),
+      });
+      await res.body?.cancel();
+      if (!res.ok) throw new Error(`simulator fault for ${ip}: HTTP ${res.status}`);
+    });
+    say(`${SILENT} hosts went silent (they accept and never answer)`);
+  }
+  say(`warm-up ${INTERVAL} s`);
   await sleep(INTERVAL * 1000);
 
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -329,6 +356,7 @@ async function run(): Promise<RunResult> {
     api,
     fds: { max: fdsMax, limit: nofile },
     hosts: HOSTS,
+    silent: SILENT,
     interval: INTERVAL,
     duration: DURATION,
     auth: AUTH,

@@ -31,8 +31,8 @@ function TopList({ title, rows }: { title: string; rows: TopRow[] }) {
  * How busy the pollers are, averaged over the last few seconds: above 100 % polls wait for a
  * slot for good (a moment over it each second is the scheduler slot's polls leaving together);
  * due polls whose monitor was still being polled, or that found the wait queue full, are
- * skipped (counted since start); hosts whose last poll timed out, whose polls hold at most the
- * slow lane's slots.
+ * skipped (counted since start); hosts whose last poll timed out, and the slow polls that wait
+ * outside the pollers' slots.
  */
 function PollerTile({ load }: { load: PollerLoad }) {
   const skipped = load.skipped.busy + load.skipped.queue_full;
@@ -56,9 +56,8 @@ function PollerTile({ load }: { load: PollerLoad }) {
       )}
       {slow > 0 && (
         <>
-          ; {slow} {slow === 1 ? "host" : "hosts"} not answering in time (at most {load.slow.lane}
-          {" "}
-          of {load.capacity} polls at once go to them)
+          ; {slow} {slow === 1 ? "host" : "hosts"} not answering in time ({load.slow.inFlight}{" "}
+          slow polls wait outside the {load.capacity} slots)
         </>
       )}
     </div>

@@ -266,6 +266,8 @@ export type PollerCommand =
   | { type: "polls"; polls: { job: PollJob; plugin: PluginSpec }[] }
   | { type: "credential"; requestId: number; credential: Credential | null; error?: string }
   | { type: "credential-changed"; credentialProfileId: number }
+  /** monitors deleted, disabled or paused: their polls still waiting are dropped */
+  | { type: "forget"; monitorIds: number[] }
   | { type: "stats" }
   | { type: "stop" };
 
@@ -301,10 +303,10 @@ export interface PollerStats {
   /** failed polls by class (lib/polling/failure_class.ts) */
   failedByClass?: Record<string, number>;
   /**
-   * hosts whose last poll timed out, polls running to them, and the slots such polls may hold
-   * (the slow lane, lib/polling/poller.ts)
+   * hosts whose last poll timed out, polls in the slow pool, the lane (below which timed-out
+   * hosts' polls start) and the pool's size (lib/polling/poller.ts)
    */
-  slow?: { hosts: number; inFlight: number; lane: number };
+  slow?: { hosts: number; inFlight: number; lane: number; pool: number };
   /** the Worker's WinRM connections against its descriptor budget */
   connections?: { max: number; open: number; idle: number; waiting: number; evicted: number };
 }

@@ -11,7 +11,7 @@ import type {
   PollerEvent,
   PollJob,
 } from "../lib/messages.ts";
-import { Poller } from "../lib/polling/poller.ts";
+import { defaultSlowPool, Poller } from "../lib/polling/poller.ts";
 import { CredentialCache } from "../lib/polling/credential_cache.ts";
 import { ResultBatcher } from "../lib/polling/result_batcher.ts";
 import { collectMetrics } from "../lib/collectors/registry.ts";
@@ -96,6 +96,8 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
         retries: cmd.retries,
         backoffBaseMs: cmd.retryBackoffMs,
         maxQueued: cmd.maxQueued,
+        // slow polls hold connections: the pool stays within this Worker's budget
+        slowPool: defaultSlowPool(cmd.concurrency, cmd.winrmConnections),
         getCredential: (id) => credentials!.get(id),
         collect: (job, plugin, credential, signal) =>
           collectMetrics(job, plugin, credential, signal, {
@@ -137,6 +139,14 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
     case "credential-changed":
       credentials?.invalidate(cmd.credentialProfileId);
       break;
+    case "forget": {
+      const ids = new Set(cmd.monitorIds);
+      for (let i = early.length - 1; i >= 0; i--) {
+        if (ids.has(early[i].job.monitorId)) left(early.splice(i, 1)[0].job.monitorId);
+      }
+      for (const job of poller?.forget(ids) ?? []) left(job.monitorId);
+      break;
+    }
     case "stats":
       post({ type: "stats", stats: stats() });
       break;

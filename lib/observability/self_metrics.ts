@@ -157,10 +157,10 @@ export interface PollerLoad {
   maxQueued: number;
   skipped: { busy: number; queue_full: number };
   /**
-   * hosts whose last poll timed out, polls running to them, and the slots such polls may hold
-   * (the slow lane: lib/polling/poller.ts)
+   * hosts whose last poll timed out, polls in the slow pool, the lane (below which timed-out
+   * hosts' polls start) and the pool's size (lib/polling/poller.ts)
    */
-  slow: { hosts: number; inFlight: number; lane: number };
+  slow: { hosts: number; inFlight: number; lane: number; pool: number };
 }
 
 /**
@@ -173,11 +173,12 @@ export function pollerSaturation(
 ): PollerLoad {
   let load = 0, average = 0, loadMs = 0, capacity = 0, maxQueued = 0;
   let busy = shed?.busy ?? 0, queueFull = shed?.queue_full ?? 0;
-  const slow = { hosts: 0, inFlight: 0, lane: 0 };
+  const slow = { hosts: 0, inFlight: 0, lane: 0, pool: 0 };
   for (const p of pollers) {
     slow.hosts += p.slow?.hosts ?? 0;
     slow.inFlight += p.slow?.inFlight ?? 0;
     slow.lane += p.slow?.lane ?? 0;
+    slow.pool += p.slow?.pool ?? 0;
     load += p.inFlight + p.queued;
     average += p.loadAverage ?? p.inFlight + p.queued;
     loadMs += p.loadMs ?? 0;
@@ -232,15 +233,16 @@ function saturation(
   );
   out.gauge(
     "nmslite_poller_timed_out_hosts",
-    "Hosts whose last poll timed out: their polls share the slow lane's slots, and give way in a full queue",
+    "Hosts whose last poll timed out: their polls start in the slow pool, and give way in a full queue",
     sat.slow.hosts,
   );
   out.gauge(
-    "nmslite_poller_slow_lane",
-    "Polls running to hosts whose last poll timed out (in_flight), and the slots they may hold (slots)",
+    "nmslite_poller_slow_pool",
+    "Polls slow to answer, outside the concurrency: running (in_flight), the count below which timed-out hosts' polls start (lane), and the pool's size (slots)",
     [
       [{ kind: "in_flight" }, sat.slow.inFlight],
-      [{ kind: "slots" }, sat.slow.lane],
+      [{ kind: "lane" }, sat.slow.lane],
+      [{ kind: "slots" }, sat.slow.pool],
     ],
   );
 }

@@ -22,7 +22,7 @@ import type { EntityEvent, EntityEvents } from "../entity_events.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { monitorsRepo } from "../db/monitors.ts";
 import { pluginsRepo } from "../db/plugins.ts";
-import { defaultMaxQueued } from "../polling/poller.ts";
+import { defaultMaxQueued, defaultSlowPool } from "../polling/poller.ts";
 import { IdBatches } from "../id_batches.ts";
 
 const log = getLogger(["nmslite", "pipeline"]);
@@ -125,7 +125,9 @@ export class Pipeline {
     for (let i = 0; i < this.opts.pollers; i++) this.pollers.push(this.startPoller(i));
     this.outstanding = this.pollers.map(() => 0);
     this.outbox = this.pollers.map(() => []);
+    // what a Worker may run (its slots and its slow pool, workers/poller.ts) and hold waiting
     this.capacity = this.opts.pollerConcurrency +
+      defaultSlowPool(this.opts.pollerConcurrency, this.opts.winrmConnections) +
       (this.opts.pollerMaxQueued ?? defaultMaxQueued(this.opts.pollerConcurrency));
     this.scheduler = new Worker(this.deps.workers.scheduler, {
       type: "module",
@@ -211,8 +213,16 @@ export class Pipeline {
 
   /** A device became unreachable (health monitor): its monitors leave the schedule. */
   async pauseDevice(deviceId: number): Promise<void> {
-    for (const id of await monitorsRepo.idsOfDevice(this.deps.db, deviceId)) {
-      this.send({ type: "remove", monitorId: id });
+    const ids = await monitorsRepo.idsOfDevice(this.deps.db, deviceId);
+    for (const id of ids) this.send({ type: "remove", monitorId: id });
+    this.forget(ids);
+  }
+
+  /** Monitors left the schedule: the Workers drop their polls still waiting. */
+  private forget(monitorIds: number[]): void {
+    if (!monitorIds.length) return;
+    for (const w of this.pollers) {
+      w.postMessage({ type: "forget", monitorIds } satisfies PollerCommand);
     }
   }
 
@@ -337,8 +347,10 @@ export class Pipeline {
   private async onEntityEvent(event: EntityEvent): Promise<void> {
     switch (event.entity) {
       case "monitor":
-        if (event.action === "deleted") this.send({ type: "remove", monitorId: event.id });
-        else this.replans.add(event.id);
+        if (event.action === "deleted") {
+          this.send({ type: "remove", monitorId: event.id });
+          this.forget([event.id]);
+        } else this.replans.add(event.id);
         break;
       case "device":
         for (const id of await monitorsRepo.idsOfDevice(this.deps.db, event.id)) {
@@ -370,6 +382,7 @@ export class Pipeline {
       else removes.push(monitorId);
     }
     if (ids.length) this.send({ type: "change", upserts, removes });
+    this.forget(removes);
   }
 
   private requestStats(): void {

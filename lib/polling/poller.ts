@@ -9,15 +9,26 @@
  * counted in `stats.skipped`; the scheduler has already moved the monitor to its next
  * deadline, so nothing is caught up in a burst later.
  *
- * Hosts that stop answering do not take the slots from the rest: a poll to a host whose last
- * poll timed out may hold its slot for the whole timeout, three times with the retries (~92 s
- * at the defaults), so when a site goes dark with more hosts than the concurrency, every other
- * host's polls would wait behind them until the health monitor gives up on the dead ones (five
- * failed polls, ~8 min). Polls to such hosts may hold at most `slowLane` slots at once (a
- * quarter of the concurrency); the others wait in the queue, where a monitor is not queued
- * twice, so a dead host is simply polled less often. When the queue is full, a poll to a host
- * that answers takes the place of a queued one to such a host. A poll that ends in anything but
- * a timeout takes its host out of the lane.
+ * Hosts that stop answering do not take the slots from the rest. A poll to a silent host holds
+ * its slot for the whole timeout, three times with the retries (~92 s at the defaults), so when a
+ * site goes dark with more hosts than the concurrency, every other host's polls would wait behind
+ * them until the health monitor gives up on the dead ones (five failed polls, ~8 min). So
+ * `concurrency` bounds the polls that are getting answers, and a second pool, the slow pool
+ * (`slowPool` slots, outside the concurrency), takes the rest:
+ *
+ * - a poll still running `slowAfterMs` after it started (5 s at the defaults; a poll takes tens
+ *   of milliseconds) moves into the slow pool while it has room, and frees its slot;
+ * - an attempt that times out marks its host as timed out at once; a poll that is not in the
+ *   slow pool by then and finds it full ends there, without its retries;
+ * - a poll to a host whose last poll timed out starts in the slow pool, while fewer than
+ *   `slowLane` polls are in it; the others wait in the queue, where a monitor is not queued
+ *   twice, so a dead host is simply polled less often. When the queue is full, a poll to a
+ *   host that answers takes the place of a queued one to a timed-out host. A poll that ends in
+ *   anything but a timeout takes its host out of the lane, and a host not polled for two
+ *   intervals after its last timeout (deactivated, deleted) is forgotten.
+ *
+ * The slow pool's polls are waiting on sockets, not working: they cost a descriptor each, so
+ * the pool is sized within the Worker's connection budget (defaultSlowPool).
  *
  * `saturation` is the load at this instant, which swings: the monitors of a scheduler slot fall
  * due together, so a healthy poller is over its concurrency for a moment each second and idle
@@ -37,8 +48,15 @@ export interface PollerOptions {
   backoffBaseMs: number;
   /** polls that may wait for a slot; defaultMaxQueued(concurrency) when absent */
   maxQueued?: number;
-  /** slots that polls to hosts whose last poll timed out may hold; defaultSlowLane when absent */
+  /**
+   * polls to hosts whose last poll timed out start only while fewer than this many polls are in
+   * the slow pool; defaultSlowLane when absent
+   */
   slowLane?: number;
+  /** slots for polls that are slow to answer, outside `concurrency`; defaultSlowPool if absent */
+  slowPool?: number;
+  /** a poll running this long moves into the slow pool; defaultSlowAfter if absent */
+  slowAfterMs?: number;
   getCredential(id: number): Promise<Credential>;
   collect(
     job: PollJob,
@@ -63,9 +81,25 @@ export function defaultMaxQueued(concurrency: number): number {
   return Math.max(64, concurrency * 4);
 }
 
-/** The slots polls to hosts whose last poll timed out may hold: a quarter, at least 1. */
+/** Polls to hosts whose last poll timed out start while the slow pool holds fewer than this. */
 export function defaultSlowLane(concurrency: number): number {
   return Math.max(1, Math.floor(concurrency / 4));
+}
+
+/**
+ * The slow pool: eight rounds of the concurrency, within the Worker's connection budget when
+ * there is one, and never below the lane. The first interval of a site gone dark puts each of
+ * its hosts' first polls here for their timeouts and retries (~92 s); 1,600 slots hold that
+ * for ~1,000 silent hosts per Worker at 60 s (their later polls take the lane).
+ */
+export function defaultSlowPool(concurrency: number, connections?: number): number {
+  const room = connections === undefined ? Infinity : connections - concurrency;
+  return Math.max(defaultSlowLane(concurrency), Math.min(8 * concurrency, room));
+}
+
+/** When a poll counts as slow: a sixth of the timeout, between 1 and 5 s. */
+export function defaultSlowAfter(pollTimeoutMs: number): number {
+  return Math.min(5_000, Math.max(1_000, Math.floor(pollTimeoutMs / 6)));
 }
 
 /** What became of a submitted poll. */
@@ -82,11 +116,19 @@ interface Queued {
   plugin: PluginSpec;
 }
 
+/** A running poll: in the slow pool, or holding one of the `concurrency` slots. */
+interface Running {
+  slow: boolean;
+}
+
 export class Poller {
   private readonly queue: Queued[] = [];
   /** monitors with a poll queued or running */
   private readonly pending = new Set<number>();
-  private inFlight = 0;
+  /** running polls holding one of the `concurrency` slots, by when they started (oldest first) */
+  private readonly fast = new Map<Running, number>();
+  /** when the next poll becomes slow, while polls wait for a slot */
+  private demotion: ReturnType<typeof setTimeout> | undefined;
   /** polls queued or running, integrated over time up to `loadAt` (poll-ms) */
   private loadIntegral = 0;
   private loadAt: number;
@@ -98,14 +140,20 @@ export class Poller {
    * health monitor, deleted) is forgotten rather than counted as silent for good
    */
   private readonly timedOut = new Map<string, number>();
-  /** polls running to such hosts */
+  /** running polls in the slow pool */
   private slowInFlight = 0;
   readonly slowLane: number;
+  readonly slowPool: number;
+  readonly slowAfterMs: number;
   private stopped = false;
   readonly stats = {
     ok: 0,
     failed: 0,
     retried: 0,
+    /** polls moved into the slow pool while running */
+    slowed: 0,
+    /** polls that ended at a timeout without their retries: the slow pool was full */
+    cutShort: 0,
     /** failed polls by why (failure_class.ts) */
     failedByClass: emptyFailureCounts(),
     /** due polls dropped instead of queued */
@@ -118,6 +166,8 @@ export class Poller {
   constructor(private readonly opts: PollerOptions) {
     this.maxQueued = Math.max(0, opts.maxQueued ?? defaultMaxQueued(opts.concurrency));
     this.slowLane = Math.max(1, opts.slowLane ?? defaultSlowLane(opts.concurrency));
+    this.slowPool = Math.max(this.slowLane, opts.slowPool ?? defaultSlowPool(opts.concurrency));
+    this.slowAfterMs = opts.slowAfterMs ?? defaultSlowAfter(opts.pollTimeoutMs);
     this.loadAt = this.now();
   }
 
@@ -148,11 +198,23 @@ export class Poller {
     return this.inFlight;
   }
 
-  /** hosts whose last poll timed out, polls running to them, and the slots they may hold */
-  get slow(): { hosts: number; inFlight: number; lane: number } {
+  private get inFlight(): number {
+    return this.fast.size + this.slowInFlight;
+  }
+
+  /**
+   * hosts whose last poll timed out, polls in the slow pool, the lane (below which timed-out
+   * hosts' polls start) and the pool's size
+   */
+  get slow(): { hosts: number; inFlight: number; lane: number; pool: number } {
     const now = this.now();
     for (const [ip, until] of this.timedOut) if (until <= now) this.timedOut.delete(ip);
-    return { hosts: this.timedOut.size, inFlight: this.slowInFlight, lane: this.slowLane };
+    return {
+      hosts: this.timedOut.size,
+      inFlight: this.slowInFlight,
+      lane: this.slowLane,
+      pool: this.slowPool,
+    };
   }
 
   /** polls that may run at once */
@@ -208,6 +270,29 @@ export class Poller {
     return -1;
   }
 
+  /**
+   * Drops the waiting polls of these monitors (deleted, disabled, paused): a silent host's
+   * polls may wait long, and would still be run after the monitor was stopped. Polls already
+   * running finish. Returns the jobs dropped.
+   */
+  forget(monitorIds: Iterable<number>): PollJob[] {
+    const ids = new Set(monitorIds);
+    const dropped: PollJob[] = [];
+    if (!ids.size || !this.queue.length) return dropped;
+    this.accrue();
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      if (!ids.has(this.queue[i].job.monitorId)) continue;
+      const [q] = this.queue.splice(i, 1);
+      this.pending.delete(q.job.monitorId);
+      dropped.push(q.job);
+    }
+    this.armSlowDown();
+    if (this.inFlight === 0 && this.queue.length === 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+    return dropped.reverse();
+  }
+
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void> {
     if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
@@ -216,30 +301,35 @@ export class Poller {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.demotion);
+    this.demotion = undefined;
     this.accrue();
     for (const q of this.queue) this.pending.delete(q.job.monitorId);
     this.queue.length = 0;
   }
 
   private pump(): void {
-    while (this.inFlight < this.opts.concurrency && this.queue.length > 0) {
-      // the first queued job whose host has a free slot (and, for a host whose last poll timed
-      // out, the slow lane too); others wait their turn
-      const laneFull = this.slowInFlight >= this.slowLane;
+    this.slowDown();
+    while (this.queue.length > 0) {
+      const fastFree = this.fast.size < this.opts.concurrency;
+      const laneFree = this.slowInFlight < this.slowLane;
+      if (!fastFree && !laneFree) break;
+      // the first queued job whose host has a free slot, in the pool its host's last poll
+      // calls for (the slow pool, for a host whose last poll timed out); others wait their turn
       const index = this.queue.findIndex((q) =>
         (this.perHost.get(q.job.deviceIp) ?? 0) < this.opts.perHostLimit &&
-        !(laneFull && this.timedOut.has(q.job.deviceIp))
+        (this.timedOut.has(q.job.deviceIp) ? laneFree : fastFree)
       );
-      if (index < 0) return;
+      if (index < 0) break;
       const [next] = this.queue.splice(index, 1);
-      const slow = this.timedOut.has(next.job.deviceIp);
-      if (slow) this.slowInFlight++;
-      this.inFlight++;
+      const running: Running = { slow: this.timedOut.has(next.job.deviceIp) };
+      if (running.slow) this.slowInFlight++;
+      else this.fast.set(running, this.now());
       this.perHost.set(next.job.deviceIp, (this.perHost.get(next.job.deviceIp) ?? 0) + 1);
-      this.run(next).finally(() => {
+      this.run(next, running).finally(() => {
         this.accrue();
-        this.inFlight--;
-        if (slow) this.slowInFlight--;
+        if (running.slow) this.slowInFlight--;
+        else this.fast.delete(running);
         this.pending.delete(next.job.monitorId);
         const left = (this.perHost.get(next.job.deviceIp) ?? 1) - 1;
         if (left > 0) this.perHost.set(next.job.deviceIp, left);
@@ -250,9 +340,46 @@ export class Poller {
         }
       });
     }
+    this.armSlowDown();
   }
 
-  private async run({ job, plugin }: Queued): Promise<void> {
+  /** Moves polls running `slowAfterMs` or longer into the slow pool, while it has room. */
+  private slowDown(): void {
+    const before = this.now() - this.slowAfterMs;
+    for (const [running, startedAt] of this.fast) {
+      if (startedAt > before || this.slowInFlight >= this.slowPool) return;
+      this.toSlowPool(running);
+    }
+  }
+
+  private toSlowPool(running: Running): void {
+    this.fast.delete(running);
+    running.slow = true;
+    this.slowInFlight++;
+    this.stats.slowed++;
+  }
+
+  /**
+   * While polls wait and every slot is taken, wakes the poller when its oldest poll becomes
+   * slow (submissions and finished polls pump too; this covers a poller left with neither).
+   */
+  private armSlowDown(): void {
+    const waiting = this.queue.length > 0 && this.fast.size >= this.opts.concurrency &&
+      this.slowInFlight < this.slowPool && !this.stopped;
+    if (!waiting) {
+      clearTimeout(this.demotion);
+      this.demotion = undefined;
+      return;
+    }
+    if (this.demotion) return;
+    const oldest = this.fast.values().next().value!;
+    this.demotion = setTimeout(() => {
+      this.demotion = undefined;
+      this.pump();
+    }, Math.max(0, oldest + this.slowAfterMs - this.now()));
+  }
+
+  private async run({ job, plugin }: Queued, running: Running): Promise<void> {
     const started = this.now();
     let attempts = 0;
     let lastError: ErrorInfo = { message: "not attempted", class: "other" };
@@ -270,7 +397,20 @@ export class Poller {
         return;
       } catch (err) {
         lastError = describe(err);
-        if (attempts > this.opts.retries || this.stopped || !retryable(lastError.kind)) {
+        let cutShort = false;
+        if (lastError.class === "timeout") {
+          // the host's next polls go to the lane from now, not after the retries; this poll
+          // waits for its retries in the slow pool, or gives its slot back if that is full
+          this.markTimedOut(job);
+          if (!running.slow) {
+            if (this.slowInFlight < this.slowPool) this.toSlowPool(running);
+            else cutShort = attempts <= this.opts.retries;
+          }
+        }
+        if (
+          attempts > this.opts.retries || this.stopped || !retryable(lastError.kind) || cutShort
+        ) {
+          if (cutShort) this.stats.cutShort++;
           this.finish(job, { ok: false, attempts, attemptedAt, started, error: lastError });
           return;
         }
@@ -279,6 +419,12 @@ export class Poller {
         await sleep(delay / 2 + Math.random() * delay / 2);
       }
     }
+  }
+
+  /** The host timed out: until its next poll should have ended (two intervals and its attempts). */
+  private markTimedOut(job: PollJob): void {
+    const attempts = (this.opts.retries + 1) * this.opts.pollTimeoutMs;
+    this.timedOut.set(job.deviceIp, this.now() + 2 * job.intervalS * 1000 + attempts);
   }
 
   private finish(
@@ -292,10 +438,8 @@ export class Poller {
     },
   ): void {
     const durationMs = this.now() - r.started;
-    if (r.error?.class === "timeout") {
-      const attempts = (this.opts.retries + 1) * this.opts.pollTimeoutMs;
-      this.timedOut.set(job.deviceIp, this.now() + 2 * job.intervalS * 1000 + attempts);
-    } else this.timedOut.delete(job.deviceIp);
+    if (r.error?.class === "timeout") this.markTimedOut(job);
+    else this.timedOut.delete(job.deviceIp);
     if (r.ok) this.stats.ok++;
     else {
       this.stats.failed++;

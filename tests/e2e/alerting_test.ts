@@ -266,7 +266,7 @@ Deno.test({
         })).text();
         return /^nmslite_poller_timed_out_hosts 1$/m.test(text) && text;
       });
-      const lane = /^nmslite_poller_slow_lane\{kind="slots"\} (\d+)$/m.exec(slowMetrics);
+      const lane = /^nmslite_poller_slow_pool\{kind="slots"\} (\d+)$/m.exec(slowMetrics);
       assert(lane && Number(lane[1]) >= 1, slowMetrics.slice(0, 400));
       // and so does the overview's poller tile, as the server renders it
       const login = await fetch(`${server.url}/login`, {
@@ -282,7 +282,10 @@ Deno.test({
       const tile =
         /<div class="tile[^"]*"[^>]*>(?:(?!<\/div>).)*poller load(?:(?!<\/div>).)*<\/div>/s
           .exec(overview)?.[0] ?? "";
-      assert(/1 host not answering in time \(at most \d+ of \d+ polls/.test(tile), tile);
+      assert(
+        /1 host not answering in time \(\d+ slow polls wait outside the \d+ slots/.test(tile),
+        tile,
+      );
       await eventually(
         "the unreachable notification",
         () => Promise.resolve(webhooks().some((n) => n.problemId === unreachable.id)),

@@ -192,7 +192,7 @@ Deno.test("pollerSaturation: load over concurrency across Workers, skips summed"
       concurrency: 200,
       maxQueued: 800,
       skipped: { busy: 5, queue_full: 70 },
-      slow: { hosts: 12, inFlight: 50, lane: 50 },
+      slow: { hosts: 12, inFlight: 50, lane: 50, pool: 1600 },
     },
     {
       ...base,
@@ -213,7 +213,7 @@ Deno.test("pollerSaturation: load over concurrency across Workers, skips summed"
     maxQueued: 1600,
     skipped: { busy: 6, queue_full: 70 },
     // a Worker that reports no slow lane (an older one) adds nothing to it
-    slow: { hosts: 12, inFlight: 50, lane: 50 },
+    slow: { hosts: 12, inFlight: 50, lane: 50, pool: 1600 },
   });
   assertEquals(pollerSaturation([]).ratio, 0);
 });
@@ -248,7 +248,7 @@ Deno.test("poller: loadMs integrates the polls queued and running over time, she
   assertEquals(poller.loadMs / 7_000, 11 / 7);
 });
 
-Deno.test("poller: hosts whose last poll timed out hold at most the slow lane's slots", async () => {
+Deno.test("poller: hosts whose last poll timed out start outside the slots, one lane's worth at a time", async () => {
   const clock = { now: START };
   const dead = new Set(["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4", "10.9.0.5", "10.9.0.6"]);
   let deadHang = false;
@@ -288,7 +288,7 @@ Deno.test("poller: hosts whose last poll timed out hold at most the slow lane's 
   deadIps.forEach((ip, i) => poller.submit(job(100 + i, ip), plugin));
   await poller.idle();
   assertEquals(outcomes.map((o) => o.errorClass), deadIps.map(() => "timeout"));
-  assertEquals(poller.slow, { hosts: 6, inFlight: 0, lane: 1 });
+  assertEquals(poller.slow, { hosts: 6, inFlight: 0, lane: 1, pool: 32 });
 
   // next round: they hang until the test lets them go; healthy hosts are due too
   deadHang = true;
@@ -296,8 +296,8 @@ Deno.test("poller: hosts whose last poll timed out hold at most the slow lane's 
   deadIps.forEach((ip, i) => poller.submit(job(100 + i, ip), plugin));
   for (let i = 1; i <= 8; i++) poller.submit(job(i), plugin);
   await settle();
-  assertEquals(poller.active, 4);
-  assertEquals(poller.slow.inFlight, 1, "one slot for the hosts that timed out");
+  assertEquals(poller.active, 5, "the four slots for hosts that answer, the lane's one outside");
+  assertEquals(poller.slow.inFlight, 1, "one poll at a time for the hosts that timed out");
   assertEquals(started.filter((ip) => dead.has(ip)).length, 1);
   // every healthy poll runs and finishes while the dead host's poll still hangs
   while (started.filter((ip) => !dead.has(ip)).length < 8 || held.some((h) => !dead.has(h.ip))) {
@@ -321,7 +321,11 @@ Deno.test("poller: hosts whose last poll timed out hold at most the slow lane's 
     await settle();
   }
   await poller.idle();
-  assertEquals(poller.slow, { hosts: 0, inFlight: 0, lane: 1 }, "every host answered in the end");
+  assertEquals(
+    poller.slow,
+    { hosts: 0, inFlight: 0, lane: 1, pool: 32 },
+    "every host answered in the end",
+  );
 });
 
 Deno.test("poller: a full queue gives up a timed-out host's waiting poll for one to a host that answers", async () => {
@@ -370,16 +374,16 @@ Deno.test("poller: a full queue gives up a timed-out host's waiting poll for one
   await settle();
   assertEquals(started, [100]);
   assertEquals(poller.queued, 2);
-  // three healthy polls take the free slots at once
-  for (const id of [1, 2, 3]) assertEquals(poller.submit(job(id), plugin), "queued");
+  // four healthy polls take the four slots at once (the dead one runs outside them)
+  for (const id of [1, 2, 3, 4]) assertEquals(poller.submit(job(id), plugin), "queued");
   await settle();
-  assertEquals(poller.active, 4);
+  assertEquals(poller.active, 5);
   // the next two take the places of the newest dead polls waiting; the one after is refused
-  assertEquals(poller.submit(job(4), plugin), "queued");
-  assertEquals(dropped, [102]);
   assertEquals(poller.submit(job(5), plugin), "queued");
+  assertEquals(dropped, [102]);
+  assertEquals(poller.submit(job(6), plugin), "queued");
   assertEquals(dropped, [102, 101]);
-  assertEquals(poller.submit(job(6), plugin), "queue_full", "no dead poll left to give way");
+  assertEquals(poller.submit(job(7), plugin), "queue_full", "no dead poll left to give way");
   assertEquals(poller.stats.skipped.queue_full, 4, "every poll that left counts once");
   assertEquals(poller.queued, 2);
   // a dropped poll is no longer pending: its monitor is refused for the full queue, not as busy
@@ -391,7 +395,7 @@ Deno.test("poller: a full queue gives up a timed-out host's waiting poll for one
     await settle();
   }
   await poller.idle();
-  assertEquals(started.sort((a, b) => a - b), [1, 2, 3, 4, 5, 100]);
+  assertEquals(started.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 100]);
 });
 
 Deno.test("poller: a timed-out host that is not polled again is forgotten after two intervals and its attempts", async () => {
@@ -416,4 +420,135 @@ Deno.test("poller: a timed-out host that is not polled again is forgotten after 
   assertEquals(poller.slow.hosts, 1);
   clock.now += 1; // deactivated or deleted in the meantime: no longer counted as silent
   assertEquals(poller.slow.hosts, 0);
+});
+
+/** A poller whose polls hang or time out by host, as the test says; the rest are held. */
+function byHost(
+  opts: { concurrency: number; slowPool: number; slowAfterMs: number; retries?: number },
+  clock?: { now: number },
+) {
+  const mode = new Map<string, "timeout">();
+  const waiting: { id: number; release(): void }[] = [];
+  const started: number[] = [];
+  const outcomes: PollOutcome[] = [];
+  const poller = new Poller({
+    concurrency: opts.concurrency,
+    slowPool: opts.slowPool,
+    slowLane: 1,
+    slowAfterMs: opts.slowAfterMs,
+    perHostLimit: 1,
+    pollTimeoutMs: 3_600_000,
+    retries: opts.retries ?? 0,
+    backoffBaseMs: 1,
+    ...(clock ? { now: () => clock.now } : {}),
+    getCredential: () => Promise.resolve(credential),
+    collect: (j) => {
+      started.push(j.monitorId);
+      if (mode.get(j.deviceIp) === "timeout") {
+        return Promise.reject(new PollTimeoutError("no answer in time"));
+      }
+      return new Promise<MetricSample>((resolve) =>
+        waiting.push({
+          id: j.monitorId,
+          release: () => resolve({ monitorId: j.monitorId, ts: START } as MetricSample),
+        })
+      );
+    },
+    onSample: () => {},
+    onOutcome: (o) => outcomes.push(o),
+  });
+  const settle = () => new Promise((r) => setTimeout(r, 0));
+  const drain = async () => {
+    for (let rounds = 0; poller.active + poller.queued > 0 && rounds < 1000; rounds++) {
+      for (const w of waiting.splice(0)) w.release();
+      await settle();
+    }
+    await poller.idle();
+  };
+  return { poller, mode, waiting, started, outcomes, settle, drain };
+}
+
+Deno.test("poller: a poll still running after slowAfterMs leaves its slot for the slow pool, while the pool has room", async () => {
+  const clock = { now: START };
+  const { poller, started, settle, drain } = byHost(
+    { concurrency: 2, slowPool: 2, slowAfterMs: 1_000 },
+    clock,
+  );
+  for (const id of [1, 2, 3]) poller.submit(job(id), plugin);
+  await settle();
+  assertEquals([started, poller.queued], [[1, 2], 1]);
+  clock.now += 999;
+  poller.submit(job(4), plugin);
+  assertEquals([started, poller.queued], [[1, 2], 2], "not slow yet");
+  clock.now += 1;
+  poller.submit(job(5), plugin);
+  await settle();
+  assertEquals(started, [1, 2, 3, 4], "1 and 2 moved out: 3 and 4 took their slots");
+  assertEquals([poller.stats.slowed, poller.slow.inFlight, poller.active], [2, 2, 4]);
+  clock.now += 1_000;
+  poller.submit(job(6), plugin);
+  await settle();
+  assertEquals(started, [1, 2, 3, 4], "3 and 4 are slow too, but the pool is full");
+  assertEquals([poller.stats.slowed, poller.queued], [2, 2]);
+  await drain();
+  assertEquals(started.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6]);
+  assertEquals(poller.slow.inFlight, 0);
+});
+
+Deno.test("poller: with every slot taken by polls that hang, a timer moves them out when they turn slow", async () => {
+  const { poller, started, drain } = byHost({ concurrency: 1, slowPool: 4, slowAfterMs: 20 });
+  poller.submit(job(1), plugin);
+  poller.submit(job(2), plugin);
+  // nothing else is submitted and nothing finishes: only the poller's own timer can start 2
+  for (let i = 0; i < 500 && !started.includes(2); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assertEquals(started, [1, 2]);
+  assertEquals(poller.stats.slowed, 1);
+  await drain();
+});
+
+Deno.test("poller: an attempt that times out marks its host at once; the retries wait in the slow pool, or are cut short when it is full", async () => {
+  const { poller, mode, waiting, outcomes, settle, drain } = byHost({
+    concurrency: 1,
+    slowPool: 1,
+    slowAfterMs: 3_600_000,
+    retries: 2,
+  });
+  // a host that times out on every attempt: marked at the first, retried in the slow pool
+  mode.set("10.9.3.1", "timeout");
+  poller.submit(job(1, "10.9.3.1"), plugin);
+  await poller.idle();
+  assertEquals(outcomes.map((o) => [o.monitorId, o.attempts, o.errorClass]), [[1, 3, "timeout"]]);
+  assertEquals([poller.stats.slowed, poller.stats.cutShort, poller.slow.hosts], [1, 0, 1]);
+
+  // now it hangs, in the slow pool (its host timed out last time): the pool is full
+  mode.delete("10.9.3.1");
+  poller.submit(job(1, "10.9.3.1"), plugin);
+  await settle();
+  assertEquals([poller.slow.inFlight, waiting.map((w) => w.id)], [1, [1]]);
+  // a host not yet known to be silent times out in the only slot: no room to wait for its
+  // retries, so its poll ends at the first timeout and the slot is free for the next poll
+  mode.set("10.9.3.2", "timeout");
+  poller.submit(job(2, "10.9.3.2"), plugin);
+  poller.submit(job(3), plugin);
+  await settle();
+  await settle();
+  assertEquals(outcomes.at(-1)!.monitorId, 2);
+  assertEquals([outcomes.at(-1)!.attempts, outcomes.at(-1)!.errorClass], [1, "timeout"]);
+  assertEquals(poller.stats.cutShort, 1);
+  assertEquals(poller.slow.hosts, 2, "marked at its first timeout");
+  assertEquals(waiting.map((w) => w.id), [1, 3], "the next poll took the slot");
+  await drain();
+});
+
+Deno.test("poller: forget drops the waiting polls of monitors that left the schedule, not running ones", async () => {
+  const { poller, started, drain } = held({ concurrency: 1, maxQueued: 8 });
+  for (const id of [1, 2, 3, 4]) poller.submit(job(id), plugin);
+  assertEquals([poller.active, poller.queued], [1, 3]);
+  assertEquals(poller.forget([1, 3, 77]).map((j) => j.monitorId), [3], "1 runs: it finishes");
+  assertEquals(poller.queued, 2);
+  assertEquals(poller.submit(job(3), plugin), "queued", "no longer pending");
+  await drain();
+  assertEquals(started, [1, 2, 4, 3]);
 });

@@ -1,7 +1,8 @@
 /**
  * The real poller Worker sheds: its polls hang on a credential the test has not answered yet, a
  * monitor already in the Worker is not taken again, the wait queue holds polling.max_queued, and
- * the stats it posts count both kinds of skipped deadlines.
+ * the stats it posts count both kinds of skipped deadlines; a monitor that leaves the schedule has
+ * its waiting poll dropped and reported as finished.
  */
 import { assertEquals } from "../helpers/assert.ts";
 import type { PollerCommand, PollerEvent, PollerStats, PollJob } from "../../lib/messages.ts";
@@ -23,6 +24,7 @@ Deno.test("poller Worker: one poll per monitor, a bounded queue, skips counted",
   });
   const stats: PollerStats[] = [];
   const held: number[] = [];
+  const finished: number[] = [];
   let release = false;
   let stopped: () => void = () => {};
   const stoppedP = new Promise<void>((r) => (stopped = r));
@@ -35,6 +37,7 @@ Deno.test("poller Worker: one poll per monitor, a bounded queue, skips counted",
       if (release) refuse(ev.requestId);
       else held.push(ev.requestId);
     } else if (ev.type === "stats") stats.push(ev.stats);
+    else if (ev.type === "finished") finished.push(...ev.monitorIds);
     else if (ev.type === "stopped") stopped();
   };
   const nextStats = async () => {
@@ -69,12 +72,18 @@ Deno.test("poller Worker: one poll per monitor, a bounded queue, skips counted",
     assertEquals(s.concurrency, 1);
     assertEquals(s.maxQueued, 2);
     assertEquals(s.skipped, { busy: 3, queue_full: 3 });
+    // monitor 3 is disabled while its poll waits: the poll is dropped and reported as left
+    // (99 is in no Worker's queue: nothing happens to it)
+    send({ type: "forget", monitorIds: [3, 99] });
+    assertEquals((await nextStats()).queued, 1);
+    while (!finished.includes(3)) await new Promise((r) => setTimeout(r, 10));
+    assertEquals(finished.includes(99), false);
     // let everything finish (refused credential: not retried), then nothing is left
     release = true;
     for (const id of held.splice(0)) refuse(id);
     for (;;) {
       const done = await nextStats();
-      if (done.polls.failed === 3) {
+      if (done.polls.failed === 2) {
         assertEquals(done.inFlight + done.queued, 0);
         break;
       }
