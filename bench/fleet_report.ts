@@ -152,14 +152,12 @@ export function report(r: RunResult): string {
     ["max in flight | queued | queue depth", `${inFlightMax} | ${queuedMax} | ${depthMax}`],
     ["failed polls by class (window)", failureClasses(end, start)],
     ["failed polls by class (whole run)", failureClasses(f)],
-    ...(r.silent
-      ? [[
-        "hosts timed out | slow polls outside the slots, of the pool (max over scrapes)",
-        `${Math.max(...window.map((s) => value(s, "nmslite_poller_timed_out_hosts")))} | ${
-          Math.max(...window.map((s) => value(s, "nmslite_poller_slow_pool", 'kind="in_flight"')))
-        } of ${value(end, "nmslite_poller_slow_pool", 'kind="slots"')}`,
-      ] as [string, string]]
-      : []),
+    [
+      "hosts timed out | slow polls outside the slots, of the pool (max over scrapes)",
+      `${Math.max(...window.map((s) => value(s, "nmslite_poller_timed_out_hosts")))} | ${
+        Math.max(...window.map((s) => value(s, "nmslite_poller_slow_pool", 'kind="in_flight"')))
+      } of ${value(end, "nmslite_poller_slow_pool", 'kind="slots"')}`,
+    ],
     [
       "API on new connections: ok | failed",
       `${api.ok} | ${api.failed}${api.errors.length ? ` (${api.errors.join("; ")})` : ""}`,

@@ -286,9 +286,14 @@ export interface PollerStats {
   workerId: number;
   inFlight: number;
   queued: number;
-  /** polls queued or running, averaged over time since the Worker's previous report */
+  /**
+   * polls in the slots or waiting for one (not those to silent hosts: lib/polling/poller.ts),
+   * now; absent from an older Worker: inFlight + queued
+   */
+  load?: number;
+  /** that load, averaged over time since the Worker's previous report */
   loadAverage?: number;
-  /** polls queued or running, integrated over time since the Worker started (poll-ms) */
+  /** that load, integrated over time since the Worker started (poll-ms) */
   loadMs?: number;
   /** polls that may run at once, and wait, in this Worker */
   concurrency?: number;

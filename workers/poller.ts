@@ -186,6 +186,7 @@ function stats() {
     workerId,
     inFlight: poller?.active ?? 0,
     queued: poller?.queued ?? 0,
+    load: poller?.load ?? 0,
     ...load(),
     concurrency: poller?.concurrency ?? 0,
     maxQueued: poller?.maxQueued ?? 0,

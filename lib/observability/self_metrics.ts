@@ -179,8 +179,8 @@ export function pollerSaturation(
     slow.inFlight += p.slow?.inFlight ?? 0;
     slow.lane += p.slow?.lane ?? 0;
     slow.pool += p.slow?.pool ?? 0;
-    load += p.inFlight + p.queued;
-    average += p.loadAverage ?? p.inFlight + p.queued;
+    load += p.load ?? p.inFlight + p.queued;
+    average += p.loadAverage ?? p.load ?? p.inFlight + p.queued;
     loadMs += p.loadMs ?? 0;
     capacity += p.concurrency ?? 0;
     maxQueued += p.maxQueued ?? 0;
@@ -206,7 +206,7 @@ function saturation(
   const sat = pollerSaturation(pollers, shed);
   out.gauge(
     "nmslite_poller_saturation",
-    "Polls running and queued over the polls the poller Workers may run at once (above 1: polls wait)",
+    "Polls in the poller Workers' slots and waiting for one, over the slots (above 1: polls wait); polls to hosts that do not answer (the slow pool) do not count",
     sat.ratio,
   );
   out.gauge(
@@ -216,7 +216,7 @@ function saturation(
   );
   out.counter(
     "nmslite_poller_load_seconds_total",
-    "Polls queued or running in the poller Workers, integrated over time: rate() over a window, divided by the concurrency, is the saturation averaged over that window",
+    "Polls in the poller Workers' slots and waiting for one, integrated over time: rate() over a window, divided by the concurrency, is the saturation averaged over that window",
     sat.loadSeconds,
   );
   out.gauge("nmslite_poller_capacity", "Polls the poller Workers may run, and hold waiting", [

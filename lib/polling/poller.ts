@@ -30,10 +30,12 @@
  * The slow pool's polls are waiting on sockets, not working: they cost a descriptor each, so
  * the pool is sized within the Worker's connection budget (defaultSlowPool).
  *
- * `saturation` is the load at this instant, which swings: the monitors of a scheduler slot fall
+ * The load is the polls in the slots and waiting for one (polls to silent hosts, in the slow
+ * pool or waiting for it, are not: more concurrency would not help them). `saturation` is the
+ * load over the concurrency at this instant, which swings: the monitors of a scheduler slot fall
  * due together, so a healthy poller is over its concurrency for a moment each second and idle
- * the rest. `loadMs` integrates the load over time (polls queued or running, times ms), so the
- * average over any span is the difference of two readings over the span's length.
+ * the rest. `loadMs` integrates the load over time (poll-ms), so the average over any span is
+ * the difference of two readings over the span's length.
  */
 import type { Credential, MetricSample, PluginSpec, PollJob, PollOutcome } from "../messages.ts";
 import { Histogram } from "../metrics/histogram.ts";
@@ -114,6 +116,8 @@ export interface SkippedCounts {
 interface Queued {
   job: PollJob;
   plugin: PluginSpec;
+  /** its host had timed out when it was queued: it waits for the slow pool, not for a slot */
+  slow: boolean;
 }
 
 /** A running poll: in the slow pool, or holding one of the `concurrency` slots. */
@@ -123,6 +127,8 @@ interface Running {
 
 export class Poller {
   private readonly queue: Queued[] = [];
+  /** queued polls marked `slow` */
+  private slowQueued = 0;
   /** monitors with a poll queued or running */
   private readonly pending = new Set<number>();
   /** running polls holding one of the `concurrency` slots, by when they started (oldest first) */
@@ -179,12 +185,20 @@ export class Poller {
   private accrue(): void {
     const t = this.now();
     if (t > this.loadAt) {
-      this.loadIntegral += (this.inFlight + this.queue.length) * (t - this.loadAt);
+      this.loadIntegral += this.load * (t - this.loadAt);
       this.loadAt = t;
     }
   }
 
-  /** Polls queued or running, integrated over time since the poller started (poll-ms). */
+  /**
+   * Polls in the slots or waiting for one: the slow pool's polls, and polls waiting for it, are
+   * waiting on hosts that do not answer, which more concurrency would not help.
+   */
+  get load(): number {
+    return this.fast.size + this.queue.length - this.slowQueued;
+  }
+
+  /** The load (polls in the slots or waiting for one), integrated over time (poll-ms). */
   get loadMs(): number {
     this.accrue();
     return this.loadIntegral;
@@ -222,9 +236,19 @@ export class Poller {
     return this.opts.concurrency;
   }
 
-  /** Polls queued and running over the Worker's concurrency: above 1, polls wait. */
+  /**
+   * Polls in the slots and waiting for one, over the Worker's concurrency: above 1, polls wait.
+   * (Polls to silent hosts, in the slow pool or waiting for it, do not count.)
+   */
   get saturation(): number {
-    return (this.inFlight + this.queue.length) / this.opts.concurrency;
+    return this.load / this.opts.concurrency;
+  }
+
+  /** Takes the queued poll at `index` out of the queue. */
+  private take(index: number): Queued {
+    const [q] = this.queue.splice(index, 1);
+    if (q.slow) this.slowQueued--;
+    return q;
   }
 
   /**
@@ -239,7 +263,9 @@ export class Poller {
     }
     this.pending.add(job.monitorId);
     this.accrue();
-    this.queue.push({ job, plugin });
+    const slow = this.timedOut.has(job.deviceIp);
+    if (slow) this.slowQueued++;
+    this.queue.push({ job, plugin, slow });
     this.pump();
     // Only waiting counts against the bound: a free slot may have taken the poll at once. When
     // the queue is over its bound, nothing left it, so the poll just pushed is the last one.
@@ -250,11 +276,11 @@ export class Poller {
       // and every other due poll would be refused.
       const victim = this.timedOut.has(job.deviceIp) ? -1 : this.lastSlowQueued();
       if (victim < 0) {
-        this.queue.pop();
+        this.take(this.queue.length - 1);
         this.pending.delete(job.monitorId);
         return "queue_full";
       }
-      const [dropped] = this.queue.splice(victim, 1);
+      const dropped = this.take(victim);
       this.pending.delete(dropped.job.monitorId);
       this.opts.onDropped?.(dropped.job);
     }
@@ -282,7 +308,7 @@ export class Poller {
     this.accrue();
     for (let i = this.queue.length - 1; i >= 0; i--) {
       if (!ids.has(this.queue[i].job.monitorId)) continue;
-      const [q] = this.queue.splice(i, 1);
+      const q = this.take(i);
       this.pending.delete(q.job.monitorId);
       dropped.push(q.job);
     }
@@ -306,6 +332,7 @@ export class Poller {
     this.accrue();
     for (const q of this.queue) this.pending.delete(q.job.monitorId);
     this.queue.length = 0;
+    this.slowQueued = 0;
   }
 
   private pump(): void {
@@ -321,7 +348,7 @@ export class Poller {
         (this.timedOut.has(q.job.deviceIp) ? laneFree : fastFree)
       );
       if (index < 0) break;
-      const [next] = this.queue.splice(index, 1);
+      const next = this.take(index);
       const running: Running = { slow: this.timedOut.has(next.job.deviceIp) };
       if (running.slow) this.slowInFlight++;
       else this.fast.set(running, this.now());
@@ -353,6 +380,7 @@ export class Poller {
   }
 
   private toSlowPool(running: Running): void {
+    this.accrue();
     this.fast.delete(running);
     running.slow = true;
     this.slowInFlight++;

@@ -298,6 +298,8 @@ Deno.test("poller: hosts whose last poll timed out start outside the slots, one 
   await settle();
   assertEquals(poller.active, 5, "the four slots for hosts that answer, the lane's one outside");
   assertEquals(poller.slow.inFlight, 1, "one poll at a time for the hosts that timed out");
+  // the load is what the slots could take: 4 running and 4 healthy waiting, not the dead ones
+  assertEquals([poller.queued, poller.load, poller.saturation], [9, 8, 2]);
   assertEquals(started.filter((ip) => dead.has(ip)).length, 1);
   // every healthy poll runs and finishes while the dead host's poll still hangs
   while (started.filter((ip) => !dead.has(ip)).length < 8 || held.some((h) => !dead.has(h.ip))) {
