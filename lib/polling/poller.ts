@@ -339,7 +339,7 @@ export class Poller {
     this.slowDown();
     while (this.queue.length > 0) {
       const fastFree = this.fast.size < this.opts.concurrency;
-      const laneFree = this.slowInFlight < this.slowLane;
+      const laneFree = this.slowInFlight < this.slowLane && this.timedOut.size > 0;
       if (!fastFree && !laneFree) break;
       // the first queued job whose host has a free slot, in the pool its host's last poll
       // calls for (the slow pool, for a host whose last poll timed out); others wait their turn
@@ -431,8 +431,10 @@ export class Poller {
           // waits for its retries in the slow pool, or gives its slot back if that is full
           this.markTimedOut(job);
           if (!running.slow) {
-            if (this.slowInFlight < this.slowPool) this.toSlowPool(running);
-            else cutShort = attempts <= this.opts.retries;
+            if (this.slowInFlight < this.slowPool) {
+              this.toSlowPool(running);
+              this.pump(); // its slot is free for a waiting poll
+            } else cutShort = attempts <= this.opts.retries;
           }
         }
         if (

@@ -429,7 +429,7 @@ function byHost(
   opts: { concurrency: number; slowPool: number; slowAfterMs: number; retries?: number },
   clock?: { now: number },
 ) {
-  const mode = new Map<string, "timeout">();
+  const mode = new Map<string, "timeout" | "timeout-once">();
   const waiting: { id: number; release(): void }[] = [];
   const started: number[] = [];
   const outcomes: PollOutcome[] = [];
@@ -446,9 +446,9 @@ function byHost(
     getCredential: () => Promise.resolve(credential),
     collect: (j) => {
       started.push(j.monitorId);
-      if (mode.get(j.deviceIp) === "timeout") {
-        return Promise.reject(new PollTimeoutError("no answer in time"));
-      }
+      const m = mode.get(j.deviceIp);
+      if (m === "timeout-once") mode.delete(j.deviceIp);
+      if (m) return Promise.reject(new PollTimeoutError("no answer in time"));
       return new Promise<MetricSample>((resolve) =>
         waiting.push({
           id: j.monitorId,
@@ -553,4 +553,22 @@ Deno.test("poller: forget drops the waiting polls of monitors that left the sche
   assertEquals(poller.submit(job(3), plugin), "queued", "no longer pending");
   await drain();
   assertEquals(started, [1, 2, 4, 3]);
+});
+
+Deno.test("poller: an attempt that times out gives its slot to a waiting poll at once, and retries in the slow pool", async () => {
+  const { poller, mode, started, drain } = byHost({
+    concurrency: 1,
+    slowPool: 4,
+    slowAfterMs: 3_600_000,
+    retries: 1,
+  });
+  mode.set("10.9.4.1", "timeout-once"); // then its retry hangs
+  poller.submit(job(1, "10.9.4.1"), plugin);
+  poller.submit(job(2), plugin);
+  for (let i = 0; i < 200 && started.length < 3; i++) {
+    await new Promise((r) => setTimeout(r, 5)); // the retry's backoff is a real 1-2 ms
+  }
+  assertEquals(started, [1, 2, 1], "2 took the slot; 1 retried outside it");
+  assertEquals([poller.active, poller.slow.inFlight, poller.slow.hosts], [2, 1, 1]);
+  await drain();
 });
