@@ -91,8 +91,9 @@ export function defaultSlowLane(concurrency: number): number {
 /**
  * The slow pool: eight rounds of the concurrency, within the Worker's connection budget when
  * there is one, and never below the lane. The first interval of a site gone dark puts each of
- * its hosts' first polls here for their timeouts and retries (~92 s); 1,600 slots hold that
- * for ~1,000 silent hosts per Worker at 60 s (their later polls take the lane).
+ * its hosts' first polls here for their timeouts and retries (~92 s, longer than the interval,
+ * so all of them at once): 1,600 slots hold that for 1,600 silent hosts a Worker (their later
+ * polls take the lane).
  */
 export function defaultSlowPool(concurrency: number, connections?: number): number {
   const room = connections === undefined ? Infinity : connections - concurrency;
@@ -135,7 +136,7 @@ export class Poller {
   private readonly fast = new Map<Running, number>();
   /** when the next poll becomes slow, while polls wait for a slot */
   private demotion: ReturnType<typeof setTimeout> | undefined;
-  /** polls queued or running, integrated over time up to `loadAt` (poll-ms) */
+  /** the load (`load`), integrated over time up to `loadAt` (poll-ms) */
   private loadIntegral = 0;
   private loadAt: number;
   readonly maxQueued: number;
