@@ -331,42 +331,23 @@ Deno.test("poller: hosts whose last poll timed out start outside the slots, one 
 });
 
 Deno.test("poller: a full queue gives up a timed-out host's waiting poll for one to a host that answers", async () => {
-  const dead = new Set(["10.9.1.1", "10.9.1.2", "10.9.1.3", "10.9.1.4"]);
-  let deadHang = false;
-  const held: (() => void)[] = [];
-  const started: number[] = [];
-  const dropped: number[] = [];
-  const poller = new Poller({
+  const { poller, mode, started, dropped, settle, drain } = byHost({
     concurrency: 4,
     maxQueued: 2,
-    perHostLimit: 1,
-    pollTimeoutMs: 3_600_000,
-    retries: 0,
-    backoffBaseMs: 1,
-    getCredential: () => Promise.resolve(credential),
-    collect: (j) => {
-      started.push(j.monitorId);
-      if (dead.has(j.deviceIp) && !deadHang) {
-        return Promise.reject(new PollTimeoutError("no answer in time"));
-      }
-      return new Promise<MetricSample>((resolve) =>
-        held.push(() => resolve({ monitorId: j.monitorId, ts: START } as MetricSample))
-      );
-    },
-    onSample: () => {},
-    onOutcome: () => {},
-    onDropped: (j) => dropped.push(j.monitorId),
+    slowPool: 32,
+    slowAfterMs: 3_600_000,
   });
-  const settle = () => new Promise((r) => setTimeout(r, 0));
+  const dead = new Set(["10.9.1.1", "10.9.1.2", "10.9.1.3", "10.9.1.4"]);
+  for (const ip of dead) mode.set(ip, "timeout");
   const deadJobs = [...dead].map((ip, i) => job(100 + i, ip));
   for (const j of deadJobs) poller.submit(j, plugin);
   await poller.idle();
   assertEquals(poller.slow.hosts, 4, "every dead host timed out once");
   started.length = 0;
 
-  // next round: the first dead poll takes the lane's one slot, two wait, the fourth finds the
-  // queue full and, being to a dead host itself, is refused
-  deadHang = true;
+  // next round (they hang now): the first dead poll takes the lane's one slot, two wait, the
+  // fourth finds the queue full and, being to a dead host itself, is refused
+  for (const ip of dead) mode.delete(ip);
   assertEquals(deadJobs.map((j) => poller.submit(j, plugin)), [
     "queued",
     "queued",
@@ -392,11 +373,7 @@ Deno.test("poller: a full queue gives up a timed-out host's waiting poll for one
   assertEquals(poller.submit(deadJobs[2], plugin), "queue_full");
   assertEquals(poller.stats.skipped.busy, 0);
 
-  for (let rounds = 0; poller.active + poller.queued > 0 && rounds < 100; rounds++) {
-    for (const release of held.splice(0)) release();
-    await settle();
-  }
-  await poller.idle();
+  await drain();
   assertEquals(started.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 100]);
 });
 
@@ -426,15 +403,23 @@ Deno.test("poller: a timed-out host that is not polled again is forgotten after 
 
 /** A poller whose polls hang or time out by host, as the test says; the rest are held. */
 function byHost(
-  opts: { concurrency: number; slowPool: number; slowAfterMs: number; retries?: number },
+  opts: {
+    concurrency: number;
+    slowPool: number;
+    slowAfterMs: number;
+    retries?: number;
+    maxQueued?: number;
+  },
   clock?: { now: number },
 ) {
   const mode = new Map<string, "timeout" | "timeout-once">();
   const waiting: { id: number; release(): void }[] = [];
   const started: number[] = [];
   const outcomes: PollOutcome[] = [];
+  const dropped: number[] = [];
   const poller = new Poller({
     concurrency: opts.concurrency,
+    maxQueued: opts.maxQueued,
     slowPool: opts.slowPool,
     slowLane: 1,
     slowAfterMs: opts.slowAfterMs,
@@ -458,6 +443,7 @@ function byHost(
     },
     onSample: () => {},
     onOutcome: (o) => outcomes.push(o),
+    onDropped: (j) => dropped.push(j.monitorId),
   });
   const settle = () => new Promise((r) => setTimeout(r, 0));
   const drain = async () => {
@@ -467,7 +453,7 @@ function byHost(
     }
     await poller.idle();
   };
-  return { poller, mode, waiting, started, outcomes, settle, drain };
+  return { poller, mode, waiting, started, outcomes, dropped, settle, drain };
 }
 
 Deno.test("poller: a poll still running after slowAfterMs leaves its slot for the slow pool, while the pool has room", async () => {
