@@ -282,6 +282,21 @@ export type PollerEvent =
   | { type: "finished"; monitorIds: number[] }
   | { type: "stopped" };
 
+/**
+ * A Worker's slow pool (lib/polling/poller.ts): hosts whose last poll timed out, polls in the
+ * pool, the lane (below which timed-out hosts' polls start) and the pool's size; and, as
+ * counters, polls moved into the pool while running and polls that ended at a timeout without
+ * their retries because the pool was full (absent from an older Worker)
+ */
+export interface SlowStats {
+  hosts: number;
+  inFlight: number;
+  lane: number;
+  pool: number;
+  moved?: number;
+  cutShort?: number;
+}
+
 export interface PollerStats {
   workerId: number;
   inFlight: number;
@@ -311,7 +326,7 @@ export interface PollerStats {
    * hosts whose last poll timed out, polls in the slow pool, the lane (below which timed-out
    * hosts' polls start) and the pool's size (lib/polling/poller.ts)
    */
-  slow?: { hosts: number; inFlight: number; lane: number; pool: number };
+  slow?: SlowStats;
   /** the Worker's WinRM connections against its descriptor budget */
   connections?: { max: number; open: number; idle: number; waiting: number; evicted: number };
 }

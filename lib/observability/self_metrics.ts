@@ -9,7 +9,7 @@ import { type Labels, PrometheusText } from "./prometheus.ts";
 import { DEVICE_STATUSES, devicesRepo } from "../db/devices.ts";
 import { Histogram } from "../metrics/histogram.ts";
 import { DURATION_BUCKETS_MS } from "../polling/poller.ts";
-import type { PollerStats } from "../messages.ts";
+import type { PollerStats, SlowStats } from "../messages.ts";
 import { sumFailureCounts } from "../polling/failure_class.ts";
 import type { AlertingRuntime } from "../alerting/runtime.ts";
 import { SEVERITIES } from "../alerting/notification.ts";
@@ -156,11 +156,8 @@ export interface PollerLoad {
   capacity: number;
   maxQueued: number;
   skipped: { busy: number; queue_full: number };
-  /**
-   * hosts whose last poll timed out, polls in the slow pool, the lane (below which timed-out
-   * hosts' polls start) and the pool's size (lib/polling/poller.ts)
-   */
-  slow: { hosts: number; inFlight: number; lane: number; pool: number };
+  /** the Workers' slow pools, summed (SlowStats, lib/messages.ts) */
+  slow: Required<SlowStats>;
 }
 
 /**
@@ -173,12 +170,14 @@ export function pollerSaturation(
 ): PollerLoad {
   let load = 0, average = 0, loadMs = 0, capacity = 0, maxQueued = 0;
   let busy = shed?.busy ?? 0, queueFull = shed?.queue_full ?? 0;
-  const slow = { hosts: 0, inFlight: 0, lane: 0, pool: 0 };
+  const slow = { hosts: 0, inFlight: 0, lane: 0, pool: 0, moved: 0, cutShort: 0 };
   for (const p of pollers) {
     slow.hosts += p.slow?.hosts ?? 0;
     slow.inFlight += p.slow?.inFlight ?? 0;
     slow.lane += p.slow?.lane ?? 0;
     slow.pool += p.slow?.pool ?? 0;
+    slow.moved += p.slow?.moved ?? 0;
+    slow.cutShort += p.slow?.cutShort ?? 0;
     load += p.load ?? p.inFlight + p.queued;
     average += p.loadAverage ?? p.load ?? p.inFlight + p.queued;
     loadMs += p.loadMs ?? 0;
@@ -243,6 +242,14 @@ function saturation(
       [{ kind: "in_flight" }, sat.slow.inFlight],
       [{ kind: "lane" }, sat.slow.lane],
       [{ kind: "slots" }, sat.slow.pool],
+    ],
+  );
+  out.counter(
+    "nmslite_poller_slow_polls_total",
+    "Polls moved into the slow pool while running (moved), and polls that ended at a timeout without their retries because the slow pool was full (cut_short)",
+    [
+      [{ event: "moved" }, sat.slow.moved],
+      [{ event: "cut_short" }, sat.slow.cutShort],
     ],
   );
 }

@@ -37,7 +37,14 @@
  * the rest. `loadMs` integrates the load over time (poll-ms), so the average over any span is
  * the difference of two readings over the span's length.
  */
-import type { Credential, MetricSample, PluginSpec, PollJob, PollOutcome } from "../messages.ts";
+import type {
+  Credential,
+  MetricSample,
+  PluginSpec,
+  PollJob,
+  PollOutcome,
+  SlowStats,
+} from "../messages.ts";
 import { Histogram } from "../metrics/histogram.ts";
 import { emptyFailureCounts, type FailureClass, failureClass } from "./failure_class.ts";
 
@@ -221,7 +228,7 @@ export class Poller {
    * hosts whose last poll timed out, polls in the slow pool, the lane (below which timed-out
    * hosts' polls start) and the pool's size
    */
-  get slow(): { hosts: number; inFlight: number; lane: number; pool: number } {
+  get slow(): SlowStats {
     const now = this.now();
     for (const [ip, until] of this.timedOut) if (until <= now) this.timedOut.delete(ip);
     return {
@@ -229,6 +236,8 @@ export class Poller {
       inFlight: this.slowInFlight,
       lane: this.slowLane,
       pool: this.slowPool,
+      moved: this.stats.slowed,
+      cutShort: this.stats.cutShort,
     };
   }
 

@@ -268,6 +268,9 @@ Deno.test({
       });
       const lane = /^nmslite_poller_slow_pool\{kind="slots"\} (\d+)$/m.exec(slowMetrics);
       assert(lane && Number(lane[1]) >= 1, slowMetrics.slice(0, 400));
+      // its poll hung past the move-over time (1 s at this timeout): it left the slots
+      const moved = /^nmslite_poller_slow_polls_total\{event="moved"\} (\d+)$/m.exec(slowMetrics);
+      assert(moved && Number(moved[1]) >= 1, slowMetrics.slice(0, 400));
       // and so does the overview's poller tile, as the server renders it
       const login = await fetch(`${server.url}/login`, {
         method: "POST",

@@ -192,7 +192,7 @@ Deno.test("pollerSaturation: load over concurrency across Workers, skips summed"
       concurrency: 200,
       maxQueued: 800,
       skipped: { busy: 5, queue_full: 70 },
-      slow: { hosts: 12, inFlight: 50, lane: 50, pool: 1600 },
+      slow: { hosts: 12, inFlight: 50, lane: 50, pool: 1600, moved: 40, cutShort: 3 },
     },
     {
       ...base,
@@ -213,7 +213,7 @@ Deno.test("pollerSaturation: load over concurrency across Workers, skips summed"
     maxQueued: 1600,
     skipped: { busy: 6, queue_full: 70 },
     // a Worker that reports no slow lane (an older one) adds nothing to it
-    slow: { hosts: 12, inFlight: 50, lane: 50, pool: 1600 },
+    slow: { hosts: 12, inFlight: 50, lane: 50, pool: 1600, moved: 40, cutShort: 3 },
   });
   assertEquals(pollerSaturation([]).ratio, 0);
 });
@@ -288,7 +288,8 @@ Deno.test("poller: hosts whose last poll timed out start outside the slots, one 
   deadIps.forEach((ip, i) => poller.submit(job(100 + i, ip), plugin));
   await poller.idle();
   assertEquals(outcomes.map((o) => o.errorClass), deadIps.map(() => "timeout"));
-  assertEquals(poller.slow, { hosts: 6, inFlight: 0, lane: 1, pool: 32 });
+  // each retried in the slow pool after its first attempt's timeout
+  assertEquals(poller.slow, { hosts: 6, inFlight: 0, lane: 1, pool: 32, moved: 6, cutShort: 0 });
 
   // next round: they hang until the test lets them go; healthy hosts are due too
   deadHang = true;
@@ -325,7 +326,8 @@ Deno.test("poller: hosts whose last poll timed out start outside the slots, one 
   await poller.idle();
   assertEquals(
     poller.slow,
-    { hosts: 0, inFlight: 0, lane: 1, pool: 32 },
+    // the second round started in the pool: nothing more moved into it
+    { hosts: 0, inFlight: 0, lane: 1, pool: 32, moved: 6, cutShort: 0 },
     "every host answered in the end",
   );
 });
@@ -508,7 +510,7 @@ Deno.test("poller: an attempt that times out marks its host at once; the retries
   poller.submit(job(1, "10.9.3.1"), plugin);
   await poller.idle();
   assertEquals(outcomes.map((o) => [o.monitorId, o.attempts, o.errorClass]), [[1, 3, "timeout"]]);
-  assertEquals([poller.stats.slowed, poller.stats.cutShort, poller.slow.hosts], [1, 0, 1]);
+  assertEquals([poller.slow.moved, poller.slow.cutShort, poller.slow.hosts], [1, 0, 1]);
 
   // now it hangs, in the slow pool (its host timed out last time): the pool is full
   mode.delete("10.9.3.1");
@@ -524,7 +526,7 @@ Deno.test("poller: an attempt that times out marks its host at once; the retries
   await settle();
   assertEquals(outcomes.at(-1)!.monitorId, 2);
   assertEquals([outcomes.at(-1)!.attempts, outcomes.at(-1)!.errorClass], [1, "timeout"]);
-  assertEquals(poller.stats.cutShort, 1);
+  assertEquals([poller.slow.moved, poller.slow.cutShort], [1, 1]);
   assertEquals(poller.slow.hosts, 2, "marked at its first timeout");
   assertEquals(waiting.map((w) => w.id), [1, 3], "the next poll took the slot");
   await drain();
