@@ -328,5 +328,13 @@ export interface PollerStats {
    */
   slow?: SlowStats;
   /** the Worker's WinRM connections against its descriptor budget */
-  connections?: { max: number; open: number; idle: number; waiting: number; evicted: number };
+  connections?: {
+    max: number;
+    open: number;
+    idle: number;
+    waiting: number;
+    evicted: number;
+    /** EMFILE/ENFILE on connect despite the budget (absent from an older Worker) */
+    exhausted?: number;
+  };
 }

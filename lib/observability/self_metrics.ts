@@ -257,7 +257,7 @@ function saturation(
 /** Failed polls by class, and the poller Workers' WinRM connections against their budget. */
 function pollFailures(out: PrometheusText, pollers: PollerStats[]) {
   const byClass = sumFailureCounts(pollers.map((p) => p.failedByClass));
-  const conns = { max: 0, open: 0, idle: 0, waiting: 0, evicted: 0 };
+  const conns = { max: 0, open: 0, idle: 0, waiting: 0, evicted: 0, exhausted: 0 };
   for (const p of pollers) {
     for (const k of Object.keys(conns) as (keyof typeof conns)[]) {
       conns[k] += p.connections?.[k] ?? 0;
@@ -282,6 +282,11 @@ function pollFailures(out: PrometheusText, pollers: PollerStats[]) {
     "nmslite_winrm_connections_evicted_total",
     "Idle WinRM connections closed to stay within the descriptor budget",
     conns.evicted,
+  );
+  out.counter(
+    "nmslite_winrm_descriptors_exhausted_total",
+    "WinRM connects that met EMFILE/ENFILE (the process out of descriptors despite the budget: something else took more than its reserve); the pool closes idle connections and retries",
+    conns.exhausted,
   );
 }
 

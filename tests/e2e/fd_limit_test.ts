@@ -130,6 +130,9 @@ for (const backend of backends()) {
           0,
           `no poll failed for want of descriptors (${failedBy})`,
         );
+        // planned, not recovered: no WinRM connect met EMFILE (the pool would retry after one)
+        assert(metrics.has("nmslite_winrm_descriptors_exhausted_total"));
+        assertEquals(value(metrics, "nmslite_winrm_descriptors_exhausted_total"), 0);
         assertEquals(apiFailures, [], "the API answered every request");
         assert(apiOk > 0);
         assert(peakFds < LIMIT, `the server stayed below its limit: ${peakFds} of ${LIMIT}`);
