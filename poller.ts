@@ -15,7 +15,8 @@ import { ConfigError, loadConfig, pluginDirOf } from "./lib/config.ts";
 import { setupLogging, stopLogging } from "./lib/log.ts";
 import { PollerNode } from "./lib/node/poller_node.ts";
 import { WORKER_URLS } from "./workers/urls.ts";
-import { raiseAndLogOpenFilesLimit } from "./lib/os/fd_limit.ts";
+import { fdBudgetForNode, raiseAndLogOpenFilesLimit } from "./lib/os/fd_limit.ts";
+import { configureConnectionBudget } from "./lib/winrm/budget.ts";
 
 const log = getLogger(["nmslite", "node"]);
 
@@ -39,6 +40,9 @@ async function main(): Promise<number> {
   const [hostname, port] = (env.NMSLITE_NODE_LISTEN ?? "127.0.0.1:9464").split(/:(?=\d+$)/);
   await setupLogging(config.log.level);
   raiseAndLogOpenFilesLimit();
+  // descriptors shared out as in the all-in-one: past the budget a poll reconnects, never fails
+  const fd = fdBudgetForNode(config.polling.pollers);
+  configureConnectionBudget(fd.main);
   let node: PollerNode;
   try {
     node = await PollerNode.start({
@@ -61,6 +65,7 @@ async function main(): Promise<number> {
         winrmPipelining: config.polling.winrm_pipelining,
         kerberosAllowRc4: config.kerberos.allow_rc4,
         pluginDir: pluginDirOf(config),
+        winrmConnections: fd.perPoller,
       },
     }, WORKER_URLS);
   } catch (err) {

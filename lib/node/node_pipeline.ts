@@ -39,6 +39,8 @@ export interface NodePipelineOptions {
   winrmPipelining: boolean;
   kerberosAllowRc4?: boolean;
   pluginDir: string;
+  /** WinRM connections per poller Worker (its descriptor budget, lib/os/fd_limit.ts) */
+  winrmConnections?: number;
   kvPath: string;
 }
 
@@ -110,6 +112,35 @@ export class NodePipeline {
     return sumFailureCounts([...this.pollerStats.values()].map((s) => s.failedByClass));
   }
 
+  /** the poller Workers' WinRM connections against their descriptor budget, summed */
+  connections(): {
+    open: number;
+    idle: number;
+    budget: number;
+    evicted: number;
+    exhausted: number;
+  } {
+    const c = { open: 0, idle: 0, budget: 0, evicted: 0, exhausted: 0 };
+    for (const s of this.pollerStats.values()) {
+      c.open += s.connections?.open ?? 0;
+      c.idle += s.connections?.idle ?? 0;
+      c.budget += s.connections?.max ?? 0;
+      c.evicted += s.connections?.evicted ?? 0;
+      c.exhausted += s.connections?.exhausted ?? 0;
+    }
+    return c;
+  }
+
+  /** due polls the Workers dropped (busy: the previous poll still ran; queue_full), summed */
+  skipped(): { busy: number; queue_full: number } {
+    const k = { busy: 0, queue_full: 0 };
+    for (const s of this.pollerStats.values()) {
+      k.busy += s.skipped?.busy ?? 0;
+      k.queue_full += s.skipped?.queue_full ?? 0;
+    }
+    return k;
+  }
+
   okPolls(): number {
     let n = 0;
     for (const s of this.pollerStats.values()) n += s.polls.ok;
@@ -169,6 +200,7 @@ export class NodePipeline {
         winrmPipelining: this.opts.winrmPipelining,
         kerberosAllowRc4: this.opts.kerberosAllowRc4,
         pluginDir: this.opts.pluginDir,
+        winrmConnections: this.opts.winrmConnections,
         resultDelayMs: RESULT_DELAY_MS,
       } satisfies PollerCommand,
     );

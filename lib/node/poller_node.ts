@@ -385,6 +385,7 @@ export class PollerNode {
   metrics(): string {
     const c = this.buffer.counts;
     const s = this.shipper.counts;
+    const conns = this.pipeline.connections();
     const lines = [
       "# TYPE nmslite_node_connected gauge",
       `nmslite_node_connected ${this.connected ? 1 : 0}`,
@@ -400,6 +401,20 @@ export class PollerNode {
       ...Object.entries(this.pipeline.failedByClass()).map(([cls, n]) =>
         `nmslite_node_polls_failed_total{class="${cls}"} ${n}`
       ),
+      "# TYPE nmslite_node_polls_skipped_total counter",
+      ...Object.entries(this.pipeline.skipped()).map(([reason, n]) =>
+        `nmslite_node_polls_skipped_total{reason="${reason}"} ${n}`
+      ),
+      "# TYPE nmslite_node_winrm_connections gauge",
+      `nmslite_node_winrm_connections{state="open"} ${conns.open}`,
+      `nmslite_node_winrm_connections{state="idle"} ${conns.idle}`,
+      `nmslite_node_winrm_connections{state="budget"} ${
+        Number.isFinite(conns.budget) ? conns.budget : -1
+      }`,
+      "# TYPE nmslite_node_winrm_connections_evicted_total counter",
+      `nmslite_node_winrm_connections_evicted_total ${conns.evicted}`,
+      "# TYPE nmslite_node_winrm_descriptors_exhausted_total counter",
+      `nmslite_node_winrm_descriptors_exhausted_total ${conns.exhausted}`,
       "# TYPE nmslite_node_buffered_batches gauge",
       `nmslite_node_buffered_batches ${c.buffered}`,
       "# TYPE nmslite_node_dropped_batches_total counter",

@@ -229,20 +229,60 @@ export function fdBudgetFor(
 ): FdBudget {
   const limit = openFilesLimit();
   const apiCap = config.server.max_connections;
-  const plan = planFdBudget({
-    limit: limit.soft,
-    inUse: openDescriptors() ?? 64,
-    apiConnections: typeof apiCap === "number" && apiCap > 0 ? apiCap : undefined,
-    databaseConnections: database === "postgres" ? config.database.max_connections : 0,
-    pollers: config.polling.pollers,
-  });
+  return logged(
+    planFdBudget({
+      limit: limit.soft,
+      inUse: openDescriptors() ?? 64,
+      apiConnections: typeof apiCap === "number" && apiCap > 0 ? apiCap : undefined,
+      databaseConnections: database === "postgres" ? config.database.max_connections : 0,
+      pollers: config.polling.pollers,
+    }),
+    config.polling.pollers,
+    "descriptors: limit {limit}, open {inUse}, reserved API {api} (of its cap {apiCap}), " +
+      "database {database}, queue and Workers {queueAndWorkers}, slack {slack}; WinRM {winrm}: " +
+      "{perPoller} per poller Worker ({pollers}), {main} for discovery",
+    { apiCap },
+  );
+}
+
+/** The listener of a poller node: /health and /metrics, for a scraper and an operator. */
+const NODE_LISTENER = 16;
+/**
+ * A poller node's links to the central: the assignment stream, the shipper's and the
+ * heartbeat's requests, discovery reports (fetch keeps a few alive), with room to reconnect.
+ */
+const NODE_CENTRAL_LINKS = 16;
+
+/**
+ * A poller node's budget (poller.ts): as the all-in-one's, with the node's small listener in
+ * the API's place and its links to the central in the database's; the main isolate's share
+ * serves the node's discovery runs and probes. Logged like fdBudgetFor.
+ */
+export function fdBudgetForNode(pollers: number): FdBudget {
+  return logged(
+    planFdBudget({
+      limit: openFilesLimit().soft,
+      inUse: openDescriptors() ?? 64,
+      apiConnections: NODE_LISTENER,
+      databaseConnections: NODE_CENTRAL_LINKS,
+      pollers,
+    }),
+    pollers,
+    "descriptors: limit {limit}, open {inUse}, reserved listener {api}, central links " +
+      "{database}, queue and Workers {queueAndWorkers}, slack {slack}; WinRM {winrm}: " +
+      "{perPoller} per poller Worker ({pollers}), {main} for discovery",
+  );
+}
+
+function logged(
+  plan: FdBudget,
+  pollers: number,
+  text: string,
+  extra: Record<string, unknown> = {},
+): FdBudget {
   const log = getLogger(["nmslite", "fd"]);
-  const props = { ...plan, pollers: config.polling.pollers, apiCap };
-  const text = "descriptors: limit {limit}, open {inUse}, reserved API {api} (of its cap " +
-    "{apiCap}), database " +
-    "{database}, queue and Workers {queueAndWorkers}, slack {slack}; WinRM {winrm}: " +
-    "{perPoller} per poller Worker ({pollers}), {main} for discovery";
-  if (plan.winrm < plan.main + config.polling.pollers * plan.perPoller) {
+  const props = { ...plan, pollers, ...extra };
+  if (plan.winrm < plan.main + pollers * plan.perPoller) {
     log.warning(text + " (the limit is too low for the reserves: raise it)", props);
   } else {
     log.info(text, props);

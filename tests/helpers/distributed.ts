@@ -313,6 +313,8 @@ export async function startNode(
     caFile?: string;
     enrolmentToken?: string;
     env?: Record<string, string>;
+    /** start the node under `ulimit -n nofile` (soft and hard, through bash) */
+    nofile?: number;
   },
 ): Promise<Proc & { dataDir: string; metrics(): Promise<Record<string, number>> }> {
   const port = await freePort();
@@ -333,9 +335,18 @@ export async function startNode(
     ...(opts.enrolmentToken ? { NMSLITE_ENROLMENT_TOKEN: opts.enrolmentToken } : {}),
     ...opts.env,
   };
+  const args = ["run", "--allow-all", v8FlagsArg(), "poller.ts"];
   const proc = spawn(
-    Deno.execPath(),
-    ["run", "--allow-all", v8FlagsArg(), "poller.ts"],
+    opts.nofile ? "bash" : Deno.execPath(),
+    opts.nofile
+      ? [
+        "-c",
+        `ulimit -Sn ${opts.nofile} && ulimit -Hn ${opts.nofile} && exec "$@"`,
+        "bash",
+        Deno.execPath(),
+        ...args,
+      ]
+      : args,
     env,
     `${opts.dir}/${opts.name}.log`,
     port,
