@@ -17,7 +17,10 @@
  * (`slowPool` slots, outside the concurrency), takes the rest:
  *
  * - a poll still running `slowAfterMs` after it started (5 s at the defaults; a poll takes tens
- *   of milliseconds) moves into the slow pool while it has room, and frees its slot;
+ *   of milliseconds) moves into the slow pool while it has room, and frees its slot; with the
+ *   pool full, it is cut short instead (a timeout, without its retries) when a poll waits for
+ *   its slot, so a site gone dark under a tight descriptor budget (a pool of 84 under
+ *   `ulimit -n 1024`) does not hold every slot for the whole timeout;
  * - an attempt that times out marks its host as timed out at once; a poll that is not in the
  *   slow pool by then and finds it full ends there, without its retries;
  * - a poll to a host whose last poll timed out starts in the slow pool, while fewer than
@@ -131,6 +134,10 @@ interface Queued {
 /** A running poll: in the slow pool, or holding one of the `concurrency` slots. */
 interface Running {
   slow: boolean;
+  /** ends the attempt under way at once, as a timeout (set while an attempt runs) */
+  cut?: (message: string) => void;
+  /** cut short to free its slot: the poll ends without its retries */
+  cutShort?: boolean;
 }
 
 export class Poller {
@@ -380,12 +387,35 @@ export class Poller {
     this.armSlowDown();
   }
 
-  /** Moves polls running `slowAfterMs` or longer into the slow pool, while it has room. */
+  /**
+   * Moves polls running `slowAfterMs` or longer into the slow pool, while it has room. With the
+   * pool full, such a poll is cut short (a timeout, without its retries) when a poll waits for
+   * its slot: hosts that do not answer cannot hold every slot for the whole timeout.
+   */
   private slowDown(): void {
-    const before = this.now() - this.slowAfterMs;
+    const now = this.now();
+    const before = now - this.slowAfterMs;
+    // polls waiting for a slot (not for the slow pool), less those a cut already frees
+    let wanted = this.queue.length - this.slowQueued;
     for (const [running, startedAt] of this.fast) {
-      if (startedAt > before || this.slowInFlight >= this.slowPool) return;
-      this.toSlowPool(running);
+      if (startedAt > before) return;
+      if (this.slowInFlight < this.slowPool) {
+        this.toSlowPool(running);
+        continue;
+      }
+      if (wanted <= 0) return;
+      if (running.cutShort) {
+        wanted--;
+        continue;
+      }
+      if (!running.cut) continue; // between attempts: its backoff ends soon
+      running.cutShort = true;
+      wanted--;
+      running.cut(
+        `no answer in ${Math.round(now - startedAt)} ms; cut short before the ` +
+          `${this.opts.pollTimeoutMs} ms timeout: the slow pool's ${this.slowPool} slots hold ` +
+          "polls to hosts that do not answer, and polls wait for this slot",
+      );
     }
   }
 
@@ -402,15 +432,23 @@ export class Poller {
    * slow (submissions and finished polls pump too; this covers a poller left with neither).
    */
   private armSlowDown(): void {
-    const waiting = this.queue.length > 0 && this.fast.size >= this.opts.concurrency &&
-      this.slowInFlight < this.slowPool && !this.stopped;
+    const waiting = this.queue.length > this.slowQueued &&
+      this.fast.size >= this.opts.concurrency && !this.stopped;
     if (!waiting) {
       clearTimeout(this.demotion);
       this.demotion = undefined;
       return;
     }
     if (this.demotion) return;
-    const oldest = this.fast.values().next().value!;
+    // the oldest poll not already cut short (those free their slots on their own)
+    let oldest: number | undefined;
+    for (const [running, startedAt] of this.fast) {
+      if (!running.cutShort) {
+        oldest = startedAt;
+        break;
+      }
+    }
+    if (oldest === undefined) return;
     this.demotion = setTimeout(() => {
       this.demotion = undefined;
       this.pump();
@@ -429,18 +467,20 @@ export class Poller {
         const sample = await withTimeout(
           (signal) => this.opts.collect(job, plugin, credential, signal),
           this.opts.pollTimeoutMs,
+          running,
         );
         this.opts.onSample(sample);
         this.finish(job, { ok: true, attempts, attemptedAt, started });
         return;
       } catch (err) {
         lastError = describe(err);
-        let cutShort = false;
+        // cut short by slowDown(): its slot goes to a waiting poll, without the retries
+        let cutShort = running.cutShort === true;
         if (lastError.class === "timeout") {
           // the host's next polls go to the lane from now, not after the retries; this poll
           // waits for its retries in the slow pool, or gives its slot back if that is full
           this.markTimedOut(job);
-          if (!running.slow) {
+          if (!running.slow && !cutShort) {
             if (this.slowInFlight < this.slowPool) {
               this.toSlowPool(running);
               this.pump(); // its slot is free for a waiting poll
@@ -526,21 +566,29 @@ function describe(err: unknown): ErrorInfo {
   return { message: e?.message ?? String(err), kind: e?.kind, class: failureClass(err) };
 }
 
-async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, ms: number): Promise<T> {
+/** Runs `fn` for at most `ms`; `running.cut` ends it sooner, as a timeout too. */
+async function withTimeout<T>(
+  fn: (signal: AbortSignal) => Promise<T>,
+  ms: number,
+  running: Running,
+): Promise<T> {
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
       fn(controller.signal),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          // reject before aborting, so the timeout (not the collector's abort error) is reported
-          reject(new PollTimeoutError(`poll timed out after ${ms} ms`));
+        // reject before aborting, so the timeout (not the collector's abort error) is reported
+        const end = (message: string) => {
+          reject(new PollTimeoutError(message));
           controller.abort();
-        }, ms);
+        };
+        running.cut = end;
+        timer = setTimeout(() => end(`poll timed out after ${ms} ms`), ms);
       }),
     ]);
   } finally {
+    running.cut = undefined;
     clearTimeout(timer);
   }
 }

@@ -458,9 +458,9 @@ function byHost(
   return { poller, mode, waiting, started, outcomes, dropped, settle, drain };
 }
 
-Deno.test("poller: a poll still running after slowAfterMs leaves its slot for the slow pool, while the pool has room", async () => {
+Deno.test("poller: a poll still running after slowAfterMs leaves its slot for the slow pool, or with the pool full is cut short for a waiting poll", async () => {
   const clock = { now: START };
-  const { poller, started, settle, drain } = byHost(
+  const { poller, started, outcomes, settle, drain } = byHost(
     { concurrency: 2, slowPool: 2, slowAfterMs: 1_000 },
     clock,
   );
@@ -475,13 +475,25 @@ Deno.test("poller: a poll still running after slowAfterMs leaves its slot for th
   await settle();
   assertEquals(started, [1, 2, 3, 4], "1 and 2 moved out: 3 and 4 took their slots");
   assertEquals([poller.stats.slowed, poller.slow.inFlight, poller.active], [2, 2, 4]);
-  clock.now += 1_000;
+  clock.now += 999;
   poller.submit(job(6), plugin);
   await settle();
-  assertEquals(started, [1, 2, 3, 4], "3 and 4 are slow too, but the pool is full");
-  assertEquals([poller.stats.slowed, poller.queued], [2, 2]);
+  assertEquals([started, poller.queued, outcomes], [[1, 2, 3, 4], 2, []], "3 and 4: not slow yet");
+  clock.now += 1;
+  poller.submit(job(7), plugin);
+  await settle();
+  // slow too, and the pool is full: they end as timeouts, and 5 and 6 take their slots
+  assertEquals(started, [1, 2, 3, 4, 5, 6]);
+  assertEquals(
+    outcomes.map((o) => [o.monitorId, o.ok, o.errorClass, o.attempts]),
+    [[3, false, "timeout", 1], [4, false, "timeout", 1]],
+  );
+  assert(/no answer in 1000 ms; cut short before the 3600000 ms timeout/.test(outcomes[0].error!));
+  assertEquals([poller.slow.moved, poller.slow.cutShort, poller.slow.hosts], [2, 2, 2]);
+  assertEquals([poller.active, poller.queued], [4, 1]);
   await drain();
-  assertEquals(started.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6]);
+  assertEquals(started.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7]);
+  assertEquals(poller.stats.cutShort, 2);
   assertEquals(poller.slow.inFlight, 0);
 });
 
@@ -495,6 +507,24 @@ Deno.test("poller: with every slot taken by polls that hang, a timer moves them 
   }
   assertEquals(started, [1, 2]);
   assertEquals(poller.stats.slowed, 1);
+  await drain();
+});
+
+Deno.test("poller: with the slow pool full and every slot taken by polls that hang, the timer cuts the oldest short for a waiting poll", async () => {
+  const { poller, started, outcomes, drain } = byHost({
+    concurrency: 1,
+    slowPool: 1,
+    slowAfterMs: 20,
+  });
+  for (const id of [1, 2, 3]) poller.submit(job(id), plugin);
+  // 1 moves to the pool when it turns slow; then 2 turns slow with the pool full: only the
+  // poller's own timer is left to let 3 in
+  for (let i = 0; i < 500 && !started.includes(3); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assertEquals(started, [1, 2, 3]);
+  assertEquals(outcomes.map((o) => [o.monitorId, o.errorClass]), [[2, "timeout"]]);
+  assertEquals([poller.slow.moved, poller.slow.cutShort, poller.slow.inFlight], [1, 1, 1]);
   await drain();
 });
 
