@@ -395,14 +395,16 @@ export class Poller {
   private slowDown(): void {
     const now = this.now();
     const before = now - this.slowAfterMs;
-    // polls waiting for a slot (not for the slow pool), less those a cut already frees
-    let wanted = this.queue.length - this.slowQueued;
+    // polls waiting for a slot (not for the slow pool), less those a cut already frees;
+    // counted when first needed: the pool is rarely full
+    let wanted = -1;
     for (const [running, startedAt] of this.fast) {
       if (startedAt > before) return;
       if (this.slowInFlight < this.slowPool) {
         this.toSlowPool(running);
         continue;
       }
+      if (wanted < 0) wanted = this.waitingForSlots();
       if (wanted <= 0) return;
       if (running.cutShort) {
         wanted--;
@@ -417,6 +419,14 @@ export class Poller {
           "polls to hosts that do not answer, and polls wait for this slot",
       );
     }
+  }
+
+  /** Queued polls that will take a slot, not the slow pool: their host has not timed out. */
+  private waitingForSlots(): number {
+    if (this.timedOut.size === 0) return this.queue.length;
+    let n = 0;
+    for (const q of this.queue) if (!this.timedOut.has(q.job.deviceIp)) n++;
+    return n;
   }
 
   private toSlowPool(running: Running): void {
@@ -449,10 +459,13 @@ export class Poller {
       }
     }
     if (oldest === undefined) return;
+    // already slow: nothing could be done for it just now (between attempts, or nobody waits
+    // for its slot); look again shortly rather than at once, or the timer would spin
+    const due = oldest + this.slowAfterMs - this.now();
     this.demotion = setTimeout(() => {
       this.demotion = undefined;
       this.pump();
-    }, Math.max(0, oldest + this.slowAfterMs - this.now()));
+    }, due > 0 ? due : RECHECK_MS);
   }
 
   private async run({ job, plugin }: Queued, running: Running): Promise<void> {
@@ -544,6 +557,9 @@ export class Poller {
     });
   }
 }
+
+/** How soon armSlowDown looks again at a poll already past slowAfterMs that it could not move. */
+const RECHECK_MS = 50;
 
 export class PollTimeoutError extends Error {
   override name = "PollTimeoutError";
