@@ -4,6 +4,7 @@
  * with its output in a log file (shown when something fails to start).
  */
 import { freePort } from "./ports.ts";
+import { assertEquals } from "./assert.ts";
 import { type Answer, apiCaller } from "../../scripts/api_caller.ts";
 import { selfSignedServerCertificate } from "../../lib/tls_certificate.ts";
 import { v8FlagsArg } from "../../scripts/v8_flags.ts";
@@ -114,6 +115,37 @@ export async function benchSite(
     port: 5985,
   }, token))).id;
   return { token, site, cred };
+}
+
+/**
+ * A device at `site` and a 10 s windows-winrm monitor with `cred` for every host, `concurrency`
+ * hosts at a time; the monitors' ids in the hosts' order. Asserts every answer is 201.
+ */
+export async function siteMonitors(
+  api: (method: string, path: string, body?: unknown) => Promise<Answer>,
+  hosts: { ip: string }[],
+  site: number,
+  cred: number,
+  concurrency = 1,
+): Promise<number[]> {
+  const ids: number[] = new Array(hosts.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < hosts.length; i = next++) {
+      const d = await api("POST", "/devices", { ip: hosts[i].ip, site_id: site });
+      assertEquals(d.status, 201, JSON.stringify(d.body));
+      const m = await api("POST", "/monitors", {
+        device_id: d.body.data.id,
+        credential_profile_id: cred,
+        plugin_id: 1,
+        polling_interval: 10,
+      });
+      assertEquals(m.status, 201, JSON.stringify(m.body));
+      ids[i] = m.body.data.id;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  return ids;
 }
 
 /** Polls `check` until it answers something truthy; fails naming `what` otherwise. */

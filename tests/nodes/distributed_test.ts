@@ -19,6 +19,7 @@ import {
   eventually,
   makeTls,
   type Proc,
+  siteMonitors,
   startCentral,
   startHaproxy,
   startNode,
@@ -120,24 +121,8 @@ Deno.test({
         password: PASSWORD_B,
         port: winrmPort,
       })).body.data.id;
-      const monitorsOf = async (hosts: { ip: string }[], site: number, cred: number) => {
-        const ids: number[] = [];
-        for (const h of hosts) {
-          const d = await api("POST", "/devices", { ip: h.ip, site_id: site });
-          assertEquals(d.status, 201, JSON.stringify(d.body));
-          const m = await api("POST", "/monitors", {
-            device_id: d.body.data.id,
-            credential_profile_id: cred,
-            plugin_id: 1,
-            polling_interval: 10,
-          });
-          assertEquals(m.status, 201, JSON.stringify(m.body));
-          ids.push(m.body.data.id);
-        }
-        return ids;
-      };
-      const monA = await monitorsOf(simA.hosts, siteA, credA);
-      const monB = await monitorsOf(simB.hosts, siteB, credB);
+      const monA = await siteMonitors(api, simA.hosts, siteA, credA);
+      const monB = await siteMonitors(api, simB.hosts, siteB, credB);
 
       for (const name of ["a1", "a2", "b1"]) {
         nodes[name] = await startNode({
