@@ -41,6 +41,23 @@ function buckets(s: Scrape, name: string): [number, number][] {
 }
 
 /**
+ * What a histogram observed between two scrapes: how many in all, and how many above `bound`
+ * (one of its bucket bounds; 0 above it when the bound is not one).
+ */
+export function observedAbove(
+  from: Scrape,
+  to: Scrape,
+  name: string,
+  bound: number,
+): { count: number; above: number } {
+  const a = new Map(buckets(from, name));
+  const b = new Map(buckets(to, name));
+  const delta = (le: number) => (b.get(le) ?? 0) - (a.get(le) ?? 0);
+  const count = delta(Infinity);
+  return { count, above: b.has(bound) ? count - delta(bound) : 0 };
+}
+
+/**
  * The q-quantile of what a histogram observed between two scrapes, interpolated linearly
  * within its bucket (as Prometheus' histogram_quantile does). Beyond the last finite bound
  * the answer is that bound and `over` is set: the true value is only known to be larger.

@@ -10,6 +10,8 @@ export interface RunResult {
   /** hosts that accept connections and never answer (`--silent`) */
   silent: number;
   interval: number;
+  /** from the end of seeding to the window: one interval, longer when the first cycle lagged */
+  warmupSeconds: number;
   duration: number;
   auth: string;
   database: string;
@@ -126,7 +128,9 @@ export function report(r: RunResult): string {
     ["seeding (devices + monitors)", `${fmt(r.seedSeconds, 1)} s`],
     [
       "measured window",
-      `${fmt(seconds, 0)} s after ${r.interval} s warm-up, ${r.scrapes.length} scrapes of ` +
+      `${fmt(seconds, 0)} s after ${
+        fmt(r.warmupSeconds, 0)
+      } s warm-up, ${r.scrapes.length} scrapes of ` +
       `/metrics (${r.missedScrapes} failed)`,
     ],
     ["polls/s ok | failed", `${fmt(okRate, 1)} | ${fmt(failedRate, 2)}`],
