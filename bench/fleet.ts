@@ -2,8 +2,9 @@
  * `deno task bench:fleet`: NMSlite polling a simulated Windows fleet end to end. The simulator
  * (winsim, HTTP only) and NMSlite (main.ts) each run in their own process; the bench
  * seeds a credential profile, a device and a monitor per simulated host, lets one interval
- * pass (and then waits until the first cycle's rows stop arriving late: settle()), measures for `--duration` seconds from `GET /metrics`, then disables the monitors,
- * waits for the queue to drain and checks that every successful poll became exactly one row.
+ * pass and waits until the first cycle's rows stop arriving late (settle()), measures for
+ * `--duration` seconds from `GET /metrics`, then disables the monitors, waits for the queue to
+ * drain and checks that every successful poll became exactly one row.
  *
  *   deno task bench:fleet -- --hosts 10000 --interval 60 [--duration 300]
  *     [--database-url postgres://…] [--auth ntlm|basic] [--pollers 2] [--concurrency 200]

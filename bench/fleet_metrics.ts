@@ -40,6 +40,12 @@ function buckets(s: Scrape, name: string): [number, number][] {
   return out.sort((a, b) => a[0] - b[0]);
 }
 
+/** A histogram's cumulative bucket counts observed between two scrapes: [upper bound, count]. */
+function bucketDeltas(from: Scrape, to: Scrape, name: string): [number, number][] {
+  const a = new Map(buckets(from, name));
+  return buckets(to, name).map(([le, n]) => [le, n - (a.get(le) ?? 0)]);
+}
+
 /**
  * What a histogram observed between two scrapes: how many in all, and how many above `bound`
  * (one of its bucket bounds; 0 above it when the bound is not one).
@@ -50,11 +56,9 @@ export function observedAbove(
   name: string,
   bound: number,
 ): { count: number; above: number } {
-  const a = new Map(buckets(from, name));
-  const b = new Map(buckets(to, name));
-  const delta = (le: number) => (b.get(le) ?? 0) - (a.get(le) ?? 0);
-  const count = delta(Infinity);
-  return { count, above: b.has(bound) ? count - delta(bound) : 0 };
+  const delta = new Map(bucketDeltas(from, to, name));
+  const count = delta.get(Infinity) ?? 0;
+  return { count, above: delta.has(bound) ? count - delta.get(bound)! : 0 };
 }
 
 /**
@@ -68,8 +72,7 @@ export function histogramQuantile(
   name: string,
   q: number,
 ): { value: number; count: number; over: boolean } {
-  const a = new Map(buckets(from, name));
-  const delta = buckets(to, name).map(([le, n]) => [le, n - (a.get(le) ?? 0)] as const);
+  const delta = bucketDeltas(from, to, name);
   const count = delta.length ? delta[delta.length - 1][1] : 0;
   if (count === 0) return { value: NaN, count, over: false };
   const rank = q * count;
