@@ -10,6 +10,8 @@
  *     [--database-url postgres://…] [--auth ntlm|basic] [--pollers 2] [--concurrency 200]
  *     [--scrape 5] [--base 127.1.0.1] [--sim-processes N] [--keep-logs]
  *     [--nofile N | --nofile SOFT:HARD]   (NMSlite's open-files limit, as `ulimit -n` sets it)
+ *     [--https]  (NMSlite's API on its default HTTPS listener, self-signed certificate, instead
+ *                 of plain HTTP: the bench's API probes then shake hands for every request)
  *     [--protocol winrm|wmi]   (wmi: `wmi` credential profiles, polled over DCOM on 135 plus
  *                               each simulated host's dynamic port)
  *     [--profile standard|extended|full]  (every monitor's collection profile)
@@ -50,7 +52,7 @@ import {
 import { login, seedFleet, setEnabled } from "./fleet_seed.ts";
 import { observedAbove, type Scrape, scrape, value } from "./fleet_metrics.ts";
 import { failureClasses, report, type RunResult } from "./fleet_report.ts";
-import { alive, newApiProbe, nofileOf, openFds, probeApi } from "./fleet_probe.ts";
+import { alive, freshClient, newApiProbe, nofileOf, openFds, probeApi } from "./fleet_probe.ts";
 import { storageGrowth, type StorageSnapshot, storageSnapshot } from "./fleet_storage.ts";
 import {
   COLLECTION_PROFILES,
@@ -72,6 +74,7 @@ const BASE = option("base", "127.1.0.1");
 const SILENT = Number(option("silent", "0"));
 const DATABASE_URL = option("database-url", Deno.env.get("DATABASE_URL") ?? "");
 const KEEP_LOGS = args.includes("--keep-logs");
+const HTTPS = args.includes("--https");
 const V8_PROF = option("v8-prof", "");
 const V8_FLAGS = [
   ...(V8_PROF ? ["--prof", `--logfile=${await Deno.realPath(V8_PROF)}/prof.log`] : []),
@@ -147,9 +150,11 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 // A scrape that fails (a stalled or overloaded server) is counted and skipped, never fatal:
 // the run goes on to its end and reports what it saw.
 let missedScrapes = 0;
+let scrapeClient: Deno.HttpClient | undefined;
+let probeClient: Deno.HttpClient | undefined;
 async function tryScrape(url: string): Promise<Scrape | undefined> {
   try {
-    return await scrape(url);
+    return await scrape(url, scrapeClient);
   } catch (err) {
     missedScrapes++;
     say(`  scrape failed: ${(err as Error).message}`);
@@ -224,13 +229,23 @@ async function run(): Promise<RunResult> {
     logLevel: "warning",
     env: POLLING,
     nofile: NOFILE,
+    https: HTTPS,
     ...(V8_FLAGS.length ? { v8Flags: V8_FLAGS } : {}),
   });
   cleanups.push(async () => {
     if (KEEP_LOGS) await Deno.copyFile(server.logPath, `${tmp}/nmslite.log`).catch(() => {});
     await server.stop();
   });
-  const session = await login(server);
+  // over HTTPS every client of the bench trusts the server's self-signed certificate
+  const tlsClient = server.caCert ? Deno.createHttpClient({ caCerts: [server.caCert] }) : undefined;
+  probeClient = freshClient(server.caCert);
+  cleanups.push(() => {
+    tlsClient?.close();
+    probeClient?.close();
+    return Promise.resolve();
+  });
+  scrapeClient = tlsClient;
+  const session = await login(server, tlsClient);
 
   say(
     `seeding ${HOSTS} devices and monitors (interval ${INTERVAL} s, ${
@@ -309,9 +324,10 @@ async function run(): Promise<RunResult> {
   while (Date.now() - measureStart < DURATION * 1000) {
     await sleep(Math.max(0, Math.min(SCRAPE * 1000, measureStart + DURATION * 1000 - Date.now())));
     // the API as a new client sees it: a health check and a page of devices
-    await probeApi(api, "GET /health", `${server.url}/health`);
+    await probeApi(api, probeClient!, "GET /health", `${server.url}/health`);
     await probeApi(
       api,
+      probeClient!,
       "GET /api/v1/devices",
       `${server.url}/api/v1/devices?limit=50`,
       await session.freshToken(),
@@ -401,6 +417,7 @@ async function run(): Promise<RunResult> {
     warmupSeconds,
     duration: DURATION,
     auth: AUTH,
+    apiScheme: HTTPS ? "https" : "http",
     database: server.databaseKind,
     polling: POLLING,
     seedSeconds: seeded.seconds,

@@ -17,8 +17,9 @@ export function parseProm(text: string, at = Date.now()): Scrape {
   return m;
 }
 
-export async function scrape(url: string): Promise<Scrape> {
-  const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(30_000) });
+/** `client`: for HTTPS, one that trusts the server's certificate */
+export async function scrape(url: string, client?: Deno.HttpClient): Promise<Scrape> {
+  const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(30_000), client });
   if (res.status !== 200) throw new Error(`GET /metrics: HTTP ${res.status}`);
   return parseProm(await res.text());
 }

@@ -17,12 +17,21 @@ export function newApiProbe(): ApiProbe {
   return { ok: 0, failed: 0, errors: [], latenciesMs: [] };
 }
 
-// No kept-alive connection: each request connects anew, as a browser tab or curl would.
-const fresh = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+/**
+ * A client that keeps no connection: each request connects anew (and over HTTPS shakes hands
+ * anew), as a browser tab or curl would. `caCert`: the server's certificate, for HTTPS.
+ */
+export function freshClient(caCert?: string): Deno.HttpClient {
+  return Deno.createHttpClient({ poolMaxIdlePerHost: 0, ...(caCert ? { caCerts: [caCert] } : {}) });
+}
 
-/** GET `url` (with `token` when given); counts it into `probe`; true when it answered 200. */
+/**
+ * GET `url` with `client` (freshClient), with `token` when given; counts it into `probe`; true
+ * when it answered 200.
+ */
 export async function probeApi(
   probe: ApiProbe,
+  client: Deno.HttpClient,
   what: string,
   url: string,
   token?: string,
@@ -30,7 +39,7 @@ export async function probeApi(
   const started = performance.now();
   try {
     const res = await fetch(url, {
-      client: fresh,
+      client,
       headers: token ? { authorization: `Bearer ${token}` } : {},
       signal: AbortSignal.timeout(10_000),
     });

@@ -14,6 +14,8 @@ export interface RunResult {
   warmupSeconds: number;
   duration: number;
   auth: string;
+  /** how the bench reached NMSlite's API (--https: the default HTTPS listener) */
+  apiScheme: "https" | "http";
   database: string;
   polling: Record<string, string>;
   seedSeconds: number;
@@ -121,6 +123,7 @@ export function report(r: RunResult): string {
     [
       "setup",
       `${r.database}, ${r.auth} over HTTP, ${r.sim.processes} simulator process(es), ` +
+      `API over ${r.apiScheme === "https" ? "HTTPS (self-signed)" : "plain HTTP"}, ` +
       `${cores} CPUs shared by all processes`,
     ],
     ["load average at start | end", `${r.load.start} | ${r.load.end}`],

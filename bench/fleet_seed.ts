@@ -14,10 +14,12 @@ export interface Api {
   call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
 }
 
-export async function login(server: ChildServer): Promise<Api> {
+/** `client`: for HTTPS, one that trusts the server's certificate (server.caCert) */
+export async function login(server: ChildServer, client?: Deno.HttpClient): Promise<Api> {
   const api = `${server.url}/api/v1`;
   const signIn = async () => {
     const res = await fetch(`${api}/auth/login`, {
+      client,
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ username: server.adminUsername, password: server.adminPassword }),
@@ -36,6 +38,7 @@ export async function login(server: ChildServer): Promise<Api> {
   };
   const send = (method: string, path: string, body: unknown) =>
     fetch(`${api}${path}`, {
+      client,
       method,
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
