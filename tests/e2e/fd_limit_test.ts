@@ -5,7 +5,9 @@
  * close idle connections and open new ones as polls need them. The test asserts behaviour,
  * not speed: every monitor is polled, and polled again; no poll fails for want of local
  * resources; the process never reaches its limit; and the API answers every request made on
- * a new connection (GET /health, GET /api/v1/devices) while polling runs.
+ * a new connection (GET /health, GET /api/v1/devices) while polling runs. On PostgreSQL the API
+ * is the default HTTPS listener (each of those requests shakes hands anew), on the embedded
+ * database plain HTTP.
  *
  * local_resource failures must be exactly 0, from the first poll on, with no warm-up grace:
  * the budget is sized before the first connection opens, and an EMFILE on connect is
@@ -25,9 +27,10 @@ const PASSWORD = "Sim-Passw0rd!fd";
 const HTTP_PORT = 25995;
 
 for (const backend of backends()) {
+  const https = backend === "postgres";
   Deno.test({
     name: `${HOSTS} hosts under ulimit -n ${LIMIT}: all polled, none for want of descriptors, ` +
-      `the API answers throughout (${backend})`,
+      `the API answers throughout (${backend}, ${https ? "HTTPS" : "plain HTTP"})`,
     sanitizeResources: false,
     sanitizeOps: false,
     fn: async () => {
@@ -45,17 +48,21 @@ for (const backend of backends()) {
         databaseUrl: scratch?.url,
         logLevel: "info",
         nofile: LIMIT,
+        https,
         env: { NMSLITE_POLLERS: "2", NMSLITE_POLL_TIMEOUT: "30s", DENO_NO_UPDATE_CHECK: "1" },
       });
       // every API request on a new connection: the listener must still accept
-      const fresh = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+      const tls = server.caCert ? { caCerts: [server.caCert] } : {};
+      const fresh = Deno.createHttpClient({ poolMaxIdlePerHost: 0, ...tls });
+      const kept = Deno.createHttpClient(tls);
       try {
         const limits = await Deno.readTextFile(`/proc/${server.pid}/limits`);
         assert(
           new RegExp(`Max open files\\s+${LIMIT}\\s+${LIMIT}\\s`).test(limits),
           `the server runs under the low limit: ${limits.match(/Max open files.*/)?.[0]}`,
         );
-        const session = await login(server);
+        assertEquals(server.url.startsWith("https:"), https);
+        const session = await login(server, kept);
         const seeded = await seedFleet(session, {
           hosts: sim.hosts.map((h) => h.ip),
           intervalSeconds: 10,
@@ -120,7 +127,9 @@ for (const backend of backends()) {
           }
           await new Promise((r) => setTimeout(r, 500));
         }
-        const metrics = parseProm(await (await fetch(`${server.url}/metrics`)).text());
+        const metrics = parseProm(
+          await (await fetch(`${server.url}/metrics`, { client: kept })).text(),
+        );
         const failedBy = [...metrics].filter(([k]) => k.startsWith("nmslite_polls_failed_total"))
           .map(([k, v]) => `${k.slice(k.indexOf("{"))} ${v}`).join(", ");
         assert(first, `every monitor polled once (failed polls: ${failedBy})`);
@@ -162,6 +171,7 @@ for (const backend of backends()) {
         assert(/per poller Worker/.test(log), "the budget is logged");
       } finally {
         fresh.close();
+        kept.close();
         await server.stop();
         await sim.close();
         await scratch?.drop();
