@@ -150,11 +150,11 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 // A scrape that fails (a stalled or overloaded server) is counted and skipped, never fatal:
 // the run goes on to its end and reports what it saw.
 let missedScrapes = 0;
-let scrapeClient: Deno.HttpClient | undefined;
-let probeClient: Deno.HttpClient | undefined;
+/** the kept-alive client of the bench's API calls and scrapes (over HTTPS it trusts the server) */
+let apiClient: Deno.HttpClient | undefined;
 async function tryScrape(url: string): Promise<Scrape | undefined> {
   try {
-    return await scrape(url, scrapeClient);
+    return await scrape(url, apiClient);
   } catch (err) {
     missedScrapes++;
     say(`  scrape failed: ${(err as Error).message}`);
@@ -237,15 +237,14 @@ async function run(): Promise<RunResult> {
     await server.stop();
   });
   // over HTTPS every client of the bench trusts the server's self-signed certificate
-  const tlsClient = server.caCert ? Deno.createHttpClient({ caCerts: [server.caCert] }) : undefined;
-  probeClient = freshClient(server.caCert);
+  apiClient = server.caCert ? Deno.createHttpClient({ caCerts: [server.caCert] }) : undefined;
+  const probeClient = freshClient(server.caCert);
   cleanups.push(() => {
-    tlsClient?.close();
-    probeClient?.close();
+    apiClient?.close();
+    probeClient.close();
     return Promise.resolve();
   });
-  scrapeClient = tlsClient;
-  const session = await login(server, tlsClient);
+  const session = await login(server, apiClient);
 
   say(
     `seeding ${HOSTS} devices and monitors (interval ${INTERVAL} s, ${
@@ -324,10 +323,10 @@ async function run(): Promise<RunResult> {
   while (Date.now() - measureStart < DURATION * 1000) {
     await sleep(Math.max(0, Math.min(SCRAPE * 1000, measureStart + DURATION * 1000 - Date.now())));
     // the API as a new client sees it: a health check and a page of devices
-    await probeApi(api, probeClient!, "GET /health", `${server.url}/health`);
+    await probeApi(api, probeClient, "GET /health", `${server.url}/health`);
     await probeApi(
       api,
-      probeClient!,
+      probeClient,
       "GET /api/v1/devices",
       `${server.url}/api/v1/devices?limit=50`,
       await session.freshToken(),

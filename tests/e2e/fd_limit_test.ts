@@ -20,6 +20,7 @@ import { startChildServer } from "../../scripts/child_server.ts";
 import { startWinsim } from "../../winsim/mod.ts";
 import { login, seedFleet } from "../../bench/fleet_seed.ts";
 import { parseProm, value } from "../../bench/fleet_metrics.ts";
+import { freshClient } from "../../bench/fleet_probe.ts";
 
 const HOSTS = 400;
 const LIMIT = 256;
@@ -52,9 +53,8 @@ for (const backend of backends()) {
         env: { NMSLITE_POLLERS: "2", NMSLITE_POLL_TIMEOUT: "30s", DENO_NO_UPDATE_CHECK: "1" },
       });
       // every API request on a new connection: the listener must still accept
-      const tls = server.caCert ? { caCerts: [server.caCert] } : {};
-      const fresh = Deno.createHttpClient({ poolMaxIdlePerHost: 0, ...tls });
-      const kept = Deno.createHttpClient(tls);
+      const fresh = freshClient(server.caCert);
+      const kept = Deno.createHttpClient(server.caCert ? { caCerts: [server.caCert] } : {});
       try {
         const limits = await Deno.readTextFile(`/proc/${server.pid}/limits`);
         assert(
