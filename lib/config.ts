@@ -99,6 +99,12 @@ export const ConfigSchema = z.object({
     concurrency: z.coerce.number().int().min(1).max(2_000).default(200),
     /** polls that may wait for a slot per poller Worker; absent: 4 x concurrency (at least 64) */
     max_queued: z.coerce.number().int().min(0).max(100_000).optional(),
+    /**
+     * a queue past max_queued still takes polls while its oldest has waited less than this (the
+     * polls of a scheduler slot arrive together), up to 4 x max_queued; 0: max_queued is strict
+     * (the default is lib/polling/poller.ts's DEFAULT_QUEUE_BURST_MS, which poller nodes use)
+     */
+    queue_burst_ms: duration.pipe(z.number().max(60_000)).default(2_000),
     /** operations at once against one target host */
     per_host_limit: z.coerce.number().int().min(1).max(16).default(2),
     timeout_ms: duration.default(30_000),
@@ -209,6 +215,7 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_POLLERS: "polling.pollers",
   NMSLITE_POLLER_CONCURRENCY: "polling.concurrency",
   NMSLITE_POLLER_MAX_QUEUED: "polling.max_queued",
+  NMSLITE_POLLER_QUEUE_BURST: "polling.queue_burst_ms",
   NMSLITE_POLL_PER_HOST_LIMIT: "polling.per_host_limit",
   NMSLITE_POLL_TIMEOUT: "polling.timeout_ms",
   NMSLITE_POLL_RETRIES: "polling.retries",

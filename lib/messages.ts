@@ -250,6 +250,8 @@ export type PollerCommand =
     retryBackoffMs: number;
     /** polls that may wait for a slot (absent: derived from concurrency, lib/polling/poller.ts) */
     maxQueued?: number;
+    /** how long a queue past maxQueued counts as a burst (absent: DEFAULT_QUEUE_BURST_MS) */
+    queueBurstMs?: number;
     credentialTtlMs: number;
     winrmPipelining: boolean;
     /** kerberos.allow_rc4 (absent: false) */

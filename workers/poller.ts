@@ -11,7 +11,7 @@ import type {
   PollerEvent,
   PollJob,
 } from "../lib/messages.ts";
-import { defaultSlowPool, Poller } from "../lib/polling/poller.ts";
+import { DEFAULT_QUEUE_BURST_MS, defaultSlowPool, Poller } from "../lib/polling/poller.ts";
 import { CredentialCache } from "../lib/polling/credential_cache.ts";
 import { ResultBatcher } from "../lib/polling/result_batcher.ts";
 import { collectMetrics } from "../lib/collectors/registry.ts";
@@ -96,6 +96,7 @@ self.onmessage = async (e: MessageEvent<PollerCommand>) => {
         retries: cmd.retries,
         backoffBaseMs: cmd.retryBackoffMs,
         maxQueued: cmd.maxQueued,
+        burstMs: cmd.queueBurstMs ?? DEFAULT_QUEUE_BURST_MS,
         // slow polls hold connections: the pool stays within this Worker's budget
         slowPool: defaultSlowPool(cmd.concurrency, cmd.winrmConnections),
         getCredential: (id) => credentials!.get(id),

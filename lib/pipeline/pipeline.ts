@@ -22,7 +22,12 @@ import type { EntityEvent, EntityEvents } from "../entity_events.ts";
 import { decryptCredential } from "../inventory/credential_profiles.ts";
 import { monitorsRepo } from "../db/monitors.ts";
 import { pluginsRepo } from "../db/plugins.ts";
-import { defaultMaxQueued, defaultSlowPool } from "../polling/poller.ts";
+import {
+  DEFAULT_QUEUE_BURST_MS,
+  defaultMaxQueued,
+  defaultSlowPool,
+  queueHardCap,
+} from "../polling/poller.ts";
 import { IdBatches } from "../id_batches.ts";
 
 const log = getLogger(["nmslite", "pipeline"]);
@@ -49,6 +54,8 @@ export interface PipelineOptions {
   pollerConcurrency: number;
   /** polls that may wait in each poller Worker; absent: derived from the concurrency */
   pollerMaxQueued?: number;
+  /** how long a Worker's queue past its bound counts as a burst; DEFAULT_QUEUE_BURST_MS if absent */
+  pollerQueueBurstMs?: number;
   perHostLimit: number;
   pollTimeoutMs: number;
   retries: number;
@@ -128,7 +135,10 @@ export class Pipeline {
     // what a Worker may run (its slots and its slow pool, workers/poller.ts) and hold waiting
     this.capacity = this.opts.pollerConcurrency +
       defaultSlowPool(this.opts.pollerConcurrency, this.opts.winrmConnections) +
-      (this.opts.pollerMaxQueued ?? defaultMaxQueued(this.opts.pollerConcurrency));
+      queueHardCap(
+        this.opts.pollerMaxQueued ?? defaultMaxQueued(this.opts.pollerConcurrency),
+        this.opts.pollerQueueBurstMs ?? DEFAULT_QUEUE_BURST_MS,
+      );
     this.scheduler = new Worker(this.deps.workers.scheduler, {
       type: "module",
       name: "scheduler",
@@ -251,6 +261,7 @@ export class Pipeline {
         retries: this.opts.retries,
         retryBackoffMs: this.opts.retryBackoffMs,
         maxQueued: this.opts.pollerMaxQueued,
+        queueBurstMs: this.opts.pollerQueueBurstMs,
         credentialTtlMs: this.opts.credentialTtlMs,
         winrmPipelining: this.opts.winrmPipelining,
         kerberosAllowRc4: this.opts.kerberosAllowRc4,

@@ -120,6 +120,7 @@ export class MonitoringRuntime {
       pollers: p.pollers,
       pollerConcurrency: p.concurrency,
       pollerMaxQueued: p.max_queued,
+      pollerQueueBurstMs: p.queue_burst_ms,
       perHostLimit: p.per_host_limit,
       pollTimeoutMs: p.timeout_ms,
       retries: p.retries,

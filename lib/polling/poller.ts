@@ -5,7 +5,9 @@
  *
  * Overload sheds instead of piling up: a monitor has at most one poll queued or running here
  * (each host always goes to the same poller Worker, so that holds fleet-wide), and the wait
- * queue holds at most `maxQueued` polls. A poll refused for either reason is dropped and
+ * queue holds at most `maxQueued` polls, or up to four times that while its oldest poll has
+ * waited less than `burstMs` (the polls of a scheduler slot arrive together: a queue that drains
+ * within two slots is a burst, not overload). A poll refused for either reason is dropped and
  * counted in `stats.skipped`; the scheduler has already moved the monitor to its next
  * deadline, so nothing is caught up in a burst later.
  *
@@ -61,6 +63,11 @@ export interface PollerOptions {
   /** polls that may wait for a slot; defaultMaxQueued(concurrency) when absent */
   maxQueued?: number;
   /**
+   * A queue past `maxQueued` still takes a poll while its oldest poll has waited less than this
+   * (a burst, not overload), up to queueHardCap; 0 or absent: `maxQueued` is a strict bound.
+   */
+  burstMs?: number;
+  /**
    * polls to hosts whose last poll timed out start only while fewer than this many polls are in
    * the slow pool; defaultSlowLane when absent
    */
@@ -91,6 +98,19 @@ export const DURATION_BUCKETS_MS = [50, 100, 250, 500, 1000, 2500, 5000, 10000, 
 /** The wait queue's default bound: a few rounds of the Worker's concurrency. */
 export function defaultMaxQueued(concurrency: number): number {
   return Math.max(64, concurrency * 4);
+}
+
+/**
+ * How long a queue past its bound counts as a burst (polling.queue_burst_ms): the monitors of a
+ * 1 s scheduler slot fall due together, so at the rate of 100,000 hosts a minute a Worker gets
+ * ~830 polls at once each second, and what the last slot left is still waiting. Two slots'
+ * worth that drains is a burst; a queue whose oldest poll has waited longer is overload.
+ */
+export const DEFAULT_QUEUE_BURST_MS = 2_000;
+
+/** The most polls a Worker ever holds waiting: its bound, or four times it during a burst. */
+export function queueHardCap(maxQueued: number, burstMs: number): number {
+  return burstMs > 0 ? 4 * maxQueued : maxQueued;
 }
 
 /** Polls to hosts whose last poll timed out start while the slow pool holds fewer than this. */
@@ -127,6 +147,8 @@ export interface SkippedCounts {
 interface Queued {
   job: PollJob;
   plugin: PluginSpec;
+  /** when it was queued (now()) */
+  at: number;
   /** its host had timed out when it was queued: it waits for the slow pool, not for a slot */
   slow: boolean;
 }
@@ -154,6 +176,8 @@ export class Poller {
   private loadIntegral = 0;
   private loadAt: number;
   readonly maxQueued: number;
+  readonly burstMs: number;
+  private readonly hardCap: number;
   private readonly perHost = new Map<string, number>();
   /**
    * hosts whose last poll ended in a timeout, each until its next poll should have ended (two
@@ -186,6 +210,8 @@ export class Poller {
 
   constructor(private readonly opts: PollerOptions) {
     this.maxQueued = Math.max(0, opts.maxQueued ?? defaultMaxQueued(opts.concurrency));
+    this.burstMs = Math.max(0, opts.burstMs ?? 0);
+    this.hardCap = queueHardCap(this.maxQueued, this.burstMs);
     this.slowLane = Math.max(1, opts.slowLane ?? defaultSlowLane(opts.concurrency));
     this.slowPool = Math.max(this.slowLane, opts.slowPool ?? defaultSlowPool(opts.concurrency));
     this.slowAfterMs = opts.slowAfterMs ?? defaultSlowAfter(opts.pollTimeoutMs);
@@ -270,7 +296,8 @@ export class Poller {
 
   /**
    * Queues the poll, unless the monitor's previous poll is still queued or running ("busy") or
-   * the wait queue is at its bound ("queue_full"): then the poll is dropped and counted.
+   * the wait queue is at its bound and not in a burst ("queue_full"): then the poll is dropped
+   * and counted.
    */
   submit(job: PollJob, plugin: PluginSpec): SubmitResult {
     if (this.stopped) return "stopped";
@@ -282,11 +309,11 @@ export class Poller {
     this.accrue();
     const slow = this.timedOut.has(job.deviceIp);
     if (slow) this.slowQueued++;
-    this.queue.push({ job, plugin, slow });
+    this.queue.push({ job, plugin, slow, at: this.loadAt }); // accrue() has just read the clock
     this.pump();
     // Only waiting counts against the bound: a free slot may have taken the poll at once. When
     // the queue is over its bound, nothing left it, so the poll just pushed is the last one.
-    if (this.queue.length > this.maxQueued) {
+    if (this.queue.length > this.maxQueued && !this.inBurst()) {
       this.stats.skipped.queue_full++;
       // A poll to a host that answers takes the place of the newest queued poll to a host whose
       // last poll timed out: past ~4 x concurrency silent hosts, theirs would fill the queue
@@ -302,6 +329,15 @@ export class Poller {
       this.opts.onDropped?.(dropped.job);
     }
     return "queued";
+  }
+
+  /**
+   * Whether a queue past its bound is a burst that drains: under the hard cap, with its oldest
+   * poll queued less than `burstMs` ago. Overload leaves polls waiting longer than that, and
+   * then the bound holds; so does a queue headed by a poll waiting for the slow lane.
+   */
+  private inBurst(): boolean {
+    return this.queue.length <= this.hardCap && this.loadAt - this.queue[0].at < this.burstMs;
   }
 
   /** The index of the newest waiting poll (the new one aside) to a host that timed out, or -1. */

@@ -4,10 +4,12 @@
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import {
+  DEFAULT_QUEUE_BURST_MS,
   defaultMaxQueued,
   defaultSlowLane,
   Poller,
   PollTimeoutError,
+  queueHardCap,
 } from "../../lib/polling/poller.ts";
 import { MonitorScheduler } from "../../lib/scheduling/scheduler.ts";
 import { pollerSaturation } from "../../lib/observability/self_metrics.ts";
@@ -37,7 +39,9 @@ function job(monitorId: number, ip = `127.0.${monitorId >> 8 & 255}.${monitorId 
 }
 
 /** A poller whose polls finish only when the test releases them. */
-function held(opts: { concurrency: number; maxQueued?: number; perHostLimit?: number }) {
+function held(
+  opts: { concurrency: number; maxQueued?: number; perHostLimit?: number; burstMs?: number },
+) {
   const clock = { now: START };
   const waiting: (() => void)[] = [];
   const started: number[] = [];
@@ -45,6 +49,7 @@ function held(opts: { concurrency: number; maxQueued?: number; perHostLimit?: nu
   const poller = new Poller({
     concurrency: opts.concurrency,
     maxQueued: opts.maxQueued,
+    burstMs: opts.burstMs,
     perHostLimit: opts.perHostLimit ?? 1,
     pollTimeoutMs: 3_600_000,
     retries: 0,
@@ -111,6 +116,51 @@ Deno.test("poller: the wait queue stays within its bound under a flood of due mo
   assertEquals(poller.saturation, 0);
 });
 
+Deno.test("poller: a burst past the bound is taken while it is young, overload is shed", async () => {
+  // a scheduler slot's polls arrive together: past the bound of 10 the queue takes them while
+  // its oldest poll has waited less than 2 s, up to four times the bound
+  const { poller, clock, started, waiting, drain } = held({
+    concurrency: 2,
+    maxQueued: 10,
+    burstMs: 2_000,
+  });
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+  /** Lets the longest-running poll finish (and a waiting one take its slot). */
+  const release = async () => {
+    await tick();
+    waiting.shift()!();
+    await tick();
+  };
+  const submit = (from: number, to: number) => {
+    const r: Record<string, number> = {};
+    for (let id = from; id <= to; id++) {
+      const res = poller.submit(job(id), plugin);
+      r[res] = (r[res] ?? 0) + 1;
+    }
+    return r;
+  };
+  assertEquals(submit(1, 50), { queued: 42, queue_full: 8 }, "2 running + 40 waiting (4 x 10)");
+  assertEquals(poller.queued, 40);
+  clock.now += 1_999; // still a burst: a poll that frees a slot lets one more in
+  await release();
+  assertEquals(poller.queued, 39);
+  assertEquals(submit(51, 52), { queued: 1, queue_full: 1 });
+  clock.now += 1; // the oldest waiting poll has waited 2 s: this is overload, the bound holds
+  await release();
+  assertEquals(poller.queued, 39);
+  assertEquals(submit(53, 55), { queue_full: 3 });
+  // drained below the bound, the queue takes polls again whatever their age
+  for (let i = 0; i < 30; i++) {
+    await release();
+  }
+  assertEquals(poller.queued, 9);
+  clock.now += 60_000;
+  assertEquals(submit(56, 56), { queued: 1 });
+  assertEquals(poller.stats.skipped.queue_full, 12);
+  await drain();
+  assertEquals(started.length, 2 + 40 + 1 + 1);
+});
+
 Deno.test("poller: a free slot takes a poll even when the queue bound is 0", async () => {
   const { poller, drain } = held({ concurrency: 2, maxQueued: 0 });
   assertEquals(poller.submit(job(1), plugin), "queued");
@@ -136,6 +186,9 @@ Deno.test("poller: the default bound is derived from the concurrency", () => {
   assertEquals(defaultMaxQueued(1), 64);
   const { poller } = held({ concurrency: 200 });
   assertEquals(poller.maxQueued, 800);
+  assertEquals(poller.burstMs, 0, "a strict bound unless a burst is asked for");
+  assertEquals(queueHardCap(800, DEFAULT_QUEUE_BURST_MS), 3_200);
+  assertEquals(queueHardCap(800, 0), 800);
 });
 
 Deno.test("scheduler + poller: a hung monitor skips its deadlines, no burst when it recovers", async () => {

@@ -17,7 +17,8 @@ const job = (monitorId: number): PollJob => ({
   intervalS: 60,
 });
 
-Deno.test("poller Worker: one poll per monitor, a bounded queue, skips counted", async () => {
+/** A real poller Worker whose polls hang on credentials until `releaseAll` refuses them. */
+async function openWorker(init: { maxQueued: number; queueBurstMs?: number }) {
   const dir = await Deno.makeTempDir({ prefix: "nmslite-shed-" });
   const worker = new Worker(new URL("../../workers/poller.ts", import.meta.url).href, {
     type: "module",
@@ -46,22 +47,46 @@ Deno.test("poller Worker: one poll per monitor, a bounded queue, skips counted",
     while (stats.length === n) await new Promise((r) => setTimeout(r, 10));
     return stats[stats.length - 1];
   };
+  send({
+    type: "init",
+    workerId: 1,
+    kvPath: `${dir}/queue.kv`,
+    concurrency: 1,
+    perHostLimit: 1,
+    pollTimeoutMs: 3_600_000,
+    retries: 0,
+    retryBackoffMs: 100,
+    credentialTtlMs: 60_000,
+    winrmPipelining: true,
+    ...init,
+  });
+  while (stats.length === 0) await new Promise((r) => setTimeout(r, 10)); // init done
+  return {
+    send,
+    nextStats,
+    finished,
+    /** refuses every credential asked for, now and from now on: the polls fail and finish */
+    releaseAll() {
+      release = true;
+      for (const id of held.splice(0)) refuse(id);
+    },
+    async close() {
+      this.releaseAll();
+      send({ type: "stop" });
+      await stoppedP;
+      worker.terminate();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+const plugin = { id: 1, name: "windows-winrm", type: "builtin" as const, config: {} };
+
+Deno.test("poller Worker: one poll per monitor, a bounded queue, skips counted", async () => {
+  // a strict bound (no burst allowance): past 2 waiting, every due poll is shed
+  const w = await openWorker({ maxQueued: 2, queueBurstMs: 0 });
+  const { send, nextStats, finished } = w;
   try {
-    send({
-      type: "init",
-      workerId: 1,
-      kvPath: `${dir}/queue.kv`,
-      concurrency: 1,
-      maxQueued: 2,
-      perHostLimit: 1,
-      pollTimeoutMs: 3_600_000,
-      retries: 0,
-      retryBackoffMs: 100,
-      credentialTtlMs: 60_000,
-      winrmPipelining: true,
-    });
-    while (stats.length === 0) await new Promise((r) => setTimeout(r, 10)); // init done
-    const plugin = { id: 1, name: "windows-winrm", type: "builtin" as const, config: {} };
     for (let i = 0; i < 3; i++) send({ type: "poll", job: job(1), plugin }); // 1 runs, hung
     for (let id = 2; id <= 6; id++) send({ type: "poll", job: job(id), plugin });
     send({ type: "poll", job: job(2), plugin }); // queued already
@@ -79,8 +104,7 @@ Deno.test("poller Worker: one poll per monitor, a bounded queue, skips counted",
     while (!finished.includes(3)) await new Promise((r) => setTimeout(r, 10));
     assertEquals(finished.includes(99), false);
     // let everything finish (refused credential: not retried), then nothing is left
-    release = true;
-    for (const id of held.splice(0)) refuse(id);
+    w.releaseAll();
     for (;;) {
       const done = await nextStats();
       if (done.polls.failed === 2) {
@@ -89,11 +113,21 @@ Deno.test("poller Worker: one poll per monitor, a bounded queue, skips counted",
       }
     }
   } finally {
-    release = true;
-    for (const id of held.splice(0)) refuse(id);
-    send({ type: "stop" });
-    await stoppedP;
-    worker.terminate();
-    await Deno.remove(dir, { recursive: true });
+    await w.close();
+  }
+});
+
+Deno.test("poller Worker: by default a burst past the bound waits, up to four times it", async () => {
+  // the polls of one scheduler slot arrive together: none has waited 2 s yet
+  const w = await openWorker({ maxQueued: 2 });
+  try {
+    for (let id = 1; id <= 11; id++) w.send({ type: "poll", job: job(id), plugin });
+    const s = await w.nextStats();
+    assertEquals(s.inFlight, 1);
+    assertEquals(s.queued, 8, "4 x the bound of 2");
+    assertEquals(s.maxQueued, 2);
+    assertEquals(s.skipped, { busy: 0, queue_full: 2 });
+  } finally {
+    await w.close();
   }
 });
