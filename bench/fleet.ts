@@ -8,7 +8,7 @@
  *
  *   deno task bench:fleet -- --hosts 10000 --interval 60 [--duration 300]
  *     [--database-url postgres://…] [--auth ntlm|basic] [--pollers 2] [--concurrency 200]
- *     [--scrape 5] [--base 127.1.0.1] [--sim-processes N] [--keep-logs]
+ *     [--queue-burst 1.5s] [--scrape 5] [--base 127.1.0.1] [--sim-processes N] [--keep-logs]
  *     [--nofile N | --nofile SOFT:HARD]   (NMSlite's open-files limit, as `ulimit -n` sets it)
  *     [--https]  (NMSlite's API on its default HTTPS listener, self-signed certificate, instead
  *                 of plain HTTP: the bench's API probes then shake hands for every request)
@@ -108,6 +108,7 @@ const SIM_PROCESSES = Number(
 const POLLING: Record<string, string> = {
   NMSLITE_POLLERS: option("pollers", "2"),
   NMSLITE_POLLER_CONCURRENCY: option("concurrency", "200"),
+  NMSLITE_POLLER_QUEUE_BURST: option("queue-burst", "1.5s"),
   NMSLITE_POLL_PER_HOST_LIMIT: "2",
   NMSLITE_POLL_TIMEOUT: "30s",
   NMSLITE_POLL_RETRIES: "2",

@@ -104,7 +104,7 @@ export const ConfigSchema = z.object({
      * polls of a scheduler slot arrive together), up to 4 x max_queued; 0: max_queued is strict
      * (the default is lib/polling/poller.ts's DEFAULT_QUEUE_BURST_MS, which poller nodes use)
      */
-    queue_burst_ms: duration.pipe(z.number().max(60_000)).default(2_000),
+    queue_burst_ms: duration.pipe(z.number().max(60_000)).default(1_500),
     /** operations at once against one target host */
     per_host_limit: z.coerce.number().int().min(1).max(16).default(2),
     timeout_ms: duration.default(30_000),

@@ -7,7 +7,7 @@
  * (each host always goes to the same poller Worker, so that holds fleet-wide), and the wait
  * queue holds at most `maxQueued` polls, or up to four times that while its oldest poll has
  * waited less than `burstMs` (the polls of a scheduler slot arrive together: a queue that drains
- * within two slots is a burst, not overload). A poll refused for either reason is dropped and
+ * as the next slot comes is a burst, not overload). A poll refused for either reason is dropped and
  * counted in `stats.skipped`; the scheduler has already moved the monitor to its next
  * deadline, so nothing is caught up in a burst later.
  *
@@ -103,10 +103,13 @@ export function defaultMaxQueued(concurrency: number): number {
 /**
  * How long a queue past its bound counts as a burst (polling.queue_burst_ms): the monitors of a
  * 1 s scheduler slot fall due together, so at the rate of 100,000 hosts a minute a Worker gets
- * ~830 polls at once each second, and what the last slot left is still waiting. Two slots'
- * worth that drains is a burst; a queue whose oldest poll has waited longer is overload.
+ * ~830 polls at once each second, and what the last slot left may still be waiting, ~1 s old.
+ * A queue whose oldest poll has waited half a slot more than that is not keeping up: overload.
+ * (At 16,667 hosts and 10 s the count bound alone shed 37 polls in 120 s with throughput to
+ * spare, 1.5 s shed none; at 100,000 hosts and 60 s, past what the box can do, poll-to-row p99
+ * was 2.95 s with the count bound alone, 2.98 s with 1.5 s and 4.91 s with 2 s.)
  */
-export const DEFAULT_QUEUE_BURST_MS = 2_000;
+export const DEFAULT_QUEUE_BURST_MS = 1_500;
 
 /** The most polls a Worker ever holds waiting: its bound, or four times it during a burst. */
 export function queueHardCap(maxQueued: number, burstMs: number): number {

@@ -118,7 +118,7 @@ Deno.test("poller Worker: one poll per monitor, a bounded queue, skips counted",
 });
 
 Deno.test("poller Worker: by default a burst past the bound waits, up to four times it", async () => {
-  // the polls of one scheduler slot arrive together: none has waited 2 s yet
+  // the polls of one scheduler slot arrive together: none has waited 1.5 s yet
   const w = await openWorker({ maxQueued: 2 });
   try {
     for (let id = 1; id <= 11; id++) w.send({ type: "poll", job: job(id), plugin });
