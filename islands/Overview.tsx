@@ -41,7 +41,7 @@ function PollerTile({ load }: { load: PollerLoad }) {
   return (
     <div
       class={saturated ? "tile bad" : "tile"}
-      title={`${load.capacity} polls at once, ${load.maxQueued} waiting at most; ${
+      title={`${load.capacity} polls at once, ${load.maxQueued} waiting (up to 4 × that in a short burst); ${
         fmtPercent(load.ratio * 100)
       } at this moment`}
     >

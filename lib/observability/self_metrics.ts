@@ -218,10 +218,14 @@ function saturation(
     "Polls in the poller Workers' slots and waiting for one, integrated over time: rate() over a window, divided by the concurrency, is the saturation averaged over that window",
     sat.loadSeconds,
   );
-  out.gauge("nmslite_poller_capacity", "Polls the poller Workers may run, and hold waiting", [
-    [{ kind: "concurrency" }, sat.capacity],
-    [{ kind: "queue" }, sat.maxQueued],
-  ]);
+  out.gauge(
+    "nmslite_poller_capacity",
+    "Polls the poller Workers may run, and hold waiting (a burst younger than polling.queue_burst_ms may hold up to 4 times the queue)",
+    [
+      [{ kind: "concurrency" }, sat.capacity],
+      [{ kind: "queue" }, sat.maxQueued],
+    ],
+  );
   out.counter(
     "nmslite_polls_skipped_total",
     "Due polls dropped: the monitor's previous poll was still queued or running (busy), or the wait queue was full (queue_full)",
