@@ -29,6 +29,17 @@ export function value(s: Scrape, name: string, labels = ""): number {
   return s.get(labels ? `${name}{${labels}}` : name) ?? 0;
 }
 
+/** Polls shed (skipped as `busy` or `queue_full`) between two scrapes. */
+export function shedBetween(from: Scrape, to: Scrape): number {
+  let n = 0;
+  for (const reason of ["busy", "queue_full"]) {
+    const labels = `reason="${reason}"`;
+    n += value(to, "nmslite_polls_skipped_total", labels) -
+      value(from, "nmslite_polls_skipped_total", labels);
+  }
+  return n;
+}
+
 /** Cumulative bucket counts of a histogram: [upper bound, count] sorted, +Inf last. */
 function buckets(s: Scrape, name: string): [number, number][] {
   const out: [number, number][] = [];
