@@ -167,6 +167,8 @@ async function tryScrape(url: string): Promise<Scrape | undefined> {
 const SETTLED_ROW_S = 5;
 /** The stretch of scrapes (5 s apart) that must look steady. */
 const SETTLED_STRETCH_S = 10;
+/** How long past the first interval the warm-up waits for the steady state, at most. */
+const SETTLE_MAX_S = Math.max(2 * INTERVAL, 60);
 
 /**
  * Waits, after the first interval, until the first cycle has settled: the first poll of each
@@ -180,7 +182,7 @@ const SETTLED_STRETCH_S = 10;
  * and says so.
  */
 async function settle(url: string): Promise<void> {
-  const deadline = performance.now() + Math.max(2 * INTERVAL, 60) * 1000;
+  const deadline = performance.now() + SETTLE_MAX_S * 1000;
   const due = (HOSTS - SILENT) / INTERVAL * SETTLED_STRETCH_S;
   const stretch: (Scrape | undefined)[] = [await tryScrape(url)];
   while (performance.now() < deadline) {
@@ -199,7 +201,7 @@ async function settle(url: string): Promise<void> {
       } due), ${rows.above} of them over ${SETTLED_ROW_S} s from due time to commit, ${shed} shed`,
     );
   }
-  say(`  not settled after ${INTERVAL + Math.max(2 * INTERVAL, 60)} s; measuring anyway`);
+  say(`  not settled after ${INTERVAL + SETTLE_MAX_S} s; measuring anyway`);
 }
 
 async function run(): Promise<RunResult> {

@@ -29,10 +29,10 @@ export function value(s: Scrape, name: string, labels = ""): number {
   return s.get(labels ? `${name}{${labels}}` : name) ?? 0;
 }
 
-/** Polls shed (skipped as `busy` or `queue_full`) between two scrapes. */
-export function shedBetween(from: Scrape, to: Scrape): number {
+/** Polls shed between two scrapes: skipped as `busy` or `queue_full`, or for the given reasons. */
+export function shedBetween(from: Scrape, to: Scrape, reasons = ["busy", "queue_full"]): number {
   let n = 0;
-  for (const reason of ["busy", "queue_full"]) {
+  for (const reason of reasons) {
     const labels = `reason="${reason}"`;
     n += value(to, "nmslite_polls_skipped_total", labels) -
       value(from, "nmslite_polls_skipped_total", labels);

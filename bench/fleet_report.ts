@@ -1,5 +1,12 @@
 /** The fleet benchmark's printed result: one table and the verdicts. */
-import { fmt, histogramQuantile, median, type Scrape, value } from "./fleet_metrics.ts";
+import {
+  fmt,
+  histogramQuantile,
+  median,
+  type Scrape,
+  shedBetween,
+  value,
+} from "./fleet_metrics.ts";
 import { type ApiProbe, percentile } from "./fleet_probe.ts";
 
 type Procs = "nmslite" | "nmsliteKernel" | "simulator" | "postgres" | "bench" | "machine";
@@ -87,9 +94,7 @@ export function report(r: RunResult): string {
     return `${h.over ? ">" : ""}${fmt(h.value, 2)}`;
   };
   const depthMax = Math.max(...window.map((s) => value(s, "nmslite_queue_depth")));
-  const shed = (reason: string) =>
-    value(end, "nmslite_polls_skipped_total", `reason="${reason}"`) -
-    value(start, "nmslite_polls_skipped_total", `reason="${reason}"`);
+  const shed = (reason: string) => shedBetween(start, end, [reason]);
   const saturationMax = Math.max(...window.map((s) => value(s, "nmslite_poller_saturation")));
   const averageMax = Math.max(
     ...window.map((s) => value(s, "nmslite_poller_saturation_average")),
@@ -235,7 +240,7 @@ export function report(r: RunResult): string {
   // still waits (shed as busy): only the rest must keep up, and nothing but timeouts fail.
   const held = okRate >= expected * 0.98 && skipped === 0 &&
     (r.silent ? failedOtherwise === 0 : failedRate === 0) &&
-    (r.silent > 0 || shed("busy") + shed("queue_full") === 0) &&
+    (r.silent > 0 || shedBetween(start, end) === 0) &&
     lagP99Worst < TARGET.lagP99 && !p2r.over && p2r.value < TARGET.lagP99 && lost === 0 &&
     duplicated === 0 && deadLetters === 0 && r.drained && r.serverAlive && api.failed === 0;
   const targetScale = r.silent === 0 && r.hosts >= TARGET.hosts && r.interval <= TARGET.interval &&
@@ -258,7 +263,7 @@ export function report(r: RunResult): string {
     } s, poll-to-row p99 ` +
     `${p2r.over ? ">" : ""}${fmt(p2r.value, 2)} s, lost ${lost}, ` +
     `redelivered ${duplicated}, failed ${polls(f, "failed")} of which local_resource ` +
-    `${localResource}, skipped ${skipped}, shed ${shed("busy") + shed("queue_full")}, ` +
+    `${localResource}, skipped ${skipped}, shed ${shedBetween(start, end)}, ` +
     `API failed ${api.failed}` +
     `${r.drained ? "" : ", not drained"}${r.serverAlive ? "" : ", NMSlite exited"})`,
     `target "${TARGET.hosts.toLocaleString("en")} hosts at a ${TARGET.interval} s interval ` +
