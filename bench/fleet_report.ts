@@ -243,14 +243,7 @@ export function report(r: RunResult): string {
     (r.silent > 0 || shedBetween(start, end) === 0) &&
     lagP99Worst < TARGET.lagP99 && !p2r.over && p2r.value < TARGET.lagP99 && lost === 0 &&
     duplicated === 0 && deadLetters === 0 && r.drained && r.serverAlive && api.failed === 0;
-  const targetScale = r.silent === 0 && r.hosts >= TARGET.hosts && r.interval <= TARGET.interval &&
-    seconds >= 290;
-  const targetVerdict = !held
-    ? "NOT met"
-    : targetScale
-    ? "MET"
-    : `not tested (it takes ${TARGET.hosts.toLocaleString("en")} or more answering hosts at ` +
-      `${TARGET.interval} s or less, measured for 5 min: --duration 300)`;
+  const verdict = targetVerdict({ ...r, seconds, held });
   const width = Math.max(...out.map(([k]) => k.length));
   return [
     "",
@@ -268,8 +261,32 @@ export function report(r: RunResult): string {
     `${r.drained ? "" : ", not drained"}${r.serverAlive ? "" : ", NMSlite exited"})`,
     `target "${TARGET.hosts.toLocaleString("en")} hosts at a ${TARGET.interval} s interval ` +
     `(about 167 polls/s) with lag p99 under ${TARGET.lagP99} s and zero loss" on this ` +
-    `${cores}-core machine, simulator included: ${targetVerdict}`,
+    `${cores}-core machine, simulator included: ${verdict}`,
   ].join("\n");
+}
+
+/**
+ * What a run says of the target (10,000 hosts at 60 s for 5 min, every host answering). A run
+ * that held at the target's size or beyond (more hosts, a shorter interval) meets it. A run
+ * that fell short says the target is not met only when it asked what the target asks: a
+ * shortfall at 16,667 hosts every 10 s says nothing of 10,000 every 60 s.
+ */
+export function targetVerdict(
+  r: { hosts: number; interval: number; silent: number; seconds: number; held: boolean },
+): string {
+  const measured = r.silent === 0 && r.seconds >= 290;
+  const ownSize = r.hosts === TARGET.hosts && r.interval === TARGET.interval;
+  const atOrPast = r.hosts >= TARGET.hosts && r.interval <= TARGET.interval;
+  if (measured && atOrPast && r.held) return "MET";
+  if (measured && ownSize) return "NOT met";
+  if (!r.held && atOrPast && !ownSize) {
+    const times = (r.hosts / r.interval) / (TARGET.hosts / TARGET.interval);
+    return `not decided (this run asked ${fmt(times, 1)} times the target's rate; falling ` +
+      `short past the target says nothing of it: --hosts ${TARGET.hosts} --interval ` +
+      `${TARGET.interval} --duration 300 decides)`;
+  }
+  return `not tested (it takes ${TARGET.hosts.toLocaleString("en")} or more answering hosts at ` +
+    `${TARGET.interval} s or less, measured for 5 min: --duration 300)`;
 }
 
 /**
