@@ -2,7 +2,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { OverviewData, TopRow } from "../lib/web/page_data.ts";
-import type { PollerLoad } from "../lib/observability/self_metrics.ts";
+import type { PollerLoad } from "../lib/observability/poller_load.ts";
 import { fmtPercent } from "../components/format.ts";
 import { Time } from "../components/Time.tsx";
 

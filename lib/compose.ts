@@ -17,11 +17,8 @@ import { hostIdentifier } from "./collectors/identify_host.ts";
 import { MonitoringRuntime } from "./pipeline/runtime.ts";
 import type { WorkerUrls } from "./pipeline/pipeline.ts";
 import { healthCheck, type HealthReport } from "./health_check.ts";
-import {
-  type PollerLoad,
-  pollerSaturation,
-  renderSelfMetrics,
-} from "./observability/self_metrics.ts";
+import { renderSelfMetrics } from "./observability/self_metrics.ts";
+import { type PollerLoad, pollerSaturation } from "./observability/poller_load.ts";
 import { createServices, type Services } from "./services/mod.ts";
 import { NodeHub } from "./nodes/hub.ts";
 import type { ProbeTarget } from "./health/health_monitor.ts";

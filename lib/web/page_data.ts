@@ -6,7 +6,7 @@
 import type { Role } from "../auth/tokens.ts";
 import type { CredentialProfile } from "../db/credential_profiles.ts";
 import type { DiscoveryRun } from "../db/discovery_runs.ts";
-import type { PollerLoad } from "../observability/self_metrics.ts";
+import type { PollerLoad } from "../observability/poller_load.ts";
 
 /** A choice in a form's select: a credential profile or a plugin. */
 export interface NamedOption {
@@ -40,7 +40,7 @@ export interface OverviewData {
   top_memory: TopRow[];
   top_disk: TopRow[];
   errors: PollError[];
-  /** the pollers' saturation, when this process polls (lib/observability/self_metrics.ts) */
+  /** the pollers' saturation, when this process polls (lib/observability/poller_load.ts) */
   poller?: PollerLoad | null;
   generated_at: string;
 }

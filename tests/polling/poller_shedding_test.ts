@@ -12,7 +12,7 @@ import {
   queueHardCap,
 } from "../../lib/polling/poller.ts";
 import { MonitorScheduler } from "../../lib/scheduling/scheduler.ts";
-import { pollerSaturation } from "../../lib/observability/self_metrics.ts";
+import { pollerSaturation } from "../../lib/observability/poller_load.ts";
 import type {
   Credential,
   MetricSample,
