@@ -98,8 +98,8 @@ Deno.test("findCycle finds a loop and only a loop", () => {
 Deno.test("no import cycle among the server's, the Workers' and the islands' modules", async () => {
   const roots = ["main.ts", "poller.ts"];
   for (const dir of ["workers/", "islands/"]) {
-    for await (const e of Deno.readDir(new URL(dir, ROOT))) {
-      if (/\.tsx?$/.test(e.name)) roots.push(dir + e.name);
+    for await (const file of sources(new URL(dir, ROOT))) {
+      roots.push(file.href.slice(ROOT.href.length));
     }
   }
   const graph = await moduleGraph(roots.sort());
