@@ -9,7 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Database, Queryable } from "../db/driver.ts";
 import { type AlertRule, deviceTagsRepo, type MaintenanceWindow } from "../db/alert_rules.ts";
-import { type Problem, problemsRepo } from "../db/problems.ts";
+import { type Problem, problemsRepo } from "../db/alert_problems.ts";
 import { outboxRepo, type Policy } from "../db/notifications.ts";
 import { devicesRepo } from "../db/devices.ts";
 import type { Transition } from "./evaluator.ts";

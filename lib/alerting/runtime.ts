@@ -10,7 +10,7 @@ import type { Keyring } from "../crypto/secrets.ts";
 import type { MetricSample, PollOutcome } from "../messages.ts";
 import type { EntityEvents } from "../entity_events.ts";
 import { alertRulesRepo, deviceTagsRepo, maintenanceRepo } from "../db/alert_rules.ts";
-import { problemsRepo } from "../db/problems.ts";
+import { problemsRepo } from "../db/alert_problems.ts";
 import { channelsRepo, outboxRepo, policiesRepo } from "../db/notifications.ts";
 import { Evaluator } from "./evaluator.ts";
 import { type AlertingConfig, ProblemRecorder } from "./problem_recorder.ts";

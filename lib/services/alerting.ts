@@ -15,7 +15,7 @@ import {
   type Operator,
   type ScopeKind,
 } from "../db/alert_rules.ts";
-import { type Problem, type ProblemFilter, problemsRepo } from "../db/problems.ts";
+import { type Problem, type ProblemFilter, problemsRepo } from "../db/alert_problems.ts";
 import { type Delivery, outboxRepo } from "../db/notifications.ts";
 import { devicesRepo } from "../db/devices.ts";
 import type { ListParams, Page } from "../db/pagination.ts";

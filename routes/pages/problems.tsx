@@ -3,7 +3,7 @@ import { canEdit, type Page } from "./view.tsx";
 import { Island } from "../../components/Island.tsx";
 import { islands } from "./islands.ts";
 import { SEVERITIES, type Severity } from "../../lib/alerting/notification.ts";
-import type { ProblemFilter } from "../../lib/db/problems.ts";
+import type { ProblemFilter } from "../../lib/db/alert_problems.ts";
 import { METRICS } from "../../lib/alerting/catalogue.ts";
 import { outboxRepo } from "../../lib/db/notifications.ts";
 

@@ -15,7 +15,7 @@ import { AlertingRuntime, DEFAULT_ALERTING_OPTIONS } from "../../lib/alerting/ru
 import { alertRulesRepo, maintenanceRepo } from "../../lib/db/alert_rules.ts";
 import type { Database } from "../../lib/db/driver.ts";
 import { notifyEverythingTo, sample, startReceiver, testSenders } from "./helpers.ts";
-import { problemsRepo } from "../../lib/db/problems.ts";
+import { problemsRepo } from "../../lib/db/alert_problems.ts";
 import type { PollOutcome } from "../../lib/messages.ts";
 
 const OPTS = {

@@ -10,7 +10,7 @@ import { migrate } from "../../lib/db/migrate.ts";
 import { Keyring } from "../../lib/crypto/secrets.ts";
 import { EntityEvents } from "../../lib/entity_events.ts";
 import { AlertingRuntime, DEFAULT_ALERTING_OPTIONS } from "../../lib/alerting/runtime.ts";
-import { problemsRepo } from "../../lib/db/problems.ts";
+import { problemsRepo } from "../../lib/db/alert_problems.ts";
 import type { Database } from "../../lib/db/driver.ts";
 import { sample, testSenders } from "./helpers.ts";
 

@@ -16,7 +16,7 @@ import { MonitoringRuntime } from "../../lib/pipeline/runtime.ts";
 import { WORKER_URLS } from "../../workers/urls.ts";
 import { type OpenApiDocument, responseSchema, validate } from "../helpers/openapi_validate.ts";
 import { startWebhookReceiver } from "../helpers/webhook_receiver.ts";
-import { problemsRepo } from "../../lib/db/problems.ts";
+import { problemsRepo } from "../../lib/db/alert_problems.ts";
 
 interface Call {
   method: string;

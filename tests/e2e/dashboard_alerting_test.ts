@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { ADMIN_PASSWORD, startTestServer } from "../helpers/server.ts";
 import { launchChromium } from "./browser/chromium.ts";
-import { problemsRepo } from "../../lib/db/problems.ts";
+import { problemsRepo } from "../../lib/db/alert_problems.ts";
 import { alertRulesRepo } from "../../lib/db/alert_rules.ts";
 
 const GUARD_MS = Number(Deno.env.get("E2E_GUARD_MS") ?? 90_000);
