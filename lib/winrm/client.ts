@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { abortError, Connection } from "./connection.ts";
 import { type Envelope, EnvelopeBuilder, wmiResourceUri } from "./envelope.ts";
-import { flatString } from "./http.ts";
+import { flatString, responseBodyLimit } from "./http.ts";
 import {
   checkLimits,
   DEFAULT_ENUMERATION_LIMITS,
@@ -162,6 +162,8 @@ export class WinrmClient {
     this.#releaseTimeoutMs = opts.releaseTimeoutMs ?? 2_000;
     const tls: TlsOptions = { verify: opts.tls?.verify ?? "system", ...opts.tls } as TlsOptions;
     tls.fingerprints = checkPinned(tls);
+    const maxEnvelopeSize = opts.maxEnvelopeSize ?? 153_600;
+    const maxResponseBytes = responseBodyLimit(maxEnvelopeSize);
     const open = (signal?: AbortSignal) =>
       Connection.open({
         host: this.host,
@@ -170,6 +172,7 @@ export class WinrmClient {
         tls,
         connectTimeoutMs: t.connectMs,
         signal,
+        maxResponseBytes,
       });
     const poolOpts = {
       maxIdle: opts.pool?.maxIdle ?? 4,
@@ -221,7 +224,7 @@ export class WinrmClient {
     this.#builder = new EnvelopeBuilder({
       to: `${this.endpoint}/wsman`,
       operationTimeoutS: opts.operationTimeoutS ?? 20,
-      maxEnvelopeSize: opts.maxEnvelopeSize ?? 153_600,
+      maxEnvelopeSize,
       locale: opts.locale ?? "en-US",
     });
   }
@@ -548,6 +551,7 @@ function poolKey(opts: WinrmClientOptions, port: number, tls: TlsOptions): strin
       : "",
     tls.verify,
     tls.servername ?? "",
+    opts.maxEnvelopeSize ?? "",
     secret,
   ].join("|");
 }

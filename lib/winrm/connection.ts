@@ -34,6 +34,8 @@ export interface ConnectOptions {
   tls: TlsOptions;
   connectTimeoutMs: number;
   signal?: AbortSignal;
+  /** the largest response body taken (http.ts responseBodyLimit); 64 MiB when absent */
+  maxResponseBytes?: number;
 }
 
 interface Pending {
@@ -80,13 +82,16 @@ export class Connection {
   #pending: Pending | null = null;
   #idleTimer: Timer | undefined;
   #closedHooks: (() => void)[] | null = [];
+  readonly #maxResponseBytes: number | undefined;
 
   private constructor(
     socket: net.Socket | Deno.TcpConn,
     endpoint: string,
+    maxResponseBytes: number | undefined,
     peerCertificate?: Uint8Array,
   ) {
     this.endpoint = endpoint;
+    this.#maxResponseBytes = maxResponseBytes;
     this.peerCertificate = peerCertificate;
     const on: WireEvents = {
       data: (chunk) => this.#onData(chunk),
@@ -143,7 +148,7 @@ export class Connection {
         if (settled) return;
         settled = true;
         cleanup();
-        resolve(new Connection(socket!, endpoint, peer));
+        resolve(new Connection(socket!, endpoint, opts.maxResponseBytes, peer));
       };
       if (opts.https) {
         const t = tls.connect({
@@ -171,7 +176,7 @@ export class Connection {
           if (settled) return conn.close(); // timed out or aborted as it connected
           settled = true;
           cleanup();
-          resolve(new Connection(conn, endpoint));
+          resolve(new Connection(conn, endpoint, opts.maxResponseBytes));
         }, (err) => {
           if (settled) return;
           settled = true;
@@ -241,7 +246,7 @@ export class Connection {
     const onAbort = () => this.#fail(abortError(signal!));
     signal?.addEventListener("abort", onAbort, { once: true });
     this.#pending = {
-      parser: new ResponseParser(),
+      parser: new ResponseParser(this.#maxResponseBytes),
       count,
       responses: [],
       resolve: (r) => {
@@ -341,7 +346,7 @@ export class Connection {
         return;
       }
       if (!res.keepAlive) return this.#fail(this.#cutShort(p));
-      p.parser = new ResponseParser();
+      p.parser = new ResponseParser(this.#maxResponseBytes);
     }
     postpone(p.timer, p.readTimeoutMs);
   }

@@ -29,7 +29,23 @@ export function header(res: HttpResponse, name: string): string | undefined {
 }
 
 const MAX_HEAD = 64 * 1024;
+/** A parser's bound on a body when its owner names none. */
 const MAX_BODY = 64 * 1024 * 1024;
+/** 1xx responses taken before the real one (a server sends one 100 Continue at most) */
+const MAX_INTERIM = 8;
+
+/**
+ * The largest response body a client that asked for envelopes of at most `maxEnvelopeSize`
+ * octets takes. A WS-Management service answers within the client's MaxEnvelopeSize (DSP0226
+ * §6.2, MS-WSMV §3.1.4.1.7; a result that does not fit is split over Pulls or refused with
+ * wsman:EncodingLimit), sealing adds a few hundred bytes of framing, and an error page is
+ * smaller; twice the envelope and 64 KiB more leaves room for a UTF-16 answer. Past it the
+ * peer is not a WinRM service, and the connection is dropped rather than buffering what it
+ * sends (up to 64 MiB a connection before).
+ */
+export function responseBodyLimit(maxEnvelopeSize: number): number {
+  return 2 * maxEnvelopeSize + 64 * 1024;
+}
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -58,6 +74,9 @@ export class ResponseParser {
   #remaining = 0;
   #parts: Buffer[] = [];
   #bodyLen = 0;
+  #interim = 0;
+  #trailerLen = 0;
+  readonly #maxBody: number;
   /** true once any byte of a response arrived (a stale keep-alive socket sends none) */
   started = false;
   /**
@@ -66,6 +85,11 @@ export class ResponseParser {
    * stream out of sync.
    */
   rest: Buffer | null = null;
+
+  /** `maxBody`: the largest body taken (responseBodyLimit() for a WinRM client) */
+  constructor(maxBody = MAX_BODY) {
+    this.#maxBody = maxBody;
+  }
 
   /** Feeds bytes; returns the response once complete (extra bytes are left in `rest`). */
   push(chunk: Buffer): HttpResponse | null {
@@ -84,6 +108,9 @@ export class ResponseParser {
           this.#parseHead(this.#buf.subarray(0, end).toString("latin1"));
           this.#buf = this.#buf.subarray(end + 4);
           if (this.#status >= 100 && this.#status < 200) {
+            if (++this.#interim > MAX_INTERIM) {
+              throw new ProtocolError("HTTP response: too many interim (1xx) responses");
+            }
             this.#headers = new Map(); // 100 Continue: the real response follows
             continue;
           }
@@ -108,6 +135,7 @@ export class ResponseParser {
           const line = this.#buf.subarray(0, nl).toString("latin1").split(";")[0].trim();
           if (!/^[0-9a-fA-F]+$/.test(line)) throw new ProtocolError("bad chunk size line");
           this.#remaining = parseInt(line, 16);
+          this.#fits(this.#remaining);
           this.#buf = this.#buf.subarray(nl + 2);
           this.#state = this.#remaining === 0 ? "chunk-trailer" : "chunk-data";
           continue;
@@ -128,6 +156,10 @@ export class ResponseParser {
         }
         case "chunk-trailer": {
           const nl = indexOfCrlf(this.#buf, 1);
+          this.#trailerLen += nl < 0 ? 0 : nl + 2;
+          if (this.#trailerLen + (nl < 0 ? this.#buf.length : 0) > MAX_HEAD) {
+            throw new ProtocolError("HTTP response trailer too large");
+          }
           if (nl < 0) return null;
           this.#buf = this.#buf.subarray(nl + 2);
           if (nl === 0) this.#state = "done"; // empty line ends the trailers
@@ -158,9 +190,16 @@ export class ResponseParser {
   }
 
   #add(part: Buffer) {
+    this.#fits(part.length);
     this.#bodyLen += part.length;
-    if (this.#bodyLen > MAX_BODY) throw new ProtocolError("HTTP response body too large");
     this.#parts.push(part);
+  }
+
+  /** Refuses `more` body bytes past the bound, as soon as a length announces them. */
+  #fits(more: number) {
+    if (this.#bodyLen + more > this.#maxBody) {
+      throw new ProtocolError(`HTTP response body over ${this.#maxBody} bytes`);
+    }
   }
 
   #parseHead(head: string) {
@@ -198,6 +237,7 @@ export class ResponseParser {
         throw new ProtocolError("invalid Content-Length");
       }
       this.#remaining = Number(cl[0]);
+      this.#fits(this.#remaining);
       this.#state = this.#remaining ? "length" : "done";
     } else {
       this.#state = "close";

@@ -5,7 +5,7 @@
 import { Buffer } from "node:buffer";
 import selfsigned from "selfsigned";
 import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
-import { indexOfCrlf, ResponseParser } from "../../lib/winrm/http.ts";
+import { indexOfCrlf, responseBodyLimit, ResponseParser } from "../../lib/winrm/http.ts";
 import {
   AuthenticationError,
   ProtocolError,
@@ -48,6 +48,99 @@ Deno.test("parser: repeated WWW-Authenticate, chunked body, 100 Continue, byte b
     () => new ResponseParser().push(Buffer.from("SSH-2.0-OpenSSH\r\n\r\n")),
     ProtocolError,
   );
+});
+
+Deno.test("parser: a body past the bound, an endless trailer and a flood of 1xx are refused", () => {
+  const head = (cl: number) => Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${cl}\r\n\r\n`);
+  // at the bound a body is taken; one byte more is refused from its Content-Length alone
+  const atBound = new ResponseParser(1000);
+  assertEquals(atBound.push(head(1000)), null);
+  assertEquals(atBound.push(Buffer.alloc(1000, 120))?.body.length, 1000);
+  assertThrows(() => new ResponseParser(1000).push(head(1001)), ProtocolError, "over 1000 bytes");
+  // chunked: refused at the chunk that crosses the bound, before its bytes arrive
+  const chunked = new ResponseParser(1000);
+  chunked.push(Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  chunked.push(Buffer.from(`${(600).toString(16)}\r\n`));
+  chunked.push(Buffer.alloc(600, 120));
+  assertThrows(() => chunked.push(Buffer.from(`\r\n${(401).toString(16)}\r\n`)), ProtocolError);
+  const huge = new ResponseParser();
+  huge.push(Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  assertThrows(() => huge.push(Buffer.from("f".repeat(400) + "\r\n")), ProtocolError, "over");
+  // close-delimited: refused as the bytes come
+  const closing = new ResponseParser(1000);
+  closing.push(Buffer.from("HTTP/1.0 200 OK\r\n\r\n"));
+  closing.push(Buffer.alloc(1000, 120));
+  assertThrows(() => closing.push(Buffer.alloc(1, 120)), ProtocolError, "over 1000 bytes");
+  // a trailer line that never ends, or trailer lines without end
+  const trailer = new ResponseParser();
+  trailer.push(Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"));
+  assertThrows(
+    () => {
+      for (let i = 0; i < 100; i++) trailer.push(Buffer.alloc(1024, 120));
+    },
+    ProtocolError,
+    "trailer too large",
+  );
+  const trailers = new ResponseParser();
+  trailers.push(Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"));
+  assertThrows(
+    () => {
+      for (let i = 0; i < 10_000; i++) trailers.push(Buffer.from("X-T: 1\r\n"));
+    },
+    ProtocolError,
+    "trailer too large",
+  );
+  // one 100 Continue is normal; a stream of them is not a WinRM service
+  const interim = new ResponseParser();
+  assertThrows(
+    () => {
+      for (let i = 0; i < 100; i++) interim.push(Buffer.from("HTTP/1.1 100 Continue\r\n\r\n"));
+    },
+    ProtocolError,
+    "interim",
+  );
+  // the bound a WinRM client sets: its MaxEnvelopeSize twice, and 64 KiB
+  assertEquals(responseBodyLimit(153_600), 2 * 153_600 + 65_536);
+});
+
+Deno.test("a peer that sends more than an envelope's worth is cut off; the next request gets a fresh connection", async () => {
+  const xml = fixture("os_star.xml");
+  const bound = responseBodyLimit(153_600);
+  const big = Buffer.alloc(64 * 1024, 120);
+  let n = 0;
+  const server = startCanned((req) => {
+    n++;
+    if (n === 1) {
+      // announced too large: refused at the head
+      return [
+        `HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Length: ${
+          bound + 1
+        }\r\n\r\n`,
+        big,
+      ];
+    }
+    if (n === 2) {
+      // chunked, streaming without end: cut off once past the bound
+      const pieces: (string | Uint8Array)[] = [
+        "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\n" +
+        "Transfer-Encoding: chunked\r\n\r\n",
+      ];
+      for (let i = 0; i < 16; i++) pieces.push(`${big.length.toString(16)}\r\n`, big, "\r\n");
+      return pieces;
+    }
+    return httpReply(200, SOAP, answering(req, xml));
+  });
+  const c = basicClient(server.port);
+  try {
+    await assertRejects(() => c.enumerate(WQL), ProtocolError, `over ${bound} bytes`);
+    await assertRejects(() => c.enumerate(WQL), ProtocolError, `over ${bound} bytes`);
+    const [os] = await c.enumerate(WQL);
+    assertEquals(os.CSName, "AMAZONA-Q2R281F");
+    assertEquals(server.connections, 3);
+  } finally {
+    c.close();
+    await server.close();
+  }
 });
 
 Deno.test("parser: the CRLF search agrees with Buffer.indexOf on every short string of CR, LF, x", () => {
