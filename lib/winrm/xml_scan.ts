@@ -27,6 +27,14 @@ interface Frame {
   text: string;
 }
 
+/**
+ * Elements nested deeper than this are refused: a WS-Man response nests ~10 deep (an embedded
+ * instance a few more), and the tree's readers (parse.ts) recurse, so a peer's 10,000 nested
+ * tags would overflow the stack instead of failing as a malformed response. fast-xml-parser,
+ * the fallback, refuses deep nesting too.
+ */
+export const MAX_DEPTH = 100;
+
 const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
 const ENTITY = /&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g;
 
@@ -207,6 +215,9 @@ export function scanXml(xml: string): Node {
     if (selfClosing) {
       addChild(top, name, frame.obj ?? "");
     } else {
+      if (stack.length > MAX_DEPTH) {
+        throw new XmlScanError(`elements nested deeper than ${MAX_DEPTH}`);
+      }
       stack.push(frame);
       top = frame;
     }

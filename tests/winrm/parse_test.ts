@@ -13,6 +13,7 @@ import {
 } from "../../lib/winrm/parse.ts";
 import { EnvelopeBuilder, wmiResourceUri } from "../../lib/winrm/envelope.ts";
 import { ProtocolError } from "../../lib/winrm/errors.ts";
+import { MAX_DEPTH } from "../../lib/winrm/xml_scan.ts";
 
 const fixture = (name: string) =>
   Deno.readTextFileSync(new URL(`../fixtures/wsman/${name}`, import.meta.url));
@@ -191,4 +192,27 @@ Deno.test("the fast scanner builds the same tree as fast-xml-parser", () => {
   ) {
     assertThrows(() => xmlTree(bad));
   }
+});
+
+Deno.test("a response nested deeper than any WS-Man answer is a ProtocolError, not a stack overflow", () => {
+  const envelope = (inner: string, doctype = "") =>
+    `${doctype}<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>` +
+    `<n:EnumerateResponse xmlns:n="x"><w:Items xmlns:w="y">${inner}</w:Items>` +
+    `<w:EndOfSequence/></n:EnumerateResponse></s:Body></s:Envelope>`;
+  const nested = (depth: number) => "<p:A>".repeat(depth) + "1" + "</p:A>".repeat(depth);
+  // at the bound: read as usual (the envelope's own 5 levels count)
+  const deepest = enumerationBatch(parseEnvelope(envelope(nested(MAX_DEPTH - 5))).body);
+  assertEquals(deepest.items.length, 1);
+  for (const depth of [MAX_DEPTH, 10_000]) {
+    assertThrows(
+      () => enumerationBatch(parseEnvelope(envelope(nested(depth))).body),
+      ProtocolError,
+      "nested deeper than",
+    );
+  }
+  // the fallback parser (a DOCTYPE) refuses it as well
+  assertThrows(
+    () => enumerationBatch(parseEnvelope(envelope(nested(10_000), "<!DOCTYPE x>")).body),
+    ProtocolError,
+  );
 });
