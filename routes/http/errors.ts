@@ -62,20 +62,29 @@ export function zodErrorBody(error: ZodError) {
 /**
  * The API's validation hook (every route's request schemas): a zod failure is a 400 naming the
  * field, and so is a string, anywhere in the body, query or path, holding NUL or another control
- * character. PostgreSQL cannot store NUL at all, and no name, address or query term needs the
- * others; free-text fields (`MULTILINE_FIELDS`) may still hold tab and line breaks.
+ * character, or a lone UTF-16 surrogate, and a body nested deeper than `MAX_BODY_DEPTH`.
+ * PostgreSQL cannot store NUL at all, nor a lone surrogate in a JSON column (the audit log's
+ * details, a plugin's config: a 500 before), and no name, address or query term needs the
+ * others; free-text fields (`MULTILINE_FIELDS`) may still hold tab and line breaks. No body
+ * the API takes nests more than a few levels, and everything that reads one further (this walk
+ * included, once) may recurse.
  */
 export function validationHook(
   result: { success: true; data: unknown } | { success: false; error: ZodError },
   c: Context,
 ): Response | undefined {
   if (!result.success) return c.json(zodErrorBody(result.error), 400);
-  const bad = findControlCharacter(result.data, []);
+  const bad = findBadString(result.data);
   if (!bad) return undefined;
   const field = bad.path.join(".") || "(body)";
-  const message = `${field}: must not contain ${
-    bad.multiline ? "NUL or control characters other than tab and line breaks" : "NUL or other " +
-      "control characters"
+  const message = `${field}: ${
+    bad.kind === "depth"
+      ? `nested deeper than ${MAX_BODY_DEPTH} levels`
+      : bad.kind === "surrogate"
+      ? "must be valid Unicode (a lone UTF-16 surrogate)"
+      : bad.kind === "multiline"
+      ? "must not contain NUL or control characters other than tab and line breaks"
+      : "must not contain NUL or other control characters"
   }`;
   return c.json(errorBody("VALIDATION_ERROR", message, { field }), 400);
 }
@@ -91,35 +100,70 @@ export const MULTILINE_FIELDS = new Set([
   "caPem",
 ]);
 
+/** Arrays and objects inside one another in a request, at most. */
+export const MAX_BODY_DEPTH = 32;
+
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 // deno-lint-ignore no-control-regex
 const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
-/** The path of the first string (value or key) in `value` with a character it may not hold. */
-export function findControlCharacter(
+type BadKind = "control" | "multiline" | "surrogate" | "depth";
+interface Visit {
+  value: unknown;
+  key: string | number | null;
+  parent: Visit | null;
+  depth: number;
+}
+
+/**
+ * The first string (value or key) in `value` that a request may not hold, or the first place
+ * nested deeper than MAX_BODY_DEPTH, with its path. A walk with its own stack: a body 10,000
+ * levels deep must get its 400, not overflow the call stack.
+ */
+export function findBadString(
   value: unknown,
-  path: (string | number)[],
-): { path: (string | number)[]; multiline: boolean } | undefined {
-  if (typeof value === "string") {
-    const multiline = MULTILINE_FIELDS.has(String(path[path.length - 1]));
-    return (multiline ? CONTROL_BUT_LINES : CONTROL).test(value) ? { path, multiline } : undefined;
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const bad = findControlCharacter(value[i], [...path, i]);
-      if (bad) return bad;
+): { path: (string | number)[]; kind: BadKind } | undefined {
+  const stack: Visit[] = [{ value, key: null, parent: null, depth: 0 }];
+  while (stack.length) {
+    const at = stack.pop()!;
+    const v = at.value;
+    if (typeof v === "string") {
+      const multiline = MULTILINE_FIELDS.has(String(at.key));
+      if ((multiline ? CONTROL_BUT_LINES : CONTROL).test(v)) {
+        return { path: pathOf(at), kind: multiline ? "multiline" : "control" };
+      }
+      if (!v.isWellFormed()) return { path: pathOf(at), kind: "surrogate" };
+      continue;
     }
-    return undefined;
-  }
-  if (value && typeof value === "object" && !(value instanceof Date)) {
-    for (const [k, v] of Object.entries(value)) {
-      if (CONTROL.test(k)) return { path: [...path, k.replace(CONTROL, "?")], multiline: false };
-      const bad = findControlCharacter(v, [...path, k]);
-      if (bad) return bad;
+    if (!v || typeof v !== "object" || v instanceof Date) continue;
+    if (at.depth >= MAX_BODY_DEPTH) return { path: pathOf(at), kind: "depth" };
+    const children: Visit[] = [];
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        children.push({ value: v[i], key: i, parent: at, depth: at.depth + 1 });
+      }
+    } else {
+      for (const [k, child] of Object.entries(v)) {
+        if (CONTROL.test(k)) {
+          return { path: [...pathOf(at), k.replace(CONTROL, "?")], kind: "control" };
+        }
+        if (!k.isWellFormed()) {
+          return { path: [...pathOf(at), k.toWellFormed()], kind: "surrogate" };
+        }
+        children.push({ value: child, key: k, parent: at, depth: at.depth + 1 });
+      }
     }
+    // in document order: the first child is visited first
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
   }
   return undefined;
+}
+
+function pathOf(v: Visit): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let at: Visit | null = v; at && at.key !== null; at = at.parent) path.push(at.key);
+  return path.reverse();
 }
 
 export const DATABASE_UNAVAILABLE_RETRY_SECONDS = 5;

@@ -106,6 +106,50 @@ for (const backend of backends()) {
           },
         );
 
+        await t.step(
+          "lone UTF-16 surrogates and bodies nested past the bound: 400 naming the field",
+          async () => {
+            const cases: [string, string, unknown, string][] = [
+              ["POST", "/sites", { name: "sur\ud800x" }, "name"],
+              ["POST", "/maintenance-windows", {
+                name: "\ud800",
+                kind: "once",
+                scope: { kind: "all" },
+                starts_at: "2030-01-01T00:00:00Z",
+                ends_at: "2030-01-02T00:00:00Z",
+              }, "name"],
+              ["POST", "/plugins", {
+                name: "surrogate-env",
+                config: { command: "echo", env: { A: "x\udc00" } },
+              }, "config.env.A"],
+            ];
+            for (const [method, path, body, field] of cases) {
+              const res = await call(method, path, body);
+              expect400(res, field, `${path} ${JSON.stringify(body)}`);
+              assertMatch(res.body.error.message, /lone UTF-16 surrogate/);
+            }
+            // a pair is a character like any other
+            const emoji = await call("POST", "/sites", { name: "Lab \ud83d\ude00" });
+            assertEquals(emoji.status, 201, JSON.stringify(emoji.body));
+            assertEquals(emoji.body.data.name, "Lab \u{1f600}");
+            // 10,000 levels deep: a 400 at once, not a stack overflow (a 500 before)
+            let deep: unknown = "x";
+            for (let i = 0; i < 10_000; i++) deep = [deep];
+            const res = await call("POST", "/notification-channels", {
+              name: "deep",
+              type: "webhook",
+              settings: { url: "http://127.0.0.1:9/x" },
+              secrets: { hmacSecret: deep },
+            });
+            assertEquals(res.status, 400, JSON.stringify(res.body).slice(0, 300));
+            assertEquals(res.body.error.code, "VALIDATION_ERROR");
+            assertMatch(
+              res.body.error.message,
+              /^secrets\.hmacSecret\.0\.0.*: nested deeper than 32 levels$/,
+            );
+          },
+        );
+
         await t.step("NUL in query values: 400 naming the parameter", async () => {
           for (
             const [path, field] of [
