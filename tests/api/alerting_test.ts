@@ -121,6 +121,16 @@ for (const backend of backends()) {
           (await s.call("GET", "/notification-channels", { token: viewer })).status,
           403,
         );
+        for (const token of [viewer, operator]) {
+          assertEquals(
+            (await s.call("GET", "/notification-dead-letters", { token })).status,
+            403,
+          );
+        }
+        assertEquals(
+          (await s.call("GET", "/notification-dead-letters", { token: admin })).status,
+          200,
+        );
         const channel = await s.call("POST", "/notification-channels", {
           token: admin,
           body: channelBody,

@@ -901,7 +901,7 @@ for (const backend of backends()) {
               const adminOnly = path.startsWith("/users") || path === "/audit-log" ||
                 path.startsWith("/poller-nodes") ||
                 path.startsWith("/notification-channels") ||
-                path.startsWith("/notification-policies");
+                path.startsWith("/notification-policies") || path === "/notification-dead-letters";
               if (method !== "GET" || adminOnly) await k.call({ ...good, token: viewerToken }, 403);
               else if (path !== "/auth/me") await k.call({ ...good, token: viewerToken }, 200);
             }

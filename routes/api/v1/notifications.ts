@@ -16,6 +16,7 @@ import {
   Timestamp,
 } from "./schemas.ts";
 import { bearerRoute, resourceRoutes } from "./resource.ts";
+import { requireRole } from "../../http/auth.ts";
 import { SEVERITIES, type Severity } from "../../../lib/alerting/notification.ts";
 import { outboxRepo } from "../../../lib/db/notifications.ts";
 
@@ -148,13 +149,16 @@ export function registerNotificationRoutes(app: OpenAPIHono<AppEnv>): void {
     update: { summary: "Replace a notification policy", body: PolicyBody },
     delete: { summary: "Delete a notification policy" },
   });
+  // admin only, as the channels they were meant for (their errors name the channels' targets)
+  // and the dashboard's list of them
+  app.use("/notification-dead-letters", requireRole("admin"));
   handle(
     app,
     bearerRoute({
       method: "get",
       path: "/notification-dead-letters",
       tags: ["notification channels"],
-      summary: "Notifications that could not be delivered, newest first",
+      summary: "Notifications that could not be delivered, newest first (admin)",
     }, { 200: dataResponse(z.array(DeadLetter), "Dead letters") }),
     async (c) => {
       const rows = await outboxRepo.dead(c.get("app").db);
