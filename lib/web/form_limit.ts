@@ -11,6 +11,7 @@ export const FORM_LIMIT_BYTES = 16 * 1024;
 export function formLimit(maxSize = FORM_LIMIT_BYTES): MiddlewareHandler {
   return bodyLimit({
     maxSize,
-    onError: (c) => c.text(`request body exceeds ${maxSize} bytes`, 413),
+    // the rest of the body stays unread: close the connection after the answer (serve.ts)
+    onError: (c) => c.text(`request body exceeds ${maxSize} bytes`, 413, { connection: "close" }),
   });
 }

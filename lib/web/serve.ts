@@ -19,6 +19,10 @@
  *   until it leaves, so descriptors stay bounded by the cap. Only HTTP/1.1 is offered: an
  *   HTTP/2 connection that goes silent after GOAWAY could not be closed either.
  *
+ * A response that says `Connection: close` ends its connection once it is sent: the body limit's
+ * 413 leaves the request body unread, and the engine alone kept such a connection open with the
+ * client's bytes pending, so a client that writes its whole body before reading hung.
+ *
  * Over HTTPS the listening socket gets TCP_NODELAY (inherited by what it accepts): the engine
  * sends a response's head and body as separate TLS records, and without it Nagle's algorithm
  * held the body ~40 ms for the client's delayed ACK (lib/web/tcp_nodelay.ts).
@@ -195,12 +199,17 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
     const settled = () => {
       if (--inFlight === 0 && !closing) arm(idleTimeoutMs);
     };
-    const perRequest: Handler = (req, info) => {
+    const perRequest: Handler = async (req, info) => {
       inFlight++;
       clearTimeout(timer);
       timer = undefined;
       info.completed.then(settled, settled);
-      return app(req, info);
+      const res = await app(req, info);
+      if (res.headers.get("connection")?.toLowerCase() === "close") {
+        const end = () => void server?.shutdown().catch(() => {});
+        info.completed.then(end, end);
+      }
+      return res;
     };
     try {
       server = serveOn(conn, undefined, perRequest, onError, () => {});

@@ -57,9 +57,10 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
           413,
           "PAYLOAD_TOO_LARGE",
           `request body exceeds ${bodyLimitBytes} bytes`,
-          {
-            limit_bytes: bodyLimitBytes,
-          },
+          { limit_bytes: bodyLimitBytes },
+          // The body is left unread: the connection closes after this answer (lib/web/serve.ts)
+          // rather than stay open with the client's bytes pending.
+          { connection: "close" },
         );
       },
     }),
