@@ -1,7 +1,8 @@
 /**
  * lib/web/serve.ts with real sockets: a real main.ts under `ulimit -n 1024` survives 1,100 idle
  * connections (keeps serving the connections it has, accepts again when descriptors free up);
- * header-read and idle timeouts close silent and half-sent connections; the connection cap
+ * header-read and idle timeouts close silent and half-sent connections, and a request body that
+ * stalls or trickles is cut off at the header timeout after its head; the connection cap
  * holds new connections until one closes.
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
@@ -125,14 +126,38 @@ Deno.test({
       const silent = await connect(port);
       const partial = await connect(port);
       const keptAlive = await connect(port);
-      conns.push(silent, partial, keptAlive);
+      // a request body that stops coming, and one that comes a byte at a time, for ever
+      const stalledBody = await connect(port);
+      const tricklingBody = await connect(port);
+      conns.push(silent, partial, keptAlive, stalledBody, tricklingBody);
       await partial.write(enc.encode("GET /health HTTP/1.1\r\nhost: test\r\nx-slow: "));
       assert((await request(keptAlive, "/health")).startsWith("HTTP/1.1 200"));
+      const login = "POST /api/v1/auth/login HTTP/1.1\r\nhost: test\r\n" +
+        "content-type: application/json\r\ncontent-length: 1000\r\n\r\n{";
+      await stalledBody.write(enc.encode(login));
+      await tricklingBody.write(enc.encode(login));
+      let trickling = true;
+      const trickle = (async () => {
+        while (trickling) {
+          await tick(50);
+          try {
+            await tricklingBody.write(enc.encode(" "));
+          } catch {
+            return; // closed by the server
+          }
+        }
+      })();
       // Each is closed by the server; without the timeouts these reads never end.
       const limit = tick(60_000);
-      for (const c of [silent, partial, keptAlive]) {
+      for (const c of [silent, partial, keptAlive, stalledBody, tricklingBody]) {
         assertEquals(await Promise.race([waitClosed(c), limit]), "closed");
       }
+      trickling = false;
+      await trickle;
+      // and the server goes on serving
+      const after = await connect(port);
+      conns.push(after);
+      assert((await request(after, "/health")).startsWith("HTTP/1.1 200"));
     } finally {
       closeAll(conns);
       await server.stop();

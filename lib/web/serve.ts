@@ -14,14 +14,20 @@
  *   one closes;
  * - a connection that has not delivered a complete request head `headerTimeoutMs` after it was
  *   accepted, or stays without a request for `idleTimeoutMs` after its last response, is closed
- *   (a partial header or a silent socket alike). Over HTTPS a client that never finishes the TLS
+ *   (a partial header or a silent socket alike); so is one whose request body has not arrived
+ *   `headerTimeoutMs` after its head (a body sent a byte at a time held its connection, and
+ *   512 of them every connection, for as long as the sender liked). These closes are abrupt
+ *   (the connection's abort signal): no handler is running then, and the engine's graceful
+ *   close would first wait for the rest of a body. Over HTTPS a client that never finishes the TLS
  *   handshake cannot be closed (a Deno limitation, see `handshakeThenServe`): it keeps its slot
  *   until it leaves, so descriptors stay bounded by the cap. Only HTTP/1.1 is offered: an
  *   HTTP/2 connection that goes silent after GOAWAY could not be closed either.
  *
  * A response that says `Connection: close` ends its connection once it is sent: the body limit's
  * 413 leaves the request body unread, and the engine alone kept such a connection open with the
- * client's bytes pending, so a client that writes its whole body before reading hung.
+ * client's bytes pending, so a client that writes its whole body before reading hung. The engine
+ * reads the rest of the body first (the client sees its answer rather than a reset), for
+ * `headerTimeoutMs` at most.
  *
  * Over HTTPS the listening socket gets TCP_NODELAY (inherited by what it accepts): the engine
  * sends a response's head and body as separate TLS records, and without it Nagle's algorithm
@@ -106,6 +112,24 @@ function serveOnConnection(): ServeOnConnection {
   return fn as ServeOnConnection;
 }
 
+/**
+ * `req` with a body that must have arrived whole `ms` after the head, or `expire` runs (the
+ * connection is dropped: the handler reading the body sees it fail); `stop` ends the clock (the
+ * answer is out: a body left unread is the engine's to drain, within the idle timeout). GET and
+ * HEAD may not carry a body in a Request; the engine drains one sent anyway.
+ */
+function bodyWithin(
+  req: Request,
+  ms: number,
+  expire: () => void,
+): { request: Request; stop: () => void } {
+  const timer = setTimeout(expire, ms);
+  const stop = () => clearTimeout(timer);
+  const body = req.body!.pipeThrough(new TransformStream({ flush: stop }));
+  const init = { body, signal: req.signal, duplex: "half" } as RequestInit;
+  return { request: new Request(req, init), stop };
+}
+
 /** EMFILE (process) / ENFILE (system): out of file descriptors. */
 export function isFdExhaustion(err: unknown): boolean {
   const code = (err as { code?: string })?.code;
@@ -187,9 +211,12 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
     let inFlight = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let server: ConnServer | undefined = undefined;
+    /** ends the connection at once, whatever the engine is waiting for */
+    const abort = new AbortController();
+    const drop = () => abort.abort();
     const close = () => {
       timer = undefined;
-      if (inFlight === 0) server?.shutdown().catch(() => {});
+      if (inFlight === 0) drop();
     };
     const arm = (ms: number) => {
       clearTimeout(timer);
@@ -204,15 +231,25 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
       clearTimeout(timer);
       timer = undefined;
       info.completed.then(settled, settled);
-      const res = await app(req, info);
+      let request = req;
+      if (req.body && req.method !== "GET" && req.method !== "HEAD") {
+        const timed = bodyWithin(req, headerTimeoutMs, drop);
+        request = timed.request;
+        info.completed.then(timed.stop, timed.stop);
+      }
+      const res = await app(request, info);
       if (res.headers.get("connection")?.toLowerCase() === "close") {
-        const end = () => void server?.shutdown().catch(() => {});
+        const end = () => {
+          server?.shutdown().catch(() => {});
+          const last = setTimeout(drop, headerTimeoutMs);
+          server?.finished.finally(() => clearTimeout(last));
+        };
         info.completed.then(end, end);
       }
       return res;
     };
     try {
-      server = serveOn(conn, undefined, perRequest, onError, () => {});
+      server = serveOn(conn, abort.signal, perRequest, onError, () => {});
     } catch (err) {
       clearTimeout(timer);
       try {
