@@ -126,8 +126,10 @@ function bodyWithin(
   const timer = setTimeout(expire, ms);
   const stop = () => clearTimeout(timer);
   const body = req.body!.pipeThrough(new TransformStream({ flush: stop }));
-  const init = { body, signal: req.signal, duplex: "half" } as RequestInit;
-  return { request: new Request(req, init), stop };
+  // built from its parts: `new Request(req, …)` reads req.signal, which makes Deno warn that
+  // the signal aborts when the answer succeeds (its legacy behaviour; nothing here uses it)
+  const init = { method: req.method, headers: req.headers, body, duplex: "half" } as RequestInit;
+  return { request: new Request(req.url, init), stop };
 }
 
 /** EMFILE (process) / ENFILE (system): out of file descriptors. */
