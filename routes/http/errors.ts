@@ -66,8 +66,8 @@ export function zodErrorBody(error: ZodError) {
  * PostgreSQL cannot store NUL at all, nor a lone surrogate in a JSON column (the audit log's
  * details, a plugin's config: a 500 before), and no name, address or query term needs the
  * others; free-text fields (`MULTILINE_FIELDS`) may still hold tab and line breaks. No body
- * the API takes nests more than a few levels, and everything that reads one further (this walk
- * included, once) may recurse.
+ * the API takes nests more than a few levels, and what reads one further may recurse (this walk
+ * did: 7,000 levels overflowed it, a 500).
  */
 export function validationHook(
   result: { success: true; data: unknown } | { success: false; error: ZodError },
@@ -109,61 +109,39 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 type BadKind = "control" | "multiline" | "surrogate" | "depth";
-interface Visit {
-  value: unknown;
-  key: string | number | null;
-  parent: Visit | null;
-  depth: number;
-}
 
 /**
  * The first string (value or key) in `value` that a request may not hold, or the first place
- * nested deeper than MAX_BODY_DEPTH, with its path. A walk with its own stack: a body 10,000
- * levels deep must get its 400, not overflow the call stack.
+ * nested deeper than MAX_BODY_DEPTH, with its path. The depth is checked before going down, so
+ * a body 10,000 levels deep gets its 400 after 32 calls, not a stack overflow.
  */
 export function findBadString(
   value: unknown,
+  path: (string | number)[] = [],
 ): { path: (string | number)[]; kind: BadKind } | undefined {
-  const stack: Visit[] = [{ value, key: null, parent: null, depth: 0 }];
-  while (stack.length) {
-    const at = stack.pop()!;
-    const v = at.value;
-    if (typeof v === "string") {
-      const multiline = MULTILINE_FIELDS.has(String(at.key));
-      if ((multiline ? CONTROL_BUT_LINES : CONTROL).test(v)) {
-        return { path: pathOf(at), kind: multiline ? "multiline" : "control" };
-      }
-      if (!v.isWellFormed()) return { path: pathOf(at), kind: "surrogate" };
-      continue;
+  if (typeof value === "string") {
+    const multiline = MULTILINE_FIELDS.has(String(path[path.length - 1]));
+    if ((multiline ? CONTROL_BUT_LINES : CONTROL).test(value)) {
+      return { path, kind: multiline ? "multiline" : "control" };
     }
-    if (!v || typeof v !== "object" || v instanceof Date) continue;
-    if (at.depth >= MAX_BODY_DEPTH) return { path: pathOf(at), kind: "depth" };
-    const children: Visit[] = [];
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        children.push({ value: v[i], key: i, parent: at, depth: at.depth + 1 });
-      }
-    } else {
-      for (const [k, child] of Object.entries(v)) {
-        if (CONTROL.test(k)) {
-          return { path: [...pathOf(at), k.replace(CONTROL, "?")], kind: "control" };
-        }
-        if (!k.isWellFormed()) {
-          return { path: [...pathOf(at), k.toWellFormed()], kind: "surrogate" };
-        }
-        children.push({ value: child, key: k, parent: at, depth: at.depth + 1 });
-      }
+    return value.isWellFormed() ? undefined : { path, kind: "surrogate" };
+  }
+  if (!value || typeof value !== "object" || value instanceof Date) return undefined;
+  if (path.length >= MAX_BODY_DEPTH) return { path, kind: "depth" };
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = findBadString(value[i], [...path, i]);
+      if (bad) return bad;
     }
-    // in document order: the first child is visited first
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
+    return undefined;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (CONTROL.test(k)) return { path: [...path, k.replace(CONTROL, "?")], kind: "control" };
+    if (!k.isWellFormed()) return { path: [...path, k.toWellFormed()], kind: "surrogate" };
+    const bad = findBadString(v, [...path, k]);
+    if (bad) return bad;
   }
   return undefined;
-}
-
-function pathOf(v: Visit): (string | number)[] {
-  const path: (string | number)[] = [];
-  for (let at: Visit | null = v; at && at.key !== null; at = at.parent) path.push(at.key);
-  return path.reverse();
 }
 
 export const DATABASE_UNAVAILABLE_RETRY_SECONDS = 5;
