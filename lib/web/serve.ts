@@ -244,7 +244,8 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
         const end = () => {
           server?.shutdown().catch(() => {});
           const last = setTimeout(drop, headerTimeoutMs);
-          server?.finished.finally(() => clearTimeout(last));
+          const cleared = () => clearTimeout(last);
+          server?.finished.then(cleared, cleared); // (finally() would rethrow a failed finish)
         };
         info.completed.then(end, end);
       }
