@@ -13,6 +13,7 @@ import {
   WmiError,
   type WmiPhase,
   WmiProtocolError,
+  WmiReplyTooLargeError,
   WmiTimeoutError,
 } from "./errors.ts";
 import { guidString } from "./ndr.ts";
@@ -30,6 +31,13 @@ import {
   PTYPE,
 } from "./pdu.ts";
 import { RpcSecurity } from "./security.ts";
+
+/**
+ * The most a call's reply may reassemble to unless the client says otherwise. Each fragment is
+ * verified under the session key before it is kept, so only a host that logged us on can send
+ * more; a Next of 100 objects is a few hundred KB, an event log batch of 500 a few MB.
+ */
+export const DEFAULT_MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
 export interface Credentials {
   username: string;
@@ -58,6 +66,7 @@ export class RpcChannel {
     conn: Deno.Conn,
     readonly level: number,
     private readonly budget: ConnectionBudget,
+    private readonly maxReplyBytes: number,
   ) {
     this.#conn = conn;
     this.#reader = new PduReader(conn);
@@ -73,6 +82,7 @@ export class RpcChannel {
     port: number,
     level: number,
     timeoutMs: number,
+    maxReplyBytes = DEFAULT_MAX_REPLY_BYTES,
   ): Promise<RpcChannel> {
     const budget = connectionBudget();
     const within = AbortSignal.timeout(timeoutMs);
@@ -94,7 +104,7 @@ export class RpcChannel {
     try {
       conn.setNoDelay(true);
     } catch { /* not TCP */ }
-    return new RpcChannel(conn, level, budget);
+    return new RpcChannel(conn, level, budget, maxReplyBytes);
   }
 
   get closed(): boolean {
@@ -172,6 +182,7 @@ export class RpcChannel {
 
   async #reply(ctx: Context, callId: number): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
+    let size = 0;
     while (true) {
       const p = await this.#next();
       if (p.callId !== callId) {
@@ -197,7 +208,16 @@ export class RpcChannel {
         throw e;
       }
       ctx.proven = true;
-      if (parts.length === 0 && !frag.first) throw new WmiProtocolError("reply starts mid-call");
+      if (parts.length === 0 && !frag.first) {
+        this.close();
+        throw new WmiProtocolError("reply starts mid-call");
+      }
+      size += frag.stub.length;
+      if (size > this.maxReplyBytes) {
+        // the rest is not read: the connection goes, and with it whatever the host still sends
+        this.close();
+        throw new WmiReplyTooLargeError(this.maxReplyBytes);
+      }
       parts.push(frag.stub.slice());
       if (frag.last) break;
     }

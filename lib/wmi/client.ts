@@ -40,6 +40,7 @@ import {
   WmiError,
   WmiPortBlockedError,
   WmiProtocolError,
+  WmiReplyTooLargeError,
   WmiTimeoutError,
 } from "./errors.ts";
 import { connectionBudget } from "../winrm/budget.ts";
@@ -64,6 +65,8 @@ export interface WmiClientOptions extends Credentials {
   batch?: number;
   /** DMTF datetimes as Date (default) or as the wire's string */
   datetimes?: "date" | "dmtf";
+  /** the most one call's reply may reassemble to (default 16 MiB, channel.ts) */
+  maxReplyBytes?: number;
 }
 
 export type WmiRow = Record<string, WmiRowValue>;
@@ -222,7 +225,10 @@ export class WmiClient {
     try {
       return await this.#query(await this.#ensure(), wql, defer, limit);
     } catch (e) {
-      if (reused && e instanceof WmiProtocolError && this.#session?.channel.closed !== false) {
+      if (
+        reused && e instanceof WmiProtocolError && !(e instanceof WmiReplyTooLargeError) &&
+        this.#session?.channel.closed !== false
+      ) {
         this.#drop();
         return await this.#query(await this.#ensure(), wql, defer, limit);
       }
@@ -244,7 +250,13 @@ export class WmiClient {
     const port = o.port ?? 135;
     let scm: RpcChannel;
     try {
-      scm = await RpcChannel.connect(o.host, port, AUTH_LEVEL_PKT_PRIVACY, t.connectMs);
+      scm = await RpcChannel.connect(
+        o.host,
+        port,
+        AUTH_LEVEL_PKT_PRIVACY,
+        t.connectMs,
+        o.maxReplyBytes,
+      );
     } catch (e) {
       if (isLocalResource(e)) throw e; // ours, not the host's
       if (e instanceof WmiTimeoutError && e.phase === "budget") throw e;
@@ -282,7 +294,7 @@ export class WmiClient {
     const level = Math.max(AUTH_LEVEL_PKT_PRIVACY, AUTH_LEVEL_PKT_INTEGRITY);
     let channel: RpcChannel;
     try {
-      channel = await RpcChannel.connect(o.host, binding.port, level, t.connectMs);
+      channel = await RpcChannel.connect(o.host, binding.port, level, t.connectMs, o.maxReplyBytes);
     } catch (e) {
       if (isLocalResource(e)) throw e;
       if (e instanceof WmiTimeoutError && e.phase === "budget") throw e;

@@ -110,6 +110,17 @@ export class WmiProtocolError extends WmiError {
   }
 }
 
+/**
+ * A reply reassembled past the client's bound (`maxReplyBytes`): only a broken or hostile host
+ * sends one, and asking again would get the same answer, so it is not retried.
+ */
+export class WmiReplyTooLargeError extends WmiProtocolError {
+  override name = "WmiReplyTooLargeError";
+  constructor(readonly limit: number) {
+    super(`the host's reply is larger than ${limit} bytes`);
+  }
+}
+
 export class WmiConfigError extends WmiError {
   override name = "WmiConfigError";
   readonly kind = "config";

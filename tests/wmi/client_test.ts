@@ -20,6 +20,7 @@ import {
   WmiIntegrityError,
   WmiPortBlockedError,
   WmiProtocolError,
+  WmiReplyTooLargeError,
   WmiTimeoutError,
 } from "../../lib/wmi/mod.ts";
 import { collect } from "../../lib/collectors/windows_winrm.ts";
@@ -256,6 +257,34 @@ Deno.test("paging over many objects: small batches and multi-fragment replies ag
     } finally {
       await small.close();
       await big.close();
+    }
+  });
+});
+
+Deno.test("a reply past maxReplyBytes is refused: the connection dropped, not asked again", async () => {
+  await withSim(async (sim) => {
+    const ip = sim.hosts[0].ip;
+    const q = "SELECT ProcessId, Name, WorkingSetSize, CreationDate FROM Win32_Process";
+    // the process list in one reply is past 20 KB (the paging test); the BIOS row is ~2 KB
+    const wmi = wmiFor(sim, { batch: 500, maxReplyBytes: 12_000 });
+    try {
+      assertEquals((await wmi.query(WQL.bios)).length, 1);
+      const conns = sim.stats(ip).connections;
+      const e = await rejects(wmi.query(q), WmiReplyTooLargeError);
+      assertEquals(e.kind, "protocol");
+      assert(e.message.includes("12000"), e.message);
+      // the kept session was used and dropped; the same answer is not fetched a second time
+      assertEquals(wmi.counters.connects, 1);
+      assertEquals(sim.stats(ip).connections, conns);
+      // the next query connects afresh and works
+      assertEquals((await wmi.query(WQL.bios)).length, 1);
+      assertEquals(wmi.counters.connects, 2);
+      // the default bound takes the same list
+      const roomy = wmiFor(sim, { batch: 500 });
+      assert((await roomy.query(q)).length >= 60);
+      await roomy.close();
+    } finally {
+      await wmi.close();
     }
   });
 });
