@@ -111,8 +111,8 @@ export default function NotificationChannels(
           const f = new FormData(form);
           error.value = null;
           try {
-            const settings = JSON.parse(String(f.get("settings") || "{}"));
-            const secrets = JSON.parse(String(f.get("secrets") || "{}"));
+            const settings = parseField(f, "settings", "Settings", true);
+            const secrets = parseField(f, "secrets", "Secrets", false);
             const c = await api<ChannelRow>("POST", "/notification-channels", {
               name: String(f.get("name")),
               type: type.value,
@@ -123,7 +123,7 @@ export default function NotificationChannels(
             form.reset();
             note.value = `Channel ${c.name} created.`;
           } catch (err) {
-            error.value = err instanceof SyntaxError ? `not JSON: ${err.message}` : errorText(err);
+            error.value = err instanceof FieldError ? err.message : errorText(err);
           }
         }}
       >
@@ -247,4 +247,19 @@ export default function NotificationChannels(
       </form>
     </div>
   );
+}
+
+class FieldError extends Error {}
+
+/**
+ * A JSON text field of the form, or a sentence naming it. The parser's own message quotes the
+ * text it choked on, so it is shown for Settings but never for Secrets.
+ */
+function parseField(f: FormData, name: string, label: string, quote: boolean): unknown {
+  try {
+    return JSON.parse(String(f.get(name) || "{}"));
+  } catch (err) {
+    const where = quote ? ` (${(err as Error).message})` : "";
+    throw new FieldError(`${label} must be a JSON object in braces, {"name": "value", …}${where}.`);
+  }
 }

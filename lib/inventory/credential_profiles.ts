@@ -71,7 +71,7 @@ export async function toCredentialWrite(
   if (type === "winrm_basic" && !useSsl && !allowUnencrypted) {
     throw new CredentialRuleError(
       "use_ssl",
-      "Basic authentication over HTTP sends the password in clear: set use_ssl, or set allow_unencrypted to accept that",
+      "Basic authentication over plain HTTP sends the password in clear: use HTTPS (use_ssl), or allow Basic over plain HTTP (allow_unencrypted)",
     );
   }
   const kerberos = kerberosFields(type, input, existing);

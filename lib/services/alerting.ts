@@ -337,7 +337,7 @@ async function toMaintenanceWrite(db: Queryable, b: MaintenanceBody): Promise<Ma
       throw invalid("starts_at", "a one-off window needs a start");
     }
     if (!ends || isNaN(ends.getTime())) throw invalid("ends_at", "a one-off window needs an end");
-    if (ends <= starts) throw invalid("ends_at", "must be after starts_at");
+    if (ends <= starts) throw invalid("ends_at", "must be later than the start");
     return {
       ...base,
       starts_at: starts,

@@ -135,7 +135,7 @@ export class CredentialProfilesService {
       throw new ServiceError(
         403,
         "FORBIDDEN",
-        `${ip} is not a known device: testing a credential against another address needs the admin role (add the device first)`,
+        `${ip} is not a known device: an operator may test a credential only against a device NMSlite knows; add it as a device first, or ask an admin to test it`,
       );
     }
     if (credential.type === "winrm_basic" && !credential.useSsl) {

@@ -92,6 +92,8 @@ function minutes(seconds: number): string {
   return `${Math.round(seconds / 60)} minutes`;
 }
 
+const ROLE_CHECK = /^(viewers may not change anything|this requires the \w+( or \w+)* role)$/;
+
 export interface ApiErrorLike {
   status: number;
   code: string;
@@ -116,7 +118,11 @@ export function explainApiError(e: ApiErrorLike): string {
       }.`;
     }
     case "FORBIDDEN":
-      return "Your role does not allow this. Ask an admin if you need it.";
+      // the role checks (routes/http/auth.ts) say only that the role is too low; a refusal
+      // with its own reason (an operator testing a credential on an unknown address) says it
+      return ROLE_CHECK.test(e.message)
+        ? "Your role does not allow this. Ask an admin if you need it."
+        : sentence(e.message);
     case "CSRF_FAILED":
       return "This page is out of date. Reload it and try again.";
     case "NOT_FOUND":

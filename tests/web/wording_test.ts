@@ -70,6 +70,22 @@ Deno.test("other errors in words", () => {
       "Your role does not allow this. Ask an admin if you need it.",
     ],
     [
+      "FORBIDDEN",
+      403,
+      "this requires the admin or operator role",
+      {},
+      "Your role does not allow this. Ask an admin if you need it.",
+    ],
+    [
+      "FORBIDDEN",
+      403,
+      "10.9.9.9 is not a known device: an operator may test a credential only against a device " +
+      "NMSlite knows; add it as a device first, or ask an admin to test it",
+      {},
+      "10.9.9.9 is not a known device: an operator may test a credential only against a device " +
+      "NMSlite knows; add it as a device first, or ask an admin to test it.",
+    ],
+    [
       "CONFLICT",
       409,
       "a device with ip 10.0.0.1 already exists",
