@@ -16,6 +16,10 @@ interface TestResult {
   duration_ms: number;
 }
 
+/**
+ * The inputs are uncontrolled (`defaultValue`): a controlled `value` is written back into the
+ * input on every render, so changing the type or showing an error wiped what had been typed.
+ */
 function Form({ edit, onSaved, onCancel }: {
   edit: CredentialRow | null;
   onSaved: (row: CredentialRow) => void;
@@ -64,7 +68,7 @@ function Form({ edit, onSaved, onCancel }: {
     >
       <h2>{edit ? `Edit “${edit.name}”` : "New credential profile"}</h2>
       <label>
-        Name <input name="name" required maxLength={100} value={edit?.name ?? ""} />
+        Name <input name="name" required maxLength={100} defaultValue={edit?.name ?? ""} />
       </label>
       <label>
         Type
@@ -80,25 +84,31 @@ function Form({ edit, onSaved, onCancel }: {
         </select>
       </label>
       <label>
-        Username <input name="username" required autocomplete="off" value={edit?.username ?? ""} />
+        Username{" "}
+        <input
+          name="username"
+          required
+          autocomplete="off"
+          defaultValue={edit?.username ?? ""}
+        />
       </label>
       <label>
         Password{edit ? " (leave empty to keep the stored one)" : ""}
         <input name="password" type="password" autocomplete="new-password" required={!edit} />
       </label>
       <label>
-        Domain (optional) <input name="domain" value={edit?.domain ?? ""} />
+        Domain (optional) <input name="domain" defaultValue={edit?.domain ?? ""} />
       </label>
       {type.value === "winrm_kerberos" && (
         <fieldset class="stack">
           <legend>Kerberos</legend>
           <label>
             Realm (default: the part after @ in the username)
-            <input name="kerberos_realm" value={edit?.kerberos_realm ?? ""} />
+            <input name="kerberos_realm" defaultValue={edit?.kerberos_realm ?? ""} />
           </label>
           <label>
             KDCs, host[:port] (empty: found by DNS SRV records)
-            <input name="kerberos_kdcs" value={(edit?.kerberos_kdcs ?? []).join(", ")} />
+            <input name="kerberos_kdcs" defaultValue={(edit?.kerberos_kdcs ?? []).join(", ")} />
           </label>
           <label>
             Service principal
@@ -127,7 +137,9 @@ function Form({ edit, onSaved, onCancel }: {
             <input
               name="kerberos_spn"
               placeholder="HTTP/server.example.com"
-              value={edit?.kerberos_spn && edit.kerberos_spn !== "reverse" ? edit.kerberos_spn : ""}
+              defaultValue={edit?.kerberos_spn && edit.kerberos_spn !== "reverse"
+                ? edit.kerberos_spn
+                : ""}
             />
           </label>
         </fieldset>
@@ -136,7 +148,7 @@ function Form({ edit, onSaved, onCancel }: {
         {wmi
           ? "Port (default 135, DCOM activation; WMI then answers on a dynamic RPC port)"
           : "Port (default 5985, or 5986 with HTTPS)"}
-        <input name="port" type="number" min={1} max={65535} value={edit?.port ?? ""} />
+        <input name="port" type="number" min={1} max={65535} defaultValue={edit?.port ?? ""} />
       </label>
       {wmi && (
         <p class="muted">
@@ -145,7 +157,7 @@ function Form({ edit, onSaved, onCancel }: {
         </p>
       )}
       <label class="check" hidden={wmi}>
-        <input name="use_ssl" type="checkbox" checked={edit?.use_ssl ?? false} /> Use HTTPS
+        <input name="use_ssl" type="checkbox" defaultChecked={edit?.use_ssl ?? false} /> Use HTTPS
       </label>
       <label hidden={wmi}>
         TLS verification
@@ -160,7 +172,7 @@ function Form({ edit, onSaved, onCancel }: {
         <input
           name="allow_unencrypted"
           type="checkbox"
-          checked={edit?.allow_unencrypted ?? false}
+          defaultChecked={edit?.allow_unencrypted ?? false}
         />{" "}
         Allow Basic over plain HTTP
       </label>

@@ -147,9 +147,11 @@ function PollNow({ device, enabledMonitors }: DeviceActionsProps) {
                 Monitor #{id}: a poll is already queued or running, not started twice
               </li>
             ))}
-            <li>
-              <a href={`/devices/${device.id}`}>Reload to see the new sample</a>
-            </li>
+            {v.results.some((r) => r.ok) && (
+              <li>
+                <a href={`/devices/${device.id}`}>Reload to see the new sample</a>
+              </li>
+            )}
           </ul>
         )}
       </div>
@@ -192,7 +194,7 @@ function EditForm({ device, onDone }: { device: DeviceFacts; onDone(): void }) {
       {FIELDS.map(([key, label, max]) => (
         <label key={key}>
           {label}
-          <input name={key} maxLength={max} value={device[key] ?? ""} />
+          <input name={key} maxLength={max} defaultValue={device[key] ?? ""} />
         </label>
       ))}
       <div class="actions">

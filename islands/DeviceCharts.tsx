@@ -225,6 +225,8 @@ export default function DeviceCharts(
   }, []);
 
   useEffect(() => {
+    // no monitor, no history to ask for (monitor 0 would be a 400 on every refresh)
+    if (monitors.length === 0) return;
     let stopped = false;
     const load = async () => {
       const spanMs = span.current = RANGES[range.value];
@@ -316,7 +318,7 @@ export default function DeviceCharts(
             ? "Loading…"
             : points.value === 0
             ? "No samples in this range yet."
-            : `${points.value} points`}
+            : `${points.value} point${points.value === 1 ? "" : "s"}`}
         </span>
       </div>
       {error.value && <p class="error" role="alert">{error.value}</p>}

@@ -34,7 +34,12 @@ export default function DeviceTags(
         >
           <label>
             Tags, separated by commas
-            <input name="tags" value={current.value.join(", ")} maxLength={2000} />
+            <input
+              key={current.value.join(",")}
+              name="tags"
+              defaultValue={current.value.join(", ")}
+              maxLength={2000}
+            />
           </label>
           <button type="submit">Save tags</button>
         </form>

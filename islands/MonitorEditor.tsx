@@ -283,7 +283,7 @@ function CreateForm({ create }: { create: NonNullable<MonitorEditorProps["create
       </label>
       <label>
         Interval (s)
-        <input name="interval" type="number" min={10} max={86400} value={60} required />
+        <input name="interval" type="number" min={10} max={86400} defaultValue={60} required />
       </label>
       <label>
         Collection profile (Windows)

@@ -233,10 +233,10 @@ export function RunView({ run, profile, pluginId, credentials, credentialId, can
         <>
           <h3>Identified devices ({devices.value.length})</h3>
           <div class="table-wrap">
-            <table>
+            <table class="cards" aria-label="Identified devices">
               <thead>
                 <tr>
-                  <th scope="col">Monitor</th>
+                  {canEdit && <th scope="col">Monitor</th>}
                   <th scope="col">IP</th>
                   <th scope="col">Hostname</th>
                   <th scope="col">OS</th>
@@ -246,26 +246,28 @@ export function RunView({ run, profile, pluginId, credentials, credentialId, can
               <tbody>
                 {devices.value.map((d) => (
                   <tr key={d.id}>
-                    <td>
-                      <input
-                        type="checkbox"
-                        aria-label={`Monitor ${d.ip}`}
-                        disabled={!canEdit || d.status !== "discovered"}
-                        checked={picked.value.has(d.id)}
-                        onChange={(e) => {
-                          const s = new Set(picked.value);
-                          if (e.currentTarget.checked) s.add(d.id);
-                          else s.delete(d.id);
-                          picked.value = s;
-                        }}
-                      />
-                    </td>
-                    <td>
+                    {canEdit && (
+                      <td class="pick">
+                        <input
+                          type="checkbox"
+                          aria-label={`Monitor ${d.ip}`}
+                          disabled={d.status !== "discovered"}
+                          checked={picked.value.has(d.id)}
+                          onChange={(e) => {
+                            const s = new Set(picked.value);
+                            if (e.currentTarget.checked) s.add(d.id);
+                            else s.delete(d.id);
+                            picked.value = s;
+                          }}
+                        />
+                      </td>
+                    )}
+                    <td data-label="IP">
                       <a href={`/devices/${d.id}`}>{d.ip}</a>
                     </td>
-                    <td>{d.hostname ?? "–"}</td>
-                    <td>{d.os ?? "–"}</td>
-                    <td>
+                    <td data-label="Hostname">{d.hostname ?? "–"}</td>
+                    <td data-label="OS">{d.os ?? "–"}</td>
+                    <td data-label="Status">
                       <span class={`badge s-${d.status}`}>{d.status}</span>
                     </td>
                   </tr>
