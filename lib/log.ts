@@ -9,6 +9,7 @@ import {
   type LogRecord,
   reset,
   type Sink,
+  type TextFormatter,
 } from "@logtape/logtape";
 import { AsyncLocalStorage } from "node:async_hooks";
 
@@ -45,7 +46,7 @@ const TO_STDERR: ReadonlySet<LogLevel> = new Set(["warning", "error", "fatal"]);
  * (`stopLogging`).
  */
 export function bufferedConsoleSink(
-  format: (record: LogRecord) => string = (r) => jsonLinesFormatter(r) as string,
+  format: TextFormatter = jsonLinesFormatter,
   streams: { out: WritableSync; err: WritableSync } = { out: Deno.stdout, err: Deno.stderr },
 ): Sink & Disposable {
   const out: string[] = [];

@@ -92,7 +92,12 @@ function minutes(seconds: number): string {
   return `${Math.round(seconds / 60)} minutes`;
 }
 
-const ROLE_CHECK = /^(viewers may not change anything|this requires the \w+( or \w+)* role)$/;
+/** The API's refusals that say only that the role is too low (routes/http/auth.ts sends them). */
+export const VIEWERS_READ_ONLY = "viewers may not change anything";
+export function roleRequired(roles: readonly string[]): string {
+  return `this requires the ${roles.join(" or ")} role`;
+}
+const ROLE_CHECK = /^this requires the \w+( or \w+)* role$/;
 
 export interface ApiErrorLike {
   status: number;
@@ -120,7 +125,7 @@ export function explainApiError(e: ApiErrorLike): string {
     case "FORBIDDEN":
       // the role checks (routes/http/auth.ts) say only that the role is too low; a refusal
       // with its own reason (an operator testing a credential on an unknown address) says it
-      return ROLE_CHECK.test(e.message)
+      return e.message === VIEWERS_READ_ONLY || ROLE_CHECK.test(e.message)
         ? "Your role does not allow this. Ask an admin if you need it."
         : sentence(e.message);
     case "CSRF_FAILED":

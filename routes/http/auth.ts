@@ -8,6 +8,7 @@ import { ApiError } from "./errors.ts";
 import type { AppEnv } from "./env.ts";
 import { type Role, TokenError } from "../../lib/auth/tokens.ts";
 import { ACCESS_COOKIE } from "../../lib/web/constants.ts";
+import { roleRequired, VIEWERS_READ_ONLY } from "../../lib/web/wording.ts";
 
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -54,7 +55,7 @@ const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 export function viewersReadOnly(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (c.get("user").role === "viewer" && !READ_METHODS.has(c.req.method)) {
-      throw new ApiError(403, "FORBIDDEN", "viewers may not change anything");
+      throw new ApiError(403, "FORBIDDEN", VIEWERS_READ_ONLY);
     }
     await next();
   };
@@ -64,7 +65,7 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const role = c.get("user").role;
     if (!roles.includes(role)) {
-      throw new ApiError(403, "FORBIDDEN", `this requires the ${roles.join(" or ")} role`);
+      throw new ApiError(403, "FORBIDDEN", roleRequired(roles));
     }
     await next();
   };
