@@ -7,6 +7,7 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { ADMIN_PASSWORD, startTestServer } from "../helpers/server.ts";
 import { launchChromium } from "./browser/chromium.ts";
+import { logIn } from "./browser/login.ts";
 import { problemsRepo } from "../../lib/db/alert_problems.ts";
 import { alertRulesRepo } from "../../lib/db/alert_rules.ts";
 
@@ -47,11 +48,7 @@ Deno.test({
       const page = await context.newPage();
       const pageErrors: string[] = [];
       page.on("pageerror", (e) => pageErrors.push(e.message));
-      await page.goto(`${server.url}/login`);
-      await page.getByLabel("Username", { exact: true }).fill("admin");
-      await page.getByLabel("Password", { exact: true }).fill(ADMIN_PASSWORD);
-      await page.getByRole("button", { name: "Log in" }).click();
-      await page.waitForURL((u) => !u.pathname.startsWith("/login"));
+      await logIn(page, server.url, "admin", ADMIN_PASSWORD);
 
       // Overview counts, and the way to the problems page.
       await page.getByRole("link", { name: "1 open problem" }).click();

@@ -8,6 +8,7 @@ import { ADMIN_PASSWORD, startTestServer } from "../helpers/server.ts";
 import { depthSample } from "../helpers/depth_sample.ts";
 import { MetricsWriter } from "../../lib/metrics/writer.ts";
 import { launchChromium } from "./browser/chromium.ts";
+import { logIn } from "./browser/login.ts";
 
 const GUARD_MS = Number(Deno.env.get("E2E_GUARD_MS") ?? 90_000);
 
@@ -50,11 +51,7 @@ Deno.test({
       const page = await context.newPage();
       const pageErrors: string[] = [];
       page.on("pageerror", (e) => pageErrors.push(e.message));
-      await page.goto(`${server.url}/login`);
-      await page.getByLabel("Username", { exact: true }).fill("admin");
-      await page.getByLabel("Password", { exact: true }).fill(ADMIN_PASSWORD);
-      await page.getByRole("button", { name: "Log in" }).click();
-      await page.waitForURL((u) => !u.pathname.startsWith("/login"));
+      await logIn(page, server.url, "admin", ADMIN_PASSWORD);
       await page.goto(`${server.url}/devices/${deviceId}`);
 
       assertEquals(await page.locator("[data-uptime]").innerText(), "1 d 1 h");

@@ -14,6 +14,7 @@ import { seedMonitors } from "../helpers/seed.ts";
 import { parseFault, startWinsim } from "../../winsim/mod.ts";
 import { fmtLocal, fmtUtc } from "../../components/format.ts";
 import { launchChromium } from "./browser/chromium.ts";
+import { logIn } from "./browser/login.ts";
 import type { Locator, Page } from "playwright-core";
 
 const PASSWORD = "Operat0r-Sim-Pass";
@@ -31,14 +32,6 @@ async function eventually(what: string, check: () => Promise<boolean>): Promise<
 
 async function shot(page: Page, name: string, fullPage = true): Promise<void> {
   await page.screenshot({ path: new URL(`${name}.png`, ARTIFACTS).pathname, fullPage });
-}
-
-async function logIn(page: Page, url: string, username: string, password: string) {
-  await page.goto(`${url}/login`);
-  await page.getByLabel("Username", { exact: true }).fill(username);
-  await page.getByLabel("Password", { exact: true }).fill(password);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.waitForURL((u) => !u.pathname.startsWith("/login"));
 }
 
 /** A <Time> shows the browser's local time and how long ago, with UTC in its title. */

@@ -10,6 +10,7 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { startTestServer } from "../helpers/server.ts";
 import { startWinsim } from "../../winsim/mod.ts";
 import { launchChromium } from "./browser/chromium.ts";
+import { logIn } from "./browser/login.ts";
 import type { Browser, Page } from "playwright-core";
 
 const PASSWORD = "Sim-Passw0rd!";
@@ -27,11 +28,7 @@ async function signedIn(
   const context = await browser.newContext({ viewport: { width, height: 900 } });
   context.setDefaultTimeout(GUARD_MS);
   const page = await context.newPage();
-  await page.goto(`${url}/login`);
-  await page.getByLabel("Username", { exact: true }).fill(username);
-  await page.getByLabel("Password", { exact: true }).fill(password);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.waitForURL((u) => !u.pathname.startsWith("/login"));
+  await logIn(page, url, username, password);
   return page;
 }
 

@@ -10,6 +10,7 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { startTestServer } from "../helpers/server.ts";
 import { parseFault, startWinsim } from "../../winsim/mod.ts";
 import { launchChromium } from "./browser/chromium.ts";
+import { logIn } from "./browser/login.ts";
 import type { Page } from "playwright-core";
 
 const PASSWORD = "Sim-Passw0rd!";
@@ -29,14 +30,6 @@ async function eventually(what: string, check: () => Promise<boolean>): Promise<
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: new URL(`${name}.png`, ARTIFACTS).pathname, fullPage: true });
-}
-
-async function logIn(page: Page, url: string, username: string, password: string) {
-  if (!page.url().startsWith(`${url}/login`)) await page.goto(`${url}/login`);
-  await page.getByLabel("Username", { exact: true }).fill(username);
-  await page.getByLabel("Password", { exact: true }).fill(password);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.waitForURL((u) => !u.pathname.startsWith("/login"));
 }
 
 Deno.test({
