@@ -80,6 +80,35 @@ function validationSentence(message: string, field?: string): string {
   return `${fieldLabel(name)}${verb ? " " : ": "}${rule}.`;
 }
 
+const MAX_ISSUES_SHOWN = 3;
+
+/**
+ * Every rule a form broke, not only the first (the API's `details.issues`): "Ports (value 1)
+ * must be 1 or more. Ports (value 2) must be 65535 or less." Values of a list are numbered
+ * from 1; past three, how many more problems there are.
+ */
+function validationSentences(e: ApiErrorLike, field?: string): string {
+  const issues = Array.isArray(e.details?.issues)
+    ? (e.details.issues as unknown[]).filter((i): i is { field: string; message: string } =>
+      typeof (i as { field?: unknown })?.field === "string" &&
+      typeof (i as { message?: unknown })?.message === "string"
+    )
+    : [];
+  if (issues.length < 2) return validationSentence(e.message, field);
+  const sentences = [
+    ...new Set(issues.map((i) => {
+      const item = /^[^.]+\.(\d+)$/.exec(i.field);
+      const said = validationSentence(`${i.field}: ${i.message}`, i.field);
+      if (!item) return said;
+      const label = fieldLabel(i.field);
+      return `${label} (value ${Number(item[1]) + 1})${said.slice(label.length)}`;
+    })),
+  ];
+  const shown = sentences.slice(0, MAX_ISSUES_SHOWN).join(" ");
+  const more = sentences.length - MAX_ISSUES_SHOWN;
+  return more > 0 ? `${shown} ${more} more ${more === 1 ? "problem" : "problems"}.` : shown;
+}
+
 function sentence(text: string): string {
   const trimmed = text.trim();
   // "http://host:5985: …" keeps its lower-case scheme
@@ -111,7 +140,7 @@ export function explainApiError(e: ApiErrorLike): string {
   const field = typeof e.details?.field === "string" ? e.details.field : undefined;
   switch (e.code) {
     case "VALIDATION_ERROR":
-      return validationSentence(e.message, field);
+      return validationSentences(e, field);
     case "WRONG_PASSWORD":
       return "The current password is not correct.";
     case "INVALID_CREDENTIALS":

@@ -52,6 +52,43 @@ Deno.test("validation errors name the field in words, without the code", () => {
   );
 });
 
+Deno.test("every broken rule of a form is named, list values by number", () => {
+  const issues = [
+    { field: "ports.0", message: "Too small: expected number to be >=1" },
+    { field: "ports.1", message: "Too big: expected number to be <=65535" },
+  ];
+  const error = {
+    status: 400,
+    code: "VALIDATION_ERROR",
+    message: "ports.0: Too small: expected number to be >=1",
+    details: { field: "ports.0", issues },
+  };
+  assertEquals(
+    explainApiError(error),
+    "Ports (value 1) must be 1 or more. Ports (value 2) must be 65535 or less.",
+  );
+  const five = [
+    ...issues,
+    { field: "name", message: "Too big: expected string to have <=100 characters" },
+    { field: "ports.3", message: "Too small: expected number to be >=1" },
+    { field: "polling_interval", message: "Too small: expected number to be >=10" },
+  ];
+  assertEquals(
+    explainApiError({ ...error, details: { field: "ports.0", issues: five } }),
+    "Ports (value 1) must be 1 or more. Ports (value 2) must be 65535 or less. " +
+      "Name must be at most 100 characters long. 2 more problems.",
+  );
+  // one issue, or details without a usable list, read as before
+  assertEquals(
+    explainApiError({ ...error, details: { field: "ports.0", issues: [issues[0]] } }),
+    "Ports must be 1 or more.",
+  );
+  assertEquals(
+    explainApiError({ ...error, details: { field: "ports.0", issues: "x" } }),
+    "Ports must be 1 or more.",
+  );
+});
+
 Deno.test("other errors in words", () => {
   const cases: [string, number, string, Record<string, unknown>, string][] = [
     ["WRONG_PASSWORD", 403, "x", {}, "The current password is not correct."],
