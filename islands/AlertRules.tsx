@@ -4,7 +4,8 @@
  * the field, shown as it comes.
  */
 import { useSignal } from "@preact/signals";
-import { errorText, saveResource } from "./api.ts";
+import { saveResource } from "./api.ts";
+import { formErrorText } from "./field_errors.ts";
 import { DeleteButton } from "./delete_button.tsx";
 
 export interface RuleRow {
@@ -137,7 +138,8 @@ function RuleForm(props: {
       aria-label={r ? `Edit rule ${r.name}` : "Create a rule"}
       onSubmit={async (e) => {
         e.preventDefault();
-        const f = new FormData(e.currentTarget);
+        const form = e.currentTarget;
+        const f = new FormData(form);
         const num = (k: string) => {
           const v = String(f.get(k) ?? "").trim();
           return v === "" ? null : Number(v);
@@ -162,7 +164,7 @@ function RuleForm(props: {
         try {
           props.onSaved(await saveResource<RuleRow>("/alert-rules", r?.id, body));
         } catch (err) {
-          error.value = errorText(err);
+          error.value = formErrorText(form, err);
         } finally {
           busy.value = false;
         }

@@ -3,7 +3,8 @@
  * kept), delete, and "test against an IP", which shows the identity or the exact error.
  */
 import { useSignal } from "@preact/signals";
-import { api, errorText, saveResource } from "./api.ts";
+import { api, saveResource } from "./api.ts";
+import { formErrorText } from "./field_errors.ts";
 import { DeleteButton } from "./delete_button.tsx";
 import type { CredentialRow } from "../lib/web/page_data.ts";
 import { credentialTypeLabel } from "../lib/web/wording.ts";
@@ -34,7 +35,8 @@ function Form({ edit, onSaved, onCancel }: {
       aria-label={edit ? `Edit ${edit.name}` : "New credential profile"}
       onSubmit={async (e) => {
         e.preventDefault();
-        const f = new FormData(e.currentTarget);
+        const form = e.currentTarget;
+        const f = new FormData(form);
         const body: Record<string, unknown> = {
           name: f.get("name"),
           type: f.get("type"),
@@ -62,7 +64,7 @@ function Form({ edit, onSaved, onCancel }: {
         try {
           onSaved(await saveResource("/credential-profiles", edit?.id, body));
         } catch (err) {
-          error.value = errorText(err);
+          error.value = formErrorText(form, err);
         }
       }}
     >
@@ -195,13 +197,14 @@ function Tester({ row }: { row: CredentialRow }) {
       class="inline"
       onSubmit={async (e) => {
         e.preventDefault();
+        const form = e.currentTarget;
         busy.value = true;
         error.value = null;
         result.value = null;
         try {
           result.value = await api("POST", `/credential-profiles/${row.id}/test`, { ip: ip.value });
         } catch (err) {
-          error.value = errorText(err);
+          error.value = formErrorText(form, err);
         } finally {
           busy.value = false;
         }
@@ -210,6 +213,7 @@ function Tester({ row }: { row: CredentialRow }) {
       <label class="sr-only" for={`test-${row.id}`}>IP to test {row.name} against</label>
       <input
         id={`test-${row.id}`}
+        name="ip"
         placeholder="IP to test"
         required
         value={ip.value}

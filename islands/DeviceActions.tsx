@@ -6,6 +6,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
 import { api, errorText } from "./api.ts";
+import { formErrorText } from "./field_errors.ts";
 import { Time } from "../components/Time.tsx";
 import { announceMonitors } from "./monitor_events.ts";
 import type { Device } from "../lib/db/devices.ts";
@@ -169,7 +170,8 @@ function EditForm({ device, onDone }: { device: DeviceFacts; onDone(): void }) {
       aria-label={`Edit device ${device.ip}`}
       onSubmit={async (e) => {
         e.preventDefault();
-        const f = new FormData(e.currentTarget);
+        const form = e.currentTarget;
+        const f = new FormData(form);
         const body: Record<string, string | null> = {};
         for (const [key] of FIELDS) {
           const v = String(f.get(key) ?? "").trim();
@@ -182,7 +184,7 @@ function EditForm({ device, onDone }: { device: DeviceFacts; onDone(): void }) {
           await api("PUT", `/devices/${device.id}`, body);
           location.reload();
         } catch (err) {
-          error.value = errorText(err);
+          error.value = formErrorText(form, err);
           busy.value = false;
         }
       }}

@@ -3,7 +3,8 @@
  * reach or that should be monitored before the next run. Opens the new device's page.
  */
 import { useSignal } from "@preact/signals";
-import { api, errorText } from "./api.ts";
+import { api } from "./api.ts";
+import { formErrorText } from "./field_errors.ts";
 
 export default function DeviceAdd(_props: Record<string, never>) {
   const open = useSignal(false);
@@ -22,7 +23,8 @@ export default function DeviceAdd(_props: Record<string, never>) {
       aria-label="Add a device"
       onSubmit={async (e) => {
         e.preventDefault();
-        const f = new FormData(e.currentTarget);
+        const form = e.currentTarget;
+        const f = new FormData(form);
         const hostname = String(f.get("hostname") ?? "").trim();
         busy.value = true;
         error.value = null;
@@ -33,7 +35,7 @@ export default function DeviceAdd(_props: Record<string, never>) {
           });
           location.href = `/devices/${d.id}`;
         } catch (err) {
-          error.value = errorText(err);
+          error.value = formErrorText(form, err);
           busy.value = false;
         }
       }}

@@ -1,6 +1,7 @@
 /** A device's tags (alert rules, policies and maintenance windows scope by them). */
 import { useSignal } from "@preact/signals";
-import { api, errorText } from "./api.ts";
+import { api } from "./api.ts";
+import { formErrorText } from "./field_errors.ts";
 
 export default function DeviceTags(
   { deviceId, tags, canEdit }: { deviceId: number; tags: string[]; canEdit: boolean },
@@ -18,7 +19,8 @@ export default function DeviceTags(
           aria-label="Set tags"
           onSubmit={async (e) => {
             e.preventDefault();
-            const text = String(new FormData(e.currentTarget).get("tags") ?? "");
+            const form = e.currentTarget;
+            const text = String(new FormData(form).get("tags") ?? "");
             error.value = null;
             note.value = null;
             try {
@@ -28,7 +30,7 @@ export default function DeviceTags(
               current.value = r.tags;
               note.value = "Tags saved.";
             } catch (err) {
-              error.value = errorText(err);
+              error.value = formErrorText(form, err);
             }
           }}
         >

@@ -7,6 +7,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
 import { api, ApiCallError, errorText, saveResource } from "./api.ts";
+import { formErrorText } from "./field_errors.ts";
 import { DeleteButton } from "./delete_button.tsx";
 import { FINISHED, RunView } from "./discovery_run.tsx";
 import { RecentRuns } from "./discovery_run_list.tsx";
@@ -44,7 +45,8 @@ function ProfileForm({ edit, credentials, onSaved, onCancel }: {
       aria-label={edit ? `Edit ${edit.name}` : "New discovery profile"}
       onSubmit={async (e) => {
         e.preventDefault();
-        const f = new FormData(e.currentTarget);
+        const form = e.currentTarget;
+        const f = new FormData(form);
         const ports = String(f.get("ports") ?? "").split(/[\s,]+/).filter(Boolean).map(Number);
         const body = {
           name: f.get("name"),
@@ -55,7 +57,7 @@ function ProfileForm({ edit, credentials, onSaved, onCancel }: {
         try {
           onSaved(await saveResource("/discovery-profiles", edit?.id, body));
         } catch (err) {
-          error.value = errorText(err);
+          error.value = formErrorText(form, err);
         }
       }}
     >
@@ -65,7 +67,7 @@ function ProfileForm({ edit, credentials, onSaved, onCancel }: {
       </label>
       <label>
         Credential profile
-        <select name="credential" required>
+        <select name="credential" data-field="credential_profile_id" required>
           {credentials.map((c) => (
             <option key={c.id} value={c.id} selected={edit?.credential_profile_id === c.id}>
               {c.name}

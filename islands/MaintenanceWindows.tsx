@@ -1,6 +1,7 @@
 /** Maintenance windows: one-off or weekly, for a device, a tag or everything. */
 import { useSignal } from "@preact/signals";
-import { api, errorText } from "./api.ts";
+import { api } from "./api.ts";
+import { formErrorText } from "./field_errors.ts";
 import { DeleteButton } from "./delete_button.tsx";
 
 export interface WindowRow {
@@ -111,7 +112,7 @@ export default function MaintenanceWindows(
               list.value = [...list.value, w];
               form.reset();
             } catch (err) {
-              error.value = errorText(err);
+              error.value = formErrorText(form, err);
             }
           }}
         >
@@ -169,7 +170,8 @@ export default function MaintenanceWindows(
                   ))}
                 </fieldset>
                 <label>
-                  Starts at (UTC) <input name="start_time" type="time" required />
+                  Starts at (UTC){" "}
+                  <input name="start_time" data-field="start_minute" type="time" required />
                 </label>
                 <label>
                   Minutes <input name="duration_minutes" type="number" min={1} required />

@@ -6,6 +6,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { api, errorText } from "./api.ts";
+import { formErrorText } from "./field_errors.ts";
 import { MONITORS_CHANGED, type MonitorsChanged } from "./monitor_events.ts";
 import { Time } from "../components/Time.tsx";
 import type { MonitorRow, NamedOption } from "../lib/web/page_data.ts";
@@ -252,7 +253,8 @@ function CreateForm({ create }: { create: NonNullable<MonitorEditorProps["create
       class="row-form"
       onSubmit={async (e) => {
         e.preventDefault();
-        const f = new FormData(e.currentTarget);
+        const form = e.currentTarget;
+        const f = new FormData(form);
         busy.value = true;
         try {
           await api("POST", "/monitors", {
@@ -264,30 +266,38 @@ function CreateForm({ create }: { create: NonNullable<MonitorEditorProps["create
           });
           location.reload();
         } catch (err) {
-          error.value = errorText(err);
+          error.value = formErrorText(form, err);
           busy.value = false;
         }
       }}
     >
       <label>
         Credential profile
-        <select name="credential">
+        <select name="credential" data-field="credential_profile_id">
           {create.credentials.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
         </select>
       </label>
       <label>
         Plugin
-        <select name="plugin">
+        <select name="plugin" data-field="plugin_id">
           {create.plugins.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}
         </select>
       </label>
       <label>
         Interval (s)
-        <input name="interval" type="number" min={10} max={86400} defaultValue={60} required />
+        <input
+          name="interval"
+          data-field="polling_interval"
+          type="number"
+          min={10}
+          max={86400}
+          defaultValue={60}
+          required
+        />
       </label>
       <label>
         Collection profile (Windows)
-        <select name="profile">
+        <select name="profile" data-field="config">
           {Object.entries(PROFILES).map(([k, text]) => <option key={k} value={k}>{text}</option>)}
         </select>
       </label>

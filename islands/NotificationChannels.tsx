@@ -5,6 +5,7 @@
  */
 import { useSignal } from "@preact/signals";
 import { api, errorText } from "./api.ts";
+import { formErrorText } from "./field_errors.ts";
 import { DeleteButton } from "./delete_button.tsx";
 
 export interface ChannelRow {
@@ -123,7 +124,7 @@ export default function NotificationChannels(
             form.reset();
             note.value = `Channel ${c.name} created.`;
           } catch (err) {
-            error.value = err instanceof FieldError ? err.message : errorText(err);
+            error.value = err instanceof FieldError ? err.message : formErrorText(form, err);
           }
         }}
       >
@@ -215,7 +216,7 @@ export default function NotificationChannels(
             pols.value = [...pols.value, p];
             form.reset();
           } catch (err) {
-            error.value = errorText(err);
+            error.value = formErrorText(form, err);
           }
         }}
       >
@@ -238,7 +239,14 @@ export default function NotificationChannels(
           Tag <input name="tag" maxLength={64} placeholder="any" />
         </label>
         <label>
-          Repeat every (s) <input name="repeat" type="number" min={1} placeholder="never" />
+          Repeat every (s){" "}
+          <input
+            name="repeat"
+            data-field="repeat_interval_s"
+            type="number"
+            min={1}
+            placeholder="never"
+          />
         </label>
         <label>
           <input name="send_resolved" type="checkbox" checked /> Send resolved

@@ -3,7 +3,8 @@
  * browser's session cookies and ends every other session of the user.
  */
 import { useSignal } from "@preact/signals";
-import { api, errorText } from "./api.ts";
+import { api } from "./api.ts";
+import { formErrorText } from "./field_errors.ts";
 
 export default function PasswordChange({ username }: { username: string }) {
   const error = useSignal<string | null>(null);
@@ -33,7 +34,7 @@ export default function PasswordChange({ username }: { username: string }) {
           form.reset();
           done.value = true;
         } catch (err) {
-          error.value = errorText(err);
+          error.value = formErrorText(form, err);
         } finally {
           busy.value = false;
         }

@@ -120,6 +120,14 @@ Deno.test({
       await form.getByRole("alert").filter({ hasText: "already in use" }).waitFor();
       assertEquals(await form.getByLabel("Name", { exact: true }).inputValue(), "sim");
       assertEquals(await form.getByLabel("Username").inputValue(), "someuser");
+      // the field the refusal names is marked and focused; typing in it clears the mark
+      const taken = form.getByLabel("Name", { exact: true });
+      assertEquals(await taken.getAttribute("aria-invalid"), "true");
+      assert(await taken.evaluate((el) => el === document.activeElement), "the name has focus");
+      assertEquals(await form.getByLabel("Username").getAttribute("aria-invalid"), null);
+      await taken.press("End");
+      await taken.pressSequentially("-2");
+      assertEquals(await taken.getAttribute("aria-invalid"), null);
       await form.getByRole("button", { name: "Cancel" }).click();
 
       // --- an operator refused a test on an unknown address is told why
@@ -141,6 +149,22 @@ Deno.test({
       await edit.getByRole("alert").filter({ hasText: "at most 255 characters" }).waitFor();
       assertEquals(await edit.getByLabel("Serial number").inputValue(), "typed-serial");
       assertEquals((await hostname.inputValue()).length, 300);
+      assertEquals(await hostname.getAttribute("aria-invalid"), "true");
+      assertEquals(await edit.getByLabel("Serial number").getAttribute("aria-invalid"), null);
+
+      // --- a form refused for several reasons names each, and marks the field they are in
+      await page.goto(`${server.url}/discovery`);
+      await page.getByRole("button", { name: "New discovery profile" }).click();
+      const discovery = page.getByRole("form", { name: "New discovery profile" });
+      await discovery.getByLabel("Name", { exact: true }).fill("bad ports");
+      await discovery.getByLabel(/^Target/).fill(`${BASE}.1`);
+      await discovery.getByLabel(/^Ports/).fill("-5, 70000");
+      await discovery.getByRole("button", { name: "Create profile" }).click();
+      await discovery.getByRole("alert").filter({
+        hasText: "Ports (value 1) must be 1 or more. Ports (value 2) must be 65535 or less.",
+      }).waitFor();
+      assertEquals(await discovery.getByLabel(/^Ports/).getAttribute("aria-invalid"), "true");
+      assertEquals(await discovery.getByLabel(/^Target/).getAttribute("aria-invalid"), null);
 
       // --- a failed "Poll now" offers no new sample to reload for
       await page.goto(`${server.url}/devices/${refused.id}`);
