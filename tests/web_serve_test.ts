@@ -299,3 +299,37 @@ Deno.test("serve over HTTPS with the central role's permissions: TCP_NODELAY wit
   assertEquals(result.warnings, [], "no warning about TCP_NODELAY");
   assertEquals(result.noDelay, true, "the accepted connection has TCP_NODELAY");
 });
+
+Deno.test("serve: TRACE gets a 405, and the connection's timers leave it alone once it has closed", async () => {
+  // Before: rebuilding the Request threw "Method is forbidden" (a 500), the answer settled after
+  // the connection had closed and re-armed its idle timer, and the timer's abort of the closed
+  // connection threw BadResource uncaught: the process ended (this test with it).
+  const server = serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    headerTimeoutMs: 200,
+    idleTimeoutMs: 200,
+    onWarning: () => {},
+  }, () => new Response("ok"));
+  try {
+    const answers: string[] = [];
+    for (const method of ["TRACE", "CONNECT", "track"]) {
+      const conn = await connect(server.addr.port);
+      const target = method === "CONNECT" ? "127.0.0.1:1" : "/";
+      await conn.write(enc.encode(`${method} ${target} HTTP/1.1\r\nhost: test\r\n\r\n`));
+      answers.push(await readResponse(conn));
+      conn.close();
+    }
+    await tick(800); // past both timeouts: what used to fire on the closed connections
+    const after = await connect(server.addr.port);
+    assert((await request(after, "/")).startsWith("HTTP/1.1 200"));
+    after.close();
+    for (const answer of answers) {
+      assert(answer.startsWith("HTTP/1.1 405"), answer.slice(0, 80));
+      assert(answer.includes('"METHOD_NOT_ALLOWED"'), answer);
+      assert(/\r\nallow: GET/i.test(answer), answer);
+    }
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -132,6 +132,20 @@ function bodyWithin(
   return { request: new Request(req.url, init), stop };
 }
 
+/** Methods no handler serves and a `Request` may not be built with (TRACE: cross-site tracing). */
+const FORBIDDEN_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
+
+function methodNotAllowed(method: string): Response {
+  const body = {
+    success: false,
+    error: { code: "METHOD_NOT_ALLOWED", message: `${method.toUpperCase()} is not served here` },
+  };
+  return new Response(JSON.stringify(body), {
+    status: 405,
+    headers: { "content-type": "application/json", allow: "GET, HEAD, POST, PUT, PATCH, DELETE" },
+  });
+}
+
 /** EMFILE (process) / ENFILE (system): out of file descriptors. */
 export function isFdExhaustion(err: unknown): boolean {
   const code = (err as { code?: string })?.code;
@@ -213,16 +227,25 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
     let inFlight = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let server: ConnServer | undefined = undefined;
+    /**
+     * The engine is done with the connection: no timer may touch it again. Aborting a finished
+     * connection's signal made the engine's abort listener throw BadResource, uncaught, and the
+     * process ended (a request whose answer settled after its connection had closed re-armed
+     * the idle timer: one TRACE did it).
+     */
+    let finished = false;
     /** ends the connection at once, whatever the engine is waiting for */
     const abort = new AbortController();
-    const drop = () => abort.abort();
+    const drop = () => {
+      if (!finished && !abort.signal.aborted) abort.abort();
+    };
     const close = () => {
       timer = undefined;
       if (inFlight === 0) drop();
     };
     const arm = (ms: number) => {
       clearTimeout(timer);
-      timer = setTimeout(close, ms);
+      timer = finished ? undefined : setTimeout(close, ms);
     };
     arm(headerMs);
     const settled = () => {
@@ -233,6 +256,8 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
       clearTimeout(timer);
       timer = undefined;
       info.completed.then(settled, settled);
+      // a Request may not carry these (the fetch spec): rebuilding one below would throw
+      if (FORBIDDEN_METHODS.has(req.method.toUpperCase())) return methodNotAllowed(req.method);
       let request = req;
       if (req.body && req.method !== "GET" && req.method !== "HEAD") {
         const timed = bodyWithin(req, headerTimeoutMs, drop);
@@ -264,6 +289,7 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
     const s = server;
     open.add(s);
     const done = () => {
+      finished = true;
       clearTimeout(timer);
       open.delete(s);
       slotFreed?.();
