@@ -109,12 +109,15 @@ export const monitorsRepo = {
     );
   },
   /** The site of each monitor of `ids` that exists (its device's; deleted ones are absent). */
-  async sitesOf(db: Queryable, ids: number[]): Promise<{ id: number; site_id: number }[]> {
+  async sitesOf(
+    db: Queryable,
+    ids: number[],
+  ): Promise<{ id: number; site_id: number; device_id: number }[]> {
     if (!ids.length) return [];
-    return await db.query<{ id: number; site_id: number }>(
+    return await db.query<{ id: number; site_id: number; device_id: number }>(
       perId(
         "$1",
-        `SELECT m.id, d.site_id FROM monitors m JOIN devices d ON d.id = m.device_id
+        `SELECT m.id, d.site_id, m.device_id FROM monitors m JOIN devices d ON d.id = m.device_id
          WHERE m.id = wanted.id`,
       ),
       [ids],

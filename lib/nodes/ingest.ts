@@ -44,8 +44,8 @@ export class IngestService {
     refused: {} as Record<string, number>,
   };
 
-  /** monitor id -> its device's site and until when that is trusted */
-  private readonly sites = new Map<number, { site: number; until: number }>();
+  /** monitor id -> its device, the device's site, and until when that is trusted */
+  private readonly sites = new Map<number, { site: number; device: number; until: number }>();
 
   constructor(
     private readonly db: Database,
@@ -67,6 +67,16 @@ export class IngestService {
         this.totals.refused[err.code] = (this.totals.refused[err.code] ?? 0) + 1;
       }
       throw err;
+    }
+    // An outcome names its device, which the health monitor and alerting act on: the device is
+    // the monitor's, whatever the node wrote (a node could otherwise mark another site's
+    // devices unreachable through a monitor of its own), and an outcome of a monitor that no
+    // longer exists is moot (its device may be anyone's).
+    for (const b of batches) {
+      b.outcomes = b.outcomes.flatMap((o) => {
+        const device = this.sites.get(o.monitorId)?.device;
+        return device === undefined ? [] : [{ ...o, deviceId: device }];
+      });
     }
     const writer = this.writer();
     const before = { ...writer.totals };
@@ -134,8 +144,8 @@ export class IngestService {
     }
     if (unknown.length) {
       if (this.sites.size + unknown.length > SITE_CACHE_MAX) this.sites.clear();
-      for (const { id, site_id } of await monitorsRepo.sitesOf(this.db, unknown)) {
-        this.sites.set(id, { site: site_id, until: now + SITE_TTL_MS });
+      for (const { id, site_id, device_id } of await monitorsRepo.sitesOf(this.db, unknown)) {
+        this.sites.set(id, { site: site_id, device: device_id, until: now + SITE_TTL_MS });
         if (site_id !== siteId) foreign.push(id);
       }
     }

@@ -361,6 +361,41 @@ Deno.test({
       assertEquals([movedBack.status, movedBack.body.error.code], [403, "MONITOR_NOT_OF_SITE"]);
       assertEquals((await sql`SELECT count(*)::int AS n FROM metrics`)[0].n, before + 3);
 
+      // --- an outcome's device is its monitor's, whatever the node wrote: failures a node
+      // sends for a monitor of its own, naming a device of another site, count against its
+      // own monitor's device (before, they made the other site's device unreachable)
+      const probeDevice = (await api("POST", "/devices", { ip: "127.0.41.252", site_id: siteId }))
+        .body.data.id;
+      const probeMonitor = (await api("POST", "/monitors", {
+        device_id: probeDevice,
+        credential_profile_id: cred.body.data.id,
+        plugin_id: 1,
+        polling_interval: 60,
+        enabled: false,
+      })).body.data.id;
+      const forged = Array.from({ length: 6 }, (_, i) => ({
+        monitorId: probeMonitor,
+        deviceId: localDevice.body.data.id,
+        ok: false,
+        attempts: 1,
+        attemptedAt: Date.now() - 6_000 + i * 100,
+        dueAt: Date.now() - 6_000 + i * 100,
+        durationMs: 5,
+        error: "forged",
+      }));
+      // and one of a monitor that does not exist is dropped (its device could be anyone's)
+      forged.push({ ...forged[0], monitorId: 2_000_000_000, attemptedAt: Date.now() - 1_000 });
+      const sent = await ingest({
+        batches: [{ v: 1, batchId: crypto.randomUUID(), samples: [], outcomes: forged }],
+      });
+      assertEquals(sent.status, 200, JSON.stringify(sent.body));
+      const statusOf = async (id: number) => (await api("GET", `/devices/${id}`)).body.data.status;
+      await eventually(
+        "the failures count against the monitor's own device",
+        async () => (await statusOf(probeDevice)) === "unreachable",
+      );
+      assert((await statusOf(localDevice.body.data.id)) !== "unreachable", "other site untouched");
+
       // --- revoke: the node's next request is refused, it polls nothing more
       assertEquals(
         (await api("POST", `/poller-nodes/${identity.node_id}/revoke`)).status,
