@@ -5,6 +5,7 @@
  * `reboot` device event when LastBootUpTime moved on. A standard poll has none of these and
  * costs nothing here.
  */
+import { pgJson } from "../db/pg_json.ts";
 import type { Queryable } from "../db/driver.ts";
 import type { MetricSample } from "../messages.ts";
 
@@ -47,7 +48,7 @@ export async function writeDetail(tx: Queryable, samples: MetricSample[]): Promi
        FROM jsonb_to_recordset($1::text::jsonb) AS p(monitor_id int, ts timestamptz, processes jsonb)
        WHERE EXISTS (SELECT 1 FROM monitors m WHERE m.id = p.monitor_id)
        ON CONFLICT DO NOTHING`,
-      [JSON.stringify(processes)],
+      [pgJson(processes)],
     );
   }
   if (events.length) {
@@ -59,7 +60,7 @@ export async function writeDetail(tx: Queryable, samples: MetricSample[]): Promi
          record_number bigint, source text, event_id int, level text, message text)
        WHERE EXISTS (SELECT 1 FROM monitors m WHERE m.id = e.monitor_id)
        ON CONFLICT DO NOTHING`,
-      [JSON.stringify(events)],
+      [pgJson(events)],
     );
   }
   if (state.size) await writeState(tx, state);
@@ -106,7 +107,7 @@ async function writeState(
        WHERE b.before IS NOT NULL
          AND b.boot_time > b.before + make_interval(secs => $2::int / 1000.0)
        ON CONFLICT (device_id, kind, ts) DO NOTHING`,
-      [JSON.stringify(boots), REBOOT_MIN_SHIFT_MS],
+      [pgJson(boots), REBOOT_MIN_SHIFT_MS],
     );
   }
   await tx.query(
@@ -122,7 +123,7 @@ async function writeState(
          THEN EXCLUDED.services ELSE monitor_windows_state.services END,
        services_at = GREATEST(monitor_windows_state.services_at, EXCLUDED.services_at),
        updated_at = now()`,
-    [JSON.stringify(rows)],
+    [pgJson(rows)],
   );
 }
 

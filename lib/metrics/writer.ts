@@ -5,6 +5,7 @@
  * arrive while a commit runs are committed together in the next one (group commit). A caller
  * acknowledges a queue message only once `write()` resolved, i.e. after the rows committed.
  */
+import { pgJson } from "../db/pg_json.ts";
 import type { Database } from "../db/driver.ts";
 import type { MetricSample, PollOutcome, ResultBatch } from "../messages.ts";
 import { Histogram } from "./histogram.ts";
@@ -331,8 +332,8 @@ SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM kept):
  * detail_writer.ts).
  */
 export function samplesJson(samples: MetricSample[], detail: boolean): string {
-  if (!detail) return JSON.stringify(samples);
-  return JSON.stringify(
+  if (!detail) return pgJson(samples);
+  return pgJson(
     samples.map((
       { processes: _p, processNames: _n, services: _s, events: _e, bootTime: _b, ...row },
     ) => row),
@@ -349,7 +350,7 @@ export function outcomesToJson(outcomes: PollOutcome[]): string {
       : (prev && prev.o.attemptedAt <= o.attemptedAt ? prev.failures : 0) + 1;
     if (!prev || prev.o.attemptedAt <= o.attemptedAt) latest.set(o.monitorId, { o, failures });
   }
-  return JSON.stringify([...latest.values()].map(({ o, failures }) => ({
+  return pgJson([...latest.values()].map(({ o, failures }) => ({
     monitor_id: o.monitorId,
     attempted_at: new Date(o.attemptedAt).toISOString(),
     ok: o.ok,
@@ -403,7 +404,7 @@ export function samplesToCsv(samples: MetricSample[]): string {
 const num = (v: number | null | undefined) => v == null || !Number.isFinite(v) ? "" : String(v);
 const int = (v: number | null | undefined) =>
   v == null || !Number.isFinite(v) ? "" : String(Math.round(v));
-const json = (v: unknown) => v == null ? "" : `"${JSON.stringify(v).replaceAll('"', '""')}"`;
+const json = (v: unknown) => v == null ? "" : `"${pgJson(v).replaceAll('"', '""')}"`;
 
 /** Connection-level failures are worth waiting out; constraint or data errors are not. */
 export function isTransient(err: unknown): boolean {

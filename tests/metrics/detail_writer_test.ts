@@ -9,6 +9,7 @@ import {
   ensureDetailPartitions,
 } from "../../lib/metrics/detail_retention.ts";
 import { MetricsWriter } from "../../lib/metrics/writer.ts";
+import { pgJson } from "../../lib/db/pg_json.ts";
 import {
   deviceEventLog,
   deviceEvents,
@@ -147,5 +148,83 @@ migratedTest(
     assert(!dropped.some((n) => n.startsWith("event_log_entries_p")), dropped.join());
     assertEquals(await count("process_samples"), 0);
     assertEquals(await count("event_log_entries"), 2);
+  },
+);
+
+migratedTest(
+  "a host's NUL or half an emoji in any text stores as U+FFFD, the rest of the batch with it",
+  async (db) => {
+    // PostgreSQL refuses \u0000 and a lone surrogate in JSON: before, one such string failed the
+    // whole batch (every monitor's rows), and the queue retried it until it was dead-lettered.
+    await ensurePartitions(db);
+    await ensureDetailPartitions(db);
+    const [m1, m2] = await seedMonitors(db, 2);
+    const [{ device_id: dev1 }] = await db.query<{ device_id: number }>(
+      "SELECT device_id FROM monitors WHERE id = $1",
+      [m1],
+    );
+    const writer = new MetricsWriter(db);
+    const t0 = Date.now() - 60_000;
+    const halfEmoji = "😀".slice(0, 1);
+    const hostile = depthSample(m1, t0, {
+      processes: [{
+        name: `evil\u0000${halfEmoji}.exe`,
+        pid: 66,
+        cpuPercent: 1,
+        memory: 1_000,
+        threads: 1,
+        handles: 1,
+      }],
+      events: [{
+        log: "System",
+        record: 1,
+        ts: t0 - 1_000,
+        source: "src",
+        eventId: 1,
+        level: "error",
+        // the collector cuts messages at 512: an emoji across the cut leaves half of it
+        message: ("m".repeat(511) + "😀").slice(0, 512),
+      }],
+    });
+    hostile.volumes = [{ name: `C:\u0000${halfEmoji}`, total: 100, used: 50 }];
+    // a literal backslash-u text is left as it is
+    const literal = String.raw`not an escape: \u0000 \ud800`;
+    const result = await writer.commit([{
+      v: 1,
+      batchId: crypto.randomUUID(),
+      samples: [hostile, depthSample(m2, t0)],
+      outcomes: [{
+        monitorId: m2,
+        deviceId: 0,
+        ok: false,
+        attempts: 1,
+        attemptedAt: t0,
+        dueAt: t0,
+        durationMs: 5,
+        // the writer keeps 2,000 characters of an error: the emoji is cut in half
+        error: "E".repeat(1_999) + "😀" + literal,
+      }],
+    }]);
+    assertEquals(result.inserted, 2);
+    const procs = await deviceProcesses(db, dev1, { sort: "memory" });
+    assertEquals(procs.processes.map((p) => p.name), ["evil\ufffd\ufffd.exe"]);
+    const log = await deviceEventLog(db, dev1, {
+      from: new Date(t0 - DAY),
+      to: new Date(),
+      limit: 5,
+      offset: 0,
+    });
+    assertEquals(log.items[0].message, "m".repeat(511) + "\ufffd");
+    const [row] = await db.query<{ volumes: { name: string }[] }>(
+      "SELECT volumes FROM metrics WHERE monitor_id = $1",
+      [m1],
+    );
+    assertEquals(row.volumes[0].name, "C:\ufffd\ufffd");
+    const [mon] = await db.query<{ last_error: string }>(
+      "SELECT last_error FROM monitors WHERE id = $1",
+      [m2],
+    );
+    assertEquals(mon.last_error, "E".repeat(1_999) + "\ufffd");
+    assertEquals(pgJson([literal]), JSON.stringify([literal]));
   },
 );
