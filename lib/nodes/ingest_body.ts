@@ -30,7 +30,8 @@ function fail(field: string, message: string): never {
 
 /** A node's heartbeat: POST /nodes/heartbeat's body, and the `heartbeat` of an ingest body. */
 export const HeartbeatBody = z.object({
-  version: z.string().max(64),
+  // printable and well-formed: stored as the node's version and shown on the dashboard
+  version: z.string().max(64).regex(/^[\x20-\x7e]*$/, "printable ASCII only"),
   stats: z.object({
     polls_per_s: z.number().nonnegative().max(1e7),
     buffered: z.number().int().nonnegative(),

@@ -86,6 +86,9 @@ Deno.test("ingest body: each malformed part is named", () => {
       "heartbeat.version",
       (b) => ({ ...b, heartbeat: { ...heartbeat(), version: "v".repeat(65) } }),
     ],
+    // PostgreSQL cannot store a NUL (a 500 before); nor does a version need control characters
+    ["heartbeat.version", (b) => ({ ...b, heartbeat: { ...heartbeat(), version: "v\u0000" } })],
+    ["heartbeat.version", (b) => ({ ...b, heartbeat: { ...heartbeat(), version: "\udc00" } })],
     ["heartbeat.stats.buffered", (b) => {
       const h = heartbeat();
       return { ...b, heartbeat: { ...h, stats: { ...h.stats, buffered: -1 } } };
