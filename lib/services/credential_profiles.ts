@@ -27,6 +27,19 @@ import { change, type ServiceDeps } from "./service.ts";
 
 const TEST_TIMEOUT_MS = 20_000;
 
+/** What decides how and where a profile's password travels (see `update`). */
+const TRANSPORT_FIELDS = [
+  "type",
+  "port",
+  "use_ssl",
+  "tls_verify",
+  "tls_ca_pem",
+  "allow_unencrypted",
+  "kerberos_realm",
+  "kerberos_kdcs",
+  "kerberos_spn",
+] as const satisfies readonly (keyof CredentialProfileInput & keyof CredentialProfile)[];
+
 export interface CredentialTestResult {
   ok: boolean;
   ip: string;
@@ -72,7 +85,13 @@ export class CredentialProfilesService {
     });
   }
 
-  /** Fields left out keep their value, the password too. */
+  /**
+   * Fields left out keep their value, the password too; but a change to how or where the
+   * stored password is sent (TRANSPORT_FIELDS) must carry it again. Otherwise whoever may edit
+   * a profile, without knowing its password, could turn NTLM over HTTPS into Basic over plain
+   * HTTP on another port, or aim Kerberos at a KDC of their own, and read the password off the
+   * wire at the next discovery run or poll.
+   */
   update(actor: Actor, id: number, body: Partial<CredentialProfileInput>) {
     return change(this.deps, async (tx) => {
       const existing = found(
@@ -80,6 +99,17 @@ export class CredentialProfilesService {
         "credential profile",
         id,
       );
+      const moved = TRANSPORT_FIELDS.filter((k) =>
+        body[k] !== undefined &&
+        JSON.stringify(body[k] ?? null) !== JSON.stringify(existing[k] ?? null)
+      );
+      if (moved.length && !body.password) {
+        throw invalid(
+          "password",
+          `is required to change ${moved.join(", ")}: a change to how or where the password ` +
+            "is sent needs the password again",
+        );
+      }
       const write = await ruled(() => toCredentialWrite(this.deps.keyring, body, existing));
       const row = await credentialProfilesRepo.update(tx, id, write);
       await audit(tx, actor, "update", "credential_profile", id, { fields: Object.keys(body) });

@@ -44,8 +44,35 @@ for (const backend of backends()) {
         });
 
         await t.step("credential profile: ssl default port, update keeps password", async () => {
-          const res = await call("PUT", `/credential-profiles/${credId}`, { use_ssl: true });
-          assertEquals(res.status, 200);
+          // how or where the password is sent changes only with the password given again:
+          // else an editor who does not know it could send it in clear to a port of theirs
+          for (
+            const change of [
+              { use_ssl: true },
+              { type: "winrm_basic", allow_unencrypted: true },
+              { port: 18999, name: "renamed" },
+              { tls_verify: "insecure" },
+            ]
+          ) {
+            const refused = await call("PUT", `/credential-profiles/${credId}`, change);
+            assertEquals(refused.status, 400, JSON.stringify(change));
+            assertEquals(refused.body.error.details.field, "password");
+            assertMatch(refused.body.error.message, new RegExp(Object.keys(change)[0]));
+          }
+          const current = (await call("GET", `/credential-profiles/${credId}`)).body.data;
+          assertEquals(current.name, "Windows admins", "a refused change changes nothing");
+          // the values it has already, and fields that do not move the password, need nothing
+          const same = await call("PUT", `/credential-profiles/${credId}`, {
+            use_ssl: current.use_ssl,
+            port: current.port,
+            domain: "LAB",
+          });
+          assertEquals(same.status, 200, JSON.stringify(same.body));
+          const res = await call("PUT", `/credential-profiles/${credId}`, {
+            use_ssl: true,
+            password: PASSWORD,
+          });
+          assertEquals(res.status, 200, JSON.stringify(res.body));
           assertEquals(res.body.data.port, 5986);
           const [row] = await s.ctx.db.query<{ password_enc: string }>(
             "SELECT password_enc FROM credential_profiles WHERE id = $1",
