@@ -111,21 +111,50 @@ class Cursor {
   }
 }
 
-/** An Encoded-String at `at`: flag 0 = Latin-1 bytes, 1 = UTF-16LE, NUL-terminated. */
-function encodedString(b: Uint8Array, at: number): string {
-  if (at >= b.length) throw new WmiProtocolError("string reference outside the heap");
-  const flag = b[at];
-  let s = "";
-  if (flag === 0) {
-    for (let i = at + 1; i < b.length && b[i] !== 0; i++) s += String.fromCharCode(b[i]);
-  } else {
-    for (let i = at + 1; i + 1 < b.length; i += 2) {
-      const c = b[i] | (b[i + 1] << 8);
-      if (c === 0) break;
-      s += String.fromCharCode(c);
+/**
+ * What decoding one object may produce: characters of its strings plus elements of its
+ * arrays, at most twice the object's own bytes (`decodeInstance`). A string is stored once in
+ * the heap and each value holds a reference to it, so a host can point 20,000 elements of a
+ * string array at one 100,000-character string: 160 KB on the wire decoded into gigabytes,
+ * synchronously, until the poller Worker ran out of memory and took the process with it.
+ * Honest objects decode to about their size; twice leaves room for values that share a string.
+ */
+class DecodeBudget {
+  constructor(private left: number) {}
+  spend(n: number): void {
+    this.left -= n;
+    if (this.left < 0) {
+      throw new WmiProtocolError(
+        "the WMI object decodes to far more than its size (values sharing one string)",
+      );
     }
   }
+}
+
+const utf16le = new TextDecoder("utf-16le");
+
+/** Latin-1 bytes as they are (TextDecoder's "latin1" is windows-1252: 0x80-0x9f differ). */
+function latin1(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 8192) {
+    s += String.fromCharCode.apply(null, b.subarray(i, i + 8192) as unknown as number[]);
+  }
   return s;
+}
+
+/** An Encoded-String at `at`: flag 0 = Latin-1 bytes, 1 = UTF-16LE, NUL-terminated. */
+function encodedString(b: Uint8Array, at: number, budget: DecodeBudget): string {
+  if (at >= b.length) throw new WmiProtocolError("string reference outside the heap");
+  if (b[at] === 0) {
+    let end = b.indexOf(0, at + 1);
+    if (end < 0) end = b.length;
+    budget.spend(end - at - 1);
+    return latin1(b.subarray(at + 1, end));
+  }
+  let end = at + 1;
+  while (end + 1 < b.length && (b[end] | b[end + 1]) !== 0) end += 2;
+  budget.spend((end - at - 1) >> 1);
+  return utf16le.decode(b.subarray(at + 1, end));
 }
 
 function heap(c: Cursor): Uint8Array {
@@ -133,9 +162,9 @@ function heap(c: Cursor): Uint8Array {
   return c.take(len);
 }
 
-function heapString(h: Uint8Array, ref: number): string {
+function heapString(h: Uint8Array, ref: number, budget: DecodeBudget): string {
   if (ref & 0x80000000) return DICTIONARY[ref & 0x7fffffff] ?? "";
-  return encodedString(h, ref);
+  return encodedString(h, ref, budget);
 }
 
 interface ClassInfo {
@@ -146,7 +175,7 @@ interface ClassInfo {
   heap: Uint8Array;
 }
 
-function readClassPart(c: Cursor): ClassInfo {
+function readClassPart(c: Cursor, budget: DecodeBudget): ClassInfo {
   const start = c.pos;
   const length = c.u32();
   c.u8();
@@ -166,17 +195,23 @@ function readClassPart(c: Cursor): ClassInfo {
     if (infoRef + 14 > h.length) throw new WmiProtocolError("property info outside the heap");
     const v = new DataView(h.buffer, h.byteOffset + infoRef, 14);
     return {
-      name: heapString(h, nameRef),
+      name: heapString(h, nameRef, budget),
       type: v.getUint32(0, true) & ~CIM_INHERITED,
       order: v.getUint16(4, true),
       offset: v.getUint32(6, true),
     };
   });
   props.sort((a, b) => a.order - b.order);
-  return { name: heapString(h, nameRef), props, ndvtLength, defaults, heap: h };
+  return { name: heapString(h, nameRef, budget), props, ndvtLength, defaults, heap: h };
 }
 
-function readValue(type: number, vt: DataView, at: number, h: Uint8Array): CimValue {
+function readValue(
+  type: number,
+  vt: DataView,
+  at: number,
+  h: Uint8Array,
+  budget: DecodeBudget,
+): CimValue {
   if (at + valueSize(type) > vt.byteLength) throw new WmiProtocolError("value outside the table");
   if (type & CIM_ARRAY) {
     const ref = vt.getUint32(at, true);
@@ -187,8 +222,9 @@ function readValue(type: number, vt: DataView, at: number, h: Uint8Array): CimVa
     const hv = new DataView(h.buffer, h.byteOffset, h.byteLength);
     const n = hv.getUint32(ref, true);
     if (ref + 4 + n * size > h.length) throw new WmiProtocolError("array outside the heap");
+    budget.spend(n);
     const out: CimValue[] = [];
-    for (let i = 0; i < n; i++) out.push(readValue(base, hv, ref + 4 + i * size, h));
+    for (let i = 0; i < n; i++) out.push(readValue(base, hv, ref + 4 + i * size, h, budget));
     return out;
   }
   switch (type) {
@@ -219,7 +255,7 @@ function readValue(type: number, vt: DataView, at: number, h: Uint8Array): CimVa
     case CIM.datetime:
     case CIM.reference: {
       const ref = vt.getUint32(at, true);
-      return ref === 0xffffffff ? null : encodedString(h, ref);
+      return ref === 0xffffffff ? null : encodedString(h, ref, budget);
     }
     default:
       return null; // embedded objects are not used by the collector
@@ -247,7 +283,8 @@ export function decodeInstance(unit: Uint8Array): CimInstance {
     }
   }
   if (!(flags & 0x02)) throw new WmiProtocolError(`WMI object is not an instance (${flags})`);
-  const cls = readClassPart(c);
+  const budget = new DecodeBudget(2 * unit.length + 4096);
+  const cls = readClassPart(c, budget);
   const n = cls.props.length;
   const ndLen = n === 0 ? 0 : ((n - 1) >> 2) + 1;
   c.u32();
@@ -272,11 +309,11 @@ export function decodeInstance(unit: Uint8Array): CimInstance {
     let value: CimValue = null;
     if (bits & 2) {
       const dbits = (cls.defaults[p.order >> 2] >> ((p.order & 3) * 2)) & 3;
-      if (!(dbits & 1)) value = readValue(p.type, dvt, p.offset, cls.heap);
-    } else if (!(bits & 1)) value = readValue(p.type, vt, p.offset, h);
+      if (!(dbits & 1)) value = readValue(p.type, dvt, p.offset, cls.heap, budget);
+    } else if (!(bits & 1)) value = readValue(p.type, vt, p.offset, h, budget);
     return { name: p.name, type: p.type, value };
   });
-  return { className: heapString(h, nameRef) || cls.name, properties };
+  return { className: heapString(h, nameRef, budget) || cls.name, properties };
 }
 
 // ---------------------------------------------------------------- encoding

@@ -20,7 +20,7 @@ import {
   encodeRemoteCreateInstance,
   IID,
 } from "../../lib/wmi/dcom.ts";
-import { WmiIntegrityError } from "../../lib/wmi/errors.ts";
+import { WmiIntegrityError, WmiProtocolError } from "../../lib/wmi/errors.ts";
 import { encodeBind, encodeCall, openCall, parsePdu, PTYPE } from "../../lib/wmi/pdu.ts";
 import { RpcSecurity } from "../../lib/wmi/security.ts";
 import { CIM, decodeInstance, encodeInstance } from "../../lib/wmi/wmio.ts";
@@ -190,4 +190,41 @@ Deno.test("our encoder round-trips every CIM type the collector uses", () => {
   assertEquals(back.className, "Test_Class");
   assertEquals(back.properties, props);
   assert(unit.length > 100);
+});
+
+Deno.test("an object whose values share one string is refused, not decoded into gigabytes", () => {
+  // A hostile host points every element of a string array at one long heap string: 20,000
+  // references to 100,000 characters were ~160 KB on the wire and decoded synchronously until
+  // the poller Worker ran out of memory (the whole process with it).
+  const n = 20_000;
+  const big = "A".repeat(100_000);
+  const unit = encodeInstance({
+    className: "Win32_OperatingSystem",
+    properties: [{
+      name: "Caption",
+      type: CIM.string | 0x2000,
+      value: [big, ...Array(n - 1).fill("")],
+    }],
+  });
+  // the first element's reference, then n-1 more pointing at the same string
+  const view = new DataView(unit.buffer, unit.byteOffset, unit.byteLength);
+  const first = "Win32_OperatingSystem".length + 2;
+  let patched = false;
+  for (let i = 0; i + 8 <= unit.length && !patched; i++) {
+    if (view.getUint32(i, true) === n && view.getUint32(i + 4, true) === first) {
+      for (let k = 1; k < n; k++) view.setUint32(i + 4 + 4 * k, first, true);
+      patched = true;
+    }
+  }
+  assert(patched, "the array was found in the encoded object");
+  assert(unit.length < 300_000, `${unit.length} bytes`);
+  const err = assertThrows(() => decodeInstance(unit));
+  assert(err instanceof WmiProtocolError, String(err));
+  assert(/decodes to far more than its size/.test(err.message), err.message);
+  // the same object honestly encoded (each element its own string) decodes
+  const honest = encodeInstance({
+    className: "Win32_OperatingSystem",
+    properties: [{ name: "Caption", type: CIM.string | 0x2000, value: [big, "b", "c"] }],
+  });
+  assertEquals((decodeInstance(honest).properties[0].value as string[]).length, 3);
 });
