@@ -247,7 +247,14 @@ Deno.test("paging over many objects: small batches and multi-fragment replies ag
       const after = sim.instances(ip, "Win32_Process").length;
       assert(a.length >= 60, `many objects (${a.length})`);
       assert(a.length === before || a.length === after, `count ${a.length} vs ${before}/${after}`);
-      assertEquals(a.map((r) => r.ProcessId), b.map((r) => r.ProcessId).slice(0, a.length));
+      // the simulated host starts and ends processes at the end of its list as time goes by:
+      // the two answers agree as far as both go
+      const both = Math.min(a.length, b.length);
+      assert(both >= 60, `many objects in both (${a.length}, ${b.length})`);
+      assertEquals(
+        a.map((r) => r.ProcessId).slice(0, both),
+        b.map((r) => r.ProcessId).slice(0, both),
+      );
       assert(a[5].CreationDate instanceof Date, "datetimes become Dates");
       // 7 per Next: ceil(n/7) Next calls (the last comes with WBEM_S_FALSE), plus 1 for b
       const nexts = sim.stats(ip).pulls - pullsBefore;
