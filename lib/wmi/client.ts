@@ -40,6 +40,7 @@ import {
   WmiError,
   WmiPortBlockedError,
   WmiProtocolError,
+  WmiQueryLimitError,
   WmiReplyTooLargeError,
   WmiTimeoutError,
 } from "./errors.ts";
@@ -67,7 +68,30 @@ export interface WmiClientOptions extends Credentials {
   datetimes?: "date" | "dmtf";
   /** the most one call's reply may reassemble to (default 16 MiB, channel.ts) */
   maxReplyBytes?: number;
+  /** caps on one query's answer (DEFAULT_QUERY_LIMITS) */
+  limits?: Partial<WmiQueryLimits>;
 }
+
+/** What one query may bring back before it is given up as a broken or hostile host's. */
+export interface WmiQueryLimits {
+  /** objects over all Next calls */
+  maxObjects: number;
+  /** Next calls */
+  maxNexts: number;
+  /** reply bytes over the ExecQuery and all its Next calls */
+  maxBytes: number;
+}
+
+/**
+ * WinRM's enumeration caps (lib/winrm/enumerate.ts): 50,000 objects, 250 round trips. The
+ * largest answer the collector asks for (500 event log records) is a few MB; 64 MiB bounds a
+ * host that sends full replies without end.
+ */
+export const DEFAULT_QUERY_LIMITS: WmiQueryLimits = {
+  maxObjects: 50_000,
+  maxNexts: 250,
+  maxBytes: 64 * 1024 * 1024,
+};
 
 export type WmiRow = Record<string, WmiRowValue>;
 
@@ -99,6 +123,7 @@ interface Session {
 export class WmiClient {
   readonly opts: WmiClientOptions;
   #timeouts: WmiTimeouts;
+  #limits: WmiQueryLimits;
   #session?: Session;
   #cid = crypto.getRandomValues(new Uint8Array(16));
   /** queries on one client run one at a time: a DCE/RPC association is not multiplexed here */
@@ -109,6 +134,7 @@ export class WmiClient {
   constructor(opts: WmiClientOptions) {
     this.opts = opts;
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+    this.#limits = { ...DEFAULT_QUERY_LIMITS, ...opts.limits };
   }
 
   /** Rows of a WQL query; a kept session is reused, and rebuilt once if it went stale. */
@@ -227,6 +253,7 @@ export class WmiClient {
     } catch (e) {
       if (
         reused && e instanceof WmiProtocolError && !(e instanceof WmiReplyTooLargeError) &&
+        !(e instanceof WmiQueryLimitError) &&
         this.#session?.channel.closed !== false
       ) {
         this.#drop();
@@ -355,6 +382,7 @@ export class WmiClient {
     const enumIpid = decodeStdObjRef(reply.objref).ipid;
     const out: CimInstance[] & { truncated?: boolean } = [];
     let done = false;
+    let nexts = 0;
     try {
       while (true) {
         const next = decodeNextReply(
@@ -372,6 +400,8 @@ export class WmiClient {
           ),
         );
         this.counters.calls++;
+        nexts++;
+        this.#checkLimits(wql, out.length + next.objects.length, nexts, s.channel.bytes - before);
         // objects that come with S_FALSE or S_TIMEDOUT are real results
         for (const o of next.objects) out.push(decodeInstance(decodeCustomObjRef(o).data));
         if (next.hr === WBEM_S_FALSE) break;
@@ -398,6 +428,21 @@ export class WmiClient {
     this.counters.objects += out.length;
     this.counters.bytes += s.channel.bytes - before;
     return out;
+  }
+
+  #checkLimits(wql: string, objects: number, nexts: number, bytes: number): void {
+    const l = this.#limits;
+    const over = (limit: "objects" | "nexts" | "bytes", cap: number, what: string) => {
+      throw new WmiQueryLimitError(
+        `WQL query "${wql}": ${what} (the client's ${limit} cap); stopped reading a host ` +
+          "that does not end its answer",
+        limit,
+        cap,
+      );
+    };
+    if (objects > l.maxObjects) over("objects", l.maxObjects, `more than ${l.maxObjects} objects`);
+    if (nexts > l.maxNexts) over("nexts", l.maxNexts, `no end after ${l.maxNexts} Next calls`);
+    if (bytes > l.maxBytes) over("bytes", l.maxBytes, `more than ${l.maxBytes} bytes`);
   }
 
   async #release(channel: RpcChannel, remUnknown: Uint8Array, ipids: Uint8Array[]) {

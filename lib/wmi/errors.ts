@@ -121,6 +121,22 @@ export class WmiReplyTooLargeError extends WmiProtocolError {
   }
 }
 
+/**
+ * A query whose answer went past the client's caps (`WmiQueryLimits`): more objects, Next calls
+ * or bytes than any class the collector reads holds. A host that never says "no more" would
+ * otherwise be read until the poll's deadline, into the poller's memory.
+ */
+export class WmiQueryLimitError extends WmiProtocolError {
+  override name = "WmiQueryLimitError";
+  constructor(
+    message: string,
+    readonly limit: "objects" | "nexts" | "bytes",
+    readonly cap: number,
+  ) {
+    super(message);
+  }
+}
+
 export class WmiConfigError extends WmiError {
   override name = "WmiConfigError";
   readonly kind = "config";

@@ -8,7 +8,13 @@ import { WmiConfigError } from "./errors.ts";
 import { sharedWmiClient } from "./pool.ts";
 
 export { dmtfToDate, WmiClient } from "./client.ts";
-export type { WmiClientOptions, WmiRow, WmiRowValue, WmiTimeouts } from "./client.ts";
+export type {
+  WmiClientOptions,
+  WmiQueryLimits,
+  WmiRow,
+  WmiRowValue,
+  WmiTimeouts,
+} from "./client.ts";
 export * from "./errors.ts";
 export { closeSharedWmiClients, sharedWmiClient, sharedWmiClientCount } from "./pool.ts";
 

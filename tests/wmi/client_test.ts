@@ -20,6 +20,8 @@ import {
   WmiIntegrityError,
   WmiPortBlockedError,
   WmiProtocolError,
+  WmiQueryLimitError,
+  type WmiQueryLimits,
   WmiReplyTooLargeError,
   WmiTimeoutError,
 } from "../../lib/wmi/mod.ts";
@@ -293,6 +295,37 @@ Deno.test("a reply past maxReplyBytes is refused: the connection dropped, not as
     } finally {
       await wmi.close();
     }
+  });
+});
+
+Deno.test("a query past its caps (objects, Next calls, bytes) is given up, the session kept", async () => {
+  // A host that never says "no more" was read until the poll's deadline, into the poller's
+  // memory (4 GB in 36 s without one). Each cap is tried here below the simulated process list.
+  await withSim(async (sim) => {
+    const q = "SELECT ProcessId, Name, WorkingSetSize, CreationDate FROM Win32_Process";
+    const cases: [Partial<WmiQueryLimits>, number, "objects" | "nexts" | "bytes"][] = [
+      [{ maxObjects: 20 }, 7, "objects"],
+      [{ maxNexts: 3 }, 7, "nexts"],
+      [{ maxBytes: 8_000 }, 500, "bytes"],
+    ];
+    for (const [limits, batch, limit] of cases) {
+      const wmi = wmiFor(sim, { batch, limits });
+      try {
+        const e = await rejects(wmi.query(q), WmiQueryLimitError);
+        assertEquals([e.kind, e.limit], ["protocol", limit]);
+        assert(e.message.includes("Win32_Process"), e.message);
+        // given up once, not asked again; the session serves the next query
+        assertEquals(wmi.counters.connects, 1);
+        assertEquals((await wmi.query(WQL.bios)).length, 1);
+        assertEquals(wmi.counters.connects, 1);
+      } finally {
+        await wmi.close();
+      }
+    }
+    // the defaults take the whole list
+    const roomy = wmiFor(sim, { batch: 7 });
+    assert((await roomy.query(q)).length >= 60);
+    await roomy.close();
   });
 });
 
