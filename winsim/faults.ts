@@ -31,7 +31,9 @@ export type SimFault =
    */
   | { kind: "no-pipelining"; ignore?: boolean }
   /** an enumeration that never ends: every Pull returns items and another context */
-  | { kind: "endless" };
+  | { kind: "endless" }
+  /** answers an encrypted request in clear (what someone on the path could inject) */
+  | { kind: "unsealed" };
 
 export const FAULT_KINDS = [
   "slow",
@@ -45,6 +47,7 @@ export const FAULT_KINDS = [
   "malformed",
   "no-pipelining",
   "endless",
+  "unsealed",
 ] as const;
 
 /** `hang`, `slow:2000`, `fault:TimedOut` → SimFault. */
@@ -77,6 +80,7 @@ export function parseFault(text: string): SimFault {
     case "hang":
     case "malformed":
     case "endless":
+    case "unsealed":
       return { kind };
   }
   throw new Error(`unknown fault "${kind}" (one of ${FAULT_KINDS.join(", ")})`);

@@ -158,11 +158,13 @@ function answer(
       xml = xml.slice(0, Math.floor(xml.length * 0.6)) + "<<garbage";
     }
   }
-  return encrypted ? seal(status, session!, xml, charset) : httpResponse(
-    status,
-    [["Content-Type", SOAP_TYPE.replace("UTF-8", charset)]],
-    encode(xml, charset),
-  );
+  return encrypted && fault?.kind !== "unsealed"
+    ? seal(status, session!, xml, charset)
+    : httpResponse(
+      status,
+      [["Content-Type", SOAP_TYPE.replace("UTF-8", charset)]],
+      encode(xml, charset),
+    );
 }
 
 function seal(

@@ -319,6 +319,17 @@ export class Transport {
       const xml = unsealResponse(conn, res.body, (plain) => decodeXml(plain, ""));
       return { status: res.status, xml, conn };
     }
+    // An answer in clear on a sealed session carries no proof it came from the host: anyone on
+    // the path could have written it. An error status (HTTP.sys's own 400 or 503 pages are in
+    // clear) can only fail the request, which anyone on the path can do anyway; a success
+    // would be taken as the host's data.
+    if (res.status < 400) {
+      throw new ProtocolError(
+        `${conn.endpoint}: an unencrypted answer (HTTP ${res.status}, ${type || "no type"}) on ` +
+          "an encrypted session: refused, as it could be anyone's",
+        res.status,
+      );
+    }
     return toResult(conn, res);
   }
 

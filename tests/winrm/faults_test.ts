@@ -34,6 +34,21 @@ for (const mode of ["basic-https", "ntlm-http"] as Mode[]) {
     }));
 }
 
+Deno.test("an answer in clear on an encrypted session is refused", () =>
+  withSim(async (sim) => {
+    // Someone on the path, without the session key, could otherwise hand the poller any figures
+    // (pywinrm takes them). Before, the client took them as the host's.
+    const ip = sim.hosts[0].ip;
+    await using(clientFor(sim, "ntlm-http"), async (c) => {
+      assert((await c.enumerate(DISKS)).length >= 2, "sealed answers are taken");
+      sim.setFault(ip, { kind: "unsealed" });
+      const err = await assertRejects(() => c.enumerate(DISKS), ProtocolError);
+      assert(/unencrypted answer \(HTTP 200/.test(err.message), err.message);
+      sim.setFault(ip, null);
+      assert((await c.enumerate(DISKS)).length >= 2);
+    });
+  }));
+
 Deno.test("stopping early releases the enumeration context", () =>
   withSim(async (sim) => {
     const ip = sim.hosts[0].ip;
