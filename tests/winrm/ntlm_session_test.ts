@@ -29,6 +29,7 @@ import {
   decryptMessage,
   ENCRYPTED_CONTENT_TYPE,
   encryptMessage,
+  MAX_CHUNKS,
 } from "../../lib/winrm/encryption.ts";
 
 const USERS: Record<string, string> = { "vagrant": "Passw0rd!", "CORP\\alice": "S3cret-pw" };
@@ -229,6 +230,32 @@ Deno.test("wsman encryption: tamper, wrong Length and truncation raise typed err
   for (let n = 1; n <= 30; n++) trial((b) => b.subarray(0, b.length - n - 24));
   trial(() => crypto.getRandomValues(new Uint8Array(300)));
   trial(() => enc.encode("--Encrypted Boundary\r\n\tOriginalContent: Length=x\r\n"));
+});
+
+Deno.test("wsman encryption: a message in many chunks decodes up to the cap, and no further", () => {
+  // A body of 1,600 one-byte chunks cost ~0.6 s: each chunk decoded the whole rest of the body.
+  const chunked = (n: number) => {
+    const { client, server } = sessionPair();
+    const parts: Uint8Array[] = [];
+    const latin1 = new TextDecoder("latin1");
+    for (let i = 0; i < n; i++) {
+      const one = encryptMessage(client, enc.encode(String.fromCharCode(65 + (i % 26))));
+      const cut = i === n - 1
+        ? one.length
+        : latin1.decode(one).lastIndexOf("--Encrypted Boundary--");
+      parts.push(one.subarray(0, cut));
+    }
+    const body = new Uint8Array(parts.reduce((t, p) => t + p.length, 0));
+    let at = 0;
+    for (const p of parts) body.set(p, at), at += p.length;
+    return { server, body };
+  };
+  const ok = chunked(MAX_CHUNKS);
+  const plain = new TextDecoder().decode(decryptMessage(ok.server, ok.body));
+  assertEquals(plain.length, MAX_CHUNKS);
+  assertEquals(plain.slice(0, 3), "ABC");
+  const over = chunked(1_600);
+  assertThrows(() => decryptMessage(over.server, over.body), NtlmProtocolError, "chunks");
 });
 
 /** Replaces every occurrence of an ASCII string in binary data (text codecs would mangle the sealed part). */
