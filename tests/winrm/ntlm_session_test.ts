@@ -16,6 +16,8 @@ import {
   MSV_AV_CHANNEL_BINDINGS,
   MSV_AV_FLAGS,
   MSV_AV_TIMESTAMP,
+  NTLMSSP_NEGOTIATE_128,
+  NTLMSSP_NEGOTIATE_56,
   NTLMSSP_NEGOTIATE_KEY_EXCH,
   NTLMSSP_NEGOTIATE_SEAL,
 } from "../../lib/winrm/ntlm/messages.ts";
@@ -84,6 +86,23 @@ Deno.test("ntlm session: handshake with MIC, then sealing both ways keeps the st
   const msg = enc.encode("signed only");
   server.verify(msg, client.sign(msg));
   assertThrows(() => client.verify(msg, server.sign(enc.encode("other"))), NtlmIntegrityError);
+});
+
+Deno.test("ntlm session: a challenge stripped of 128-bit keys or key exchange is refused", () => {
+  // Someone on the path clearing these would leave the session sealed with 40-bit RC4 keys.
+  for (const strip of [NTLMSSP_NEGOTIATE_128, NTLMSSP_NEGOTIATE_KEY_EXCH]) {
+    const client = new NtlmClient({ username: "vagrant", password: "Passw0rd!" });
+    const acceptor = new NtlmAcceptor({
+      lookupPassword: (user) => USERS[user],
+      targetName: "WINSIM",
+    });
+    const type2 = acceptor.challenge(client.negotiate()).slice();
+    const view = new DataView(type2.buffer);
+    const flags = view.getUint32(20, true); // the CHALLENGE's NegotiateFlags
+    assert(flags & strip, "the acceptor offers it");
+    view.setUint32(20, (flags & ~strip & ~NTLMSSP_NEGOTIATE_56) >>> 0, true);
+    assertThrows(() => client.authenticate(type2), NtlmProtocolError, "128-bit keys");
+  }
 });
 
 Deno.test("ntlm session: domain user, wrong password and unknown user", () => {

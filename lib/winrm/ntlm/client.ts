@@ -94,6 +94,13 @@ export class NtlmClient {
     if (!(flags & NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY)) {
       throw new NtlmProtocolError("server did not offer extended session security");
     }
+    // Without these the session keys shrink to 40 bits (§3.4.5.3): Windows always offers them,
+    // so a challenge without them is someone on the path stripping them to read the session.
+    if (!(flags & NTLMSSP_NEGOTIATE_128) || !(flags & NTLMSSP_NEGOTIATE_KEY_EXCH)) {
+      throw new NtlmProtocolError(
+        "server did not offer 128-bit keys and key exchange: its session would be weakly sealed",
+      );
+    }
     const { user, domain } = splitUsername(this.#opts.username, this.#opts.domain);
 
     const pairs = decodeAvPairs(chal.targetInfo);
