@@ -22,7 +22,8 @@ export interface EnumerationLimits {
 
 /**
  * Defaults: a poll's queries return at most a few hundred items in their EnumerateResponse;
- * 250 Pulls at the 150 KiB envelope the client asks for bound a response stream near 37 MiB.
+ * 250 Pulls bound a response stream near 93 MB: each response body may be twice the 150 KiB
+ * envelope the client asks for and 64 KiB more (a UTF-16 answer, lib/winrm/http.ts).
  */
 export const DEFAULT_ENUMERATION_LIMITS: EnumerationLimits = { maxItems: 50_000, maxPulls: 250 };
 

@@ -146,7 +146,13 @@ export class RpcChannel {
     if (ack.authLength === 0 || ack.authType !== AUTH_TYPE_NTLM) {
       throw new WmiAuthenticationError("the server sent no NTLM challenge");
     }
-    const type3 = ntlm.authenticate(ack.authValue.slice());
+    let type3: Uint8Array;
+    try {
+      type3 = ntlm.authenticate(ack.authValue.slice());
+    } catch (e) {
+      // a challenge the client cannot take (truncated, weak): the host's fault, typed as WMI's
+      throw new WmiProtocolError(`the server's NTLM challenge: ${(e as Error).message}`);
+    }
     await this.#send([encodeAuth3(callId, { ...auth, token: type3 })]);
     this.#contexts.set(key, {
       id,

@@ -498,7 +498,10 @@ export class WmiClient {
 function pickBinding(bindings: string[], host: string): { port: number } | null {
   const parsed = bindings.map((b) => {
     const m = /^(.*)\[(\d+)\]$/.exec(b);
-    return m ? { addr: m[1], port: Number(m[2]) } : null;
+    // a port outside TCP's range is no binding at all (not a port the firewall blocks)
+    return m && Number(m[2]) >= 1 && Number(m[2]) <= 65535
+      ? { addr: m[1], port: Number(m[2]) }
+      : null;
   }).filter((x) => x !== null);
   const exact = parsed.find((b) => b.addr.toUpperCase().includes(host.toUpperCase()));
   return exact ?? parsed[0] ?? null;
