@@ -63,6 +63,8 @@ async function main(): Promise<number> {
     headerTimeoutMs: config.server.header_timeout_ms,
     idleTimeoutMs: config.server.idle_timeout_ms,
     maxConnections: config.server.max_connections,
+    maxConnectionsPerAddress: config.server.max_connections_per_ip,
+    uncappedAddresses: config.server.trusted_proxies,
     onWarning: (message) => log.warn("{message}", { message }),
     onListen: ({ hostname, port }) => {
       const url = `${tls ? "https" : "http"}://${

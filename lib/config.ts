@@ -40,6 +40,8 @@ export const ConfigSchema = z.object({
     idle_timeout_ms: duration.pipe(z.number().min(100)).default(30_000),
     /** connections served at once; more wait in the listen backlog */
     max_connections: z.coerce.number().int().min(1).max(1_000_000).default(512),
+    /** connections one client address may hold (0: no cap; trusted proxies have none) */
+    max_connections_per_ip: z.coerce.number().int().min(0).max(1_000_000).default(128),
     /**
      * Proxies (IP addresses, comma-separated) whose X-Forwarded-Proto is believed: a request
      * from one of them that says https gets Secure cookies on a --plain-http server.
@@ -192,6 +194,7 @@ const ENV_NAMES: Record<string, string> = {
   NMSLITE_HEADER_TIMEOUT: "server.header_timeout_ms",
   NMSLITE_IDLE_TIMEOUT: "server.idle_timeout_ms",
   NMSLITE_MAX_CONNECTIONS: "server.max_connections",
+  NMSLITE_MAX_CONNECTIONS_PER_IP: "server.max_connections_per_ip",
   NMSLITE_TRUSTED_PROXIES: "server.trusted_proxies",
   NMSLITE_DATA_DIR: "data_dir",
   DATABASE_URL: "database.url",

@@ -17,9 +17,9 @@
  */
 import { type Libc, openLibc } from "./libc.ts";
 
-const SOL_SOCKET = 1;
+export const SOL_SOCKET = 1;
 const SO_TYPE = 3;
-const SO_ACCEPTCONN = 30;
+export const SO_ACCEPTCONN = 30;
 /** descriptors asked one by one when /proc/self/fd cannot be read */
 const PROBED_FDS = 4_096;
 const IPPROTO_TCP = 6;
@@ -27,14 +27,14 @@ const TCP_NODELAY = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
-function intOption(c: Libc, fd: number, level: number, name: number): number | undefined {
+export function intOption(c: Libc, fd: number, level: number, name: number): number | undefined {
   const value = new Int32Array(1);
   const len = new Uint32Array([4]);
   return c.getsockopt(fd, level, name, value, len) === 0 ? value[0] : undefined;
 }
 
 /** The port of a socket's local (or peer) address, for IPv4 and IPv6; undefined otherwise. */
-function port(c: Libc, fd: number, peer = false): number | undefined {
+export function port(c: Libc, fd: number, peer = false): number | undefined {
   const addr = new Uint8Array(128);
   const len = new Uint32Array([addr.length]);
   const rc = peer ? c.getpeername(fd, addr, len) : c.getsockname(fd, addr, len);
@@ -50,7 +50,7 @@ function port(c: Libc, fd: number, peer = false): number | undefined {
  * --deny-run) found by asking the lowest PROBED_FDS descriptors for their socket type, which
  * only a socket answers. A listener is opened at start, so its descriptor is a low one.
  */
-function socketFds(c: Libc): number[] {
+export function socketFds(c: Libc): number[] {
   const fds: number[] = [];
   let entries: Deno.DirEntry[];
   try {

@@ -18,10 +18,12 @@
  *   `headerTimeoutMs` after its head (a body sent a byte at a time held its connection, and
  *   512 of them every connection, for as long as the sender liked). These closes are abrupt
  *   (the connection's abort signal): no handler is running then, and the engine's graceful
- *   close would first wait for the rest of a body. Over HTTPS a client that never finishes the TLS
- *   handshake cannot be closed (a Deno limitation, see `handshakeThenServe`): it keeps its slot
- *   until it leaves, so descriptors stay bounded by the cap. Only HTTP/1.1 is offered: an
- *   HTTP/2 connection that goes silent after GOAWAY could not be closed either.
+ *   close would first wait for the rest of a body. Over HTTPS a client that has not finished the
+ *   TLS handshake by the header timeout is cut off too: Deno's `close()` cannot end a
+ *   connection in its handshake, so its socket is shut down (lib/os/socket_shutdown.ts). Only
+ *   HTTP/1.1 is offered: an HTTP/2 connection that goes silent after GOAWAY could not be closed;
+ * - one client address holds at most `maxConnectionsPerAddress` connections (trusted proxies
+ *   excepted); past it its new ones are closed at once, so one client cannot take every slot.
  *
  * A response that says `Connection: close` ends its connection once it is sent: the body limit's
  * 413 leaves the request body unread, and the engine alone kept such a connection open with the
@@ -40,6 +42,7 @@
  */
 import { compressResponses } from "./compress.ts";
 import { setListenerNoDelay } from "../os/tcp_nodelay.ts";
+import { SocketShutdown } from "../os/socket_shutdown.ts";
 
 export interface ServeOptions {
   hostname: string;
@@ -52,6 +55,13 @@ export interface ServeOptions {
   idleTimeoutMs?: number;
   /** connections held at once; beyond it new ones wait in the listen backlog */
   maxConnections?: number;
+  /**
+   * connections one client address may hold at once (0: no cap); past it a new one from that
+   * address is closed at once, before any TLS handshake. Addresses in `uncappedAddresses`
+   * (trusted proxies, which carry many clients) have no cap.
+   */
+  maxConnectionsPerAddress?: number;
+  uncappedAddresses?: readonly string[];
   /**
    * HTTPS: set TCP_NODELAY on the listening socket, which the accepted sockets inherit
    * (default true; see lib/web/tcp_nodelay.ts). Without it a response written as head + body
@@ -71,6 +81,7 @@ export const SERVE_DEFAULTS = {
   headerTimeoutMs: 20_000,
   idleTimeoutMs: 30_000,
   maxConnections: 512,
+  maxConnectionsPerAddress: 128,
 } as const;
 
 export type Handler = (
@@ -160,6 +171,8 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
   const headerTimeoutMs = options.headerTimeoutMs ?? SERVE_DEFAULTS.headerTimeoutMs;
   const idleTimeoutMs = options.idleTimeoutMs ?? SERVE_DEFAULTS.idleTimeoutMs;
   const maxConnections = options.maxConnections ?? SERVE_DEFAULTS.maxConnections;
+  const perAddress = options.maxConnectionsPerAddress ?? SERVE_DEFAULTS.maxConnectionsPerAddress;
+  const uncapped = new Set(options.uncappedAddresses ?? []);
   const warn = options.onWarning ?? ((m: string) => console.error(`nmslite: ${m}`));
   const onError = options.onError ?? ((err: unknown) => {
     warn(`request failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -188,6 +201,28 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
   }
 
   const open = new Set<ConnServer>();
+  /** HTTPS: ends sockets whose TLS handshake Deno will not let go of (lib/os/socket_shutdown.ts) */
+  const cutter = options.tls ? new SocketShutdown(addr.port) : undefined;
+  /** closes a connection, also one still in its TLS handshake */
+  const cut = (conn: Deno.Conn) => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+    cutter?.request(conn.remoteAddr as Deno.NetAddr);
+  };
+  /**
+   * Connections per client address. Without a cap one client held every slot: 512 TCP
+   * connections that never start their TLS handshake (which Deno cannot cut short) kept
+   * everyone else out for as long as that client liked.
+   */
+  const byAddress = new Map<string, number>();
+  const release = (address: string | undefined) => {
+    if (address === undefined) return;
+    const n = (byAddress.get(address) ?? 1) - 1;
+    if (n > 0) byAddress.set(address, n);
+    else byAddress.delete(address);
+  };
+  let refused = 0;
   let closing = false;
   let slotFreed: (() => void) | undefined;
   let lastWarning = 0;
@@ -202,28 +237,32 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
    * TLS: the handshake completes here before the connection is handed over, and the header
    * timeout counts from accept. Deno cannot close a socket in the middle of a TLS handshake
    * (closing it leaves the socket open until the peer finishes or leaves), so a connection
-   * stays counted until its handshake settles: a client that never finishes it holds one slot
-   * of `maxConnections` until it goes away, but never an uncounted file descriptor.
+   * stays counted until its handshake settles, and one that has not settled by the header
+   * timeout has its socket shut down (`cut`), which ends the handshake.
    */
   const handshaking = new Set<Deno.TlsConn>();
-  const handshakeThenServe = async (conn: Deno.TlsConn) => {
+  const handshakeThenServe = async (conn: Deno.TlsConn, address?: string) => {
     handshaking.add(conn);
     const deadline = Date.now() + headerTimeoutMs;
+    // a client that has not finished its handshake by the header timeout is cut off
+    const late = setTimeout(() => cut(conn), headerTimeoutMs);
     let ok = false;
     try {
       await conn.handshake();
       ok = !closing;
     } catch { /* the client's business: a failed handshake just ends */ }
+    clearTimeout(late);
     handshaking.delete(conn);
     const left = deadline - Date.now();
-    if (ok && left > 0) return handleConnection(conn, left);
+    if (ok && left > 0) return handleConnection(conn, left, address);
     try {
       conn.close();
     } catch { /* already closed */ }
+    release(address);
     slotFreed?.();
   };
 
-  const handleConnection = (conn: Deno.Conn, headerMs = headerTimeoutMs) => {
+  const handleConnection = (conn: Deno.Conn, headerMs = headerTimeoutMs, address?: string) => {
     let inFlight = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let server: ConnServer | undefined = undefined;
@@ -283,6 +322,7 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
       try {
         conn.close();
       } catch { /* already closed */ }
+      release(address);
       warnThrottled(`cannot serve a connection: ${(err as Error).message}`);
       return;
     }
@@ -292,6 +332,7 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
       finished = true;
       clearTimeout(timer);
       open.delete(s);
+      release(address);
       slotFreed?.();
     };
     s.finished.then(done, done);
@@ -323,8 +364,25 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
         continue;
       }
       backoff = 10;
-      if (options.tls) handshakeThenServe(conn as Deno.TlsConn);
-      else handleConnection(conn);
+      let address: string | undefined;
+      if (perAddress > 0) {
+        address = (conn.remoteAddr as Deno.NetAddr).hostname;
+        if (uncapped.has(address)) {
+          address = undefined;
+        } else if ((byAddress.get(address) ?? 0) >= perAddress) {
+          refused++;
+          warnThrottled(
+            `${address} holds ${perAddress} connections (the cap for one address): ` +
+              `its new ones are closed (${refused} so far)`,
+          );
+          cut(conn);
+          continue;
+        } else {
+          byAddress.set(address, (byAddress.get(address) ?? 0) + 1);
+        }
+      }
+      if (options.tls) handshakeThenServe(conn as Deno.TlsConn, address);
+      else handleConnection(conn, headerTimeoutMs, address);
     }
   };
 
@@ -339,11 +397,9 @@ export function serve(options: ServeOptions, handler: Handler): HttpServer {
       } catch { /* already closed */ }
       slotFreed?.();
       await loop;
-      for (const conn of handshaking) {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      }
+      for (const conn of handshaking) cut(conn);
+      cutter?.flush();
+      cutter?.stop();
       await Promise.all([...open].map((s) => s.shutdown().catch(() => {})));
     })();
   return {
