@@ -321,6 +321,31 @@ for (const backend of backends()) {
           },
         );
 
+        await t.step(
+          "a compressed body is 415 (not parsed as if plain); tags take no unknown field",
+          async () => {
+            const res = await fetch(`${s.url}/api/v1/sites`, {
+              method: "POST",
+              headers: {
+                authorization: `Bearer ${token}`,
+                "content-type": "application/json",
+                "content-encoding": "gzip",
+              },
+              body: JSON.stringify({ name: "zipped" }),
+            });
+            const body = await res.json();
+            assertEquals([res.status, body.error.code], [415, "UNSUPPORTED_MEDIA_TYPE"]);
+            const sites = await call("GET", "/sites");
+            assert(!JSON.stringify(sites.body).includes("zipped"), "nothing was created");
+            const dev = await call("POST", "/devices", { ip: "192.0.2.77" });
+            const tags = await call("PUT", `/devices/${dev.body.data.id}/tags`, {
+              tags: [],
+              zzz: 1,
+            });
+            assertEquals(tags.status, 400, JSON.stringify(tags.body));
+          },
+        );
+
         await t.step("a login refused as malformed counts toward the throttle", async () => {
           for (let i = 0; i < MAX_FAILURES; i++) {
             const res = await s.call("POST", "/auth/login", {

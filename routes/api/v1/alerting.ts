@@ -204,7 +204,7 @@ const MaintenanceBody = z.object({
   duration_minutes: z.number().int().min(1).max(7 * 1440).nullable().optional(),
 }).strict().openapi("MaintenanceWindowWrite");
 
-const Tags = z.object({ tags: z.array(z.string().max(64)).max(50) }).openapi("DeviceTags");
+const Tags = z.object({ tags: z.array(z.string().max(64)).max(50) }).strict().openapi("DeviceTags");
 const TagCount = z.object({ tag: z.string(), devices: z.number().int() }).openapi("TagCount");
 
 export function registerAlertingRoutes(app: OpenAPIHono<AppEnv>): void {

@@ -65,6 +65,21 @@ export function createApiV1(bodyLimitBytes: number): OpenAPIHono<AppEnv> {
       },
     }),
   );
+  // The API reads bodies as they come: a compressed one would be parsed as garbage (or, where
+  // it happened to be JSON, taken without its declared encoding). Only a node's ingest body
+  // may be gzip (routes/api/v1/node_protocol.ts).
+  api.use("*", async (c, next) => {
+    const encoding = c.req.header("content-encoding")?.trim().toLowerCase();
+    if (encoding && encoding !== "identity" && c.req.path !== "/api/v1/ingest") {
+      throw new ApiError(
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not accepted here: ` +
+          "send the body uncompressed",
+      );
+    }
+    await next();
+  });
   const auth = authenticate();
   const readOnly = viewersReadOnly();
   api.use("*", async (c, next) => {
